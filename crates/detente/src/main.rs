@@ -1,4 +1,7 @@
 //! `detente`: one binary for the node and its client tools.
+//!
+//! Each subcommand lives in its own module with an `Args` type and a
+//! `run(args) -> anyhow::Result<ExitCode>`; errors reaching `main` exit with status 2.
 
 use std::process::ExitCode;
 
@@ -17,5 +20,12 @@ enum Command {}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    let result: anyhow::Result<ExitCode> = match cli.command {};
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
 }
