@@ -4,11 +4,14 @@
 //! properties and custom objects stay byte-faithful in the caller's hands) and checks what
 //! the spec requires of it.
 
+mod check;
 mod error;
+mod ident;
 mod timestamp;
 pub mod tlp;
+mod types;
 mod validate;
 
 pub use error::{ErrorKind, ValidationError};
 pub use timestamp::{Timestamp, TimestampError};
-pub use validate::{ObjectMeta, validate_bundle, validate_object};
+pub use validate::{Category, ObjectMeta, category, validate_bundle, validate_object};
