@@ -103,6 +103,8 @@ pub fn validate_object(value: &Value) -> Result<ObjectMeta, ValidationError> {
     }
     common(&o, cat)?;
     types::specific(&o, object_type)?;
+    // Selectors are checked last: they point into properties the checks above vouch for.
+    granular_markings(&o)?;
 
     Ok(ObjectMeta {
         id: id.to_owned(),
@@ -183,7 +185,6 @@ fn common(o: &Obj<'_>, cat: Category) -> Res<()> {
         "object_marking_refs",
         Allowed::Only(&["marking-definition"]),
     )?;
-    granular_markings(o)?;
     extensions(o)?;
     o.generic_references()?;
     Ok(())
