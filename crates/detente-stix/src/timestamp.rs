@@ -1,0 +1,245 @@
+//! STIX timestamps: RFC 3339 in UTC with a literal `Z`.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why a string is not a STIX timestamp.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimestampError {
+    /// The text does not have the shape `YYYY-MM-DDTHH:MM:SS[.s+]Z`.
+    #[error("not an RFC 3339 UTC timestamp `YYYY-MM-DDTHH:MM:SS[.fraction]Z`: {0:?}")]
+    Syntax(String),
+    /// A field is out of range (month 13, February 30, hour 24, ...).
+    #[error("timestamp field out of range: {0:?}")]
+    Range(String),
+}
+
+/// A STIX timestamp: RFC 3339 in UTC with `Z`, any sub-second precision kept for display.
+///
+/// Equality, ordering and hashing go by the instant (to the nanosecond), so
+/// `2016-01-01T00:00:00Z` equals `2016-01-01T00:00:00.000Z`; the text is kept as
+/// received so that objects round-trip byte-faithfully.
+#[derive(Clone)]
+pub struct Timestamp {
+    text: String,
+    nanos: i128,
+    /// Number of fractional-second digits given (0 if none).
+    precision: u8,
+}
+
+impl Timestamp {
+    /// Parses a STIX timestamp (`YYYY-MM-DDTHH:MM:SS[.fraction]Z`, UTC only).
+    pub fn parse(s: &str) -> Result<Timestamp, TimestampError> {
+        let syntax = || TimestampError::Syntax(s.to_owned());
+        let range = || TimestampError::Range(s.to_owned());
+        let b = s.as_bytes();
+        if b.len() < 20 || b[b.len() - 1] != b'Z' {
+            return Err(syntax());
+        }
+        let digits = |from: usize, len: usize| -> Result<u32, TimestampError> {
+            let part = b.get(from..from + len).ok_or_else(syntax)?;
+            part.iter().try_fold(0u32, |acc, &c| {
+                if c.is_ascii_digit() {
+                    Ok(acc * 10 + u32::from(c - b'0'))
+                } else {
+                    Err(syntax())
+                }
+            })
+        };
+        if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+            return Err(syntax());
+        }
+        let year = digits(0, 4)?;
+        let month = digits(5, 2)?;
+        let day = digits(8, 2)?;
+        let hour = digits(11, 2)?;
+        let minute = digits(14, 2)?;
+        let second = digits(17, 2)?;
+        let rest = &b[19..b.len() - 1];
+        let (frac_nanos, precision) = match rest {
+            [] => (0u32, 0u8),
+            [b'.', frac @ ..] if !frac.is_empty() && frac.iter().all(u8::is_ascii_digit) => {
+                let mut n = 0u32;
+                for i in 0..9 {
+                    n = n * 10 + frac.get(i).map_or(0, |&c| u32::from(c - b'0'));
+                }
+                (n, u8::try_from(frac.len()).unwrap_or(u8::MAX))
+            }
+            _ => return Err(syntax()),
+        };
+        if !(1..=12).contains(&month)
+            || day == 0
+            || day > days_in_month(year, month)
+            || hour > 23
+            || minute > 59
+            // 60 is allowed for a leap second, as RFC 3339 and the STIX schemas do.
+            || second > 60
+        {
+            return Err(range());
+        }
+        let days = days_from_civil(i64::from(year), month, day);
+        let secs =
+            days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
+        let nanos = i128::from(secs) * 1_000_000_000 + i128::from(frac_nanos);
+        Ok(Timestamp {
+            text: s.to_owned(),
+            nanos,
+            precision,
+        })
+    }
+
+    /// The timestamp as received.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Nanoseconds since the Unix epoch (digits beyond nanoseconds are truncated).
+    pub fn unix_nanos(&self) -> i128 {
+        self.nanos
+    }
+
+    /// How many fractional-second digits the text carries.
+    pub fn precision(&self) -> u8 {
+        self.precision
+    }
+}
+
+fn is_leap(year: u32) -> bool {
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+impl PartialEq for Timestamp {
+    fn eq(&self, other: &Self) -> bool {
+        self.nanos == other.nanos
+    }
+}
+
+impl Eq for Timestamp {}
+
+impl PartialOrd for Timestamp {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Timestamp {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.nanos.cmp(&other.nanos)
+    }
+}
+
+impl Hash for Timestamp {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.nanos.hash(state);
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Timestamp({})", self.text)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = TimestampError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Timestamp::parse(s)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        Timestamp::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_and_known_instants() {
+        assert_eq!(
+            Timestamp::parse("1970-01-01T00:00:00Z")
+                .unwrap()
+                .unix_nanos(),
+            0
+        );
+        // 2016-04-06T20:03:48.000Z = 1459973028 s (checked with `date -u -d @1459973028`).
+        let t = Timestamp::parse("2016-04-06T20:03:48.000Z").unwrap();
+        assert_eq!(t.unix_nanos(), 1_459_973_028_000_000_000);
+        assert_eq!(t.precision(), 3);
+        assert_eq!(t.to_string(), "2016-04-06T20:03:48.000Z");
+    }
+
+    #[test]
+    fn equal_by_instant_not_text() {
+        let a = Timestamp::parse("2016-01-01T00:00:00Z").unwrap();
+        let b = Timestamp::parse("2016-01-01T00:00:00.000Z").unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a.as_str(), b.as_str());
+        let c = Timestamp::parse("2016-01-01T00:00:00.001Z").unwrap();
+        assert!(c > a);
+    }
+
+    #[test]
+    fn rejects_bad_shapes() {
+        for bad in [
+            "",
+            "2016-01-01",
+            "2016-01-01T00:00:00",
+            "2016-01-01T00:00:00+00:00",
+            "2016-01-01t00:00:00Z",
+            "2016-01-01T00:00:00z",
+            "2016-01-01T00:00:00.Z",
+            "2016-1-01T00:00:00Z",
+            "2016-13-01T00:00:00Z",
+            "2015-02-29T00:00:00Z",
+            "2016-01-01T24:00:00Z",
+            "2016-01-01T00:00:61Z",
+            "2016-01-01 00:00:00Z",
+            "+016-01-01T00:00:00Z",
+        ] {
+            assert!(Timestamp::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(Timestamp::parse("2016-02-29T23:59:60.123456789123Z").is_ok());
+    }
+}
