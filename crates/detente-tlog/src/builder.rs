@@ -118,7 +118,7 @@ impl TreeBuilder {
             self.edge.pop();
             h = node_hash(&left, &h);
             level += 1;
-            if level % TILE_HEIGHT == 0 {
+            if level.is_multiple_of(TILE_HEIGHT) {
                 self.push_tile_hash((level / TILE_HEIGHT) as usize, h);
             }
         }
