@@ -199,6 +199,9 @@ fn rewritten_history_is_inconsistent() {
     );
 }
 
+/// Whether an error is the expected one.
+type Check = fn(&ClientError) -> bool;
+
 #[test]
 fn tampering_is_caught_precisely() {
     let base = DirFetcher::new();
@@ -211,7 +214,7 @@ fn tampering_is_caught_precisely() {
     let other = NoteSigner::from_seed("example.com/detente/test-log", &[1; 32]).unwrap();
     let body = Note::parse(&cp).unwrap().text().to_owned();
 
-    let cases: Vec<(&str, DirFetcher, fn(&ClientError) -> bool)> = vec![
+    let cases: Vec<(&str, DirFetcher, Check)> = vec![
         (
             "bad signature",
             DirFetcher::new().with("checkpoint", {
