@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod verify;
+
 /// Cooperative cyber defence between parties that do not trust each other.
 #[derive(Parser)]
 #[command(name = "detente", version, about)]
@@ -16,11 +18,16 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Verify a node's transparency log: signature, consistency, tiles and entries.
+    Verify(verify::Args),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<ExitCode> = match cli.command {};
+    let result: anyhow::Result<ExitCode> = match cli.command {
+        Command::Verify(args) => verify::run(args),
+    };
     match result {
         Ok(code) => code,
         Err(err) => {

@@ -1,0 +1,26 @@
+//! Transparency log formats and Merkle proofs, byte-compatible with the C2SP specs.
+//!
+//! * [`hash`]: RFC 6962 leaf and node hashing and the [`Hash`] type.
+//! * [`proof`]: inclusion and consistency proofs (RFC 6962 §2.1, verified per RFC 9162 §2.1.3–2.1.4),
+//!   computed from any [`proof::HashReader`].
+//! * [`note`]: `signed-note` (Ed25519 type 0x01 and `cosignature/v1` type 0x04).
+//! * [`checkpoint`]: `tlog-checkpoint` bodies.
+//! * [`tile`]: `tlog-tiles` paths, hash tiles, entry bundles, and a hash reader backed by tiles.
+//! * [`builder`]: an incremental, storage-agnostic tree builder for a sequencer.
+//! * [`witness`]: the `tlog-witness` `add-checkpoint` request body.
+//!
+//! The crate is pure: no I/O, no clocks, no randomness.
+
+pub mod builder;
+pub mod checkpoint;
+pub mod hash;
+pub mod note;
+pub mod proof;
+pub mod tile;
+pub mod witness;
+
+pub use builder::TreeBuilder;
+pub use checkpoint::Checkpoint;
+pub use hash::{Hash, leaf_hash, node_hash};
+pub use note::{Cosigner, Note, NoteSigner, VerifierKey, Verifiers};
+pub use tile::TileId;
