@@ -205,7 +205,7 @@ impl<'a> Obj<'a> {
     }
 
     /// The dictionary value of `prop`, if present: an object with valid keys and at least
-    /// one entry (section 2.8).
+    /// one entry (the dictionary type).
     pub(crate) fn dictionary(&self, prop: &str) -> Res<Option<&'a Map<String, Value>>> {
         let Some(m) = self.object(prop)? else {
             return Ok(None);
@@ -260,7 +260,7 @@ impl<'a> Obj<'a> {
     }
 
     /// Checks every property whose name ends in `_ref` holds an identifier and every one
-    /// ending in `_refs` a list of them (sections 2.7 and 11.1), whatever the type.
+    /// ending in `_refs` a list of them (the identifier type, section 11.1), whatever the type.
     ///
     /// An empty string is let through here: MITRE ATT&CK publishes `"x_mitre_data_source_ref":
     /// ""` on deprecated objects, meaning "no reference". Predefined reference properties are

@@ -89,7 +89,7 @@ pub(crate) fn property_name_problem(name: &str) -> Option<&'static str> {
     None
 }
 
-/// Why a dictionary key is not valid, or `None` if it is (section 2.8: ASCII letters,
+/// Why a dictionary key is not valid, or `None` if it is (the dictionary type: ASCII letters,
 /// digits, `_` and `-`, at most 250 characters).
 pub(crate) fn dictionary_key_problem(key: &str) -> Option<&'static str> {
     if key.is_empty() {

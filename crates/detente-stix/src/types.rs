@@ -3,6 +3,7 @@
 
 use crate::check::{Allowed, Obj, Res};
 use crate::error::ErrorKind;
+use crate::tlp::TLP1_MARKINGS;
 use crate::validate::hashes;
 
 /// STIX Domain Object types (section 4).
@@ -281,7 +282,7 @@ fn named(o: &Obj<'_>) -> Res<()> {
     o.strings(&["name", "description"])
 }
 
-/// `kill_chain_phases` (section 2.4).
+/// `kill_chain_phases` (the kill-chain-phase type).
 fn kill_chain_phases(o: &Obj<'_>) -> Res<()> {
     let Some(items) = o.list("kill_chain_phases")? else {
         return Ok(());
@@ -416,6 +417,20 @@ fn marking_definition(o: &Obj<'_>) -> Res<()> {
     }
     let dtype = o.string("definition_type")?;
     let def = o.object("definition")?;
+    // Section 7.2.1.4: the four TLP 1.0 markings are fixed objects with fixed ids.
+    let tlp1 = TLP1_COLORS.iter().find(|(id, _)| o.id == Some(*id));
+    if let Some((_, color)) = tlp1 {
+        if dtype != Some("tlp") {
+            return Err(o.invalid(
+                "definition_type",
+                "a TLP 1.0 marking has definition_type \"tlp\"",
+            ));
+        }
+        let name = format!("TLP:{}", color.to_ascii_uppercase());
+        if o.string("name")?.is_some_and(|n| n != name) {
+            return Err(o.invalid("name", format!("this TLP 1.0 marking is named {name:?}")));
+        }
+    }
     match (dtype, def) {
         (Some("statement"), Some(d)) => {
             let d = o.nested(d, o.path("definition"));
@@ -426,15 +441,10 @@ fn marking_definition(o: &Obj<'_>) -> Res<()> {
             let d = o.nested(d, o.path("definition"));
             d.require(&["tlp"])?;
             let color = d.string("tlp")?.unwrap_or_default();
-            // Section 7.2.1.4: the four TLP 1.0 markings have fixed ids.
-            let expected = match color {
-                "white" => "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",
-                "green" => "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da",
-                "amber" => "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",
-                "red" => "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
-                _ => return Err(d.invalid("tlp", "must be white, green, amber or red")),
+            let Some((expected, _)) = TLP1_COLORS.iter().find(|(_, c)| *c == color) else {
+                return Err(d.invalid("tlp", "must be white, green, amber or red"));
             };
-            if o.id != Some(expected) {
+            if o.id != Some(*expected) {
                 return Err(o.invalid(
                     "id",
                     format!(
@@ -448,6 +458,14 @@ fn marking_definition(o: &Obj<'_>) -> Res<()> {
     }
     Ok(())
 }
+
+/// The TLP 1.0 marking-definition ids and their `definition.tlp` colours.
+const TLP1_COLORS: [(&str, &str); 4] = [
+    (TLP1_MARKINGS[0].0, "white"),
+    (TLP1_MARKINGS[1].0, "green"),
+    (TLP1_MARKINGS[2].0, "amber"),
+    (TLP1_MARKINGS[3].0, "red"),
+];
 
 fn extension_definition(o: &Obj<'_>) -> Res<()> {
     o.require(&[
@@ -550,6 +568,14 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
         }
         "ipv4-addr" | "ipv6-addr" => {
             value(o)?;
+            let v = o.string("value")?.unwrap_or_default();
+            if !is_cidr(v, t == "ipv6-addr") {
+                let kind = if t == "ipv6-addr" { "IPv6" } else { "IPv4" };
+                return Err(o.invalid(
+                    "value",
+                    format!("{v:?} is not an {kind} address in CIDR notation"),
+                ));
+            }
             o.references("resolves_to_refs", Allowed::Only(&["mac-addr"]))?;
             o.references("belongs_to_refs", Allowed::Only(&["autonomous-system"]))
                 .map(drop)
@@ -634,6 +660,27 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// Whether `v` is an address, optionally with a `/prefix` (sections 6.8 and 6.9: "expressed
+/// using CIDR notation"). IPv6 may carry a `%zone`, as the OASIS schema allows.
+fn is_cidr(v: &str, v6: bool) -> bool {
+    let (addr, prefix) = match v.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (v, None),
+    };
+    let max = if v6 { 128 } else { 32 };
+    let prefix_ok = prefix.is_none_or(|p| {
+        p.parse::<u8>()
+            .is_ok_and(|n| n <= max && p == n.to_string())
+    });
+    let addr_ok = if v6 {
+        let bare = addr.split_once('%').map_or(addr, |(a, _)| a);
+        bare.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        addr.parse::<std::net::Ipv4Addr>().is_ok()
+    };
+    prefix_ok && addr_ok
 }
 
 /// SCOs whose `value` is required.
@@ -744,6 +791,35 @@ fn network_traffic(o: &Obj<'_>) -> Res<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cidr() {
+        for ok in ["10.0.0.1", "10.0.0.0/8", "0.0.0.0/0", "255.255.255.255/32"] {
+            assert!(is_cidr(ok, false), "{ok}");
+        }
+        for bad in [
+            "10.0.0",
+            "10.0.0.256",
+            "10.0.0.1/33",
+            "10.0.0.1/08",
+            "010.0.0.1",
+            "::1",
+            "",
+        ] {
+            assert!(!is_cidr(bad, false), "{bad}");
+        }
+        for ok in [
+            "::1",
+            "2001:db8::/32",
+            "fe80::1%eth0",
+            "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+        ] {
+            assert!(is_cidr(ok, true), "{ok}");
+        }
+        for bad in ["2001:db8::/129", "1.2.3.4", "2001:db8:::1", "x"] {
+            assert!(!is_cidr(bad, true), "{bad}");
+        }
+    }
 
     #[test]
     fn categories_are_disjoint() {

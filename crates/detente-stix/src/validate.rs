@@ -91,9 +91,13 @@ pub fn validate_object(value: &Value) -> Result<ObjectMeta, ValidationError> {
         ));
     }
 
-    for name in map.keys() {
+    for (name, v) in map {
         if let Some(problem) = property_name_problem(name) {
             return Err(o.invalid(name, problem));
+        }
+        // The list type: empty lists are prohibited, custom properties included.
+        if v.as_array().is_some_and(Vec::is_empty) {
+            return Err(o.invalid(name, "lists must not be empty"));
         }
     }
 
@@ -190,7 +194,7 @@ fn common(o: &Obj<'_>, cat: Category) -> Res<()> {
     Ok(())
 }
 
-/// `external_references` (section 2.5).
+/// `external_references` (the external-reference type).
 fn external_references(o: &Obj<'_>) -> Res<()> {
     let Some(items) = o.list("external_references")? else {
         return Ok(());
@@ -210,7 +214,7 @@ fn external_references(o: &Obj<'_>) -> Res<()> {
         hashes(&r, "hashes")?;
         let source = r.string("source_name")?.unwrap_or_default();
         let ext_id = r.string("external_id")?;
-        // Section 2.5.2: CVE and CAPEC references carry their ids in a fixed shape.
+        // External references: CVE and CAPEC references carry their ids in a fixed shape.
         match source {
             "cve" => match ext_id {
                 Some(x) if is_cve(x) => {}
@@ -254,7 +258,7 @@ fn is_cve(x: &str) -> bool {
         && num.bytes().all(|c| c.is_ascii_digit())
 }
 
-/// A `hashes` dictionary (section 2.6): string values; the algorithms the spec names get
+/// A `hashes` dictionary (the hashes type): string values; the algorithms the spec names get
 /// their digest length checked.
 pub(crate) fn hashes(o: &Obj<'_>, prop: &str) -> Res<()> {
     let Some(m) = o.dictionary(prop)? else {

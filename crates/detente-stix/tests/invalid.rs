@@ -70,6 +70,13 @@ fn base(kind: &str) -> Value {
             "created": "2017-01-20T00:00:00.000Z", "name": "TLP:GREEN",
             "definition_type": "tlp", "definition": {"tlp": "green"}
         }),
+        "statement-marking" => json!({
+            "type": "marking-definition", "spec_version": "2.1",
+            "id": "marking-definition--d81f86b9-975b-4c0b-875e-810c5ad45a4f",
+            "created": "2017-06-01T00:00:00.000Z",
+            "definition_type": "statement",
+            "definition": {"statement": "Copyright 2017, Example Corp"}
+        }),
         "extension-definition" => json!({
             "type": "extension-definition", "spec_version": "2.1",
             "id": "extension-definition--d83fce45-ef58-4c6c-a3f4-1fbc32e98c6e",
@@ -99,6 +106,14 @@ fn base(kind: &str) -> Value {
             "type": "network-traffic", "id": "network-traffic--2568d22a-8998-58eb-99ec-3c8ca74f527d",
             "src_ref": "ipv4-addr--4d22aae0-2bf9-5427-8819-e4f6abf20a53",
             "protocols": ["tcp", "http"], "src_port": 2487, "dst_port": 80
+        }),
+        "ipv4-addr" => json!({
+            "type": "ipv4-addr", "id": "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd",
+            "value": "198.51.100.0/24"
+        }),
+        "ipv6-addr" => json!({
+            "type": "ipv6-addr", "id": "ipv6-addr--1e61d36c-a16c-53b7-a80f-2a00161c96b1",
+            "value": "2001:0db8::/96"
         }),
         "mac-addr" => json!({
             "type": "mac-addr", "id": "mac-addr--65cfcf98-8a6e-5a1b-8f61-379ac4f92d00",
@@ -525,9 +540,39 @@ fn cases() -> Vec<Case> {
         ("marking-definition", "/created", None, "created"),
         (
             "marking-definition",
+            "/name",
+            Some(json!("TLP:AMBER")),
+            "name",
+        ),
+        (
+            "marking-definition",
+            "/definition_type",
+            Some(json!("tlp2")),
+            "definition_type",
+        ),
+        (
+            "marking-definition",
             "/definition_type",
             Some(json!("statement")),
+            "definition_type",
+        ),
+        (
+            "statement-marking",
+            "/definition/statement",
+            None,
             "definition.statement",
+        ),
+        (
+            "statement-marking",
+            "/definition",
+            Some(json!({"statement": 1})),
+            "definition.statement",
+        ),
+        (
+            "statement-marking",
+            "/definition_type",
+            None,
+            "definition_type",
         ),
         // Extension definition.
         (
@@ -584,6 +629,28 @@ fn cases() -> Vec<Case> {
             "value",
         ),
         ("mac-addr", "/value", None, "value"),
+        (
+            "ipv4-addr",
+            "/value",
+            Some(json!("198.51.100.0/33")),
+            "value",
+        ),
+        ("ipv4-addr", "/value", Some(json!("198.51.100")), "value"),
+        ("ipv4-addr", "/value", Some(json!("2001:db8::1")), "value"),
+        (
+            "ipv6-addr",
+            "/value",
+            Some(json!("2001:db8::/129")),
+            "value",
+        ),
+        ("ipv6-addr", "/value", Some(json!("198.51.100.1")), "value"),
+        (
+            "ipv4-addr",
+            "/resolves_to_refs",
+            Some(json!(["ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd"])),
+            "resolves_to_refs[0]",
+        ),
+        ("custom", "/x_acme_tags", Some(json!([])), "x_acme_tags"),
         ("email-message", "/is_multipart", None, "is_multipart"),
         (
             "email-message",
@@ -622,11 +689,14 @@ fn bases_are_valid() {
         "location",
         "report",
         "marking-definition",
+        "statement-marking",
         "extension-definition",
         "language-content",
         "file",
         "file-name-only",
         "network-traffic",
+        "ipv4-addr",
+        "ipv6-addr",
         "mac-addr",
         "email-message",
         "custom",
@@ -655,6 +725,7 @@ fn invalid_objects_name_the_property() {
             }
         }
     }
+    println!("{} invalid objects checked", cases.len());
     assert!(
         failures.is_empty(),
         "{} of {} cases wrong:\n{}",
