@@ -280,6 +280,43 @@ impl<'a> Obj<'a> {
     }
 }
 
+impl Obj<'_> {
+    /// Checks that properties named `*_hex` hold hex strings and `*_bin` base64 (the hex and
+    /// binary types; the OASIS schemas apply this to every property name).
+    pub(crate) fn encoded_values(&self) -> Res<()> {
+        for (name, v) in self.map {
+            let Value::String(s) = v else {
+                if name.ends_with("_hex") || name.ends_with("_bin") {
+                    return Err(self.err(name, ErrorKind::WrongType("a string")));
+                }
+                continue;
+            };
+            if name.ends_with("_hex")
+                && (s.len() % 2 != 0 || !s.bytes().all(|c| c.is_ascii_hexdigit()))
+            {
+                return Err(self.invalid(name, "must be hexadecimal, an even number of digits"));
+            }
+            if name.ends_with("_bin") && !is_base64(s) {
+                return Err(self.invalid(name, "must be base64 (RFC 4648, with padding)"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `s` is standard base64 with padding (RFC 4648 section 4).
+fn is_base64(s: &str) -> bool {
+    let b = s.as_bytes();
+    if !b.len().is_multiple_of(4) {
+        return false;
+    }
+    let pad = b.iter().rev().take_while(|&&c| c == b'=').count();
+    pad <= 2
+        && b[..b.len() - pad]
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/')
+}
+
 /// Which object types a reference may point to.
 #[derive(Clone, Copy)]
 pub(crate) enum Allowed {

@@ -260,6 +260,12 @@ pub(crate) fn specific(o: &Obj<'_>, object_type: &str) -> Res<()> {
             o.timestamp("object_modified")?;
             let contents = o.dictionary("contents")?;
             for (lang, v) in contents.into_iter().flatten() {
+                if !crate::validate::is_language_tag(lang) {
+                    return Err(o.invalid(
+                        "contents",
+                        format!("key {lang:?} is not an RFC 5646 language tag"),
+                    ));
+                }
                 if !v.is_object() {
                     return Err(o.err(
                         &format!("contents.{lang}"),
@@ -404,7 +410,17 @@ fn observed_data(o: &Obj<'_>) -> Res<()> {
         }
         (false, false) => Err(o.err("object_refs", ErrorKind::Missing)),
         (true, false) => o.references("object_refs", OBSERVABLE).map(drop),
-        (false, true) => o.dictionary("objects").map(drop),
+        (false, true) => {
+            for (key, v) in o.dictionary("objects")?.into_iter().flatten() {
+                if v.get("type").and_then(serde_json::Value::as_str).is_none() {
+                    return Err(o.invalid(
+                        &format!("objects.{key}"),
+                        "must be an observable object with a `type`",
+                    ));
+                }
+            }
+            Ok(())
+        }
     }
 }
 
@@ -414,6 +430,16 @@ fn marking_definition(o: &Obj<'_>) -> Res<()> {
     // Section 7.2.1: without extensions, definition_type and definition are required.
     if !o.has("extensions") {
         o.require(&["definition_type", "definition"])?;
+    }
+    // Section 7.2.1: a marking definition must not mark itself.
+    let refs = o
+        .references("object_marking_refs", Allowed::Any)?
+        .unwrap_or_default();
+    if let Some(i) = refs.iter().position(|r| Some(*r) == o.id) {
+        return Err(o.invalid(
+            &format!("object_marking_refs[{i}]"),
+            "a marking definition must not mark itself",
+        ));
     }
     let dtype = o.string("definition_type")?;
     let def = o.object("definition")?;
@@ -519,6 +545,18 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
                 "encryption_algorithm",
                 "decryption_key",
             ])?;
+            // Section 6.1: a closed enumeration; a key only makes sense with an algorithm.
+            if let Some(alg) = o.string("encryption_algorithm")? {
+                const ALGS: &[&str] = &["AES-256-GCM", "ChaCha20-Poly1305", "mime-type-indicated"];
+                if !ALGS.contains(&alg) {
+                    return Err(o.invalid(
+                        "encryption_algorithm",
+                        format!("must be one of {}", ALGS.join(", ")),
+                    ));
+                }
+            } else if o.has("decryption_key") {
+                return Err(o.invalid("decryption_key", "requires `encryption_algorithm`"));
+            }
             match (o.has("payload_bin"), o.has("url")) {
                 (true, true) => {
                     return Err(o.invalid("url", "must not be present together with `payload_bin`"));
@@ -532,7 +570,7 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
         }
         "autonomous-system" => {
             o.require(&["number"])?;
-            o.integer("number", 0, i64::from(u32::MAX))?;
+            o.integer("number", i64::MIN, i64::MAX)?;
             o.strings(&["name", "rir"])
         }
         "directory" => {
@@ -608,7 +646,7 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
         "process" => {
             at_least_one_own_property(o)?;
             o.boolean("is_hidden")?;
-            o.integer("pid", 0, i64::MAX)?;
+            o.integer("pid", i64::MIN, i64::MAX)?;
             o.timestamp("created_time")?;
             o.strings(&["cwd", "command_line"])?;
             o.dictionary("environment_variables")?;
@@ -650,7 +688,7 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
             o.timestamp("modified_time")?;
             o.integer("number_of_subkeys", 0, i64::MAX)?;
             o.reference("creator_user_ref", Allowed::Only(&["user-account"]))?;
-            o.list("values").map(drop)
+            registry_values(o)
         }
         "x509-certificate" => {
             at_least_one_own_property(o)?;
@@ -681,6 +719,109 @@ fn is_cidr(v: &str, v6: bool) -> bool {
         addr.parse::<std::net::Ipv4Addr>().is_ok()
     };
     prefix_ok && addr_ok
+}
+
+/// windows-registry-key `values` (section 6.17.1): objects with a closed `data_type`.
+fn registry_values(o: &Obj<'_>) -> Res<()> {
+    const DATA_TYPES: &[&str] = &[
+        "REG_NONE",
+        "REG_SZ",
+        "REG_EXPAND_SZ",
+        "REG_BINARY",
+        "REG_DWORD",
+        "REG_DWORD_BIG_ENDIAN",
+        "REG_DWORD_LITTLE_ENDIAN",
+        "REG_LINK",
+        "REG_MULTI_SZ",
+        "REG_RESOURCE_LIST",
+        "REG_FULL_RESOURCE_DESCRIPTION",
+        "REG_RESOURCE_REQUIREMENTS_LIST",
+        "REG_QWORD",
+        "REG_INVALID_TYPE",
+    ];
+    for (i, v) in o.list("values")?.into_iter().flatten().enumerate() {
+        let path = o.path(&format!("values[{i}]"));
+        let Some(m) = v.as_object() else {
+            return Err(crate::ValidationError::new(
+                o.id,
+                path,
+                ErrorKind::WrongType("an object"),
+            ));
+        };
+        let r = o.nested(m, path);
+        r.strings(&["name", "data"])?;
+        if let Some(dt) = r.string("data_type")?
+            && !DATA_TYPES.contains(&dt)
+        {
+            return Err(r.invalid("data_type", format!("{dt:?} is not a registry data type")));
+        }
+    }
+    Ok(())
+}
+
+/// Required properties and closed enumerations of the predefined SCO extensions (section 6).
+pub(crate) fn predefined_extension(e: &Obj<'_>, name: &str) -> Res<()> {
+    match name {
+        "archive-ext" => {
+            e.require(&["contains_refs"])?;
+            e.references("contains_refs", Allowed::Only(&["file", "directory"]))
+                .map(drop)
+        }
+        "http-request-ext" => {
+            e.require(&["request_method", "request_value"])?;
+            e.strings(&["request_method", "request_value", "request_version"])?;
+            e.dictionary("request_header")?;
+            e.reference("message_body_data_ref", Allowed::Only(&["artifact"]))
+                .map(drop)
+        }
+        "icmp-ext" => {
+            e.require(&["icmp_type_hex", "icmp_code_hex"])?;
+            Ok(())
+        }
+        "socket-ext" => {
+            e.require(&["address_family"])?;
+            const FAMILIES: &[&str] = &[
+                "AF_UNSPEC",
+                "AF_INET",
+                "AF_IPX",
+                "AF_APPLETALK",
+                "AF_NETBIOS",
+                "AF_INET6",
+                "AF_IRDA",
+                "AF_BTH",
+            ];
+            const SOCKET_TYPES: &[&str] = &[
+                "SOCK_STREAM",
+                "SOCK_DGRAM",
+                "SOCK_RAW",
+                "SOCK_RDM",
+                "SOCK_SEQPACKET",
+            ];
+            let family = e.string("address_family")?.unwrap_or_default();
+            if !FAMILIES.contains(&family) {
+                return Err(e.invalid(
+                    "address_family",
+                    format!("must be one of {}", FAMILIES.join(", ")),
+                ));
+            }
+            if let Some(st) = e.string("socket_type")?
+                && !SOCKET_TYPES.contains(&st)
+            {
+                return Err(e.invalid(
+                    "socket_type",
+                    format!("must be one of {}", SOCKET_TYPES.join(", ")),
+                ));
+            }
+            e.booleans(&["is_blocking", "is_listening"])?;
+            e.dictionary("options")?;
+            Ok(())
+        }
+        "windows-pebinary-ext" => {
+            e.require(&["pe_type"])?;
+            e.strings(&["pe_type"])
+        }
+        _ => Ok(()),
+    }
 }
 
 /// SCOs whose `value` is required.
@@ -724,13 +865,9 @@ fn email_message(o: &Obj<'_>) -> Res<()> {
         ));
     }
     o.timestamp("date")?;
-    o.strings(&[
-        "content_type",
-        "message_id",
-        "subject",
-        "received_lines",
-        "body",
-    ])?;
+    o.strings(&["content_type", "message_id", "subject", "body"])?;
+    o.string_lists(&["received_lines"])?;
+    o.dictionary("additional_header_fields")?;
     o.reference("from_ref", EMAIL_ADDR)?;
     o.reference("sender_ref", EMAIL_ADDR)?;
     o.references("to_refs", EMAIL_ADDR)?;

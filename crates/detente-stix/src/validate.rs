@@ -179,7 +179,6 @@ fn common(o: &Obj<'_>, cat: Category) -> Res<()> {
         o.boolean("revoked")?;
         o.string_lists(&["labels"])?;
         o.integer("confidence", 0, 100)?;
-        o.string("lang")?;
         external_references(o)?;
     } else {
         o.boolean("defanged")?;
@@ -191,6 +190,12 @@ fn common(o: &Obj<'_>, cat: Category) -> Res<()> {
     )?;
     extensions(o)?;
     o.generic_references()?;
+    o.encoded_values()?;
+    if let Some(lang) = o.string("lang")?
+        && !is_language_tag(lang)
+    {
+        return Err(o.invalid("lang", format!("{lang:?} is not an RFC 5646 language tag")));
+    }
     Ok(())
 }
 
@@ -243,6 +248,19 @@ fn external_references(o: &Obj<'_>) -> Res<()> {
         }
     }
     Ok(())
+}
+
+/// Whether `tag` has the shape of an RFC 5646 language tag: subtags of 1 to 8 ASCII
+/// letters or digits separated by `-`, the first made of letters (`en`, `de-CH`, `zh-Hant-TW`,
+/// `i-klingon`). Registry membership is not checked.
+pub(crate) fn is_language_tag(tag: &str) -> bool {
+    let mut subtags = tag.split('-');
+    let first_ok = subtags
+        .next()
+        .is_some_and(|s| (1..=8).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_alphabetic()));
+    first_ok
+        && subtags
+            .all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_alphanumeric()))
 }
 
 fn is_cve(x: &str) -> bool {
@@ -304,7 +322,11 @@ fn granular_markings(o: &Obj<'_>) -> Res<()> {
         };
         let g = o.nested(m, path);
         g.require(&["selectors"])?;
-        g.string("lang")?;
+        if let Some(lang) = g.string("lang")?
+            && !is_language_tag(lang)
+        {
+            return Err(g.invalid("lang", format!("{lang:?} is not an RFC 5646 language tag")));
+        }
         g.reference("marking_ref", Allowed::Only(&["marking-definition"]))?;
         match (g.has("marking_ref"), g.has("lang")) {
             (true, true) => {
@@ -398,6 +420,8 @@ fn extensions(o: &Obj<'_>) -> Res<()> {
             ));
         }
         e.generic_references()?;
+        e.encoded_values()?;
+        types::predefined_extension(&e, key)?;
     }
     Ok(())
 }

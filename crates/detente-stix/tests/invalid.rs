@@ -125,6 +125,26 @@ fn base(kind: &str) -> Value {
             "is_multipart": false, "subject": "hello", "body": "text",
             "from_ref": "email-addr--89f52ea8-d6ef-51e9-8fce-6a29236436ed"
         }),
+        "artifact" => json!({
+            "type": "artifact", "id": "artifact--6f437177-6e48-5cf8-9d9e-872a2bddd641",
+            "mime_type": "application/zip", "payload_bin": "UEsDBAoAAAAAAA==",
+            "encryption_algorithm": "mime-type-indicated", "decryption_key": "infected"
+        }),
+        "registry-key" => json!({
+            "type": "windows-registry-key", "id": "windows-registry-key--2ba37ae7-2745-5082-9dfd-9486dad41016",
+            "key": "hkey_local_machine\\system\\bar\\foo",
+            "values": [{"name": "Foo", "data": "qwerty", "data_type": "REG_SZ"}]
+        }),
+        "socket" => json!({
+            "type": "network-traffic", "id": "network-traffic--c95e972a-20a4-5307-b00d-b8393faf02c5",
+            "src_ref": "ipv4-addr--4d22aae0-2bf9-5427-8819-e4f6abf20a53", "protocols": ["tcp"],
+            "extensions": {"socket-ext": {"is_listening": true, "address_family": "AF_INET", "socket_type": "SOCK_STREAM"}},
+            "x_acme_flags_hex": "0a1B"
+        }),
+        "archive" => json!({
+            "type": "file", "id": "file--9a1f834d-2506-5367-baec-7aa63996ac43", "name": "foo.zip",
+            "extensions": {"archive-ext": {"contains_refs": ["file--019fde1c-94ab-5d47-a35c-3a5d7d2fc2f3"], "comment": "zip"}}
+        }),
         "custom" => json!({
             "type": "x-acme-widget", "spec_version": "2.1",
             "id": "x-acme-widget--3e3f4f63-9d8e-4b2a-9d5a-0d9f9d8a3e2a",
@@ -602,7 +622,108 @@ fn cases() -> Vec<Case> {
             Some(json!({"de": "Bank"})),
             "contents.de",
         ),
+        (
+            "indicator",
+            "/lang",
+            Some(json!("english language")),
+            "lang",
+        ),
+        ("indicator", "/lang", Some(json!("")), "lang"),
+        (
+            "language-content",
+            "/contents",
+            Some(json!({"de_DE": {"name": "x"}})),
+            "contents",
+        ),
+        (
+            "statement-marking",
+            "/object_marking_refs",
+            Some(json!([
+                "marking-definition--d81f86b9-975b-4c0b-875e-810c5ad45a4f"
+            ])),
+            "object_marking_refs[0]",
+        ),
         // Observables.
+        (
+            "artifact",
+            "/encryption_algorithm",
+            Some(json!("rot13")),
+            "encryption_algorithm",
+        ),
+        ("artifact", "/encryption_algorithm", None, "decryption_key"),
+        (
+            "artifact",
+            "/payload_bin",
+            Some(json!("not base64!")),
+            "payload_bin",
+        ),
+        (
+            "artifact",
+            "/payload_bin",
+            Some(json!("QUJD=")),
+            "payload_bin",
+        ),
+        (
+            "artifact",
+            "/url",
+            Some(json!("https://example.com/a.zip")),
+            "url",
+        ),
+        (
+            "registry-key",
+            "/values/0/data_type",
+            Some(json!("REG_TEXT")),
+            "values[0].data_type",
+        ),
+        ("registry-key", "/values/0", Some(json!("Foo")), "values[0]"),
+        (
+            "socket",
+            "/extensions/socket-ext/address_family",
+            None,
+            "extensions.socket-ext.address_family",
+        ),
+        (
+            "socket",
+            "/extensions/socket-ext/socket_type",
+            Some(json!("SOCK_FOO")),
+            "extensions.socket-ext.socket_type",
+        ),
+        (
+            "socket",
+            "/x_acme_flags_hex",
+            Some(json!("abc")),
+            "x_acme_flags_hex",
+        ),
+        (
+            "socket",
+            "/x_acme_flags_hex",
+            Some(json!("zz")),
+            "x_acme_flags_hex",
+        ),
+        (
+            "archive",
+            "/extensions/archive-ext/contains_refs",
+            None,
+            "extensions.archive-ext.contains_refs",
+        ),
+        (
+            "archive",
+            "/extensions/archive-ext/contains_refs",
+            Some(json!([IND])),
+            "extensions.archive-ext.contains_refs[0]",
+        ),
+        (
+            "archive",
+            "/extensions/archive-ext/x_bad_ref",
+            Some(json!("nope")),
+            "extensions.archive-ext.x_bad_ref",
+        ),
+        (
+            "email-message",
+            "/received_lines",
+            Some(json!("from mx")),
+            "received_lines",
+        ),
         ("file-name-only", "/name", None, "hashes"),
         ("file", "/hashes", Some(json!({"MD5": "zz"})), "hashes.MD5"),
         ("file", "/size", Some(json!(-1)), "size"),
@@ -699,6 +820,10 @@ fn bases_are_valid() {
         "ipv6-addr",
         "mac-addr",
         "email-message",
+        "artifact",
+        "registry-key",
+        "socket",
+        "archive",
         "custom",
     ] {
         let v = base(kind);
