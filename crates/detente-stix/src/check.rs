@@ -251,12 +251,19 @@ impl<'a> Obj<'a> {
         let Some(items) = self.list(prop)? else {
             return Ok(None);
         };
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| self.reference_value(&format!("{prop}[{i}]"), v, allowed))
-            .collect::<Res<Vec<_>>>()
-            .map(Some)
+        let mut out = Vec::with_capacity(items.len());
+        for (i, v) in items.iter().enumerate() {
+            // The indexed path is only built for an error: lists of refs can be long.
+            match v {
+                Value::String(s) if parse_identifier(s).is_ok_and(|t| allowed.permits(t)) => {
+                    out.push(s.as_str());
+                }
+                _ => {
+                    self.reference_value(&format!("{prop}[{i}]"), v, allowed)?;
+                }
+            }
+        }
+        Ok(Some(out))
     }
 
     /// Checks every property whose name ends in `_ref` holds an identifier and every one
