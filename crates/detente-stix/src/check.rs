@@ -205,7 +205,7 @@ impl<'a> Obj<'a> {
     }
 
     /// The dictionary value of `prop`, if present: an object with valid keys and at least
-    /// one entry (section 2.8).
+    /// one entry (the dictionary type).
     pub(crate) fn dictionary(&self, prop: &str) -> Res<Option<&'a Map<String, Value>>> {
         let Some(m) = self.object(prop)? else {
             return Ok(None);
@@ -251,16 +251,23 @@ impl<'a> Obj<'a> {
         let Some(items) = self.list(prop)? else {
             return Ok(None);
         };
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| self.reference_value(&format!("{prop}[{i}]"), v, allowed))
-            .collect::<Res<Vec<_>>>()
-            .map(Some)
+        let mut out = Vec::with_capacity(items.len());
+        for (i, v) in items.iter().enumerate() {
+            // The indexed path is only built for an error: lists of refs can be long.
+            match v {
+                Value::String(s) if parse_identifier(s).is_ok_and(|t| allowed.permits(t)) => {
+                    out.push(s.as_str());
+                }
+                _ => {
+                    self.reference_value(&format!("{prop}[{i}]"), v, allowed)?;
+                }
+            }
+        }
+        Ok(Some(out))
     }
 
     /// Checks every property whose name ends in `_ref` holds an identifier and every one
-    /// ending in `_refs` a list of them (sections 2.7 and 11.1), whatever the type.
+    /// ending in `_refs` a list of them (the identifier type, section 11.1), whatever the type.
     ///
     /// An empty string is let through here: MITRE ATT&CK publishes `"x_mitre_data_source_ref":
     /// ""` on deprecated objects, meaning "no reference". Predefined reference properties are
@@ -278,6 +285,43 @@ impl<'a> Obj<'a> {
         }
         Ok(())
     }
+}
+
+impl Obj<'_> {
+    /// Checks that properties named `*_hex` hold hex strings and `*_bin` base64 (the hex and
+    /// binary types; the OASIS schemas apply this to every property name).
+    pub(crate) fn encoded_values(&self) -> Res<()> {
+        for (name, v) in self.map {
+            let Value::String(s) = v else {
+                if name.ends_with("_hex") || name.ends_with("_bin") {
+                    return Err(self.err(name, ErrorKind::WrongType("a string")));
+                }
+                continue;
+            };
+            if name.ends_with("_hex")
+                && (s.len() % 2 != 0 || !s.bytes().all(|c| c.is_ascii_hexdigit()))
+            {
+                return Err(self.invalid(name, "must be hexadecimal, an even number of digits"));
+            }
+            if name.ends_with("_bin") && !is_base64(s) {
+                return Err(self.invalid(name, "must be base64 (RFC 4648, with padding)"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `s` is standard base64 with padding (RFC 4648 section 4).
+fn is_base64(s: &str) -> bool {
+    let b = s.as_bytes();
+    if !b.len().is_multiple_of(4) {
+        return false;
+    }
+    let pad = b.iter().rev().take_while(|&&c| c == b'=').count();
+    pad <= 2
+        && b[..b.len() - pad]
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/')
 }
 
 /// Which object types a reference may point to.

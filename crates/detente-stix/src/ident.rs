@@ -49,10 +49,15 @@ pub(crate) fn is_uuid(s: &str) -> bool {
 
 /// Splits an identifier `type--UUID` into its type, or says why it is not one.
 pub(crate) fn parse_identifier(id: &str) -> Result<&str, String> {
-    // A UUID never contains "--", so the last "--" separates type and UUID.
-    let Some((t, uuid)) = id.rsplit_once("--") else {
+    // A UUID is 36 characters and never contains "--": the identifier ends `--` + UUID.
+    let split = id
+        .len()
+        .checked_sub(38)
+        .filter(|&n| id.is_char_boundary(n) && id.as_bytes()[n..n + 2] == *b"--");
+    let Some(n) = split else {
         return Err(format!("{id:?} is not an identifier `type--UUID`"));
     };
+    let (t, uuid) = (&id[..n], &id[n + 2..]);
     if let Some(problem) = type_name_problem(t) {
         return Err(format!(
             "{id:?} is not an identifier `type--UUID`: {problem}"
@@ -89,7 +94,7 @@ pub(crate) fn property_name_problem(name: &str) -> Option<&'static str> {
     None
 }
 
-/// Why a dictionary key is not valid, or `None` if it is (section 2.8: ASCII letters,
+/// Why a dictionary key is not valid, or `None` if it is (the dictionary type: ASCII letters,
 /// digits, `_` and `-`, at most 250 characters).
 pub(crate) fn dictionary_key_problem(key: &str) -> Option<&'static str> {
     if key.is_empty() {

@@ -3,6 +3,7 @@
 
 use crate::check::{Allowed, Obj, Res};
 use crate::error::ErrorKind;
+use crate::tlp::TLP1_MARKINGS;
 use crate::validate::hashes;
 
 /// STIX Domain Object types (section 4).
@@ -259,6 +260,12 @@ pub(crate) fn specific(o: &Obj<'_>, object_type: &str) -> Res<()> {
             o.timestamp("object_modified")?;
             let contents = o.dictionary("contents")?;
             for (lang, v) in contents.into_iter().flatten() {
+                if !crate::validate::is_language_tag(lang) {
+                    return Err(o.invalid(
+                        "contents",
+                        format!("key {lang:?} is not an RFC 5646 language tag"),
+                    ));
+                }
                 if !v.is_object() {
                     return Err(o.err(
                         &format!("contents.{lang}"),
@@ -281,7 +288,7 @@ fn named(o: &Obj<'_>) -> Res<()> {
     o.strings(&["name", "description"])
 }
 
-/// `kill_chain_phases` (section 2.4).
+/// `kill_chain_phases` (the kill-chain-phase type).
 fn kill_chain_phases(o: &Obj<'_>) -> Res<()> {
     let Some(items) = o.list("kill_chain_phases")? else {
         return Ok(());
@@ -403,7 +410,17 @@ fn observed_data(o: &Obj<'_>) -> Res<()> {
         }
         (false, false) => Err(o.err("object_refs", ErrorKind::Missing)),
         (true, false) => o.references("object_refs", OBSERVABLE).map(drop),
-        (false, true) => o.dictionary("objects").map(drop),
+        (false, true) => {
+            for (key, v) in o.dictionary("objects")?.into_iter().flatten() {
+                if v.get("type").and_then(serde_json::Value::as_str).is_none() {
+                    return Err(o.invalid(
+                        &format!("objects.{key}"),
+                        "must be an observable object with a `type`",
+                    ));
+                }
+            }
+            Ok(())
+        }
     }
 }
 
@@ -414,8 +431,32 @@ fn marking_definition(o: &Obj<'_>) -> Res<()> {
     if !o.has("extensions") {
         o.require(&["definition_type", "definition"])?;
     }
+    // Section 7.2.1: a marking definition must not mark itself.
+    let refs = o
+        .references("object_marking_refs", Allowed::Any)?
+        .unwrap_or_default();
+    if let Some(i) = refs.iter().position(|r| Some(*r) == o.id) {
+        return Err(o.invalid(
+            &format!("object_marking_refs[{i}]"),
+            "a marking definition must not mark itself",
+        ));
+    }
     let dtype = o.string("definition_type")?;
     let def = o.object("definition")?;
+    // Section 7.2.1.4: the four TLP 1.0 markings are fixed objects with fixed ids.
+    let tlp1 = TLP1_COLORS.iter().find(|(id, _)| o.id == Some(*id));
+    if let Some((_, color)) = tlp1 {
+        if dtype != Some("tlp") {
+            return Err(o.invalid(
+                "definition_type",
+                "a TLP 1.0 marking has definition_type \"tlp\"",
+            ));
+        }
+        let name = format!("TLP:{}", color.to_ascii_uppercase());
+        if o.string("name")?.is_some_and(|n| n != name) {
+            return Err(o.invalid("name", format!("this TLP 1.0 marking is named {name:?}")));
+        }
+    }
     match (dtype, def) {
         (Some("statement"), Some(d)) => {
             let d = o.nested(d, o.path("definition"));
@@ -426,15 +467,10 @@ fn marking_definition(o: &Obj<'_>) -> Res<()> {
             let d = o.nested(d, o.path("definition"));
             d.require(&["tlp"])?;
             let color = d.string("tlp")?.unwrap_or_default();
-            // Section 7.2.1.4: the four TLP 1.0 markings have fixed ids.
-            let expected = match color {
-                "white" => "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",
-                "green" => "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da",
-                "amber" => "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",
-                "red" => "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
-                _ => return Err(d.invalid("tlp", "must be white, green, amber or red")),
+            let Some((expected, _)) = TLP1_COLORS.iter().find(|(_, c)| *c == color) else {
+                return Err(d.invalid("tlp", "must be white, green, amber or red"));
             };
-            if o.id != Some(expected) {
+            if o.id != Some(*expected) {
                 return Err(o.invalid(
                     "id",
                     format!(
@@ -448,6 +484,14 @@ fn marking_definition(o: &Obj<'_>) -> Res<()> {
     }
     Ok(())
 }
+
+/// The TLP 1.0 marking-definition ids and their `definition.tlp` colours.
+const TLP1_COLORS: [(&str, &str); 4] = [
+    (TLP1_MARKINGS[0].0, "white"),
+    (TLP1_MARKINGS[1].0, "green"),
+    (TLP1_MARKINGS[2].0, "amber"),
+    (TLP1_MARKINGS[3].0, "red"),
+];
 
 fn extension_definition(o: &Obj<'_>) -> Res<()> {
     o.require(&[
@@ -501,6 +545,18 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
                 "encryption_algorithm",
                 "decryption_key",
             ])?;
+            // Section 6.1: a closed enumeration; a key only makes sense with an algorithm.
+            if let Some(alg) = o.string("encryption_algorithm")? {
+                const ALGS: &[&str] = &["AES-256-GCM", "ChaCha20-Poly1305", "mime-type-indicated"];
+                if !ALGS.contains(&alg) {
+                    return Err(o.invalid(
+                        "encryption_algorithm",
+                        format!("must be one of {}", ALGS.join(", ")),
+                    ));
+                }
+            } else if o.has("decryption_key") {
+                return Err(o.invalid("decryption_key", "requires `encryption_algorithm`"));
+            }
             match (o.has("payload_bin"), o.has("url")) {
                 (true, true) => {
                     return Err(o.invalid("url", "must not be present together with `payload_bin`"));
@@ -514,7 +570,7 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
         }
         "autonomous-system" => {
             o.require(&["number"])?;
-            o.integer("number", 0, i64::from(u32::MAX))?;
+            o.integer("number", i64::MIN, i64::MAX)?;
             o.strings(&["name", "rir"])
         }
         "directory" => {
@@ -550,6 +606,14 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
         }
         "ipv4-addr" | "ipv6-addr" => {
             value(o)?;
+            let v = o.string("value")?.unwrap_or_default();
+            if !is_cidr(v, t == "ipv6-addr") {
+                let kind = if t == "ipv6-addr" { "IPv6" } else { "IPv4" };
+                return Err(o.invalid(
+                    "value",
+                    format!("{v:?} is not an {kind} address in CIDR notation"),
+                ));
+            }
             o.references("resolves_to_refs", Allowed::Only(&["mac-addr"]))?;
             o.references("belongs_to_refs", Allowed::Only(&["autonomous-system"]))
                 .map(drop)
@@ -582,7 +646,7 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
         "process" => {
             at_least_one_own_property(o)?;
             o.boolean("is_hidden")?;
-            o.integer("pid", 0, i64::MAX)?;
+            o.integer("pid", i64::MIN, i64::MAX)?;
             o.timestamp("created_time")?;
             o.strings(&["cwd", "command_line"])?;
             o.dictionary("environment_variables")?;
@@ -624,13 +688,137 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
             o.timestamp("modified_time")?;
             o.integer("number_of_subkeys", 0, i64::MAX)?;
             o.reference("creator_user_ref", Allowed::Only(&["user-account"]))?;
-            o.list("values").map(drop)
+            registry_values(o)
         }
         "x509-certificate" => {
             at_least_one_own_property(o)?;
             o.boolean("is_self_signed")?;
             o.timestamps(&["validity_not_before", "validity_not_after"])?;
             o.order("validity_not_before", "validity_not_after", false)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether `v` is an address, optionally with a `/prefix` (sections 6.8 and 6.9: "expressed
+/// using CIDR notation"). IPv6 may carry a `%zone`, as the OASIS schema allows.
+fn is_cidr(v: &str, v6: bool) -> bool {
+    let (addr, prefix) = match v.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (v, None),
+    };
+    let max = if v6 { 128 } else { 32 };
+    let prefix_ok = prefix.is_none_or(|p| {
+        p.parse::<u8>()
+            .is_ok_and(|n| n <= max && p == n.to_string())
+    });
+    let addr_ok = if v6 {
+        let bare = addr.split_once('%').map_or(addr, |(a, _)| a);
+        bare.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        addr.parse::<std::net::Ipv4Addr>().is_ok()
+    };
+    prefix_ok && addr_ok
+}
+
+/// windows-registry-key `values` (section 6.17.1): objects with a closed `data_type`.
+fn registry_values(o: &Obj<'_>) -> Res<()> {
+    const DATA_TYPES: &[&str] = &[
+        "REG_NONE",
+        "REG_SZ",
+        "REG_EXPAND_SZ",
+        "REG_BINARY",
+        "REG_DWORD",
+        "REG_DWORD_BIG_ENDIAN",
+        "REG_DWORD_LITTLE_ENDIAN",
+        "REG_LINK",
+        "REG_MULTI_SZ",
+        "REG_RESOURCE_LIST",
+        "REG_FULL_RESOURCE_DESCRIPTION",
+        "REG_RESOURCE_REQUIREMENTS_LIST",
+        "REG_QWORD",
+        "REG_INVALID_TYPE",
+    ];
+    for (i, v) in o.list("values")?.into_iter().flatten().enumerate() {
+        let path = o.path(&format!("values[{i}]"));
+        let Some(m) = v.as_object() else {
+            return Err(crate::ValidationError::new(
+                o.id,
+                path,
+                ErrorKind::WrongType("an object"),
+            ));
+        };
+        let r = o.nested(m, path);
+        r.strings(&["name", "data"])?;
+        if let Some(dt) = r.string("data_type")?
+            && !DATA_TYPES.contains(&dt)
+        {
+            return Err(r.invalid("data_type", format!("{dt:?} is not a registry data type")));
+        }
+    }
+    Ok(())
+}
+
+/// Required properties and closed enumerations of the predefined SCO extensions (section 6).
+pub(crate) fn predefined_extension(e: &Obj<'_>, name: &str) -> Res<()> {
+    match name {
+        "archive-ext" => {
+            e.require(&["contains_refs"])?;
+            e.references("contains_refs", Allowed::Only(&["file", "directory"]))
+                .map(drop)
+        }
+        "http-request-ext" => {
+            e.require(&["request_method", "request_value"])?;
+            e.strings(&["request_method", "request_value", "request_version"])?;
+            e.dictionary("request_header")?;
+            e.reference("message_body_data_ref", Allowed::Only(&["artifact"]))
+                .map(drop)
+        }
+        "icmp-ext" => {
+            e.require(&["icmp_type_hex", "icmp_code_hex"])?;
+            Ok(())
+        }
+        "socket-ext" => {
+            e.require(&["address_family"])?;
+            const FAMILIES: &[&str] = &[
+                "AF_UNSPEC",
+                "AF_INET",
+                "AF_IPX",
+                "AF_APPLETALK",
+                "AF_NETBIOS",
+                "AF_INET6",
+                "AF_IRDA",
+                "AF_BTH",
+            ];
+            const SOCKET_TYPES: &[&str] = &[
+                "SOCK_STREAM",
+                "SOCK_DGRAM",
+                "SOCK_RAW",
+                "SOCK_RDM",
+                "SOCK_SEQPACKET",
+            ];
+            let family = e.string("address_family")?.unwrap_or_default();
+            if !FAMILIES.contains(&family) {
+                return Err(e.invalid(
+                    "address_family",
+                    format!("must be one of {}", FAMILIES.join(", ")),
+                ));
+            }
+            if let Some(st) = e.string("socket_type")?
+                && !SOCKET_TYPES.contains(&st)
+            {
+                return Err(e.invalid(
+                    "socket_type",
+                    format!("must be one of {}", SOCKET_TYPES.join(", ")),
+                ));
+            }
+            e.booleans(&["is_blocking", "is_listening"])?;
+            e.dictionary("options")?;
+            Ok(())
+        }
+        "windows-pebinary-ext" => {
+            e.require(&["pe_type"])?;
+            e.strings(&["pe_type"])
         }
         _ => Ok(()),
     }
@@ -677,13 +865,9 @@ fn email_message(o: &Obj<'_>) -> Res<()> {
         ));
     }
     o.timestamp("date")?;
-    o.strings(&[
-        "content_type",
-        "message_id",
-        "subject",
-        "received_lines",
-        "body",
-    ])?;
+    o.strings(&["content_type", "message_id", "subject", "body"])?;
+    o.string_lists(&["received_lines"])?;
+    o.dictionary("additional_header_fields")?;
     o.reference("from_ref", EMAIL_ADDR)?;
     o.reference("sender_ref", EMAIL_ADDR)?;
     o.references("to_refs", EMAIL_ADDR)?;
@@ -744,6 +928,35 @@ fn network_traffic(o: &Obj<'_>) -> Res<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cidr() {
+        for ok in ["10.0.0.1", "10.0.0.0/8", "0.0.0.0/0", "255.255.255.255/32"] {
+            assert!(is_cidr(ok, false), "{ok}");
+        }
+        for bad in [
+            "10.0.0",
+            "10.0.0.256",
+            "10.0.0.1/33",
+            "10.0.0.1/08",
+            "010.0.0.1",
+            "::1",
+            "",
+        ] {
+            assert!(!is_cidr(bad, false), "{bad}");
+        }
+        for ok in [
+            "::1",
+            "2001:db8::/32",
+            "fe80::1%eth0",
+            "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+        ] {
+            assert!(is_cidr(ok, true), "{ok}");
+        }
+        for bad in ["2001:db8::/129", "1.2.3.4", "2001:db8:::1", "x"] {
+            assert!(!is_cidr(bad, true), "{bad}");
+        }
+    }
 
     #[test]
     fn categories_are_disjoint() {

@@ -91,9 +91,13 @@ pub fn validate_object(value: &Value) -> Result<ObjectMeta, ValidationError> {
         ));
     }
 
-    for name in map.keys() {
+    for (name, v) in map {
         if let Some(problem) = property_name_problem(name) {
             return Err(o.invalid(name, problem));
+        }
+        // The list type: empty lists are prohibited, custom properties included.
+        if v.as_array().is_some_and(Vec::is_empty) {
+            return Err(o.invalid(name, "lists must not be empty"));
         }
     }
 
@@ -175,7 +179,6 @@ fn common(o: &Obj<'_>, cat: Category) -> Res<()> {
         o.boolean("revoked")?;
         o.string_lists(&["labels"])?;
         o.integer("confidence", 0, 100)?;
-        o.string("lang")?;
         external_references(o)?;
     } else {
         o.boolean("defanged")?;
@@ -187,10 +190,16 @@ fn common(o: &Obj<'_>, cat: Category) -> Res<()> {
     )?;
     extensions(o)?;
     o.generic_references()?;
+    o.encoded_values()?;
+    if let Some(lang) = o.string("lang")?
+        && !is_language_tag(lang)
+    {
+        return Err(o.invalid("lang", format!("{lang:?} is not an RFC 5646 language tag")));
+    }
     Ok(())
 }
 
-/// `external_references` (section 2.5).
+/// `external_references` (the external-reference type).
 fn external_references(o: &Obj<'_>) -> Res<()> {
     let Some(items) = o.list("external_references")? else {
         return Ok(());
@@ -210,7 +219,7 @@ fn external_references(o: &Obj<'_>) -> Res<()> {
         hashes(&r, "hashes")?;
         let source = r.string("source_name")?.unwrap_or_default();
         let ext_id = r.string("external_id")?;
-        // Section 2.5.2: CVE and CAPEC references carry their ids in a fixed shape.
+        // External references: CVE and CAPEC references carry their ids in a fixed shape.
         match source {
             "cve" => match ext_id {
                 Some(x) if is_cve(x) => {}
@@ -241,6 +250,19 @@ fn external_references(o: &Obj<'_>) -> Res<()> {
     Ok(())
 }
 
+/// Whether `tag` has the shape of an RFC 5646 language tag: subtags of 1 to 8 ASCII
+/// letters or digits separated by `-`, the first made of letters (`en`, `de-CH`, `zh-Hant-TW`,
+/// `i-klingon`). Registry membership is not checked.
+pub(crate) fn is_language_tag(tag: &str) -> bool {
+    let mut subtags = tag.split('-');
+    let first_ok = subtags
+        .next()
+        .is_some_and(|s| (1..=8).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_alphabetic()));
+    first_ok
+        && subtags
+            .all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_alphanumeric()))
+}
+
 fn is_cve(x: &str) -> bool {
     let Some(rest) = x.strip_prefix("CVE-") else {
         return false;
@@ -254,7 +276,7 @@ fn is_cve(x: &str) -> bool {
         && num.bytes().all(|c| c.is_ascii_digit())
 }
 
-/// A `hashes` dictionary (section 2.6): string values; the algorithms the spec names get
+/// A `hashes` dictionary (the hashes type): string values; the algorithms the spec names get
 /// their digest length checked.
 pub(crate) fn hashes(o: &Obj<'_>, prop: &str) -> Res<()> {
     let Some(m) = o.dictionary(prop)? else {
@@ -300,7 +322,11 @@ fn granular_markings(o: &Obj<'_>) -> Res<()> {
         };
         let g = o.nested(m, path);
         g.require(&["selectors"])?;
-        g.string("lang")?;
+        if let Some(lang) = g.string("lang")?
+            && !is_language_tag(lang)
+        {
+            return Err(g.invalid("lang", format!("{lang:?} is not an RFC 5646 language tag")));
+        }
         g.reference("marking_ref", Allowed::Only(&["marking-definition"]))?;
         match (g.has("marking_ref"), g.has("lang")) {
             (true, true) => {
@@ -394,6 +420,8 @@ fn extensions(o: &Obj<'_>) -> Res<()> {
             ));
         }
         e.generic_references()?;
+        e.encoded_values()?;
+        types::predefined_extension(&e, key)?;
     }
     Ok(())
 }

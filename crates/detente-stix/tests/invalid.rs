@@ -70,6 +70,13 @@ fn base(kind: &str) -> Value {
             "created": "2017-01-20T00:00:00.000Z", "name": "TLP:GREEN",
             "definition_type": "tlp", "definition": {"tlp": "green"}
         }),
+        "statement-marking" => json!({
+            "type": "marking-definition", "spec_version": "2.1",
+            "id": "marking-definition--d81f86b9-975b-4c0b-875e-810c5ad45a4f",
+            "created": "2017-06-01T00:00:00.000Z",
+            "definition_type": "statement",
+            "definition": {"statement": "Copyright 2017, Example Corp"}
+        }),
         "extension-definition" => json!({
             "type": "extension-definition", "spec_version": "2.1",
             "id": "extension-definition--d83fce45-ef58-4c6c-a3f4-1fbc32e98c6e",
@@ -100,6 +107,14 @@ fn base(kind: &str) -> Value {
             "src_ref": "ipv4-addr--4d22aae0-2bf9-5427-8819-e4f6abf20a53",
             "protocols": ["tcp", "http"], "src_port": 2487, "dst_port": 80
         }),
+        "ipv4-addr" => json!({
+            "type": "ipv4-addr", "id": "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd",
+            "value": "198.51.100.0/24"
+        }),
+        "ipv6-addr" => json!({
+            "type": "ipv6-addr", "id": "ipv6-addr--1e61d36c-a16c-53b7-a80f-2a00161c96b1",
+            "value": "2001:0db8::/96"
+        }),
         "mac-addr" => json!({
             "type": "mac-addr", "id": "mac-addr--65cfcf98-8a6e-5a1b-8f61-379ac4f92d00",
             "value": "d2:fb:49:24:37:18"
@@ -109,6 +124,26 @@ fn base(kind: &str) -> Value {
             "id": "email-message--cf9b4b7f-14c8-5955-8065-020e0316b559",
             "is_multipart": false, "subject": "hello", "body": "text",
             "from_ref": "email-addr--89f52ea8-d6ef-51e9-8fce-6a29236436ed"
+        }),
+        "artifact" => json!({
+            "type": "artifact", "id": "artifact--6f437177-6e48-5cf8-9d9e-872a2bddd641",
+            "mime_type": "application/zip", "payload_bin": "UEsDBAoAAAAAAA==",
+            "encryption_algorithm": "mime-type-indicated", "decryption_key": "infected"
+        }),
+        "registry-key" => json!({
+            "type": "windows-registry-key", "id": "windows-registry-key--2ba37ae7-2745-5082-9dfd-9486dad41016",
+            "key": "hkey_local_machine\\system\\bar\\foo",
+            "values": [{"name": "Foo", "data": "qwerty", "data_type": "REG_SZ"}]
+        }),
+        "socket" => json!({
+            "type": "network-traffic", "id": "network-traffic--c95e972a-20a4-5307-b00d-b8393faf02c5",
+            "src_ref": "ipv4-addr--4d22aae0-2bf9-5427-8819-e4f6abf20a53", "protocols": ["tcp"],
+            "extensions": {"socket-ext": {"is_listening": true, "address_family": "AF_INET", "socket_type": "SOCK_STREAM"}},
+            "x_acme_flags_hex": "0a1B"
+        }),
+        "archive" => json!({
+            "type": "file", "id": "file--9a1f834d-2506-5367-baec-7aa63996ac43", "name": "foo.zip",
+            "extensions": {"archive-ext": {"contains_refs": ["file--019fde1c-94ab-5d47-a35c-3a5d7d2fc2f3"], "comment": "zip"}}
         }),
         "custom" => json!({
             "type": "x-acme-widget", "spec_version": "2.1",
@@ -525,9 +560,39 @@ fn cases() -> Vec<Case> {
         ("marking-definition", "/created", None, "created"),
         (
             "marking-definition",
+            "/name",
+            Some(json!("TLP:AMBER")),
+            "name",
+        ),
+        (
+            "marking-definition",
+            "/definition_type",
+            Some(json!("tlp2")),
+            "definition_type",
+        ),
+        (
+            "marking-definition",
             "/definition_type",
             Some(json!("statement")),
+            "definition_type",
+        ),
+        (
+            "statement-marking",
+            "/definition/statement",
+            None,
             "definition.statement",
+        ),
+        (
+            "statement-marking",
+            "/definition",
+            Some(json!({"statement": 1})),
+            "definition.statement",
+        ),
+        (
+            "statement-marking",
+            "/definition_type",
+            None,
+            "definition_type",
         ),
         // Extension definition.
         (
@@ -557,7 +622,108 @@ fn cases() -> Vec<Case> {
             Some(json!({"de": "Bank"})),
             "contents.de",
         ),
+        (
+            "indicator",
+            "/lang",
+            Some(json!("english language")),
+            "lang",
+        ),
+        ("indicator", "/lang", Some(json!("")), "lang"),
+        (
+            "language-content",
+            "/contents",
+            Some(json!({"de_DE": {"name": "x"}})),
+            "contents",
+        ),
+        (
+            "statement-marking",
+            "/object_marking_refs",
+            Some(json!([
+                "marking-definition--d81f86b9-975b-4c0b-875e-810c5ad45a4f"
+            ])),
+            "object_marking_refs[0]",
+        ),
         // Observables.
+        (
+            "artifact",
+            "/encryption_algorithm",
+            Some(json!("rot13")),
+            "encryption_algorithm",
+        ),
+        ("artifact", "/encryption_algorithm", None, "decryption_key"),
+        (
+            "artifact",
+            "/payload_bin",
+            Some(json!("not base64!")),
+            "payload_bin",
+        ),
+        (
+            "artifact",
+            "/payload_bin",
+            Some(json!("QUJD=")),
+            "payload_bin",
+        ),
+        (
+            "artifact",
+            "/url",
+            Some(json!("https://example.com/a.zip")),
+            "url",
+        ),
+        (
+            "registry-key",
+            "/values/0/data_type",
+            Some(json!("REG_TEXT")),
+            "values[0].data_type",
+        ),
+        ("registry-key", "/values/0", Some(json!("Foo")), "values[0]"),
+        (
+            "socket",
+            "/extensions/socket-ext/address_family",
+            None,
+            "extensions.socket-ext.address_family",
+        ),
+        (
+            "socket",
+            "/extensions/socket-ext/socket_type",
+            Some(json!("SOCK_FOO")),
+            "extensions.socket-ext.socket_type",
+        ),
+        (
+            "socket",
+            "/x_acme_flags_hex",
+            Some(json!("abc")),
+            "x_acme_flags_hex",
+        ),
+        (
+            "socket",
+            "/x_acme_flags_hex",
+            Some(json!("zz")),
+            "x_acme_flags_hex",
+        ),
+        (
+            "archive",
+            "/extensions/archive-ext/contains_refs",
+            None,
+            "extensions.archive-ext.contains_refs",
+        ),
+        (
+            "archive",
+            "/extensions/archive-ext/contains_refs",
+            Some(json!([IND])),
+            "extensions.archive-ext.contains_refs[0]",
+        ),
+        (
+            "archive",
+            "/extensions/archive-ext/x_bad_ref",
+            Some(json!("nope")),
+            "extensions.archive-ext.x_bad_ref",
+        ),
+        (
+            "email-message",
+            "/received_lines",
+            Some(json!("from mx")),
+            "received_lines",
+        ),
         ("file-name-only", "/name", None, "hashes"),
         ("file", "/hashes", Some(json!({"MD5": "zz"})), "hashes.MD5"),
         ("file", "/size", Some(json!(-1)), "size"),
@@ -584,6 +750,28 @@ fn cases() -> Vec<Case> {
             "value",
         ),
         ("mac-addr", "/value", None, "value"),
+        (
+            "ipv4-addr",
+            "/value",
+            Some(json!("198.51.100.0/33")),
+            "value",
+        ),
+        ("ipv4-addr", "/value", Some(json!("198.51.100")), "value"),
+        ("ipv4-addr", "/value", Some(json!("2001:db8::1")), "value"),
+        (
+            "ipv6-addr",
+            "/value",
+            Some(json!("2001:db8::/129")),
+            "value",
+        ),
+        ("ipv6-addr", "/value", Some(json!("198.51.100.1")), "value"),
+        (
+            "ipv4-addr",
+            "/resolves_to_refs",
+            Some(json!(["ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd"])),
+            "resolves_to_refs[0]",
+        ),
+        ("custom", "/x_acme_tags", Some(json!([])), "x_acme_tags"),
         ("email-message", "/is_multipart", None, "is_multipart"),
         (
             "email-message",
@@ -622,13 +810,20 @@ fn bases_are_valid() {
         "location",
         "report",
         "marking-definition",
+        "statement-marking",
         "extension-definition",
         "language-content",
         "file",
         "file-name-only",
         "network-traffic",
+        "ipv4-addr",
+        "ipv6-addr",
         "mac-addr",
         "email-message",
+        "artifact",
+        "registry-key",
+        "socket",
+        "archive",
         "custom",
     ] {
         let v = base(kind);
@@ -655,6 +850,7 @@ fn invalid_objects_name_the_property() {
             }
         }
     }
+    println!("{} invalid objects checked", cases.len());
     assert!(
         failures.is_empty(),
         "{} of {} cases wrong:\n{}",
