@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::hash::{HASH_SIZE, Hash, subtree_root};
+use crate::hash::{HASH_SIZE, Hash, node_hash};
 use crate::proof::HashReader;
 
 /// Hashes in a full tile.
@@ -345,12 +345,51 @@ pub enum TileReadError<E: std::error::Error + 'static> {
     },
 }
 
-/// A [`HashReader`] for the tree of `size` entries, reading (and caching) the tiles that size
-/// publishes. It only ever asks for tiles the tree size implies, as tlog-tiles requires.
+/// A tile's hashes and the subtree hashes computed from them so far.
+struct CachedTile {
+    hashes: Vec<Hash>,
+    /// `memo[r - 1][i]`: hash of the `2^r` tile hashes starting at `i << r`, once computed.
+    memo: Vec<Vec<Option<Hash>>>,
+}
+
+impl CachedTile {
+    fn new(hashes: Vec<Hash>) -> Self {
+        let memo = (1..TILE_HEIGHT)
+            .map(|r| vec![None; hashes.len() >> r])
+            .collect();
+        CachedTile { hashes, memo }
+    }
+
+    /// Hash of the `2^r` hashes starting at `pos << r`, if they are all in the tile.
+    fn subtree(&mut self, r: u32, pos: usize) -> Option<Hash> {
+        if r == 0 {
+            return self.hashes.get(pos).copied();
+        }
+        let slot = self.memo.get(r as usize - 1)?.get(pos)?;
+        if let Some(h) = slot {
+            return Some(*h);
+        }
+        let h = node_hash(
+            &self.subtree(r - 1, 2 * pos)?,
+            &self.subtree(r - 1, 2 * pos + 1)?,
+        );
+        self.memo[r as usize - 1][pos] = Some(h);
+        Some(h)
+    }
+}
+
+/// Tiles kept by a [`TileHashReader`] unless told otherwise (about 16 MiB).
+pub const DEFAULT_CACHED_TILES: usize = 1024;
+
+/// A [`HashReader`] for the tree of `size` entries, reading the tiles that size publishes (it
+/// never asks for any other, as tlog-tiles requires). Tiles and the subtree hashes computed from
+/// them are cached, so a long-lived reader serves proofs with few hash operations; the cache is
+/// dropped when it exceeds its limit.
 pub struct TileHashReader<S> {
     source: S,
     size: u64,
-    cache: HashMap<(u8, u64), Vec<Hash>>,
+    limit: usize,
+    cache: HashMap<(u8, u64), CachedTile>,
 }
 
 impl<S: TileSource> TileHashReader<S> {
@@ -359,12 +398,31 @@ impl<S: TileSource> TileHashReader<S> {
         TileHashReader {
             source,
             size,
+            limit: DEFAULT_CACHED_TILES,
             cache: HashMap::new(),
         }
     }
 
-    /// The hashes of one tile (fetched once).
-    pub fn tile_hashes(&mut self, tile: TileId) -> Result<&[Hash], TileReadError<S::Error>> {
+    /// Keeps at most `tiles` tiles cached.
+    pub fn with_cache_limit(mut self, tiles: usize) -> Self {
+        self.limit = tiles.max(1);
+        self
+    }
+
+    /// The tree size this reader serves.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Moves to another tree size, keeping cached full tiles (they never change) and dropping
+    /// partial ones.
+    pub fn set_size(&mut self, size: u64) {
+        self.size = size;
+        self.cache
+            .retain(|_, t| t.hashes.len() as u64 == TILE_WIDTH);
+    }
+
+    fn load(&mut self, tile: TileId) -> Result<&mut CachedTile, TileReadError<S::Error>> {
         let key = (tile.level, tile.index);
         if !self.cache.contains_key(&key) {
             let body = self
@@ -375,9 +433,19 @@ impl<S: TileSource> TileHashReader<S> {
                     source,
                 })?;
             let hashes = decode_tile(tile, &body)?;
-            self.cache.insert(key, hashes);
+            if self.cache.len() >= self.limit {
+                self.cache.clear();
+            }
+            self.cache.insert(key, CachedTile::new(hashes));
         }
-        Ok(self.cache.get(&key).map_or(&[], |v| v.as_slice()))
+        self.cache
+            .get_mut(&key)
+            .ok_or(TileReadError::Tile(TileError::BadPath(tile.path())))
+    }
+
+    /// The hashes of one tile.
+    pub fn tile_hashes(&mut self, tile: TileId) -> Result<&[Hash], TileReadError<S::Error>> {
+        Ok(&self.load(tile)?.hashes)
     }
 
     /// The underlying source.
@@ -399,16 +467,10 @@ impl<S: TileSource> HashReader for TileHashReader<S> {
         let r = level % TILE_HEIGHT;
         let start = index << r;
         let tile = tile_containing(tile_level, start, size).ok_or(outside)?;
-        let offset = (start % TILE_WIDTH) as usize;
-        let hashes = self.tile_hashes(tile)?;
-        let group = hashes
-            .get(offset..offset + (1usize << r))
-            .ok_or(TileError::Length {
-                path: tile.path(),
-                got: hashes.len() * HASH_SIZE,
-                want: tile.byte_len(),
-            })?;
-        Ok(subtree_root(group))
+        let pos = ((start % TILE_WIDTH) >> r) as usize;
+        self.load(tile)?
+            .subtree(r, pos)
+            .ok_or(TileReadError::OutsideTree { level, index, size })
     }
 }
 
