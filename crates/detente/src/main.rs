@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod pattern;
+
 /// Cooperative cyber defence between parties that do not trust each other.
 #[derive(Parser)]
 #[command(name = "detente", version, about)]
@@ -16,11 +18,16 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// STIX patterns: validate, match, batch protocol, bulk matching.
+    Pattern(pattern::Args),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<ExitCode> = match cli.command {};
+    let result: anyhow::Result<ExitCode> = match cli.command {
+        Command::Pattern(args) => pattern::run(args),
+    };
     match result {
         Ok(code) => code,
         Err(err) => {
