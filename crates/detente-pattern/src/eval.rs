@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 use unicode_normalization::UnicodeNormalization;
@@ -353,16 +354,21 @@ enum Pred {
     Order(Py, fn(std::cmp::Ordering) -> bool),
     In(Vec<Py>),
     Like {
-        re: regex::Regex,
+        like: value::LikePattern,
         bin_ok: bool,
     },
-    Matches {
-        re: fancy_regex::Regex,
-        bin: Option<regex::bytes::Regex>,
-    },
+    Matches(Box<LazyRegex>),
     Subset(String),
     Superset(String),
     Exists,
+}
+
+/// A MATCHES regex, compiled on first use (text and bytes flavours).
+#[derive(Debug)]
+struct LazyRegex {
+    src: String,
+    text: OnceLock<Option<fancy_regex::Regex>>,
+    bin: OnceLock<Option<regex::bytes::Regex>>,
 }
 
 /// A prepared property test: what to select and how to test it.
@@ -399,23 +405,23 @@ impl PreparedTest {
             }
             Op::Like(s) => {
                 let s = nfc(s);
-                let src = value::like_to_regex(&s);
-                let re = regex::Regex::new(&src).map_err(|e| err(format!("LIKE: {e}")))?;
                 Pred::Like {
-                    re,
+                    like: value::LikePattern::new(&s),
                     bin_ok: s.chars().all(|c| u32::from(c) < 256),
                 }
             }
             Op::Matches(s) => {
-                let s = nfc(s);
-                let re = value::compile_text_regex(&s)
-                    .ok_or_else(|| err(format!("invalid regular expression: {s}")))?;
-                let bin = if s.chars().all(|c| u32::from(c) < 256) {
-                    value::compile_bytes_regex(&s)
-                } else {
-                    None
-                };
-                Pred::Matches { re, bin }
+                let s = nfc(s).into_owned();
+                // Syntax is checked now (the reference fails on a bad regex whatever the
+                // data); compiling waits for the first value that needs it.
+                if fancy_regex::Expr::parse_tree(&value::translate_python_regex(&s)).is_err() {
+                    return Err(err(format!("invalid regular expression: {s}")));
+                }
+                Pred::Matches(Box::new(LazyRegex {
+                    src: s,
+                    text: OnceLock::new(),
+                    bin: OnceLock::new(),
+                }))
             }
             Op::IsSubset(s) => Pred::Subset(s.clone()),
             Op::IsSuperset(s) => Pred::Superset(s.clone()),
@@ -466,17 +472,34 @@ impl PreparedTest {
                 }
                 pv.is_some_and(|p| set.iter().any(|x| py_set_eq(&p, x)))
             }
-            Pred::Like { re, bin_ok } => match v {
-                Val::J(Value::String(s)) => re.is_match(&nfc(s)),
+            Pred::Like { like, bin_ok } => match v {
+                Val::J(Value::String(s)) => like.is_match(&nfc(s)),
                 Val::Bytes(b) if *bin_ok => {
                     let s = std::str::from_utf8(b).map_err(|_| err("LIKE: bytes are not UTF-8"))?;
-                    re.is_match(&nfc(s))
+                    like.is_match(&nfc(s))
                 }
                 _ => false,
             },
-            Pred::Matches { re, bin } => match v {
-                Val::J(Value::String(s)) => re.is_match(&nfc(s)).unwrap_or(false),
-                Val::Bytes(b) => bin.as_ref().is_some_and(|r| r.is_match(b)),
+            Pred::Matches(lr) => match v {
+                Val::J(Value::String(s)) => {
+                    let re = lr
+                        .text
+                        .get_or_init(|| value::compile_text_regex(&lr.src))
+                        .as_ref()
+                        .ok_or_else(|| err(format!("invalid regular expression: {}", lr.src)))?;
+                    re.is_match(&nfc(s)).unwrap_or(false)
+                }
+                Val::Bytes(b) => lr
+                    .bin
+                    .get_or_init(|| {
+                        if lr.src.chars().all(|c| u32::from(c) < 256) {
+                            value::compile_bytes_regex(&lr.src)
+                        } else {
+                            None
+                        }
+                    })
+                    .as_ref()
+                    .is_some_and(|r| r.is_match(b)),
                 _ => false,
             },
             Pred::Subset(net) => match v {
