@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod verify;
+mod pattern;
 
 /// Cooperative cyber defence between parties that do not trust each other.
 #[derive(Parser)]
@@ -21,12 +22,15 @@ struct Cli {
 enum Command {
     /// Verify a node's transparency log: signature, consistency, tiles and entries.
     Verify(verify::Args),
+    /// STIX patterns: validate, match, batch protocol, bulk matching.
+    Pattern(pattern::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::Verify(args) => verify::run(args),
+        Command::Pattern(args) => pattern::run(args),
     };
     match result {
         Ok(code) => code,
