@@ -7,8 +7,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod verify;
 mod pattern;
+mod psi;
+mod verify;
 
 /// Cooperative cyber defence between parties that do not trust each other.
 #[derive(Parser)]
@@ -24,6 +25,8 @@ enum Command {
     Verify(verify::Args),
     /// STIX patterns: validate, match, batch protocol, bulk matching.
     Pattern(pattern::Args),
+    /// Private set intersection with a peer (standalone two-process mode).
+    Psi(psi::Args),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::Verify(args) => verify::run(args),
         Command::Pattern(args) => pattern::run(args),
+        Command::Psi(args) => psi::run(args),
     };
     match result {
         Ok(code) => code,

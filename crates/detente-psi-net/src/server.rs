@@ -1,0 +1,330 @@
+//! The answering side as an axum service.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use detente_psi::codec::REQUEST_HEADER_LEN;
+use detente_psi::{
+    AcceptedSession, AnswererPolicy, BudgetError, DecodeError, ProtocolError, Request,
+    RequestHeader, SessionId, SlidingWindowBudget, accept,
+};
+use http_body_util::BodyExt;
+use rand_core::OsRng;
+use thiserror::Error;
+
+use crate::{ProgressFactory, SESSION_PATH};
+
+/// Most bytes of a refused request read before answering.
+const DRAIN_LIMIT: usize = 64 << 20;
+
+/// How the answerer limits its peers.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Largest querier set accepted in one session (checked from the header).
+    pub max_items: u32,
+    /// Items (|X| + |Y| per session) each peer may spend per window, and the window.
+    pub budget: Option<(u64, Duration)>,
+}
+
+/// Why a session was refused or failed; each maps to one HTTP status.
+#[derive(Debug, Error)]
+pub enum SessionError {
+    /// Missing or wrong bearer token (401).
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    /// The request body is malformed or truncated (400).
+    #[error("malformed PSI request: {0}")]
+    Malformed(#[from] DecodeError),
+    /// The body ended early or broke off (400).
+    #[error("could not read request body: {0}")]
+    Body(String),
+    /// The request set is over the cap (413).
+    #[error("request has {count} items; this server accepts at most {max} (--max-items)")]
+    TooManyItems {
+        /// Items in the request.
+        count: u64,
+        /// Cap.
+        max: u64,
+    },
+    /// The session id was used before (409).
+    #[error("session {0} was already used; replay refused")]
+    Replayed(SessionId),
+    /// The peer's budget is exhausted (429 + Retry-After) or too small for this session.
+    #[error("{0}")]
+    Budget(#[from] BudgetError),
+    /// The protocol refused the request contents, e.g. an invalid point (422).
+    #[error("PSI request rejected: {0}")]
+    Protocol(ProtocolError),
+    /// The computation did not complete (500).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<ProtocolError> for SessionError {
+    fn from(e: ProtocolError) -> Self {
+        match e {
+            ProtocolError::TooManyItems { count, max } => SessionError::TooManyItems { count, max },
+            ProtocolError::Replayed(s) => SessionError::Replayed(s),
+            other => SessionError::Protocol(other),
+        }
+    }
+}
+
+impl SessionError {
+    /// HTTP status for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            SessionError::Unauthorized => StatusCode::UNAUTHORIZED,
+            SessionError::Malformed(_) | SessionError::Body(_) => StatusCode::BAD_REQUEST,
+            SessionError::TooManyItems { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            SessionError::Replayed(_) => StatusCode::CONFLICT,
+            SessionError::Budget(BudgetError::Exhausted { .. }) => StatusCode::TOO_MANY_REQUESTS,
+            SessionError::Budget(BudgetError::ExceedsBudget { .. }) => StatusCode::FORBIDDEN,
+            SessionError::Protocol(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            SessionError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for SessionError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status(), format!("{self}\n")).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            SessionError::Budget(BudgetError::Exhausted { retry_after, .. }) => {
+                let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            }
+            SessionError::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// A finished session, as the answerer saw it (for audit logs: it never learns the result).
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    /// Peer key the budget was charged to.
+    pub peer: String,
+    /// Session id.
+    pub session: SessionId,
+    /// Requested mode.
+    pub mode: detente_psi::Mode,
+    /// Querier set size.
+    pub request_items: usize,
+    /// Answerer set size.
+    pub own_items: usize,
+    /// Bytes received and sent.
+    pub bytes_in: usize,
+    /// Bytes sent.
+    pub bytes_out: usize,
+    /// Time from the header check to the response.
+    pub duration: Duration,
+}
+
+/// The answerer's state shared by all sessions: its items, caps, replay set and budgets.
+pub struct PsiService {
+    items: Arc<Vec<String>>,
+    config: ServeConfig,
+    replay: Mutex<HashSet<SessionId>>,
+    budget: Option<Mutex<SlidingWindowBudget<String>>>,
+    origin: Instant,
+    progress: Arc<dyn ProgressFactory>,
+}
+
+impl PsiService {
+    /// A service answering over `items` (distinct, normalised values).
+    pub fn new(
+        items: Arc<Vec<String>>,
+        config: ServeConfig,
+        progress: Arc<dyn ProgressFactory>,
+    ) -> Self {
+        let budget = config
+            .budget
+            .map(|(limit, window)| Mutex::new(SlidingWindowBudget::new(limit, window)));
+        PsiService {
+            items,
+            config,
+            replay: Mutex::new(HashSet::new()),
+            budget,
+            origin: Instant::now(),
+            progress,
+        }
+    }
+
+    /// Cap, replay and budget checks: everything that can refuse a session from its header.
+    fn admit(&self, peer: &str, header: &RequestHeader) -> Result<AcceptedSession, SessionError> {
+        let policy = AnswererPolicy {
+            max_request_items: self.config.max_items,
+        };
+        if let Some(budget) = &self.budget {
+            let cost = u64::from(header.count) + self.items.len() as u64;
+            let mut budget = budget.lock().unwrap_or_else(PoisonError::into_inner);
+            // Check the cap before charging, so an oversized request costs no budget.
+            if header.count > policy.max_request_items {
+                return Err(ProtocolError::TooManyItems {
+                    count: u64::from(header.count),
+                    max: u64::from(policy.max_request_items),
+                }
+                .into());
+            }
+            budget.charge(&peer.to_string(), cost, self.origin.elapsed())?;
+        }
+        let mut replay = self.replay.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(accept(header, &policy, &mut *replay)?)
+    }
+
+    /// Runs one session for `peer` (the budget key) over a streamed request body.
+    ///
+    /// The header is read first; the cap, replay and budget checks happen before the
+    /// points are read or any group operation is done.
+    pub async fn handle(
+        &self,
+        peer: &str,
+        body: Body,
+    ) -> Result<(Vec<u8>, SessionRecord), SessionError> {
+        let mut body = body;
+        let mut buf: Vec<u8> = Vec::new();
+        let header = loop {
+            if buf.len() >= REQUEST_HEADER_LEN {
+                break RequestHeader::parse(&buf)?;
+            }
+            if !next_chunk(&mut body, &mut buf).await? {
+                return Err(DecodeError::Truncated {
+                    needed: REQUEST_HEADER_LEN,
+                    got: buf.len(),
+                }
+                .into());
+            }
+        };
+        let started = Instant::now();
+        let expected = header.message_len();
+        let request = match self.admit(peer, &header) {
+            Ok(session) => {
+                buf.reserve(expected.saturating_sub(buf.len()));
+                while buf.len() < expected && next_chunk(&mut body, &mut buf).await? {}
+                if buf.len() == expected {
+                    // One more poll, so that data past the declared points is reported.
+                    next_chunk(&mut body, &mut buf).await?;
+                }
+                (session, Request::decode(&buf, self.config.max_items)?)
+            }
+            Err(refusal) => {
+                // Read (and drop) a bounded rest of the body so that the client, still
+                // sending, sees the refusal instead of a reset connection.
+                let mut sink = Vec::new();
+                let mut drained = buf.len();
+                while drained < expected.min(DRAIN_LIMIT)
+                    && next_chunk(&mut body, &mut sink).await?
+                {
+                    drained += sink.len();
+                    sink.clear();
+                }
+                return Err(refusal);
+            }
+        };
+        let (session, request) = request;
+        let bytes_in = buf.len();
+        drop(buf);
+        let items = Arc::clone(&self.items);
+        let progress = Arc::clone(&self.progress);
+        let response = tokio::task::spawn_blocking(move || {
+            let total = request.points.len() as u64 + items.len() as u64;
+            let sink = progress.start("answering", total);
+            session.respond(&request, &items, &mut OsRng, &*sink)
+        })
+        .await
+        .map_err(|e| SessionError::Internal(e.to_string()))??;
+        let bytes = response.encode();
+        let record = SessionRecord {
+            peer: peer.to_string(),
+            session: header.session,
+            mode: header.mode,
+            request_items: header.count as usize,
+            own_items: self.items.len(),
+            bytes_in,
+            bytes_out: bytes.len(),
+            duration: started.elapsed(),
+        };
+        Ok((bytes, record))
+    }
+}
+
+/// Appends the next data frame to `buf`; false at the end of the body.
+async fn next_chunk(body: &mut Body, buf: &mut Vec<u8>) -> Result<bool, SessionError> {
+    loop {
+        match body.frame().await {
+            None => return Ok(false),
+            Some(Err(e)) => return Err(SessionError::Body(e.to_string())),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    buf.extend_from_slice(&data);
+                    return Ok(true);
+                }
+            }
+        }
+    }
+}
+
+/// Standalone router state: the service, an optional bearer token and an audit callback.
+#[derive(Clone)]
+pub struct Standalone {
+    /// The PSI service.
+    pub service: Arc<PsiService>,
+    /// Token every request must present as `Authorization: Bearer`.
+    pub token: Option<String>,
+    /// Called after each successful session.
+    pub on_session: Arc<dyn Fn(&SessionRecord) + Send + Sync>,
+}
+
+/// The standalone router: `POST /psi/v1/session`, budgets keyed by the peer's IP address.
+/// Serve it with `into_make_service_with_connect_info::<SocketAddr>()`.
+pub fn router(state: Standalone) -> Router {
+    Router::new()
+        .route(SESSION_PATH, post(session_handler))
+        .with_state(state)
+}
+
+async fn session_handler(
+    State(state): State<Standalone>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Some(token) = &state.token
+        && !bearer_matches(&headers, token)
+    {
+        return SessionError::Unauthorized.into_response();
+    }
+    match state.service.handle(&addr.ip().to_string(), body).await {
+        Ok((bytes, record)) => {
+            (state.on_session)(&record);
+            ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Constant-time comparison of the presented bearer token.
+fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
+    let Some(presented) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let (a, b) = (presented.as_bytes(), token.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
