@@ -3,6 +3,8 @@
 //! Each subcommand lives in its own module with an `Args` type and a
 //! `run(args) -> anyhow::Result<ExitCode>`; errors reaching `main` exit with status 2.
 
+mod scan;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -16,11 +18,16 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Match shared indicators against local logs.
+    Scan(scan::Args),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<ExitCode> = match cli.command {};
+    let result: anyhow::Result<ExitCode> = match cli.command {
+        Command::Scan(args) => scan::run(args),
+    };
     match result {
         Ok(code) => code,
         Err(err) => {
