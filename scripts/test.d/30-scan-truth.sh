@@ -8,10 +8,10 @@ bin=target/release/detente
 work=target/scan-truth
 rm -rf "$work" && mkdir -p "$work"
 python3 ../shared/bench/detect/gen_workload.py --seed 7 --bytes 6000000 --hit-rate 0.02 --out "$work/wl" 2>/dev/null
-for src in indicators.stix.json indicators.intel; do
-  "$bin" scan --indicators "$work/wl/$src" --output "$work/hits.ndjson" "$work/wl/logs"
-  python3 scripts/compare_truth.py "$work/wl/truth.tsv" "$work/hits.ndjson"
-done
+"$bin" scan --indicators "$work/wl/indicators.stix.json" --output "$work/hits.ndjson" "$work/wl/logs"
+python3 scripts/compare_truth.py "$work/wl/truth.tsv" "$work/hits.ndjson"
+"$bin" scan --indicators "$work/wl/indicators.intel" --output "$work/hits.ndjson" "$work/wl/logs"
+python3 scripts/compare_truth.py "$work/wl/truth.tsv" "$work/hits.ndjson" --no-scheme
 # Same hits from standard input, gzip and a different rayon thread count.
 gzip -c "$work/wl/logs/dns.log" > "$work/dns.log.gz"
 RAYON_NUM_THREADS=1 "$bin" scan --indicators "$work/wl/indicators.stix.json" - < "$work/wl/logs/dns.log" | cut -d, -f2- | sort > "$work/a"

@@ -8,7 +8,7 @@ use crate::formats::{self, Format, ZeekState};
 use crate::index::{Index, Indicator, MatchKind};
 
 /// Bytes per chunk handed to one worker.
-const CHUNK: usize = 4 << 20;
+const CHUNK: usize = 2 << 20;
 /// Longer lines are skipped with a warning.
 pub const MAX_LINE: usize = 1 << 20;
 /// Warnings kept per chunk and kind before they are only counted.

@@ -104,8 +104,12 @@ fn ascii(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Indicator numbers are `u32` indexes into [`Index::indicators`].
-type Ids = Vec<u32>;
+/// Head of a chain of indicator numbers (`u32` indexes into [`Index::indicators`]); further
+/// indicators with the same key follow through [`Index::next`], so no per-key vector is allocated.
+type Ids = u32;
+
+/// End of an indicator chain.
+const END: u32 = u32::MAX;
 
 /// The lookup structure for one set of indicators (the indicators or the allowlist).
 #[derive(Default)]
@@ -116,11 +120,15 @@ pub struct Index {
     cidr4: Vec<(u8, FxHashMap<u32, Ids>)>,
     cidr6: Vec<(u8, FxHashMap<u128, Ids>)>,
     /// Domain → (indicator, also matches subdomains).
-    domains: FxHashMap<Box<[u8]>, Vec<(u32, bool)>>,
+    domains: FxHashMap<Box<[u8]>, Ids>,
     urls: FxHashMap<Box<[u8]>, Ids>,
     hashes: FxHashMap<Box<[u8]>, Ids>,
     emails: FxHashMap<Box<[u8]>, Ids>,
     exact_domains: bool,
+    /// Next indicator with the same key, per indicator.
+    next: Vec<u32>,
+    /// Whether a domain indicator also matches subdomains, per indicator.
+    subdomains: Vec<bool>,
 }
 
 impl Index {
@@ -155,48 +163,53 @@ impl Index {
     /// Adds an indicator.
     pub fn insert(&mut self, ind: Indicator) {
         let n = u32::try_from(self.indicators.len()).unwrap_or(u32::MAX);
-        match &ind.value {
-            Value::Net(Ip::V4(v), 32) => self.ipv4.entry(*v).or_default().push(n),
-            Value::Net(Ip::V6(v), 128) => self.ipv6.entry(*v).or_default().push(n),
-            Value::Net(Ip::V4(v), len) => {
-                table(&mut self.cidr4, *len).entry(*v).or_default().push(n)
-            }
-            Value::Net(Ip::V6(v), len) => {
-                table(&mut self.cidr6, *len).entry(*v).or_default().push(n)
-            }
-            Value::Domain(d, sub) => {
-                let sub = *sub && !self.exact_domains;
-                self.domains
-                    .entry(d.as_bytes().into())
-                    .or_default()
-                    .push((n, sub));
-            }
-            Value::Url(u) => self.urls.entry(u.as_bytes().into()).or_default().push(n),
-            Value::Hash(h) => self.hashes.entry(h.as_bytes().into()).or_default().push(n),
-            Value::Email(e) => self.emails.entry(e.as_bytes().into()).or_default().push(n),
-        }
+        let slot = match &ind.value {
+            Value::Net(Ip::V4(v), 32) => self.ipv4.entry(*v).or_insert(END),
+            Value::Net(Ip::V6(v), 128) => self.ipv6.entry(*v).or_insert(END),
+            Value::Net(Ip::V4(v), len) => table(&mut self.cidr4, *len).entry(*v).or_insert(END),
+            Value::Net(Ip::V6(v), len) => table(&mut self.cidr6, *len).entry(*v).or_insert(END),
+            Value::Domain(d, _) => self.domains.entry(d.as_bytes().into()).or_insert(END),
+            Value::Url(u) => self.urls.entry(u.as_bytes().into()).or_insert(END),
+            Value::Hash(h) => self.hashes.entry(h.as_bytes().into()).or_insert(END),
+            Value::Email(e) => self.emails.entry(e.as_bytes().into()).or_insert(END),
+        };
+        // Prepend to the chain; lookups report a key's indicators newest first.
+        self.next.push(*slot);
+        *slot = n;
+        let sub = matches!(ind.value, Value::Domain(_, true)) && !self.exact_domains;
+        self.subdomains.push(sub);
         self.indicators.push(ind);
+    }
+
+    /// The indicators chained from `head` (a map lookup result).
+    fn chain(&self, head: Option<&u32>) -> impl Iterator<Item = u32> + '_ {
+        let mut n = head.copied().unwrap_or(END);
+        std::iter::from_fn(move || {
+            let cur = n;
+            n = *self.next.get(cur as usize)?;
+            Some(cur)
+        })
     }
 
     /// Reports every indicator equal to or covering `ip`.
     pub fn lookup_ip(&self, ip: Ip, emit: &mut impl FnMut(u32, MatchKind)) {
         match ip {
             Ip::V4(v) => {
-                for &n in self.ipv4.get(&v).into_iter().flatten() {
+                for n in self.chain(self.ipv4.get(&v)) {
                     emit(n, MatchKind::Ipv4);
                 }
                 for (len, t) in &self.cidr4 {
-                    for &n in t.get(&norm::mask4(v, *len)).into_iter().flatten() {
+                    for n in self.chain(t.get(&norm::mask4(v, *len))) {
                         emit(n, MatchKind::Cidr);
                     }
                 }
             }
             Ip::V6(v) => {
-                for &n in self.ipv6.get(&v).into_iter().flatten() {
+                for n in self.chain(self.ipv6.get(&v)) {
                     emit(n, MatchKind::Ipv6);
                 }
                 for (len, t) in &self.cidr6 {
-                    for &n in t.get(&norm::mask6(v, *len)).into_iter().flatten() {
+                    for n in self.chain(t.get(&norm::mask6(v, *len))) {
                         emit(n, MatchKind::Cidr);
                     }
                 }
@@ -207,23 +220,20 @@ impl Index {
     /// CIDR indicators (and addresses) inside the block `net/len` — used for overlap reports.
     pub fn nets_within(&self, net: Ip, len: u8) -> Vec<u32> {
         let mut out = Vec::new();
+        let mut add = |head: &u32| out.extend(self.chain(Some(head)));
         let inside4 =
             |v: u32, l: u8| matches!(net, Ip::V4(n) if l >= len && norm::mask4(v, len) == n);
         let inside6 =
             |v: u128, l: u8| matches!(net, Ip::V6(n) if l >= len && norm::mask6(v, len) == n);
         for (l, t) in &self.cidr4 {
-            out.extend(
-                t.iter()
-                    .filter(|(v, _)| inside4(**v, *l))
-                    .flat_map(|(_, ids)| ids),
-            );
+            t.iter()
+                .filter(|(v, _)| inside4(**v, *l))
+                .for_each(|(_, h)| add(h));
         }
         for (l, t) in &self.cidr6 {
-            out.extend(
-                t.iter()
-                    .filter(|(v, _)| inside6(**v, *l))
-                    .flat_map(|(_, ids)| ids),
-            );
+            t.iter()
+                .filter(|(v, _)| inside6(**v, *l))
+                .for_each(|(_, h)| add(h));
         }
         out
     }
@@ -236,13 +246,11 @@ impl Index {
         let mut rest = d;
         let mut first = true;
         loop {
-            if let Some(list) = self.domains.get(rest) {
-                for &(n, sub) in list {
-                    if first {
-                        emit(n, MatchKind::Domain);
-                    } else if sub {
-                        emit(n, MatchKind::Subdomain);
-                    }
+            for n in self.chain(self.domains.get(rest)) {
+                if first {
+                    emit(n, MatchKind::Domain);
+                } else if self.subdomains[n as usize] {
+                    emit(n, MatchKind::Subdomain);
                 }
             }
             match memchr::memchr(b'.', rest) {
@@ -255,7 +263,7 @@ impl Index {
 
     /// Reports URL indicators equal to the normalised URL `u`.
     pub fn lookup_url(&self, u: &[u8], emit: &mut impl FnMut(u32, MatchKind)) {
-        for &n in self.urls.get(u).into_iter().flatten() {
+        for n in self.chain(self.urls.get(u)) {
             emit(n, MatchKind::Url);
         }
     }
@@ -267,14 +275,14 @@ impl Index {
             40 => MatchKind::Sha1,
             _ => MatchKind::Sha256,
         };
-        for &n in self.hashes.get(h).into_iter().flatten() {
+        for n in self.chain(self.hashes.get(h)) {
             emit(n, kind);
         }
     }
 
     /// Reports e-mail indicators equal to the lower-case address `e`.
     pub fn lookup_email(&self, e: &[u8], emit: &mut impl FnMut(u32, MatchKind)) {
-        for &n in self.emails.get(e).into_iter().flatten() {
+        for n in self.chain(self.emails.get(e)) {
             emit(n, MatchKind::Email);
         }
     }
@@ -290,13 +298,12 @@ impl Index {
     /// addresses, domains (optionally with `:port`) and scheme-less `host/path` URLs are recognised.
     pub fn match_value(&self, v: &[u8], emit: &mut impl FnMut(u32, MatchKind)) {
         let Some(&c0) = v.first() else { return };
-        if c0.is_ascii_digit() {
-            if let Some((ip, n)) = norm::parse_ipv4_prefix(v)
-                && (n == v.len() || is_port_suffix(&v[n..]))
-            {
-                self.lookup_ip(Ip::V4(ip), emit);
-                return;
-            }
+        if c0.is_ascii_digit()
+            && let Some((ip, n)) = norm::parse_ipv4_prefix(v)
+            && (n == v.len() || is_port_suffix(&v[n..]))
+        {
+            self.lookup_ip(Ip::V4(ip), emit);
+            return;
         }
         if c0.is_ascii_hexdigit() || c0 == b':' {
             if matches!(v.len(), 32 | 40 | 64) {

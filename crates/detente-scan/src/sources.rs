@@ -1,7 +1,10 @@
 //! Indicator sources: STIX 2.1 bundles, Zeek intel files, MISP warninglists, the GRIZZLY STEPPE
 //! CSV and plain one-value-per-line lists. Parsing is pure: callers hand in bytes.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sha2::{Digest, Sha256};
 
 use crate::index::{Indicator, Value};
@@ -66,18 +69,25 @@ pub fn load_bytes(name: &str, data: &[u8], opts: LoadOptions) -> Result<Loaded, 
         .position(|c| !c.is_ascii_whitespace())
         .map_or(&data[..0], |p| &data[p..]);
     if head.starts_with(b"{") {
-        let v: serde_json::Value = serde_json::from_slice(data)?;
-        if v.get("type").and_then(|t| t.as_str()) == Some("bundle") || v.get("objects").is_some() {
-            return load_stix(&v, opts);
+        let mut out = Loaded::default();
+        let mut de = serde_json::Deserializer::from_slice(data);
+        let doc = JsonSeed {
+            opts,
+            out: &mut out,
         }
-        if v.get("list").is_some() {
-            return load_warninglist(&v);
+        .deserialize(&mut de)?;
+        de.end()?;
+        if doc.objects {
+            out.format = "stix";
+            return Ok(out);
         }
-        if v.get("type").and_then(|t| t.as_str()) == Some("indicator") {
-            return load_stix(&serde_json::json!({ "objects": [v] }), opts);
+        if let Some(list) = doc.list {
+            let kind = doc.kind.unwrap_or_default();
+            let name = doc.name.unwrap_or_default();
+            return Ok(load_warninglist(&Warninglist { name, kind, list }));
         }
         return Err(SourceError::Shape(
-            "JSON is neither a STIX bundle nor a MISP warninglist".into(),
+            "JSON is neither a STIX bundle/envelope nor a MISP warninglist".into(),
         ));
     }
     if head.starts_with(b"#fields") || head.starts_with(b"#separator") {
@@ -158,96 +168,178 @@ pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn load_stix(v: &serde_json::Value, opts: LoadOptions) -> Result<Loaded, SourceError> {
-    let objects = v
-        .get("objects")
-        .and_then(|o| o.as_array())
-        .ok_or_else(|| SourceError::Shape("bundle has no \"objects\" array".into()))?;
-    let mut out = Loaded {
-        format: "stix",
-        ..Loaded::default()
-    };
-    for obj in objects {
-        if obj.get("type").and_then(|t| t.as_str()) != Some("indicator") {
-            continue;
-        }
-        let id = obj
-            .get("id")
-            .and_then(|t| t.as_str())
-            .unwrap_or("indicator--unknown")
-            .to_string();
-        if obj.get("revoked").and_then(|r| r.as_bool()) == Some(true) {
-            out.revoked += 1;
-            continue;
-        }
-        let time = |k: &str| {
-            obj.get(k)
-                .and_then(|t| t.as_str())
-                .map(|t| (t, parse_timestamp(t)))
-        };
-        match time("valid_until") {
-            Some((_, Some(t))) if t <= opts.now => {
-                out.expired += 1;
-                continue;
-            }
-            Some((raw, None)) => {
-                out.skip(format!("{id}: unreadable valid_until {raw:?}"));
-                continue;
-            }
-            _ => {}
-        }
-        match time("valid_from") {
-            Some((_, Some(t))) if t > opts.now => {
-                out.not_yet_valid += 1;
-                continue;
-            }
-            Some((raw, None)) => {
-                out.skip(format!("{id}: unreadable valid_from {raw:?}"));
-                continue;
-            }
-            _ => {}
-        }
-        let pattern_type = obj
-            .get("pattern_type")
-            .and_then(|t| t.as_str())
-            .unwrap_or("stix");
-        let Some(pattern) = obj.get("pattern").and_then(|t| t.as_str()) else {
-            out.skip(format!("{id}: no pattern"));
-            continue;
-        };
-        if pattern_type != "stix" {
-            out.skip(format!(
-                "{id}: pattern_type {pattern_type} is not evaluated"
-            ));
-            continue;
-        }
-        match simple_pattern::comparisons(pattern, opts.subdomains) {
-            Ok(list) => {
-                for (written, value) in list {
-                    out.indicators.push(Indicator {
-                        id: id.clone(),
-                        written,
-                        value,
-                    });
+/// The JSON sources we read: a STIX bundle or TAXII envelope (`objects`), or a MISP warninglist
+/// (`name`, `type`, `list`). STIX objects are typed one at a time as they are parsed, so a large
+/// bundle never exists as a tree in memory.
+struct JsonSeed<'o> {
+    opts: LoadOptions,
+    out: &'o mut Loaded,
+}
+
+#[derive(Default)]
+struct JsonDoc {
+    kind: Option<String>,
+    name: Option<String>,
+    list: Option<Vec<serde_json::Value>>,
+    objects: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for JsonSeed<'_> {
+    type Value = JsonDoc;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<JsonDoc, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for JsonSeed<'_> {
+    type Value = JsonDoc;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a STIX bundle or a MISP warninglist")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonDoc, A::Error> {
+        let mut doc = JsonDoc::default();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "type" => doc.kind = map.next_value::<Option<String>>()?,
+                "name" => doc.name = map.next_value::<Option<String>>()?,
+                "list" => doc.list = Some(map.next_value()?),
+                "objects" => {
+                    doc.objects = true;
+                    map.next_value_seed(ObjectsSeed {
+                        opts: self.opts,
+                        out: &mut *self.out,
+                    })?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
                 }
             }
-            Err(e) => out.skip(format!("{id}: {e}: {pattern}")),
         }
+        Ok(doc)
     }
-    Ok(out)
+}
+
+struct ObjectsSeed<'o> {
+    opts: LoadOptions,
+    out: &'o mut Loaded,
+}
+
+impl<'de> DeserializeSeed<'de> for ObjectsSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectsSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of STIX objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(obj) = seq.next_element::<StixObject<'de>>()? {
+            match stix_object(&obj, self.opts) {
+                Outcome::NotIndicator => {}
+                Outcome::Revoked => self.out.revoked += 1,
+                Outcome::Expired => self.out.expired += 1,
+                Outcome::NotYetValid => self.out.not_yet_valid += 1,
+                Outcome::Skipped(why) => self.out.skip(why),
+                Outcome::Indicators(list) => self.out.indicators.extend(list),
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]
+struct StixObject<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pattern: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pattern_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    valid_from: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    valid_until: Option<Cow<'a, str>>,
+    revoked: Option<bool>,
+}
+
+fn stix_time<'a>(t: &'a Option<Cow<'_, str>>) -> Option<(&'a str, Option<i64>)> {
+    t.as_deref().map(|t| (t, parse_timestamp(t)))
+}
+
+/// What one STIX object contributes.
+enum Outcome {
+    NotIndicator,
+    Revoked,
+    Expired,
+    NotYetValid,
+    Skipped(String),
+    Indicators(Vec<Indicator>),
+}
+
+fn stix_object(obj: &StixObject<'_>, opts: LoadOptions) -> Outcome {
+    if obj.kind != "indicator" {
+        return Outcome::NotIndicator;
+    }
+    let id = obj.id.as_deref().unwrap_or("indicator--unknown");
+    if obj.revoked == Some(true) {
+        return Outcome::Revoked;
+    }
+    match stix_time(&obj.valid_until) {
+        Some((_, Some(t))) if t <= opts.now => return Outcome::Expired,
+        Some((raw, None)) => {
+            return Outcome::Skipped(format!("{id}: unreadable valid_until {raw:?}"));
+        }
+        _ => {}
+    }
+    match stix_time(&obj.valid_from) {
+        Some((_, Some(t))) if t > opts.now => return Outcome::NotYetValid,
+        Some((raw, None)) => {
+            return Outcome::Skipped(format!("{id}: unreadable valid_from {raw:?}"));
+        }
+        _ => {}
+    }
+    let pattern_type = obj.pattern_type.as_deref().unwrap_or("stix");
+    let Some(pattern) = obj.pattern.as_deref() else {
+        return Outcome::Skipped(format!("{id}: no pattern"));
+    };
+    if pattern_type != "stix" {
+        return Outcome::Skipped(format!(
+            "{id}: pattern_type {pattern_type} is not evaluated"
+        ));
+    }
+    match simple_pattern::comparisons(pattern, opts.subdomains) {
+        Ok(list) => Outcome::Indicators(
+            list.into_iter()
+                .map(|(written, value)| Indicator {
+                    id: id.to_string(),
+                    written,
+                    value,
+                })
+                .collect(),
+        ),
+        Err(e) => Outcome::Skipped(format!("{id}: {e}: {pattern}")),
+    }
+}
+
 struct Warninglist {
-    #[serde(default)]
     name: String,
-    #[serde(default, rename = "type")]
     kind: String,
     list: Vec<serde_json::Value>,
 }
 
-fn load_warninglist(v: &serde_json::Value) -> Result<Loaded, SourceError> {
-    let wl: Warninglist = serde_json::from_value(v.clone())?;
+fn load_warninglist(wl: &Warninglist) -> Loaded {
     let mut out = Loaded {
         format: "misp-warninglist",
         ..Loaded::default()
@@ -278,7 +370,7 @@ fn load_warninglist(v: &serde_json::Value) -> Result<Loaded, SourceError> {
             None => out.skip(format!("{}: untyped entry {s:?}", wl.name)),
         }
     }
-    Ok(out)
+    out
 }
 
 fn load_zeek_intel(name: &str, data: &[u8], opts: LoadOptions) -> Result<Loaded, SourceError> {
