@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod pattern;
+
 /// Cooperative cyber defence between parties that do not trust each other.
 #[derive(Parser)]
 #[command(name = "detente", version, about)]
@@ -21,12 +23,15 @@ struct Cli {
 enum Command {
     /// Match shared indicators against local logs.
     Scan(scan::Args),
+    /// STIX patterns: validate, match, batch protocol, bulk matching.
+    Pattern(pattern::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::Scan(args) => scan::run(args),
+        Command::Pattern(args) => pattern::run(args),
     };
     match result {
         Ok(code) => code,

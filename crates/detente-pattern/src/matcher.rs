@@ -1,0 +1,545 @@
+//! Compiled multi-pattern matcher.
+//!
+//! Every property test of every pattern becomes an *atom*. Atoms are indexed by object path:
+//! string equality goes into a hash map per path (one lookup per selected value), LIKE and
+//! MATCHES get a literal prefilter (Aho-Corasick over the longest literal each must contain),
+//! and everything else is evaluated by scanning the objects of its type. Evaluating N
+//! patterns over M observations thus costs about one path walk per object and indexed path,
+//! plus work proportional to the candidate hits; the observation-level part (AND, OR,
+//! FOLLOWEDBY, qualifiers) then runs only for patterns that have hits.
+
+use std::collections::HashMap;
+
+use aho_corasick::AhoCorasick;
+use serde_json::Value;
+
+use crate::ast::*;
+use crate::eval::{
+    CompResult, MatchOutcome, PreparedTest, check_qualifiers, from_test_results, select,
+    type_matchable,
+};
+use crate::observe::ObservationSet;
+use crate::{Error, MatchError, StixVersion, parse};
+
+type AtomId = u32;
+
+/// Atom ids sharing one key (most keys have one).
+#[derive(Debug)]
+enum Ids {
+    One(AtomId),
+    Many(Vec<AtomId>),
+}
+
+impl Ids {
+    fn push(&mut self, id: AtomId) {
+        match self {
+            Ids::One(a) => *self = Ids::Many(vec![*a, id]),
+            Ids::Many(v) => v.push(id),
+        }
+    }
+    fn as_slice(&self) -> &[AtomId] {
+        match self {
+            Ids::One(a) => std::slice::from_ref(a),
+            Ids::Many(v) => v,
+        }
+    }
+}
+
+/// Text-search atoms on one path: the prefilter and the atoms it guards.
+#[derive(Debug, Default)]
+struct TextIndex {
+    literals: Vec<String>,
+    owners: Vec<AtomId>,
+    unfiltered: Vec<AtomId>,
+    automaton: Option<AhoCorasick>,
+}
+
+#[derive(Debug)]
+struct PathIndex {
+    path: ObjectPath,
+    eq: HashMap<Box<str>, Ids>,
+    text: TextIndex,
+}
+
+#[derive(Debug)]
+enum Compiled {
+    /// The pattern failed to parse or to prepare.
+    Failed(Error),
+    /// `[path = 'string']`: matched iff its one atom has a hit.
+    Single(AtomId),
+    /// Anything else: the AST and its atoms in [`Pattern::tests`] order.
+    General(Box<Pattern>, Vec<AtomId>),
+}
+
+#[derive(Debug)]
+enum Atom {
+    /// String equality served by the path's hash map.
+    Eq(u32),
+    /// LIKE/MATCHES behind the path's prefilter.
+    Text(u32, Box<PreparedTest>),
+    /// Evaluated by scanning objects of the path's type.
+    Scan(Box<PreparedTest>),
+    /// A type the reference never matches in this version.
+    Never,
+}
+
+/// Sizes of a compiled matcher.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MatcherStats {
+    /// Patterns compiled (including those that failed).
+    pub patterns: usize,
+    /// Patterns that failed to parse or prepare.
+    pub failed: usize,
+    /// Property tests.
+    pub atoms: usize,
+    /// Distinct indexed object paths.
+    pub paths: usize,
+    /// Tests evaluated by scanning.
+    pub scanned: usize,
+}
+
+/// Many patterns compiled for evaluation over observation sets.
+#[derive(Debug)]
+pub struct Matcher {
+    version: StixVersion,
+    patterns: Vec<Compiled>,
+    atoms: Vec<Atom>,
+    paths: Vec<PathIndex>,
+    path_ids: HashMap<ObjectPath, u32>,
+    by_type: HashMap<String, Vec<u32>>,
+    scan: Vec<AtomId>,
+}
+
+/// The longest literal run every match of a LIKE pattern contains.
+fn like_literal(s: &str) -> String {
+    s.split(['%', '_'])
+        .max_by_key(|p| p.len())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The longest literal run every match of a (Python) regex contains, when easy to prove.
+fn regex_literal(src: &str) -> String {
+    if src.contains('|') || src.contains("(?") {
+        return String::new();
+    }
+    let chars: Vec<char> = src.chars().collect();
+    let mut best = String::new();
+    let mut cur = String::new();
+    let mut i = 0;
+    let flush = |cur: &mut String, best: &mut String| {
+        if cur.len() > best.len() {
+            *best = cur.clone();
+        }
+        cur.clear();
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        let (lit, width) = match c {
+            '\\' => match chars.get(i + 1) {
+                Some(n) if !n.is_alphanumeric() => (Some(*n), 2),
+                _ => (None, 2),
+            },
+            '[' => {
+                // Skip the class.
+                let mut j = i + 1;
+                if chars.get(j) == Some(&'^') {
+                    j += 1;
+                }
+                if chars.get(j) == Some(&']') {
+                    j += 1;
+                }
+                while j < chars.len() && chars[j] != ']' {
+                    if chars[j] == '\\' {
+                        j += 1;
+                    }
+                    j += 1;
+                }
+                (None, j + 1 - i)
+            }
+            '(' => {
+                let mut depth = 0;
+                let mut j = i;
+                while j < chars.len() {
+                    match chars[j] {
+                        '\\' => j += 1,
+                        '(' => depth += 1,
+                        ')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                (None, j + 1 - i)
+            }
+            '.' | '^' | '$' | ')' | '*' | '+' | '?' | '{' | '}' | ']' => (None, 1),
+            c => (Some(c), 1),
+        };
+        let next = chars.get(i + width).copied();
+        let optional = matches!(next, Some('*' | '?' | '{'));
+        match lit {
+            Some(ch) if !optional => cur.push(ch),
+            _ => flush(&mut cur, &mut best),
+        }
+        if optional {
+            flush(&mut cur, &mut best);
+        }
+        i += width;
+    }
+    flush(&mut cur, &mut best);
+    best
+}
+
+fn has_suffix_key(p: &ObjectPath) -> bool {
+    p.steps
+        .iter()
+        .any(|s| matches!(s, PathStep::Key(k) if k.ends_with("_hex") || k.ends_with("_bin")))
+}
+
+impl Matcher {
+    /// Compiles `patterns` (STIX `version`); patterns that fail keep their error.
+    pub fn compile<S: AsRef<str>>(patterns: &[S], version: StixVersion) -> Matcher {
+        let mut m = Matcher {
+            version,
+            patterns: Vec::with_capacity(patterns.len()),
+            atoms: Vec::new(),
+            paths: Vec::new(),
+            path_ids: HashMap::new(),
+            by_type: HashMap::new(),
+            scan: Vec::new(),
+        };
+        for p in patterns {
+            let c = m.add(p.as_ref());
+            m.patterns.push(c);
+        }
+        for p in &mut m.paths {
+            if !p.text.literals.is_empty() {
+                p.text.automaton = AhoCorasick::new(&p.text.literals).ok();
+                if p.text.automaton.is_none() {
+                    p.text.unfiltered.append(&mut p.text.owners);
+                    p.text.literals.clear();
+                }
+            }
+        }
+        m
+    }
+
+    fn path_id(&mut self, path: &ObjectPath) -> u32 {
+        if let Some(id) = self.path_ids.get(path) {
+            return *id;
+        }
+        let id = self.paths.len() as u32;
+        self.paths.push(PathIndex {
+            path: path.clone(),
+            eq: HashMap::new(),
+            text: TextIndex::default(),
+        });
+        self.path_ids.insert(path.clone(), id);
+        self.by_type
+            .entry(path.object_type.clone())
+            .or_default()
+            .push(id);
+        id
+    }
+
+    fn add_atom(&mut self, t: &PropTest) -> Result<AtomId, MatchError> {
+        let id = self.atoms.len() as AtomId;
+        let prepared = PreparedTest::new(t)?;
+        let atom = if !type_matchable(self.version, &t.path.object_type) {
+            Atom::Never
+        } else {
+            match (&t.op, t.negated) {
+                (Op::Eq(Literal::Str(s)), false) if !has_suffix_key(&t.path) => {
+                    let pid = self.path_id(&t.path);
+                    let eq = &mut self.paths[pid as usize].eq;
+                    match eq.get_mut(s.as_str()) {
+                        Some(ids) => ids.push(id),
+                        None => {
+                            eq.insert(s.as_str().into(), Ids::One(id));
+                        }
+                    }
+                    Atom::Eq(pid)
+                }
+                (Op::Like(s) | Op::Matches(s), false) if !has_suffix_key(&t.path) => {
+                    let pid = self.path_id(&t.path);
+                    let norm: String =
+                        unicode_normalization::UnicodeNormalization::nfc(s.chars()).collect();
+                    let lit = if matches!(t.op, Op::Like(_)) {
+                        like_literal(&norm)
+                    } else {
+                        regex_literal(&norm)
+                    };
+                    let text = &mut self.paths[pid as usize].text;
+                    if lit.len() >= 3 {
+                        text.literals.push(lit);
+                        text.owners.push(id);
+                    } else {
+                        text.unfiltered.push(id);
+                    }
+                    Atom::Text(pid, Box::new(prepared))
+                }
+                _ => {
+                    self.scan.push(id);
+                    Atom::Scan(Box::new(prepared))
+                }
+            }
+        };
+        self.atoms.push(atom);
+        Ok(id)
+    }
+
+    fn add(&mut self, src: &str) -> Compiled {
+        let p = match parse(src, self.version) {
+            Ok(p) => p,
+            Err(e) => return Compiled::Failed(e.into()),
+        };
+        if let Err(e) = check_qualifiers(&p.expr) {
+            return Compiled::Failed(e.into());
+        }
+        let first_atom = self.atoms.len();
+        let mut ids = Vec::new();
+        for t in p.tests() {
+            match self.add_atom(t) {
+                Ok(id) => ids.push(id),
+                Err(e) => {
+                    self.unwind(first_atom);
+                    return Compiled::Failed(e.into());
+                }
+            }
+        }
+        if let ObsExpr::Simple {
+            comp: CompExpr::Test(_),
+            ..
+        } = &p.expr
+            && let [id] = ids[..]
+            && matches!(self.atoms[id as usize], Atom::Eq(_))
+        {
+            return Compiled::Single(id);
+        }
+        Compiled::General(Box::new(p), ids)
+    }
+
+    /// Forgets atoms from `first` on (a pattern that failed half-way).
+    fn unwind(&mut self, first: usize) {
+        for id in first..self.atoms.len() {
+            let id = id as AtomId;
+            for p in &mut self.paths {
+                p.eq.retain(|_, ids| {
+                    if let Ids::Many(v) = ids {
+                        v.retain(|x| *x != id);
+                    }
+                    !matches!(ids, Ids::One(x) if *x == id)
+                });
+                p.text.owners.iter().position(|x| *x == id).map(|i| {
+                    p.text.owners.remove(i);
+                    p.text.literals.remove(i)
+                });
+                p.text.unfiltered.retain(|x| *x != id);
+            }
+            self.scan.retain(|x| *x != id);
+        }
+        self.atoms.truncate(first);
+    }
+
+    /// Counts of what was compiled.
+    pub fn stats(&self) -> MatcherStats {
+        MatcherStats {
+            patterns: self.patterns.len(),
+            failed: self
+                .patterns
+                .iter()
+                .filter(|p| matches!(p, Compiled::Failed(_)))
+                .count(),
+            atoms: self.atoms.len(),
+            paths: self.paths.len(),
+            scanned: self.scan.len(),
+        }
+    }
+
+    /// Number of compiled patterns.
+    pub fn len(&self) -> usize {
+        self.patterns.len()
+    }
+
+    /// True when no pattern was compiled.
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// Evaluates every pattern over `set` (all observations bound together, as the reference
+    /// does for one `match()` call). One result per pattern, in compile order.
+    pub fn evaluate(&self, set: &ObservationSet<'_>) -> Vec<Result<MatchOutcome, Error>> {
+        let (results, errors) = self.atom_results(set);
+        self.patterns
+            .iter()
+            .map(|c| match c {
+                Compiled::Failed(e) => Err(e.clone()),
+                Compiled::Single(id) => {
+                    if let Some(e) = errors.get(id) {
+                        return Err(e.clone().into());
+                    }
+                    let observations = results
+                        .get(id)
+                        .and_then(|r| r.entries.first())
+                        .map(|(o, _)| vec![*o as usize])
+                        .unwrap_or_default();
+                    Ok(MatchOutcome { observations })
+                }
+                Compiled::General(p, ids) => {
+                    if let Some(e) = ids.iter().find_map(|id| errors.get(id)) {
+                        return Err(e.clone().into());
+                    }
+                    let rs = ids
+                        .iter()
+                        .map(|id| results.get(id).cloned().unwrap_or_default())
+                        .collect();
+                    Ok(from_test_results(p, set, rs))
+                }
+            })
+            .collect()
+    }
+
+    /// Per-atom results (only atoms with hits) and errors.
+    fn atom_results(
+        &self,
+        set: &ObservationSet<'_>,
+    ) -> (HashMap<AtomId, CompResult>, HashMap<AtomId, MatchError>) {
+        let mut results: HashMap<AtomId, CompResult> = HashMap::new();
+        let mut errors: HashMap<AtomId, MatchError> = HashMap::new();
+        let hit = |results: &mut HashMap<AtomId, CompResult>, id: AtomId, o: u32, r: u32| {
+            let e = &mut results.entry(id).or_default().entries;
+            match e.last_mut() {
+                Some((lo, roots)) if *lo == o => {
+                    if roots.last() != Some(&r) {
+                        roots.push(r);
+                    }
+                }
+                _ => e.push((o, vec![r])),
+            }
+        };
+        let mut path_errors: HashMap<u32, MatchError> = HashMap::new();
+        let mut cands: Vec<AtomId> = Vec::new();
+        for (oi, o) in set.observations.iter().enumerate() {
+            for (ri, (_, root)) in o.roots.iter().enumerate() {
+                let Some(t) = root.get("type").and_then(Value::as_str) else {
+                    continue;
+                };
+                let Some(pids) = self.by_type.get(t) else {
+                    continue;
+                };
+                for &pid in pids {
+                    if path_errors.contains_key(&pid) {
+                        continue;
+                    }
+                    let pi = &self.paths[pid as usize];
+                    let vals = match select(set, oi, root, &pi.path.steps) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            path_errors.insert(pid, e);
+                            continue;
+                        }
+                    };
+                    if vals.is_empty() {
+                        continue;
+                    }
+                    if !pi.eq.is_empty() {
+                        for v in &vals {
+                            if let crate::eval::Val::J(Value::String(s)) = v
+                                && let Some(ids) = pi.eq.get(s.as_str())
+                            {
+                                for &id in ids.as_slice() {
+                                    hit(&mut results, id, oi as u32, ri as u32);
+                                }
+                            }
+                        }
+                    }
+                    let tx = &pi.text;
+                    if tx.owners.is_empty() && tx.unfiltered.is_empty() {
+                        continue;
+                    }
+                    cands.clear();
+                    cands.extend_from_slice(&tx.unfiltered);
+                    if let Some(ac) = &tx.automaton {
+                        for v in &vals {
+                            match v {
+                                crate::eval::Val::J(Value::String(s)) => {
+                                    let n: String = if s.is_ascii() {
+                                        s.clone()
+                                    } else {
+                                        unicode_normalization::UnicodeNormalization::nfc(s.chars())
+                                            .collect()
+                                    };
+                                    for m in ac.find_overlapping_iter(&n) {
+                                        cands.push(tx.owners[m.pattern().as_usize()]);
+                                    }
+                                }
+                                // Bytes and other values bypass the text prefilter.
+                                _ => cands.extend_from_slice(&tx.owners),
+                            }
+                        }
+                    }
+                    cands.sort_unstable();
+                    cands.dedup();
+                    for &id in &cands {
+                        if errors.contains_key(&id) {
+                            continue;
+                        }
+                        if let Atom::Text(_, t) = &self.atoms[id as usize] {
+                            match t.any(&vals) {
+                                Ok(true) => hit(&mut results, id, oi as u32, ri as u32),
+                                Ok(false) => {}
+                                Err(e) => {
+                                    errors.insert(id, e);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Path errors poison every atom on the path.
+        if !path_errors.is_empty() {
+            for (id, a) in self.atoms.iter().enumerate() {
+                if let Atom::Eq(pid) | Atom::Text(pid, _) = a
+                    && let Some(e) = path_errors.get(pid)
+                {
+                    errors.insert(id as AtomId, e.clone());
+                }
+            }
+        }
+        for &id in &self.scan {
+            if let Atom::Scan(t) = &self.atoms[id as usize] {
+                match t.scan(set) {
+                    Ok(r) if !r.entries.is_empty() => {
+                        results.insert(id, r);
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        errors.insert(id, e);
+                    }
+                }
+            }
+        }
+        (results, errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals() {
+        assert_eq!(like_literal("%.evil.com"), ".evil.com");
+        assert_eq!(regex_literal(r"^[a-z0-9]{8}\.abc\.xyz$"), ".abc.xyz");
+        assert_eq!(
+            regex_literal(r"^https?://ab\.c/[a-z]+/gate\.php\?id=[0-9]+$"),
+            "/gate.php?id="
+        );
+        assert_eq!(regex_literal("a|b"), "");
+    }
+}
