@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod pattern;
 mod psi;
+mod scan;
 mod verify;
 
 /// Cooperative cyber defence between parties that do not trust each other.
@@ -23,6 +24,8 @@ struct Cli {
 enum Command {
     /// Verify a node's transparency log: signature, consistency, tiles and entries.
     Verify(verify::Args),
+    /// Match shared indicators against local logs.
+    Scan(scan::Args),
     /// STIX patterns: validate, match, batch protocol, bulk matching.
     Pattern(pattern::Args),
     /// Private set intersection with a peer (standalone two-process mode).
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::Verify(args) => verify::run(args),
+        Command::Scan(args) => scan::run(args),
         Command::Pattern(args) => pattern::run(args),
         Command::Psi(args) => psi::run(args),
     };

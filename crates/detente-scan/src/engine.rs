@@ -1,0 +1,574 @@
+//! The scan loop: large-buffer reads cut at line ends, chunks matched in parallel (rayon) with
+//! per-chunk line numbering, results merged in order.
+
+use rayon::prelude::*;
+use std::io::{self, Read};
+
+use crate::formats::{self, Format, ZeekState};
+use crate::index::{Index, Indicator, MatchKind};
+
+/// Bytes per chunk handed to one worker.
+const CHUNK: usize = 2 << 20;
+/// Longer lines are skipped with a warning.
+pub const MAX_LINE: usize = 1 << 20;
+/// Warnings kept per chunk and kind before they are only counted.
+const WARN_CAP: usize = 5;
+
+/// Options of one scan.
+#[derive(Clone, Copy, Debug)]
+pub struct ScanOptions {
+    /// Log format (or auto-detection).
+    pub format: Format,
+    /// Drop allowlisted hits instead of reporting them as `inform`.
+    pub drop_allowlisted: bool,
+    /// Keep reading at end of input, waiting for more (like `tail -f`).
+    pub follow: bool,
+}
+
+/// One hit, as reported.
+#[derive(Debug)]
+pub struct Hit<'a> {
+    /// Log name as given.
+    pub file: &'a str,
+    /// 1-based line number, header lines counted.
+    pub line: u64,
+    /// Field (column, JSON key, or `text`) holding the value.
+    pub field: &'a str,
+    /// The observed value as written in the log.
+    pub observed: &'a str,
+    /// The indicator met.
+    pub indicator: &'a Indicator,
+    /// How it was met.
+    pub kind: MatchKind,
+    /// Allowlisted: report as `inform` rather than `alert`.
+    pub inform: bool,
+}
+
+/// Receives a scan's results in input order.
+pub trait Events {
+    /// A hit.
+    fn hit(&mut self, hit: &Hit<'_>);
+    /// A problem with the input; the scan goes on.
+    fn warning(&mut self, message: &str);
+    /// Bytes consumed so far in this log (called after every batch).
+    fn progress(&mut self, _bytes: u64) {}
+}
+
+/// Totals for one log.
+#[derive(Debug, Default, Clone)]
+pub struct FileStats {
+    /// Bytes read (decompressed).
+    pub bytes: u64,
+    /// Lines seen.
+    pub lines: u64,
+    /// Hits reported.
+    pub hits: u64,
+    /// Problems reported.
+    pub warnings: u64,
+    /// The format used.
+    pub format: &'static str,
+}
+
+/// Matches logs against an index and an optional allowlist.
+pub struct Scanner<'a> {
+    /// Indicators.
+    pub index: &'a Index,
+    /// Allowlist: hits whose observed value meets it become `inform`.
+    pub allow: Option<&'a Index>,
+    /// Options.
+    pub opts: ScanOptions,
+}
+
+#[derive(Clone)]
+enum Mode {
+    Zeek(ZeekState),
+    Json,
+    Squid,
+    Clf,
+    Syslog,
+    Text,
+}
+
+enum Piece {
+    Data(Vec<u8>),
+    /// A line longer than a chunk, skipped; holds its length.
+    Overlong(usize),
+}
+
+struct RawHit {
+    line: u64,
+    field: Box<str>,
+    observed: Box<str>,
+    ind: u32,
+    kind: MatchKind,
+    inform: bool,
+}
+
+#[derive(Default)]
+struct ChunkOut {
+    lines: u64,
+    hits: Vec<RawHit>,
+    warnings: Vec<(u64, String)>,
+    suppressed: u64,
+}
+
+/// Cuts a byte stream into newline-aligned chunks.
+struct Chunker<R> {
+    inner: R,
+    carry: Vec<u8>,
+    pool: Vec<Vec<u8>>,
+    eof: bool,
+    follow: bool,
+    error: Option<io::Error>,
+    bytes: u64,
+}
+
+impl<R: Read> Chunker<R> {
+    fn new(inner: R, follow: bool) -> Self {
+        Chunker {
+            inner,
+            carry: Vec::new(),
+            pool: Vec::new(),
+            eof: false,
+            follow,
+            error: None,
+            bytes: 0,
+        }
+    }
+
+    /// Reads until `buf` holds `CHUNK` bytes or input ends; returns bytes added.
+    fn fill(&mut self, buf: &mut Vec<u8>) -> usize {
+        let start = buf.len();
+        buf.resize(CHUNK.max(start), 0);
+        let mut n = start;
+        while n < buf.len() {
+            match self.inner.read(&mut buf[n..]) {
+                Ok(0) => {
+                    if !self.follow {
+                        self.eof = true;
+                    }
+                    break;
+                }
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.error = Some(e);
+                    self.eof = true;
+                    break;
+                }
+            }
+        }
+        buf.truncate(n);
+        self.bytes += (n - start) as u64;
+        n - start
+    }
+
+    /// The next piece, or `None` at end of input (or, when following, when no data is ready).
+    fn next_piece(&mut self) -> Option<Piece> {
+        let mut buf = self.pool.pop().unwrap_or_default();
+        buf.clear();
+        buf.append(&mut self.carry);
+        loop {
+            let added = if self.eof { 0 } else { self.fill(&mut buf) };
+            if let Some(p) = memchr::memrchr(b'\n', &buf) {
+                self.carry.extend_from_slice(&buf[p + 1..]);
+                buf.truncate(p + 1);
+                return Some(Piece::Data(buf));
+            }
+            if self.eof {
+                return if buf.is_empty() {
+                    None
+                } else {
+                    Some(Piece::Data(buf))
+                };
+            }
+            if added == 0 {
+                // Following: keep the partial line until its end arrives.
+                self.carry = buf;
+                return None;
+            }
+            if buf.len() >= CHUNK {
+                return Some(self.skip_overlong(buf));
+            }
+        }
+    }
+
+    /// Discards the rest of a line that does not fit in a chunk.
+    fn skip_overlong(&mut self, mut buf: Vec<u8>) -> Piece {
+        let mut len = buf.len();
+        loop {
+            buf.clear();
+            if self.fill(&mut buf) == 0 && self.eof {
+                return Piece::Overlong(len);
+            }
+            if let Some(p) = memchr::memchr(b'\n', &buf) {
+                self.carry.extend_from_slice(&buf[p + 1..]);
+                self.pool.push(buf);
+                return Piece::Overlong(len + p);
+            }
+            len += buf.len();
+        }
+    }
+}
+
+impl Scanner<'_> {
+    /// Scans one log; `name` is reported as the hit's `file`.
+    pub fn scan<R: Read + Send>(&self, name: &str, reader: R, ev: &mut dyn Events) -> FileStats {
+        let mut ch = Chunker::new(reader, self.opts.follow);
+        let mut stats = FileStats {
+            format: self.opts.format.as_str(),
+            ..FileStats::default()
+        };
+        let threads = rayon::current_num_threads().max(1);
+        let batch_len = threads * 2;
+        let mut mode: Option<Mode> = None;
+        let mut line_base: u64 = 0;
+        let mut batch: Vec<(Piece, Mode)> = Vec::new();
+        loop {
+            // Read the next batch while the current one is being matched.
+            let (next, outs) = rayon::join(
+                || {
+                    let mut next = Vec::with_capacity(batch_len);
+                    while next.len() < batch_len {
+                        match ch.next_piece() {
+                            Some(p) => next.push(p),
+                            None => break,
+                        }
+                    }
+                    (next, ch.eof, ch.bytes)
+                },
+                || {
+                    batch
+                        .par_iter()
+                        .map(|(p, m)| self.process(p, m))
+                        .collect::<Vec<_>>()
+                },
+            );
+            let (pieces, eof, bytes) = next;
+            for (out, (piece, _)) in outs.into_iter().zip(batch.drain(..)) {
+                self.emit(name, line_base, &out, &mut stats, ev);
+                line_base += out.lines;
+                if let Piece::Data(buf) = piece {
+                    ch.pool.push(buf);
+                }
+            }
+            stats.bytes = bytes;
+            ev.progress(bytes);
+            if pieces.is_empty() {
+                if eof {
+                    break;
+                }
+                // Following a file that has not grown: wait for more.
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                continue;
+            }
+            for piece in pieces {
+                let m = match &mode {
+                    Some(m) => m.clone(),
+                    None => {
+                        let m = self.initial_mode(&piece, name, &mut stats, ev);
+                        mode = Some(m.clone());
+                        m
+                    }
+                };
+                // Header lines inside this piece change the schema for the pieces after it.
+                if let (Piece::Data(buf), Some(Mode::Zeek(st))) = (&piece, mode.as_mut()) {
+                    advance_zeek_state(st, buf);
+                }
+                batch.push((piece, m));
+            }
+        }
+        if let Some(e) = ch.error.take() {
+            stats.warnings += 1;
+            ev.warning(&format!(
+                "{name}: read error after {} bytes (line {}): {e}",
+                ch.bytes,
+                line_base + 1
+            ));
+        }
+        stats.lines = line_base;
+        stats
+    }
+
+    fn initial_mode(
+        &self,
+        piece: &Piece,
+        name: &str,
+        stats: &mut FileStats,
+        ev: &mut dyn Events,
+    ) -> Mode {
+        let data: &[u8] = match piece {
+            Piece::Data(b) => b,
+            Piece::Overlong(_) => b"",
+        };
+        let first = data
+            .split(|c| *c == b'\n')
+            .find(|l| !l.trim_ascii().is_empty())
+            .unwrap_or_default();
+        let fmt = match self.opts.format {
+            Format::Auto => Format::detect(first),
+            f => f,
+        };
+        stats.format = fmt.as_str();
+        match fmt {
+            Format::Zeek => {
+                if !first.starts_with(b"#") {
+                    stats.warnings += 1;
+                    ev.warning(&format!("{name}:1: Zeek log without #fields header; falling back to token extraction"));
+                    stats.format = "text";
+                    return Mode::Text;
+                }
+                Mode::Zeek(ZeekState::default())
+            }
+            Format::ZeekJson | Format::Jsonl => Mode::Json,
+            Format::Squid => Mode::Squid,
+            Format::Clf => Mode::Clf,
+            Format::Syslog => Mode::Syslog,
+            Format::Text | Format::Auto => {
+                if formats::looks_like_headless_zeek(first) {
+                    stats.warnings += 1;
+                    ev.warning(&format!("{name}:1: looks like a Zeek log but has no #fields header; using token extraction"));
+                }
+                Mode::Text
+            }
+        }
+    }
+
+    fn emit(
+        &self,
+        name: &str,
+        base: u64,
+        out: &ChunkOut,
+        stats: &mut FileStats,
+        ev: &mut dyn Events,
+    ) {
+        for (line, w) in &out.warnings {
+            stats.warnings += 1;
+            ev.warning(&format!("{name}:{}: {w}", base + line));
+        }
+        if out.suppressed > 0 {
+            stats.warnings += out.suppressed;
+            ev.warning(&format!(
+                "{name}: {} more problem lines near line {} not shown",
+                out.suppressed,
+                base + 1
+            ));
+        }
+        for h in &out.hits {
+            stats.hits += 1;
+            ev.hit(&Hit {
+                file: name,
+                line: base + h.line,
+                field: &h.field,
+                observed: &h.observed,
+                indicator: self.index.indicator(h.ind),
+                kind: h.kind,
+                inform: h.inform,
+            });
+        }
+    }
+
+    fn process(&self, piece: &Piece, mode: &Mode) -> ChunkOut {
+        let mut sink = Sink {
+            ix: self.index,
+            allow: self.allow,
+            drop: self.opts.drop_allowlisted,
+            out: ChunkOut::default(),
+            start: 0,
+        };
+        let buf = match piece {
+            Piece::Overlong(len) => {
+                sink.warn(
+                    1,
+                    format!("line of {len} bytes exceeds the {MAX_LINE}-byte limit; skipped"),
+                );
+                sink.out.lines = 1;
+                return sink.out;
+            }
+            Piece::Data(b) => b.as_slice(),
+        };
+        // One validation pass per chunk; only a failing chunk is examined line by line.
+        let clean = std::str::from_utf8(buf).is_ok() && memchr::memchr(0, buf).is_none();
+        let mut mode = mode.clone();
+        let rebuild = self.index.has_urls();
+        let mut scratch = Vec::new();
+        let mut n: u64 = 0;
+        let mut start = 0;
+        while start < buf.len() {
+            let end = memchr::memchr(b'\n', &buf[start..]).map_or(buf.len(), |p| start + p);
+            let raw = &buf[start..end];
+            start = end + 1;
+            n += 1;
+            let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+            if line.len() > MAX_LINE {
+                sink.warn(
+                    n,
+                    format!(
+                        "line of {} bytes exceeds the {MAX_LINE}-byte limit; skipped",
+                        line.len()
+                    ),
+                );
+                continue;
+            }
+            if !clean {
+                if memchr::memchr(0, line).is_some() {
+                    sink.warn(n, "binary data (NUL bytes) in line".into());
+                } else if std::str::from_utf8(line).is_err() {
+                    sink.warn(n, "invalid UTF-8 in line".into());
+                }
+            }
+            if line.is_empty() {
+                continue;
+            }
+            sink.start = sink.out.hits.len();
+            match &mut mode {
+                Mode::Zeek(st) => {
+                    if line[0] == b'#' {
+                        if let Err(e) = st.header_line(line) {
+                            sink.warn(n, format!("bad Zeek header: {e}"));
+                        }
+                        continue;
+                    }
+                    match st.schema.clone() {
+                        Some(schema) => formats::zeek_line(
+                            line,
+                            st,
+                            &schema,
+                            rebuild,
+                            &mut scratch,
+                            &mut |f, v| sink.observe(n, f, v),
+                        ),
+                        None => {
+                            sink.warn(
+                                n,
+                                "Zeek data line before any #fields header; using token extraction"
+                                    .into(),
+                            );
+                            formats::tokens(line, &mut |t| sink.observe(n, "text", t));
+                        }
+                    }
+                }
+                Mode::Json => {
+                    let r = formats::json_line(line, rebuild, &mut scratch, &mut |f, v| {
+                        sink.observe(n, f, v)
+                    });
+                    if let Err(e) = r {
+                        sink.warn(n, format!("invalid JSON ({e})"));
+                    }
+                }
+                Mode::Squid => formats::squid_line(line, &mut |f, v| sink.observe(n, f, v)),
+                Mode::Clf => formats::clf_line(line, &mut |f, v| sink.observe(n, f, v)),
+                Mode::Syslog => formats::syslog_line(line, &mut |f, v| sink.observe(n, f, v)),
+                Mode::Text => formats::tokens(line, &mut |t| sink.observe(n, "text", t)),
+            }
+        }
+        sink.out.lines = n;
+        sink.out
+    }
+}
+
+/// Applies the header lines found in `buf` to the running Zeek state.
+fn advance_zeek_state(st: &mut ZeekState, buf: &[u8]) {
+    let mut apply = |from: usize| {
+        let end = memchr::memchr(b'\n', &buf[from..]).map_or(buf.len(), |p| from + p);
+        let line = &buf[from..end];
+        let _ = st.header_line(line.strip_suffix(b"\r").unwrap_or(line));
+    };
+    if buf.first() == Some(&b'#') {
+        apply(0);
+    }
+    for p in memchr::memmem::find_iter(buf, b"\n#") {
+        apply(p + 1);
+    }
+}
+
+struct Sink<'a> {
+    ix: &'a Index,
+    allow: Option<&'a Index>,
+    drop: bool,
+    out: ChunkOut,
+    /// First hit of the current line (hits are deduplicated per line and indicator).
+    start: usize,
+}
+
+impl Sink<'_> {
+    fn warn(&mut self, line: u64, msg: String) {
+        if self.out.warnings.len() < WARN_CAP {
+            self.out.warnings.push((line, msg));
+        } else {
+            self.out.suppressed += 1;
+        }
+    }
+
+    fn observe(&mut self, line: u64, field: &str, v: &[u8]) {
+        let ix = self.ix;
+        ix.match_value(v, &mut |n, kind| self.record(line, field, v, n, kind));
+    }
+
+    fn record(&mut self, line: u64, field: &str, v: &[u8], n: u32, kind: MatchKind) {
+        if self.out.hits[self.start..].iter().any(|h| h.ind == n) {
+            return;
+        }
+        let inform = self.allow.is_some_and(|a| a.contains_value(v));
+        if inform && self.drop {
+            return;
+        }
+        self.out.hits.push(RawHit {
+            line,
+            field: field.into(),
+            observed: String::from_utf8_lossy(v).into(),
+            ind: n,
+            kind,
+            inform,
+        });
+    }
+}
+
+/// Opens a log path: `-` is standard input, gzip is recognised by its magic bytes.
+pub fn open_log(path: &std::path::Path) -> io::Result<Box<dyn Read + Send>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(io::stdin()));
+    }
+    let mut f = std::fs::File::open(path)?;
+    let mut magic = [0u8; 2];
+    let n = read_full(&mut f, &mut magic)?;
+    use std::io::Seek;
+    f.seek(io::SeekFrom::Start(0))?;
+    if n == 2 && magic == [0x1f, 0x8b] {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(
+            io::BufReader::with_capacity(1 << 20, f),
+        )))
+    } else {
+        Ok(Box::new(f))
+    }
+}
+
+fn read_full(f: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// Expands folders into their files (recursively, sorted); files and `-` pass through.
+pub fn expand_paths(paths: &[std::path::PathBuf]) -> io::Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut entries: Vec<_> = std::fs::read_dir(p)?
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .map(|e| e.path())
+                .collect();
+            entries.sort();
+            out.extend(expand_paths(&entries)?);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,629 @@
+//! Log line readers: each turns one line into (field name, value) observations.
+
+use std::sync::Arc;
+
+use memchr::memchr;
+
+/// A log format, as chosen on the command line or detected from the first line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Detect from content.
+    Auto,
+    /// Zeek TSV with `#fields`/`#types` headers.
+    Zeek,
+    /// Zeek JSON streaming logs.
+    ZeekJson,
+    /// Generic JSON lines.
+    Jsonl,
+    /// Squid native access.log.
+    Squid,
+    /// Common / combined log format.
+    Clf,
+    /// Syslog RFC 3164 / 5424.
+    Syslog,
+    /// Plain text: token extraction.
+    Text,
+}
+
+impl Format {
+    /// The command-line spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Auto => "auto",
+            Format::Zeek => "zeek",
+            Format::ZeekJson => "zeek-json",
+            Format::Jsonl => "jsonl",
+            Format::Squid => "squid",
+            Format::Clf => "clf",
+            Format::Syslog => "syslog",
+            Format::Text => "text",
+        }
+    }
+
+    /// Guesses the format of a log from its first non-empty line.
+    pub fn detect(first: &[u8]) -> Format {
+        if first.starts_with(b"#separator") || first.starts_with(b"#fields") {
+            return Format::Zeek;
+        }
+        if first.starts_with(b"{") {
+            let zeek = memchr::memmem::find(first, b"\"_path\"").is_some()
+                || (memchr::memmem::find(first, b"\"uid\"").is_some()
+                    && memchr::memmem::find(first, b"\"ts\"").is_some());
+            return if zeek {
+                Format::ZeekJson
+            } else {
+                Format::Jsonl
+            };
+        }
+        if first.starts_with(b"<") || is_bsd_syslog_time(first) {
+            return Format::Syslog;
+        }
+        let mut words = first.split(|c| *c == b' ').filter(|w| !w.is_empty());
+        let w: Vec<&[u8]> = words.by_ref().take(4).collect();
+        if w.len() == 4
+            && is_epoch(w[0])
+            && w[1].iter().all(u8::is_ascii_digit)
+            && memchr(b'/', w[3]).is_some()
+        {
+            return Format::Squid;
+        }
+        if memchr::memmem::find(first, b" [").is_some()
+            && memchr::memmem::find(first, b"] \"").is_some()
+        {
+            return Format::Clf;
+        }
+        Format::Text
+    }
+}
+
+/// Whether a line looks like a header-less Zeek TSV record (epoch time then tabs).
+pub fn looks_like_headless_zeek(line: &[u8]) -> bool {
+    match memchr(b'\t', line) {
+        Some(p) => is_epoch(&line[..p]) && memchr::memchr_iter(b'\t', line).count() >= 3,
+        None => false,
+    }
+}
+
+fn is_epoch(w: &[u8]) -> bool {
+    let (a, b) = match memchr(b'.', w) {
+        Some(p) => (&w[..p], &w[p + 1..]),
+        None => (w, &w[..0]),
+    };
+    a.len() >= 9 && a.iter().all(u8::is_ascii_digit) && b.iter().all(u8::is_ascii_digit)
+}
+
+const MONTHS: [&[u8]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+
+fn is_bsd_syslog_time(l: &[u8]) -> bool {
+    l.len() > 16 && MONTHS.contains(&&l[..3]) && l[3] == b' ' && l[9] == b':' && l[12] == b':'
+}
+
+/// What to do with one Zeek column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Col {
+    /// Numbers, times, enums, booleans: nothing to match.
+    Skip,
+    /// A single value typed by shape.
+    Value,
+    /// A set or vector: split on the set separator, each element typed by shape.
+    List,
+}
+
+/// The layout of a Zeek TSV log, from its header lines.
+#[derive(Clone, Debug)]
+pub struct ZeekSchema {
+    /// Column names (`#fields`).
+    pub names: Vec<String>,
+    /// Per-column action (from `#types`).
+    pub cols: Vec<Col>,
+    /// Column of `host` (HTTP), for URL rebuilding.
+    pub host: Option<usize>,
+    /// Column of `uri` (HTTP), for URL rebuilding.
+    pub uri: Option<usize>,
+}
+
+/// Header state of a Zeek TSV log as header lines are read.
+#[derive(Clone, Debug)]
+pub struct ZeekState {
+    /// Field separator (`#separator`, tab by default).
+    pub sep: u8,
+    /// Set separator (`#set_separator`, comma by default).
+    pub set_sep: u8,
+    fields: Vec<String>,
+    /// The schema in force, once `#fields` has been read.
+    pub schema: Option<Arc<ZeekSchema>>,
+}
+
+impl Default for ZeekState {
+    fn default() -> Self {
+        ZeekState {
+            sep: b'\t',
+            set_sep: b',',
+            fields: Vec::new(),
+            schema: None,
+        }
+    }
+}
+
+impl ZeekState {
+    /// Applies one `#...` header line; returns an error message for malformed headers.
+    pub fn header_line(&mut self, line: &[u8]) -> Result<(), String> {
+        if let Some(v) = line.strip_prefix(b"#separator ") {
+            self.sep = unescape_sep(v).ok_or("unreadable #separator")?;
+            return Ok(());
+        }
+        let mut parts = line.split(|c| *c == self.sep);
+        let key = parts.next().unwrap_or_default();
+        match key {
+            b"#set_separator" => {
+                let v = parts.next().ok_or("#set_separator without value")?;
+                self.set_sep = unescape_sep(v).ok_or("unreadable #set_separator")?;
+            }
+            b"#fields" => {
+                self.fields = parts
+                    .map(|f| String::from_utf8_lossy(f).into_owned())
+                    .collect();
+                // Until #types arrives, every column is typed by shape.
+                let cols = vec![Col::Value; self.fields.len()];
+                self.schema = Some(Arc::new(self.build(cols)));
+            }
+            b"#types" => {
+                if self.fields.is_empty() {
+                    return Err("#types before #fields".into());
+                }
+                let types: Vec<&[u8]> = parts.collect();
+                if types.len() != self.fields.len() {
+                    return Err(format!(
+                        "#types has {} columns, #fields {}",
+                        types.len(),
+                        self.fields.len()
+                    ));
+                }
+                let cols = types.iter().map(|t| col_for(t)).collect();
+                self.schema = Some(Arc::new(self.build(cols)));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn build(&self, cols: Vec<Col>) -> ZeekSchema {
+        let pos = |n: &str| self.fields.iter().position(|f| f == n);
+        ZeekSchema {
+            names: self.fields.clone(),
+            cols,
+            host: pos("host"),
+            uri: pos("uri"),
+        }
+    }
+}
+
+fn col_for(t: &[u8]) -> Col {
+    match t {
+        b"addr" | b"string" => Col::Value,
+        b"set[addr]" | b"vector[addr]" | b"set[string]" | b"vector[string]" => Col::List,
+        _ => Col::Skip,
+    }
+}
+
+fn unescape_sep(v: &[u8]) -> Option<u8> {
+    match v {
+        [c] => Some(*c),
+        [b'\\', b'x', h, l] => u8::from_str_radix(std::str::from_utf8(&[*h, *l]).ok()?, 16).ok(),
+        _ => None,
+    }
+}
+
+/// Calls `f(field, value)` for each column of a Zeek TSV data line worth matching; then, when
+/// `rebuild_url`, `f("host+uri", host ++ uri)` through `url_buf`.
+pub fn zeek_line(
+    line: &[u8],
+    st: &ZeekState,
+    schema: &ZeekSchema,
+    rebuild_url: bool,
+    url_buf: &mut Vec<u8>,
+    f: &mut impl FnMut(&str, &[u8]),
+) {
+    let mut host: &[u8] = b"";
+    let mut uri: &[u8] = b"";
+    for (i, v) in line.split(|c| *c == st.sep).enumerate() {
+        let Some(col) = schema.cols.get(i) else { break };
+        if *col == Col::Skip || v == b"-" || v == b"(empty)" || v.is_empty() {
+            continue;
+        }
+        let name = schema.names[i].as_str();
+        if Some(i) == schema.host {
+            host = v;
+        } else if Some(i) == schema.uri {
+            uri = v;
+        }
+        if *col == Col::List {
+            for el in v.split(|c| *c == st.set_sep) {
+                f(name, el);
+            }
+        } else {
+            f(name, v);
+        }
+    }
+    if rebuild_url && !host.is_empty() && uri.first() == Some(&b'/') {
+        url_buf.clear();
+        url_buf.extend_from_slice(host);
+        url_buf.extend_from_slice(uri);
+        f("host+uri", url_buf);
+    }
+}
+
+/// Walks the string values of one JSON object line: `f(key, value)` for every string (array
+/// elements report their array's key). `scratch` receives unescaped values. Errors name the defect.
+pub fn json_line(
+    line: &[u8],
+    rebuild_url: bool,
+    scratch: &mut Vec<u8>,
+    f: &mut impl FnMut(&str, &[u8]),
+) -> Result<(), &'static str> {
+    let line = line.trim_ascii();
+    if line.first() != Some(&b'{') || line.last() != Some(&b'}') {
+        return Err("not a JSON object");
+    }
+    let mut i = 0;
+    let mut key: &[u8] = b"";
+    let mut depth: i32 = 0;
+    let mut host: Option<(usize, usize)> = None;
+    let mut uri: Option<(usize, usize)> = None;
+    while i < line.len() {
+        match line[i] {
+            b'"' => {
+                let start = i + 1;
+                let mut j = start;
+                let mut escaped = false;
+                loop {
+                    let Some(p) = memchr::memchr2(b'"', b'\\', &line[j..]) else {
+                        return Err("unterminated JSON string");
+                    };
+                    j += p;
+                    if line[j] == b'\\' {
+                        escaped = true;
+                        j += 2;
+                        if j > line.len() {
+                            return Err("unterminated JSON string");
+                        }
+                    } else {
+                        break;
+                    }
+                }
+                let raw = &line[start..j];
+                i = j + 1;
+                while i < line.len() && line[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                if line.get(i) == Some(&b':') {
+                    key = raw;
+                    i += 1;
+                    continue;
+                }
+                let name = std::str::from_utf8(key).unwrap_or("?");
+                if escaped {
+                    unescape_json(raw, scratch)?;
+                    f(name, scratch);
+                } else if !raw.is_empty() && raw != b"-" {
+                    if key == b"host" {
+                        host = Some((start, j));
+                    } else if key == b"uri" {
+                        uri = Some((start, j));
+                    }
+                    f(name, raw);
+                }
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' | b']' => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err("unbalanced JSON brackets");
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    if depth != 0 {
+        return Err("unbalanced JSON brackets");
+    }
+    if rebuild_url
+        && let (Some(h), Some(u)) = (host, uri)
+        && line[u.0] == b'/'
+    {
+        scratch.clear();
+        scratch.extend_from_slice(&line[h.0..h.1]);
+        scratch.extend_from_slice(&line[u.0..u.1]);
+        f("host+uri", scratch);
+    }
+    Ok(())
+}
+
+fn unescape_json(raw: &[u8], out: &mut Vec<u8>) -> Result<(), &'static str> {
+    out.clear();
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] != b'\\' {
+            out.push(raw[i]);
+            i += 1;
+            continue;
+        }
+        let c = *raw.get(i + 1).ok_or("bad JSON escape")?;
+        i += 2;
+        match c {
+            b'"' | b'\\' | b'/' => out.push(c),
+            b'b' | b'f' | b'n' | b'r' | b't' => out.push(b' '),
+            b'u' => {
+                let hex = raw.get(i..i + 4).ok_or("bad \\u escape")?;
+                let v = u32::from_str_radix(
+                    std::str::from_utf8(hex).map_err(|_| "bad \\u escape")?,
+                    16,
+                )
+                .map_err(|_| "bad \\u escape")?;
+                i += 4;
+                let ch = char::from_u32(v).unwrap_or('\u{fffd}');
+                let mut b = [0u8; 4];
+                out.extend_from_slice(ch.encode_utf8(&mut b).as_bytes());
+            }
+            _ => return Err("bad JSON escape"),
+        }
+    }
+    Ok(())
+}
+
+const SQUID_FIELDS: [&str; 10] = [
+    "time", "elapsed", "client", "code", "bytes", "method", "url", "user", "peer", "type",
+];
+
+/// Squid native format: client address, URL, user and hierarchy peer are matched.
+pub fn squid_line(line: &[u8], f: &mut impl FnMut(&str, &[u8])) {
+    for (i, w) in line
+        .split(|c| *c == b' ')
+        .filter(|w| !w.is_empty())
+        .enumerate()
+    {
+        match i {
+            2 | 6 | 7 if w != b"-" => f(SQUID_FIELDS[i], w),
+            8 => {
+                if let Some(p) = memchr(b'/', w) {
+                    f("peer", &w[p + 1..]);
+                }
+            }
+            9.. => break,
+            _ => {}
+        }
+    }
+}
+
+/// Common/combined log format: client, request target, referer (user agent is not matched).
+pub fn clf_line(line: &[u8], f: &mut impl FnMut(&str, &[u8])) {
+    let client_end = memchr(b' ', line).unwrap_or(line.len());
+    f("client", &line[..client_end]);
+    let mut quoted = line.split(|c| *c == b'"').skip(1).step_by(2);
+    if let Some(req) = quoted.next()
+        && let Some(target) = req.split(|c| *c == b' ').nth(1)
+    {
+        f("request", target);
+    }
+    if let Some(referer) = quoted.next()
+        && referer != b"-"
+    {
+        f("referer", referer);
+    }
+}
+
+/// Syslog: the HOSTNAME field and tokens of the message.
+pub fn syslog_line(line: &[u8], f: &mut impl FnMut(&str, &[u8])) {
+    let mut rest = line;
+    if rest.first() == Some(&b'<')
+        && let Some(p) = memchr(b'>', rest)
+    {
+        rest = &rest[p + 1..];
+    }
+    let (host, msg) = if rest.first().is_some_and(u8::is_ascii_digit) && rest.get(1) == Some(&b' ')
+    {
+        // RFC 5424: VERSION TIMESTAMP HOSTNAME APP PROCID MSGID SD MSG
+        let mut it = rest.splitn(8, |c| *c == b' ');
+        let host = it.nth(2).unwrap_or_default();
+        (host, it.nth(4).unwrap_or_default())
+    } else if is_bsd_syslog_time(rest) {
+        let after = &rest[16.min(rest.len())..];
+        match memchr(b' ', after) {
+            Some(p) => (&after[..p], &after[p + 1..]),
+            None => (after, &after[..0]),
+        }
+    } else {
+        (&rest[..0], rest)
+    };
+    if !host.is_empty() && host != b"-" {
+        f("host", host);
+    }
+    tokens(msg, &mut |t| f("msg", t));
+}
+
+/// Bytes that end a token in free text.
+fn delimiter(c: u8) -> bool {
+    matches!(
+        c,
+        b' ' | b'\t'
+            | b'\r'
+            | b'\n'
+            | b'"'
+            | b'\''
+            | b'<'
+            | b'>'
+            | b'('
+            | b')'
+            | b'{'
+            | b'}'
+            | b'['
+            | b']'
+            | b','
+            | b';'
+            | b'|'
+            | b'`'
+            | b'\\'
+            | b'='
+    ) || c < 0x20
+}
+
+/// Splits free text into candidate values (trailing sentence punctuation dropped).
+pub fn tokens(text: &[u8], f: &mut impl FnMut(&[u8])) {
+    for t in text.split(|c| delimiter(*c)) {
+        let t = t.trim_ascii_end();
+        let t = match t
+            .iter()
+            .rposition(|c| !matches!(c, b'.' | b':' | b'!' | b'?'))
+        {
+            Some(p) => &t[..=p],
+            None => continue,
+        };
+        if t.len() >= 3 {
+            f(t);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(run: impl FnOnce(&mut dyn FnMut(&str, &[u8]))) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        run(&mut |k: &str, v: &[u8]| {
+            out.push((k.to_string(), String::from_utf8_lossy(v).into_owned()))
+        });
+        out
+    }
+
+    #[test]
+    fn detects() {
+        assert_eq!(Format::detect(b"#separator \\x09"), Format::Zeek);
+        assert_eq!(
+            Format::detect(br#"{"_path":"dns","ts":1}"#),
+            Format::ZeekJson
+        );
+        assert_eq!(Format::detect(br#"{"a":1}"#), Format::Jsonl);
+        assert_eq!(Format::detect(b"1726531200.003      5 10.0.0.1 TCP_MISS/200 123 GET http://a.com/ - HIER_DIRECT/1.2.3.4 text/html"), Format::Squid);
+        assert_eq!(
+            Format::detect(
+                b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET /a HTTP/1.0\" 200 2326"
+            ),
+            Format::Clf
+        );
+        assert_eq!(
+            Format::detect(b"<34>Oct 11 22:14:15 mymachine su: 'su root' failed"),
+            Format::Syslog
+        );
+        assert_eq!(
+            Format::detect(b"Oct 11 22:14:15 mymachine su: failed"),
+            Format::Syslog
+        );
+        assert_eq!(Format::detect(b"hello world"), Format::Text);
+        assert!(looks_like_headless_zeek(
+            b"1726531200.1\tCabc\t10.0.0.1\t5\t6"
+        ));
+    }
+
+    #[test]
+    fn zeek_header_and_line() {
+        let mut st = ZeekState::default();
+        st.header_line(b"#separator \\x09").unwrap();
+        st.header_line(b"#set_separator\t,").unwrap();
+        st.header_line(b"#fields\tts\thost\turi\tanswers").unwrap();
+        st.header_line(b"#types\ttime\tstring\tstring\tvector[string]")
+            .unwrap();
+        assert!(st.header_line(b"#types\ttime").is_err());
+        let schema = st.schema.clone().unwrap();
+        let mut buf = Vec::new();
+        let got = collect(|f| {
+            zeek_line(
+                b"1.5\tEvil.com\t/a\t1.2.3.4,b.com",
+                &st,
+                &schema,
+                true,
+                &mut buf,
+                &mut |k, v| f(k, v),
+            )
+        });
+        let keys: Vec<_> = got.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(
+            keys,
+            [
+                "host=Evil.com",
+                "uri=/a",
+                "answers=1.2.3.4",
+                "answers=b.com",
+                "host+uri=Evil.com/a"
+            ]
+        );
+    }
+
+    #[test]
+    fn json_walk() {
+        let mut s = Vec::new();
+        let got = collect(|f| {
+            json_line(br#"{"ts":1.5,"host":"a.com","uri":"/x","answers":["1.2.3.4","b\u002ecom"],"n":{"q":"c.com"}}"#, true, &mut s, &mut |k, v| f(k, v)).unwrap()
+        });
+        let keys: Vec<_> = got.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(
+            keys,
+            [
+                "host=a.com",
+                "uri=/x",
+                "answers=1.2.3.4",
+                "answers=b.com",
+                "q=c.com",
+                "host+uri=a.com/x"
+            ]
+        );
+        assert!(json_line(br#"{"a":"b"#, true, &mut s, &mut |_, _| {}).is_err());
+        assert!(json_line(b"not json", true, &mut s, &mut |_, _| {}).is_err());
+    }
+
+    #[test]
+    fn squid_clf_syslog() {
+        let got = collect(|f| {
+            squid_line(b"1726531200.003      5 10.0.0.1 TCP_MISS/200 123 GET http://a.com/x - HIER_DIRECT/1.2.3.4 text/html", &mut |k, v| f(k, v))
+        });
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[2], ("peer".into(), "1.2.3.4".into()));
+        let got = collect(|f| {
+            clf_line(b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET http://e.com/a HTTP/1.0\" 200 2326 \"http://r.com/\" \"UA\"", &mut |k, v| f(k, v))
+        });
+        assert_eq!(
+            got.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
+            ["client", "request", "referer"]
+        );
+        let got = collect(|f| {
+            syslog_line(b"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 - connect to 1.2.3.4:443 (evil.com).", &mut |k, v| f(k, v))
+        });
+        let vals: Vec<_> = got.iter().map(|x| x.1.as_str()).collect();
+        assert!(
+            vals.contains(&"mymachine.example.com")
+                && vals.contains(&"1.2.3.4:443")
+                && vals.contains(&"evil.com"),
+            "{vals:?}"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn readers_never_panic(line: Vec<u8>) {
+            let mut s = Vec::new();
+            let _ = json_line(&line, true, &mut s, &mut |_, _| {});
+            squid_line(&line, &mut |_, _| {});
+            clf_line(&line, &mut |_, _| {});
+            syslog_line(&line, &mut |_, _| {});
+            let mut st = ZeekState::default();
+            let _ = st.header_line(&line);
+            let _ = Format::detect(&line);
+        }
+    }
+}

@@ -1,0 +1,482 @@
+//! The typed indicator index: hash sets per value type, per-prefix-length CIDR tables and a
+//! label-by-label domain suffix walk. No per-indicator loop on the lookup path.
+
+use rustc_hash::FxHashMap;
+
+use crate::norm::{self, Ip, MAX_DOMAIN, MAX_URL};
+
+/// How an observed value met an indicator; spelled as in the hit output's `kind`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MatchKind {
+    /// Exact IPv4 address.
+    Ipv4,
+    /// Exact IPv6 address.
+    Ipv6,
+    /// Address inside a CIDR indicator.
+    Cidr,
+    /// Domain equal to the indicator.
+    Domain,
+    /// Domain below the indicator on a label boundary.
+    Subdomain,
+    /// URL equal after normalisation.
+    Url,
+    /// MD5 digest.
+    Md5,
+    /// SHA-1 digest.
+    Sha1,
+    /// SHA-256 digest.
+    Sha256,
+    /// E-mail address.
+    Email,
+    /// A pattern beyond a single comparison.
+    Pattern,
+}
+
+impl MatchKind {
+    /// The output spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchKind::Ipv4 => "ipv4",
+            MatchKind::Ipv6 => "ipv6",
+            MatchKind::Cidr => "cidr",
+            MatchKind::Domain => "domain",
+            MatchKind::Subdomain => "subdomain",
+            MatchKind::Url => "url",
+            MatchKind::Md5 => "md5",
+            MatchKind::Sha1 => "sha1",
+            MatchKind::Sha256 => "sha256",
+            MatchKind::Email => "email",
+            MatchKind::Pattern => "pattern",
+        }
+    }
+}
+
+/// A typed indicator value, normalised for lookup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// An address or CIDR block (`len` = full width for a single address).
+    Net(Ip, u8),
+    /// A domain; `subdomains` says whether names below it match too.
+    Domain(String, bool),
+    /// A URL in [`norm::normalize_url`] form.
+    Url(String),
+    /// A lower-case hex digest.
+    Hash(String),
+    /// A lower-case e-mail address.
+    Email(String),
+}
+
+/// One loaded indicator.
+#[derive(Clone, Debug)]
+pub struct Indicator {
+    /// The STIX id (or a stable derived id for other sources).
+    pub id: String,
+    /// The value as written in the source (`evil.com`, `10.0.0.0/8`, `http://x/y`).
+    pub written: String,
+    /// The normalised value.
+    pub value: Value,
+}
+
+impl Value {
+    /// Classifies a bare indicator value by its shape (used for untyped lists).
+    pub fn guess(s: &str, subdomains: bool) -> Option<Value> {
+        let b = s.trim().as_bytes();
+        if let Some((ip, len)) = norm::parse_cidr(b) {
+            return Some(Value::Net(ip, len));
+        }
+        let mut h = [0u8; 64];
+        if let Some(x) = norm::normalize_hash(b, &mut h) {
+            return Some(Value::Hash(ascii(x)));
+        }
+        let mut d = [0u8; MAX_DOMAIN];
+        if let Some(x) = norm::normalize_domain(b, &mut d) {
+            return Some(Value::Domain(ascii(x), subdomains));
+        }
+        let mut u = [0u8; MAX_URL];
+        if memchr::memchr(b'@', b).is_some() && !norm::has_scheme(b) {
+            return norm::normalize_email(b, &mut u).map(|x| Value::Email(ascii(x)));
+        }
+        norm::normalize_url(b, &mut u).map(|p| Value::Url(ascii(p.normalized)))
+    }
+}
+
+fn ascii(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Head of a chain of indicator numbers (`u32` indexes into [`Index::indicators`]); further
+/// indicators with the same key follow through [`Index::next`], so no per-key vector is allocated.
+type Ids = u32;
+
+/// End of an indicator chain.
+const END: u32 = u32::MAX;
+
+/// The lookup structure for one set of indicators (the indicators or the allowlist).
+#[derive(Default)]
+pub struct Index {
+    indicators: Vec<Indicator>,
+    ipv4: FxHashMap<u32, Ids>,
+    ipv6: FxHashMap<u128, Ids>,
+    cidr4: Vec<(u8, FxHashMap<u32, Ids>)>,
+    cidr6: Vec<(u8, FxHashMap<u128, Ids>)>,
+    /// Domain → (indicator, also matches subdomains).
+    domains: FxHashMap<Box<[u8]>, Ids>,
+    urls: FxHashMap<Box<[u8]>, Ids>,
+    hashes: FxHashMap<Box<[u8]>, Ids>,
+    emails: FxHashMap<Box<[u8]>, Ids>,
+    exact_domains: bool,
+    /// Next indicator with the same key, per indicator.
+    next: Vec<u32>,
+    /// Whether a domain indicator also matches subdomains, per indicator.
+    subdomains: Vec<bool>,
+}
+
+impl Index {
+    /// An empty index; with `exact_domains` no domain indicator matches its subdomains.
+    pub fn new(exact_domains: bool) -> Self {
+        Index {
+            exact_domains,
+            ..Index::default()
+        }
+    }
+
+    /// Number of indicators held.
+    pub fn len(&self) -> usize {
+        self.indicators.len()
+    }
+
+    /// Whether the index holds no indicator.
+    pub fn is_empty(&self) -> bool {
+        self.indicators.is_empty()
+    }
+
+    /// The indicator behind a lookup result.
+    pub fn indicator(&self, n: u32) -> &Indicator {
+        &self.indicators[n as usize]
+    }
+
+    /// All indicators, in load order.
+    pub fn indicators(&self) -> &[Indicator] {
+        &self.indicators
+    }
+
+    /// Adds an indicator.
+    pub fn insert(&mut self, ind: Indicator) {
+        let n = u32::try_from(self.indicators.len()).unwrap_or(u32::MAX);
+        let slot = match &ind.value {
+            Value::Net(Ip::V4(v), 32) => self.ipv4.entry(*v).or_insert(END),
+            Value::Net(Ip::V6(v), 128) => self.ipv6.entry(*v).or_insert(END),
+            Value::Net(Ip::V4(v), len) => table(&mut self.cidr4, *len).entry(*v).or_insert(END),
+            Value::Net(Ip::V6(v), len) => table(&mut self.cidr6, *len).entry(*v).or_insert(END),
+            Value::Domain(d, _) => self.domains.entry(d.as_bytes().into()).or_insert(END),
+            Value::Url(u) => self.urls.entry(u.as_bytes().into()).or_insert(END),
+            Value::Hash(h) => self.hashes.entry(h.as_bytes().into()).or_insert(END),
+            Value::Email(e) => self.emails.entry(e.as_bytes().into()).or_insert(END),
+        };
+        // Prepend to the chain; lookups report a key's indicators newest first.
+        self.next.push(*slot);
+        *slot = n;
+        let sub = matches!(ind.value, Value::Domain(_, true)) && !self.exact_domains;
+        self.subdomains.push(sub);
+        self.indicators.push(ind);
+    }
+
+    /// The indicators chained from `head` (a map lookup result).
+    fn chain(&self, head: Option<&u32>) -> impl Iterator<Item = u32> + '_ {
+        let mut n = head.copied().unwrap_or(END);
+        std::iter::from_fn(move || {
+            let cur = n;
+            n = *self.next.get(cur as usize)?;
+            Some(cur)
+        })
+    }
+
+    /// Reports every indicator equal to or covering `ip`.
+    pub fn lookup_ip(&self, ip: Ip, emit: &mut impl FnMut(u32, MatchKind)) {
+        match ip {
+            Ip::V4(v) => {
+                for n in self.chain(self.ipv4.get(&v)) {
+                    emit(n, MatchKind::Ipv4);
+                }
+                for (len, t) in &self.cidr4 {
+                    for n in self.chain(t.get(&norm::mask4(v, *len))) {
+                        emit(n, MatchKind::Cidr);
+                    }
+                }
+            }
+            Ip::V6(v) => {
+                for n in self.chain(self.ipv6.get(&v)) {
+                    emit(n, MatchKind::Ipv6);
+                }
+                for (len, t) in &self.cidr6 {
+                    for n in self.chain(t.get(&norm::mask6(v, *len))) {
+                        emit(n, MatchKind::Cidr);
+                    }
+                }
+            }
+        }
+    }
+
+    /// CIDR indicators (and addresses) inside the block `net/len` — used for overlap reports.
+    pub fn nets_within(&self, net: Ip, len: u8) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut add = |head: &u32| out.extend(self.chain(Some(head)));
+        let inside4 =
+            |v: u32, l: u8| matches!(net, Ip::V4(n) if l >= len && norm::mask4(v, len) == n);
+        let inside6 =
+            |v: u128, l: u8| matches!(net, Ip::V6(n) if l >= len && norm::mask6(v, len) == n);
+        for (l, t) in &self.cidr4 {
+            t.iter()
+                .filter(|(v, _)| inside4(**v, *l))
+                .for_each(|(_, h)| add(h));
+        }
+        for (l, t) in &self.cidr6 {
+            t.iter()
+                .filter(|(v, _)| inside6(**v, *l))
+                .for_each(|(_, h)| add(h));
+        }
+        out
+    }
+
+    /// Reports domain indicators equal to `d` (already normalised) or, on label boundaries, above it.
+    pub fn lookup_domain(&self, d: &[u8], emit: &mut impl FnMut(u32, MatchKind)) {
+        if self.domains.is_empty() {
+            return;
+        }
+        let mut rest = d;
+        let mut first = true;
+        loop {
+            for n in self.chain(self.domains.get(rest)) {
+                if first {
+                    emit(n, MatchKind::Domain);
+                } else if self.subdomains[n as usize] {
+                    emit(n, MatchKind::Subdomain);
+                }
+            }
+            match memchr::memchr(b'.', rest) {
+                Some(p) => rest = &rest[p + 1..],
+                None => break,
+            }
+            first = false;
+        }
+    }
+
+    /// Reports URL indicators equal to the normalised URL `u`.
+    pub fn lookup_url(&self, u: &[u8], emit: &mut impl FnMut(u32, MatchKind)) {
+        for n in self.chain(self.urls.get(u)) {
+            emit(n, MatchKind::Url);
+        }
+    }
+
+    /// Reports hash indicators equal to the lower-case hex digest `h`.
+    pub fn lookup_hash(&self, h: &[u8], emit: &mut impl FnMut(u32, MatchKind)) {
+        let kind = match h.len() {
+            32 => MatchKind::Md5,
+            40 => MatchKind::Sha1,
+            _ => MatchKind::Sha256,
+        };
+        for n in self.chain(self.hashes.get(h)) {
+            emit(n, kind);
+        }
+    }
+
+    /// Reports e-mail indicators equal to the lower-case address `e`.
+    pub fn lookup_email(&self, e: &[u8], emit: &mut impl FnMut(u32, MatchKind)) {
+        for n in self.chain(self.emails.get(e)) {
+            emit(n, MatchKind::Email);
+        }
+    }
+
+    /// Whether any URL indicators are loaded (lets readers skip URL rebuilding).
+    pub fn has_urls(&self) -> bool {
+        !self.urls.is_empty()
+    }
+
+    /// Classifies an observed value by shape and reports every indicator it meets.
+    ///
+    /// Addresses (optionally with `:port`), digests, URLs (their host is matched too), e-mail
+    /// addresses, domains (optionally with `:port`) and scheme-less `host/path` URLs are recognised.
+    pub fn match_value(&self, v: &[u8], emit: &mut impl FnMut(u32, MatchKind)) {
+        let Some(&c0) = v.first() else { return };
+        if c0.is_ascii_digit()
+            && let Some((ip, n)) = norm::parse_ipv4_prefix(v)
+            && (n == v.len() || is_port_suffix(&v[n..]))
+        {
+            self.lookup_ip(Ip::V4(ip), emit);
+            return;
+        }
+        if c0.is_ascii_hexdigit() || c0 == b':' {
+            if matches!(v.len(), 32 | 40 | 64) {
+                let mut h = [0u8; 64];
+                if let Some(h) = norm::normalize_hash(v, &mut h) {
+                    self.lookup_hash(h, emit);
+                    return;
+                }
+            }
+            if let Some(ip) = norm::parse_ipv6(v) {
+                self.lookup_ip(Ip::V6(ip), emit);
+                return;
+            }
+        }
+        let Some(p) = memchr::memchr3(b'/', b'@', b':', v) else {
+            let mut d = [0u8; MAX_DOMAIN];
+            if let Some(d) = norm::normalize_domain(v, &mut d) {
+                self.lookup_domain(d, emit);
+            }
+            return;
+        };
+        match v[p] {
+            b'@' if !norm::has_scheme(v) => {
+                let mut e = [0u8; MAX_URL];
+                if let Some(e) = norm::normalize_email(v, &mut e) {
+                    self.lookup_email(e, emit);
+                }
+            }
+            b':' if is_port_suffix(&v[p..]) => {
+                let mut d = [0u8; MAX_DOMAIN];
+                if let Some(d) = norm::normalize_domain(&v[..p], &mut d) {
+                    self.lookup_domain(d, emit);
+                }
+            }
+            _ => {
+                let scheme = norm::has_scheme(v);
+                let mut u = [0u8; MAX_URL];
+                let Some(parts) = norm::normalize_url(v, &mut u) else {
+                    return;
+                };
+                // Without a scheme only `host/path` with a real host counts as a URL.
+                if !scheme && !looks_like_host(parts.host) {
+                    return;
+                }
+                self.lookup_url(parts.normalized, emit);
+                self.match_host(parts.host, emit);
+            }
+        }
+    }
+
+    /// Matches a bare host (from a URL or a Host header) as an address or a domain.
+    pub fn match_host(&self, host: &[u8], emit: &mut impl FnMut(u32, MatchKind)) {
+        if let Some(ip) = norm::parse_ip(host) {
+            self.lookup_ip(ip, emit);
+            return;
+        }
+        let mut d = [0u8; MAX_DOMAIN];
+        if let Some(d) = norm::normalize_domain(host, &mut d) {
+            self.lookup_domain(d, emit);
+        }
+    }
+
+    /// Whether the observed value meets any indicator here (the allowlist test).
+    pub fn contains_value(&self, v: &[u8]) -> bool {
+        let mut hit = false;
+        self.match_value(v, &mut |_, _| hit = true);
+        hit
+    }
+}
+
+fn looks_like_host(h: &[u8]) -> bool {
+    let mut d = [0u8; MAX_DOMAIN];
+    norm::parse_ip(h).is_some() || norm::normalize_domain(h, &mut d).is_some()
+}
+
+fn is_port_suffix(s: &[u8]) -> bool {
+    s.len() >= 2 && s.len() <= 6 && s[0] == b':' && s[1..].iter().all(u8::is_ascii_digit)
+}
+
+fn table<K>(tables: &mut Vec<(u8, FxHashMap<K, Ids>)>, len: u8) -> &mut FxHashMap<K, Ids> {
+    let pos = match tables.iter().position(|(l, _)| *l == len) {
+        Some(p) => p,
+        None => {
+            tables.push((len, FxHashMap::default()));
+            tables.sort_by_key(|(l, _)| *l);
+            tables.iter().position(|(l, _)| *l == len).unwrap_or(0)
+        }
+    };
+    &mut tables[pos].1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(values: &[&str]) -> Index {
+        let mut ix = Index::new(false);
+        for (i, v) in values.iter().enumerate() {
+            let value = Value::guess(v, true).unwrap();
+            ix.insert(Indicator {
+                id: format!("i{i}"),
+                written: v.to_string(),
+                value,
+            });
+        }
+        ix
+    }
+
+    fn hits(ix: &Index, v: &str) -> Vec<(String, &'static str)> {
+        let mut out = Vec::new();
+        ix.match_value(v.as_bytes(), &mut |n, k| {
+            out.push((ix.indicator(n).written.clone(), k.as_str()))
+        });
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn domain_label_boundaries() {
+        let ix = index(&["evil.com", "microsoft.com"]);
+        assert_eq!(
+            hits(&ix, "a.b.EVIL.com."),
+            vec![("evil.com".into(), "subdomain")]
+        );
+        assert_eq!(hits(&ix, "evil.com"), vec![("evil.com".into(), "domain")]);
+        assert!(hits(&ix, "notevil.com").is_empty());
+        assert!(hits(&ix, "evil.com.au").is_empty());
+        assert!(hits(&ix, "maps.microsoft.com.au").is_empty());
+        let exact = {
+            let mut ix = Index::new(true);
+            ix.insert(Indicator {
+                id: "x".into(),
+                written: "evil.com".into(),
+                value: Value::guess("evil.com", true).unwrap(),
+            });
+            ix
+        };
+        assert!(hits(&exact, "a.evil.com").is_empty());
+    }
+
+    #[test]
+    fn every_covering_cidr() {
+        let ix = index(&["10.0.0.0/8", "10.1.0.0/16", "10.1.2.3", "10.2.0.0/16"]);
+        let got = hits(&ix, "10.1.2.3");
+        assert_eq!(got.len(), 3);
+        assert!(got.contains(&("10.1.2.3".into(), "ipv4")));
+        assert!(hits(&ix, "11.1.2.3").is_empty());
+        assert!(hits(&ix, "10.1.2.34").iter().all(|(_, k)| *k == "cidr"));
+    }
+
+    #[test]
+    fn urls_match_url_and_host() {
+        let ix = index(&["http://evil.com/a.php", "evil.com", "https://1.2.3.4/x"]);
+        let got = hits(&ix, "HTTPS://EVIL.com:443/a.php");
+        assert_eq!(
+            got,
+            vec![
+                ("evil.com".into(), "domain"),
+                ("http://evil.com/a.php".into(), "url")
+            ]
+        );
+        assert_eq!(hits(&ix, "1.2.3.4/x").len(), 1);
+        assert!(hits(&ix, "Mozilla/5.0").is_empty());
+    }
+
+    #[test]
+    fn hashes_and_ipv6() {
+        let h = "D41D8CD98F00B204E9800998ECF8427E";
+        let ix = index(&[h, "2001:db8::/32"]);
+        assert_eq!(hits(&ix, &h.to_lowercase()), vec![(h.into(), "md5")]);
+        assert_eq!(
+            hits(&ix, "2001:db8::7"),
+            vec![("2001:db8::/32".into(), "cidr")]
+        );
+    }
+}

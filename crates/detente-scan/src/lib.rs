@@ -1,0 +1,15 @@
+//! Detente's scanner: loads shared indicators (STIX 2.1, Zeek intel, MISP warninglists, the
+//! JAR-16-20296 CSV), indexes them by type and matches them against logs (Zeek TSV/JSON, JSON
+//! lines, Squid, CLF, syslog, plain text) with CIDR, subdomain and URL semantics.
+
+pub mod engine;
+pub mod formats;
+pub mod index;
+pub mod norm;
+pub mod sighting;
+pub mod simple_pattern;
+pub mod sources;
+
+pub use engine::{Events, FileStats, Hit, ScanOptions, Scanner};
+pub use formats::Format;
+pub use index::{Index, Indicator, MatchKind, Value};

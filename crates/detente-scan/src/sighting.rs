@@ -1,0 +1,156 @@
+//! STIX 2.1 `sighting` objects from aggregated hits.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::sources::days_from_civil;
+
+/// Per-indicator tallies of alerting hits.
+#[derive(Debug, Default)]
+pub struct Sightings {
+    per: BTreeMap<String, Tally>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Tally {
+    count: u64,
+    first: i64,
+    last: i64,
+}
+
+impl Sightings {
+    /// Records one hit on `indicator_id` at `millis` since the epoch.
+    pub fn add(&mut self, indicator_id: &str, millis: i64) {
+        let t = self.per.entry(indicator_id.to_string()).or_insert(Tally {
+            count: 0,
+            first: millis,
+            last: millis,
+        });
+        t.count += 1;
+        t.first = t.first.min(millis);
+        t.last = t.last.max(millis);
+    }
+
+    /// Number of indicators sighted.
+    pub fn len(&self) -> usize {
+        self.per.len()
+    }
+
+    /// Whether nothing was sighted.
+    pub fn is_empty(&self) -> bool {
+        self.per.is_empty()
+    }
+
+    /// One `sighting` per indicator, seen by `identity_id`, created at `now_millis`.
+    pub fn objects(&self, identity_id: &str, now_millis: i64) -> Vec<serde_json::Value> {
+        let now = rfc3339_millis(now_millis);
+        self.per
+            .iter()
+            .map(|(ind, t)| {
+                let id = uuid_like(
+                    &format!(
+                        "{identity_id}|{ind}|{}|{}|{}|{now_millis}",
+                        t.first, t.last, t.count
+                    ),
+                    4,
+                );
+                json!({
+                    "type": "sighting",
+                    "spec_version": "2.1",
+                    "id": format!("sighting--{id}"),
+                    "created": now,
+                    "modified": now,
+                    "sighting_of_ref": ind,
+                    "count": t.count,
+                    "first_seen": rfc3339_millis(t.first),
+                    "last_seen": rfc3339_millis(t.last),
+                    "where_sighted_refs": [identity_id],
+                })
+            })
+            .collect()
+    }
+}
+
+/// A UUID-shaped string (RFC 9562 layout, given version nibble) derived from `seed` by SHA-256.
+pub fn uuid_like(seed: &str, version: u8) -> String {
+    let h = Sha256::digest(seed.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    b[6] = (b[6] & 0x0f) | (version << 4);
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let x: String = b.iter().map(|v| format!("{v:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[0..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..32]
+    )
+}
+
+/// Formats Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn rfc3339_millis(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+/// Inverse of [`days_from_civil`].
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    debug_assert_eq!(days_from_civil(y, m, d), z - 719_468);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_format() {
+        assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339_millis(1_726_531_200_123),
+            "2024-09-17T00:00:00.123Z"
+        );
+        assert_eq!(
+            crate::sources::parse_timestamp("2024-02-29T12:34:56Z")
+                .map(|s| rfc3339_millis(s * 1000))
+                .as_deref(),
+            Some("2024-02-29T12:34:56.000Z")
+        );
+    }
+
+    #[test]
+    fn tallies() {
+        let mut s = Sightings::default();
+        s.add("indicator--a", 2000);
+        s.add("indicator--a", 1000);
+        s.add("indicator--b", 5);
+        let o = s.objects("identity--x", 9000);
+        assert_eq!(o.len(), 2);
+        assert_eq!(o[0]["count"], 2);
+        assert_eq!(o[0]["first_seen"], "1970-01-01T00:00:01.000Z");
+        assert_eq!(o[0]["where_sighted_refs"][0], "identity--x");
+        assert!(uuid_like("x", 4).chars().nth(14) == Some('4'));
+    }
+}

@@ -1,0 +1,625 @@
+//! Indicator sources: STIX 2.1 bundles, Zeek intel files, MISP warninglists, the GRIZZLY STEPPE
+//! CSV and plain one-value-per-line lists. Parsing is pure: callers hand in bytes.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use sha2::{Digest, Sha256};
+
+use crate::index::{Indicator, Value};
+use crate::norm::{self, MAX_URL};
+use crate::simple_pattern;
+
+/// What loading one source produced.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Indicators that are in force.
+    pub indicators: Vec<Indicator>,
+    /// Which reader recognised the source.
+    pub format: &'static str,
+    /// Indicators dropped because `revoked` is true.
+    pub revoked: usize,
+    /// Indicators dropped because `valid_until` has passed.
+    pub expired: usize,
+    /// Indicators dropped because `valid_from` is in the future.
+    pub not_yet_valid: usize,
+    /// Entries we could not type, with a reason each (first few kept).
+    pub skipped: Vec<String>,
+    /// Number of entries skipped in total.
+    pub skipped_count: usize,
+}
+
+impl Loaded {
+    fn skip(&mut self, why: String) {
+        self.skipped_count += 1;
+        if self.skipped.len() < 20 {
+            self.skipped.push(why);
+        }
+    }
+}
+
+/// Errors that make a whole source unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// JSON that does not parse or has the wrong shape.
+    #[error("invalid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// CSV that does not parse.
+    #[error("invalid CSV: {0}")]
+    Csv(#[from] csv::Error),
+    /// A required column or field is missing.
+    #[error("{0}")]
+    Shape(String),
+}
+
+/// Loading options.
+#[derive(Clone, Copy, Debug)]
+pub struct LoadOptions {
+    /// Current time, seconds since the Unix epoch (for `valid_from`/`valid_until`).
+    pub now: i64,
+    /// Whether domain indicators also match their subdomains.
+    pub subdomains: bool,
+}
+
+/// Recognises the source format from its content and loads it; `name` labels derived ids.
+pub fn load_bytes(name: &str, data: &[u8], opts: LoadOptions) -> Result<Loaded, SourceError> {
+    let head = data
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .map_or(&data[..0], |p| &data[p..]);
+    if head.starts_with(b"{") {
+        let mut out = Loaded::default();
+        let mut de = serde_json::Deserializer::from_slice(data);
+        let doc = JsonSeed {
+            opts,
+            out: &mut out,
+        }
+        .deserialize(&mut de)?;
+        de.end()?;
+        if doc.objects {
+            out.format = "stix";
+            return Ok(out);
+        }
+        if let Some(list) = doc.list {
+            let kind = doc.kind.unwrap_or_default();
+            let name = doc.name.unwrap_or_default();
+            return Ok(load_warninglist(&Warninglist { name, kind, list }));
+        }
+        return Err(SourceError::Shape(
+            "JSON is neither a STIX bundle/envelope nor a MISP warninglist".into(),
+        ));
+    }
+    if head.starts_with(b"#fields") || head.starts_with(b"#separator") {
+        return load_zeek_intel(name, data, opts);
+    }
+    if head.starts_with(b"INDICATOR_VALUE,") {
+        return load_jar_csv(name, data, opts);
+    }
+    Ok(load_plain(name, data, opts))
+}
+
+/// A stable id for indicators whose source has none: `indicator--<UUIDv5-shaped hash>`.
+pub fn derived_id(source: &str, value: &str) -> String {
+    let h = Sha256::digest(format!("{source}\0{value}").as_bytes());
+    let x: String = h.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!(
+        "indicator--{}-{}-5{}-{:x}{}-{}",
+        &x[0..8],
+        &x[8..12],
+        &x[13..16],
+        (u8::from_str_radix(&x[16..17], 16).unwrap_or(0) & 3) | 8,
+        &x[17..20],
+        &x[20..32]
+    )
+}
+
+/// Parses an RFC 3339 timestamp (`2024-09-17T00:00:00.000Z`, offsets allowed) to Unix seconds.
+pub fn parse_timestamp(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        std::str::from_utf8(b.get(r)?).ok()?.parse().ok()
+    };
+    let (y, mo, d, h, mi, sec) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut i = 19;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+    }
+    let offset = match b.get(i)? {
+        b'Z' | b'z' if i + 1 == b.len() => 0,
+        c @ (b'+' | b'-') if b.len() == i + 6 && b[i + 3] == b':' => {
+            let o = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
+            if *c == b'+' { o } else { -o }
+        }
+        _ => return None,
+    };
+    Some(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's civil algorithm).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The JSON sources we read: a STIX bundle or TAXII envelope (`objects`), or a MISP warninglist
+/// (`name`, `type`, `list`). STIX objects are typed one at a time as they are parsed, so a large
+/// bundle never exists as a tree in memory.
+struct JsonSeed<'o> {
+    opts: LoadOptions,
+    out: &'o mut Loaded,
+}
+
+#[derive(Default)]
+struct JsonDoc {
+    kind: Option<String>,
+    name: Option<String>,
+    list: Option<Vec<serde_json::Value>>,
+    objects: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for JsonSeed<'_> {
+    type Value = JsonDoc;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<JsonDoc, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for JsonSeed<'_> {
+    type Value = JsonDoc;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a STIX bundle or a MISP warninglist")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonDoc, A::Error> {
+        let mut doc = JsonDoc::default();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "type" => doc.kind = map.next_value::<Option<String>>()?,
+                "name" => doc.name = map.next_value::<Option<String>>()?,
+                "list" => doc.list = Some(map.next_value()?),
+                "objects" => {
+                    doc.objects = true;
+                    map.next_value_seed(ObjectsSeed {
+                        opts: self.opts,
+                        out: &mut *self.out,
+                    })?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(doc)
+    }
+}
+
+struct ObjectsSeed<'o> {
+    opts: LoadOptions,
+    out: &'o mut Loaded,
+}
+
+impl<'de> DeserializeSeed<'de> for ObjectsSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectsSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of STIX objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(obj) = seq.next_element::<StixObject<'de>>()? {
+            match stix_object(&obj, self.opts) {
+                Outcome::NotIndicator => {}
+                Outcome::Revoked => self.out.revoked += 1,
+                Outcome::Expired => self.out.expired += 1,
+                Outcome::NotYetValid => self.out.not_yet_valid += 1,
+                Outcome::Skipped(why) => self.out.skip(why),
+                Outcome::Indicators(list) => self.out.indicators.extend(list),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct StixObject<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pattern: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pattern_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    valid_from: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    valid_until: Option<Cow<'a, str>>,
+    revoked: Option<bool>,
+}
+
+fn stix_time<'a>(t: &'a Option<Cow<'_, str>>) -> Option<(&'a str, Option<i64>)> {
+    t.as_deref().map(|t| (t, parse_timestamp(t)))
+}
+
+/// What one STIX object contributes.
+enum Outcome {
+    NotIndicator,
+    Revoked,
+    Expired,
+    NotYetValid,
+    Skipped(String),
+    Indicators(Vec<Indicator>),
+}
+
+fn stix_object(obj: &StixObject<'_>, opts: LoadOptions) -> Outcome {
+    if obj.kind != "indicator" {
+        return Outcome::NotIndicator;
+    }
+    let id = obj.id.as_deref().unwrap_or("indicator--unknown");
+    if obj.revoked == Some(true) {
+        return Outcome::Revoked;
+    }
+    match stix_time(&obj.valid_until) {
+        Some((_, Some(t))) if t <= opts.now => return Outcome::Expired,
+        Some((raw, None)) => {
+            return Outcome::Skipped(format!("{id}: unreadable valid_until {raw:?}"));
+        }
+        _ => {}
+    }
+    match stix_time(&obj.valid_from) {
+        Some((_, Some(t))) if t > opts.now => return Outcome::NotYetValid,
+        Some((raw, None)) => {
+            return Outcome::Skipped(format!("{id}: unreadable valid_from {raw:?}"));
+        }
+        _ => {}
+    }
+    let pattern_type = obj.pattern_type.as_deref().unwrap_or("stix");
+    let Some(pattern) = obj.pattern.as_deref() else {
+        return Outcome::Skipped(format!("{id}: no pattern"));
+    };
+    if pattern_type != "stix" {
+        return Outcome::Skipped(format!(
+            "{id}: pattern_type {pattern_type} is not evaluated"
+        ));
+    }
+    match simple_pattern::comparisons(pattern, opts.subdomains) {
+        Ok(list) => Outcome::Indicators(
+            list.into_iter()
+                .map(|(written, value)| Indicator {
+                    id: id.to_string(),
+                    written,
+                    value,
+                })
+                .collect(),
+        ),
+        Err(e) => Outcome::Skipped(format!("{id}: {e}: {pattern}")),
+    }
+}
+
+struct Warninglist {
+    name: String,
+    kind: String,
+    list: Vec<serde_json::Value>,
+}
+
+fn load_warninglist(wl: &Warninglist) -> Loaded {
+    let mut out = Loaded {
+        format: "misp-warninglist",
+        ..Loaded::default()
+    };
+    let source = format!("misp-warninglist:{}", wl.name);
+    for entry in &wl.list {
+        let Some(s) = entry.as_str() else {
+            out.skip(format!("{}: non-string entry", wl.name));
+            continue;
+        };
+        let s = s.trim();
+        let value = match wl.kind.as_str() {
+            "cidr" => norm::parse_cidr(s.as_bytes()).map(|(ip, len)| Value::Net(ip, len)),
+            // A hostname list covers the name and everything below it; string lists are exact.
+            "hostname" => Value::guess(s.trim_start_matches('.'), true),
+            "string" => Value::guess(s, false),
+            other => {
+                out.skip(format!("{}: list type {other:?} is not applied", wl.name));
+                break;
+            }
+        };
+        match value {
+            Some(value) => out.indicators.push(Indicator {
+                id: derived_id(&source, s),
+                written: s.to_string(),
+                value,
+            }),
+            None => out.skip(format!("{}: untyped entry {s:?}", wl.name)),
+        }
+    }
+    out
+}
+
+fn load_zeek_intel(name: &str, data: &[u8], opts: LoadOptions) -> Result<Loaded, SourceError> {
+    let mut out = Loaded {
+        format: "zeek-intel",
+        ..Loaded::default()
+    };
+    let mut cols: Option<(usize, usize)> = None;
+    for (n, line) in data.split(|c| *c == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(fields) = line.strip_prefix(b"#fields\t") {
+            let names: Vec<&[u8]> = fields.split(|c| *c == b'\t').collect();
+            let ind = names.iter().position(|f| *f == b"indicator");
+            let typ = names.iter().position(|f| *f == b"indicator_type");
+            match (ind, typ) {
+                (Some(i), Some(t)) => cols = Some((i, t)),
+                _ => {
+                    return Err(SourceError::Shape(format!(
+                        "{name}:{}: #fields lacks indicator/indicator_type",
+                        n + 1
+                    )));
+                }
+            }
+            continue;
+        }
+        if line[0] == b'#' {
+            continue;
+        }
+        let Some((ci, ct)) = cols else {
+            return Err(SourceError::Shape(format!(
+                "{name}:{}: data before the #fields header",
+                n + 1
+            )));
+        };
+        let fields: Vec<&[u8]> = line.split(|c| *c == b'\t').collect();
+        let (Some(v), Some(t)) = (fields.get(ci), fields.get(ct)) else {
+            out.skip(format!("{name}:{}: too few fields", n + 1));
+            continue;
+        };
+        let written = String::from_utf8_lossy(v).into_owned();
+        let typ = String::from_utf8_lossy(t);
+        let value = match typ.as_ref() {
+            // Feeds put CIDRs in ADDR fields (zeek/zeek#514); accept both.
+            "Intel::ADDR" | "Intel::SUBNET" => norm::parse_cidr(v).map(|(ip, l)| Value::Net(ip, l)),
+            "Intel::DOMAIN" => {
+                Value::guess(&written, opts.subdomains).filter(|x| matches!(x, Value::Domain(..)))
+            }
+            "Intel::URL" => {
+                let mut u = [0u8; MAX_URL];
+                norm::normalize_url(v, &mut u)
+                    .map(|p| Value::Url(String::from_utf8_lossy(p.normalized).into_owned()))
+            }
+            "Intel::EMAIL" => {
+                Value::guess(&written, false).filter(|x| matches!(x, Value::Email(_)))
+            }
+            "Intel::FILE_HASH" | "Intel::CERT_HASH" => {
+                Value::guess(&written, false).filter(|x| matches!(x, Value::Hash(_)))
+            }
+            other => {
+                out.skip(format!(
+                    "{name}:{}: indicator type {other} is not matched",
+                    n + 1
+                ));
+                continue;
+            }
+        };
+        match value {
+            Some(value) => {
+                let id = derived_id(&format!("zeek-intel:{typ}"), &written);
+                out.indicators.push(Indicator { id, written, value });
+            }
+            None => out.skip(format!(
+                "{name}:{}: {typ} value {written:?} does not parse",
+                n + 1
+            )),
+        }
+    }
+    if cols.is_none() {
+        return Err(SourceError::Shape(format!("{name}: no #fields header")));
+    }
+    Ok(out)
+}
+
+/// The JAR-16-20296 CSV: `INDICATOR_VALUE,TYPE,COMMENT,...`; the COMMENT column of hash rows
+/// carries further digests as `SHA1:<hex>|SHA256:<hex>`.
+fn load_jar_csv(name: &str, data: &[u8], opts: LoadOptions) -> Result<Loaded, SourceError> {
+    let mut out = Loaded {
+        format: "jar-csv",
+        ..Loaded::default()
+    };
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(data);
+    let headers = rdr.headers()?.clone();
+    let col = |n: &str| headers.iter().position(|h| h == n);
+    let (Some(ci), Some(ct), Some(cc)) = (col("INDICATOR_VALUE"), col("TYPE"), col("COMMENT"))
+    else {
+        return Err(SourceError::Shape(format!(
+            "{name}: missing INDICATOR_VALUE/TYPE/COMMENT columns"
+        )));
+    };
+    let source = format!("jar-csv:{name}");
+    for (row, rec) in rdr.records().enumerate() {
+        let rec = rec?;
+        let value = rec.get(ci).unwrap_or("").trim();
+        let typ = rec.get(ct).unwrap_or("").trim();
+        let comment = rec.get(cc).unwrap_or("");
+        let push = |written: &str, v: Option<Value>, out: &mut Loaded| match v {
+            Some(v) => out.indicators.push(Indicator {
+                id: derived_id(&source, written),
+                written: written.to_string(),
+                value: v,
+            }),
+            None => out.skip(format!(
+                "{name}: record {}: {typ} value {written:?} does not parse",
+                row + 1
+            )),
+        };
+        if !value.is_empty() {
+            let v = match typ {
+                "IPV4ADDR" | "IPV6ADDR" => {
+                    norm::parse_cidr(value.as_bytes()).map(|(ip, l)| Value::Net(ip, l))
+                }
+                "FQDN" => {
+                    Value::guess(value, opts.subdomains).filter(|x| matches!(x, Value::Domain(..)))
+                }
+                "URL" => {
+                    let mut u = [0u8; MAX_URL];
+                    norm::normalize_url(value.as_bytes(), &mut u)
+                        .map(|p| Value::Url(String::from_utf8_lossy(p.normalized).into_owned()))
+                }
+                "MD5" | "SHA1" | "SHA256" => {
+                    Value::guess(value, false).filter(|x| matches!(x, Value::Hash(_)))
+                }
+                _ => Value::guess(value, opts.subdomains),
+            };
+            push(value, v, &mut out);
+        }
+        for part in comment.split('|') {
+            let Some((k, v)) = part.split_once(':') else {
+                continue;
+            };
+            if matches!(k.trim(), "MD5" | "SHA1" | "SHA256") {
+                let v = v.trim();
+                push(
+                    v,
+                    Value::guess(v, false).filter(|x| matches!(x, Value::Hash(_))),
+                    &mut out,
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One value per line, typed by shape; `#` starts a comment line.
+fn load_plain(name: &str, data: &[u8], opts: LoadOptions) -> Loaded {
+    let mut out = Loaded {
+        format: "plain",
+        ..Loaded::default()
+    };
+    let source = format!("plain:{name}");
+    for (n, line) in data.split(|c| *c == b'\n').enumerate() {
+        let s = String::from_utf8_lossy(line);
+        let s = s.trim();
+        if s.is_empty() || s.starts_with('#') {
+            continue;
+        }
+        match Value::guess(s, opts.subdomains) {
+            Some(value) => out.indicators.push(Indicator {
+                id: derived_id(&source, s),
+                written: s.to_string(),
+                value,
+            }),
+            None => out.skip(format!("{name}:{}: untyped value {s:?}", n + 1)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPTS: LoadOptions = LoadOptions {
+        now: 1_800_000_000,
+        subdomains: true,
+    };
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(parse_timestamp("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_timestamp("2024-09-17T00:00:00.000Z"),
+            Some(1_726_531_200)
+        );
+        assert_eq!(
+            parse_timestamp("2024-09-17T02:00:00+02:00"),
+            Some(1_726_531_200)
+        );
+        assert_eq!(parse_timestamp("2024-13-17T00:00:00Z"), None);
+        assert_eq!(parse_timestamp("yesterday"), None);
+    }
+
+    #[test]
+    fn stix_validity() {
+        let b = serde_json::json!({"type": "bundle", "objects": [
+            {"type": "indicator", "id": "indicator--1", "pattern": "[ipv4-addr:value = '1.2.3.4']", "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z"},
+            {"type": "indicator", "id": "indicator--2", "pattern": "[ipv4-addr:value = '1.2.3.5']", "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z", "revoked": true},
+            {"type": "indicator", "id": "indicator--3", "pattern": "[ipv4-addr:value = '1.2.3.6']", "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z", "valid_until": "2021-01-01T00:00:00Z"},
+            {"type": "indicator", "id": "indicator--4", "pattern": "[ipv4-addr:value = '1.2.3.7']", "pattern_type": "stix", "valid_from": "2099-01-01T00:00:00Z"},
+            {"type": "indicator", "id": "indicator--5", "pattern": "[file:name = 'x']", "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z"},
+            {"type": "malware", "id": "malware--1"}
+        ]});
+        let l = load_bytes("b", b.to_string().as_bytes(), OPTS).unwrap();
+        assert_eq!(
+            (
+                l.indicators.len(),
+                l.revoked,
+                l.expired,
+                l.not_yet_valid,
+                l.skipped_count
+            ),
+            (1, 1, 1, 1, 1)
+        );
+        assert_eq!(l.indicators[0].id, "indicator--1");
+    }
+
+    #[test]
+    fn zeek_intel_urls_lose_scheme() {
+        let f = b"#fields\tindicator\tindicator_type\tmeta.source\nhttps://Evil.com/x\tIntel::URL\ts\nevil.com/y\tIntel::URL\ts\n1.2.3.0/24\tIntel::ADDR\ts\nbob\tIntel::USER_NAME\ts\n";
+        let l = load_bytes("f", f, OPTS).unwrap();
+        assert_eq!(l.format, "zeek-intel");
+        assert_eq!(l.indicators[0].value, Value::Url("evil.com/x".into()));
+        assert_eq!(l.indicators[1].value, Value::Url("evil.com/y".into()));
+        assert_eq!(
+            l.indicators[2].value,
+            Value::Net(norm::Ip::V4(0x01020300), 24)
+        );
+        assert_eq!(l.skipped_count, 1);
+        assert!(load_bytes("f", b"#fields\tx\n1\n", OPTS).is_err());
+    }
+
+    #[test]
+    fn derived_ids_are_uuid_shaped() {
+        let id = derived_id("a", "b");
+        assert_eq!(id.len(), "indicator--".len() + 36);
+        assert_eq!(id, derived_id("a", "b"));
+        assert_ne!(id, derived_id("a", "c"));
+    }
+}

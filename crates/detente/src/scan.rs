@@ -1,0 +1,493 @@
+//! `detente scan`: match shared indicators against local logs; NDJSON hits, STIX sightings.
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use detente_scan::engine::{expand_paths, open_log};
+use detente_scan::index::Value;
+use detente_scan::norm::Ip;
+use detente_scan::sighting::{Sightings, rfc3339_millis, uuid_like};
+use detente_scan::sources::{self, LoadOptions, Loaded};
+use detente_scan::{Events, Format, Hit, Index, MatchKind, ScanOptions, Scanner};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+mod taxii;
+
+/// Log formats accepted by `--format`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum FormatArg {
+    /// Detect from the first line of each log.
+    Auto,
+    /// Zeek TSV with headers.
+    Zeek,
+    /// Zeek JSON streaming logs.
+    ZeekJson,
+    /// JSON lines.
+    Jsonl,
+    /// Squid native access.log.
+    Squid,
+    /// Common / combined log format.
+    Clf,
+    /// Plain text (token extraction).
+    Text,
+}
+
+/// Arguments of `detente scan`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Indicator source: STIX 2.1 bundle, Zeek intel file, MISP warninglist (list.json or
+    /// folder), JAR-16-20296 CSV, a plain list, or taxii:API-ROOT-URL#COLLECTION. Repeatable.
+    #[arg(long = "indicators", value_name = "SRC", required = true)]
+    pub indicators: Vec<String>,
+    /// Allowlist source (same formats); hits on allowlisted values are reported as `inform`.
+    #[arg(long = "allowlist", value_name = "SRC")]
+    pub allowlist: Vec<String>,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: FormatArg,
+    /// Write NDJSON hits here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Write a STIX 2.1 bundle of `sighting` objects (one per alerting indicator) here.
+    #[arg(long, value_name = "FILE")]
+    pub sightings: Option<PathBuf>,
+    /// Push the sightings to this TAXII 2.1 API root (credentials from DETENTE_TOKEN or
+    /// DETENTE_USER/DETENTE_SECRET).
+    #[arg(long, value_name = "URL", requires = "collection")]
+    pub push: Option<String>,
+    /// Collection id for `--push`.
+    #[arg(long, value_name = "ID", requires = "push")]
+    pub collection: Option<String>,
+    /// The scanning party's STIX identity (an `identity--` id or a name); default: a generated
+    /// identity remembered in the state directory.
+    #[arg(long, value_name = "IDENTITY")]
+    pub identity: Option<String>,
+    /// Drop allowlisted hits instead of reporting them as `inform`.
+    #[arg(long)]
+    pub drop_allowlisted: bool,
+    /// Match domain indicators exactly (no subdomains).
+    #[arg(long)]
+    pub exact_domains: bool,
+    /// Keep reading the (single) log as it grows.
+    #[arg(long)]
+    pub follow: bool,
+    /// Log files or folders (plain or .gz); `-` is standard input.
+    #[arg(required = true, value_name = "LOG")]
+    pub logs: Vec<PathBuf>,
+}
+
+/// One NDJSON hit line; field order is part of the output contract.
+#[derive(Serialize)]
+struct HitLine<'a> {
+    file: &'a str,
+    line: u64,
+    field: &'a str,
+    observed: &'a str,
+    indicator: &'a str,
+    indicator_id: &'a str,
+    kind: &'a str,
+    action: &'a str,
+}
+
+struct Out {
+    hits: Box<dyn Write>,
+    bar: Option<ProgressBar>,
+    sightings: Sightings,
+    alerts: u64,
+    informs: u64,
+    warnings: u64,
+    write_error: Option<io::Error>,
+    bytes_before: u64,
+    follow: bool,
+}
+
+impl Events for Out {
+    fn hit(&mut self, h: &Hit<'_>) {
+        let action = if h.inform { "inform" } else { "alert" };
+        if h.inform {
+            self.informs += 1;
+        } else {
+            self.alerts += 1;
+            self.sightings.add(&h.indicator.id, now_millis());
+        }
+        let line = HitLine {
+            file: h.file,
+            line: h.line,
+            field: h.field,
+            observed: h.observed,
+            indicator: &h.indicator.written,
+            indicator_id: &h.indicator.id,
+            kind: h.kind.as_str(),
+            action,
+        };
+        let r = serde_json::to_writer(&mut self.hits, &line)
+            .map_err(io::Error::from)
+            .and_then(|()| self.hits.write_all(b"\n"));
+        if let Err(e) = r {
+            self.write_error.get_or_insert(e);
+        }
+    }
+
+    fn warning(&mut self, message: &str) {
+        self.warnings += 1;
+        let print = || eprintln!("warning: {message}");
+        match &self.bar {
+            Some(b) => b.suspend(print),
+            None => print(),
+        }
+    }
+
+    fn progress(&mut self, bytes: u64) {
+        if let Some(b) = &self.bar {
+            b.set_position(self.bytes_before + bytes);
+            b.set_message(format!("{} hits", self.alerts + self.informs));
+        }
+        if self.follow {
+            let _ = self.hits.flush();
+        }
+    }
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Runs `detente scan`.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let started = Instant::now();
+    let opts = LoadOptions {
+        now: now_millis() / 1000,
+        subdomains: true,
+    };
+    if args.follow && (args.logs.len() != 1 || args.logs[0].is_dir()) {
+        bail!("--follow takes exactly one log file");
+    }
+    let mut index = Index::new(args.exact_domains);
+    let mut totals = LoadTotals::default();
+    for src in &args.indicators {
+        for loaded in load_source(src, opts)? {
+            totals.add(src, &loaded);
+            loaded.indicators.into_iter().for_each(|i| index.insert(i));
+        }
+    }
+    let mut allow = Index::new(false);
+    for src in &args.allowlist {
+        for loaded in load_source(src, opts)? {
+            report_skips(src, &loaded);
+            loaded.indicators.into_iter().for_each(|i| allow.insert(i));
+        }
+    }
+    report_cidr_overlaps(&index, &allow);
+    eprintln!(
+        "detente scan: {} indicators loaded ({} revoked, {} expired, {} not yet valid, {} skipped), {} allowlist entries, in {:.2} s",
+        index.len(),
+        totals.revoked,
+        totals.expired,
+        totals.not_yet_valid,
+        totals.skipped,
+        allow.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let logs = expand_paths(&args.logs).context("listing log folders")?;
+    let disk_total: u64 = logs
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let hits: Box<dyn Write> = match &args.output {
+        Some(p) => Box::new(BufWriter::with_capacity(
+            1 << 16,
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
+    };
+    let bar = io::stderr().is_terminal().then(|| {
+        let b = ProgressBar::new(disk_total);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {bytes}/{total_bytes} {bytes_per_sec} {wide_msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let mut out = Out {
+        hits,
+        bar,
+        sightings: Sightings::default(),
+        alerts: 0,
+        informs: 0,
+        warnings: 0,
+        write_error: None,
+        bytes_before: 0,
+        follow: args.follow,
+    };
+    let scanner = Scanner {
+        index: &index,
+        allow: (!allow.is_empty()).then_some(&allow),
+        opts: ScanOptions {
+            format: format_of(args.format),
+            drop_allowlisted: args.drop_allowlisted,
+            follow: args.follow,
+        },
+    };
+    let scan_start = Instant::now();
+    let (mut bytes, mut lines) = (0u64, 0u64);
+    for path in &logs {
+        let name = path.display().to_string();
+        let reader = match open_log(path) {
+            Ok(r) => r,
+            Err(e) => {
+                out.warning(&format!("{name}: cannot open: {e}"));
+                continue;
+            }
+        };
+        let st = scanner.scan(&name, reader, &mut out);
+        bytes += st.bytes;
+        lines += st.lines;
+        out.bytes_before += std::fs::metadata(path).map_or(st.bytes, |m| m.len());
+    }
+    out.hits.flush().context("writing hits")?;
+    if let Some(e) = out.write_error.take() {
+        return Err(e).context("writing hits");
+    }
+    if let Some(b) = &out.bar {
+        b.finish_and_clear();
+    }
+    let secs = scan_start.elapsed().as_secs_f64();
+    eprintln!(
+        "detente scan: {} logs, {} bytes, {} lines in {:.2} s ({:.3} GB/s); {} hits ({} alert, {} inform); {} sightings; {} warnings; total {:.2} s",
+        logs.len(),
+        bytes,
+        lines,
+        secs,
+        bytes as f64 / secs.max(1e-9) / 1e9,
+        out.alerts + out.informs,
+        out.alerts,
+        out.informs,
+        out.sightings.len(),
+        out.warnings,
+        started.elapsed().as_secs_f64()
+    );
+
+    if args.sightings.is_some() || args.push.is_some() {
+        let identity = identity_object(args.identity.as_deref())?;
+        let identity_id = identity["id"].as_str().unwrap_or_default().to_string();
+        let mut objects = vec![identity];
+        objects.extend(out.sightings.objects(&identity_id, now_millis()));
+        if let Some(p) = &args.sightings {
+            let bundle = serde_json::json!({
+                "type": "bundle",
+                "id": format!("bundle--{}", uuid_like(&format!("{identity_id}|{}", now_millis()), 4)),
+                "objects": objects,
+            });
+            let text = serde_json::to_string_pretty(&bundle)?;
+            std::fs::write(p, text + "\n").with_context(|| format!("writing {}", p.display()))?;
+        }
+        if let (Some(url), Some(coll)) = (&args.push, &args.collection) {
+            taxii::push(url, coll, &objects)?;
+            eprintln!(
+                "detente scan: pushed {} objects to {url} collection {coll}",
+                objects.len()
+            );
+        }
+    }
+    Ok(if out.warnings > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn format_of(f: FormatArg) -> Format {
+    match f {
+        FormatArg::Auto => Format::Auto,
+        FormatArg::Zeek => Format::Zeek,
+        FormatArg::ZeekJson => Format::ZeekJson,
+        FormatArg::Jsonl => Format::Jsonl,
+        FormatArg::Squid => Format::Squid,
+        FormatArg::Clf => Format::Clf,
+        FormatArg::Text => Format::Text,
+    }
+}
+
+#[derive(Default)]
+struct LoadTotals {
+    revoked: usize,
+    expired: usize,
+    not_yet_valid: usize,
+    skipped: usize,
+}
+
+impl LoadTotals {
+    fn add(&mut self, src: &str, l: &Loaded) {
+        self.revoked += l.revoked;
+        self.expired += l.expired;
+        self.not_yet_valid += l.not_yet_valid;
+        self.skipped += l.skipped_count;
+        report_skips(src, l);
+    }
+}
+
+fn report_skips(src: &str, l: &Loaded) {
+    for s in &l.skipped {
+        eprintln!("note: {src}: skipped {s}");
+    }
+    if l.skipped_count > l.skipped.len() {
+        eprintln!(
+            "note: {src}: {} more entries skipped",
+            l.skipped_count - l.skipped.len()
+        );
+    }
+}
+
+/// Loads one `--indicators`/`--allowlist` source (a folder yields one result per file).
+fn load_source(src: &str, opts: LoadOptions) -> Result<Vec<Loaded>> {
+    if let Some(rest) = src.strip_prefix("taxii:") {
+        return Ok(vec![taxii::fetch(rest, opts)?]);
+    }
+    let path = Path::new(src);
+    let files = if path.is_dir() {
+        let all = expand_paths(&[path.to_path_buf()]).with_context(|| format!("listing {src}"))?;
+        // A MISP warninglists checkout: only the list.json files are lists.
+        let lists: Vec<PathBuf> = all
+            .iter()
+            .filter(|p| p.file_name().is_some_and(|n| n == "list.json"))
+            .cloned()
+            .collect();
+        if lists.is_empty() { all } else { lists }
+    } else {
+        vec![path.to_path_buf()]
+    };
+    files
+        .iter()
+        .map(|f| {
+            let data = std::fs::read(f)
+                .with_context(|| format!("reading indicator source {}", f.display()))?;
+            sources::load_bytes(&f.display().to_string(), &data, opts)
+                .with_context(|| format!("loading indicator source {}", f.display()))
+        })
+        .collect()
+}
+
+/// Reports allowlist entries that cover all or part of a CIDR indicator.
+fn report_cidr_overlaps(index: &Index, allow: &Index) {
+    if allow.is_empty() {
+        return;
+    }
+    let mut shown = 0;
+    let mut total = 0;
+    let mut note = |msg: String| {
+        total += 1;
+        if shown < 20 {
+            shown += 1;
+            eprintln!("note: {msg}");
+        }
+    };
+    for a in allow.indicators() {
+        let Value::Net(net, len) = a.value else {
+            continue;
+        };
+        index.lookup_ip(net, &mut |n, kind| {
+            let ind = index.indicator(n);
+            if let (MatchKind::Cidr, Value::Net(_, ilen)) = (kind, &ind.value)
+                && *ilen < len
+            {
+                note(format!(
+                    "allowlist entry {} covers part of CIDR indicator {} ({})",
+                    a.written, ind.written, ind.id
+                ));
+            }
+        });
+        for n in index.nets_within(net, len) {
+            let ind = index.indicator(n);
+            if is_cidr(&ind.value) {
+                note(format!(
+                    "CIDR indicator {} ({}) lies entirely in allowlist entry {}",
+                    ind.written, ind.id, a.written
+                ));
+            }
+        }
+    }
+    if total > shown {
+        eprintln!("note: {} more allowlist/CIDR overlaps", total - shown);
+    }
+}
+
+fn is_cidr(v: &Value) -> bool {
+    matches!(v, Value::Net(Ip::V4(_), l) if *l < 32)
+        || matches!(v, Value::Net(Ip::V6(_), l) if *l < 128)
+}
+
+/// The scanning party's identity object: from `--identity`, else remembered in the state dir.
+fn identity_object(given: Option<&str>) -> Result<serde_json::Value> {
+    let now = rfc3339_millis(now_millis());
+    let make = |id: String, name: &str| {
+        serde_json::json!({
+            "type": "identity", "spec_version": "2.1", "id": id, "created": now, "modified": now,
+            "name": name, "identity_class": "organization",
+        })
+    };
+    if let Some(g) = given {
+        return Ok(if g.starts_with("identity--") {
+            make(g.to_string(), g)
+        } else {
+            make(
+                format!(
+                    "identity--{}",
+                    uuid_like(&format!("detente-identity:{g}"), 5)
+                ),
+                g,
+            )
+        });
+    }
+    let dir = state_dir()?;
+    let path = dir.join("identity.json");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let v: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+        if v.get("id")
+            .and_then(|i| i.as_str())
+            .is_some_and(|i| i.starts_with("identity--"))
+        {
+            return Ok(v);
+        }
+        bail!("{} holds no identity object", path.display());
+    }
+    let host = std::fs::read_to_string("/etc/hostname")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let seed = format!("{host}|{}|{}", now_millis(), std::process::id());
+    let v = make(
+        format!("identity--{}", uuid_like(&seed, 4)),
+        &format!(
+            "detente scanner {}",
+            if host.is_empty() { "host" } else { &host }
+        ),
+    );
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(&path, serde_json::to_string_pretty(&v)? + "\n")
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(v)
+}
+
+fn state_dir() -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("DETENTE_STATE_DIR") {
+        return Ok(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_STATE_HOME") {
+        return Ok(PathBuf::from(d).join("detente"));
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => Ok(PathBuf::from(h).join(".local/state/detente")),
+        None => bail!("no state directory: set DETENTE_STATE_DIR or HOME, or pass --identity"),
+    }
+}
