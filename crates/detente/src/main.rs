@@ -7,6 +7,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod collection;
+mod member;
+mod serve;
+mod token;
+
 /// Cooperative cyber defence between parties that do not trust each other.
 #[derive(Parser)]
 #[command(name = "detente", version, about)]
@@ -16,11 +21,32 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Run the node (TAXII 2.1 server).
+    Serve(serve::Args),
+    /// Manage members.
+    Member(member::Args),
+    /// Manage collections and grants.
+    Collection(collection::Args),
+    /// Issue and revoke bearer tokens.
+    Token(token::Args),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<ExitCode> = match cli.command {};
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result: anyhow::Result<ExitCode> = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Member(args) => member::run(args),
+        Command::Collection(args) => collection::run(args),
+        Command::Token(args) => token::run(args),
+    };
     match result {
         Ok(code) => code,
         Err(err) => {
