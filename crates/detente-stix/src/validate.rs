@@ -1,9 +1,12 @@
-//! Validation of one STIX 2.1 object.
+//! Validation of one STIX 2.1 object and of bundles.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use crate::check::{Allowed, Obj, Res};
 use crate::error::{ErrorKind, ValidationError};
+use crate::ident::{is_uuid, parse_identifier, property_name_problem, type_name_problem};
 use crate::timestamp::Timestamp;
+use crate::types;
 
 /// What the node needs of one validated object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,60 +27,403 @@ pub struct ObjectMeta {
     pub created_by_ref: Option<String>,
 }
 
+/// The broad kind of a STIX object, which decides its required common properties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    /// STIX Domain Object (section 4).
+    Sdo,
+    /// STIX Relationship Object: `relationship`, `sighting` (section 5).
+    Sro,
+    /// STIX Cyber-observable Object (section 6).
+    Sco,
+    /// STIX Meta Object: `language-content`, `marking-definition`, `extension-definition`.
+    Meta,
+    /// A type this crate does not know (a custom object).
+    Custom,
+}
+
+/// The category of a `type` value.
+pub fn category(object_type: &str) -> Category {
+    if types::SDO_TYPES.contains(&object_type) {
+        Category::Sdo
+    } else if types::SRO_TYPES.contains(&object_type) {
+        Category::Sro
+    } else if types::SCO_TYPES.contains(&object_type) {
+        Category::Sco
+    } else if types::META_TYPES.contains(&object_type) {
+        Category::Meta
+    } else {
+        Category::Custom
+    }
+}
+
 /// Validates one STIX 2.1 object (any type, custom ones too) and returns its summary.
 pub fn validate_object(value: &Value) -> Result<ObjectMeta, ValidationError> {
-    let Some(obj) = value.as_object() else {
+    let Some(map) = value.as_object() else {
         return Err(ValidationError::new(
             None,
             "",
             ErrorKind::WrongType("a JSON object"),
         ));
     };
-    let id = obj.get("id").and_then(Value::as_str);
-    let err = |prop: &str, kind| ValidationError::new(id, prop, kind);
-    let object_type = match obj.get("type") {
-        None => return Err(err("type", ErrorKind::Missing)),
-        Some(Value::String(s)) => s.clone(),
-        Some(_) => return Err(err("type", ErrorKind::WrongType("a string"))),
-    };
-    let id = match obj.get("id") {
-        None => return Err(err("id", ErrorKind::Missing)),
-        Some(Value::String(s)) => s.clone(),
-        Some(_) => return Err(err("id", ErrorKind::WrongType("a string"))),
-    };
-    let ts = |prop: &str| -> Result<Option<Timestamp>, ValidationError> {
-        match obj.get(prop) {
-            None => Ok(None),
-            Some(Value::String(s)) => Timestamp::parse(s)
-                .map(Some)
-                .map_err(|e| err(prop, ErrorKind::Invalid(e.to_string()))),
-            Some(_) => Err(err(prop, ErrorKind::WrongType("a timestamp string"))),
+    let id = map.get("id").and_then(Value::as_str);
+    let o = Obj::top(map, id);
+
+    // Identity first: every other error names the object by its id.
+    o.require(&["type"])?;
+    let object_type = o.string("type")?.unwrap_or_default();
+    if let Some(problem) = type_name_problem(object_type) {
+        return Err(o.invalid("type", problem));
+    }
+    if object_type == "bundle" {
+        return Err(o.invalid(
+            "type",
+            "a bundle is a container, not a STIX object; send its objects instead",
+        ));
+    }
+    o.require(&["id"])?;
+    let id = o.string("id")?.unwrap_or_default();
+    let id_type = parse_identifier(id).map_err(|e| o.invalid("id", e))?;
+    if id_type != object_type {
+        return Err(o.invalid(
+            "id",
+            format!("the type part {id_type:?} differs from the `type` property {object_type:?}"),
+        ));
+    }
+
+    for (name, v) in map {
+        if let Some(problem) = property_name_problem(name) {
+            return Err(o.invalid(name, problem));
         }
-    };
+        // The list type: empty lists are prohibited, custom properties included.
+        if v.as_array().is_some_and(Vec::is_empty) {
+            return Err(o.invalid(name, "lists must not be empty"));
+        }
+    }
+
+    let mut cat = category(object_type);
+    if cat == Category::Custom {
+        cat = custom_category(&o)?;
+    }
+    common(&o, cat)?;
+    types::specific(&o, object_type)?;
+    // Selectors are checked last: they point into properties the checks above vouch for.
+    granular_markings(&o)?;
+
     Ok(ObjectMeta {
-        spec_version: obj
-            .get("spec_version")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        created: ts("created")?,
-        modified: ts("modified")?,
-        object_marking_refs: obj
-            .get("object_marking_refs")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default(),
-        created_by_ref: obj
-            .get("created_by_ref")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        id,
-        object_type,
+        id: id.to_owned(),
+        object_type: object_type.to_owned(),
+        spec_version: o.string("spec_version")?.map(str::to_owned),
+        created: o.timestamp("created")?,
+        modified: o.timestamp("modified")?,
+        object_marking_refs: o
+            .references("object_marking_refs", Allowed::Any)?
+            .unwrap_or_default()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        created_by_ref: o.string("created_by_ref")?.map(str::to_owned),
     })
+}
+
+/// A custom object defined through an extension (section 7.3) declares its kind with
+/// `extension_type` `new-sdo`, `new-sro` or `new-sco`; without one it is left `Custom`.
+fn custom_category(o: &Obj<'_>) -> Res<Category> {
+    let Some(exts) = o.object("extensions")? else {
+        return Ok(Category::Custom);
+    };
+    for ext in exts.values() {
+        match ext.get("extension_type").and_then(Value::as_str) {
+            Some("new-sdo") => return Ok(Category::Sdo),
+            Some("new-sro") => return Ok(Category::Sro),
+            Some("new-sco") => return Ok(Category::Sco),
+            _ => {}
+        }
+    }
+    Ok(Category::Custom)
+}
+
+/// Common properties (sections 3.2 and 6.1), by category.
+fn common(o: &Obj<'_>, cat: Category) -> Res<()> {
+    match cat {
+        Category::Sdo | Category::Sro => {
+            o.require(&["spec_version", "created", "modified"])?;
+        }
+        Category::Meta | Category::Sco | Category::Custom => {}
+    }
+    if let Some(v) = o.string("spec_version")?
+        && v != "2.1"
+    {
+        return Err(o.invalid(
+            "spec_version",
+            format!("must be \"2.1\" for a STIX 2.1 object, not {v:?}"),
+        ));
+    }
+
+    // created/modified are common properties of every object but SCOs, where the names
+    // are free for custom use.
+    if cat != Category::Sco {
+        for prop in ["created", "modified"] {
+            if let Some(ts) = o.timestamp(prop)? {
+                // Section 3.2: "MUST be precise to the nearest millisecond".
+                if ts.precision() < 3 {
+                    return Err(o.invalid(
+                        prop,
+                        "must be precise to the nearest millisecond (at least 3 fractional digits)",
+                    ));
+                }
+            }
+        }
+        o.order("created", "modified", false)?;
+        o.reference("created_by_ref", Allowed::Only(&["identity"]))?;
+        o.boolean("revoked")?;
+        o.string_lists(&["labels"])?;
+        o.integer("confidence", 0, 100)?;
+        external_references(o)?;
+    } else {
+        o.boolean("defanged")?;
+    }
+
+    o.references(
+        "object_marking_refs",
+        Allowed::Only(&["marking-definition"]),
+    )?;
+    extensions(o)?;
+    o.generic_references()?;
+    o.encoded_values()?;
+    if let Some(lang) = o.string("lang")?
+        && !is_language_tag(lang)
+    {
+        return Err(o.invalid("lang", format!("{lang:?} is not an RFC 5646 language tag")));
+    }
+    Ok(())
+}
+
+/// `external_references` (the external-reference type).
+fn external_references(o: &Obj<'_>) -> Res<()> {
+    let Some(items) = o.list("external_references")? else {
+        return Ok(());
+    };
+    for (i, item) in items.iter().enumerate() {
+        let path = o.path(&format!("external_references[{i}]"));
+        let Value::Object(m) = item else {
+            return Err(ValidationError::new(
+                o.id,
+                path,
+                ErrorKind::WrongType("an object"),
+            ));
+        };
+        let r = o.nested(m, path);
+        r.require(&["source_name"])?;
+        r.strings(&["source_name", "description", "url", "external_id"])?;
+        hashes(&r, "hashes")?;
+        let source = r.string("source_name")?.unwrap_or_default();
+        let ext_id = r.string("external_id")?;
+        // External references: CVE and CAPEC references carry their ids in a fixed shape.
+        match source {
+            "cve" => match ext_id {
+                Some(x) if is_cve(x) => {}
+                Some(_) => {
+                    return Err(r.invalid(
+                        "external_id",
+                        "a cve reference needs a CVE id `CVE-YYYY-NNNN`",
+                    ));
+                }
+                None => return Err(r.err("external_id", ErrorKind::Missing)),
+            },
+            "capec" => match ext_id {
+                Some(x)
+                    if x.strip_prefix("CAPEC-").is_some_and(|n| {
+                        !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit())
+                    }) => {}
+                Some(_) => {
+                    return Err(r.invalid(
+                        "external_id",
+                        "a capec reference needs a CAPEC id `CAPEC-N`",
+                    ));
+                }
+                None => return Err(r.err("external_id", ErrorKind::Missing)),
+            },
+            _ => r.require_any(&["description", "url", "external_id"])?,
+        }
+    }
+    Ok(())
+}
+
+/// Whether `tag` has the shape of an RFC 5646 language tag: subtags of 1 to 8 ASCII
+/// letters or digits separated by `-`, the first made of letters (`en`, `de-CH`, `zh-Hant-TW`,
+/// `i-klingon`). Registry membership is not checked.
+pub(crate) fn is_language_tag(tag: &str) -> bool {
+    let mut subtags = tag.split('-');
+    let first_ok = subtags
+        .next()
+        .is_some_and(|s| (1..=8).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_alphabetic()));
+    first_ok
+        && subtags
+            .all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_alphanumeric()))
+}
+
+fn is_cve(x: &str) -> bool {
+    let Some(rest) = x.strip_prefix("CVE-") else {
+        return false;
+    };
+    let Some((year, num)) = rest.split_once('-') else {
+        return false;
+    };
+    year.len() == 4
+        && year.bytes().all(|c| c.is_ascii_digit())
+        && num.len() >= 4
+        && num.bytes().all(|c| c.is_ascii_digit())
+}
+
+/// A `hashes` dictionary (the hashes type): string values; the algorithms the spec names get
+/// their digest length checked.
+pub(crate) fn hashes(o: &Obj<'_>, prop: &str) -> Res<()> {
+    let Some(m) = o.dictionary(prop)? else {
+        return Ok(());
+    };
+    for (alg, v) in m {
+        let Value::String(h) = v else {
+            return Err(o.err(&format!("{prop}.{alg}"), ErrorKind::WrongType("a string")));
+        };
+        let hex_len = match alg.as_str() {
+            "MD5" => Some(32),
+            "SHA-1" => Some(40),
+            "SHA-256" | "SHA3-256" => Some(64),
+            "SHA-512" | "SHA3-512" => Some(128),
+            _ => None,
+        };
+        if let Some(n) = hex_len
+            && (h.len() != n || !h.bytes().all(|c| c.is_ascii_hexdigit()))
+        {
+            return Err(o.invalid(
+                &format!("{prop}.{alg}"),
+                format!("a {alg} hash is {n} hexadecimal digits"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `granular_markings` (section 7.2.3): each applies a marking or a language to selected
+/// content, and each selector must select something present in the object.
+fn granular_markings(o: &Obj<'_>) -> Res<()> {
+    let Some(items) = o.list("granular_markings")? else {
+        return Ok(());
+    };
+    for (i, item) in items.iter().enumerate() {
+        let path = o.path(&format!("granular_markings[{i}]"));
+        let Value::Object(m) = item else {
+            return Err(ValidationError::new(
+                o.id,
+                path,
+                ErrorKind::WrongType("an object"),
+            ));
+        };
+        let g = o.nested(m, path);
+        g.require(&["selectors"])?;
+        if let Some(lang) = g.string("lang")?
+            && !is_language_tag(lang)
+        {
+            return Err(g.invalid("lang", format!("{lang:?} is not an RFC 5646 language tag")));
+        }
+        g.reference("marking_ref", Allowed::Only(&["marking-definition"]))?;
+        match (g.has("marking_ref"), g.has("lang")) {
+            (true, true) => {
+                return Err(g.invalid("lang", "must not be present together with `marking_ref`"));
+            }
+            (false, false) => {
+                return Err(g.invalid(
+                    "marking_ref",
+                    "one of `marking_ref` or `lang` must be present",
+                ));
+            }
+            _ => {}
+        }
+        let selectors = g.list("selectors")?.map(Vec::as_slice).unwrap_or_default();
+        for (j, s) in selectors.iter().enumerate() {
+            let prop = format!("selectors[{j}]");
+            let Value::String(sel) = s else {
+                return Err(g.err(&prop, ErrorKind::WrongType("a string")));
+            };
+            if !selector_resolves(o.map, sel) {
+                return Err(g.invalid(&prop, format!("{sel:?} selects nothing in this object")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a granular-marking selector (`a.b.[2].c`) names content present in `map`.
+fn selector_resolves(map: &Map<String, Value>, selector: &str) -> bool {
+    let mut parts = selector.split('.');
+    let Some(first) = parts.next() else {
+        return false;
+    };
+    let Some(mut cur) = map.get(first) else {
+        return false;
+    };
+    for part in parts {
+        let next = if let Some(idx) = part.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
+            match (idx.parse::<usize>(), cur) {
+                (Ok(n), Value::Array(a)) => a.get(n),
+                _ => None,
+            }
+        } else {
+            cur.as_object().and_then(|m| m.get(part))
+        };
+        match next {
+            Some(v) => cur = v,
+            None => return false,
+        }
+    }
+    true
+}
+
+/// `extensions` (section 7.3): keys are extension-definition ids or predefined `*-ext`
+/// names; values are non-empty objects, `extension_type` from the spec's list.
+fn extensions(o: &Obj<'_>) -> Res<()> {
+    let Some(m) = o.dictionary("extensions")? else {
+        return Ok(());
+    };
+    for (key, v) in m {
+        let path = o.path(&format!("extensions.{key}"));
+        if let Some(uuid) = key.strip_prefix("extension-definition--")
+            && !is_uuid(uuid)
+        {
+            return Err(o.invalid(
+                "extensions",
+                format!("key {key:?} is not an extension-definition identifier"),
+            ));
+        }
+        let Value::Object(ext) = v else {
+            return Err(ValidationError::new(
+                o.id,
+                path,
+                ErrorKind::WrongType("an object"),
+            ));
+        };
+        if ext.is_empty() {
+            return Err(ValidationError::new(
+                o.id,
+                path,
+                ErrorKind::Invalid("an extension must have at least one property".to_owned()),
+            ));
+        }
+        let e = o.nested(ext, path);
+        if let Some(t) = e.string("extension_type")?
+            && !types::EXTENSION_TYPES.contains(&t)
+        {
+            return Err(e.invalid(
+                "extension_type",
+                format!("{t:?} is not one of {}", types::EXTENSION_TYPES.join(", ")),
+            ));
+        }
+        e.generic_references()?;
+        e.encoded_values()?;
+        types::predefined_extension(&e, key)?;
+    }
+    Ok(())
 }
 
 /// Validates a bundle `{"type":"bundle","id":"bundle--…","objects":[…]}`.
@@ -87,28 +433,26 @@ pub fn validate_object(value: &Value) -> Result<ObjectMeta, ValidationError> {
 pub fn validate_bundle(
     value: &Value,
 ) -> Result<Vec<Result<ObjectMeta, ValidationError>>, ValidationError> {
-    let Some(obj) = value.as_object() else {
+    let Some(map) = value.as_object() else {
         return Err(ValidationError::new(
             None,
             "",
             ErrorKind::WrongType("a JSON object"),
         ));
     };
-    let id = obj.get("id").and_then(Value::as_str);
-    if obj.get("type").and_then(Value::as_str) != Some("bundle") {
-        return Err(ValidationError::new(
-            id,
-            "type",
-            ErrorKind::Invalid("a bundle must have type \"bundle\"".to_owned()),
-        ));
+    let o = Obj::top(map, map.get("id").and_then(Value::as_str));
+    o.require(&["type"])?;
+    if o.string("type")? != Some("bundle") {
+        return Err(o.invalid("type", "a bundle must have type \"bundle\""));
     }
-    match obj.get("objects") {
-        None => Ok(Vec::new()),
-        Some(Value::Array(items)) => Ok(items.iter().map(validate_object).collect()),
-        Some(_) => Err(ValidationError::new(
-            id,
-            "objects",
-            ErrorKind::WrongType("a list of STIX objects"),
-        )),
+    o.require(&["id"])?;
+    let id = o.string("id")?.unwrap_or_default();
+    match parse_identifier(id) {
+        Ok("bundle") => {}
+        Ok(_) => return Err(o.invalid("id", "a bundle id must start with \"bundle--\"")),
+        Err(e) => return Err(o.invalid("id", e)),
     }
+    Ok(o.list("objects")?
+        .map(|items| items.iter().map(validate_object).collect())
+        .unwrap_or_default())
 }
