@@ -672,10 +672,8 @@ impl Store for SqliteStore {
             let mut successes = Vec::new();
             let mut failures = batch.failures.clone();
             for (o, outcome) in batch.objects.iter().zip(&outcomes) {
-                let version = o.version.clone().unwrap_or_else(|| match outcome {
-                    IngestOutcome::Stored { date_added } => date_added.to_string(),
-                    _ => String::new(),
-                });
+                // Unversioned objects get an empty version here; the server names it.
+                let version = o.version.clone().unwrap_or_default();
                 match outcome {
                     IngestOutcome::Stored { .. } => successes.push(StatusDetail {
                         id: o.id.clone(),

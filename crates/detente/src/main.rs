@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 
 mod collection;
 mod member;
+mod pull;
+mod push;
 mod serve;
 mod token;
 
@@ -30,6 +32,10 @@ enum Command {
     Collection(collection::Args),
     /// Issue and revoke bearer tokens.
     Token(token::Args),
+    /// Push a STIX bundle to a collection.
+    Push(push::Args),
+    /// Pull a collection's objects as a STIX bundle.
+    Pull(pull::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,12 +46,15 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Member(args) => member::run(args),
         Command::Collection(args) => collection::run(args),
         Command::Token(args) => token::run(args),
+        Command::Push(args) => push::run(args),
+        Command::Pull(args) => pull::run(args),
     };
     match result {
         Ok(code) => code,
