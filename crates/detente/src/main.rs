@@ -7,9 +7,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod collection;
+mod member;
 mod pattern;
 mod psi;
+mod pull;
+mod push;
 mod scan;
+mod serve;
+mod token;
 mod verify;
 
 /// Cooperative cyber defence between parties that do not trust each other.
@@ -22,22 +28,48 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the node (TAXII 2.1 server).
+    Serve(serve::Args),
+    /// Manage members.
+    Member(member::Args),
+    /// Manage collections and grants.
+    Collection(collection::Args),
+    /// Issue and revoke bearer tokens.
+    Token(token::Args),
+    /// Push a STIX bundle to a collection.
+    Push(push::Args),
+    /// Pull a collection's objects as a STIX bundle.
+    Pull(pull::Args),
     /// Verify a node's transparency log: signature, consistency, tiles and entries.
     Verify(verify::Args),
-    /// Match shared indicators against local logs.
-    Scan(scan::Args),
     /// STIX patterns: validate, match, batch protocol, bulk matching.
     Pattern(pattern::Args),
+    /// Match shared indicators against local logs.
+    Scan(scan::Args),
     /// Private set intersection with a peer (standalone two-process mode).
     Psi(psi::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
     let result: anyhow::Result<ExitCode> = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Member(args) => member::run(args),
+        Command::Collection(args) => collection::run(args),
+        Command::Token(args) => token::run(args),
+        Command::Push(args) => push::run(args),
+        Command::Pull(args) => pull::run(args),
         Command::Verify(args) => verify::run(args),
-        Command::Scan(args) => scan::run(args),
         Command::Pattern(args) => pattern::run(args),
+        Command::Scan(args) => scan::run(args),
         Command::Psi(args) => psi::run(args),
     };
     match result {

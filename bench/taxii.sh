@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Benchmarks the detente node with ../shared/bench/taxii/taxii_bench.py (ingest, paging,
+# match[type] and by-id queries) and, when installed, `oha` for by-id GET latency.
+# Usage: bench/taxii.sh [N_OBJECTS] [BATCH]   (workload and results go under target/bench-taxii/)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-20000}
+BATCH=${2:-1000}
+OUT=target/bench-taxii
+rm -rf "$OUT" && mkdir -p "$OUT"
+cargo build --release --locked -p detente
+BIN=target/release/detente
+PORT=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$BIN" serve --data "$OUT/data" --listen "127.0.0.1:$PORT" >"$OUT/serve.out" 2>"$OUT/serve.err" &
+PID=$!
+trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break
+  sleep 0.1
+done
+SECRET=$(cut -d: -f2 "$OUT/data/admin.credentials")
+COLL=$("$BIN" collection add --title bench --data "$OUT/data" 2>/dev/null | tail -1)
+.venv/bin/python ../shared/bench/taxii/taxii_bench.py --base-url "http://127.0.0.1:$PORT" \
+  --api-root /api/ --collection "$COLL" --user admin --password "$SECRET" \
+  --n "$N" --batch "$BATCH" --page-limit 1000 --requests 1000 --json-out "$OUT/result.json"
+if command -v oha >/dev/null; then
+  ID=$(curl -s -u "admin:$SECRET" -H 'Accept: application/taxii+json;version=2.1' \
+    "http://127.0.0.1:$PORT/api/collections/$COLL/objects/?limit=1" \
+    | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["objects"][0]["id"])')
+  oha -z 10s -c 16 --no-tui -u "admin:$SECRET" -H 'Accept: application/taxii+json;version=2.1' \
+    "http://127.0.0.1:$PORT/api/collections/$COLL/objects/$ID/"
+fi

@@ -1,0 +1,208 @@
+//! Add Objects (TAXII 5.5): validate an envelope, store it in one transaction, answer 202.
+//!
+//! TLP:RED recipients: a TLP:RED object names the members who may read it, besides its
+//! contributor, in the custom property `x_detente_recipients` (a list of member names).
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use detente_stix::tlp::{Tlp, tlp_of_markings};
+use detente_store::{
+    CollectionRecord, IngestBatch, IngestOutcome, NewObject, StatusDetail, Store, TlpRank,
+};
+use detente_taxii::time::format_micros;
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::App;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::handlers::{status_view, taxii};
+
+/// The custom property naming a TLP:RED object's recipients.
+pub const RECIPIENTS_PROPERTY: &str = "x_detente_recipients";
+
+#[derive(Deserialize)]
+struct EnvelopeIn<'a> {
+    #[serde(borrow)]
+    objects: Option<Vec<&'a RawValue>>,
+}
+
+fn rank(t: Option<Tlp>) -> TlpRank {
+    match t {
+        None | Some(Tlp::Clear) => TlpRank::CLEAR,
+        Some(Tlp::Green) => TlpRank::GREEN,
+        Some(Tlp::Amber) => TlpRank::AMBER,
+        Some(Tlp::AmberStrict) => TlpRank::AMBER_STRICT,
+        Some(Tlp::Red) => TlpRank::RED,
+    }
+}
+
+/// Validates one posted object into what the store keeps, or the reason it is refused.
+fn prepare(raw: &RawValue) -> Result<NewObject, StatusDetail> {
+    let value: Value = serde_json::from_str(raw.get()).map_err(|e| StatusDetail {
+        id: String::new(),
+        version: String::new(),
+        message: Some(format!("not JSON: {e}")),
+    })?;
+    let str_prop = |name: &str| {
+        value
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let fail = |message: String| StatusDetail {
+        id: str_prop("id"),
+        version: {
+            let m = str_prop("modified");
+            if m.is_empty() { str_prop("created") } else { m }
+        },
+        message: Some(message),
+    };
+    let meta = detente_stix::validate_object(&value).map_err(|e| fail(e.to_string()))?;
+    let spec_version = meta
+        .spec_version
+        .clone()
+        .unwrap_or_else(|| "2.1".to_owned());
+    if spec_version != "2.1" {
+        return Err(fail(format!(
+            "{}: property `spec_version`: unsupported version {spec_version:?} (this node takes 2.1)",
+            meta.id
+        )));
+    }
+    let version_ts = meta.modified.as_ref().or(meta.created.as_ref());
+    let version_micros = match version_ts {
+        Some(t) => Some(
+            i64::try_from(t.unix_nanos().div_euclid(1000))
+                .map_err(|_| fail(format!("{}: version timestamp out of range", meta.id)))?,
+        ),
+        None => None,
+    };
+    let tlp = tlp_of_markings(&meta.object_marking_refs);
+    let mut recipients = Vec::new();
+    if let Some(r) = value.get(RECIPIENTS_PROPERTY) {
+        let list = r.as_array().ok_or_else(|| {
+            fail(format!(
+                "{}: property `{RECIPIENTS_PROPERTY}`: must be a list of member names",
+                meta.id
+            ))
+        })?;
+        for item in list {
+            let name = item.as_str().ok_or_else(|| {
+                fail(format!(
+                    "{}: property `{RECIPIENTS_PROPERTY}`: must be a list of member names",
+                    meta.id
+                ))
+            })?;
+            recipients.push(name.to_owned());
+        }
+    }
+    Ok(NewObject {
+        version: version_ts.map(|t| t.as_str().to_owned()),
+        version_micros,
+        spec_version,
+        tlp: rank(tlp),
+        recipients,
+        body: raw.get().to_owned(),
+        id: meta.id,
+        object_type: meta.object_type,
+    })
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Handles a POST to a collection's objects: every object valid is stored before the reply.
+pub(crate) fn post_objects<S: Store>(
+    a: &App<S>,
+    p: &Principal,
+    c: &CollectionRecord,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let request_timestamp = now_micros();
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::BadRequest("the request body is not UTF-8".into()))?;
+    let env: EnvelopeIn<'_> = serde_json::from_str(text).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            ApiError::Unprocessable(format!("the request body is not a TAXII envelope: {e}"))
+        }
+        _ => ApiError::BadRequest(format!("the request body is not valid JSON: {e}")),
+    })?;
+    let raws = env.objects.unwrap_or_default();
+    if raws.is_empty() {
+        return Err(ApiError::Unprocessable(
+            "the envelope holds no objects".into(),
+        ));
+    }
+    let mut objects = Vec::with_capacity(raws.len());
+    let mut failures = Vec::new();
+    for raw in raws {
+        match prepare(raw) {
+            Ok(o) => objects.push(o),
+            Err(f) => failures.push(f),
+        }
+    }
+    if objects.is_empty() {
+        let reasons: Vec<String> = failures
+            .iter()
+            .take(5)
+            .filter_map(|f| f.message.clone())
+            .collect();
+        a.metrics.ingested(0, 0, failures.len() as u64);
+        return Err(ApiError::Unprocessable(format!(
+            "no object in the envelope is valid STIX 2.1: {}",
+            reasons.join("; ")
+        )));
+    }
+    let status_id = uuid_v4()?;
+    let report = a.store.ingest(IngestBatch {
+        collection: c.id.clone(),
+        contributor: p.member.id,
+        status_id,
+        request_timestamp,
+        objects,
+        failures,
+    })?;
+    let stored = report
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o, IngestOutcome::Stored { .. }))
+        .count() as u64;
+    let dups = report
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o, IngestOutcome::Duplicate))
+        .count() as u64;
+    a.metrics
+        .ingested(stored, dups, report.status.failures.len() as u64);
+    let mut status = status_view(&report.status);
+    for d in &mut status.successes {
+        if d.version.is_empty() {
+            d.version = format_micros(request_timestamp);
+        }
+    }
+    let body = serde_json::to_string(&status).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(taxii(StatusCode::ACCEPTED, body))
+}
+
+/// A random (version 4) UUID.
+fn uuid_v4() -> Result<String, ApiError> {
+    let mut b = [0u8; 16];
+    getrandom::getrandom(&mut b).map_err(|e| ApiError::Internal(e.to_string()))?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
+}

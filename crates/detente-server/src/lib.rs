@@ -1,0 +1,164 @@
+//! The detente node's HTTP service: TAXII 2.1 over a [`detente_store::Store`].
+//!
+//! [`serve`] runs the TAXII service on a bound listener until a shutdown future resolves;
+//! [`serve_metrics`] runs the Prometheus endpoint on another. The server depends on the
+//! store trait only; the binary picks the backend.
+
+mod auth;
+pub mod credentials;
+mod cursor;
+mod error;
+mod handlers;
+mod ingest;
+mod metrics;
+mod net;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use detente_store::{ApiRootRecord, Store};
+use tokio::net::TcpListener;
+
+pub use error::ApiError;
+pub use metrics::Metrics;
+pub use net::tls_config;
+
+/// Default `max_content_length`: 64 MiB.
+pub const DEFAULT_MAX_CONTENT_LENGTH: usize = 64 * 1024 * 1024;
+
+/// How the node serves.
+#[derive(Clone)]
+pub struct Config {
+    /// Title of the discovery resource.
+    pub title: String,
+    /// Largest accepted request body, in bytes (413 beyond).
+    pub max_content_length: usize,
+    /// Page size when the client gives no `limit`.
+    pub default_page_size: usize,
+    /// Largest page the server returns, whatever `limit` says.
+    pub max_page_size: usize,
+    /// TLS; `None` serves plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Allow plain HTTP on a non-loopback address.
+    pub insecure_http: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            title: "detente".to_owned(),
+            max_content_length: DEFAULT_MAX_CONTENT_LENGTH,
+            default_page_size: 1000,
+            max_page_size: 10_000,
+            tls: None,
+            insecure_http: false,
+        }
+    }
+}
+
+/// Shared state of the service.
+pub(crate) struct App<S> {
+    pub(crate) store: Arc<S>,
+    pub(crate) config: Config,
+    pub(crate) auth: auth::Authenticator,
+    pub(crate) cursors: cursor::Cursors,
+    pub(crate) api_roots: Vec<ApiRootRecord>,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+/// Why the service could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// Plain HTTP was asked for on a non-loopback address without `insecure_http`.
+    #[error(
+        "refusing plain HTTP on non-loopback address {0}: give a TLS certificate and key, or allow it explicitly"
+    )]
+    PlainHttpNotLoopback(SocketAddr),
+    /// The store failed at startup.
+    #[error(transparent)]
+    Store(#[from] detente_store::StoreError),
+    /// Randomness failed.
+    #[error(transparent)]
+    Credentials(#[from] credentials::CredentialError),
+    /// The listener failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Runs the TAXII service on `listener` until `shutdown` resolves, then drains.
+pub async fn serve<S: Store>(
+    config: Config,
+    store: Arc<S>,
+    metrics: Arc<Metrics>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let addr = listener.local_addr()?;
+    if config.tls.is_none() && !config.insecure_http && !addr.ip().is_loopback() {
+        return Err(ServeError::PlainHttpNotLoopback(addr));
+    }
+    let cursor_key = {
+        let s = store.clone();
+        let init = || credentials::random_key().unwrap_or_default();
+        tokio::task::spawn_blocking(move || s.secret("cursor", &init))
+            .await
+            .map_err(io::Error::other)??
+    };
+    if cursor_key.len() < 32 {
+        return Err(ServeError::Store(detente_store::StoreError::Invalid(
+            "the cursor key is too short".into(),
+        )));
+    }
+    let api_roots = {
+        let s = store.clone();
+        tokio::task::spawn_blocking(move || s.api_roots())
+            .await
+            .map_err(io::Error::other)??
+    };
+    let tls = config.tls.clone();
+    let app = Arc::new(App {
+        store,
+        auth: auth::Authenticator::new(credentials::random_key()?),
+        cursors: cursor::Cursors::new(cursor_key),
+        api_roots,
+        metrics,
+        config,
+    });
+    let router = Router::new()
+        .fallback(handlers::handle::<S>)
+        .with_state(app);
+    tracing::info!(%addr, tls = tls.is_some(), "serving TAXII 2.1");
+    net::run(router, listener, tls, shutdown).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Serves `GET /metrics` (Prometheus text format) on `listener` until `shutdown` resolves.
+pub async fn serve_metrics(
+    metrics: Arc<Metrics>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let router = Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let m = metrics.clone();
+            async move {
+                let mut r = m.render().into_response();
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4"),
+                );
+                r
+            }
+        }),
+    );
+    net::run(router, listener, None, shutdown).await?;
+    Ok(())
+}

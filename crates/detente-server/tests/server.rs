@@ -1,0 +1,300 @@
+//! In-process tests of the service over real sockets: startup rules, hostile input (never
+//! a 5xx, always a TAXII error body), and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use base64::Engine;
+use detente_server::{Config, Metrics, ServeError, credentials, serve};
+use detente_store::{ApiRootRecord, Clearance, CollectionRecord, NewMember, Role, Store};
+use detente_store_sqlite::SqliteStore;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const COLL: &str = "0b1a2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+const TAXII: &str = "application/taxii+json;version=2.1";
+
+struct Running {
+    addr: SocketAddr,
+    auth: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), ServeError>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+    store
+        .ensure_api_root(&ApiRootRecord {
+            path: "/api/".into(),
+            title: "t".into(),
+            description: None,
+        })
+        .unwrap();
+    store
+        .add_collection(&CollectionRecord {
+            id: COLL.into(),
+            api_root: "/api/".into(),
+            title: "c".into(),
+            description: None,
+            alias: None,
+        })
+        .unwrap();
+    store
+        .add_member(&NewMember {
+            name: "admin".into(),
+            role: Role::Admin,
+            clearance: Clearance::AmberStrict,
+            secret_hash: credentials::hash_secret("s3cret").unwrap(),
+        })
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let config = Config {
+        max_content_length: 64 * 1024,
+        ..Config::default()
+    };
+    let task = tokio::spawn(serve(
+        config,
+        Arc::new(store),
+        Arc::new(Metrics::default()),
+        listener,
+        async {
+            let _ = rx.await;
+        },
+    ));
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("admin:s3cret")
+    );
+    Running {
+        addr,
+        auth,
+        stop,
+        task,
+        _dir: dir,
+    }
+}
+
+/// Sends one raw HTTP/1.1 request; returns (status, content-type, body).
+async fn raw(addr: SocketAddr, request: &[u8]) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let ct = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type: ")
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    (status, ct, body.to_owned())
+}
+
+fn request(method: &str, target: &str, auth: &str, accept: &str, ct: &str, body: &[u8]) -> Vec<u8> {
+    let mut r = format!(
+        "{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {auth}\r\n\
+         Accept: {accept}\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(body);
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_requests_get_taxii_errors_never_5xx() {
+    let n = start().await;
+    let objs = format!("/api/collections/{COLL}/objects/");
+    let mut cases: Vec<Vec<u8>> = vec![
+        request(
+            "GET",
+            &format!("{objs}?next=%00%ff"),
+            &n.auth,
+            TAXII,
+            TAXII,
+            b"",
+        ),
+        request(
+            "GET",
+            &format!("{objs}?limit=99999999999999999999999"),
+            &n.auth,
+            TAXII,
+            TAXII,
+            b"",
+        ),
+        request(
+            "GET",
+            &format!("{objs}?match[version]=%"),
+            &n.auth,
+            TAXII,
+            TAXII,
+            b"",
+        ),
+        request(
+            "GET",
+            &format!("{objs}?added_after=9999-99-99T99:99:99Z"),
+            &n.auth,
+            TAXII,
+            TAXII,
+            b"",
+        ),
+        request(
+            "GET",
+            &format!("{objs}?next={}", "A".repeat(5000)),
+            &n.auth,
+            TAXII,
+            TAXII,
+            b"",
+        ),
+        request(
+            "GET",
+            "/api/collections/%ff/objects/",
+            &n.auth,
+            TAXII,
+            TAXII,
+            b"",
+        ),
+        request(
+            "GET",
+            &format!("{objs}indicator--'%20OR%201=1/"),
+            &n.auth,
+            TAXII,
+            TAXII,
+            b"",
+        ),
+        request("PUT", &objs, &n.auth, TAXII, TAXII, b"{}"),
+        request("POST", "/taxii2/", &n.auth, TAXII, TAXII, b"{}"),
+        request(
+            "POST",
+            &objs,
+            &n.auth,
+            TAXII,
+            TAXII,
+            b"{\"objects\":[{\"type\":",
+        ),
+        request(
+            "POST",
+            &objs,
+            &n.auth,
+            TAXII,
+            TAXII,
+            b"{\"objects\":[1,null,\"x\",[]]}",
+        ),
+        request("POST", &objs, &n.auth, TAXII, TAXII, &vec![b'['; 100_000]),
+        request("POST", &objs, &n.auth, TAXII, TAXII, &[b'{'; 60_000]),
+        request("POST", &objs, "Basic !!!", TAXII, TAXII, b"{}"),
+        request(
+            "POST",
+            &objs,
+            "Bearer dtk_00000000000000ff_x",
+            TAXII,
+            TAXII,
+            b"{}",
+        ),
+        request("GET", "/taxii2/", "Digest x", TAXII, TAXII, b""),
+    ];
+    // Deterministic pseudo-random garbage in paths, queries and bodies.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..150 {
+        let mut junk = Vec::new();
+        for _ in 0..(x % 40) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let c = b"abz09/%?&=[],.-_~\"'{}:"[(x % 22) as usize];
+            junk.push(c);
+        }
+        let junk = String::from_utf8(junk).unwrap();
+        cases.push(request(
+            "GET",
+            &format!("{objs}?{junk}"),
+            &n.auth,
+            TAXII,
+            TAXII,
+            b"",
+        ));
+        cases.push(request(
+            "GET",
+            &format!("/api/{junk}"),
+            &n.auth,
+            TAXII,
+            TAXII,
+            b"",
+        ));
+        cases.push(request(
+            "POST",
+            &objs,
+            &n.auth,
+            TAXII,
+            TAXII,
+            junk.as_bytes(),
+        ));
+    }
+    for c in &cases {
+        let (status, ct, body) = raw(n.addr, c).await;
+        let shown = String::from_utf8_lossy(&c[..c.len().min(120)]).to_string();
+        // Junk queries may be harmless (unknown parameters are ignored): 200 is fine.
+        assert!(
+            status == 200 || (400..500).contains(&status),
+            "{status} for {shown}"
+        );
+        // hyper answers a bare 400 to a request line that is not HTTP; everything that
+        // reaches the service gets a TAXII error body.
+        if status >= 400 && !(status == 400 && body.is_empty()) {
+            assert_eq!(ct, TAXII, "{shown}");
+            let v: serde_json::Value =
+                serde_json::from_str(&body).unwrap_or_else(|_| panic!("{shown}: {body}"));
+            assert_eq!(v["http_status"], status.to_string(), "{shown}");
+        }
+    }
+    // Nothing was stored by any of it.
+    let (status, _, body) = raw(n.addr, &request("GET", &objs, &n.auth, TAXII, TAXII, b"")).await;
+    assert_eq!((status, body.as_str()), (200, "{}"));
+    // Oversize by Content-Length: 413 without reading the body.
+    let big = format!(
+        "POST {objs} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {}\r\nAccept: {TAXII}\r\n\
+         Content-Type: {TAXII}\r\nContent-Length: 999999999\r\n\r\n",
+        n.auth
+    );
+    assert_eq!(raw(n.addr, big.as_bytes()).await.0, 413);
+    n.stop.send(()).unwrap();
+    n.task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn refuses_plain_http_off_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+    let listener = TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let r = serve(
+        Config::default(),
+        Arc::new(store),
+        Arc::new(Metrics::default()),
+        listener,
+        async {},
+    )
+    .await;
+    assert!(matches!(r, Err(ServeError::PlainHttpNotLoopback(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_stops_accepting() {
+    let n = start().await;
+    let (status, _, _) = raw(
+        n.addr,
+        &request("GET", "/taxii2/", &n.auth, TAXII, TAXII, b""),
+    )
+    .await;
+    assert_eq!(status, 200);
+    n.stop.send(()).unwrap();
+    n.task.await.unwrap().unwrap();
+    assert!(TcpStream::connect(n.addr).await.is_err());
+}

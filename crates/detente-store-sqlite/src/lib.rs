@@ -1,0 +1,16 @@
+//! SQLite backend of the detente store.
+//!
+//! One file `detente.sqlite` in WAL mode with `synchronous=FULL`, so a committed ingest
+//! survives a crash. Writes go through one connection behind a mutex (SQLite has one
+//! writer anyway); reads use a pool of connections and run concurrently with writes.
+//!
+//! Object versions live in `objects`, keyed by their `date_added` (µs, strictly increasing
+//! across the store). The indexes cover every TAXII query:
+//! `(coll, object_id, version_us)` for ids, versions and de-duplication,
+//! `(coll, date_added) WHERE is_last` for the default "latest version" listing,
+//! `(coll, date_added)` for all versions, and `(coll, object_type, date_added)` for types.
+
+mod schema;
+mod store;
+
+pub use store::SqliteStore;

@@ -1,0 +1,886 @@
+//! [`SqliteStore`]: the [`Store`] implementation.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use detente_store::{
+    Access, ApiRootRecord, CollectionRecord, DeletedVersion, IngestBatch, IngestOutcome,
+    IngestReport, Member, MemberId, NewMember, ObjectQuery, Page, Result, StatusDetail,
+    StatusRecord, Store, StoreError, StoredObject, TokenRecord, VersionMatch, Viewer,
+};
+use rusqlite::types::Value as Sql;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params, params_from_iter};
+
+use crate::schema::SCHEMA;
+
+/// The version key of objects with neither `modified` nor `created` (one version only).
+const UNVERSIONED: i64 = i64::MIN;
+
+/// The most reader connections kept open for reuse.
+const MAX_IDLE_READERS: usize = 16;
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The write side: the single writer connection and the last `date_added` handed out.
+struct Writer {
+    conn: Connection,
+    last_date_added: i64,
+}
+
+/// A detente store in one SQLite file.
+pub struct SqliteStore {
+    path: std::path::PathBuf,
+    writer: Mutex<Writer>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn open_conn(path: &Path, create: bool) -> Result<Connection> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags).map_err(backend)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(backend)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
+         PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824;",
+    )
+    .map_err(backend)?;
+    Ok(conn)
+}
+
+fn bump_generation(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('generation', 1)
+         ON CONFLICT (key) DO UPDATE SET value = value + 1",
+        [],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+fn row_member(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(i64, String, String, String, bool, String)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn to_member(t: (i64, String, String, String, bool, String)) -> Result<Member> {
+    Ok(Member {
+        id: t.0,
+        name: t.1,
+        role: t.2.parse()?,
+        clearance: t.3.parse()?,
+        disabled: t.4,
+        secret_hash: t.5,
+    })
+}
+
+fn details_to_json(d: &[StatusDetail]) -> String {
+    serde_json::Value::Array(
+        d.iter()
+            .map(|d| serde_json::json!([d.id, d.version, d.message]))
+            .collect(),
+    )
+    .to_string()
+}
+
+fn details_from_json(s: &str) -> Result<Vec<StatusDetail>> {
+    let v: Vec<(String, String, Option<String>)> =
+        serde_json::from_str(s).map_err(|e| StoreError::Backend(format!("status details: {e}")))?;
+    Ok(v.into_iter()
+        .map(|(id, version, message)| StatusDetail {
+            id,
+            version,
+            message,
+        })
+        .collect())
+}
+
+/// Whether two JSON texts are the same JSON value (exact duplicates may differ in spacing).
+fn same_json(a: &str, b: &str) -> bool {
+    a == b
+        || matches!(
+            (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
+
+/// SQL for the TLP visibility of `o` to the viewer in parameters `?v1..?v3`.
+fn visibility(viewer: &Viewer, args: &mut Vec<Sql>) -> String {
+    args.push(Sql::Integer(i64::from(viewer.clearance.0)));
+    let c = args.len();
+    args.push(Sql::Integer(viewer.member));
+    let m = args.len();
+    args.push(Sql::Text(viewer.name.clone()));
+    let n = args.len();
+    format!(
+        "(o.tlp <= ?{c} OR (o.tlp = 4 AND (o.contributor = ?{m} OR EXISTS (SELECT 1 FROM \
+         red_recipients r WHERE r.date_added = o.date_added AND r.member = ?{n}))))"
+    )
+}
+
+fn in_list(column: &str, values: &[String], args: &mut Vec<Sql>) -> String {
+    let mut marks = Vec::with_capacity(values.len());
+    for v in values {
+        args.push(Sql::Text(v.clone()));
+        marks.push(format!("?{}", args.len()));
+    }
+    format!("{column} IN ({})", marks.join(","))
+}
+
+/// SQL for a version selection, or `None` when every version matches.
+fn version_cond(v: &VersionMatch, args: &mut Vec<Sql>) -> Option<String> {
+    if v.all {
+        return None;
+    }
+    let mut terms = Vec::new();
+    if v.last {
+        terms.push("o.is_last = 1".to_owned());
+    }
+    if v.first {
+        terms.push("o.is_first = 1".to_owned());
+    }
+    if !v.exact.is_empty() {
+        let mut marks = Vec::new();
+        for t in &v.exact {
+            args.push(Sql::Integer(*t));
+            marks.push(format!("?{}", args.len()));
+        }
+        terms.push(format!("o.version_us IN ({})", marks.join(",")));
+    }
+    if terms.is_empty() {
+        return Some("0".to_owned());
+    }
+    Some(format!("({})", terms.join(" OR ")))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in the file at `path`.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let conn = open_conn(path, true)?;
+        conn.execute_batch(SCHEMA).map_err(backend)?;
+        let last_from_meta: Option<i64> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'last_date_added'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        let last_from_rows: Option<i64> = conn
+            .query_row("SELECT max(date_added) FROM objects", [], |r| r.get(0))
+            .map_err(backend)?;
+        let last_date_added = last_from_meta.unwrap_or(0).max(last_from_rows.unwrap_or(0));
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            writer: Mutex::new(Writer {
+                conn,
+                last_date_added,
+            }),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&mut Writer) -> Result<T>) -> Result<T> {
+        let mut w = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Backend("writer lock poisoned".into()))?;
+        f(&mut w)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.readers.lock().ok().and_then(|mut r| r.pop());
+        let conn = match conn {
+            Some(c) => c,
+            None => open_conn(&self.path, false)?,
+        };
+        let out = f(&conn);
+        if let Ok(mut r) = self.readers.lock()
+            && r.len() < MAX_IDLE_READERS
+        {
+            r.push(conn);
+        }
+        out
+    }
+
+    fn coll_key(conn: &Connection, id: &str) -> Result<i64> {
+        conn.query_row("SELECT coll FROM collections WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::NotFound(format!("collection {id}")))
+    }
+
+    fn change_member(&self, sql: &str, args: &[&dyn rusqlite::ToSql], name: &str) -> Result<()> {
+        self.write(|w| {
+            let tx = w.conn.transaction().map_err(backend)?;
+            let n = tx.execute(sql, args).map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("member {name}")));
+            }
+            bump_generation(&tx)?;
+            tx.commit().map_err(backend)
+        })
+    }
+}
+
+fn ingest_tx(
+    tx: &Transaction<'_>,
+    w_last: &mut i64,
+    batch: &IngestBatch,
+) -> Result<Vec<IngestOutcome>> {
+    let coll = SqliteStore::coll_key(tx, &batch.collection)?;
+    let mut existing = tx
+        .prepare_cached(
+            "SELECT body FROM objects WHERE coll = ?1 AND object_id = ?2 AND version_us = ?3",
+        )
+        .map_err(backend)?;
+    let mut bounds = tx
+        .prepare_cached(
+            "SELECT min(version_us), max(version_us) FROM objects WHERE coll = ?1 AND object_id = ?2",
+        )
+        .map_err(backend)?;
+    let mut clear_last = tx
+        .prepare_cached(
+            "UPDATE objects SET is_last = 0 WHERE coll = ?1 AND object_id = ?2 AND version_us = ?3",
+        )
+        .map_err(backend)?;
+    let mut clear_first = tx
+        .prepare_cached(
+            "UPDATE objects SET is_first = 0 WHERE coll = ?1 AND object_id = ?2 AND version_us = ?3",
+        )
+        .map_err(backend)?;
+    let mut insert = tx
+        .prepare_cached(
+            "INSERT INTO objects (date_added, coll, object_id, object_type, spec_version, version,
+             version_us, is_first, is_last, tlp, contributor, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )
+        .map_err(backend)?;
+    let mut recipient = tx
+        .prepare_cached("INSERT OR IGNORE INTO red_recipients (date_added, member) VALUES (?1, ?2)")
+        .map_err(backend)?;
+    let mut outcomes = Vec::with_capacity(batch.objects.len());
+    for o in &batch.objects {
+        let v = o.version_micros.unwrap_or(UNVERSIONED);
+        let old: Option<String> = existing
+            .query_row(params![coll, o.id, v], |r| r.get(0))
+            .optional()
+            .map_err(backend)?;
+        if let Some(old) = old {
+            outcomes.push(if same_json(&old, &o.body) {
+                IngestOutcome::Duplicate
+            } else {
+                IngestOutcome::Conflict
+            });
+            continue;
+        }
+        let (min, max): (Option<i64>, Option<i64>) = bounds
+            .query_row(params![coll, o.id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(backend)?;
+        let is_last = max.is_none_or(|m| v > m);
+        let is_first = min.is_none_or(|m| v < m);
+        if let (true, Some(m)) = (is_last, max) {
+            clear_last
+                .execute(params![coll, o.id, m])
+                .map_err(backend)?;
+        }
+        if let (true, Some(m)) = (is_first, min) {
+            clear_first
+                .execute(params![coll, o.id, m])
+                .map_err(backend)?;
+        }
+        let date_added = now_micros().max(*w_last + 1);
+        *w_last = date_added;
+        insert
+            .execute(params![
+                date_added,
+                coll,
+                o.id,
+                o.object_type,
+                o.spec_version,
+                o.version,
+                v,
+                is_first,
+                is_last,
+                o.tlp.0,
+                batch.contributor,
+                o.body
+            ])
+            .map_err(backend)?;
+        for r in &o.recipients {
+            recipient.execute(params![date_added, r]).map_err(backend)?;
+        }
+        outcomes.push(IngestOutcome::Stored { date_added });
+    }
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('last_date_added', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [*w_last],
+    )
+    .map_err(backend)?;
+    Ok(outcomes)
+}
+
+impl Store for SqliteStore {
+    fn generation(&self) -> Result<u64> {
+        self.read(|c| {
+            let g: Option<i64> = c
+                .prepare_cached("SELECT value FROM meta WHERE key = 'generation'")
+                .map_err(backend)?
+                .query_row([], |r| r.get(0))
+                .optional()
+                .map_err(backend)?;
+            Ok(g.unwrap_or(0).unsigned_abs())
+        })
+    }
+
+    fn secret(&self, name: &str, init: &dyn Fn() -> Vec<u8>) -> Result<Vec<u8>> {
+        let key = format!("secret:{name}");
+        self.write(|w| {
+            let tx = w.conn.transaction().map_err(backend)?;
+            let got: Option<Vec<u8>> = tx
+                .query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(backend)?;
+            let v = match got {
+                Some(v) => v,
+                None => {
+                    let v = init();
+                    tx.execute(
+                        "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+                        params![key, v],
+                    )
+                    .map_err(backend)?;
+                    v
+                }
+            };
+            tx.commit().map_err(backend)?;
+            Ok(v)
+        })
+    }
+
+    fn ensure_api_root(&self, root: &ApiRootRecord) -> Result<bool> {
+        self.write(|w| {
+            let n = w
+                .conn
+                .execute(
+                    "INSERT OR IGNORE INTO api_roots (path, title, description) VALUES (?1, ?2, ?3)",
+                    params![root.path, root.title, root.description],
+                )
+                .map_err(backend)?;
+            Ok(n == 1)
+        })
+    }
+
+    fn api_roots(&self) -> Result<Vec<ApiRootRecord>> {
+        self.read(|c| {
+            let mut st = c
+                .prepare_cached("SELECT path, title, description FROM api_roots ORDER BY path")
+                .map_err(backend)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok(ApiRootRecord {
+                        path: r.get(0)?,
+                        title: r.get(1)?,
+                        description: r.get(2)?,
+                    })
+                })
+                .map_err(backend)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(backend)
+        })
+    }
+
+    fn add_member(&self, m: &NewMember) -> Result<Member> {
+        self.write(|w| {
+            let tx = w.conn.transaction().map_err(backend)?;
+            let taken: bool = tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM members WHERE name = ?1)",
+                    [&m.name],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            if taken {
+                return Err(StoreError::AlreadyExists(format!("member {}", m.name)));
+            }
+            tx.execute(
+                "INSERT INTO members (name, role, clearance, secret_hash) VALUES (?1, ?2, ?3, ?4)",
+                params![m.name, m.role.as_str(), m.clearance.as_str(), m.secret_hash],
+            )
+            .map_err(backend)?;
+            let id = tx.last_insert_rowid();
+            bump_generation(&tx)?;
+            tx.commit().map_err(backend)?;
+            Ok(Member {
+                id,
+                name: m.name.clone(),
+                role: m.role,
+                clearance: m.clearance,
+                disabled: false,
+                secret_hash: m.secret_hash.clone(),
+            })
+        })
+    }
+
+    fn member_by_name(&self, name: &str) -> Result<Option<Member>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT id, name, role, clearance, disabled, secret_hash FROM members WHERE name = ?1",
+                [name],
+                row_member,
+            )
+            .optional()
+            .map_err(backend)?
+            .map(to_member)
+            .transpose()
+        })
+    }
+
+    fn member_by_id(&self, id: MemberId) -> Result<Option<Member>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT id, name, role, clearance, disabled, secret_hash FROM members WHERE id = ?1",
+                [id],
+                row_member,
+            )
+            .optional()
+            .map_err(backend)?
+            .map(to_member)
+            .transpose()
+        })
+    }
+
+    fn members(&self) -> Result<Vec<Member>> {
+        self.read(|c| {
+            let mut st = c
+                .prepare("SELECT id, name, role, clearance, disabled, secret_hash FROM members ORDER BY name")
+                .map_err(backend)?;
+            let rows = st
+                .query_map([], row_member)
+                .map_err(backend)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(backend)?;
+            rows.into_iter().map(to_member).collect()
+        })
+    }
+
+    fn set_disabled(&self, name: &str, disabled: bool) -> Result<()> {
+        self.change_member(
+            "UPDATE members SET disabled = ?1 WHERE name = ?2",
+            &[&disabled, &name],
+            name,
+        )
+    }
+
+    fn set_secret_hash(&self, name: &str, secret_hash: &str) -> Result<()> {
+        self.change_member(
+            "UPDATE members SET secret_hash = ?1 WHERE name = ?2",
+            &[&secret_hash, &name],
+            name,
+        )
+    }
+
+    fn add_token(&self, t: &TokenRecord) -> Result<()> {
+        self.write(|w| {
+            let tx = w.conn.transaction().map_err(backend)?;
+            tx.execute(
+                "INSERT INTO tokens (id, member_id, secret_hash, revoked) VALUES (?1, ?2, ?3, ?4)",
+                params![t.id, t.member, t.secret_hash, t.revoked],
+            )
+            .map_err(backend)?;
+            bump_generation(&tx)?;
+            tx.commit().map_err(backend)
+        })
+    }
+
+    fn token(&self, id: &str) -> Result<Option<TokenRecord>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT id, member_id, secret_hash, revoked FROM tokens WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(TokenRecord {
+                        id: r.get(0)?,
+                        member: r.get(1)?,
+                        secret_hash: r.get(2)?,
+                        revoked: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(backend)
+        })
+    }
+
+    fn revoke_token(&self, id: &str) -> Result<()> {
+        self.write(|w| {
+            let tx = w.conn.transaction().map_err(backend)?;
+            let n = tx
+                .execute("UPDATE tokens SET revoked = 1 WHERE id = ?1", [id])
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("token {id}")));
+            }
+            bump_generation(&tx)?;
+            tx.commit().map_err(backend)
+        })
+    }
+
+    fn add_collection(&self, c: &CollectionRecord) -> Result<()> {
+        self.write(|w| {
+            let tx = w.conn.transaction().map_err(backend)?;
+            let taken: bool = tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM collections WHERE id = ?1 OR (api_root = ?2 AND alias = ?3))",
+                    params![c.id, c.api_root, c.alias],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            if taken {
+                return Err(StoreError::AlreadyExists(format!("collection {}", c.id)));
+            }
+            let root: bool = tx
+                .query_row("SELECT EXISTS (SELECT 1 FROM api_roots WHERE path = ?1)", [&c.api_root], |r| {
+                    r.get(0)
+                })
+                .map_err(backend)?;
+            if !root {
+                return Err(StoreError::NotFound(format!("API root {}", c.api_root)));
+            }
+            tx.execute(
+                "INSERT INTO collections (id, api_root, title, description, alias) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![c.id, c.api_root, c.title, c.description, c.alias],
+            )
+            .map_err(backend)?;
+            bump_generation(&tx)?;
+            tx.commit().map_err(backend)
+        })
+    }
+
+    fn collection(&self, id: &str) -> Result<Option<CollectionRecord>> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT id, api_root, title, description, alias FROM collections WHERE id = ?1",
+            )
+            .map_err(backend)?
+            .query_row([id], |r| {
+                Ok(CollectionRecord {
+                    id: r.get(0)?,
+                    api_root: r.get(1)?,
+                    title: r.get(2)?,
+                    description: r.get(3)?,
+                    alias: r.get(4)?,
+                })
+            })
+            .optional()
+            .map_err(backend)
+        })
+    }
+
+    fn collections(&self) -> Result<Vec<CollectionRecord>> {
+        self.read(|c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT id, api_root, title, description, alias FROM collections ORDER BY coll",
+                )
+                .map_err(backend)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok(CollectionRecord {
+                        id: r.get(0)?,
+                        api_root: r.get(1)?,
+                        title: r.get(2)?,
+                        description: r.get(3)?,
+                        alias: r.get(4)?,
+                    })
+                })
+                .map_err(backend)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(backend)
+        })
+    }
+
+    fn grant(&self, collection: &str, member: &str, access: Access) -> Result<()> {
+        self.write(|w| {
+            let tx = w.conn.transaction().map_err(backend)?;
+            let coll = SqliteStore::coll_key(&tx, collection)?;
+            let mid: i64 = tx
+                .query_row("SELECT id FROM members WHERE name = ?1", [member], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(backend)?
+                .ok_or_else(|| StoreError::NotFound(format!("member {member}")))?;
+            tx.execute(
+                "INSERT INTO grants (coll, member_id, access) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (coll, member_id) DO UPDATE SET access = excluded.access",
+                params![coll, mid, access.as_str()],
+            )
+            .map_err(backend)?;
+            bump_generation(&tx)?;
+            tx.commit().map_err(backend)
+        })
+    }
+
+    fn grants_of(&self, member: MemberId) -> Result<Vec<(String, Access)>> {
+        self.read(|c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT c.id, g.access FROM grants g JOIN collections c ON c.coll = g.coll
+                     WHERE g.member_id = ?1",
+                )
+                .map_err(backend)?;
+            let rows = st
+                .query_map([member], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(backend)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(backend)?;
+            rows.into_iter().map(|(c, a)| Ok((c, a.parse()?))).collect()
+        })
+    }
+
+    fn ingest(&self, batch: IngestBatch) -> Result<IngestReport> {
+        self.write(|w| {
+            let mut last = w.last_date_added;
+            let tx = w.conn.transaction().map_err(backend)?;
+            let outcomes = ingest_tx(&tx, &mut last, &batch)?;
+            let mut successes = Vec::new();
+            let mut failures = batch.failures.clone();
+            for (o, outcome) in batch.objects.iter().zip(&outcomes) {
+                // Unversioned objects get an empty version here; the server names it.
+                let version = o.version.clone().unwrap_or_default();
+                match outcome {
+                    IngestOutcome::Stored { .. } => successes.push(StatusDetail {
+                        id: o.id.clone(),
+                        version,
+                        message: None,
+                    }),
+                    IngestOutcome::Duplicate => successes.push(StatusDetail {
+                        id: o.id.clone(),
+                        version,
+                        message: Some("already present".to_owned()),
+                    }),
+                    IngestOutcome::Conflict => failures.push(StatusDetail {
+                        id: o.id.clone(),
+                        version,
+                        message: Some(
+                            "a different object with this id and version is already stored"
+                                .to_owned(),
+                        ),
+                    }),
+                }
+            }
+            let status = StatusRecord {
+                id: batch.status_id.clone(),
+                member: batch.contributor,
+                collection: batch.collection.clone(),
+                request_timestamp: batch.request_timestamp,
+                successes,
+                failures,
+            };
+            tx.execute(
+                "INSERT INTO statuses (id, member_id, collection_id, request_timestamp, successes, failures)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    status.id,
+                    status.member,
+                    status.collection,
+                    status.request_timestamp,
+                    details_to_json(&status.successes),
+                    details_to_json(&status.failures)
+                ],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            w.last_date_added = last;
+            Ok(IngestReport { outcomes, status })
+        })
+    }
+
+    fn query_objects(&self, q: &ObjectQuery) -> Result<Page> {
+        self.read(|c| {
+            let coll = SqliteStore::coll_key(c, &q.collection)?;
+            let mut args: Vec<Sql> = vec![Sql::Integer(coll)];
+            let mut conds = vec!["o.coll = ?1".to_owned()];
+            conds.push(visibility(&q.viewer, &mut args));
+            let lower = q
+                .added_after
+                .unwrap_or(i64::MIN)
+                .max(q.after.unwrap_or(i64::MIN));
+            args.push(Sql::Integer(lower));
+            conds.push(format!("o.date_added > ?{}", args.len()));
+            if !q.ids.is_empty() {
+                conds.push(in_list("o.object_id", &q.ids, &mut args));
+            }
+            if !q.types.is_empty() {
+                conds.push(in_list("o.object_type", &q.types, &mut args));
+            }
+            if !q.spec_versions.is_empty() {
+                conds.push(in_list("o.spec_version", &q.spec_versions, &mut args));
+            }
+            let vc = version_cond(&q.versions, &mut args);
+            let only_last = q.versions.last
+                && !q.versions.first
+                && q.versions.exact.is_empty()
+                && !q.versions.all;
+            if let Some(vc) = vc {
+                conds.push(vc);
+            }
+            // Pin the index so every query is a range scan whatever the planner's statistics.
+            let index = if !q.ids.is_empty() {
+                "objects_version"
+            } else if !q.types.is_empty() {
+                "objects_type"
+            } else if only_last {
+                "objects_last"
+            } else {
+                "objects_all"
+            };
+            let limit = i64::try_from(q.limit)
+                .unwrap_or(i64::MAX - 1)
+                .saturating_add(1);
+            args.push(Sql::Integer(limit));
+            let body = if q.with_body { "o.body" } else { "''" };
+            let sql = format!(
+                "SELECT o.object_id, o.date_added, o.version, o.spec_version, {body}
+                 FROM objects o INDEXED BY {index} WHERE {} ORDER BY o.date_added LIMIT ?{}",
+                conds.join(" AND "),
+                args.len()
+            );
+            let mut st = c.prepare_cached(&sql).map_err(backend)?;
+            let mut items = st
+                .query_map(params_from_iter(args), |r| {
+                    Ok(StoredObject {
+                        id: r.get(0)?,
+                        date_added: r.get(1)?,
+                        version: r.get(2)?,
+                        spec_version: r.get(3)?,
+                        body: r.get(4)?,
+                    })
+                })
+                .map_err(backend)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(backend)?;
+            let more = items.len() > q.limit;
+            items.truncate(q.limit);
+            Ok(Page { items, more })
+        })
+    }
+
+    fn delete_object(
+        &self,
+        collection: &str,
+        object_id: &str,
+        versions: &VersionMatch,
+        spec_versions: &[String],
+        viewer: &Viewer,
+    ) -> Result<Vec<DeletedVersion>> {
+        self.write(|w| {
+            let tx = w.conn.transaction().map_err(backend)?;
+            let coll = SqliteStore::coll_key(&tx, collection)?;
+            let mut args: Vec<Sql> = vec![Sql::Integer(coll), Sql::Text(object_id.to_owned())];
+            let mut conds = vec!["o.coll = ?1".to_owned(), "o.object_id = ?2".to_owned()];
+            conds.push(visibility(viewer, &mut args));
+            if !spec_versions.is_empty() {
+                conds.push(in_list("o.spec_version", spec_versions, &mut args));
+            }
+            if let Some(vc) = version_cond(versions, &mut args) {
+                conds.push(vc);
+            }
+            let sql = format!(
+                "SELECT o.date_added, o.version FROM objects o INDEXED BY objects_version WHERE {}",
+                conds.join(" AND ")
+            );
+            let gone = {
+                let mut st = tx.prepare(&sql).map_err(backend)?;
+                st.query_map(params_from_iter(args), |r| {
+                    Ok(DeletedVersion {
+                        id: object_id.to_owned(),
+                        date_added: r.get(0)?,
+                        version: r.get(1)?,
+                    })
+                })
+                .map_err(backend)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(backend)?
+            };
+            for d in &gone {
+                tx.execute("DELETE FROM objects WHERE date_added = ?1", [d.date_added])
+                    .map_err(backend)?;
+                tx.execute("DELETE FROM red_recipients WHERE date_added = ?1", [d.date_added])
+                    .map_err(backend)?;
+            }
+            if !gone.is_empty() {
+                tx.execute(
+                    "UPDATE objects SET
+                       is_first = (version_us = (SELECT min(version_us) FROM objects WHERE coll = ?1 AND object_id = ?2)),
+                       is_last = (version_us = (SELECT max(version_us) FROM objects WHERE coll = ?1 AND object_id = ?2))
+                     WHERE coll = ?1 AND object_id = ?2",
+                    params![coll, object_id],
+                )
+                .map_err(backend)?;
+            }
+            tx.commit().map_err(backend)?;
+            Ok(gone)
+        })
+    }
+
+    fn status(&self, id: &str) -> Result<Option<StatusRecord>> {
+        self.read(|c| {
+            let row: Option<(String, i64, String, i64, String, String)> = c
+                .query_row(
+                    "SELECT id, member_id, collection_id, request_timestamp, successes, failures
+                     FROM statuses WHERE id = ?1",
+                    [id],
+                    |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(backend)?;
+            row.map(|(id, member, collection, request_timestamp, s, f)| {
+                Ok(StatusRecord {
+                    id,
+                    member,
+                    collection,
+                    request_timestamp,
+                    successes: details_from_json(&s)?,
+                    failures: details_from_json(&f)?,
+                })
+            })
+            .transpose()
+        })
+    }
+}

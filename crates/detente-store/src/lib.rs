@@ -1,0 +1,111 @@
+//! The storage contract of the detente node.
+//!
+//! [`Store`] is what the server needs from a backend; the default backend is
+//! `detente-store-sqlite`, and nothing here is specific to it. The contract:
+//!
+//! - **Durability**: a method that returns `Ok` has committed its effect durably; a
+//!   method that returns `Err` changed nothing (every write is one transaction).
+//! - **Ingest** ([`Store::ingest`]): one call stores a whole envelope, and its status
+//!   record, in one transaction, and reports one [`IngestOutcome`] per object in order.
+//!   Every accepted object version gets a `date_added` strictly greater than every
+//!   `date_added` handed out before in this store (microseconds), so `date_added` is a total
+//!   order and a paging position on its own. All versions are kept.
+//! - **Queries** ([`Store::query_objects`]) return rows in ascending `date_added` order,
+//!   strictly after [`ObjectQuery::after`] and [`ObjectQuery::added_after`], at most
+//!   `limit` rows, with `more` telling whether further matching rows exist. Rows the
+//!   [`Viewer`] may not see (TLP) are neither returned nor counted.
+//! - **Members**: every change to members, grants, tokens or collections increments the
+//!   counter returned by [`Store::generation`], so caches of credentials can be dropped.
+//! - Backends are `Send + Sync` and called from blocking threads; calls may run
+//!   concurrently.
+
+mod types;
+
+pub use types::*;
+
+/// What can go wrong in a store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The named thing does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The named thing already exists.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// A value given to the store is out of its domain.
+    #[error("invalid value: {0}")]
+    Invalid(String),
+    /// The backend failed (I/O, corruption, lock timeout); the message is for logs only.
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+}
+
+/// Result of store operations.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The node's storage: members, collections, STIX object versions and status records.
+pub trait Store: Send + Sync + 'static {
+    /// A value that changes whenever members, grants, tokens or collections change.
+    fn generation(&self) -> Result<u64>;
+
+    /// A named node secret, created with `init` (32 random bytes) on first request.
+    fn secret(&self, name: &str, init: &dyn Fn() -> Vec<u8>) -> Result<Vec<u8>>;
+
+    /// Creates the API root at `path` (e.g. `/api/`), or returns false if it exists.
+    fn ensure_api_root(&self, root: &ApiRootRecord) -> Result<bool>;
+    /// Every API root, ordered by path.
+    fn api_roots(&self) -> Result<Vec<ApiRootRecord>>;
+
+    /// Adds a member; fails with `AlreadyExists` on a taken name.
+    fn add_member(&self, member: &NewMember) -> Result<Member>;
+    /// The member called `name`.
+    fn member_by_name(&self, name: &str) -> Result<Option<Member>>;
+    /// The member with id `id`.
+    fn member_by_id(&self, id: MemberId) -> Result<Option<Member>>;
+    /// Every member, ordered by name.
+    fn members(&self) -> Result<Vec<Member>>;
+    /// Disables or re-enables a member.
+    fn set_disabled(&self, name: &str, disabled: bool) -> Result<()>;
+    /// Replaces a member's secret hash.
+    fn set_secret_hash(&self, name: &str, secret_hash: &str) -> Result<()>;
+
+    /// Adds a token for a member.
+    fn add_token(&self, token: &TokenRecord) -> Result<()>;
+    /// The token with this id, revoked or not.
+    fn token(&self, id: &str) -> Result<Option<TokenRecord>>;
+    /// Revokes a token; `NotFound` if there is no such token.
+    fn revoke_token(&self, id: &str) -> Result<()>;
+
+    /// Adds a collection; `AlreadyExists` on a taken id or alias.
+    fn add_collection(&self, collection: &CollectionRecord) -> Result<()>;
+    /// The collection with this id.
+    fn collection(&self, id: &str) -> Result<Option<CollectionRecord>>;
+    /// Every collection, in a stable order (creation order).
+    fn collections(&self) -> Result<Vec<CollectionRecord>>;
+    /// Sets (replaces) a member's access to a collection.
+    fn grant(&self, collection: &str, member: &str, access: Access) -> Result<()>;
+    /// A member's grants, as (collection id, access).
+    fn grants_of(&self, member: MemberId) -> Result<Vec<(String, Access)>>;
+
+    /// Stores an envelope's object versions and its status record in one transaction.
+    ///
+    /// This is the only path by which object versions enter the store.
+    fn ingest(&self, batch: IngestBatch) -> Result<IngestReport>;
+
+    /// Object versions matching a query, one page.
+    fn query_objects(&self, query: &ObjectQuery) -> Result<Page>;
+
+    /// Deletes the matching versions of one object visible to `viewer`, returning them.
+    fn delete_object(
+        &self,
+        collection: &str,
+        object_id: &str,
+        versions: &VersionMatch,
+        spec_versions: &[String],
+        viewer: &Viewer,
+    ) -> Result<Vec<DeletedVersion>>;
+
+    /// A status record.
+    fn status(&self, id: &str) -> Result<Option<StatusRecord>>;
+}

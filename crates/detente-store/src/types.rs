@@ -1,0 +1,411 @@
+//! Domain types shared by the server and every backend.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::StoreError;
+
+/// A member's numeric id.
+pub type MemberId = i64;
+
+/// What a member may do across the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Reads and writes every collection and manages members.
+    Admin,
+    /// Reads, writes and deletes where granted.
+    Contributor,
+    /// Only reads where granted.
+    Reader,
+}
+
+impl Role {
+    /// The role's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Contributor => "contributor",
+            Role::Reader => "reader",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "contributor" => Ok(Role::Contributor),
+            "reader" => Ok(Role::Reader),
+            _ => Err(StoreError::Invalid(format!(
+                "unknown role {s:?} (expected admin, contributor or reader)"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The highest TLP level a member may see (TLP:RED goes by recipients instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Clearance {
+    /// TLP:CLEAR only.
+    Clear,
+    /// Up to TLP:GREEN (the default).
+    Green,
+    /// Up to TLP:AMBER.
+    Amber,
+    /// Up to TLP:AMBER+STRICT.
+    AmberStrict,
+}
+
+impl Clearance {
+    /// The clearance's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Clearance::Clear => "clear",
+            Clearance::Green => "green",
+            Clearance::Amber => "amber",
+            Clearance::AmberStrict => "amber+strict",
+        }
+    }
+
+    /// The highest [`TlpRank`] this clearance sees.
+    pub fn rank(self) -> TlpRank {
+        match self {
+            Clearance::Clear => TlpRank::CLEAR,
+            Clearance::Green => TlpRank::GREEN,
+            Clearance::Amber => TlpRank::AMBER,
+            Clearance::AmberStrict => TlpRank::AMBER_STRICT,
+        }
+    }
+}
+
+impl FromStr for Clearance {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        match s.to_ascii_lowercase().as_str() {
+            "clear" | "white" => Ok(Clearance::Clear),
+            "green" => Ok(Clearance::Green),
+            "amber" => Ok(Clearance::Amber),
+            "amber+strict" => Ok(Clearance::AmberStrict),
+            _ => Err(StoreError::Invalid(format!(
+                "unknown clearance {s:?} (expected clear, green, amber or amber+strict)"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Clearance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An object version's TLP level as a number: unmarked and CLEAR are 0, RED is 4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TlpRank(pub u8);
+
+impl TlpRank {
+    /// Unmarked or TLP:CLEAR.
+    pub const CLEAR: TlpRank = TlpRank(0);
+    /// TLP:GREEN.
+    pub const GREEN: TlpRank = TlpRank(1);
+    /// TLP:AMBER.
+    pub const AMBER: TlpRank = TlpRank(2);
+    /// TLP:AMBER+STRICT.
+    pub const AMBER_STRICT: TlpRank = TlpRank(3);
+    /// TLP:RED: visible only to the contributor and named recipients.
+    pub const RED: TlpRank = TlpRank(4);
+}
+
+/// A member's access to one collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// May read.
+    Read,
+    /// May write.
+    Write,
+    /// May read and write.
+    ReadWrite,
+}
+
+impl Access {
+    /// The grant's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+            Access::ReadWrite => "read-write",
+        }
+    }
+    /// Whether it allows reading.
+    pub fn read(self) -> bool {
+        matches!(self, Access::Read | Access::ReadWrite)
+    }
+    /// Whether it allows writing.
+    pub fn write(self) -> bool {
+        matches!(self, Access::Write | Access::ReadWrite)
+    }
+}
+
+impl FromStr for Access {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "read" => Ok(Access::Read),
+            "write" => Ok(Access::Write),
+            "read-write" => Ok(Access::ReadWrite),
+            _ => Err(StoreError::Invalid(format!(
+                "unknown access {s:?} (expected read, write or read-write)"
+            ))),
+        }
+    }
+}
+
+/// A member as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Numeric id, never reused.
+    pub id: MemberId,
+    /// Unique name (the Basic-auth user name).
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// TLP clearance.
+    pub clearance: Clearance,
+    /// Disabled members cannot authenticate.
+    pub disabled: bool,
+    /// Argon2 PHC string of the secret.
+    pub secret_hash: String,
+}
+
+/// A member to add.
+#[derive(Debug, Clone)]
+pub struct NewMember {
+    /// Unique name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// TLP clearance.
+    pub clearance: Clearance,
+    /// Argon2 PHC string of the secret.
+    pub secret_hash: String,
+}
+
+/// A bearer token as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Public token id (part of the token string).
+    pub id: String,
+    /// Owner.
+    pub member: MemberId,
+    /// Argon2 PHC string of the token's secret part.
+    pub secret_hash: String,
+    /// Revoked tokens no longer authenticate.
+    pub revoked: bool,
+}
+
+/// An API root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiRootRecord {
+    /// Path, starting and ending with `/`.
+    pub path: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// A collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionRecord {
+    /// UUID.
+    pub id: String,
+    /// Path of its API root.
+    pub api_root: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Alias, unique within the API root.
+    pub alias: Option<String>,
+}
+
+/// One validated object version to store.
+#[derive(Debug, Clone)]
+pub struct NewObject {
+    /// STIX id.
+    pub id: String,
+    /// STIX type.
+    pub object_type: String,
+    /// `spec_version` (`2.1` when absent).
+    pub spec_version: String,
+    /// The version as given (`modified`, else `created`); `None` for unversioned objects,
+    /// whose version is their `date_added`.
+    pub version: Option<String>,
+    /// The version in microseconds since the epoch (the identity of a version).
+    pub version_micros: Option<i64>,
+    /// TLP level from the object's markings.
+    pub tlp: TlpRank,
+    /// For TLP:RED, the member names the object names as recipients.
+    pub recipients: Vec<String>,
+    /// The object's JSON text, byte for byte as received.
+    pub body: String,
+}
+
+/// An envelope to store, with what the server already refused from it.
+#[derive(Debug, Clone)]
+pub struct IngestBatch {
+    /// Target collection.
+    pub collection: String,
+    /// Who posted it.
+    pub contributor: MemberId,
+    /// Id of the status record to write.
+    pub status_id: String,
+    /// When the request arrived, µs since the epoch.
+    pub request_timestamp: i64,
+    /// Objects that passed validation, in envelope order.
+    pub objects: Vec<NewObject>,
+    /// Objects refused before storage (id, version, reason).
+    pub failures: Vec<StatusDetail>,
+}
+
+/// What happened to one object of an [`IngestBatch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// A new version was stored with this `date_added` (µs).
+    Stored {
+        /// Its `date_added`.
+        date_added: i64,
+    },
+    /// The same version was already stored with identical content; nothing changed.
+    Duplicate,
+    /// The same version is stored with different content; refused.
+    Conflict,
+}
+
+/// The result of [`crate::Store::ingest`].
+#[derive(Debug, Clone)]
+pub struct IngestReport {
+    /// One outcome per object, in batch order.
+    pub outcomes: Vec<IngestOutcome>,
+    /// The status record written.
+    pub status: StatusRecord,
+}
+
+/// One entry of a status record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusDetail {
+    /// Object id.
+    pub id: String,
+    /// Object version.
+    pub version: String,
+    /// Note or reason.
+    pub message: Option<String>,
+}
+
+/// A status record of one POST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusRecord {
+    /// Status id.
+    pub id: String,
+    /// Who posted.
+    pub member: MemberId,
+    /// Which collection.
+    pub collection: String,
+    /// When the request arrived, µs.
+    pub request_timestamp: i64,
+    /// Stored or already present.
+    pub successes: Vec<StatusDetail>,
+    /// Refused.
+    pub failures: Vec<StatusDetail>,
+}
+
+/// Who is asking: decides TLP visibility.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer {
+    /// Member id (TLP:RED contributor check).
+    pub member: MemberId,
+    /// Member name (TLP:RED recipient check).
+    pub name: String,
+    /// Highest non-RED rank visible.
+    pub clearance: TlpRank,
+}
+
+/// Which versions of each object to return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionMatch {
+    /// Every version.
+    pub all: bool,
+    /// The oldest.
+    pub first: bool,
+    /// The newest.
+    pub last: bool,
+    /// Exact versions (µs).
+    pub exact: Vec<i64>,
+}
+
+/// A page query over one collection's object versions.
+#[derive(Debug, Clone)]
+pub struct ObjectQuery {
+    /// Collection id.
+    pub collection: String,
+    /// Who is asking.
+    pub viewer: Viewer,
+    /// Only these STIX ids (any when empty).
+    pub ids: Vec<String>,
+    /// Only these types (any when empty).
+    pub types: Vec<String>,
+    /// Which versions.
+    pub versions: VersionMatch,
+    /// Only these spec versions (any when empty).
+    pub spec_versions: Vec<String>,
+    /// Only `date_added` strictly after this (µs).
+    pub added_after: Option<i64>,
+    /// Paging position: only `date_added` strictly after this (µs).
+    pub after: Option<i64>,
+    /// Page size (≥ 1).
+    pub limit: usize,
+    /// Whether to return bodies (false for manifests and versions).
+    pub with_body: bool,
+}
+
+/// One stored object version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    /// STIX id.
+    pub id: String,
+    /// `date_added`, µs.
+    pub date_added: i64,
+    /// Version string (`modified`/`created`; `None` if the object has neither).
+    pub version: Option<String>,
+    /// `spec_version`.
+    pub spec_version: String,
+    /// JSON text (empty unless requested).
+    pub body: String,
+}
+
+/// A page of object versions.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// Rows in ascending `date_added` order.
+    pub items: Vec<StoredObject>,
+    /// Whether more matching rows follow.
+    pub more: bool,
+}
+
+/// An object version removed by [`crate::Store::delete_object`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedVersion {
+    /// STIX id.
+    pub id: String,
+    /// Its `date_added`, µs.
+    pub date_added: i64,
+    /// Its version string.
+    pub version: Option<String>,
+}

@@ -1,0 +1,326 @@
+//! Query parameters of the TAXII 2.1 GET endpoints (sections 3.3–3.5).
+//!
+//! [`Filter::parse`] takes the raw query string and returns a typed filter, or a
+//! [`FilterError`] naming the offending parameter (the server answers 400).
+
+use std::collections::BTreeMap;
+
+use thiserror::Error;
+
+use crate::time;
+
+/// A malformed query string.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum FilterError {
+    /// A parameter appears more than once.
+    #[error("query parameter `{0}` is given more than once")]
+    Repeated(String),
+    /// A parameter's value is malformed.
+    #[error("query parameter `{name}`: {reason}")]
+    Invalid {
+        /// The parameter.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A parameter is not allowed on this endpoint.
+    #[error("query parameter `{0}` is not allowed on this endpoint")]
+    NotAllowed(String),
+    /// The query string is not valid percent-encoded UTF-8.
+    #[error("the query string is not valid percent-encoded UTF-8")]
+    Encoding,
+}
+
+/// `match[version]`: which versions of each object to return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionSelector {
+    /// Every version (`all`).
+    pub all: bool,
+    /// The oldest version (`first`).
+    pub first: bool,
+    /// The newest version (`last`, the default).
+    pub last: bool,
+    /// Exact versions, as microseconds since the epoch.
+    pub exact: Vec<i64>,
+}
+
+impl Default for VersionSelector {
+    fn default() -> Self {
+        VersionSelector {
+            all: false,
+            first: false,
+            last: true,
+            exact: Vec::new(),
+        }
+    }
+}
+
+impl VersionSelector {
+    /// Every version.
+    pub fn all() -> Self {
+        VersionSelector {
+            all: true,
+            first: false,
+            last: false,
+            exact: Vec::new(),
+        }
+    }
+}
+
+/// Which `match[...]` and paging parameters an endpoint takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Get Objects and Manifest: every filter.
+    Objects,
+    /// Get an Object: `added_after`, `limit`, `next`, `match[version]`, `match[spec_version]`.
+    Object,
+    /// Delete an Object: `match[version]`, `match[spec_version]`.
+    Delete,
+    /// Versions: `added_after`, `limit`, `next`, `match[spec_version]`.
+    Versions,
+}
+
+/// The parsed filters of one request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Filter {
+    /// `added_after`, in microseconds since the epoch.
+    pub added_after: Option<i64>,
+    /// `limit` (> 0).
+    pub limit: Option<u64>,
+    /// `next`, the opaque cursor, unverified.
+    pub next: Option<String>,
+    /// `match[id]`.
+    pub ids: Vec<String>,
+    /// `match[type]`.
+    pub types: Vec<String>,
+    /// `match[version]`.
+    pub versions: VersionSelector,
+    /// `match[spec_version]`.
+    pub spec_versions: Vec<String>,
+    /// Every parameter but `next`, sorted: what a cursor must be bound to.
+    pub canonical: String,
+}
+
+/// Decodes `%XX` escapes and `+` in one query component.
+fn decode(s: &str) -> Result<String, FilterError> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = b.get(i + 1..i + 3).ok_or(FilterError::Encoding)?;
+                let hex = std::str::from_utf8(hex).map_err(|_| FilterError::Encoding)?;
+                out.push(u8::from_str_radix(hex, 16).map_err(|_| FilterError::Encoding)?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| FilterError::Encoding)
+}
+
+/// Splits a comma-separated `match[...]` value, refusing empty items and repeats.
+fn list(name: &str, value: &str) -> Result<Vec<String>, FilterError> {
+    let mut items: Vec<String> = Vec::new();
+    for item in value.split(',') {
+        if item.is_empty() {
+            return Err(FilterError::Invalid {
+                name: name.to_owned(),
+                reason: "empty value in the comma-separated list".to_owned(),
+            });
+        }
+        if items.iter().any(|i| i == item) {
+            return Err(FilterError::Invalid {
+                name: name.to_owned(),
+                reason: format!("value {item:?} is repeated"),
+            });
+        }
+        items.push(item.to_owned());
+    }
+    Ok(items)
+}
+
+fn parse_versions(value: &str) -> Result<VersionSelector, FilterError> {
+    let name = "match[version]";
+    let mut sel = VersionSelector {
+        last: false,
+        ..VersionSelector::default()
+    };
+    let items = list(name, value)?;
+    for item in &items {
+        match item.as_str() {
+            "all" => sel.all = true,
+            "first" => sel.first = true,
+            "last" => sel.last = true,
+            ts => sel
+                .exact
+                .push(time::parse_micros(ts).map_err(|e| FilterError::Invalid {
+                    name: name.to_owned(),
+                    reason: format!("expected all, first, last or a timestamp: {e}"),
+                })?),
+        }
+    }
+    if sel.all && items.len() > 1 {
+        return Err(FilterError::Invalid {
+            name: name.to_owned(),
+            reason: "`all` cannot be combined with other values".to_owned(),
+        });
+    }
+    Ok(sel)
+}
+
+impl Filter {
+    /// Parses a raw query string (without `?`) for the given endpoint.
+    pub fn parse(query: &str, endpoint: Endpoint) -> Result<Filter, FilterError> {
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let (k, v) = (decode(k)?, decode(v)?);
+            if seen.contains_key(&k) {
+                return Err(FilterError::Repeated(k));
+            }
+            seen.insert(k, v);
+        }
+        let mut f = Filter::default();
+        let allowed = |name: &str| -> bool {
+            match endpoint {
+                Endpoint::Objects => true,
+                Endpoint::Object => !matches!(name, "match[id]" | "match[type]"),
+                Endpoint::Delete => matches!(name, "match[version]" | "match[spec_version]"),
+                Endpoint::Versions => {
+                    matches!(
+                        name,
+                        "added_after" | "limit" | "next" | "match[spec_version]"
+                    )
+                }
+            }
+        };
+        let mut canonical = Vec::new();
+        for (k, v) in &seen {
+            let known = matches!(
+                k.as_str(),
+                "added_after"
+                    | "limit"
+                    | "next"
+                    | "match[id]"
+                    | "match[type]"
+                    | "match[version]"
+                    | "match[spec_version]"
+            );
+            if !known {
+                // Unknown parameters and match fields may be ignored (section 3.4.1).
+                continue;
+            }
+            if !allowed(k) {
+                return Err(FilterError::NotAllowed(k.clone()));
+            }
+            if k != "next" {
+                canonical.push(format!("{k}={v}"));
+            }
+            match k.as_str() {
+                "added_after" => {
+                    f.added_after =
+                        Some(time::parse_micros(v).map_err(|e| FilterError::Invalid {
+                            name: k.clone(),
+                            reason: e.to_string(),
+                        })?);
+                }
+                "limit" => {
+                    let n: u64 = v.parse().map_err(|_| FilterError::Invalid {
+                        name: k.clone(),
+                        reason: format!("{v:?} is not a positive integer"),
+                    })?;
+                    if n == 0 {
+                        return Err(FilterError::Invalid {
+                            name: k.clone(),
+                            reason: "must be greater than 0".to_owned(),
+                        });
+                    }
+                    f.limit = Some(n);
+                }
+                "next" => {
+                    if v.is_empty() {
+                        return Err(FilterError::Invalid {
+                            name: k.clone(),
+                            reason: "empty cursor".to_owned(),
+                        });
+                    }
+                    f.next = Some(v.clone());
+                }
+                "match[id]" => f.ids = list(k, v)?,
+                "match[type]" => f.types = list(k, v)?,
+                "match[version]" => f.versions = parse_versions(v)?,
+                _ => f.spec_versions = list(k, v)?,
+            }
+        }
+        f.canonical = canonical.join("&");
+        Ok(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_every_filter() {
+        let f = Filter::parse(
+            "added_after=2021-01-01T00:00:00.000000Z&limit=5&match%5Bid%5D=a--1,b--2\
+             &match[type]=indicator&match[version]=first,2021-01-01T00:00:00Z\
+             &match[spec_version]=2.1&next=abc",
+            Endpoint::Objects,
+        )
+        .unwrap();
+        assert_eq!(f.added_after, Some(1_609_459_200_000_000));
+        assert_eq!(f.limit, Some(5));
+        assert_eq!(f.ids, vec!["a--1", "b--2"]);
+        assert_eq!(f.types, vec!["indicator"]);
+        assert!(f.versions.first && !f.versions.last && !f.versions.all);
+        assert_eq!(f.versions.exact, vec![1_609_459_200_000_000]);
+        assert_eq!(f.spec_versions, vec!["2.1"]);
+        assert_eq!(f.next.as_deref(), Some("abc"));
+        assert!(!f.canonical.contains("next"));
+    }
+
+    #[test]
+    fn defaults_and_errors() {
+        let f = Filter::parse("", Endpoint::Objects).unwrap();
+        assert_eq!(f.versions, VersionSelector::default());
+        assert_eq!(f.limit, None);
+        for bad in [
+            "limit=0",
+            "limit=-1",
+            "limit=x",
+            "added_after=yesterday",
+            "limit=1&limit=2",
+            "match[version]=all,last",
+            "match[version]=last,last",
+            "match[type]=a,,b",
+            "next=",
+            "%zz=1",
+        ] {
+            assert!(Filter::parse(bad, Endpoint::Objects).is_err(), "{bad}");
+        }
+        assert!(Filter::parse("match[type]=x", Endpoint::Object).is_err());
+        assert!(Filter::parse("limit=3", Endpoint::Delete).is_err());
+        assert!(Filter::parse("match[version]=all", Endpoint::Versions).is_err());
+        assert!(Filter::parse("match[foo]=1&bar=2", Endpoint::Versions).is_ok());
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(q in "\\PC{0,80}") {
+            let _ = Filter::parse(&q, Endpoint::Objects);
+        }
+    }
+}

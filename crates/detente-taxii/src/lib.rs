@@ -1,0 +1,15 @@
+//! TAXII 2.1 wire types, media types, timestamps and query filters.
+//!
+//! Pure: no I/O. The server builds its responses from these types and parses its requests
+//! with [`media`] and [`filter`].
+
+pub mod filter;
+pub mod media;
+pub mod time;
+mod types;
+
+pub use filter::{Endpoint, Filter, FilterError, VersionSelector};
+pub use types::{
+    ApiRoot, Collection, Collections, Discovery, ErrorMessage, ManifestRecord, Status,
+    StatusDetails, Versions,
+};

@@ -1,0 +1,134 @@
+//! `detente member`: add, list, disable and rotate members of the node.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args as ClapArgs, Subcommand};
+use detente_server::credentials;
+use detente_store::{Clearance, NewMember, Role, Store};
+
+use crate::serve::{DataArgs, open_store};
+
+/// Manage members (changes apply to a running node from its next request).
+#[derive(ClapArgs, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Add a member and print its secret.
+    Add {
+        /// Member name (the Basic-auth user name).
+        name: String,
+        /// admin, contributor or reader.
+        #[arg(long)]
+        role: String,
+        /// TLP clearance: clear, green, amber or amber+strict.
+        #[arg(long, default_value = "green")]
+        tlp: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List members.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Disable a member: its secret and tokens stop working.
+    Disable {
+        /// Member name.
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Give a member a new secret and print it.
+    Rotate {
+        /// Member name.
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+/// Prints one value alone on the last line of standard output.
+pub fn print_value(value: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{value}")
+        .and_then(|()| out.flush())
+        .context("couldn't write to standard output")
+}
+
+fn valid_name(name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        anyhow::bail!("invalid member name {name:?}: use 1-64 of a-z A-Z 0-9 - _ .")
+    }
+}
+
+/// Runs `detente member`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Cmd::Add {
+            name,
+            role,
+            tlp,
+            data,
+        } => {
+            valid_name(&name)?;
+            let role: Role = role.parse()?;
+            let clearance: Clearance = tlp.parse()?;
+            let store = open_store(&data)?;
+            let secret = credentials::new_secret()?;
+            store
+                .add_member(&NewMember {
+                    name: name.clone(),
+                    role,
+                    clearance,
+                    secret_hash: credentials::hash_secret(&secret)?,
+                })
+                .with_context(|| format!("couldn't add member {name}"))?;
+            eprintln!("added member {name} ({role}, clearance {clearance}); its secret:");
+            print_value(&secret)?;
+        }
+        Cmd::List { data } => {
+            let store = open_store(&data)?;
+            let mut out = std::io::stdout().lock();
+            for m in store.members()? {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}",
+                    m.name,
+                    m.role,
+                    m.clearance,
+                    if m.disabled { "disabled" } else { "active" }
+                )
+                .context("couldn't write to standard output")?;
+            }
+        }
+        Cmd::Disable { name, data } => {
+            open_store(&data)?
+                .set_disabled(&name, true)
+                .with_context(|| format!("couldn't disable {name}"))?;
+            eprintln!("disabled member {name}");
+        }
+        Cmd::Rotate { name, data } => {
+            let store = open_store(&data)?;
+            let secret = credentials::new_secret()?;
+            store
+                .set_secret_hash(&name, &credentials::hash_secret(&secret)?)
+                .with_context(|| format!("couldn't rotate the secret of {name}"))?;
+            eprintln!("new secret of member {name}:");
+            print_value(&secret)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

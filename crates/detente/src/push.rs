@@ -1,0 +1,272 @@
+//! `detente push`: send a STIX bundle to a TAXII 2.1 collection, in envelopes, with a
+//! progress bar. Also the small TAXII client `detente pull` shares.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args as ClapArgs;
+use serde_json::Value;
+use ureq::Agent;
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
+
+/// The TAXII 2.1 media type.
+const TAXII: &str = "application/taxii+json;version=2.1";
+/// The largest response body the client reads.
+const MAX_RESPONSE: u64 = 512 * 1024 * 1024;
+
+/// Where and how to reach a collection.
+#[derive(ClapArgs, Debug, Clone)]
+pub struct Remote {
+    /// The API root URL (e.g. https://node:8484/api/), or the server URL to discover it.
+    #[arg(long)]
+    url: String,
+    /// Collection id.
+    #[arg(long)]
+    collection: String,
+    /// Member name for HTTP Basic; the secret comes from DETENTE_SECRET.
+    #[arg(long, requires = "secret")]
+    user: Option<String>,
+    /// The member's secret.
+    #[arg(long, env = "DETENTE_SECRET", hide_env_values = true)]
+    secret: Option<String>,
+    /// A file holding `NAME:SECRET` (e.g. DIR/admin.credentials).
+    #[arg(long, conflicts_with = "user")]
+    credentials: Option<PathBuf>,
+    /// A bearer token (`detente token issue`).
+    #[arg(long, env = "DETENTE_TOKEN", hide_env_values = true, conflicts_with_all = ["user", "credentials"])]
+    token: Option<String>,
+    /// Trust this PEM certificate (e.g. the node's self-signed one).
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
+    /// Do not verify the server's certificate.
+    #[arg(long)]
+    insecure: bool,
+}
+
+/// A connection to one collection.
+pub struct Client {
+    agent: Agent,
+    auth: String,
+    /// The collection URL, ending in `/`.
+    pub collection_url: String,
+}
+
+fn origin(url: &str) -> anyhow::Result<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .with_context(|| format!("{url:?} is not an http(s) URL"))?;
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    Ok(&url[..url.len() - rest.len() + host_end])
+}
+
+impl Client {
+    /// Connects (discovering the API root when `url` is a server URL).
+    pub fn connect(r: &Remote) -> anyhow::Result<Client> {
+        let mut tls = TlsConfig::builder().disable_verification(r.insecure);
+        if let Some(path) = &r.ca_cert {
+            let pem =
+                std::fs::read(path).with_context(|| format!("couldn't read {}", path.display()))?;
+            let cert = Certificate::from_pem(&pem)
+                .with_context(|| format!("{} is not a PEM certificate", path.display()))?;
+            tls = tls.root_certs(RootCerts::new_with_certs(&[cert]));
+        }
+        let agent: Agent = Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(300)))
+            .tls_config(tls.build())
+            .build()
+            .into();
+        let auth = if let Some(t) = &r.token {
+            format!("Bearer {t}")
+        } else {
+            let pair = match (&r.credentials, &r.user, &r.secret) {
+                (Some(path), _, _) => std::fs::read_to_string(path)
+                    .with_context(|| format!("couldn't read {}", path.display()))?
+                    .trim()
+                    .to_owned(),
+                (None, Some(u), Some(s)) => format!("{u}:{s}"),
+                _ => bail!("give --credentials FILE, --user NAME with DETENTE_SECRET, or --token"),
+            };
+            use base64::Engine;
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            )
+        };
+        let mut client = Client {
+            agent,
+            auth,
+            collection_url: String::new(),
+        };
+        let mut root = r.url.clone();
+        if !root.ends_with('/') {
+            root.push('/');
+        }
+        let base = origin(&root)?.to_owned();
+        if root == format!("{base}/") || root.ends_with("/taxii2/") {
+            let discovery = client.get_json(&format!("{base}/taxii2/"))?;
+            let default = discovery
+                .get("default")
+                .and_then(Value::as_str)
+                .context("the server's discovery names no default API root; give its URL")?;
+            root = if default.starts_with('/') {
+                format!("{base}{default}")
+            } else {
+                default.to_owned()
+            };
+        }
+        client.collection_url = format!("{root}collections/{}/", r.collection);
+        Ok(client)
+    }
+
+    fn check(status: u16, body: &str, what: &str) -> anyhow::Result<()> {
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        let detail = serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|v| {
+                v.get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| body.chars().take(200).collect());
+        bail!("{what} failed with HTTP {status}: {detail}")
+    }
+
+    /// GETs a TAXII resource; returns its JSON and headers of interest.
+    pub fn get_json(&self, url: &str) -> anyhow::Result<Value> {
+        let mut resp = self
+            .agent
+            .get(url)
+            .header("Accept", TAXII)
+            .header("Authorization", &self.auth)
+            .call()
+            .with_context(|| format!("couldn't reach {url}"))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE)
+            .read_to_string()
+            .with_context(|| format!("couldn't read the answer of {url}"))?;
+        Self::check(status, &body, &format!("GET {url}"))?;
+        serde_json::from_str(&body).with_context(|| format!("{url} did not answer JSON"))
+    }
+
+    /// POSTs an envelope; returns the status resource.
+    pub fn post_envelope(&self, body: &str) -> anyhow::Result<Value> {
+        let url = format!("{}objects/", self.collection_url);
+        let mut resp = self
+            .agent
+            .post(&url)
+            .header("Accept", TAXII)
+            .header("Content-Type", TAXII)
+            .header("Authorization", &self.auth)
+            .send(body)
+            .with_context(|| format!("couldn't reach {url}"))?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE)
+            .read_to_string()
+            .with_context(|| format!("couldn't read the answer of {url}"))?;
+        Self::check(status, &text, &format!("POST {url}"))?;
+        serde_json::from_str(&text).with_context(|| format!("{url} did not answer JSON"))
+    }
+}
+
+/// A progress bar on standard error (hidden when it is not a terminal).
+pub fn progress(len: Option<u64>, what: &str) -> indicatif::ProgressBar {
+    let bar = match len {
+        Some(n) => indicatif::ProgressBar::new(n),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    let template = match len {
+        Some(_) => "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg} ({per_sec})",
+        None => "{spinner} [{elapsed_precise}] {pos} {msg} ({per_sec})",
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_owned());
+    bar
+}
+
+/// Push a STIX bundle (or TAXII envelope) file to a collection.
+#[derive(ClapArgs, Debug)]
+pub struct Args {
+    /// A STIX 2.1 bundle, a TAXII envelope, or a JSON list of objects.
+    file: PathBuf,
+    #[command(flatten)]
+    remote: Remote,
+    /// Objects per envelope.
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+}
+
+/// Runs `detente push`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("couldn't read {}", args.file.display()))?;
+    let value: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not JSON", args.file.display()))?;
+    let objects = match value {
+        Value::Array(a) => a,
+        Value::Object(mut o) => match o.remove("objects") {
+            Some(Value::Array(a)) => a,
+            _ => bail!("{} has no `objects` list", args.file.display()),
+        },
+        _ => bail!(
+            "{} is neither a bundle, an envelope nor a list",
+            args.file.display()
+        ),
+    };
+    let client = Client::connect(&args.remote)?;
+    let bar = progress(Some(objects.len() as u64), "objects");
+    let (mut ok, mut failed) = (0u64, 0u64);
+    for chunk in objects.chunks(args.batch) {
+        let body = serde_json::json!({ "objects": chunk }).to_string();
+        let status = client.post_envelope(&body)?;
+        ok += status
+            .get("success_count")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        failed += status
+            .get("failure_count")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        for f in status
+            .get("failures")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            bar.suspend(|| {
+                eprintln!(
+                    "refused {}: {}",
+                    f.get("id").and_then(Value::as_str).unwrap_or("?"),
+                    f.get("message").and_then(Value::as_str).unwrap_or("")
+                );
+            });
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    eprintln!(
+        "pushed {} objects: {ok} accepted, {failed} refused",
+        objects.len()
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
