@@ -284,3 +284,18 @@ fn tampering_is_caught_precisely() {
         assert!(check(&err), "{name}: got {err}");
     }
 }
+
+#[test]
+fn huge_claimed_size_fails_on_the_first_missing_tile() {
+    let cp = Checkpoint::new("example.com/detente/test-log", 1 << 62, Hash([5; 32])).unwrap();
+    let f = DirFetcher::new().with("checkpoint", signed(&cp, &signer()));
+    let opts = Options {
+        key: Some(key()),
+        skip_entries: true,
+    };
+    let err = verify_log(&f, None, &opts).unwrap_err();
+    assert!(
+        matches!(&err, ClientError::HttpStatus { url, status: 404 } if url == "tile/1/001"),
+        "{err}"
+    );
+}

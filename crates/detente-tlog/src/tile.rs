@@ -217,28 +217,16 @@ pub fn tile_containing(level: u8, hash_index: u64, size: u64) -> Option<TileId> 
     })
 }
 
-/// Every hash tile a tree of `size` entries publishes, level by level. The level-0 tiles are
-/// also the ids of the entry bundles.
-pub fn tiles_for_size(size: u64) -> Vec<TileId> {
-    let mut out = Vec::new();
-    for level in 0u8.. {
-        let count = hashes_at_level(size, level);
-        if count == 0 {
-            break;
-        }
-        for index in 0..count / TILE_WIDTH {
-            out.push(TileId::full(level, index));
-        }
-        let width = count % TILE_WIDTH;
-        if width > 0 {
-            out.push(TileId {
-                level,
-                index: count / TILE_WIDTH,
-                width: width as u16,
-            });
-        }
-    }
-    out
+/// Every hash tile a tree of `size` entries publishes, level by level, lazily (a claimed size
+/// can be huge). The level-0 tiles are also the ids of the entry bundles.
+pub fn tiles_for_size(size: u64) -> impl Iterator<Item = TileId> {
+    (0u8..8)
+        .take_while(move |&l| hashes_at_level(size, l) > 0)
+        .flat_map(move |level| {
+            let count = hashes_at_level(size, level);
+            (0..count.div_ceil(TILE_WIDTH))
+                .filter_map(move |i| tile_containing(level, i * TILE_WIDTH, size))
+        })
 }
 
 /// Concatenates hashes into a tile body.
@@ -521,19 +509,17 @@ mod tests {
 
     #[test]
     fn tiles_at_spec_example_sizes() {
-        let paths = |n| {
-            tiles_for_size(n)
-                .iter()
-                .map(|t| t.path())
-                .collect::<Vec<_>>()
-        };
+        let paths = |n| tiles_for_size(n).map(|t| t.path()).collect::<Vec<_>>();
         assert_eq!(paths(256), ["tile/0/000", "tile/1/000.p/1"]);
         let p = paths(70_000);
         assert_eq!(p.len(), 274 + 2 + 1);
         assert!(p.contains(&"tile/0/273.p/112".to_owned()));
         assert!(p.contains(&"tile/1/001.p/17".to_owned()));
         assert!(p.contains(&"tile/2/000.p/1".to_owned()));
-        assert!(tiles_for_size(0).is_empty());
+        assert_eq!(tiles_for_size(0).count(), 0);
+        assert_eq!(tiles_for_size(u64::MAX).next(), Some(TileId::full(0, 0)));
+        // Lazy: a huge claimed size does not allocate every tile id up front.
+        assert_eq!(tiles_for_size(1 << 56).nth(1), Some(TileId::full(0, 1)));
     }
 
     #[test]

@@ -223,7 +223,7 @@ fn generated_log_byte_for_byte() {
     // Every tile and bundle, and nothing else.
     tiles.extend(b.partial_tiles());
     let ids: Vec<TileId> = tiles.iter().map(|t| t.id).collect();
-    let mut want_ids = tiles_for_size(final_size);
+    let mut want_ids: Vec<TileId> = tiles_for_size(final_size).collect();
     want_ids.sort();
     let mut sorted = ids.clone();
     sorted.sort();
