@@ -11,14 +11,16 @@ pub(crate) fn type_name_problem(t: &str) -> Option<&'static str> {
     if t.len() > 250 {
         return Some("type names must be at most 250 characters long");
     }
-    if !t
-        .bytes()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-    {
-        return Some("type names may only contain a-z, 0-9 and '-'");
-    }
-    if t.contains("--") {
-        return Some("type names must not contain \"--\"");
+    let mut prev_hyphen = false;
+    for c in t.bytes() {
+        let hyphen = c == b'-';
+        if !(c.is_ascii_lowercase() || c.is_ascii_digit() || hyphen) {
+            return Some("type names may only contain a-z, 0-9 and '-'");
+        }
+        if hyphen && prev_hyphen {
+            return Some("type names must not contain \"--\"");
+        }
+        prev_hyphen = hyphen;
     }
     None
 }

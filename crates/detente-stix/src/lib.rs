@@ -60,4 +60,5 @@ mod validate;
 
 pub use error::{ErrorKind, ValidationError};
 pub use timestamp::{Timestamp, TimestampError};
+pub use types::{META_TYPES, SCO_TYPES, SDO_TYPES, SRO_TYPES};
 pub use validate::{Category, ObjectMeta, category, validate_bundle, validate_object};

@@ -7,7 +7,7 @@ use crate::tlp::TLP1_MARKINGS;
 use crate::validate::hashes;
 
 /// STIX Domain Object types (section 4).
-pub(crate) const SDO_TYPES: &[&str] = &[
+pub const SDO_TYPES: &[&str] = &[
     "attack-pattern",
     "campaign",
     "course-of-action",
@@ -30,10 +30,10 @@ pub(crate) const SDO_TYPES: &[&str] = &[
 ];
 
 /// STIX Relationship Object types (section 5).
-pub(crate) const SRO_TYPES: &[&str] = &["relationship", "sighting"];
+pub const SRO_TYPES: &[&str] = &["relationship", "sighting"];
 
 /// STIX Cyber-observable Object types (section 6).
-pub(crate) const SCO_TYPES: &[&str] = &[
+pub const SCO_TYPES: &[&str] = &[
     "artifact",
     "autonomous-system",
     "directory",
@@ -55,7 +55,7 @@ pub(crate) const SCO_TYPES: &[&str] = &[
 ];
 
 /// STIX Meta Object types (section 7).
-pub(crate) const META_TYPES: &[&str] = &[
+pub const META_TYPES: &[&str] = &[
     "language-content",
     "marking-definition",
     "extension-definition",
@@ -956,6 +956,28 @@ mod tests {
         for bad in ["2001:db8::/129", "1.2.3.4", "2001:db8:::1", "x"] {
             assert!(!is_cidr(bad, true), "{bad}");
         }
+    }
+
+    #[test]
+    fn category_matches_the_lists() {
+        use crate::validate::{Category, category};
+        for t in SDO_TYPES {
+            assert_eq!(category(t), Category::Sdo, "{t}");
+        }
+        for t in SRO_TYPES {
+            assert_eq!(category(t), Category::Sro, "{t}");
+        }
+        for t in SCO_TYPES {
+            assert_eq!(category(t), Category::Sco, "{t}");
+        }
+        for t in META_TYPES {
+            assert_eq!(category(t), Category::Meta, "{t}");
+        }
+        assert_eq!(category("x-mitre-tactic"), Category::Custom);
+        assert_eq!(
+            SDO_TYPES.len() + SRO_TYPES.len() + SCO_TYPES.len() + META_TYPES.len(),
+            42
+        );
     }
 
     #[test]

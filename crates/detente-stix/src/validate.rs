@@ -44,16 +44,32 @@ pub enum Category {
 
 /// The category of a `type` value.
 pub fn category(object_type: &str) -> Category {
-    if types::SDO_TYPES.contains(&object_type) {
-        Category::Sdo
-    } else if types::SRO_TYPES.contains(&object_type) {
-        Category::Sro
-    } else if types::SCO_TYPES.contains(&object_type) {
-        Category::Sco
-    } else if types::META_TYPES.contains(&object_type) {
-        Category::Meta
-    } else {
-        Category::Custom
+    match object_type {
+        "attack-pattern" | "campaign" | "course-of-action" | "grouping" | "identity"
+        | "incident" | "indicator" | "infrastructure" | "intrusion-set" | "location"
+        | "malware" | "malware-analysis" | "note" | "observed-data" | "opinion" | "report"
+        | "threat-actor" | "tool" | "vulnerability" => Category::Sdo,
+        "relationship" | "sighting" => Category::Sro,
+        "artifact"
+        | "autonomous-system"
+        | "directory"
+        | "domain-name"
+        | "email-addr"
+        | "email-message"
+        | "file"
+        | "ipv4-addr"
+        | "ipv6-addr"
+        | "mac-addr"
+        | "mutex"
+        | "network-traffic"
+        | "process"
+        | "software"
+        | "url"
+        | "user-account"
+        | "windows-registry-key"
+        | "x509-certificate" => Category::Sco,
+        "language-content" | "marking-definition" | "extension-definition" => Category::Meta,
+        _ => Category::Custom,
     }
 }
 
