@@ -409,7 +409,15 @@ fn observed_data(o: &Obj<'_>) -> Res<()> {
             Err(o.invalid("objects", "must not be present together with `object_refs`"))
         }
         (false, false) => Err(o.err("object_refs", ErrorKind::Missing)),
-        (true, false) => o.references("object_refs", OBSERVABLE).map(drop),
+        (true, false) => {
+            let refs = o.references("object_refs", OBSERVABLE)?.unwrap_or_default();
+            // "MUST contain at least one SCO reference": SROs alone observe nothing.
+            let sro = |r: &&str| r.starts_with("relationship--") || r.starts_with("sighting--");
+            if refs.iter().all(sro) {
+                return Err(o.invalid("object_refs", "must refer to at least one observable (SCO)"));
+            }
+            Ok(())
+        }
         (false, true) => {
             for (key, v) in o.dictionary("objects")?.into_iter().flatten() {
                 if v.get("type").and_then(serde_json::Value::as_str).is_none() {
@@ -684,7 +692,20 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
         }
         "windows-registry-key" => {
             at_least_one_own_property(o)?;
-            o.strings(&["key"])?;
+            // Section 6.17: the hive is spelled out in full (HKEY_LOCAL_MACHINE, not HKLM).
+            if let Some(key) = o.string("key")? {
+                let hive = key
+                    .split('\\')
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_uppercase();
+                if matches!(hive.as_str(), "HKLM" | "HKCU" | "HKCR" | "HKU" | "HKCC") {
+                    return Err(o.invalid(
+                        "key",
+                        format!("the hive must be spelled out in full, not {hive:?}"),
+                    ));
+                }
+            }
             o.timestamp("modified_time")?;
             o.integer("number_of_subkeys", 0, i64::MAX)?;
             o.reference("creator_user_ref", Allowed::Only(&["user-account"]))?;

@@ -643,6 +643,20 @@ fn cases() -> Vec<Case> {
             ])),
             "object_marking_refs[0]",
         ),
+        (
+            "observed-data",
+            "/object_refs",
+            Some(json!([
+                "relationship--44298a74-ba52-4f0c-87a3-1824e67d7fad"
+            ])),
+            "object_refs",
+        ),
+        (
+            "registry-key",
+            "/key",
+            Some(json!("HKLM\\system\\bar")),
+            "key",
+        ),
         // Observables.
         (
             "artifact",
