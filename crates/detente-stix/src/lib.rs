@@ -21,7 +21,8 @@
 //!   types get the checks of whatever common properties they carry.
 //! - **Values**: `spec_version` is `"2.1"`; timestamps are RFC 3339 in UTC with `Z`, and
 //!   `created`/`modified` have millisecond precision with `created <= modified`;
-//!   `confidence` is 0–100; lists are never empty; dictionaries have valid keys;
+//!   `confidence` is 0–100; lists are never empty and no value is `null`; dictionaries have
+//!   valid keys;
 //!   `created_by_ref` points to an identity; `object_marking_refs` and granular `marking_ref`s
 //!   point to marking definitions; granular-marking selectors select content present in the
 //!   object; `external_references` have a `source_name` plus one of `description`, `url`,

@@ -115,6 +115,11 @@ pub fn validate_object(value: &Value) -> Result<ObjectMeta, ValidationError> {
         if v.as_array().is_some_and(Vec::is_empty) {
             return Err(o.invalid(name, "lists must not be empty"));
         }
+        // STIX has no null value (the OASIS schemas refuse it for every property): an
+        // absent value is an omitted property.
+        if v.is_null() {
+            return Err(o.invalid(name, "null is not a STIX value; omit the property instead"));
+        }
     }
 
     let mut cat = category(object_type);

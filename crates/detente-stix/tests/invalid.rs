@@ -786,6 +786,13 @@ fn cases() -> Vec<Case> {
             "resolves_to_refs[0]",
         ),
         ("custom", "/x_acme_tags", Some(json!([])), "x_acme_tags"),
+        ("custom", "/x_acme_tags", Some(Value::Null), "x_acme_tags"),
+        (
+            "indicator",
+            "/description",
+            Some(Value::Null),
+            "description",
+        ),
         ("email-message", "/is_multipart", None, "is_multipart"),
         (
             "email-message",
