@@ -1,7 +1,7 @@
 //! Per-type rules: the required properties and value constraints STIX 2.1 sets for each of
 //! its predefined object types (sections 4 to 7).
 
-use crate::check::{Allowed, Obj, Res};
+use crate::check::{Allowed, Kind, Obj, Res};
 use crate::error::ErrorKind;
 use crate::tlp::TLP1_MARKINGS;
 use crate::validate::hashes;
@@ -544,6 +544,7 @@ fn extension_definition(o: &Obj<'_>) -> Res<()> {
 /// Cyber-observable objects (section 6).
 fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
     hashes(o, "hashes")?;
+    o.kinds(sco_kinds(t))?;
     match t {
         "artifact" => {
             o.strings(&[
@@ -565,6 +566,7 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
             } else if o.has("decryption_key") {
                 return Err(o.invalid("decryption_key", "requires `encryption_algorithm`"));
             }
+            o.require_any(&["payload_bin", "url"])?;
             match (o.has("payload_bin"), o.has("url")) {
                 (true, true) => {
                     return Err(o.invalid("url", "must not be present together with `payload_bin`"));
@@ -670,7 +672,17 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
         }
         "software" => {
             o.require(&["name"])?;
-            o.strings(&["name", "cpe", "swid", "vendor", "version"])?;
+            // Section 6.14: a CPE 2.3 entry (formatted-string binding: `cpe:2.3:part:...`).
+            if let Some(cpe) = o.string("cpe")?
+                && !(cpe.starts_with("cpe:2.3:")
+                    && matches!(
+                        cpe.as_bytes().get(8),
+                        Some(b'a' | b'h' | b'o' | b'*' | b'-')
+                    )
+                    && cpe.as_bytes().get(9) == Some(&b':'))
+            {
+                return Err(o.invalid("cpe", "must be a CPE 2.3 name `cpe:2.3:part:vendor:...`"));
+            }
             o.string_lists(&["languages"])
         }
         "url" => value(o),
@@ -713,6 +725,16 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
         }
         "x509-certificate" => {
             at_least_one_own_property(o)?;
+            if let Some(m) = o.object("x509_v3_extensions")? {
+                let x = o.nested(m, o.path("x509_v3_extensions"));
+                for (k, _) in m {
+                    if k.starts_with("private_key_usage_period_") {
+                        x.timestamp(k)?;
+                    } else {
+                        x.string(k)?;
+                    }
+                }
+            }
             o.boolean("is_self_signed")?;
             o.timestamps(&["validity_not_before", "validity_not_after"])?;
             o.order("validity_not_before", "validity_not_after", false)
@@ -770,6 +792,7 @@ fn registry_values(o: &Obj<'_>) -> Res<()> {
             ));
         };
         let r = o.nested(m, path);
+        r.require_any(&["name", "data", "data_type"])?;
         r.strings(&["name", "data"])?;
         if let Some(dt) = r.string("data_type")?
             && !DATA_TYPES.contains(&dt)
@@ -782,7 +805,34 @@ fn registry_values(o: &Obj<'_>) -> Res<()> {
 
 /// Required properties and closed enumerations of the predefined SCO extensions (section 6).
 pub(crate) fn predefined_extension(e: &Obj<'_>, name: &str) -> Res<()> {
+    e.kinds(extension_kinds(name))?;
     match name {
+        "ntfs-ext" => e.each_object("alternate_data_streams", |s| {
+            s.require(&["name"])?;
+            s.kinds(&[("name", Kind::Str), ("size", Kind::Int)])?;
+            hashes(s, "hashes")
+        }),
+        "windows-pebinary-ext" => {
+            e.require(&["pe_type"])?;
+            hashes(e, "file_header_hashes")?;
+            if let Some(m) = e.object("optional_header")? {
+                let h = e.nested(m, e.path("optional_header"));
+                hashes(&h, "hashes")?;
+                h.encoded_values()?;
+            }
+            e.each_object("sections", |s| {
+                s.require(&["name"])?;
+                s.kinds(&[
+                    ("name", Kind::Str),
+                    ("size", Kind::Int),
+                    ("entropy", Kind::Num),
+                ])?;
+                hashes(s, "hashes")
+            })
+        }
+        "windows-service-ext" => e
+            .references("service_dll_refs", Allowed::Only(&["file"]))
+            .map(drop),
         "archive-ext" => {
             e.require(&["contains_refs"])?;
             e.references("contains_refs", Allowed::Only(&["file", "directory"]))
@@ -790,8 +840,6 @@ pub(crate) fn predefined_extension(e: &Obj<'_>, name: &str) -> Res<()> {
         }
         "http-request-ext" => {
             e.require(&["request_method", "request_value"])?;
-            e.strings(&["request_method", "request_value", "request_version"])?;
-            e.dictionary("request_header")?;
             e.reference("message_body_data_ref", Allowed::Only(&["artifact"]))
                 .map(drop)
         }
@@ -833,15 +881,115 @@ pub(crate) fn predefined_extension(e: &Obj<'_>, name: &str) -> Res<()> {
                     format!("must be one of {}", SOCKET_TYPES.join(", ")),
                 ));
             }
-            e.booleans(&["is_blocking", "is_listening"])?;
-            e.dictionary("options")?;
             Ok(())
         }
-        "windows-pebinary-ext" => {
-            e.require(&["pe_type"])?;
-            e.strings(&["pe_type"])
-        }
         _ => Ok(()),
+    }
+}
+
+/// Property kinds of the SCOs (section 6), beyond those checked with their constraints.
+fn sco_kinds(t: &str) -> &'static [(&'static str, Kind)] {
+    use Kind::*;
+    match t {
+        "email-message" => &[("additional_header_fields", HeaderDict)],
+        "file" => &[("name", Str), ("name_enc", Str), ("mime_type", Str)],
+        "process" => &[("environment_variables", StrDict)],
+        "software" => &[
+            ("name", Str),
+            ("cpe", Str),
+            ("swid", Str),
+            ("vendor", Str),
+            ("version", Str),
+        ],
+        "user-account" => &[
+            ("user_id", Str),
+            ("credential", Str),
+            ("account_login", Str),
+            ("account_type", Str),
+            ("display_name", Str),
+        ],
+        "x509-certificate" => &[
+            ("version", Str),
+            ("serial_number", Str),
+            ("signature_algorithm", Str),
+            ("issuer", Str),
+            ("subject", Str),
+            ("subject_public_key_algorithm", Str),
+            ("subject_public_key_modulus", Str),
+            ("subject_public_key_exponent", Int),
+            ("x509_v3_extensions", NonEmptyObj),
+        ],
+        _ => &[],
+    }
+}
+
+/// Property kinds of the predefined SCO extensions (section 6).
+fn extension_kinds(name: &str) -> &'static [(&'static str, Kind)] {
+    use Kind::*;
+    match name {
+        "ntfs-ext" => &[("sid", Str)],
+        "raster-image-ext" => &[
+            ("image_height", Int),
+            ("image_width", Int),
+            ("bits_per_pixel", Int),
+            ("exif_tags", Dict),
+        ],
+        "pdf-ext" => &[
+            ("version", Str),
+            ("is_optimized", Bool),
+            ("document_info_dict", StrDict),
+            ("pdfid0", Str),
+            ("pdfid1", Str),
+        ],
+        "archive-ext" => &[("comment", Str)],
+        "windows-pebinary-ext" => &[
+            ("pe_type", Str),
+            ("imphash", Str),
+            ("number_of_sections", Int),
+            ("time_date_stamp", Ts),
+            ("number_of_symbols", Int),
+            ("size_of_optional_header", Int),
+            ("optional_header", NonEmptyObj),
+        ],
+        "http-request-ext" => &[
+            ("request_method", Str),
+            ("request_value", Str),
+            ("request_version", Str),
+            ("request_header", HeaderDict),
+            ("message_body_length", Int),
+        ],
+        "socket-ext" => &[
+            ("is_blocking", Bool),
+            ("is_listening", Bool),
+            ("options", Dict),
+            ("socket_descriptor", Int),
+            ("socket_handle", Int),
+        ],
+        "windows-process-ext" => &[
+            ("aslr_enabled", Bool),
+            ("dep_enabled", Bool),
+            ("priority", Str),
+            ("owner_sid", Str),
+            ("window_title", Str),
+            ("startup_info", Dict),
+            ("integrity_level", Str),
+        ],
+        "windows-service-ext" => &[
+            ("service_name", Str),
+            ("descriptions", StrList),
+            ("display_name", Str),
+            ("group_name", Str),
+            ("start_type", Str),
+            ("service_type", Str),
+            ("service_status", Str),
+        ],
+        "unix-account-ext" => &[
+            ("gid", Int),
+            ("groups", StrList),
+            ("home_dir", Str),
+            ("shell", Str),
+        ],
+        _ => &[],
     }
 }
 
@@ -888,7 +1036,7 @@ fn email_message(o: &Obj<'_>) -> Res<()> {
     o.timestamp("date")?;
     o.strings(&["content_type", "message_id", "subject", "body"])?;
     o.string_lists(&["received_lines"])?;
-    o.dictionary("additional_header_fields")?;
+
     o.reference("from_ref", EMAIL_ADDR)?;
     o.reference("sender_ref", EMAIL_ADDR)?;
     o.references("to_refs", EMAIL_ADDR)?;
@@ -908,6 +1056,7 @@ fn email_message(o: &Obj<'_>) -> Res<()> {
             let p = o.nested(m, path);
             p.strings(&["body", "content_type", "content_disposition"])?;
             p.reference("body_raw_ref", Allowed::Only(&["artifact", "file"]))?;
+            p.require_any(&["body", "body_raw_ref"])?;
             if p.has("body") && p.has("body_raw_ref") {
                 return Err(p.invalid("body_raw_ref", "must not be present together with `body`"));
             }

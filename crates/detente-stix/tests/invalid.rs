@@ -145,6 +145,25 @@ fn base(kind: &str) -> Value {
             "type": "file", "id": "file--9a1f834d-2506-5367-baec-7aa63996ac43", "name": "foo.zip",
             "extensions": {"archive-ext": {"contains_refs": ["file--019fde1c-94ab-5d47-a35c-3a5d7d2fc2f3"], "comment": "zip"}}
         }),
+        "x509" => json!({
+            "type": "x509-certificate", "id": "x509-certificate--463d7b2a-8516-5a50-a3d7-6f801465d5de",
+            "issuer": "C=ZA, O=Thawte Consulting cc", "subject": "C=US, O=Brent Baccala",
+            "validity_not_before": "2016-03-12T12:00:00Z", "validity_not_after": "2016-08-21T12:00:00Z",
+            "x509_v3_extensions": {"basic_constraints": "critical,CA:TRUE, pathlen:0"}
+        }),
+        "software" => json!({
+            "type": "software", "id": "software--a1827f6d-ca53-5605-9e93-4316cd22a00a",
+            "name": "Word", "cpe": "cpe:2.3:a:microsoft:word:2000:*:*:*:*:*:*:*", "vendor": "Microsoft"
+        }),
+        "process" => json!({
+            "type": "process", "id": "process--f52a906a-0dfc-40bd-92f1-e7778ead38a9",
+            "pid": 1221, "command_line": "./gedit-bin --new-window",
+            "environment_variables": {"PATH": "/usr/bin"}
+        }),
+        "user-account" => json!({
+            "type": "user-account", "id": "user-account--0d5b424b-93b8-5cd8-ac36-306e1789d63c",
+            "user_id": "1001", "account_login": "jdoe", "is_privileged": false
+        }),
         "custom" => json!({
             "type": "x-acme-widget", "spec_version": "2.1",
             "id": "x-acme-widget--3e3f4f63-9d8e-4b2a-9d5a-0d9f9d8a3e2a",
@@ -801,6 +820,109 @@ fn cases() -> Vec<Case> {
             "body_multipart",
         ),
         ("email-message", "/from_ref", Some(json!(IND)), "from_ref"),
+        (
+            "email-message",
+            "/additional_header_fields",
+            Some(json!({"X-Mailer": 7})),
+            "additional_header_fields.X-Mailer",
+        ),
+        ("email-message", "/is_multipart", Some(json!(true)), "body"),
+        ("artifact", "/payload_bin", None, "payload_bin"),
+        (
+            "archive",
+            "/extensions/ntfs-ext",
+            Some(json!({"alternate_data_streams": [{"size": 1}]})),
+            "extensions.ntfs-ext.alternate_data_streams[0].name",
+        ),
+        (
+            "archive",
+            "/extensions/windows-pebinary-ext",
+            Some(json!({"machine_hex": "014c"})),
+            "extensions.windows-pebinary-ext.pe_type",
+        ),
+        (
+            "archive",
+            "/extensions/unix-account-ext",
+            Some(json!({"gid": "1001"})),
+            "extensions.unix-account-ext.gid",
+        ),
+        (
+            "socket",
+            "/extensions/http-request-ext",
+            Some(
+                json!({"request_method": "get", "request_value": "/", "request_header": {"Host": 1}}),
+            ),
+            "extensions.http-request-ext.request_header.Host",
+        ),
+        (
+            "socket",
+            "/extensions/icmp-ext",
+            Some(json!({"icmp_type_hex": "08"})),
+            "extensions.icmp-ext.icmp_code_hex",
+        ),
+        (
+            "socket",
+            "/extensions/icmp-ext",
+            Some(json!({"icmp_type_hex": "8", "icmp_code_hex": "00"})),
+            "extensions.icmp-ext.icmp_type_hex",
+        ),
+        (
+            "registry-key",
+            "/values/0",
+            Some(json!({})),
+            "values[0].name",
+        ),
+        (
+            "x509",
+            "/x509_v3_extensions",
+            Some(json!({})),
+            "x509_v3_extensions",
+        ),
+        (
+            "x509",
+            "/x509_v3_extensions/basic_constraints",
+            Some(json!(7)),
+            "x509_v3_extensions.basic_constraints",
+        ),
+        (
+            "x509",
+            "/x509_v3_extensions/private_key_usage_period_not_before",
+            Some(json!("2016")),
+            "x509_v3_extensions.private_key_usage_period_not_before",
+        ),
+        (
+            "x509",
+            "/validity_not_after",
+            Some(json!("2015-01-01T00:00:00Z")),
+            "validity_not_after",
+        ),
+        (
+            "software",
+            "/cpe",
+            Some(json!("cpe:/a:microsoft:word:2000")),
+            "cpe",
+        ),
+        ("software", "/languages", Some(json!("en")), "languages"),
+        (
+            "process",
+            "/environment_variables",
+            Some(json!({"PATH": 1})),
+            "environment_variables.PATH",
+        ),
+        (
+            "process",
+            "/parent_ref",
+            Some(json!("file--e04f22d1-be2c-59de-add8-10f61d15fe20")),
+            "parent_ref",
+        ),
+        ("process", "/pid", Some(json!("1221")), "pid"),
+        (
+            "user-account",
+            "/is_privileged",
+            Some(json!("no")),
+            "is_privileged",
+        ),
+        ("user-account", "/user_id", Some(json!(1001)), "user_id"),
     ]
 }
 
@@ -845,6 +967,10 @@ fn bases_are_valid() {
         "registry-key",
         "socket",
         "archive",
+        "x509",
+        "software",
+        "process",
+        "user-account",
         "custom",
     ] {
         let v = base(kind);
