@@ -155,6 +155,7 @@ pub(crate) fn specific(o: &Obj<'_>, object_type: &str) -> Res<()> {
         "attack-pattern" | "course-of-action" | "tool" | "vulnerability" | "incident" => {
             named(o)?;
             o.string_lists(&["aliases", "tool_types", "incident_types"])?;
+            o.strings(&["tool_version"])?;
             kill_chain_phases(o)
         }
         "campaign" | "intrusion-set" | "threat-actor" | "infrastructure" => {

@@ -432,6 +432,10 @@ fn extensions(o: &Obj<'_>) -> Res<()> {
             ));
         }
         let e = o.nested(ext, path);
+        // Section 7.3: an extension defined by an extension-definition says which kind it is.
+        if key.starts_with("extension-definition--") {
+            e.require(&["extension_type"])?;
+        }
         if let Some(t) = e.string("extension_type")?
             && !types::EXTENSION_TYPES.contains(&t)
         {

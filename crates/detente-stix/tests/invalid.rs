@@ -923,6 +923,14 @@ fn cases() -> Vec<Case> {
             "is_privileged",
         ),
         ("user-account", "/user_id", Some(json!(1001)), "user_id"),
+        (
+            "indicator",
+            "/extensions",
+            Some(
+                json!({"extension-definition--d83fce45-ef58-4c6c-a3f4-1fbc32e98c6e": {"rank": 5}}),
+            ),
+            "extensions.extension-definition--d83fce45-ef58-4c6c-a3f4-1fbc32e98c6e.extension_type",
+        ),
     ]
 }
 
