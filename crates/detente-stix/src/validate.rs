@@ -17,9 +17,9 @@ pub struct ObjectMeta {
     pub object_type: String,
     /// `spec_version` as given (SCOs may omit it in 2.1).
     pub spec_version: Option<String>,
-    /// `created`, when present.
+    /// `created`, when present (never for SCOs, which are not versioned).
     pub created: Option<Timestamp>,
-    /// `modified`, when present.
+    /// `modified`, when present (never for SCOs).
     pub modified: Option<Timestamp>,
     /// `object_marking_refs`, empty when absent.
     pub object_marking_refs: Vec<String>,
@@ -135,8 +135,17 @@ pub fn validate_object(value: &Value) -> Result<ObjectMeta, ValidationError> {
         id: id.to_owned(),
         object_type: object_type.to_owned(),
         spec_version: o.string("spec_version")?.map(str::to_owned),
-        created: o.timestamp("created")?,
-        modified: o.timestamp("modified")?,
+        // SCOs are not versioned: a `created` or `modified` on one is a custom property.
+        created: if cat == Category::Sco {
+            None
+        } else {
+            o.timestamp("created")?
+        },
+        modified: if cat == Category::Sco {
+            None
+        } else {
+            o.timestamp("modified")?
+        },
         object_marking_refs: o
             .references("object_marking_refs", Allowed::Any)?
             .unwrap_or_default()

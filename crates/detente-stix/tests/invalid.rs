@@ -1052,6 +1052,11 @@ fn unknown_properties_and_custom_types_are_accepted() {
     let meta = validate_object(&custom_sco).unwrap();
     assert_eq!(meta.spec_version, None);
     assert_eq!(meta.created, None);
+    // On an SCO, `created`/`modified` are custom properties, not versions.
+    let mut file = base("file");
+    apply(&mut file, "/modified", Some(json!("last tuesday")));
+    let meta = validate_object(&file).unwrap();
+    assert_eq!(meta.modified, None);
     // The same custom type declared as an SDO needs the SDO common properties.
     let mut custom_sdo = custom_sco.clone();
     apply(
