@@ -46,8 +46,25 @@
 //!   11.1). Unknown properties with valid names are accepted and left alone.
 //!
 //! Not checked here: patterns (the pattern engine parses them), open vocabularies (values
-//! outside them are allowed), and anything needing other objects (that a reference resolves,
-//! version history).
+//! outside them are allowed), the reserved names `severity`, `action`, `username` and
+//! `phone_numbers` (real producers use them as custom properties, e.g. on incidents), and
+//! anything needing other objects (that a reference resolves, version history).
+//!
+//! # Example
+//!
+//! ```
+//! let indicator = serde_json::json!({
+//!     "type": "indicator", "spec_version": "2.1",
+//!     "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+//!     "created": "2016-04-06T20:03:48.000Z", "modified": "2016-04-06T20:03:48.000Z",
+//!     "pattern_type": "stix", "valid_from": "2016-01-01T00:00:00Z"
+//! });
+//! let err = detente_stix::validate_object(&indicator).unwrap_err();
+//! assert_eq!(
+//!     err.to_string(),
+//!     "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f: property `pattern`: required property missing"
+//! );
+//! ```
 //!
 //! [`tlp`] maps marking references to Traffic Light Protocol levels, for access control.
 
