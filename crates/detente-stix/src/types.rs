@@ -144,6 +144,38 @@ const OBSERVABLE: Allowed = Allowed::Not(
     "an SCO or SRO",
 );
 
+/// What `analysis_sco_refs` may point at: SCOs (section 4.12).
+const SCO_ONLY: Allowed = Allowed::Not(
+    &[
+        "attack-pattern",
+        "campaign",
+        "course-of-action",
+        "grouping",
+        "identity",
+        "incident",
+        "indicator",
+        "infrastructure",
+        "intrusion-set",
+        "location",
+        "malware",
+        "malware-analysis",
+        "note",
+        "observed-data",
+        "opinion",
+        "report",
+        "threat-actor",
+        "tool",
+        "vulnerability",
+        "relationship",
+        "sighting",
+        "bundle",
+        "language-content",
+        "marking-definition",
+        "extension-definition",
+    ],
+    "an SCO",
+);
+
 const SOFTWARE: Allowed = Allowed::Only(&["software"]);
 const IDENTITY_OR_LOCATION: Allowed = Allowed::Only(&["identity", "location"]);
 const EMAIL_ADDR: Allowed = Allowed::Only(&["email-addr"]);
@@ -369,6 +401,7 @@ fn malware_analysis(o: &Obj<'_>) -> Res<()> {
         "sample_ref",
         Allowed::Only(&["file", "artifact", "network-traffic"]),
     )?;
+    o.references("analysis_sco_refs", SCO_ONLY)?;
     Ok(())
 }
 

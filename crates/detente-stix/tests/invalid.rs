@@ -164,6 +164,14 @@ fn base(kind: &str) -> Value {
             "type": "user-account", "id": "user-account--0d5b424b-93b8-5cd8-ac36-306e1789d63c",
             "user_id": "1001", "account_login": "jdoe", "is_privileged": false
         }),
+        "malware-analysis" => json!({
+            "type": "malware-analysis", "spec_version": "2.1",
+            "id": "malware-analysis--d25167b7-fed0-4068-9ccd-a73dd2c5b07c",
+            "created": "2016-04-06T20:03:48.000Z", "modified": "2016-04-06T20:03:48.000Z",
+            "product": "microsoft", "result": "malicious",
+            "analysis_started": "2018-01-01T00:00:00Z", "analysis_ended": "2018-01-01T00:01:00Z",
+            "analysis_sco_refs": ["file--6e8c78cf-4bcc-4729-9265-86a97bfc91ba"]
+        }),
         "custom" => json!({
             "type": "x-acme-widget", "spec_version": "2.1",
             "id": "x-acme-widget--3e3f4f63-9d8e-4b2a-9d5a-0d9f9d8a3e2a",
@@ -931,6 +939,19 @@ fn cases() -> Vec<Case> {
             ),
             "extensions.extension-definition--d83fce45-ef58-4c6c-a3f4-1fbc32e98c6e.extension_type",
         ),
+        (
+            "malware-analysis",
+            "/analysis_sco_refs",
+            Some(json!([IDENT])),
+            "analysis_sco_refs[0]",
+        ),
+        ("malware-analysis", "/product", None, "product"),
+        (
+            "malware-analysis",
+            "/analysis_ended",
+            Some(json!("2017-01-01T00:00:00Z")),
+            "analysis_ended",
+        ),
     ]
 }
 
@@ -979,6 +1000,7 @@ fn bases_are_valid() {
         "software",
         "process",
         "user-account",
+        "malware-analysis",
         "custom",
     ] {
         let v = base(kind);
