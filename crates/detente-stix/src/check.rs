@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::{ErrorKind, ValidationError};
+use crate::error::{ErrorKind, ValidationError, quoted};
 use crate::ident::{dictionary_key_problem, parse_identifier};
 use crate::timestamp::Timestamp;
 
@@ -215,7 +215,7 @@ impl<'a> Obj<'a> {
         }
         for key in m.keys() {
             if let Some(problem) = dictionary_key_problem(key) {
-                return Err(self.invalid(prop, format!("key {key:?}: {problem}")));
+                return Err(self.invalid(prop, format!("key {}: {problem}", quoted(key))));
             }
         }
         Ok(Some(m))
@@ -241,7 +241,10 @@ impl<'a> Obj<'a> {
         };
         let t = parse_identifier(s).map_err(|e| self.invalid(prop, e))?;
         if !allowed.permits(t) {
-            return Err(self.invalid(prop, format!("{s:?} must refer to {}", allowed.describe())));
+            return Err(self.invalid(
+                prop,
+                format!("{} must refer to {}", quoted(s), allowed.describe()),
+            ));
         }
         Ok(s)
     }

@@ -2,7 +2,7 @@
 //! its predefined object types (sections 4 to 7).
 
 use crate::check::{Allowed, Kind, Obj, Res};
-use crate::error::ErrorKind;
+use crate::error::{ErrorKind, quoted};
 use crate::tlp::TLP1_MARKINGS;
 use crate::validate::hashes;
 
@@ -296,7 +296,7 @@ pub(crate) fn specific(o: &Obj<'_>, object_type: &str) -> Res<()> {
                 if !crate::validate::is_language_tag(lang) {
                     return Err(o.invalid(
                         "contents",
-                        format!("key {lang:?} is not an RFC 5646 language tag"),
+                        format!("key {} is not an RFC 5646 language tag", quoted(lang)),
                     ));
                 }
                 if !v.is_object() {
@@ -655,7 +655,7 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
                 let kind = if t == "ipv6-addr" { "IPv6" } else { "IPv4" };
                 return Err(o.invalid(
                     "value",
-                    format!("{v:?} is not an {kind} address in CIDR notation"),
+                    format!("{} is not an {kind} address in CIDR notation", quoted(v)),
                 ));
             }
             o.references("resolves_to_refs", Allowed::Only(&["mac-addr"]))?;
@@ -748,7 +748,10 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
                 if matches!(hive.as_str(), "HKLM" | "HKCU" | "HKCR" | "HKU" | "HKCC") {
                     return Err(o.invalid(
                         "key",
-                        format!("the hive must be spelled out in full, not {hive:?}"),
+                        format!(
+                            "the hive must be spelled out in full, not {}",
+                            quoted(&hive)
+                        ),
                     ));
                 }
             }
@@ -831,7 +834,10 @@ fn registry_values(o: &Obj<'_>) -> Res<()> {
         if let Some(dt) = r.string("data_type")?
             && !DATA_TYPES.contains(&dt)
         {
-            return Err(r.invalid("data_type", format!("{dt:?} is not a registry data type")));
+            return Err(r.invalid(
+                "data_type",
+                format!("{} is not a registry data type", quoted(dt)),
+            ));
         }
     }
     Ok(())

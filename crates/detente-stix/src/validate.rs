@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::check::{Allowed, Obj, Res};
-use crate::error::{ErrorKind, ValidationError};
+use crate::error::{ErrorKind, ValidationError, quoted};
 use crate::ident::{is_uuid, parse_identifier, property_name_problem, type_name_problem};
 use crate::timestamp::Timestamp;
 use crate::types;
@@ -186,7 +186,7 @@ fn common(o: &Obj<'_>, cat: Category) -> Res<()> {
     {
         return Err(o.invalid(
             "spec_version",
-            format!("must be \"2.1\" for a STIX 2.1 object, not {v:?}"),
+            format!("must be \"2.1\" for a STIX 2.1 object, not {}", quoted(v)),
         ));
     }
 
@@ -224,7 +224,10 @@ fn common(o: &Obj<'_>, cat: Category) -> Res<()> {
     if let Some(lang) = o.string("lang")?
         && !is_language_tag(lang)
     {
-        return Err(o.invalid("lang", format!("{lang:?} is not an RFC 5646 language tag")));
+        return Err(o.invalid(
+            "lang",
+            format!("{} is not an RFC 5646 language tag", quoted(lang)),
+        ));
     }
     Ok(())
 }
@@ -355,7 +358,10 @@ fn granular_markings(o: &Obj<'_>) -> Res<()> {
         if let Some(lang) = g.string("lang")?
             && !is_language_tag(lang)
         {
-            return Err(g.invalid("lang", format!("{lang:?} is not an RFC 5646 language tag")));
+            return Err(g.invalid(
+                "lang",
+                format!("{} is not an RFC 5646 language tag", quoted(lang)),
+            ));
         }
         g.reference("marking_ref", Allowed::Only(&["marking-definition"]))?;
         match (g.has("marking_ref"), g.has("lang")) {
@@ -377,7 +383,10 @@ fn granular_markings(o: &Obj<'_>) -> Res<()> {
                 return Err(g.err(&prop, ErrorKind::WrongType("a string")));
             };
             if !selector_resolves(o.map, sel) {
-                return Err(g.invalid(&prop, format!("{sel:?} selects nothing in this object")));
+                return Err(g.invalid(
+                    &prop,
+                    format!("{} selects nothing in this object", quoted(sel)),
+                ));
             }
         }
     }
@@ -423,7 +432,10 @@ fn extensions(o: &Obj<'_>) -> Res<()> {
         {
             return Err(o.invalid(
                 "extensions",
-                format!("key {key:?} is not an extension-definition identifier"),
+                format!(
+                    "key {} is not an extension-definition identifier",
+                    quoted(key)
+                ),
             ));
         }
         let Value::Object(ext) = v else {
@@ -450,7 +462,11 @@ fn extensions(o: &Obj<'_>) -> Res<()> {
         {
             return Err(e.invalid(
                 "extension_type",
-                format!("{t:?} is not one of {}", types::EXTENSION_TYPES.join(", ")),
+                format!(
+                    "{} is not one of {}",
+                    quoted(t),
+                    types::EXTENSION_TYPES.join(", ")
+                ),
             ));
         }
         e.generic_references()?;

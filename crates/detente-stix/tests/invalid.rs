@@ -1103,6 +1103,27 @@ fn meta_carries_what_the_node_needs() {
 }
 
 #[test]
+fn huge_values_are_not_echoed_whole() {
+    let huge = "x".repeat(1 << 20);
+    for (pointer, value) in [
+        ("/id", json!(huge.clone())),
+        ("/created", json!(huge.clone())),
+        ("/created_by_ref", json!(huge.clone())),
+        ("/lang", json!(huge.clone())),
+        (&*format!("/{huge}"), json!(1)),
+    ] {
+        let mut v = base("indicator");
+        apply(&mut v, pointer, Some(value));
+        let e = validate_object(&v).unwrap_err();
+        assert!(
+            e.to_string().len() < 2000,
+            "{pointer:.20}: {} bytes",
+            e.to_string().len()
+        );
+    }
+}
+
+#[test]
 fn bundles() {
     let b = json!({
         "type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
