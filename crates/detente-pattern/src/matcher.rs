@@ -397,7 +397,7 @@ impl Matcher {
                         .iter()
                         .map(|id| results.get(id).cloned().unwrap_or_default())
                         .collect();
-                    Ok(from_test_results(p, set, rs))
+                    from_test_results(p, set, rs).map_err(Error::from)
                 }
             })
             .collect()
