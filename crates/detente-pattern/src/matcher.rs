@@ -104,6 +104,8 @@ pub struct Matcher {
     version: StixVersion,
     patterns: Vec<Compiled>,
     atoms: Vec<Atom>,
+    /// The pattern each atom belongs to.
+    owner: Vec<u32>,
     paths: Vec<PathIndex>,
     path_ids: HashMap<ObjectPath, u32>,
     by_type: HashMap<String, Vec<u32>>,
@@ -207,6 +209,7 @@ impl Matcher {
             version,
             patterns: Vec::with_capacity(patterns.len()),
             atoms: Vec::new(),
+            owner: Vec::new(),
             paths: Vec::new(),
             path_ids: HashMap::new(),
             by_type: HashMap::new(),
@@ -289,6 +292,7 @@ impl Matcher {
             }
         };
         self.atoms.push(atom);
+        self.owner.push(self.patterns.len() as u32);
         Ok(id)
     }
 
@@ -343,6 +347,15 @@ impl Matcher {
             self.scan.retain(|x| *x != id);
         }
         self.atoms.truncate(first);
+        self.owner.truncate(first);
+    }
+
+    /// Why pattern `i` failed to compile, if it did.
+    pub fn compile_error(&self, i: usize) -> Option<&Error> {
+        match self.patterns.get(i) {
+            Some(Compiled::Failed(e)) => Some(e),
+            _ => None,
+        }
     }
 
     /// Counts of what was compiled.
@@ -373,32 +386,69 @@ impl Matcher {
     /// Evaluates every pattern over `set` (all observations bound together, as the reference
     /// does for one `match()` call). One result per pattern, in compile order.
     pub fn evaluate(&self, set: &ObservationSet<'_>) -> Vec<Result<MatchOutcome, Error>> {
-        let (results, errors) = self.atom_results(set);
-        self.patterns
+        let mut out: Vec<Result<MatchOutcome, Error>> = self
+            .patterns
             .iter()
             .map(|c| match c {
                 Compiled::Failed(e) => Err(e.clone()),
-                Compiled::Single(id) => {
-                    if let Some(e) = errors.get(id) {
-                        return Err(e.clone().into());
-                    }
-                    let observations = results
-                        .get(id)
-                        .and_then(|r| r.entries.first())
-                        .map(|(o, _)| vec![*o as usize])
-                        .unwrap_or_default();
-                    Ok(MatchOutcome { observations })
-                }
-                Compiled::General(p, ids) => {
-                    if let Some(e) = ids.iter().find_map(|id| errors.get(id)) {
-                        return Err(e.clone().into());
-                    }
-                    let rs = ids
-                        .iter()
-                        .map(|id| results.get(id).cloned().unwrap_or_default())
-                        .collect();
-                    from_test_results(p, set, rs).map_err(Error::from)
-                }
+                _ => Ok(MatchOutcome {
+                    observations: Vec::new(),
+                }),
+            })
+            .collect();
+        for (i, r) in self.candidates(set) {
+            out[i] = r;
+        }
+        out
+    }
+
+    /// Only the patterns that matched `set` or failed on it, as `(pattern index, outcome)`
+    /// in compile order. The work is proportional to the tests that hit, not to the number
+    /// of patterns: this is the entry point for streams (one set per window of observations).
+    pub fn matches(&self, set: &ObservationSet<'_>) -> Vec<(usize, Result<MatchOutcome, Error>)> {
+        self.candidates(set)
+            .into_iter()
+            .filter(|(_, r)| r.as_ref().map_or(true, MatchOutcome::matched))
+            .collect()
+    }
+
+    /// Outcomes of the patterns with at least one atom hit or error; a pattern none of whose
+    /// tests selects anything cannot match (every bracket is empty).
+    fn candidates(&self, set: &ObservationSet<'_>) -> Vec<(usize, Result<MatchOutcome, Error>)> {
+        let (results, errors) = self.atom_results(set);
+        let mut pats: Vec<u32> = results
+            .keys()
+            .chain(errors.keys())
+            .map(|a| self.owner[*a as usize])
+            .collect();
+        pats.sort_unstable();
+        pats.dedup();
+        pats.into_iter()
+            .map(|pi| {
+                let r = match &self.patterns[pi as usize] {
+                    Compiled::Failed(e) => Err(e.clone()),
+                    Compiled::Single(id) => match errors.get(id) {
+                        Some(e) => Err(e.clone().into()),
+                        None => Ok(MatchOutcome {
+                            observations: results
+                                .get(id)
+                                .and_then(|r| r.entries.first())
+                                .map(|(o, _)| vec![*o as usize])
+                                .unwrap_or_default(),
+                        }),
+                    },
+                    Compiled::General(p, ids) => match ids.iter().find_map(|id| errors.get(id)) {
+                        Some(e) => Err(e.clone().into()),
+                        None => {
+                            let rs = ids
+                                .iter()
+                                .map(|id| results.get(id).cloned().unwrap_or_default())
+                                .collect();
+                            from_test_results(p, set, rs).map_err(Error::from)
+                        }
+                    },
+                };
+                (pi as usize, r)
             })
             .collect()
     }

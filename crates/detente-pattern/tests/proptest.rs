@@ -273,6 +273,11 @@ proptest! {
         let set = ObservationSet::from_json(&data, StixVersion::V21).unwrap();
         let m = Matcher::compile(&patterns, StixVersion::V21);
         let compiled = m.evaluate(&set);
+        let hits: Vec<usize> = m.matches(&set).into_iter().map(|(i, _)| i).collect();
+        let want_hits: Vec<usize> = compiled.iter().enumerate()
+            .filter(|(i, r)| match r { Ok(o) => o.matched(), Err(_) => m.compile_error(*i).is_none() })
+            .map(|(i, _)| i).collect();
+        prop_assert_eq!(hits, want_hits);
         for (p, got) in patterns.iter().zip(compiled) {
             let want = parse(p, StixVersion::V21).map_err(Error::from)
                 .and_then(|pat| evaluate(&pat, &set).map_err(Error::from));
