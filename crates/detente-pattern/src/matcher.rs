@@ -59,6 +59,59 @@ struct PathIndex {
     path: ObjectPath,
     eq: HashMap<Box<str>, Ids>,
     text: TextIndex,
+    cidr: CidrIndex,
+}
+
+/// `ISSUBSET 'net/len'` atoms on one path: a prefix trie stored level by level, one hash
+/// map per prefix length in use, keyed by the masked network address.
+#[derive(Debug, Default)]
+struct CidrIndex {
+    levels: Vec<(u32, HashMap<u32, Ids>)>,
+    all: Vec<AtomId>,
+}
+
+impl CidrIndex {
+    fn insert(&mut self, net: u32, prefix: u32, id: AtomId) {
+        let key = net & mask(prefix);
+        let level = match self.levels.iter().position(|(p, _)| *p == prefix) {
+            Some(i) => i,
+            None => {
+                self.levels.push((prefix, HashMap::new()));
+                self.levels.sort_by_key(|(p, _)| *p);
+                self.levels
+                    .iter()
+                    .position(|(p, _)| *p == prefix)
+                    .unwrap_or(0)
+            }
+        };
+        match self.levels[level].1.get_mut(&key) {
+            Some(ids) => ids.push(id),
+            None => {
+                self.levels[level].1.insert(key, Ids::One(id));
+            }
+        }
+        self.all.push(id);
+    }
+
+    /// Atoms whose subnet contains `ip/len`.
+    fn containing(&self, ip: u32, len: u32, out: &mut Vec<AtomId>) {
+        for (prefix, map) in &self.levels {
+            if *prefix > len {
+                break;
+            }
+            if let Some(ids) = map.get(&(ip & mask(*prefix))) {
+                out.extend_from_slice(ids.as_slice());
+            }
+        }
+    }
+}
+
+fn mask(prefix: u32) -> u32 {
+    if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    }
 }
 
 #[derive(Debug)]
@@ -77,6 +130,8 @@ enum Atom {
     Eq(u32),
     /// LIKE/MATCHES behind the path's prefilter.
     Text(u32, Box<PreparedTest>),
+    /// ISSUBSET with a valid CIDR, served by the path's prefix trie.
+    Cidr(u32),
     /// Evaluated by scanning objects of the path's type.
     Scan(Box<PreparedTest>),
     /// A type the reference never matches in this version.
@@ -240,6 +295,7 @@ impl Matcher {
             path: path.clone(),
             eq: HashMap::new(),
             text: TextIndex::default(),
+            cidr: CidrIndex::default(),
         });
         self.path_ids.insert(path.clone(), id);
         self.by_type
@@ -266,6 +322,14 @@ impl Matcher {
                         }
                     }
                     Atom::Eq(pid)
+                }
+                (Op::IsSubset(net), false)
+                    if !has_suffix_key(&t.path) && crate::value::parse_cidr(net).is_some() =>
+                {
+                    let (addr, prefix) = crate::value::parse_cidr(net).unwrap_or_default();
+                    let pid = self.path_id(&t.path);
+                    self.paths[pid as usize].cidr.insert(addr, prefix, id);
+                    Atom::Cidr(pid)
                 }
                 (Op::Like(s) | Op::Matches(s), false) if !has_suffix_key(&t.path) => {
                     let pid = self.path_id(&t.path);
@@ -343,6 +407,15 @@ impl Matcher {
                     p.text.literals.remove(i)
                 });
                 p.text.unfiltered.retain(|x| *x != id);
+                p.cidr.all.retain(|x| *x != id);
+                for (_, m) in &mut p.cidr.levels {
+                    m.retain(|_, ids| {
+                        if let Ids::Many(v) = ids {
+                            v.retain(|x| *x != id);
+                        }
+                        !matches!(ids, Ids::One(x) if *x == id)
+                    });
+                }
             }
             self.scan.retain(|x| *x != id);
         }
@@ -453,6 +526,57 @@ impl Matcher {
             .collect()
     }
 
+    /// ISSUBSET atoms for one root's values, with the reference's per-value order: an atom
+    /// stops at its first containing value, and a value that is not an IPv4 address or CIDR
+    /// is an error for every atom still looking.
+    fn cidr_hits(
+        &self,
+        idx: &CidrIndex,
+        vals: &[crate::eval::Val<'_>],
+        o: u32,
+        r: u32,
+        results: &mut HashMap<AtomId, CompResult>,
+        errors: &mut HashMap<AtomId, MatchError>,
+    ) {
+        let mut satisfied: Vec<AtomId> = Vec::new();
+        for v in vals {
+            let crate::eval::Val::J(Value::String(s)) = v else {
+                continue;
+            };
+            let parsed = if s.contains('/') {
+                crate::value::parse_cidr(s)
+            } else {
+                crate::value::inet_aton(s).map(|ip| (ip, 32))
+            };
+            match parsed {
+                Some((ip, len)) => idx.containing(ip, len, &mut satisfied),
+                None => {
+                    for &id in &idx.all {
+                        if !satisfied.contains(&id) {
+                            errors.entry(id).or_insert_with(|| {
+                                MatchError(format!("Invalid IPv4 address: {s}"))
+                            });
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+        satisfied.sort_unstable();
+        satisfied.dedup();
+        for id in satisfied {
+            let e = &mut results.entry(id).or_default().entries;
+            match e.last_mut() {
+                Some((lo, roots)) if *lo == o => {
+                    if roots.last() != Some(&r) {
+                        roots.push(r);
+                    }
+                }
+                _ => e.push((o, vec![r])),
+            }
+        }
+    }
+
     /// Per-atom results (only atoms with hits) and errors.
     fn atom_results(
         &self,
@@ -507,6 +631,16 @@ impl Matcher {
                             }
                         }
                     }
+                    if !pi.cidr.all.is_empty() {
+                        self.cidr_hits(
+                            &pi.cidr,
+                            &vals,
+                            oi as u32,
+                            ri as u32,
+                            &mut results,
+                            &mut errors,
+                        );
+                    }
                     let tx = &pi.text;
                     if tx.owners.is_empty() && tx.unfiltered.is_empty() {
                         continue;
@@ -554,7 +688,7 @@ impl Matcher {
         // Path errors poison every atom on the path.
         if !path_errors.is_empty() {
             for (id, a) in self.atoms.iter().enumerate() {
-                if let Atom::Eq(pid) | Atom::Text(pid, _) = a
+                if let Atom::Eq(pid) | Atom::Text(pid, _) | Atom::Cidr(pid) = a
                     && let Some(e) = path_errors.get(pid)
                 {
                     errors.insert(id as AtomId, e.clone());

@@ -231,7 +231,22 @@ fn small_test() -> impl Strategy<Value = String> {
             TYPES[t], VALUES[a], VALUES[b]
         )),
         (t.clone(), 0u64..5000).prop_map(|(t, n)| format!("{}:size < {n}", TYPES[t])),
-        Just("ipv4-addr:value ISSUBSET '10.0.0.0/8'".to_string()),
+        (0usize..6, any::<bool>()).prop_map(|(n, not)| format!(
+            "ipv4-addr:value {}ISSUBSET '{}'",
+            if not { "NOT " } else { "" },
+            [
+                "10.0.0.0/8",
+                "10.0.0.2/31",
+                "198.51.100.0/24",
+                "0.0.0.0/1",
+                "10.0.0.1/32",
+                "198.51.100.7/32"
+            ][n]
+        )),
+        (0usize..3).prop_map(|n| format!(
+            "domain-name:resolves_to_refs[*].value ISSUBSET '{}'",
+            ["10.0.0.0/30", "10.0.0.1/32", "198.0.0.0/8"][n]
+        )),
         v.clone()
             .prop_map(|v| format!("domain-name:resolves_to_refs[*].value = '{}'", VALUES[v])),
         (t, v).prop_map(|(t, v)| format!(
