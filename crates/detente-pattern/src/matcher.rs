@@ -57,7 +57,7 @@ struct TextIndex {
 #[derive(Debug)]
 struct PathIndex {
     path: ObjectPath,
-    eq: HashMap<Box<str>, Ids>,
+    eq: hashbrown::HashMap<Box<str>, Ids>,
     text: TextIndex,
     cidr: CidrIndex,
 }
@@ -293,7 +293,7 @@ impl Matcher {
         let id = self.paths.len() as u32;
         self.paths.push(PathIndex {
             path: path.clone(),
-            eq: HashMap::new(),
+            eq: hashbrown::HashMap::new(),
             text: TextIndex::default(),
             cidr: CidrIndex::default(),
         });
@@ -307,7 +307,13 @@ impl Matcher {
 
     fn add_atom(&mut self, t: &PropTest) -> Result<AtomId, MatchError> {
         let id = self.atoms.len() as AtomId;
-        let prepared = PreparedTest::new(t)?;
+        let cheap = matches!(t.op, Op::Eq(Literal::Str(_)) | Op::IsSubset(_));
+        // Literal conversion errors are the reference's eager errors, whatever the type.
+        let prepared = if cheap {
+            None
+        } else {
+            Some(PreparedTest::new(t)?)
+        };
         let atom = if !type_matchable(self.version, &t.path.object_type) {
             Atom::Never
         } else {
@@ -347,17 +353,24 @@ impl Matcher {
                     } else {
                         text.unfiltered.push(id);
                     }
-                    Atom::Text(pid, Box::new(prepared))
+                    Atom::Text(pid, Box::new(self.prepared(prepared, t)?))
                 }
                 _ => {
                     self.scan.push(id);
-                    Atom::Scan(Box::new(prepared))
+                    Atom::Scan(Box::new(self.prepared(prepared, t)?))
                 }
             }
         };
         self.atoms.push(atom);
         self.owner.push(self.patterns.len() as u32);
         Ok(id)
+    }
+
+    fn prepared(&self, p: Option<PreparedTest>, t: &PropTest) -> Result<PreparedTest, MatchError> {
+        match p {
+            Some(p) => Ok(p),
+            None => PreparedTest::new(t),
+        }
     }
 
     fn add(&mut self, src: &str) -> Compiled {
