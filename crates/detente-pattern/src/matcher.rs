@@ -730,6 +730,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn matcher_is_shareable_across_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Matcher>();
+    }
+
+    #[test]
     fn literals() {
         assert_eq!(like_literal("%.evil.com"), ".evil.com");
         assert_eq!(regex_literal(r"^[a-z0-9]{8}\.abc\.xyz$"), ".abc.xyz");
