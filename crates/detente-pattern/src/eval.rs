@@ -854,6 +854,10 @@ impl Iterator for StreamCombos<'_> {
         if !self.primed {
             self.primed = true;
             for _ in 0..self.k - 1 {
+                // Stored bindings cost memory, not just time: charge them extra.
+                if !self.budget.spend(16) {
+                    return None;
+                }
                 match self.src.next() {
                     Some(b) => self.generated.push(b),
                     None => break,

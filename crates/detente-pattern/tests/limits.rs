@@ -30,3 +30,18 @@ fn huge_number_observed_with_impossible_followedby_is_bounded() {
     .unwrap();
     assert_eq!(ok.observations, vec![0, 1]);
 }
+
+#[test]
+fn huge_repeat_count_is_bounded_in_time_and_memory() {
+    let data = json!([{"type": "observed-data", "number_observed": 4_000_000_000u64,
+        "first_observed": "2020-01-01T00:00:00Z", "last_observed": "2020-01-01T00:00:00Z",
+        "objects": {"0": {"type": "file", "name": "x"}}}]);
+    let started = std::time::Instant::now();
+    let r = match_json(
+        "[file:name = 'x'] REPEATS 9000000000 TIMES",
+        &data,
+        StixVersion::V20,
+    );
+    assert!(matches!(r, Err(Error::Match(_))), "{r:?}");
+    assert!(started.elapsed().as_secs() < 60);
+}
