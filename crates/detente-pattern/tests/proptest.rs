@@ -38,7 +38,15 @@ fn path() -> impl Strategy<Value = ObjectPath> {
 }
 
 fn timestamp() -> impl Strategy<Value = String> {
-    (1000u32..9999, 1u32..13, 1u32..29, 0u32..24, 0u32..60, 0u32..60, prop::option::of(0u32..1_000_000))
+    (
+        1000u32..9999,
+        1u32..13,
+        1u32..29,
+        0u32..24,
+        0u32..60,
+        0u32..60,
+        prop::option::of(0u32..1_000_000),
+    )
         .prop_map(|(y, mo, d, h, mi, s, f)| match f {
             Some(f) => format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{f}Z"),
             None => format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"),
@@ -90,12 +98,15 @@ fn prop_test() -> impl Strategy<Value = PropTest> {
 }
 
 fn comp() -> impl Strategy<Value = CompExpr> {
-    prop_test().prop_map(CompExpr::Test).prop_recursive(3, 12, 2, |inner| {
-        prop_oneof![
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| CompExpr::And(Box::new(a), Box::new(b))),
-            (inner.clone(), inner).prop_map(|(a, b)| CompExpr::Or(Box::new(a), Box::new(b))),
-        ]
-    })
+    prop_test()
+        .prop_map(CompExpr::Test)
+        .prop_recursive(3, 12, 2, |inner| {
+            prop_oneof![
+                (inner.clone(), inner.clone())
+                    .prop_map(|(a, b)| CompExpr::And(Box::new(a), Box::new(b))),
+                (inner.clone(), inner).prop_map(|(a, b)| CompExpr::Or(Box::new(a), Box::new(b))),
+            ]
+        })
 }
 
 fn obs() -> impl Strategy<Value = ObsExpr> {
@@ -111,15 +122,18 @@ fn obs() -> impl Strategy<Value = ObsExpr> {
                 (inner.clone(), inner.clone()).prop_map(move |(x, y)| ObsExpr::Or(b(x), b(y))),
                 (inner.clone(), inner.clone())
                     .prop_map(move |(x, y)| ObsExpr::FollowedBy(b(x), b(y))),
-                (inner.clone(), prop_oneof![
-                    (0u64..100_000).prop_map(Number::Int),
-                    (0.0f64..1e6).prop_map(Number::Float)
-                ])
-                .prop_map(move |(x, seconds)| ObsExpr::Within {
-                    expr: b(x),
-                    seconds,
-                    span: Span::default()
-                }),
+                (
+                    inner.clone(),
+                    prop_oneof![
+                        (0u64..100_000).prop_map(Number::Int),
+                        (0.0f64..1e6).prop_map(Number::Float)
+                    ]
+                )
+                    .prop_map(move |(x, seconds)| ObsExpr::Within {
+                        expr: b(x),
+                        seconds,
+                        span: Span::default()
+                    }),
                 (inner.clone(), 0u64..1000).prop_map(move |(x, times)| ObsExpr::Repeats {
                     expr: b(x),
                     times,
@@ -151,11 +165,23 @@ proptest! {
 }
 
 const TYPES: [&str; 3] = ["ipv4-addr", "domain-name", "file"];
-const VALUES: [&str; 6] = ["10.0.0.1", "10.0.0.2", "198.51.100.7", "evil.example", "a.evil.example", "x.exe"];
+const VALUES: [&str; 6] = [
+    "10.0.0.1",
+    "10.0.0.2",
+    "198.51.100.7",
+    "evil.example",
+    "a.evil.example",
+    "x.exe",
+];
 
 fn observations() -> impl Strategy<Value = Value> {
     let sco = (0usize..3, 0usize..6, 0u64..5000);
-    let od = (prop::collection::vec(sco, 1..3), 0i64..3600, 0i64..600, 1u64..3);
+    let od = (
+        prop::collection::vec(sco, 1..3),
+        0i64..3600,
+        0i64..600,
+        1u64..3,
+    );
     prop::collection::vec(od, 1..7).prop_map(|ods| {
         let mut bundles = Vec::new();
         for (i, (scos, start, len, n)) in ods.into_iter().enumerate() {
@@ -188,14 +214,30 @@ fn small_test() -> impl Strategy<Value = String> {
     prop_oneof![
         (t.clone(), v.clone()).prop_map(|(t, v)| format!("{}:value = '{}'", TYPES[t], VALUES[v])),
         (t.clone(), v.clone()).prop_map(|(t, v)| format!("{}:name != '{}'", TYPES[t], VALUES[v])),
-        (t.clone(), v.clone()).prop_map(|(t, v)| format!("{}:value NOT = '{}'", TYPES[t], VALUES[v])),
-        (t.clone(), v.clone()).prop_map(|(t, v)| format!("{}:value LIKE '%{}'", TYPES[t], &VALUES[v][2..])),
-        (t.clone(), v.clone()).prop_map(|(t, v)| format!("{}:value MATCHES '{}$'", TYPES[t], VALUES[v][1..].replace('.', "\\."))),
-        (t.clone(), v.clone(), v.clone()).prop_map(|(t, a, b)| format!("{}:value IN ('{}', '{}')", TYPES[t], VALUES[a], VALUES[b])),
+        (t.clone(), v.clone())
+            .prop_map(|(t, v)| format!("{}:value NOT = '{}'", TYPES[t], VALUES[v])),
+        (t.clone(), v.clone()).prop_map(|(t, v)| format!(
+            "{}:value LIKE '%{}'",
+            TYPES[t],
+            &VALUES[v][2..]
+        )),
+        (t.clone(), v.clone()).prop_map(|(t, v)| format!(
+            "{}:value MATCHES '{}$'",
+            TYPES[t],
+            VALUES[v][1..].replace('.', "\\.")
+        )),
+        (t.clone(), v.clone(), v.clone()).prop_map(|(t, a, b)| format!(
+            "{}:value IN ('{}', '{}')",
+            TYPES[t], VALUES[a], VALUES[b]
+        )),
         (t.clone(), 0u64..5000).prop_map(|(t, n)| format!("{}:size < {n}", TYPES[t])),
         Just("ipv4-addr:value ISSUBSET '10.0.0.0/8'".to_string()),
-        v.clone().prop_map(|v| format!("domain-name:resolves_to_refs[*].value = '{}'", VALUES[v])),
-        (t, v).prop_map(|(t, v)| format!("{}:value = '{}' AND {}:size > 100", TYPES[t], VALUES[v], TYPES[t])),
+        v.clone()
+            .prop_map(|v| format!("domain-name:resolves_to_refs[*].value = '{}'", VALUES[v])),
+        (t, v).prop_map(|(t, v)| format!(
+            "{}:value = '{}' AND {}:size > 100",
+            TYPES[t], VALUES[v], TYPES[t]
+        )),
     ]
 }
 

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::index::{Indicator, Value};
 use crate::norm::{self, MAX_URL};
-use crate::simple_pattern;
+use crate::stix_pattern;
 
 /// What loading one source produced.
 #[derive(Debug, Default)]
@@ -319,7 +319,7 @@ fn stix_object(obj: &StixObject<'_>, opts: LoadOptions) -> Outcome {
             "{id}: pattern_type {pattern_type} is not evaluated"
         ));
     }
-    match simple_pattern::comparisons(pattern, opts.subdomains) {
+    match stix_pattern::comparisons(pattern, opts.subdomains) {
         Ok(list) => Outcome::Indicators(
             list.into_iter()
                 .map(|(written, value)| Indicator {
