@@ -139,28 +139,24 @@ impl<R: Read> Chunker<R> {
     /// Reads until `buf` holds `CHUNK` bytes or input ends; returns bytes added.
     fn fill(&mut self, buf: &mut Vec<u8>) -> usize {
         let start = buf.len();
-        buf.resize(CHUNK.max(start), 0);
-        let mut n = start;
-        while n < buf.len() {
-            match self.inner.read(&mut buf[n..]) {
-                Ok(0) => {
-                    if !self.follow {
-                        self.eof = true;
-                    }
-                    break;
-                }
-                Ok(k) => n += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.error = Some(e);
-                    self.eof = true;
-                    break;
-                }
+        let want = CHUNK.saturating_sub(start);
+        if want == 0 {
+            return 0;
+        }
+        buf.reserve(want);
+        // `read_to_end` fills spare capacity without zeroing it first (unlike `resize` + `read`).
+        let r = (&mut self.inner).take(want as u64).read_to_end(buf);
+        let n = buf.len() - start;
+        match r {
+            Ok(0) if !self.follow => self.eof = true,
+            Ok(_) => {}
+            Err(e) => {
+                self.error = Some(e);
+                self.eof = true;
             }
         }
-        buf.truncate(n);
-        self.bytes += (n - start) as u64;
-        n - start
+        self.bytes += n as u64;
+        n
     }
 
     /// The next piece, or `None` at end of input (or, when following, when no data is ready).

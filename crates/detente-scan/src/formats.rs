@@ -228,8 +228,14 @@ pub fn zeek_line(
 ) {
     let mut host: &[u8] = b"";
     let mut uri: &[u8] = b"";
-    for (i, v) in line.split(|c| *c == st.sep).enumerate() {
-        let Some(col) = schema.cols.get(i) else { break };
+    let mut start = 0;
+    for (i, col) in schema.cols.iter().enumerate() {
+        if start > line.len() {
+            break;
+        }
+        let end = memchr(st.sep, &line[start..]).map_or(line.len(), |p| start + p);
+        let v = &line[start..end];
+        start = end + 1;
         if *col == Col::Skip || v == b"-" || v == b"(empty)" || v.is_empty() {
             continue;
         }
@@ -240,9 +246,12 @@ pub fn zeek_line(
             uri = v;
         }
         if *col == Col::List {
-            for el in v.split(|c| *c == st.set_sep) {
-                f(name, el);
+            let mut rest = v;
+            while let Some(p) = memchr(st.set_sep, rest) {
+                f(name, &rest[..p]);
+                rest = &rest[p + 1..];
             }
+            f(name, rest);
         } else {
             f(name, v);
         }

@@ -51,7 +51,7 @@ pub fn parse_ipv4_prefix(s: &[u8]) -> Option<(u32, usize)> {
 
 /// Parses an IPv6 address occupying all of `s` (brackets and a zone index are not accepted).
 pub fn parse_ipv6(s: &[u8]) -> Option<u128> {
-    if s.len() < 2 || s.len() > 45 || !s.contains(&b':') {
+    if s.len() < 2 || s.len() > 45 || memchr::memchr(b':', s).is_none() {
         return None;
     }
     if !s
@@ -128,9 +128,11 @@ fn host_byte(c: u8) -> bool {
 /// DNS name with at least two labels whose last label is not all digits.
 pub fn normalize_domain<'b>(s: &[u8], buf: &'b mut [u8; MAX_DOMAIN]) -> Option<&'b [u8]> {
     let s = s.strip_suffix(b".").unwrap_or(s);
-    if s.is_empty() || s.len() > MAX_DOMAIN || s[0] == b'.' || s[0] == b'-' {
+    if s.len() < 3 || s.len() > MAX_DOMAIN || s[0] == b'.' || s[0] == b'-' {
         return None;
     }
+    // Most log strings that reach here are not names at all: reject those without a dot cheaply.
+    memchr::memrchr(b'.', s)?;
     let mut last_dot = None;
     let mut prev = 0u8;
     for (i, &c) in s.iter().enumerate() {
