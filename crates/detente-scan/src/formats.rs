@@ -228,12 +228,11 @@ pub fn zeek_line(
 ) {
     let mut host: &[u8] = b"";
     let mut uri: &[u8] = b"";
+    // One vectorised pass yields every separator of the line.
+    let mut seps = memchr::memchr_iter(st.sep, line).chain(std::iter::once(line.len()));
     let mut start = 0;
     for (i, col) in schema.cols.iter().enumerate() {
-        if start > line.len() {
-            break;
-        }
-        let end = memchr(st.sep, &line[start..]).map_or(line.len(), |p| start + p);
+        let Some(end) = seps.next() else { break };
         let v = &line[start..end];
         start = end + 1;
         if *col == Col::Skip || v == b"-" || v == b"(empty)" || v.is_empty() {

@@ -108,6 +108,12 @@ fn ascii(b: &[u8]) -> String {
 /// indicators with the same key follow through [`Index::next`], so no per-key vector is allocated.
 type Ids = u32;
 
+thread_local! {
+    /// Scratch space for URL and e-mail normalisation, reused so the hot path does not zero
+    /// 4 KiB per value.
+    static URL_BUF: std::cell::RefCell<[u8; MAX_URL]> = const { std::cell::RefCell::new([0; MAX_URL]) };
+}
+
 /// The IPv4 prefilter has one bit per /20.
 const V4_FILTER_SHIFT: u32 = 12;
 
@@ -349,7 +355,8 @@ impl Index {
                 return;
             }
         }
-        let Some(p) = memchr::memchr3(b'/', b'@', b':', v) else {
+        // Values are short: a plain scan beats a vectorised search's dispatch here.
+        let Some(p) = v.iter().position(|c| matches!(c, b'/' | b'@' | b':')) else {
             let mut d = [0u8; MAX_DOMAIN];
             if let Some(d) = norm::normalize_domain(v, &mut d) {
                 self.lookup_domain(d, emit);
@@ -358,10 +365,11 @@ impl Index {
         };
         match v[p] {
             b'@' if !norm::has_scheme(v) => {
-                let mut e = [0u8; MAX_URL];
-                if let Some(e) = norm::normalize_email(v, &mut e) {
-                    self.lookup_email(e, emit);
-                }
+                URL_BUF.with_borrow_mut(|e| {
+                    if let Some(e) = norm::normalize_email(v, e) {
+                        self.lookup_email(e, emit);
+                    }
+                });
             }
             b':' if is_port_suffix(&v[p..]) => {
                 let mut d = [0u8; MAX_DOMAIN];
@@ -373,16 +381,21 @@ impl Index {
             _ if c0 == b'/' => {}
             _ => {
                 let scheme = norm::has_scheme(v);
-                let mut u = [0u8; MAX_URL];
-                let Some(parts) = norm::normalize_url(v, &mut u) else {
-                    return;
-                };
-                // Without a scheme only `host/path` with a real host counts as a URL.
-                if !scheme && !looks_like_host(parts.host) {
-                    return;
+                // Without a scheme only `host/path` with a real host counts as a URL; check the
+                // host before normalising (user agents and MIME types also contain `/`).
+                if !scheme {
+                    let end = memchr::memchr2(b'/', b'?', v).unwrap_or(v.len());
+                    let host = v[..end].split(|c| *c == b':').next().unwrap_or_default();
+                    if !looks_like_host(host) {
+                        return;
+                    }
                 }
-                self.lookup_url(parts.normalized, emit);
-                self.match_host(parts.host, emit);
+                URL_BUF.with_borrow_mut(|u| {
+                    if let Some(parts) = norm::normalize_url(v, u) {
+                        self.lookup_url(parts.normalized, emit);
+                        self.match_host(parts.host, emit);
+                    }
+                });
             }
         }
     }

@@ -51,7 +51,7 @@ pub fn parse_ipv4_prefix(s: &[u8]) -> Option<(u32, usize)> {
 
 /// Parses an IPv6 address occupying all of `s` (brackets and a zone index are not accepted).
 pub fn parse_ipv6(s: &[u8]) -> Option<u128> {
-    if s.len() < 2 || s.len() > 45 || memchr::memchr(b':', s).is_none() {
+    if s.len() < 2 || s.len() > 45 || !s.contains(&b':') {
         return None;
     }
     if !s
@@ -132,7 +132,9 @@ pub fn normalize_domain<'b>(s: &[u8], buf: &'b mut [u8; MAX_DOMAIN]) -> Option<&
         return None;
     }
     // Most log strings that reach here are not names at all: reject those without a dot cheaply.
-    memchr::memrchr(b'.', s)?;
+    if !s.contains(&b'.') {
+        return None;
+    }
     let mut last_dot = None;
     let mut prev = 0u8;
     for (i, &c) in s.iter().enumerate() {
