@@ -1,7 +1,10 @@
 //! The typed indicator index: hash sets per value type, per-prefix-length CIDR tables and a
 //! label-by-label domain suffix walk. No per-indicator loop on the lookup path.
 
+use detente_pattern::{Matcher, ObservationSet, StixVersion};
 use rustc_hash::FxHashMap;
+
+use crate::sources::PatternIndicator;
 
 use crate::norm::{self, Ip, MAX_DOMAIN, MAX_URL};
 
@@ -64,6 +67,8 @@ pub enum Value {
     Hash(String),
     /// A lower-case e-mail address.
     Email(String),
+    /// A pattern evaluated by the pattern engine on records its atoms select.
+    Pattern,
 }
 
 /// One loaded indicator.
@@ -142,6 +147,12 @@ pub struct Index {
     /// most observed addresses are rejected by one bit test instead of a hash lookup per
     /// prefix length.
     v4_filter: Vec<u64>,
+    /// For complex-pattern atoms, the pattern's indicator number (else [`END`]).
+    atom_of: Vec<u32>,
+    /// Complex patterns' indicator numbers, in matcher order.
+    patterns: Vec<u32>,
+    /// The pattern engine's compiled matcher over those patterns.
+    matcher: Option<Matcher>,
 }
 
 impl Index {
@@ -173,8 +184,74 @@ impl Index {
         &self.indicators
     }
 
+    /// Adds a complex pattern: its atoms select records, the compiled matcher decides.
+    /// Call [`Index::compile_patterns`] after the last one.
+    pub fn insert_pattern(&mut self, p: PatternIndicator) {
+        let pn = u32::try_from(self.indicators.len()).unwrap_or(u32::MAX);
+        self.indicators.push(Indicator {
+            id: p.id.clone(),
+            written: p.pattern,
+            value: Value::Pattern,
+        });
+        self.next.push(END);
+        self.subdomains.push(false);
+        self.atom_of.push(END);
+        self.patterns.push(pn);
+        for (written, value) in p.atoms {
+            self.insert_with(
+                Indicator {
+                    id: p.id.clone(),
+                    written,
+                    value,
+                },
+                pn,
+            );
+        }
+    }
+
+    /// Compiles the complex patterns added so far with the pattern engine.
+    pub fn compile_patterns(&mut self) {
+        let texts: Vec<&str> = self
+            .patterns
+            .iter()
+            .map(|n| self.indicators[*n as usize].written.as_str())
+            .collect();
+        self.matcher = (!texts.is_empty()).then(|| Matcher::compile(&texts, StixVersion::V21));
+    }
+
+    /// Number of complex patterns.
+    pub fn pattern_count(&self) -> usize {
+        self.patterns.len()
+    }
+
+    /// The complex pattern an indicator is an atom of, if any.
+    pub fn atom_of(&self, n: u32) -> Option<u32> {
+        self.atom_of.get(n as usize).copied().filter(|p| *p != END)
+    }
+
+    /// Indicator numbers of the complex patterns that match the observations in `bundle`
+    /// (STIX 2.1 `[bundle]` form, as the pattern engine reads it).
+    pub fn patterns_matching(&self, bundle: &serde_json::Value) -> Vec<u32> {
+        let Some(m) = &self.matcher else {
+            return Vec::new();
+        };
+        let Ok(set) = ObservationSet::from_json(bundle, StixVersion::V21) else {
+            return Vec::new();
+        };
+        m.evaluate(&set)
+            .iter()
+            .zip(&self.patterns)
+            .filter(|(r, _)| r.as_ref().is_ok_and(|o| o.matched()))
+            .map(|(_, n)| *n)
+            .collect()
+    }
+
     /// Adds an indicator.
     pub fn insert(&mut self, ind: Indicator) {
+        self.insert_with(ind, END);
+    }
+
+    fn insert_with(&mut self, ind: Indicator, atom_of: u32) {
         let n = u32::try_from(self.indicators.len()).unwrap_or(u32::MAX);
         if let Value::Net(Ip::V4(v), len) = ind.value {
             self.mark_v4(v, len);
@@ -188,12 +265,15 @@ impl Index {
             Value::Url(u) => self.urls.entry(u.as_bytes().into()).or_insert(END),
             Value::Hash(h) => self.hashes.entry(h.as_bytes().into()).or_insert(END),
             Value::Email(e) => self.emails.entry(e.as_bytes().into()).or_insert(END),
+            // Patterns are only inserted through `insert_pattern`, never looked up by value.
+            Value::Pattern => return,
         };
         // Prepend to the chain; lookups report a key's indicators newest first.
         self.next.push(*slot);
         *slot = n;
         let sub = matches!(ind.value, Value::Domain(_, true)) && !self.exact_domains;
         self.subdomains.push(sub);
+        self.atom_of.push(atom_of);
         self.indicators.push(ind);
     }
 

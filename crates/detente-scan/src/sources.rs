@@ -28,6 +28,19 @@ pub struct Loaded {
     pub skipped: Vec<String>,
     /// Number of entries skipped in total.
     pub skipped_count: usize,
+    /// Patterns beyond simple comparisons, evaluated on the records their atoms select.
+    pub patterns: Vec<PatternIndicator>,
+}
+
+/// A STIX indicator whose pattern needs the pattern engine.
+#[derive(Clone, Debug)]
+pub struct PatternIndicator {
+    /// The STIX id.
+    pub id: String,
+    /// The pattern text.
+    pub pattern: String,
+    /// Equality tests of which every matching record holds one.
+    pub atoms: Vec<stix_pattern::Comparison>,
 }
 
 impl Loaded {
@@ -251,6 +264,7 @@ impl<'de> Visitor<'de> for ObjectsSeed<'_> {
                 Outcome::NotYetValid => self.out.not_yet_valid += 1,
                 Outcome::Skipped(why) => self.out.skip(why),
                 Outcome::Indicators(list) => self.out.indicators.extend(list),
+                Outcome::Pattern(p) => self.out.patterns.push(p),
             }
         }
         Ok(())
@@ -286,6 +300,7 @@ enum Outcome {
     NotYetValid,
     Skipped(String),
     Indicators(Vec<Indicator>),
+    Pattern(PatternIndicator),
 }
 
 fn stix_object(obj: &StixObject<'_>, opts: LoadOptions) -> Outcome {
@@ -319,8 +334,13 @@ fn stix_object(obj: &StixObject<'_>, opts: LoadOptions) -> Outcome {
             "{id}: pattern_type {pattern_type} is not evaluated"
         ));
     }
-    match stix_pattern::comparisons(pattern, opts.subdomains) {
-        Ok(list) => Outcome::Indicators(
+    match stix_pattern::classify(pattern, opts.subdomains) {
+        Ok(stix_pattern::Usable::Complex(atoms)) => Outcome::Pattern(PatternIndicator {
+            id: id.to_string(),
+            pattern: pattern.to_string(),
+            atoms,
+        }),
+        Ok(stix_pattern::Usable::Simple(list)) => Outcome::Indicators(
             list.into_iter()
                 .map(|(written, value)| Indicator {
                     id: id.to_string(),

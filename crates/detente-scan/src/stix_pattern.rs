@@ -16,13 +16,72 @@ pub struct NotSimple(pub String);
 /// One comparison: the value as written in the pattern and its typed form.
 pub type Comparison = (String, Value);
 
-/// Returns the comparisons of a pattern made only of `=` tests ORed together.
-pub fn comparisons(pattern: &str, subdomains: bool) -> Result<Vec<Comparison>, NotSimple> {
+/// How the scanner uses a pattern.
+#[derive(Debug, PartialEq)]
+pub enum Usable {
+    /// Only `=` tests ORed together: each comparison is an ordinary indicator.
+    Simple(Vec<Comparison>),
+    /// Anything else within one observation: the atoms select candidate records, on which the
+    /// pattern engine's compiled matcher then decides.
+    Complex(Vec<Comparison>),
+}
+
+/// Classifies a pattern: simple comparisons, or a complex pattern with selecting atoms.
+///
+/// A complex pattern qualifies when every record it can match must contain one of its
+/// indexable `=` tests (so scanning for those atoms finds every candidate record), and it
+/// needs no more than one observation (no AND/FOLLOWEDBY across records, no qualifiers).
+pub fn classify(pattern: &str, subdomains: bool) -> Result<Usable, NotSimple> {
     let parsed = detente_pattern::parse(pattern, StixVersion::V21)
         .map_err(|e| NotSimple(format!("invalid pattern: {e}")))?;
     let mut out = Vec::new();
-    obs(&parsed.expr, subdomains, &mut out)?;
-    Ok(out)
+    if obs(&parsed.expr, subdomains, &mut out).is_ok() {
+        return Ok(Usable::Simple(out));
+    }
+    let mut atoms = Vec::new();
+    obs_selectors(&parsed.expr, subdomains, &mut atoms)?;
+    Ok(Usable::Complex(atoms))
+}
+
+fn obs_selectors(e: &ObsExpr, sub: bool, out: &mut Vec<Comparison>) -> Result<(), NotSimple> {
+    match e {
+        ObsExpr::Simple { comp, .. } => match selectors(comp, sub) {
+            Some(list) => {
+                out.extend(list);
+                Ok(())
+            }
+            None => Err(NotSimple(
+                "no indexable equality test selects the records this pattern can match".into(),
+            )),
+        },
+        ObsExpr::Or(a, b) => {
+            obs_selectors(a, sub, out)?;
+            obs_selectors(b, sub, out)
+        }
+        _ => Err(NotSimple(
+            "observation operators across records or qualifiers are not evaluated by the scanner"
+                .into(),
+        )),
+    }
+}
+
+/// Atoms of which every match of `c` contains at least one, if there are such.
+fn selectors(c: &CompExpr, sub: bool) -> Option<Vec<Comparison>> {
+    match c {
+        CompExpr::Test(t) => match (&t.op, t.negated) {
+            (Op::Eq(Literal::Str(v)), false) => {
+                Some(vec![(v.clone(), typed(&t.path, v, sub).ok()?)])
+            }
+            _ => None,
+        },
+        // Either side's atoms are present in every match of an AND.
+        CompExpr::And(a, b) => selectors(a, sub).or_else(|| selectors(b, sub)),
+        CompExpr::Or(a, b) => {
+            let mut l = selectors(a, sub)?;
+            l.extend(selectors(b, sub)?);
+            Some(l)
+        }
+    }
 }
 
 fn obs(e: &ObsExpr, subdomains: bool, out: &mut Vec<Comparison>) -> Result<(), NotSimple> {
@@ -122,6 +181,13 @@ fn typed(path: &ObjectPath, v: &str, subdomains: bool) -> Result<Value, NotSimpl
 mod tests {
     use super::*;
 
+    fn comparisons(p: &str, sub: bool) -> Result<Vec<Comparison>, NotSimple> {
+        match classify(p, sub)? {
+            Usable::Simple(c) => Ok(c),
+            Usable::Complex(_) => Err(NotSimple("complex".into())),
+        }
+    }
+
     #[test]
     fn simple_forms() {
         let c = comparisons("[ipv4-addr:value = '10.0.0.0/8']", true).unwrap();
@@ -163,10 +229,34 @@ mod tests {
         }
     }
 
+    #[test]
+    fn complex_patterns_keep_their_selecting_atoms() {
+        let p = "[ipv4-addr:value = '1.2.3.4' AND domain-name:value = 'a.com'] OR [url:value = 'http://x.com/']";
+        let Usable::Complex(atoms) = classify(p, true).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            atoms.iter().map(|a| a.0.as_str()).collect::<Vec<_>>(),
+            ["1.2.3.4", "http://x.com/"]
+        );
+        assert!(matches!(
+            classify("[ipv4-addr:value = '1.2.3.4']", true),
+            Ok(Usable::Simple(_))
+        ));
+        for p in [
+            "[file:name = 'x.exe']",
+            "[ipv4-addr:value = '1.2.3.4' OR file:name = 'x']",
+            "[ipv4-addr:value = '1.2.3.4'] AND [domain-name:value = 'a.com']",
+            "[ipv4-addr:value = '1.2.3.4' AND file:size > 5] REPEATS 2 TIMES",
+        ] {
+            assert!(classify(p, true).is_err(), "{p}");
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn never_panics(s: String) {
-            let _ = comparisons(&s, true);
+            let _ = classify(&s, true);
         }
     }
 }

@@ -174,8 +174,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         for loaded in load_source(src, opts)? {
             totals.add(src, &loaded);
             loaded.indicators.into_iter().for_each(|i| index.insert(i));
+            loaded
+                .patterns
+                .into_iter()
+                .for_each(|p| index.insert_pattern(p));
         }
     }
+    index.compile_patterns();
     let mut allow = Index::new(false);
     for src in &args.allowlist {
         for loaded in load_source(src, opts)? {
@@ -185,8 +190,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     report_cidr_overlaps(&index, &allow);
     eprintln!(
-        "detente scan: {} indicators loaded ({} revoked, {} expired, {} not yet valid, {} skipped), {} allowlist entries, in {:.2} s",
+        "detente scan: {} indicators loaded ({} complex patterns; {} revoked, {} expired, {} not yet valid, {} skipped), {} allowlist entries, in {:.2} s",
         index.len(),
+        index.pattern_count(),
         totals.revoked,
         totals.expired,
         totals.not_yet_valid,
