@@ -45,6 +45,8 @@ pub struct Hit<'a> {
     pub kind: MatchKind,
     /// Allowlisted: report as `inform` rather than `alert`.
     pub inform: bool,
+    /// The record's own time (Unix milliseconds) when the format carries one.
+    pub time_ms: Option<i64>,
 }
 
 /// Receives a scan's results in input order.
@@ -105,6 +107,7 @@ struct RawHit {
     ind: u32,
     kind: MatchKind,
     inform: bool,
+    time_ms: Option<i64>,
 }
 
 #[derive(Default)]
@@ -385,6 +388,7 @@ impl Scanner<'_> {
                 indicator: self.index.indicator(h.ind),
                 kind: h.kind,
                 inform: h.inform,
+                time_ms: h.time_ms,
             });
         }
     }
@@ -464,9 +468,38 @@ impl Scanner<'_> {
             if !sink.candidates.is_empty() {
                 self.evaluate_patterns(&mode, line, n, &mut scratch, &mut sink);
             }
+            // Only lines with hits pay for reading their timestamp.
+            if sink.out.hits.len() > sink.start {
+                let t = formats::record_time_ms(mode_format(&mode), line, zeek_ts(&mode));
+                sink.out.hits[sink.start..]
+                    .iter_mut()
+                    .for_each(|h| h.time_ms = t);
+            }
         }
         sink.out.lines = n;
         sink.out
+    }
+}
+
+fn mode_format(m: &Mode) -> Format {
+    match m {
+        Mode::Zeek(_) => Format::Zeek,
+        Mode::Json => Format::Jsonl,
+        Mode::Squid => Format::Squid,
+        Mode::Clf => Format::Clf,
+        Mode::Syslog => Format::Syslog,
+        Mode::Text => Format::Text,
+    }
+}
+
+/// Column of Zeek's `ts` field and the field separator.
+fn zeek_ts(m: &Mode) -> Option<(usize, u8)> {
+    match m {
+        Mode::Zeek(st) => {
+            let col = st.schema.as_ref()?.names.iter().position(|n| n == "ts")?;
+            Some((col, st.sep))
+        }
+        _ => None,
     }
 }
 
@@ -619,6 +652,7 @@ impl Sink<'_> {
             ind: n,
             kind,
             inform,
+            time_ms: None,
         });
     }
 }
@@ -638,6 +672,7 @@ impl Sink<'_> {
             ind: n,
             kind: MatchKind::Pattern,
             inform,
+            time_ms: None,
         });
     }
 }

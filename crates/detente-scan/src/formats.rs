@@ -385,6 +385,69 @@ fn unescape_json(raw: &[u8], out: &mut Vec<u8>) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The record time of a log line in Unix milliseconds, when its format carries one: Zeek `ts`
+/// (column `zeek_ts` with its separator), JSON `"ts"` (epoch or RFC 3339), Squid's first field,
+/// CLF `[10/Oct/2000:13:55:36 -0700]`, RFC 5424 syslog timestamps.
+pub fn record_time_ms(fmt: Format, line: &[u8], zeek_ts: Option<(usize, u8)>) -> Option<i64> {
+    match fmt {
+        Format::Zeek => {
+            let (col, sep) = zeek_ts?;
+            epoch_ms(line.split(|c| *c == sep).nth(col)?)
+        }
+        Format::ZeekJson | Format::Jsonl => {
+            let p = memchr::memmem::find(line, b"\"ts\":")? + 5;
+            let rest = line[p..].trim_ascii_start();
+            if let Some(q) = rest.strip_prefix(b"\"") {
+                let end = memchr(b'"', q)?;
+                let text = std::str::from_utf8(&q[..end]).ok()?;
+                return crate::sources::parse_timestamp_ms(text);
+            }
+            let end = rest
+                .iter()
+                .position(|c| !(c.is_ascii_digit() || *c == b'.'))
+                .unwrap_or(rest.len());
+            epoch_ms(&rest[..end])
+        }
+        Format::Squid => epoch_ms(line.split(|c| *c == b' ').next()?),
+        Format::Clf => {
+            let open = memchr(b'[', line)?;
+            let close = memchr(b']', &line[open..])? + open;
+            clf_time_ms(&line[open + 1..close])
+        }
+        Format::Syslog => {
+            let rest = &line[memchr(b'>', line).map_or(0, |p| p + 1)..];
+            let ts = rest.strip_prefix(b"1 ")?.split(|c| *c == b' ').next()?;
+            crate::sources::parse_timestamp_ms(std::str::from_utf8(ts).ok()?)
+        }
+        Format::Text | Format::Auto => None,
+    }
+}
+
+fn epoch_ms(v: &[u8]) -> Option<i64> {
+    let t: f64 = std::str::from_utf8(v).ok()?.parse().ok()?;
+    (0.0..1e11)
+        .contains(&t)
+        .then(|| (t * 1000.0).round() as i64)
+}
+
+fn clf_time_ms(v: &[u8]) -> Option<i64> {
+    // 10/Oct/2000:13:55:36 -0700
+    let s = std::str::from_utf8(v).ok()?;
+    let (date, zone) = s.split_once(' ')?;
+    let mut parts = date.splitn(4, [':', '/']);
+    let d: i64 = parts.next()?.parse().ok()?;
+    let mon = parts.next()?;
+    let m = MONTHS.iter().position(|x| *x == mon.as_bytes())? as i64 + 1;
+    let y: i64 = parts.next()?.parse().ok()?;
+    let hms = parts.next()?;
+    let t = format!(
+        "{y:04}-{m:02}-{d:02}T{hms}{}:{}",
+        zone.get(..3)?,
+        zone.get(3..5)?
+    );
+    crate::sources::parse_timestamp_ms(&t)
+}
+
 const SQUID_FIELDS: [&str; 10] = [
     "time", "elapsed", "client", "code", "bytes", "method", "url", "user", "peer", "type",
 ];
@@ -593,6 +656,32 @@ mod tests {
         );
         assert!(json_line(br#"{"a":"b"#, true, &mut s, &mut |_, _| {}).is_err());
         assert!(json_line(b"not json", true, &mut s, &mut |_, _| {}).is_err());
+    }
+
+    #[test]
+    fn record_times() {
+        let z = Some((0, b'\t'));
+        assert_eq!(
+            record_time_ms(Format::Zeek, b"1521911720.865716\tC", z),
+            Some(1_521_911_720_866)
+        );
+        let j = br#"{"_path":"dns","ts":"2018-03-24T17:15:20.865716Z","uid":"C"}"#;
+        assert_eq!(
+            record_time_ms(Format::ZeekJson, j, None),
+            Some(1_521_911_720_865)
+        );
+        assert_eq!(
+            record_time_ms(Format::Jsonl, br#"{"ts": 12.5}"#, None),
+            Some(12_500)
+        );
+        let c = b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 1";
+        assert_eq!(record_time_ms(Format::Clf, c, None), Some(971_211_336_000));
+        let s = b"<165>1 2003-10-11T22:14:15.003Z host app - - - msg";
+        assert_eq!(
+            record_time_ms(Format::Syslog, s, None),
+            Some(1_065_910_455_003)
+        );
+        assert_eq!(record_time_ms(Format::Text, b"x", None), None);
     }
 
     #[test]

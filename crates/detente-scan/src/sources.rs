@@ -171,6 +171,23 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     Some(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset)
 }
 
+/// Like [`parse_timestamp`], in milliseconds (fractional seconds kept to the millisecond).
+pub fn parse_timestamp_ms(s: &str) -> Option<i64> {
+    let secs = parse_timestamp(s)?;
+    let frac = match s.find('.') {
+        Some(p) if p == 19 => {
+            let digits: String = s[p + 1..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .take(3)
+                .collect();
+            format!("{digits:0<3}").parse::<i64>().ok()?
+        }
+        _ => 0,
+    };
+    Some(secs * 1000 + frac)
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's civil algorithm).
 pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };

@@ -112,7 +112,8 @@ impl Events for Out {
             self.informs += 1;
         } else {
             self.alerts += 1;
-            self.sightings.add(&h.indicator.id, now_millis());
+            self.sightings
+                .add(&h.indicator.id, h.time_ms.unwrap_or_else(now_millis));
         }
         let line = HitLine {
             file: h.file,

@@ -323,6 +323,23 @@ fn sightings_remember_identity() {
     let b3: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.path().join("s3.json")).unwrap()).unwrap();
     assert_eq!(b3["objects"][0]["name"], "ACME CERT");
+    // Sighting times come from the records when the format has them.
+    let log = "{\"ts\":\"2020-01-02T03:04:05.678Z\",\"q\":\"evil.com\"}\n{\"ts\":\"2020-01-01T00:00:00Z\",\"q\":\"evil.com\"}\n";
+    std::fs::write(d.path().join("b.log"), log).unwrap();
+    run(
+        d.path(),
+        &[
+            "--indicators",
+            "ind.json",
+            "--sightings",
+            "s4.json",
+            "b.log",
+        ],
+    );
+    let b4: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("s4.json")).unwrap()).unwrap();
+    assert_eq!(b4["objects"][1]["first_seen"], "2020-01-01T00:00:00.000Z");
+    assert_eq!(b4["objects"][1]["last_seen"], "2020-01-02T03:04:05.678Z");
 }
 
 #[test]
