@@ -627,6 +627,11 @@ impl Sink<'_> {
 
     fn observe(&mut self, line: u64, field: &str, v: &[u8]) {
         let ix = self.ix;
+        if field == formats::HOST_URI {
+            // The host was matched as its own field already; only the URL is new.
+            ix.match_url(v, &mut |n, kind| self.record(line, field, v, n, kind));
+            return;
+        }
         ix.match_value(v, &mut |n, kind| self.record(line, field, v, n, kind));
     }
 

@@ -216,6 +216,9 @@ fn unescape_sep(v: &[u8]) -> Option<u8> {
     }
 }
 
+/// Field name of a URL rebuilt from a record's `host` and `uri`.
+pub const HOST_URI: &str = "host+uri";
+
 /// Calls `f(field, value)` for each column of a Zeek TSV data line worth matching; then, when
 /// `rebuild_url`, `f("host+uri", host ++ uri)` through `url_buf`.
 pub fn zeek_line(
@@ -259,7 +262,7 @@ pub fn zeek_line(
         url_buf.clear();
         url_buf.extend_from_slice(host);
         url_buf.extend_from_slice(uri);
-        f("host+uri", url_buf);
+        f(HOST_URI, url_buf);
     }
 }
 
@@ -348,7 +351,7 @@ pub fn json_line(
         scratch.clear();
         scratch.extend_from_slice(&line[h.0..h.1]);
         scratch.extend_from_slice(&line[u.0..u.1]);
-        f("host+uri", scratch);
+        f(HOST_URI, scratch);
     }
     Ok(())
 }

@@ -480,6 +480,18 @@ impl Index {
         }
     }
 
+    /// Matches `v` as a URL only (its host is not looked up).
+    pub fn match_url(&self, v: &[u8], emit: &mut impl FnMut(u32, MatchKind)) {
+        if self.urls.is_empty() {
+            return;
+        }
+        URL_BUF.with_borrow_mut(|u| {
+            if let Some(parts) = norm::normalize_url(v, u) {
+                self.lookup_url(parts.normalized, emit);
+            }
+        });
+    }
+
     /// Matches a bare host (from a URL or a Host header) as an address or a domain.
     pub fn match_host(&self, host: &[u8], emit: &mut impl FnMut(u32, MatchKind)) {
         if let Some(ip) = norm::parse_ip(host) {
