@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 use unicode_normalization::UnicodeNormalization;
@@ -353,16 +354,21 @@ enum Pred {
     Order(Py, fn(std::cmp::Ordering) -> bool),
     In(Vec<Py>),
     Like {
-        re: regex::Regex,
+        like: value::LikePattern,
         bin_ok: bool,
     },
-    Matches {
-        re: fancy_regex::Regex,
-        bin: Option<regex::bytes::Regex>,
-    },
+    Matches(Box<LazyRegex>),
     Subset(String),
     Superset(String),
     Exists,
+}
+
+/// A MATCHES regex, compiled on first use (text and bytes flavours).
+#[derive(Debug)]
+struct LazyRegex {
+    src: String,
+    text: OnceLock<Option<fancy_regex::Regex>>,
+    bin: OnceLock<Option<regex::bytes::Regex>>,
 }
 
 /// A prepared property test: what to select and how to test it.
@@ -399,23 +405,23 @@ impl PreparedTest {
             }
             Op::Like(s) => {
                 let s = nfc(s);
-                let src = value::like_to_regex(&s);
-                let re = regex::Regex::new(&src).map_err(|e| err(format!("LIKE: {e}")))?;
                 Pred::Like {
-                    re,
+                    like: value::LikePattern::new(&s),
                     bin_ok: s.chars().all(|c| u32::from(c) < 256),
                 }
             }
             Op::Matches(s) => {
-                let s = nfc(s);
-                let re = value::compile_text_regex(&s)
-                    .ok_or_else(|| err(format!("invalid regular expression: {s}")))?;
-                let bin = if s.chars().all(|c| u32::from(c) < 256) {
-                    value::compile_bytes_regex(&s)
-                } else {
-                    None
-                };
-                Pred::Matches { re, bin }
+                let s = nfc(s).into_owned();
+                // Syntax is checked now (the reference fails on a bad regex whatever the
+                // data); compiling waits for the first value that needs it.
+                if fancy_regex::Expr::parse_tree(&value::translate_python_regex(&s)).is_err() {
+                    return Err(err(format!("invalid regular expression: {s}")));
+                }
+                Pred::Matches(Box::new(LazyRegex {
+                    src: s,
+                    text: OnceLock::new(),
+                    bin: OnceLock::new(),
+                }))
             }
             Op::IsSubset(s) => Pred::Subset(s.clone()),
             Op::IsSuperset(s) => Pred::Superset(s.clone()),
@@ -466,17 +472,34 @@ impl PreparedTest {
                 }
                 pv.is_some_and(|p| set.iter().any(|x| py_set_eq(&p, x)))
             }
-            Pred::Like { re, bin_ok } => match v {
-                Val::J(Value::String(s)) => re.is_match(&nfc(s)),
+            Pred::Like { like, bin_ok } => match v {
+                Val::J(Value::String(s)) => like.is_match(&nfc(s)),
                 Val::Bytes(b) if *bin_ok => {
                     let s = std::str::from_utf8(b).map_err(|_| err("LIKE: bytes are not UTF-8"))?;
-                    re.is_match(&nfc(s))
+                    like.is_match(&nfc(s))
                 }
                 _ => false,
             },
-            Pred::Matches { re, bin } => match v {
-                Val::J(Value::String(s)) => re.is_match(&nfc(s)).unwrap_or(false),
-                Val::Bytes(b) => bin.as_ref().is_some_and(|r| r.is_match(b)),
+            Pred::Matches(lr) => match v {
+                Val::J(Value::String(s)) => {
+                    let re = lr
+                        .text
+                        .get_or_init(|| value::compile_text_regex(&lr.src))
+                        .as_ref()
+                        .ok_or_else(|| err(format!("invalid regular expression: {}", lr.src)))?;
+                    re.is_match(&nfc(s)).unwrap_or(false)
+                }
+                Val::Bytes(b) => lr
+                    .bin
+                    .get_or_init(|| {
+                        if lr.src.chars().all(|c| u32::from(c) < 256) {
+                            value::compile_bytes_regex(&lr.src)
+                        } else {
+                            None
+                        }
+                    })
+                    .as_ref()
+                    .is_some_and(|r| r.is_match(b)),
                 _ => false,
             },
             Pred::Subset(net) => match v {
@@ -567,6 +590,31 @@ fn concat(a: &[Inst], b: &[Inst]) -> Binding {
 
 type Bindings<'s> = Box<dyn Iterator<Item = Binding> + 's>;
 
+/// Most binding-search steps one evaluation may take; pathological patterns (huge
+/// `number_observed` with joins that never succeed, deep REPEATS) stop with an error
+/// instead of running for hours as the reference would.
+pub const MAX_STEPS: u64 = 10_000_000;
+
+/// Shared step counter of one evaluation.
+#[derive(Clone, Default)]
+struct Budget(Rc<std::cell::Cell<u64>>);
+
+impl Budget {
+    /// Counts one step; false once the budget is spent.
+    fn step(&self) -> bool {
+        self.spend(1)
+    }
+    /// Counts `n` units of work (comparisons); false once the budget is spent.
+    fn spend(&self, n: usize) -> bool {
+        let t = self.0.get().saturating_add(n as u64);
+        self.0.set(t);
+        t <= MAX_STEPS
+    }
+    fn exhausted(&self) -> bool {
+        self.0.get() > MAX_STEPS
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Times<'s> {
     set: &'s ObservationSet<'s>,
@@ -593,6 +641,7 @@ struct Join<'s> {
     right_turn: bool,
     queue: VecDeque<Binding>,
     followed: Option<Times<'s>>,
+    budget: Budget,
 }
 
 impl Join<'_> {
@@ -627,7 +676,8 @@ impl Iterator for Join<'_> {
                     self.nl = None;
                 }
             }
-            if self.nr.is_none() && self.nl.is_none() {
+            let work = self.lc.len().max(self.rc.len()) + 1;
+            if (self.nr.is_none() && self.nl.is_none()) || !self.budget.spend(work) {
                 return None;
             }
             if self.right_turn {
@@ -727,10 +777,11 @@ fn bound_largest_combination(values: &[Binding]) -> usize {
 struct ListCombos {
     stack: Vec<(Rc<Vec<Binding>>, usize, usize)>,
     prefix: Vec<Binding>,
+    budget: Budget,
 }
 
 impl ListCombos {
-    fn new(list: Vec<Binding>, k: usize) -> ListCombos {
+    fn new(list: Vec<Binding>, k: usize, budget: Budget) -> ListCombos {
         let mut stack = Vec::new();
         if k == 1 || bound_largest_combination(&list) >= k {
             stack.push((Rc::new(list), 0, k));
@@ -738,6 +789,7 @@ impl ListCombos {
         ListCombos {
             stack,
             prefix: Vec::new(),
+            budget,
         }
     }
 }
@@ -746,6 +798,9 @@ impl Iterator for ListCombos {
     type Item = Binding;
     fn next(&mut self) -> Option<Binding> {
         loop {
+            if !self.budget.step() {
+                return None;
+            }
             let depth = self.stack.len();
             let (list, i, k) = self.stack.last_mut()?;
             let (k, len) = (*k, list.len());
@@ -758,6 +813,9 @@ impl Iterator for ListCombos {
                     return Some(out);
                 }
             } else if *i + k <= len {
+                if !self.budget.spend(len) {
+                    return None;
+                }
                 let head = list[*i].clone();
                 *i += 1;
                 let filtered: Vec<Binding> = list[*i..]
@@ -787,6 +845,7 @@ struct StreamCombos<'s> {
     generated: Vec<Binding>,
     primed: bool,
     cur: Option<(ListCombos, Binding)>,
+    budget: Budget,
 }
 
 impl Iterator for StreamCombos<'_> {
@@ -795,6 +854,10 @@ impl Iterator for StreamCombos<'_> {
         if !self.primed {
             self.primed = true;
             for _ in 0..self.k - 1 {
+                // Stored bindings cost memory, not just time: charge them extra.
+                if !self.budget.spend(16) {
+                    return None;
+                }
                 match self.src.next() {
                     Some(b) => self.generated.push(b),
                     None => break,
@@ -812,13 +875,19 @@ impl Iterator for StreamCombos<'_> {
                 self.cur = None;
             }
             let v = self.src.next()?;
+            if !self.budget.spend(self.generated.len()) {
+                return None;
+            }
             let filtered: Vec<Binding> = self
                 .generated
                 .iter()
                 .filter(|c| disjoint(c, &v))
                 .cloned()
                 .collect();
-            self.cur = Some((ListCombos::new(filtered, self.k - 1), v));
+            self.cur = Some((
+                ListCombos::new(filtered, self.k - 1, self.budget.clone()),
+                v,
+            ));
         }
     }
 }
@@ -871,19 +940,28 @@ fn bindings<'s>(
     e: &'s ObsExpr,
     set: &'s ObservationSet<'s>,
     simple: &mut dyn Iterator<Item = CompResult>,
+    budget: &Budget,
 ) -> Bindings<'s> {
     let times = Times { set };
     match e {
         ObsExpr::Simple { .. } => {
             let r = simple.next().unwrap_or_default();
-            Box::new(r.entries.into_iter().flat_map(move |(o, _)| {
-                let n = set.observations[o as usize].number_observed;
-                (0..n).map(move |i| vec![(o, u32::try_from(i).unwrap_or(u32::MAX))])
-            }))
+            let budget = budget.clone();
+            Box::new(
+                r.entries
+                    .into_iter()
+                    .flat_map(move |(o, _)| {
+                        let n = set.observations[o as usize]
+                            .number_observed
+                            .min(u64::from(u32::MAX));
+                        (0..n).map(move |i| vec![(o, i as u32)])
+                    })
+                    .take_while(move |_| budget.step()),
+            )
         }
         ObsExpr::And(l, r) | ObsExpr::FollowedBy(l, r) => {
-            let lb = bindings(l, set, simple);
-            let rb = bindings(r, set, simple);
+            let lb = bindings(l, set, simple, budget);
+            let rb = bindings(r, set, simple, budget);
             Box::new(Join {
                 l: lb,
                 r: rb,
@@ -895,11 +973,12 @@ fn bindings<'s>(
                 right_turn: true,
                 queue: VecDeque::new(),
                 followed: matches!(e, ObsExpr::FollowedBy(..)).then_some(times),
+                budget: budget.clone(),
             })
         }
         ObsExpr::Or(l, r) => {
-            let lb = bindings(l, set, simple);
-            let rb = bindings(r, set, simple);
+            let lb = bindings(l, set, simple, budget);
+            let rb = bindings(r, set, simple, budget);
             Box::new(Alternate {
                 l: lb,
                 r: rb,
@@ -910,7 +989,7 @@ fn bindings<'s>(
             })
         }
         ObsExpr::Within { expr, seconds, .. } => {
-            let inner = bindings(expr, set, simple);
+            let inner = bindings(expr, set, simple, budget);
             let dur = (seconds.as_f64() * 1e6).round() as i64;
             Box::new(inner.filter(move |b| {
                 let Some(earliest_last) = b.iter().map(|i| times.last(*i)).min() else {
@@ -924,7 +1003,7 @@ fn bindings<'s>(
         ObsExpr::StartStop {
             expr, start, stop, ..
         } => {
-            let inner = bindings(expr, set, simple);
+            let inner = bindings(expr, set, simple, budget);
             let (Ok(start), Ok(stop)) = (qual_time(start), qual_time(stop)) else {
                 return Box::new(std::iter::empty());
             };
@@ -939,7 +1018,7 @@ fn bindings<'s>(
             }))
         }
         ObsExpr::Repeats { expr, times: k, .. } => {
-            let inner = bindings(expr, set, simple);
+            let inner = bindings(expr, set, simple, budget);
             let k = usize::try_from(*k).unwrap_or(usize::MAX);
             if k <= 1 {
                 inner
@@ -950,6 +1029,7 @@ fn bindings<'s>(
                     generated: Vec::new(),
                     primed: false,
                     cur: None,
+                    budget: budget.clone(),
                 })
             }
         }
@@ -975,10 +1055,17 @@ pub(crate) fn finish(
     p: &Pattern,
     set: &ObservationSet<'_>,
     simple: Vec<CompResult>,
-) -> MatchOutcome {
+) -> Result<MatchOutcome, MatchError> {
     let mut it = simple.into_iter();
-    let mut all = bindings(&p.expr, set, &mut it);
-    let mut observations: Vec<usize> = match all.next() {
+    let budget = Budget::default();
+    let mut all = bindings(&p.expr, set, &mut it, &budget);
+    let first = all.next();
+    if first.is_none() && budget.exhausted() {
+        return Err(err(format!(
+            "evaluation stopped after {MAX_STEPS} units of binding work"
+        )));
+    }
+    let mut observations: Vec<usize> = match first {
         // The reference reports an observation only through its first instance.
         Some(b) => b
             .iter()
@@ -989,7 +1076,7 @@ pub(crate) fn finish(
     };
     observations.sort_unstable();
     observations.dedup();
-    MatchOutcome { observations }
+    Ok(MatchOutcome { observations })
 }
 
 /// Brackets' comparison expressions, left to right.
@@ -1015,7 +1102,7 @@ pub fn evaluate(p: &Pattern, set: &ObservationSet<'_>) -> Result<MatchOutcome, M
         results.push(prepared.scan(set)?);
     }
     check_qualifiers(&p.expr)?;
-    Ok(from_test_results(p, set, results))
+    from_test_results(p, set, results)
 }
 
 /// Folds per-test results (in [`Pattern::tests`] order) into the pattern's outcome.
@@ -1023,7 +1110,7 @@ pub(crate) fn from_test_results(
     p: &Pattern,
     set: &ObservationSet<'_>,
     results: Vec<CompResult>,
-) -> MatchOutcome {
+) -> Result<MatchOutcome, MatchError> {
     let mut comps = Vec::new();
     brackets(&p.expr, &mut comps);
     let mut it = results.into_iter();

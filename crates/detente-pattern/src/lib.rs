@@ -13,8 +13,31 @@
 //! assert_eq!(evaluate(&p, &set).unwrap().observations, vec![0]);
 //! ```
 //!
-//! Many patterns at once: [`Matcher::compile`] indexes their tests, and
-//! [`Matcher::evaluate`] runs all of them over one [`ObservationSet`].
+//! # API
+//!
+//! * Text to tree: [`parse`] (as `stix2-matcher` parses) or [`validate`] (as the
+//!   `stix2-patterns` validator judges); [`Pattern`] prints back canonically with `Display`.
+//!   Errors carry line:column and [`ParseError::caret`].
+//! * One pattern: [`evaluate`] a [`Pattern`] over an [`ObservationSet`] (built from the JSON
+//!   the reference takes with [`ObservationSet::from_json`], or from SCOs you build yourself
+//!   with [`Observation::from_objects`] + [`ObservationSet::from_observations`]). The
+//!   outcome lists the observations of the first binding, as the reference returns them.
+//! * Many patterns: [`Matcher::compile`] indexes every test (hash maps for string equality
+//!   per object path, literal prefilters for LIKE/MATCHES, scans for the rest);
+//!   [`Matcher::evaluate`] gives one outcome per pattern, and [`Matcher::matches`] only the
+//!   patterns that matched, at a cost proportional to the hits: feed it one set per time
+//!   window of a stream. Observation operators and qualifiers bind across the whole set.
+//!
+//! ```
+//! use detente_pattern::{Matcher, Observation, ObservationSet, StixVersion};
+//! let m = Matcher::compile(&["[domain-name:value = 'evil.example']",
+//!                            "[url:value LIKE 'http%://evil.example/%']"], StixVersion::V21);
+//! let sco = serde_json::json!({"type": "domain-name", "id": "domain-name--1",
+//!                              "value": "evil.example"});
+//! let set = ObservationSet::from_observations(vec![Observation::from_objects(vec![&sco], 0, 0, 1)]);
+//! let hits: Vec<usize> = m.matches(&set).into_iter().map(|(i, _)| i).collect();
+//! assert_eq!(hits, vec![0]);
+//! ```
 
 pub mod ast;
 mod eval;

@@ -57,8 +57,61 @@ struct TextIndex {
 #[derive(Debug)]
 struct PathIndex {
     path: ObjectPath,
-    eq: HashMap<Box<str>, Ids>,
+    eq: hashbrown::HashMap<Box<str>, Ids>,
     text: TextIndex,
+    cidr: CidrIndex,
+}
+
+/// `ISSUBSET 'net/len'` atoms on one path: a prefix trie stored level by level, one hash
+/// map per prefix length in use, keyed by the masked network address.
+#[derive(Debug, Default)]
+struct CidrIndex {
+    levels: Vec<(u32, HashMap<u32, Ids>)>,
+    all: Vec<AtomId>,
+}
+
+impl CidrIndex {
+    fn insert(&mut self, net: u32, prefix: u32, id: AtomId) {
+        let key = net & mask(prefix);
+        let level = match self.levels.iter().position(|(p, _)| *p == prefix) {
+            Some(i) => i,
+            None => {
+                self.levels.push((prefix, HashMap::new()));
+                self.levels.sort_by_key(|(p, _)| *p);
+                self.levels
+                    .iter()
+                    .position(|(p, _)| *p == prefix)
+                    .unwrap_or(0)
+            }
+        };
+        match self.levels[level].1.get_mut(&key) {
+            Some(ids) => ids.push(id),
+            None => {
+                self.levels[level].1.insert(key, Ids::One(id));
+            }
+        }
+        self.all.push(id);
+    }
+
+    /// Atoms whose subnet contains `ip/len`.
+    fn containing(&self, ip: u32, len: u32, out: &mut Vec<AtomId>) {
+        for (prefix, map) in &self.levels {
+            if *prefix > len {
+                break;
+            }
+            if let Some(ids) = map.get(&(ip & mask(*prefix))) {
+                out.extend_from_slice(ids.as_slice());
+            }
+        }
+    }
+}
+
+fn mask(prefix: u32) -> u32 {
+    if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    }
 }
 
 #[derive(Debug)]
@@ -77,6 +130,8 @@ enum Atom {
     Eq(u32),
     /// LIKE/MATCHES behind the path's prefilter.
     Text(u32, Box<PreparedTest>),
+    /// ISSUBSET with a valid CIDR, served by the path's prefix trie.
+    Cidr(u32),
     /// Evaluated by scanning objects of the path's type.
     Scan(Box<PreparedTest>),
     /// A type the reference never matches in this version.
@@ -104,6 +159,8 @@ pub struct Matcher {
     version: StixVersion,
     patterns: Vec<Compiled>,
     atoms: Vec<Atom>,
+    /// The pattern each atom belongs to.
+    owner: Vec<u32>,
     paths: Vec<PathIndex>,
     path_ids: HashMap<ObjectPath, u32>,
     by_type: HashMap<String, Vec<u32>>,
@@ -207,6 +264,7 @@ impl Matcher {
             version,
             patterns: Vec::with_capacity(patterns.len()),
             atoms: Vec::new(),
+            owner: Vec::new(),
             paths: Vec::new(),
             path_ids: HashMap::new(),
             by_type: HashMap::new(),
@@ -235,8 +293,9 @@ impl Matcher {
         let id = self.paths.len() as u32;
         self.paths.push(PathIndex {
             path: path.clone(),
-            eq: HashMap::new(),
+            eq: hashbrown::HashMap::new(),
             text: TextIndex::default(),
+            cidr: CidrIndex::default(),
         });
         self.path_ids.insert(path.clone(), id);
         self.by_type
@@ -248,7 +307,13 @@ impl Matcher {
 
     fn add_atom(&mut self, t: &PropTest) -> Result<AtomId, MatchError> {
         let id = self.atoms.len() as AtomId;
-        let prepared = PreparedTest::new(t)?;
+        let cheap = matches!(t.op, Op::Eq(Literal::Str(_)) | Op::IsSubset(_));
+        // Literal conversion errors are the reference's eager errors, whatever the type.
+        let prepared = if cheap {
+            None
+        } else {
+            Some(PreparedTest::new(t)?)
+        };
         let atom = if !type_matchable(self.version, &t.path.object_type) {
             Atom::Never
         } else {
@@ -263,6 +328,14 @@ impl Matcher {
                         }
                     }
                     Atom::Eq(pid)
+                }
+                (Op::IsSubset(net), false)
+                    if !has_suffix_key(&t.path) && crate::value::parse_cidr(net).is_some() =>
+                {
+                    let (addr, prefix) = crate::value::parse_cidr(net).unwrap_or_default();
+                    let pid = self.path_id(&t.path);
+                    self.paths[pid as usize].cidr.insert(addr, prefix, id);
+                    Atom::Cidr(pid)
                 }
                 (Op::Like(s) | Op::Matches(s), false) if !has_suffix_key(&t.path) => {
                     let pid = self.path_id(&t.path);
@@ -280,16 +353,24 @@ impl Matcher {
                     } else {
                         text.unfiltered.push(id);
                     }
-                    Atom::Text(pid, Box::new(prepared))
+                    Atom::Text(pid, Box::new(self.prepared(prepared, t)?))
                 }
                 _ => {
                     self.scan.push(id);
-                    Atom::Scan(Box::new(prepared))
+                    Atom::Scan(Box::new(self.prepared(prepared, t)?))
                 }
             }
         };
         self.atoms.push(atom);
+        self.owner.push(self.patterns.len() as u32);
         Ok(id)
+    }
+
+    fn prepared(&self, p: Option<PreparedTest>, t: &PropTest) -> Result<PreparedTest, MatchError> {
+        match p {
+            Some(p) => Ok(p),
+            None => PreparedTest::new(t),
+        }
     }
 
     fn add(&mut self, src: &str) -> Compiled {
@@ -339,10 +420,28 @@ impl Matcher {
                     p.text.literals.remove(i)
                 });
                 p.text.unfiltered.retain(|x| *x != id);
+                p.cidr.all.retain(|x| *x != id);
+                for (_, m) in &mut p.cidr.levels {
+                    m.retain(|_, ids| {
+                        if let Ids::Many(v) = ids {
+                            v.retain(|x| *x != id);
+                        }
+                        !matches!(ids, Ids::One(x) if *x == id)
+                    });
+                }
             }
             self.scan.retain(|x| *x != id);
         }
         self.atoms.truncate(first);
+        self.owner.truncate(first);
+    }
+
+    /// Why pattern `i` failed to compile, if it did.
+    pub fn compile_error(&self, i: usize) -> Option<&Error> {
+        match self.patterns.get(i) {
+            Some(Compiled::Failed(e)) => Some(e),
+            _ => None,
+        }
     }
 
     /// Counts of what was compiled.
@@ -373,34 +472,122 @@ impl Matcher {
     /// Evaluates every pattern over `set` (all observations bound together, as the reference
     /// does for one `match()` call). One result per pattern, in compile order.
     pub fn evaluate(&self, set: &ObservationSet<'_>) -> Vec<Result<MatchOutcome, Error>> {
-        let (results, errors) = self.atom_results(set);
-        self.patterns
+        let mut out: Vec<Result<MatchOutcome, Error>> = self
+            .patterns
             .iter()
             .map(|c| match c {
                 Compiled::Failed(e) => Err(e.clone()),
-                Compiled::Single(id) => {
-                    if let Some(e) = errors.get(id) {
-                        return Err(e.clone().into());
-                    }
-                    let observations = results
-                        .get(id)
-                        .and_then(|r| r.entries.first())
-                        .map(|(o, _)| vec![*o as usize])
-                        .unwrap_or_default();
-                    Ok(MatchOutcome { observations })
-                }
-                Compiled::General(p, ids) => {
-                    if let Some(e) = ids.iter().find_map(|id| errors.get(id)) {
-                        return Err(e.clone().into());
-                    }
-                    let rs = ids
-                        .iter()
-                        .map(|id| results.get(id).cloned().unwrap_or_default())
-                        .collect();
-                    Ok(from_test_results(p, set, rs))
-                }
+                _ => Ok(MatchOutcome {
+                    observations: Vec::new(),
+                }),
+            })
+            .collect();
+        for (i, r) in self.candidates(set) {
+            out[i] = r;
+        }
+        out
+    }
+
+    /// Only the patterns that matched `set` or failed on it, as `(pattern index, outcome)`
+    /// in compile order. The work is proportional to the tests that hit, not to the number
+    /// of patterns: this is the entry point for streams (one set per window of observations).
+    pub fn matches(&self, set: &ObservationSet<'_>) -> Vec<(usize, Result<MatchOutcome, Error>)> {
+        self.candidates(set)
+            .into_iter()
+            .filter(|(_, r)| r.as_ref().map_or(true, MatchOutcome::matched))
+            .collect()
+    }
+
+    /// Outcomes of the patterns with at least one atom hit or error; a pattern none of whose
+    /// tests selects anything cannot match (every bracket is empty).
+    fn candidates(&self, set: &ObservationSet<'_>) -> Vec<(usize, Result<MatchOutcome, Error>)> {
+        let (results, errors) = self.atom_results(set);
+        let mut pats: Vec<u32> = results
+            .keys()
+            .chain(errors.keys())
+            .map(|a| self.owner[*a as usize])
+            .collect();
+        pats.sort_unstable();
+        pats.dedup();
+        pats.into_iter()
+            .map(|pi| {
+                let r = match &self.patterns[pi as usize] {
+                    Compiled::Failed(e) => Err(e.clone()),
+                    Compiled::Single(id) => match errors.get(id) {
+                        Some(e) => Err(e.clone().into()),
+                        None => Ok(MatchOutcome {
+                            observations: results
+                                .get(id)
+                                .and_then(|r| r.entries.first())
+                                .map(|(o, _)| vec![*o as usize])
+                                .unwrap_or_default(),
+                        }),
+                    },
+                    Compiled::General(p, ids) => match ids.iter().find_map(|id| errors.get(id)) {
+                        Some(e) => Err(e.clone().into()),
+                        None => {
+                            let rs = ids
+                                .iter()
+                                .map(|id| results.get(id).cloned().unwrap_or_default())
+                                .collect();
+                            from_test_results(p, set, rs).map_err(Error::from)
+                        }
+                    },
+                };
+                (pi as usize, r)
             })
             .collect()
+    }
+
+    /// ISSUBSET atoms for one root's values, with the reference's per-value order: an atom
+    /// stops at its first containing value, and a value that is not an IPv4 address or CIDR
+    /// is an error for every atom still looking.
+    fn cidr_hits(
+        &self,
+        idx: &CidrIndex,
+        vals: &[crate::eval::Val<'_>],
+        o: u32,
+        r: u32,
+        results: &mut HashMap<AtomId, CompResult>,
+        errors: &mut HashMap<AtomId, MatchError>,
+    ) {
+        let mut satisfied: Vec<AtomId> = Vec::new();
+        for v in vals {
+            let crate::eval::Val::J(Value::String(s)) = v else {
+                continue;
+            };
+            let parsed = if s.contains('/') {
+                crate::value::parse_cidr(s)
+            } else {
+                crate::value::inet_aton(s).map(|ip| (ip, 32))
+            };
+            match parsed {
+                Some((ip, len)) => idx.containing(ip, len, &mut satisfied),
+                None => {
+                    for &id in &idx.all {
+                        if !satisfied.contains(&id) {
+                            errors.entry(id).or_insert_with(|| {
+                                MatchError(format!("Invalid IPv4 address: {s}"))
+                            });
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+        satisfied.sort_unstable();
+        satisfied.dedup();
+        for id in satisfied {
+            let e = &mut results.entry(id).or_default().entries;
+            match e.last_mut() {
+                Some((lo, roots)) if *lo == o => {
+                    if roots.last() != Some(&r) {
+                        roots.push(r);
+                    }
+                }
+                _ => e.push((o, vec![r])),
+            }
+        }
     }
 
     /// Per-atom results (only atoms with hits) and errors.
@@ -457,6 +644,16 @@ impl Matcher {
                             }
                         }
                     }
+                    if !pi.cidr.all.is_empty() {
+                        self.cidr_hits(
+                            &pi.cidr,
+                            &vals,
+                            oi as u32,
+                            ri as u32,
+                            &mut results,
+                            &mut errors,
+                        );
+                    }
                     let tx = &pi.text;
                     if tx.owners.is_empty() && tx.unfiltered.is_empty() {
                         continue;
@@ -504,7 +701,7 @@ impl Matcher {
         // Path errors poison every atom on the path.
         if !path_errors.is_empty() {
             for (id, a) in self.atoms.iter().enumerate() {
-                if let Atom::Eq(pid) | Atom::Text(pid, _) = a
+                if let Atom::Eq(pid) | Atom::Text(pid, _) | Atom::Cidr(pid) = a
                     && let Some(e) = path_errors.get(pid)
                 {
                     errors.insert(id as AtomId, e.clone());
@@ -531,6 +728,12 @@ impl Matcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matcher_is_shareable_across_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Matcher>();
+    }
 
     #[test]
     fn literals() {

@@ -65,7 +65,45 @@ fn interval(sdo: &Value, what: &str) -> Result<(i64, i64, u64), MatchError> {
     Ok((ts(f)?, ts(l)?, n))
 }
 
+impl<'a> Observation<'a> {
+    /// An observation of STIX 2.1 cyber-observable objects (references resolve by `id`
+    /// among `objects`), seen `number_observed` times between `first` and `last`
+    /// (microseconds since the Unix epoch). For callers that build SCOs themselves.
+    pub fn from_objects(
+        objects: Vec<&'a Value>,
+        first: i64,
+        last: i64,
+        number_observed: u64,
+    ) -> Observation<'a> {
+        let mut roots: Vec<(&'a str, &'a Value)> = Vec::with_capacity(objects.len());
+        for o in &objects {
+            let id = o.get("id").and_then(Value::as_str).unwrap_or("");
+            match roots.iter_mut().find(|(k, _)| !id.is_empty() && *k == id) {
+                Some(slot) => slot.1 = o,
+                None => roots.push((id, o)),
+            }
+        }
+        Observation {
+            roots,
+            group: objects,
+            first,
+            last,
+            number_observed: number_observed.max(1),
+        }
+    }
+}
+
 impl<'a> ObservationSet<'a> {
+    /// A STIX 2.1 set of observations built with [`Observation::from_objects`].
+    pub fn from_observations(observations: Vec<Observation<'a>>) -> ObservationSet<'a> {
+        let n = observations.len();
+        ObservationSet {
+            version: StixVersion::V21,
+            observations,
+            maps: vec![None; n],
+        }
+    }
+
     /// Builds the set from what `stix2matcher.match()` takes: a list of observed-data SDOs
     /// (2.0) or a list of bundles (2.1). A single object is taken as a one-element list.
     pub fn from_json(observed: &'a Value, version: StixVersion) -> Result<Self, MatchError> {

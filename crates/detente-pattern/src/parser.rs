@@ -195,12 +195,13 @@ impl Parser<'_> {
             let (slot, name) = match self.peek() {
                 Tok::Within => {
                     self.bump();
+                    let save = self.pos;
                     let t = self.bump();
                     let seconds = match t.kind {
                         Tok::IntPos => Number::Int(self.int_text(t)?.unsigned_abs()),
                         Tok::FloatPos => Number::Float(self.float_text(t)?),
                         _ => {
-                            self.pos -= 1;
+                            self.pos = save;
                             return Err(self.unexpected("{IntPosLiteral, FloatPosLiteral}"));
                         }
                     };
@@ -324,6 +325,7 @@ impl Parser<'_> {
         } else {
             false
         };
+        let save = self.pos;
         let op_tok = self.bump();
         let op = match op_tok.kind {
             Tok::Eq => Op::Eq(self.literal(true)?),
@@ -338,7 +340,7 @@ impl Parser<'_> {
             Tok::IsSubset => Op::IsSubset(self.string()?),
             Tok::IsSuperset => Op::IsSuperset(self.string()?),
             _ => {
-                self.pos -= 1;
+                self.pos = save;
                 return Err(self.unexpected(
                     "{'NOT', '=', '!=', '<', '<=', '>', '>=', 'IN', 'LIKE', 'MATCHES', 'ISSUBSET', 'ISSUPERSET'}",
                 ));
@@ -377,12 +379,13 @@ impl Parser<'_> {
                 }
                 Tok::LBrack => {
                     self.bump();
+                    let save = self.pos;
                     let t = self.bump();
                     match t.kind {
                         Tok::Asterisk => steps.push(PathStep::Star),
                         Tok::IntPos | Tok::IntNeg => steps.push(PathStep::Index(self.int_text(t)?)),
                         _ => {
-                            self.pos -= 1;
+                            self.pos = save;
                             return Err(self.unexpected("{IntPosLiteral, IntNegLiteral, '*'}"));
                         }
                     }

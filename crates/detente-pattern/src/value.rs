@@ -207,19 +207,66 @@ pub fn ip_in_subnet(inner: &str, outer: &str) -> Option<bool> {
     Some(ip & mask == net & mask)
 }
 
-/// Regex source for a LIKE pattern: `%` any run, `_` one character, whole-string match
-/// with Python's `$` (which also accepts a trailing newline).
-pub fn like_to_regex(like: &str) -> String {
-    let mut s = String::from(r"\A(?s:)");
-    for c in like.chars() {
-        match c {
-            '%' => s.push_str("[^\n]*"),
-            '_' => s.push_str("[^\n]"),
-            c => s.push_str(&regex::escape(c.encode_utf8(&mut [0; 4]))),
-        }
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LikeTok {
+    Any,
+    One,
+    Char(char),
+}
+
+/// A LIKE pattern: `%` any run, `_` one character, matched against the whole string with
+/// the reference's regex semantics (wildcards never match a newline; one trailing newline
+/// in the value is ignored, as Python's `$` allows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LikePattern(Vec<LikeTok>);
+
+impl LikePattern {
+    /// Compiles a LIKE operand.
+    pub fn new(like: &str) -> LikePattern {
+        LikePattern(
+            like.chars()
+                .map(|c| match c {
+                    '%' => LikeTok::Any,
+                    '_' => LikeTok::One,
+                    c => LikeTok::Char(c),
+                })
+                .collect(),
+        )
     }
-    s.push_str(r"\n?\z");
-    s
+
+    fn full(&self, text: &[char]) -> bool {
+        let p = &self.0;
+        // row[j]: the first j pattern tokens match the text consumed so far.
+        let mut row = vec![false; p.len() + 1];
+        row[0] = true;
+        for j in 0..p.len() {
+            row[j + 1] = row[j] && p[j] == LikeTok::Any;
+        }
+        for &c in text {
+            let mut next = vec![false; p.len() + 1];
+            for j in 0..p.len() {
+                next[j + 1] = match p[j] {
+                    LikeTok::Any => c != '\n' && (row[j + 1] || row[j]) || next[j],
+                    LikeTok::One => row[j] && c != '\n',
+                    LikeTok::Char(x) => row[j] && x == c,
+                };
+                if p[j] == LikeTok::Any && next[j] {
+                    next[j + 1] = true;
+                }
+            }
+            if !next.iter().any(|b| *b) {
+                return false;
+            }
+            row = next;
+        }
+        row[p.len()]
+    }
+
+    /// Does the whole of `s` match?
+    pub fn is_match(&self, s: &str) -> bool {
+        let chars: Vec<char> = s.chars().collect();
+        self.full(&chars) || (chars.last() == Some(&'\n') && self.full(&chars[..chars.len() - 1]))
+    }
 }
 
 /// Translates a Python `re` pattern to the syntax of the `regex`/`fancy-regex` crates.
@@ -379,9 +426,14 @@ mod tests {
     fn regexes() {
         let r = compile_text_regex("^a{,2}b$").unwrap();
         assert!(r.is_match("aab\n").unwrap());
-        let l = regex::Regex::new(&like_to_regex("a%c_")).unwrap();
+        let l = LikePattern::new("a%c_");
         assert!(l.is_match("abbcd"));
+        assert!(l.is_match("acd\n"));
         assert!(!l.is_match("abbc"));
+        assert!(!l.is_match("a\ncd"));
+        assert!(LikePattern::new("%").is_match(""));
+        assert!(LikePattern::new("%.evil.com").is_match("x.evil.com"));
+        assert!(!LikePattern::new("%.evil.com").is_match("x.evil.co"));
         assert_eq!(base64_decode("YQ=="), Some(b"a".to_vec()));
         assert_eq!(base64_decode("YQ"), None);
     }

@@ -1,7 +1,7 @@
 //! Replays the 1,011 recorded calls of the OASIS peer suites (golden corpus recorded from the
 //! reference implementations) through the library and compares every answer.
 
-use detente_pattern::{Error, StixVersion, match_json, validate};
+use detente_pattern::{Error, Matcher, ObservationSet, StixVersion, match_json, validate};
 use serde_json::Value;
 
 const GOLDEN: &str = concat!(
@@ -9,8 +9,31 @@ const GOLDEN: &str = concat!(
     "/../../../shared/peer-tests/stix-patterning/golden-ref.jsonl"
 );
 
+/// The compiled multi-pattern matcher on a one-pattern set.
+fn compiled(
+    pattern: &str,
+    observed: &Value,
+    v: StixVersion,
+) -> Result<detente_pattern::MatchOutcome, Error> {
+    let m = Matcher::compile(&[pattern], v);
+    if let Some(e) = m.compile_error(0) {
+        return Err(e.clone());
+    }
+    let set = ObservationSet::from_json(observed, v)?;
+    m.evaluate(&set).remove(0)
+}
+
 #[test]
 fn golden_corpus() {
+    replay(false);
+}
+
+#[test]
+fn golden_corpus_compiled_matcher() {
+    replay(true);
+}
+
+fn replay(use_matcher: bool) {
     let text = std::fs::read_to_string(GOLDEN).expect("golden corpus present in ../shared");
     let mut failures = Vec::new();
     let mut n = 0;
@@ -23,7 +46,11 @@ fn golden_corpus() {
             |d: &str| StixVersion::from_str_opt(req["stix_version"].as_str().unwrap_or(d)).unwrap();
         n += 1;
         let got = match rec["cmd"].as_str().unwrap() {
-            "match-batch" => match match_json(pattern, &req["observed"], version("2.0")) {
+            "match-batch" => match if use_matcher {
+                compiled(pattern, &req["observed"], version("2.0"))
+            } else {
+                match_json(pattern, &req["observed"], version("2.0"))
+            } {
                 Ok(o) if o.matched() => {
                     serde_json::json!({"matched": true, "observations": o.observations})
                 }

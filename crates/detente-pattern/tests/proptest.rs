@@ -231,7 +231,22 @@ fn small_test() -> impl Strategy<Value = String> {
             TYPES[t], VALUES[a], VALUES[b]
         )),
         (t.clone(), 0u64..5000).prop_map(|(t, n)| format!("{}:size < {n}", TYPES[t])),
-        Just("ipv4-addr:value ISSUBSET '10.0.0.0/8'".to_string()),
+        (0usize..6, any::<bool>()).prop_map(|(n, not)| format!(
+            "ipv4-addr:value {}ISSUBSET '{}'",
+            if not { "NOT " } else { "" },
+            [
+                "10.0.0.0/8",
+                "10.0.0.2/31",
+                "198.51.100.0/24",
+                "0.0.0.0/1",
+                "10.0.0.1/32",
+                "198.51.100.7/32"
+            ][n]
+        )),
+        (0usize..3).prop_map(|n| format!(
+            "domain-name:resolves_to_refs[*].value ISSUBSET '{}'",
+            ["10.0.0.0/30", "10.0.0.1/32", "198.0.0.0/8"][n]
+        )),
         v.clone()
             .prop_map(|v| format!("domain-name:resolves_to_refs[*].value = '{}'", VALUES[v])),
         (t, v).prop_map(|(t, v)| format!(
@@ -273,10 +288,82 @@ proptest! {
         let set = ObservationSet::from_json(&data, StixVersion::V21).unwrap();
         let m = Matcher::compile(&patterns, StixVersion::V21);
         let compiled = m.evaluate(&set);
+        let hits: Vec<usize> = m.matches(&set).into_iter().map(|(i, _)| i).collect();
+        let want_hits: Vec<usize> = compiled.iter().enumerate()
+            .filter(|(i, r)| match r { Ok(o) => o.matched(), Err(_) => m.compile_error(*i).is_none() })
+            .map(|(i, _)| i).collect();
+        prop_assert_eq!(hits, want_hits);
         for (p, got) in patterns.iter().zip(compiled) {
             let want = parse(p, StixVersion::V21).map_err(Error::from)
                 .and_then(|pat| evaluate(&pat, &set).map_err(Error::from));
             prop_assert_eq!(outcome(got), outcome(want), "pattern {}", p);
+        }
+    }
+}
+
+fn patternish() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("[".to_string()),
+        Just("]".to_string()),
+        Just("(".to_string()),
+        Just(")".to_string()),
+        Just(" AND ".to_string()),
+        Just(" OR ".to_string()),
+        Just(" FOLLOWEDBY ".to_string()),
+        Just(" NOT ".to_string()),
+        Just(" = ".to_string()),
+        Just(" != ".to_string()),
+        Just(" < ".to_string()),
+        Just(" IN ".to_string()),
+        Just(" LIKE ".to_string()),
+        Just(" MATCHES ".to_string()),
+        Just(" ISSUBSET ".to_string()),
+        Just(" EXISTS ".to_string()),
+        Just(" WITHIN 5 SECONDS".to_string()),
+        Just(" REPEATS 3 TIMES".to_string()),
+        Just(" START t'2016-01-01T00:00:00Z' STOP t'2017-01-01T00:00:00Z'".to_string()),
+        Just("file:name".to_string()),
+        Just("ipv4-addr:value".to_string()),
+        Just("a:b_refs[*].c".to_string()),
+        Just("'x'".to_string()),
+        Just("'10.0.0.0/8'".to_string()),
+        Just("1".to_string()),
+        Just("-2.5".to_string()),
+        Just("h'0a'".to_string()),
+        Just("b'YQ=='".to_string()),
+        Just("true".to_string()),
+        Just(",".to_string()),
+        Just("t'2016-01-01T00:00:00Z'".to_string()),
+        Just("'^a.*$'".to_string()),
+        Just("'%a_'".to_string()),
+        "[ -~]{0,3}",
+    ];
+    prop::collection::vec(piece, 0..24).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Parsing, validating and (when it parses) evaluating never panic, and accepted patterns
+    /// round-trip through the printer.
+    #[test]
+    fn parser_and_evaluator_never_panic(text in prop_oneof![patternish(), any::<String>()]) {
+        let data = json!([{"type": "bundle", "objects": [
+            {"type": "observed-data", "id": "observed-data--1", "number_observed": 3,
+             "first_observed": "2016-06-01T00:00:00Z", "last_observed": "2016-06-01T00:01:00Z",
+             "object_refs": ["file--1", "ipv4-addr--1"]},
+            {"type": "file", "id": "file--1", "name": "x", "size": 1},
+            {"type": "ipv4-addr", "id": "ipv4-addr--1", "value": "10.1.2.3"}]}]);
+        for v in [StixVersion::V20, StixVersion::V21] {
+            let _ = detente_pattern::validate(&text, v);
+            if let Ok(p) = parse(&text, v) {
+                let back = parse(&p.to_string(), v).unwrap();
+                prop_assert_eq!(back.without_spans(), p.without_spans());
+                if v == StixVersion::V21 {
+                    let set = ObservationSet::from_json(&data, v).unwrap();
+                    let _ = evaluate(&p, &set);
+                }
+            }
         }
     }
 }

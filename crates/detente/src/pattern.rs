@@ -79,12 +79,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(inv) => {
-                    if let Err(e) = detente_pattern::parse_with(&pattern, v, true) {
-                        eprintln!("error at {}:{}: {}", e.line, e.column, e.message);
-                        eprintln!("{}", e.caret());
-                    }
-                    for m in &inv.0 {
-                        eprintln!("{m}");
+                    match detente_pattern::parse_with(&pattern, v, true) {
+                        Err(e) => {
+                            eprintln!("invalid pattern: {}:{}: {}", e.line, e.column, e.message);
+                            eprintln!("{}", e.caret());
+                        }
+                        Ok(_) => {
+                            for m in &inv.0 {
+                                eprintln!("invalid pattern: {}", m.trim_start_matches("FAIL: "));
+                            }
+                        }
                     }
                     Ok(ExitCode::from(1))
                 }
@@ -110,7 +114,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::from(1))
                 }
                 Err(Error::Parse(e)) => {
-                    eprintln!("error at {}:{}: {}", e.line, e.column, e.message);
+                    eprintln!("invalid pattern: {}:{}: {}", e.line, e.column, e.message);
                     eprintln!("{}", e.caret());
                     Ok(ExitCode::from(2))
                 }
