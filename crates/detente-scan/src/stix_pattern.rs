@@ -35,12 +35,15 @@ pub fn classify(pattern: &str, subdomains: bool) -> Result<Usable, NotSimple> {
     let parsed = detente_pattern::parse(pattern, StixVersion::V21)
         .map_err(|e| NotSimple(format!("invalid pattern: {e}")))?;
     let mut out = Vec::new();
-    if obs(&parsed.expr, subdomains, &mut out).is_ok() {
+    let Err(simple) = obs(&parsed.expr, subdomains, &mut out) else {
         return Ok(Usable::Simple(out));
-    }
+    };
     let mut atoms = Vec::new();
-    obs_selectors(&parsed.expr, subdomains, &mut atoms)?;
-    Ok(Usable::Complex(atoms))
+    match obs_selectors(&parsed.expr, subdomains, &mut atoms) {
+        Ok(()) => Ok(Usable::Complex(atoms)),
+        // Both readings failed: say why the plain one did too (e.g. a malformed value).
+        Err(complex) => Err(NotSimple(format!("{simple}; {complex}"))),
+    }
 }
 
 fn obs_selectors(e: &ObsExpr, sub: bool, out: &mut Vec<Comparison>) -> Result<(), NotSimple> {
