@@ -301,7 +301,7 @@ fn keyword(word: &str, version: StixVersion) -> Option<Tok> {
 /// Splits `src` into tokens (comments and whitespace skipped), ending with [`Tok::Eof`].
 pub fn tokenize(src: &str, version: StixVersion) -> Vec<Token> {
     let b = src.as_bytes();
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(src.len() / 4 + 2);
     let mut i = 0;
     while i < b.len() {
         let c = src[i..].chars().next().unwrap_or('\0');

@@ -117,7 +117,7 @@ fn mask(prefix: u32) -> u32 {
 #[derive(Debug)]
 enum Compiled {
     /// The pattern failed to parse or to prepare.
-    Failed(Error),
+    Failed(Box<Error>),
     /// `[path = 'string']`: matched iff its one atom has a hit.
     Single(AtomId),
     /// Anything else: the AST and its atoms in [`Pattern::tests`] order.
@@ -162,7 +162,7 @@ pub struct Matcher {
     /// The pattern each atom belongs to.
     owner: Vec<u32>,
     paths: Vec<PathIndex>,
-    path_ids: HashMap<ObjectPath, u32>,
+    path_ids: hashbrown::HashMap<ObjectPath, u32>,
     by_type: HashMap<String, Vec<u32>>,
     scan: Vec<AtomId>,
 }
@@ -266,7 +266,7 @@ impl Matcher {
             atoms: Vec::new(),
             owner: Vec::new(),
             paths: Vec::new(),
-            path_ids: HashMap::new(),
+            path_ids: hashbrown::HashMap::new(),
             by_type: HashMap::new(),
             scan: Vec::new(),
         };
@@ -376,10 +376,10 @@ impl Matcher {
     fn add(&mut self, src: &str) -> Compiled {
         let p = match parse(src, self.version) {
             Ok(p) => p,
-            Err(e) => return Compiled::Failed(e.into()),
+            Err(e) => return Compiled::Failed(Box::new(e.into())),
         };
         if let Err(e) = check_qualifiers(&p.expr) {
-            return Compiled::Failed(e.into());
+            return Compiled::Failed(Box::new(e.into()));
         }
         let first_atom = self.atoms.len();
         let mut ids = Vec::new();
@@ -388,7 +388,7 @@ impl Matcher {
                 Ok(id) => ids.push(id),
                 Err(e) => {
                     self.unwind(first_atom);
-                    return Compiled::Failed(e.into());
+                    return Compiled::Failed(Box::new(e.into()));
                 }
             }
         }
@@ -476,7 +476,7 @@ impl Matcher {
             .patterns
             .iter()
             .map(|c| match c {
-                Compiled::Failed(e) => Err(e.clone()),
+                Compiled::Failed(e) => Err((**e).clone()),
                 _ => Ok(MatchOutcome {
                     observations: Vec::new(),
                 }),
@@ -512,7 +512,7 @@ impl Matcher {
         pats.into_iter()
             .map(|pi| {
                 let r = match &self.patterns[pi as usize] {
-                    Compiled::Failed(e) => Err(e.clone()),
+                    Compiled::Failed(e) => Err((**e).clone()),
                     Compiled::Single(id) => match errors.get(id) {
                         Some(e) => Err(e.clone().into()),
                         None => Ok(MatchOutcome {
