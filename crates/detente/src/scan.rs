@@ -56,7 +56,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub sightings: Option<PathBuf>,
     /// Push the sightings to this TAXII 2.1 API root (credentials from DETENTE_TOKEN or
-    /// DETENTE_USER/DETENTE_SECRET).
+    /// DETENTE_USER/DETENTE_SECRET, else the JSON file DETENTE_CREDENTIALS or
+    /// ~/.config/detente/credentials.json).
     #[arg(long, value_name = "URL", requires = "collection")]
     pub push: Option<String>,
     /// Collection id for `--push`.

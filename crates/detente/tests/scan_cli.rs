@@ -429,6 +429,11 @@ fn taxii_stub() -> (String, std::thread::JoinHandle<Vec<String>>) {
 fn taxii_source_and_push() {
     let d = setup();
     std::fs::write(d.path().join("a.log"), "evil.com\n").unwrap();
+    std::fs::write(
+        d.path().join("creds.json"),
+        r#"{"user": "alice", "secret": "s3cret"}"#,
+    )
+    .unwrap();
     let (root, server) = taxii_stub();
     let o = Command::new(BIN)
         .args([
@@ -443,8 +448,9 @@ fn taxii_source_and_push() {
         ])
         .current_dir(d.path())
         .env("DETENTE_STATE_DIR", d.path().join("state"))
-        .env("DETENTE_USER", "alice")
-        .env("DETENTE_SECRET", "s3cret")
+        .env("DETENTE_CREDENTIALS", d.path().join("creds.json"))
+        .env_remove("DETENTE_USER")
+        .env_remove("DETENTE_SECRET")
         .env_remove("DETENTE_TOKEN")
         .output()
         .unwrap();
