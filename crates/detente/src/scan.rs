@@ -362,27 +362,36 @@ fn load_source(src: &str, opts: LoadOptions) -> Result<Vec<Loaded>> {
         return Ok(vec![taxii::fetch(rest, opts)?]);
     }
     let path = Path::new(src);
-    let files = if path.is_dir() {
-        let all = expand_paths(&[path.to_path_buf()]).with_context(|| format!("listing {src}"))?;
-        // A MISP warninglists checkout: only the list.json files are lists.
-        let lists: Vec<PathBuf> = all
-            .iter()
-            .filter(|p| p.file_name().is_some_and(|n| n == "list.json"))
-            .cloned()
-            .collect();
-        if lists.is_empty() { all } else { lists }
-    } else {
-        vec![path.to_path_buf()]
-    };
-    files
+    if !path.is_dir() {
+        let data =
+            std::fs::read(path).with_context(|| format!("reading indicator source {src}"))?;
+        let loaded = sources::load_bytes(src, &data, opts)
+            .with_context(|| format!("loading indicator source {src}"))?;
+        return Ok(vec![loaded]);
+    }
+    let all = expand_paths(&[path.to_path_buf()]).with_context(|| format!("listing {src}"))?;
+    // A MISP warninglists checkout: only the list.json files are lists.
+    let lists: Vec<PathBuf> = all
         .iter()
-        .map(|f| {
-            let data = std::fs::read(f)
-                .with_context(|| format!("reading indicator source {}", f.display()))?;
-            sources::load_bytes(&f.display().to_string(), &data, opts)
-                .with_context(|| format!("loading indicator source {}", f.display()))
-        })
-        .collect()
+        .filter(|p| p.file_name().is_some_and(|n| n == "list.json"))
+        .cloned()
+        .collect();
+    let files = if lists.is_empty() { all } else { lists };
+    let mut out = Vec::new();
+    for f in &files {
+        let name = f.display().to_string();
+        let data = std::fs::read(f).with_context(|| format!("reading indicator source {name}"))?;
+        let plain_ok = f.extension().is_some_and(|e| e == "txt" || e == "list");
+        match sources::load_bytes(&name, &data, opts) {
+            // In a folder, untyped files (LICENSE, checksums, notes) are not indicator lists.
+            Ok(l) if l.format == "plain" && !plain_ok => {
+                eprintln!("note: {name}: not an indicator source (no known format); ignored");
+            }
+            Ok(l) => out.push(l),
+            Err(e) => eprintln!("note: {name}: not an indicator source ({e}); ignored"),
+        }
+    }
+    Ok(out)
 }
 
 /// Reports allowlist entries that cover all or part of a CIDR indicator.
