@@ -149,6 +149,8 @@ pub struct Index {
     v4_filter: Vec<u64>,
     /// For complex-pattern atoms, the pattern's indicator number (else [`END`]).
     atom_of: Vec<u32>,
+    /// Fewest labels of any domain indicator.
+    min_labels: usize,
     /// Complex patterns' indicator numbers, in matcher order.
     patterns: Vec<u32>,
     /// The pattern engine's compiled matcher over those patterns.
@@ -261,7 +263,13 @@ impl Index {
             Value::Net(Ip::V6(v), 128) => self.ipv6.entry(*v).or_insert(END),
             Value::Net(Ip::V4(v), len) => table(&mut self.cidr4, *len).entry(*v).or_insert(END),
             Value::Net(Ip::V6(v), len) => table(&mut self.cidr6, *len).entry(*v).or_insert(END),
-            Value::Domain(d, _) => self.domains.entry(d.as_bytes().into()).or_insert(END),
+            Value::Domain(d, _) => {
+                let labels = d.split('.').count();
+                if self.domains.is_empty() || labels < self.min_labels {
+                    self.min_labels = labels;
+                }
+                self.domains.entry(d.as_bytes().into()).or_insert(END)
+            }
             Value::Url(u) => self.urls.entry(u.as_bytes().into()).or_insert(END),
             Value::Hash(h) => self.hashes.entry(h.as_bytes().into()).or_insert(END),
             Value::Email(e) => self.emails.entry(e.as_bytes().into()).or_insert(END),
@@ -360,9 +368,12 @@ impl Index {
         if self.domains.is_empty() {
             return;
         }
+        // Suffixes with fewer labels than the shortest domain indicator cannot match
+        // (usually this skips the bare TLD lookup).
+        let mut labels = d.iter().filter(|c| **c == b'.').count() + 1;
         let mut rest = d;
         let mut first = true;
-        loop {
+        while labels >= self.min_labels {
             for n in self.chain(self.domains.get(rest)) {
                 if first {
                     emit(n, MatchKind::Domain);
@@ -374,6 +385,7 @@ impl Index {
                 Some(p) => rest = &rest[p + 1..],
                 None => break,
             }
+            labels -= 1;
             first = false;
         }
     }
@@ -580,6 +592,25 @@ mod tests {
             ix
         };
         assert!(hits(&exact, "a.evil.com").is_empty());
+    }
+
+    #[test]
+    fn shortest_indicator_sets_the_suffix_walk() {
+        let mut ix = Index::new(false);
+        for v in ["a.b.example.org", "zz"] {
+            let value = Value::Domain(v.into(), true);
+            ix.insert(Indicator {
+                id: v.into(),
+                written: v.into(),
+                value,
+            });
+        }
+        assert_eq!(
+            hits(&ix, "x.a.b.example.org"),
+            vec![("a.b.example.org".into(), "subdomain")]
+        );
+        assert_eq!(hits(&ix, "host.zz"), vec![("zz".into(), "subdomain")]);
+        assert!(hits(&ix, "b.example.org").is_empty());
     }
 
     #[test]
