@@ -434,27 +434,41 @@ impl Index {
             self.lookup_ip(Ip::V4(ip), emit);
             return;
         }
-        if c0.is_ascii_hexdigit() || c0 == b':' {
-            if matches!(v.len(), 32 | 40 | 64) {
-                let mut h = [0u8; 64];
-                if let Some(h) = norm::normalize_hash(v, &mut h) {
-                    self.lookup_hash(h, emit);
-                    return;
-                }
+        // One pass gathers what the type tests below need.
+        let mut special = usize::MAX;
+        let mut dot = false;
+        let mut all_hex = true;
+        for (i, &c) in v.iter().enumerate() {
+            match c {
+                b'.' => dot = true,
+                b'/' | b'@' | b':' if special == usize::MAX => special = i,
+                _ => {}
             }
-            if let Some(ip) = norm::parse_ipv6(v) {
-                self.lookup_ip(Ip::V6(ip), emit);
-                return;
-            }
+            all_hex &= c.is_ascii_hexdigit();
         }
-        // Values are short: a plain scan beats a vectorised search's dispatch here.
-        let Some(p) = v.iter().position(|c| matches!(c, b'/' | b'@' | b':')) else {
+        if all_hex && matches!(v.len(), 32 | 40 | 64) {
+            let mut h = [0u8; 64];
+            if let Some(h) = norm::normalize_hash(v, &mut h) {
+                self.lookup_hash(h, emit);
+            }
+            return;
+        }
+        if special == usize::MAX {
+            // No `/`, `@` or `:`: a domain name or nothing; names have a dot.
             let mut d = [0u8; MAX_DOMAIN];
-            if let Some(d) = norm::normalize_domain(v, &mut d) {
+            if dot && let Some(d) = norm::normalize_domain(v, &mut d) {
                 self.lookup_domain(d, emit);
             }
             return;
-        };
+        }
+        let p = special;
+        if v[p] == b':'
+            && (c0.is_ascii_hexdigit() || c0 == b':')
+            && let Some(ip) = norm::parse_ipv6(v)
+        {
+            self.lookup_ip(Ip::V6(ip), emit);
+            return;
+        }
         match v[p] {
             b'@' if !norm::has_scheme(v) => {
                 URL_BUF.with_borrow_mut(|e| {
