@@ -1,11 +1,14 @@
 //! The scan loop: large-buffer reads cut at line ends, chunks matched in parallel (rayon) with
 //! per-chunk line numbering, results merged in order.
 
+use std::net::{Ipv4Addr, Ipv6Addr};
+
 use rayon::prelude::*;
 use std::io::{self, Read};
 
 use crate::formats::{self, Format, ZeekState};
-use crate::index::{Index, Indicator, MatchKind};
+use crate::index::{Index, Indicator, MatchKind, Value};
+use crate::norm::Ip;
 
 /// Bytes per chunk handed to one worker.
 const CHUNK: usize = 2 << 20;
@@ -42,6 +45,8 @@ pub struct Hit<'a> {
     pub kind: MatchKind,
     /// Allowlisted: report as `inform` rather than `alert`.
     pub inform: bool,
+    /// The record's own time (Unix milliseconds) when the format carries one.
+    pub time_ms: Option<i64>,
 }
 
 /// Receives a scan's results in input order.
@@ -102,6 +107,7 @@ struct RawHit {
     ind: u32,
     kind: MatchKind,
     inform: bool,
+    time_ms: Option<i64>,
 }
 
 #[derive(Default)]
@@ -139,28 +145,24 @@ impl<R: Read> Chunker<R> {
     /// Reads until `buf` holds `CHUNK` bytes or input ends; returns bytes added.
     fn fill(&mut self, buf: &mut Vec<u8>) -> usize {
         let start = buf.len();
-        buf.resize(CHUNK.max(start), 0);
-        let mut n = start;
-        while n < buf.len() {
-            match self.inner.read(&mut buf[n..]) {
-                Ok(0) => {
-                    if !self.follow {
-                        self.eof = true;
-                    }
-                    break;
-                }
-                Ok(k) => n += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.error = Some(e);
-                    self.eof = true;
-                    break;
-                }
+        let want = CHUNK.saturating_sub(start);
+        if want == 0 {
+            return 0;
+        }
+        buf.reserve(want);
+        // `read_to_end` fills spare capacity without zeroing it first (unlike `resize` + `read`).
+        let r = (&mut self.inner).take(want as u64).read_to_end(buf);
+        let n = buf.len() - start;
+        match r {
+            Ok(0) if !self.follow => self.eof = true,
+            Ok(_) => {}
+            Err(e) => {
+                self.error = Some(e);
+                self.eof = true;
             }
         }
-        buf.truncate(n);
-        self.bytes += (n - start) as u64;
-        n - start
+        self.bytes += n as u64;
+        n
     }
 
     /// The next piece, or `None` at end of input (or, when following, when no data is ready).
@@ -290,6 +292,28 @@ impl Scanner<'_> {
         stats
     }
 
+    /// Runs the compiled matcher on a record selected by complex-pattern atoms.
+    fn evaluate_patterns(
+        &self,
+        mode: &Mode,
+        line: &[u8],
+        n: u64,
+        scratch: &mut Vec<u8>,
+        sink: &mut Sink<'_>,
+    ) {
+        let candidates = std::mem::take(&mut sink.candidates);
+        let mut vals: Vec<Vec<u8>> = Vec::new();
+        let _ = values(mode, line, self.index.has_urls(), scratch, &mut |_, v| {
+            vals.push(v.to_vec())
+        });
+        let bundle = record_bundle(&vals);
+        for p in self.index.patterns_matching(&bundle) {
+            if let Some((_, field, observed)) = candidates.iter().find(|c| c.0 == p) {
+                sink.record_pattern(n, field, observed, p);
+            }
+        }
+    }
+
     fn initial_mode(
         &self,
         piece: &Piece,
@@ -364,6 +388,7 @@ impl Scanner<'_> {
                 indicator: self.index.indicator(h.ind),
                 kind: h.kind,
                 inform: h.inform,
+                time_ms: h.time_ms,
             });
         }
     }
@@ -371,6 +396,7 @@ impl Scanner<'_> {
     fn process(&self, piece: &Piece, mode: &Mode) -> ChunkOut {
         let mut sink = Sink {
             ix: self.index,
+            candidates: Vec::new(),
             allow: self.allow,
             drop: self.opts.drop_allowlisted,
             out: ChunkOut::default(),
@@ -421,50 +447,147 @@ impl Scanner<'_> {
                 continue;
             }
             sink.start = sink.out.hits.len();
-            match &mut mode {
-                Mode::Zeek(st) => {
-                    if line[0] == b'#' {
-                        if let Err(e) = st.header_line(line) {
-                            sink.warn(n, format!("bad Zeek header: {e}"));
-                        }
-                        continue;
+            if let Mode::Zeek(st) = &mut mode {
+                if line[0] == b'#' {
+                    if let Err(e) = st.header_line(line) {
+                        sink.warn(n, format!("bad Zeek header: {e}"));
                     }
-                    match st.schema.clone() {
-                        Some(schema) => formats::zeek_line(
-                            line,
-                            st,
-                            &schema,
-                            rebuild,
-                            &mut scratch,
-                            &mut |f, v| sink.observe(n, f, v),
-                        ),
-                        None => {
-                            sink.warn(
-                                n,
-                                "Zeek data line before any #fields header; using token extraction"
-                                    .into(),
-                            );
-                            formats::tokens(line, &mut |t| sink.observe(n, "text", t));
-                        }
-                    }
+                    continue;
                 }
-                Mode::Json => {
-                    let r = formats::json_line(line, rebuild, &mut scratch, &mut |f, v| {
-                        sink.observe(n, f, v)
-                    });
-                    if let Err(e) = r {
-                        sink.warn(n, format!("invalid JSON ({e})"));
-                    }
+                if st.schema.is_none() {
+                    let msg = "Zeek data line before any #fields header; using token extraction";
+                    sink.warn(n, msg.into());
                 }
-                Mode::Squid => formats::squid_line(line, &mut |f, v| sink.observe(n, f, v)),
-                Mode::Clf => formats::clf_line(line, &mut |f, v| sink.observe(n, f, v)),
-                Mode::Syslog => formats::syslog_line(line, &mut |f, v| sink.observe(n, f, v)),
-                Mode::Text => formats::tokens(line, &mut |t| sink.observe(n, "text", t)),
+            }
+            let r = values(&mode, line, rebuild, &mut scratch, &mut |f, v| {
+                sink.observe(n, f, v)
+            });
+            if let Err(e) = r {
+                sink.warn(n, format!("invalid JSON ({e})"));
+            }
+            if !sink.candidates.is_empty() {
+                self.evaluate_patterns(&mode, line, n, &mut scratch, &mut sink);
+            }
+            // Only lines with hits pay for reading their timestamp.
+            if sink.out.hits.len() > sink.start {
+                let t = formats::record_time_ms(mode_format(&mode), line, zeek_ts(&mode));
+                sink.out.hits[sink.start..]
+                    .iter_mut()
+                    .for_each(|h| h.time_ms = t);
             }
         }
         sink.out.lines = n;
         sink.out
     }
+}
+
+fn mode_format(m: &Mode) -> Format {
+    match m {
+        Mode::Zeek(_) => Format::Zeek,
+        Mode::Json => Format::Jsonl,
+        Mode::Squid => Format::Squid,
+        Mode::Clf => Format::Clf,
+        Mode::Syslog => Format::Syslog,
+        Mode::Text => Format::Text,
+    }
+}
+
+/// Column of Zeek's `ts` field and the field separator.
+fn zeek_ts(m: &Mode) -> Option<(usize, u8)> {
+    match m {
+        Mode::Zeek(st) => {
+            let col = st.schema.as_ref()?.names.iter().position(|n| n == "ts")?;
+            Some((col, st.sep))
+        }
+        _ => None,
+    }
+}
+
+/// Calls `f(field, value)` for every value of one data line, as the mode reads it.
+fn values(
+    mode: &Mode,
+    line: &[u8],
+    rebuild: bool,
+    scratch: &mut Vec<u8>,
+    f: &mut impl FnMut(&str, &[u8]),
+) -> Result<(), &'static str> {
+    match mode {
+        Mode::Zeek(st) => match &st.schema {
+            Some(schema) => formats::zeek_line(line, st, schema, rebuild, scratch, f),
+            None => formats::tokens(line, &mut |t| f("text", t)),
+        },
+        Mode::Json => return formats::json_line(line, rebuild, scratch, f),
+        Mode::Squid => formats::squid_line(line, f),
+        Mode::Clf => formats::clf_line(line, f),
+        Mode::Syslog => formats::syslog_line(line, f),
+        Mode::Text => formats::tokens(line, &mut |t| f("text", t)),
+    }
+    Ok(())
+}
+
+/// One record as a STIX 2.1 bundle with a single observed-data: every typed value becomes an
+/// SCO (URL hosts also as `domain-name`), so the pattern engine can evaluate on it.
+fn record_bundle(vals: &[Vec<u8>]) -> serde_json::Value {
+    let mut objects = Vec::new();
+    let mut refs = Vec::new();
+    let mut hashes = serde_json::Map::new();
+    let mut add = |kind: &str, body: serde_json::Value| {
+        let id = format!("{kind}--00000000-0000-4000-8000-{:012}", refs.len() + 1);
+        let mut obj = serde_json::json!({ "type": kind, "id": id });
+        if let (Some(o), serde_json::Value::Object(b)) = (obj.as_object_mut(), body) {
+            o.extend(b);
+        }
+        refs.push(serde_json::Value::String(id));
+        objects.push(obj);
+    };
+    for raw in vals {
+        let text = String::from_utf8_lossy(raw);
+        match Value::guess(&text, true) {
+            Some(Value::Net(Ip::V4(v), 32)) => {
+                add(
+                    "ipv4-addr",
+                    serde_json::json!({ "value": Ipv4Addr::from(v).to_string() }),
+                );
+            }
+            Some(Value::Net(Ip::V6(v), 128)) => {
+                add(
+                    "ipv6-addr",
+                    serde_json::json!({ "value": Ipv6Addr::from(v).to_string() }),
+                );
+            }
+            Some(Value::Domain(d, _)) => add("domain-name", serde_json::json!({ "value": d })),
+            Some(Value::Url(u)) => {
+                add("url", serde_json::json!({ "value": text }));
+                let host = u.split(['/', ':']).next().unwrap_or_default().to_string();
+                add("domain-name", serde_json::json!({ "value": host }));
+            }
+            Some(Value::Hash(h)) => {
+                let algo = match h.len() {
+                    32 => "MD5",
+                    40 => "SHA-1",
+                    _ => "SHA-256",
+                };
+                hashes.insert(
+                    algo.to_string(),
+                    serde_json::Value::String(text.into_owned()),
+                );
+            }
+            Some(Value::Email(e)) => add("email-addr", serde_json::json!({ "value": e })),
+            _ => {}
+        }
+    }
+    // The digests of one record describe one file (Zeek files.log: md5, sha1, sha256).
+    if !hashes.is_empty() {
+        add("file", serde_json::json!({ "hashes": hashes }));
+    }
+    let t = "1970-01-01T00:00:00Z";
+    let observed = serde_json::json!({
+        "type": "observed-data", "id": "observed-data--00000000-0000-4000-8000-000000000000",
+        "spec_version": "2.1", "created": t, "modified": t, "first_observed": t,
+        "last_observed": t, "number_observed": 1, "object_refs": refs,
+    });
+    objects.insert(0, observed);
+    serde_json::json!([{ "type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000000", "objects": objects }])
 }
 
 /// Applies the header lines found in `buf` to the running Zeek state.
@@ -484,6 +607,8 @@ fn advance_zeek_state(st: &mut ZeekState, buf: &[u8]) {
 
 struct Sink<'a> {
     ix: &'a Index,
+    /// Complex patterns whose atoms this line hit: (pattern, field, observed).
+    candidates: Vec<(u32, Box<str>, Box<str>)>,
     allow: Option<&'a Index>,
     drop: bool,
     out: ChunkOut,
@@ -502,10 +627,22 @@ impl Sink<'_> {
 
     fn observe(&mut self, line: u64, field: &str, v: &[u8]) {
         let ix = self.ix;
+        if field == formats::HOST_URI {
+            // The host was matched as its own field already; only the URL is new.
+            ix.match_url(v, &mut |n, kind| self.record(line, field, v, n, kind));
+            return;
+        }
         ix.match_value(v, &mut |n, kind| self.record(line, field, v, n, kind));
     }
 
     fn record(&mut self, line: u64, field: &str, v: &[u8], n: u32, kind: MatchKind) {
+        if let Some(p) = self.ix.atom_of(n) {
+            if !self.candidates.iter().any(|c| c.0 == p) {
+                let observed = String::from_utf8_lossy(v).into();
+                self.candidates.push((p, field.into(), observed));
+            }
+            return;
+        }
         if self.out.hits[self.start..].iter().any(|h| h.ind == n) {
             return;
         }
@@ -520,6 +657,27 @@ impl Sink<'_> {
             ind: n,
             kind,
             inform,
+            time_ms: None,
+        });
+    }
+}
+
+impl Sink<'_> {
+    fn record_pattern(&mut self, line: u64, field: &str, observed: &str, n: u32) {
+        let inform = self
+            .allow
+            .is_some_and(|a| a.contains_value(observed.as_bytes()));
+        if inform && self.drop {
+            return;
+        }
+        self.out.hits.push(RawHit {
+            line,
+            field: field.into(),
+            observed: observed.into(),
+            ind: n,
+            kind: MatchKind::Pattern,
+            inform,
+            time_ms: None,
         });
     }
 }

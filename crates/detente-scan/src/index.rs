@@ -1,7 +1,10 @@
 //! The typed indicator index: hash sets per value type, per-prefix-length CIDR tables and a
 //! label-by-label domain suffix walk. No per-indicator loop on the lookup path.
 
+use detente_pattern::{Matcher, ObservationSet, StixVersion};
 use rustc_hash::FxHashMap;
+
+use crate::sources::PatternIndicator;
 
 use crate::norm::{self, Ip, MAX_DOMAIN, MAX_URL};
 
@@ -64,6 +67,8 @@ pub enum Value {
     Hash(String),
     /// A lower-case e-mail address.
     Email(String),
+    /// A pattern evaluated by the pattern engine on records its atoms select.
+    Pattern,
 }
 
 /// One loaded indicator.
@@ -108,6 +113,15 @@ fn ascii(b: &[u8]) -> String {
 /// indicators with the same key follow through [`Index::next`], so no per-key vector is allocated.
 type Ids = u32;
 
+thread_local! {
+    /// Scratch space for URL and e-mail normalisation, reused so the hot path does not zero
+    /// 4 KiB per value.
+    static URL_BUF: std::cell::RefCell<[u8; MAX_URL]> = const { std::cell::RefCell::new([0; MAX_URL]) };
+}
+
+/// The IPv4 prefilter has one bit per /20.
+const V4_FILTER_SHIFT: u32 = 12;
+
 /// End of an indicator chain.
 const END: u32 = u32::MAX;
 
@@ -129,6 +143,18 @@ pub struct Index {
     next: Vec<u32>,
     /// Whether a domain indicator also matches subdomains, per indicator.
     subdomains: Vec<bool>,
+    /// One bit per IPv4 /20 holding any address or CIDR indicator (128 KiB, cache-resident):
+    /// most observed addresses are rejected by one bit test instead of a hash lookup per
+    /// prefix length.
+    v4_filter: Vec<u64>,
+    /// For complex-pattern atoms, the pattern's indicator number (else [`END`]).
+    atom_of: Vec<u32>,
+    /// Fewest labels of any domain indicator.
+    min_labels: usize,
+    /// Complex patterns' indicator numbers, in matcher order.
+    patterns: Vec<u32>,
+    /// The pattern engine's compiled matcher over those patterns.
+    matcher: Option<Matcher>,
 }
 
 impl Index {
@@ -160,25 +186,121 @@ impl Index {
         &self.indicators
     }
 
+    /// Adds a complex pattern: its atoms select records, the compiled matcher decides.
+    /// Call [`Index::compile_patterns`] after the last one.
+    pub fn insert_pattern(&mut self, p: PatternIndicator) {
+        let pn = u32::try_from(self.indicators.len()).unwrap_or(u32::MAX);
+        self.indicators.push(Indicator {
+            id: p.id.clone(),
+            written: p.pattern,
+            value: Value::Pattern,
+        });
+        self.next.push(END);
+        self.subdomains.push(false);
+        self.atom_of.push(END);
+        self.patterns.push(pn);
+        for (written, value) in p.atoms {
+            self.insert_with(
+                Indicator {
+                    id: p.id.clone(),
+                    written,
+                    value,
+                },
+                pn,
+            );
+        }
+    }
+
+    /// Compiles the complex patterns added so far with the pattern engine.
+    pub fn compile_patterns(&mut self) {
+        let texts: Vec<&str> = self
+            .patterns
+            .iter()
+            .map(|n| self.indicators[*n as usize].written.as_str())
+            .collect();
+        self.matcher = (!texts.is_empty()).then(|| Matcher::compile(&texts, StixVersion::V21));
+    }
+
+    /// Number of complex patterns.
+    pub fn pattern_count(&self) -> usize {
+        self.patterns.len()
+    }
+
+    /// The complex pattern an indicator is an atom of, if any.
+    pub fn atom_of(&self, n: u32) -> Option<u32> {
+        self.atom_of.get(n as usize).copied().filter(|p| *p != END)
+    }
+
+    /// Indicator numbers of the complex patterns that match the observations in `bundle`
+    /// (STIX 2.1 `[bundle]` form, as the pattern engine reads it).
+    pub fn patterns_matching(&self, bundle: &serde_json::Value) -> Vec<u32> {
+        let Some(m) = &self.matcher else {
+            return Vec::new();
+        };
+        let Ok(set) = ObservationSet::from_json(bundle, StixVersion::V21) else {
+            return Vec::new();
+        };
+        m.evaluate(&set)
+            .iter()
+            .zip(&self.patterns)
+            .filter(|(r, _)| r.as_ref().is_ok_and(|o| o.matched()))
+            .map(|(_, n)| *n)
+            .collect()
+    }
+
     /// Adds an indicator.
     pub fn insert(&mut self, ind: Indicator) {
+        self.insert_with(ind, END);
+    }
+
+    fn insert_with(&mut self, ind: Indicator, atom_of: u32) {
         let n = u32::try_from(self.indicators.len()).unwrap_or(u32::MAX);
+        if let Value::Net(Ip::V4(v), len) = ind.value {
+            self.mark_v4(v, len);
+        }
         let slot = match &ind.value {
             Value::Net(Ip::V4(v), 32) => self.ipv4.entry(*v).or_insert(END),
             Value::Net(Ip::V6(v), 128) => self.ipv6.entry(*v).or_insert(END),
             Value::Net(Ip::V4(v), len) => table(&mut self.cidr4, *len).entry(*v).or_insert(END),
             Value::Net(Ip::V6(v), len) => table(&mut self.cidr6, *len).entry(*v).or_insert(END),
-            Value::Domain(d, _) => self.domains.entry(d.as_bytes().into()).or_insert(END),
+            Value::Domain(d, _) => {
+                let labels = d.split('.').count();
+                if self.domains.is_empty() || labels < self.min_labels {
+                    self.min_labels = labels;
+                }
+                self.domains.entry(d.as_bytes().into()).or_insert(END)
+            }
             Value::Url(u) => self.urls.entry(u.as_bytes().into()).or_insert(END),
             Value::Hash(h) => self.hashes.entry(h.as_bytes().into()).or_insert(END),
             Value::Email(e) => self.emails.entry(e.as_bytes().into()).or_insert(END),
+            // Patterns are only inserted through `insert_pattern`, never looked up by value.
+            Value::Pattern => return,
         };
         // Prepend to the chain; lookups report a key's indicators newest first.
         self.next.push(*slot);
         *slot = n;
         let sub = matches!(ind.value, Value::Domain(_, true)) && !self.exact_domains;
         self.subdomains.push(sub);
+        self.atom_of.push(atom_of);
         self.indicators.push(ind);
+    }
+
+    fn mark_v4(&mut self, net: u32, len: u8) {
+        if self.v4_filter.is_empty() {
+            self.v4_filter = vec![0; (1 << 20) / 64];
+        }
+        let first = net >> V4_FILTER_SHIFT;
+        let last = (net | (u32::MAX.checked_shr(u32::from(len)).unwrap_or(0))) >> V4_FILTER_SHIFT;
+        for b in first..=last {
+            self.v4_filter[(b >> 6) as usize] |= 1 << (b & 63);
+        }
+    }
+
+    fn v4_maybe(&self, v: u32) -> bool {
+        let b = v >> V4_FILTER_SHIFT;
+        self.v4_filter
+            .get((b >> 6) as usize)
+            .is_some_and(|w| w & (1 << (b & 63)) != 0)
     }
 
     /// The indicators chained from `head` (a map lookup result).
@@ -195,6 +317,9 @@ impl Index {
     pub fn lookup_ip(&self, ip: Ip, emit: &mut impl FnMut(u32, MatchKind)) {
         match ip {
             Ip::V4(v) => {
+                if !self.v4_maybe(v) {
+                    return;
+                }
                 for n in self.chain(self.ipv4.get(&v)) {
                     emit(n, MatchKind::Ipv4);
                 }
@@ -243,9 +368,12 @@ impl Index {
         if self.domains.is_empty() {
             return;
         }
+        // Suffixes with fewer labels than the shortest domain indicator cannot match
+        // (usually this skips the bare TLD lookup).
+        let mut labels = d.iter().filter(|c| **c == b'.').count() + 1;
         let mut rest = d;
         let mut first = true;
-        loop {
+        while labels >= self.min_labels {
             for n in self.chain(self.domains.get(rest)) {
                 if first {
                     emit(n, MatchKind::Domain);
@@ -257,6 +385,7 @@ impl Index {
                 Some(p) => rest = &rest[p + 1..],
                 None => break,
             }
+            labels -= 1;
             first = false;
         }
     }
@@ -305,32 +434,48 @@ impl Index {
             self.lookup_ip(Ip::V4(ip), emit);
             return;
         }
-        if c0.is_ascii_hexdigit() || c0 == b':' {
-            if matches!(v.len(), 32 | 40 | 64) {
-                let mut h = [0u8; 64];
-                if let Some(h) = norm::normalize_hash(v, &mut h) {
-                    self.lookup_hash(h, emit);
-                    return;
-                }
+        // One pass gathers what the type tests below need.
+        let mut special = usize::MAX;
+        let mut dot = false;
+        let mut all_hex = true;
+        for (i, &c) in v.iter().enumerate() {
+            match c {
+                b'.' => dot = true,
+                b'/' | b'@' | b':' if special == usize::MAX => special = i,
+                _ => {}
             }
-            if let Some(ip) = norm::parse_ipv6(v) {
-                self.lookup_ip(Ip::V6(ip), emit);
-                return;
-            }
+            all_hex &= c.is_ascii_hexdigit();
         }
-        let Some(p) = memchr::memchr3(b'/', b'@', b':', v) else {
+        if all_hex && matches!(v.len(), 32 | 40 | 64) {
+            let mut h = [0u8; 64];
+            if let Some(h) = norm::normalize_hash(v, &mut h) {
+                self.lookup_hash(h, emit);
+            }
+            return;
+        }
+        if special == usize::MAX {
+            // No `/`, `@` or `:`: a domain name or nothing; names have a dot.
             let mut d = [0u8; MAX_DOMAIN];
-            if let Some(d) = norm::normalize_domain(v, &mut d) {
+            if dot && let Some(d) = norm::normalize_domain(v, &mut d) {
                 self.lookup_domain(d, emit);
             }
             return;
-        };
+        }
+        let p = special;
+        if v[p] == b':'
+            && (c0.is_ascii_hexdigit() || c0 == b':')
+            && let Some(ip) = norm::parse_ipv6(v)
+        {
+            self.lookup_ip(Ip::V6(ip), emit);
+            return;
+        }
         match v[p] {
             b'@' if !norm::has_scheme(v) => {
-                let mut e = [0u8; MAX_URL];
-                if let Some(e) = norm::normalize_email(v, &mut e) {
-                    self.lookup_email(e, emit);
-                }
+                URL_BUF.with_borrow_mut(|e| {
+                    if let Some(e) = norm::normalize_email(v, e) {
+                        self.lookup_email(e, emit);
+                    }
+                });
             }
             b':' if is_port_suffix(&v[p..]) => {
                 let mut d = [0u8; MAX_DOMAIN];
@@ -338,20 +483,39 @@ impl Index {
                     self.lookup_domain(d, emit);
                 }
             }
+            // A bare path (`/index.php`) names no host.
+            _ if c0 == b'/' => {}
             _ => {
                 let scheme = norm::has_scheme(v);
-                let mut u = [0u8; MAX_URL];
-                let Some(parts) = norm::normalize_url(v, &mut u) else {
-                    return;
-                };
-                // Without a scheme only `host/path` with a real host counts as a URL.
-                if !scheme && !looks_like_host(parts.host) {
-                    return;
+                // Without a scheme only `host/path` with a real host counts as a URL; check the
+                // host before normalising (user agents and MIME types also contain `/`).
+                if !scheme {
+                    let end = memchr::memchr2(b'/', b'?', v).unwrap_or(v.len());
+                    let host = v[..end].split(|c| *c == b':').next().unwrap_or_default();
+                    if !looks_like_host(host) {
+                        return;
+                    }
                 }
-                self.lookup_url(parts.normalized, emit);
-                self.match_host(parts.host, emit);
+                URL_BUF.with_borrow_mut(|u| {
+                    if let Some(parts) = norm::normalize_url(v, u) {
+                        self.lookup_url(parts.normalized, emit);
+                        self.match_host(parts.host, emit);
+                    }
+                });
             }
         }
+    }
+
+    /// Matches `v` as a URL only (its host is not looked up).
+    pub fn match_url(&self, v: &[u8], emit: &mut impl FnMut(u32, MatchKind)) {
+        if self.urls.is_empty() {
+            return;
+        }
+        URL_BUF.with_borrow_mut(|u| {
+            if let Some(parts) = norm::normalize_url(v, u) {
+                self.lookup_url(parts.normalized, emit);
+            }
+        });
     }
 
     /// Matches a bare host (from a URL or a Host header) as an address or a domain.
@@ -442,6 +606,25 @@ mod tests {
             ix
         };
         assert!(hits(&exact, "a.evil.com").is_empty());
+    }
+
+    #[test]
+    fn shortest_indicator_sets_the_suffix_walk() {
+        let mut ix = Index::new(false);
+        for v in ["a.b.example.org", "zz"] {
+            let value = Value::Domain(v.into(), true);
+            ix.insert(Indicator {
+                id: v.into(),
+                written: v.into(),
+                value,
+            });
+        }
+        assert_eq!(
+            hits(&ix, "x.a.b.example.org"),
+            vec![("a.b.example.org".into(), "subdomain")]
+        );
+        assert_eq!(hits(&ix, "host.zz"), vec![("zz".into(), "subdomain")]);
+        assert!(hits(&ix, "b.example.org").is_empty());
     }
 
     #[test]

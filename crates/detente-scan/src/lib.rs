@@ -7,8 +7,8 @@ pub mod formats;
 pub mod index;
 pub mod norm;
 pub mod sighting;
-pub mod simple_pattern;
 pub mod sources;
+pub mod stix_pattern;
 
 pub use engine::{Events, FileStats, Hit, ScanOptions, Scanner};
 pub use formats::Format;

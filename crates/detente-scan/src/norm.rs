@@ -128,7 +128,11 @@ fn host_byte(c: u8) -> bool {
 /// DNS name with at least two labels whose last label is not all digits.
 pub fn normalize_domain<'b>(s: &[u8], buf: &'b mut [u8; MAX_DOMAIN]) -> Option<&'b [u8]> {
     let s = s.strip_suffix(b".").unwrap_or(s);
-    if s.is_empty() || s.len() > MAX_DOMAIN || s[0] == b'.' || s[0] == b'-' {
+    if s.len() < 3 || s.len() > MAX_DOMAIN || s[0] == b'.' || s[0] == b'-' {
+        return None;
+    }
+    // Most log strings that reach here are not names at all: reject those without a dot cheaply.
+    if !s.contains(&b'.') {
         return None;
     }
     let mut last_dot = None;

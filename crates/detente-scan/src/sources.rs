@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::index::{Indicator, Value};
 use crate::norm::{self, MAX_URL};
-use crate::simple_pattern;
+use crate::stix_pattern;
 
 /// What loading one source produced.
 #[derive(Debug, Default)]
@@ -28,6 +28,19 @@ pub struct Loaded {
     pub skipped: Vec<String>,
     /// Number of entries skipped in total.
     pub skipped_count: usize,
+    /// Patterns beyond simple comparisons, evaluated on the records their atoms select.
+    pub patterns: Vec<PatternIndicator>,
+}
+
+/// A STIX indicator whose pattern needs the pattern engine.
+#[derive(Clone, Debug)]
+pub struct PatternIndicator {
+    /// The STIX id.
+    pub id: String,
+    /// The pattern text.
+    pub pattern: String,
+    /// Equality tests of which every matching record holds one.
+    pub atoms: Vec<stix_pattern::Comparison>,
 }
 
 impl Loaded {
@@ -158,6 +171,23 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     Some(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset)
 }
 
+/// Like [`parse_timestamp`], in milliseconds (fractional seconds kept to the millisecond).
+pub fn parse_timestamp_ms(s: &str) -> Option<i64> {
+    let secs = parse_timestamp(s)?;
+    let frac = match s.find('.') {
+        Some(p) if p == 19 => {
+            let digits: String = s[p + 1..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .take(3)
+                .collect();
+            format!("{digits:0<3}").parse::<i64>().ok()?
+        }
+        _ => 0,
+    };
+    Some(secs * 1000 + frac)
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's civil algorithm).
 pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -251,6 +281,7 @@ impl<'de> Visitor<'de> for ObjectsSeed<'_> {
                 Outcome::NotYetValid => self.out.not_yet_valid += 1,
                 Outcome::Skipped(why) => self.out.skip(why),
                 Outcome::Indicators(list) => self.out.indicators.extend(list),
+                Outcome::Pattern(p) => self.out.patterns.push(p),
             }
         }
         Ok(())
@@ -286,6 +317,7 @@ enum Outcome {
     NotYetValid,
     Skipped(String),
     Indicators(Vec<Indicator>),
+    Pattern(PatternIndicator),
 }
 
 fn stix_object(obj: &StixObject<'_>, opts: LoadOptions) -> Outcome {
@@ -319,8 +351,13 @@ fn stix_object(obj: &StixObject<'_>, opts: LoadOptions) -> Outcome {
             "{id}: pattern_type {pattern_type} is not evaluated"
         ));
     }
-    match simple_pattern::comparisons(pattern, opts.subdomains) {
-        Ok(list) => Outcome::Indicators(
+    match stix_pattern::classify(pattern, opts.subdomains) {
+        Ok(stix_pattern::Usable::Complex(atoms)) => Outcome::Pattern(PatternIndicator {
+            id: id.to_string(),
+            pattern: pattern.to_string(),
+            atoms,
+        }),
+        Ok(stix_pattern::Usable::Simple(list)) => Outcome::Indicators(
             list.into_iter()
                 .map(|(written, value)| Indicator {
                     id: id.to_string(),

@@ -228,3 +228,36 @@ fn grizzly_steppe_ips_in_vpn_warninglist_are_inform() {
     let lines: BTreeSet<u64> = c.hits.iter().map(|h| h.0).collect();
     assert_eq!(lines.len(), 876);
 }
+
+#[test]
+fn oasis_stix_examples_load_and_flag_the_malformed_value() {
+    let dir = real("stix21-examples/cti-documentation/examples/example_json");
+    let mut loaded = 0;
+    let mut complex = 0;
+    let mut skipped = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for f in files {
+        let l = sources::load_bytes("x", &std::fs::read(&f).unwrap(), OPTS).unwrap();
+        loaded += l.indicators.len();
+        complex += l.patterns.len();
+        skipped.extend(l.skipped);
+    }
+    assert!(loaded > 70, "{loaded}");
+    // poisonivy.json's "domain autuo.xicp.net" is not a domain name.
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s.contains("\"domain autuo.xicp.net\" is not a valid domain-name:value")),
+        "{skipped:?}"
+    );
+    // Patterns with no indexable equality test (x509 fields, file:name, MATCHES) are reported.
+    assert!(
+        skipped.iter().any(|s| s.contains("file:name")),
+        "{skipped:?}"
+    );
+    assert_eq!(complex, 0);
+}

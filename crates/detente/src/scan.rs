@@ -56,7 +56,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub sightings: Option<PathBuf>,
     /// Push the sightings to this TAXII 2.1 API root (credentials from DETENTE_TOKEN or
-    /// DETENTE_USER/DETENTE_SECRET).
+    /// DETENTE_USER/DETENTE_SECRET, else the JSON file DETENTE_CREDENTIALS or
+    /// ~/.config/detente/credentials.json).
     #[arg(long, value_name = "URL", requires = "collection")]
     pub push: Option<String>,
     /// Collection id for `--push`.
@@ -112,7 +113,8 @@ impl Events for Out {
             self.informs += 1;
         } else {
             self.alerts += 1;
-            self.sightings.add(&h.indicator.id, now_millis());
+            self.sightings
+                .add(&h.indicator.id, h.time_ms.unwrap_or_else(now_millis));
         }
         let line = HitLine {
             file: h.file,
@@ -174,8 +176,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         for loaded in load_source(src, opts)? {
             totals.add(src, &loaded);
             loaded.indicators.into_iter().for_each(|i| index.insert(i));
+            loaded
+                .patterns
+                .into_iter()
+                .for_each(|p| index.insert_pattern(p));
         }
     }
+    index.compile_patterns();
     let mut allow = Index::new(false);
     for src in &args.allowlist {
         for loaded in load_source(src, opts)? {
@@ -185,8 +192,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     report_cidr_overlaps(&index, &allow);
     eprintln!(
-        "detente scan: {} indicators loaded ({} revoked, {} expired, {} not yet valid, {} skipped), {} allowlist entries, in {:.2} s",
+        "detente scan: {} indicators loaded ({} complex patterns; {} revoked, {} expired, {} not yet valid, {} skipped), {} allowlist entries, in {:.2} s",
         index.len(),
+        index.pattern_count(),
         totals.revoked,
         totals.expired,
         totals.not_yet_valid,
@@ -354,27 +362,36 @@ fn load_source(src: &str, opts: LoadOptions) -> Result<Vec<Loaded>> {
         return Ok(vec![taxii::fetch(rest, opts)?]);
     }
     let path = Path::new(src);
-    let files = if path.is_dir() {
-        let all = expand_paths(&[path.to_path_buf()]).with_context(|| format!("listing {src}"))?;
-        // A MISP warninglists checkout: only the list.json files are lists.
-        let lists: Vec<PathBuf> = all
-            .iter()
-            .filter(|p| p.file_name().is_some_and(|n| n == "list.json"))
-            .cloned()
-            .collect();
-        if lists.is_empty() { all } else { lists }
-    } else {
-        vec![path.to_path_buf()]
-    };
-    files
+    if !path.is_dir() {
+        let data =
+            std::fs::read(path).with_context(|| format!("reading indicator source {src}"))?;
+        let loaded = sources::load_bytes(src, &data, opts)
+            .with_context(|| format!("loading indicator source {src}"))?;
+        return Ok(vec![loaded]);
+    }
+    let all = expand_paths(&[path.to_path_buf()]).with_context(|| format!("listing {src}"))?;
+    // A MISP warninglists checkout: only the list.json files are lists.
+    let lists: Vec<PathBuf> = all
         .iter()
-        .map(|f| {
-            let data = std::fs::read(f)
-                .with_context(|| format!("reading indicator source {}", f.display()))?;
-            sources::load_bytes(&f.display().to_string(), &data, opts)
-                .with_context(|| format!("loading indicator source {}", f.display()))
-        })
-        .collect()
+        .filter(|p| p.file_name().is_some_and(|n| n == "list.json"))
+        .cloned()
+        .collect();
+    let files = if lists.is_empty() { all } else { lists };
+    let mut out = Vec::new();
+    for f in &files {
+        let name = f.display().to_string();
+        let data = std::fs::read(f).with_context(|| format!("reading indicator source {name}"))?;
+        let plain_ok = f.extension().is_some_and(|e| e == "txt" || e == "list");
+        match sources::load_bytes(&name, &data, opts) {
+            // In a folder, untyped files (LICENSE, checksums, notes) are not indicator lists.
+            Ok(l) if l.format == "plain" && !plain_ok => {
+                eprintln!("note: {name}: not an indicator source (no known format); ignored");
+            }
+            Ok(l) => out.push(l),
+            Err(e) => eprintln!("note: {name}: not an indicator source ({e}); ignored"),
+        }
+    }
+    Ok(out)
 }
 
 /// Reports allowlist entries that cover all or part of a CIDR indicator.

@@ -10,6 +10,7 @@ const STIX: &str = r#"{"type":"bundle","id":"bundle--1","objects":[
  {"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-000000000001","created":"2024-01-01T00:00:00Z","modified":"2024-01-01T00:00:00Z","pattern":"[domain-name:value = 'evil.com']","pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z"},
  {"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-000000000002","created":"2024-01-01T00:00:00Z","modified":"2024-01-01T00:00:00Z","pattern":"[ipv4-addr:value = '10.0.0.0/8'] OR [ipv4-addr:value = '10.1.0.0/16']","pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z"},
  {"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-000000000003","created":"2024-01-01T00:00:00Z","modified":"2024-01-01T00:00:00Z","pattern":"[ipv4-addr:value = '9.9.9.9']","pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z","valid_until":"2024-02-01T00:00:00Z"},
+ {"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-000000000005","created":"2024-01-01T00:00:00Z","modified":"2024-01-01T00:00:00Z","pattern":"[file:hashes.MD5 = 'd41d8cd98f00b204e9800998ecf8427e' AND file:hashes.'SHA-256' = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855']","pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z"},
  {"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-000000000004","created":"2024-01-01T00:00:00Z","modified":"2024-01-01T00:00:00Z","pattern":"[url:value = 'http://bad.org/x.php']","pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z"}
 ]}"#;
 
@@ -95,6 +96,33 @@ fn text_log_hits_and_contract() {
         &["--indicators", "ind.json", "--exact-domains", "a.log"],
     );
     assert!(hits(&o).iter().all(|x| x["kind"] != "subdomain"));
+}
+
+#[test]
+fn complex_patterns_run_on_selected_records() {
+    let d = setup();
+    let md5 = "d41d8cd98f00b204e9800998ecf8427e";
+    let sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let other = "a".repeat(64);
+    let log =
+        format!("file x.exe md5={md5} sha256={sha256}\nfile y.exe md5={md5} sha256={other}\n");
+    std::fs::write(d.path().join("a.log"), log).unwrap();
+    let o = run(d.path(), &["--indicators", "ind.json", "a.log"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let h = hits(&o);
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert_eq!(h[0]["kind"], "pattern");
+    assert_eq!(h[0]["line"], 1);
+    assert_eq!(
+        h[0]["indicator_id"],
+        "indicator--00000000-0000-4000-8000-000000000005"
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("1 complex patterns"));
 }
 
 #[test]
@@ -295,6 +323,23 @@ fn sightings_remember_identity() {
     let b3: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.path().join("s3.json")).unwrap()).unwrap();
     assert_eq!(b3["objects"][0]["name"], "ACME CERT");
+    // Sighting times come from the records when the format has them.
+    let log = "{\"ts\":\"2020-01-02T03:04:05.678Z\",\"q\":\"evil.com\"}\n{\"ts\":\"2020-01-01T00:00:00Z\",\"q\":\"evil.com\"}\n";
+    std::fs::write(d.path().join("b.log"), log).unwrap();
+    run(
+        d.path(),
+        &[
+            "--indicators",
+            "ind.json",
+            "--sightings",
+            "s4.json",
+            "b.log",
+        ],
+    );
+    let b4: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("s4.json")).unwrap()).unwrap();
+    assert_eq!(b4["objects"][1]["first_seen"], "2020-01-01T00:00:00.000Z");
+    assert_eq!(b4["objects"][1]["last_seen"], "2020-01-02T03:04:05.678Z");
 }
 
 #[test]
@@ -323,4 +368,129 @@ fn follow_reports_appended_lines() {
     let h: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(h["line"], 2);
     assert_eq!(h["observed"], "evil.com");
+}
+
+/// A one-shot TAXII 2.1 stand-in on loopback: serves one indicator page, accepts one POST, and
+/// hands back the raw requests it saw.
+fn taxii_stub() -> (String, std::thread::JoinHandle<Vec<String>>) {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            let (mut sock, _) = listener.accept().unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let header_end = loop {
+                let n = sock.read(&mut chunk).unwrap();
+                buf.extend_from_slice(&chunk[..n]);
+                if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break p + 4;
+                }
+            };
+            let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            while buf.len() < header_end + len {
+                let n = sock.read(&mut chunk).unwrap();
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            let req = String::from_utf8_lossy(&buf).to_string();
+            let body = if req.starts_with("GET") {
+                serde_json::json!({"more": false, "objects": serde_json::from_str::<serde_json::Value>(STIX).unwrap()["objects"]}).to_string()
+            } else {
+                r#"{"id":"status--1","status":"complete","total_count":3,"success_count":3,"failure_count":0,"pending_count":0}"#.to_string()
+            };
+            let status = if req.starts_with("GET") {
+                "200 OK"
+            } else {
+                "202 Accepted"
+            };
+            let resp = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/taxii+json;version=2.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            sock.write_all(resp.as_bytes()).unwrap();
+            seen.push(req);
+        }
+        seen
+    });
+    (format!("http://{addr}/api1/"), handle)
+}
+
+#[test]
+fn taxii_source_and_push() {
+    let d = setup();
+    std::fs::write(d.path().join("a.log"), "evil.com\n").unwrap();
+    std::fs::write(
+        d.path().join("creds.json"),
+        r#"{"user": "alice", "secret": "s3cret"}"#,
+    )
+    .unwrap();
+    let (root, server) = taxii_stub();
+    let o = Command::new(BIN)
+        .args([
+            "scan",
+            "--indicators",
+            &format!("taxii:{root}#coll-1"),
+            "--push",
+            &root,
+            "--collection",
+            "coll-1",
+            "a.log",
+        ])
+        .current_dir(d.path())
+        .env("DETENTE_STATE_DIR", d.path().join("state"))
+        .env("DETENTE_CREDENTIALS", d.path().join("creds.json"))
+        .env_remove("DETENTE_USER")
+        .env_remove("DETENTE_SECRET")
+        .env_remove("DETENTE_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(hits(&o).len(), 1);
+    let seen = server.join().unwrap();
+    assert!(
+        seen[0].starts_with("GET /api1/collections/coll-1/objects/?"),
+        "{}",
+        seen[0]
+    );
+    assert!(
+        seen[0]
+            .to_ascii_lowercase()
+            .contains("accept: application/taxii+json;version=2.1")
+    );
+    // alice:s3cret
+    assert!(seen[0].contains("Basic YWxpY2U6czNjcmV0"), "{}", seen[0]);
+    assert!(
+        seen[1].starts_with("POST /api1/collections/coll-1/objects/ "),
+        "{}",
+        seen[1]
+    );
+    assert!(
+        seen[1]
+            .to_ascii_lowercase()
+            .contains("content-type: application/taxii+json;version=2.1")
+    );
+    let body = &seen[1][seen[1].find("\r\n\r\n").unwrap() + 4..];
+    let env: serde_json::Value = serde_json::from_str(body).unwrap();
+    let types: Vec<&str> = env["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["identity", "sighting"]);
 }

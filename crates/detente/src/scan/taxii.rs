@@ -8,21 +8,51 @@ const MEDIA: &str = "application/taxii+json;version=2.1";
 /// Pages larger than this are refused rather than buffered.
 const MAX_PAGE: u64 = 256 << 20;
 
-/// `Authorization` header from DETENTE_TOKEN (Bearer) or DETENTE_USER/DETENTE_SECRET (Basic).
-fn authorization() -> Option<String> {
-    if let Ok(t) = std::env::var("DETENTE_TOKEN") {
-        return Some(format!("Bearer {t}"));
+/// `Authorization` header: from the environment (DETENTE_TOKEN as Bearer, or
+/// DETENTE_USER/DETENTE_SECRET as Basic), else from the JSON config file named by
+/// DETENTE_CREDENTIALS (default `$XDG_CONFIG_HOME/detente/credentials.json` or
+/// `~/.config/detente/credentials.json`) with keys `token`, or `user` and `secret`.
+fn authorization() -> Result<Option<String>> {
+    let env = |k: &str| std::env::var(k).ok();
+    let (mut token, mut user, mut secret) = (
+        env("DETENTE_TOKEN"),
+        env("DETENTE_USER"),
+        env("DETENTE_SECRET"),
+    );
+    if token.is_none()
+        && (user.is_none() || secret.is_none())
+        && let Some(path) = credentials_path()
+        && path.exists()
+    {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+        let get = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+        token = get("token");
+        user = get("user");
+        secret = get("secret");
     }
-    match (
-        std::env::var("DETENTE_USER"),
-        std::env::var("DETENTE_SECRET"),
-    ) {
-        (Ok(u), Ok(s)) => Some(format!(
+    Ok(match (token, user, secret) {
+        (Some(t), _, _) => Some(format!("Bearer {t}")),
+        (None, Some(u), Some(s)) => Some(format!(
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{u}:{s}"))
         )),
         _ => None,
+    })
+}
+
+fn credentials_path() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("DETENTE_CREDENTIALS") {
+        return Some(p.into());
     }
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".config"))
+        })?;
+    Some(base.join("detente/credentials.json"))
 }
 
 fn objects_url(api_root: &str, collection: &str) -> String {
@@ -47,7 +77,7 @@ pub fn fetch(spec: &str, opts: LoadOptions) -> Result<Loaded> {
         if let Some(n) = &next {
             req = req.query("next", n);
         }
-        if let Some(a) = authorization() {
+        if let Some(a) = authorization()? {
             req = req.header("Authorization", &a);
         }
         let mut resp = req.call().with_context(|| format!("GET {url}"))?;
@@ -80,7 +110,7 @@ pub fn push(api_root: &str, collection: &str, objects: &[serde_json::Value]) -> 
     let mut req = ureq::post(&url)
         .header("Accept", MEDIA)
         .header("Content-Type", MEDIA);
-    if let Some(a) = authorization() {
+    if let Some(a) = authorization()? {
         req = req.header("Authorization", &a);
     }
     let mut resp = req

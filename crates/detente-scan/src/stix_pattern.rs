@@ -1,0 +1,265 @@
+//! Indexable comparisons from STIX patterns, read with the pattern engine's parser
+//! (`detente-pattern`): a pattern qualifies when it is an `OR` of `=` tests on the object paths
+//! we index (`ipv4-addr:value`, `ipv6-addr:value`, `domain-name:value`, `url:value`,
+//! `email-addr:value`, `file:hashes.*`), inside or between brackets.
+
+use detente_pattern::{CompExpr, Literal, ObjectPath, ObsExpr, Op, PathStep, StixVersion};
+
+use crate::index::Value;
+use crate::norm::{self, MAX_DOMAIN, MAX_URL};
+
+/// Why a pattern is not a disjunction of equality tests we can index.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotSimple(pub String);
+
+/// One comparison: the value as written in the pattern and its typed form.
+pub type Comparison = (String, Value);
+
+/// How the scanner uses a pattern.
+#[derive(Debug, PartialEq)]
+pub enum Usable {
+    /// Only `=` tests ORed together: each comparison is an ordinary indicator.
+    Simple(Vec<Comparison>),
+    /// Anything else within one observation: the atoms select candidate records, on which the
+    /// pattern engine's compiled matcher then decides.
+    Complex(Vec<Comparison>),
+}
+
+/// Classifies a pattern: simple comparisons, or a complex pattern with selecting atoms.
+///
+/// A complex pattern qualifies when every record it can match must contain one of its
+/// indexable `=` tests (so scanning for those atoms finds every candidate record), and it
+/// needs no more than one observation (no AND/FOLLOWEDBY across records, no qualifiers).
+pub fn classify(pattern: &str, subdomains: bool) -> Result<Usable, NotSimple> {
+    let parsed = detente_pattern::parse(pattern, StixVersion::V21)
+        .map_err(|e| NotSimple(format!("invalid pattern: {e}")))?;
+    let mut out = Vec::new();
+    let Err(simple) = obs(&parsed.expr, subdomains, &mut out) else {
+        return Ok(Usable::Simple(out));
+    };
+    let mut atoms = Vec::new();
+    match obs_selectors(&parsed.expr, subdomains, &mut atoms) {
+        Ok(()) => Ok(Usable::Complex(atoms)),
+        // Both readings failed: say why the plain one did too (e.g. a malformed value).
+        Err(complex) => Err(NotSimple(format!("{simple}; {complex}"))),
+    }
+}
+
+fn obs_selectors(e: &ObsExpr, sub: bool, out: &mut Vec<Comparison>) -> Result<(), NotSimple> {
+    match e {
+        ObsExpr::Simple { comp, .. } => match selectors(comp, sub) {
+            Some(list) => {
+                out.extend(list);
+                Ok(())
+            }
+            None => Err(NotSimple(
+                "no indexable equality test selects the records this pattern can match".into(),
+            )),
+        },
+        ObsExpr::Or(a, b) => {
+            obs_selectors(a, sub, out)?;
+            obs_selectors(b, sub, out)
+        }
+        _ => Err(NotSimple(
+            "observation operators across records or qualifiers are not evaluated by the scanner"
+                .into(),
+        )),
+    }
+}
+
+/// Atoms of which every match of `c` contains at least one, if there are such.
+fn selectors(c: &CompExpr, sub: bool) -> Option<Vec<Comparison>> {
+    match c {
+        CompExpr::Test(t) => match (&t.op, t.negated) {
+            (Op::Eq(Literal::Str(v)), false) => {
+                Some(vec![(v.clone(), typed(&t.path, v, sub).ok()?)])
+            }
+            _ => None,
+        },
+        // Either side's atoms are present in every match of an AND.
+        CompExpr::And(a, b) => selectors(a, sub).or_else(|| selectors(b, sub)),
+        CompExpr::Or(a, b) => {
+            let mut l = selectors(a, sub)?;
+            l.extend(selectors(b, sub)?);
+            Some(l)
+        }
+    }
+}
+
+fn obs(e: &ObsExpr, subdomains: bool, out: &mut Vec<Comparison>) -> Result<(), NotSimple> {
+    match e {
+        ObsExpr::Simple { comp, .. } => comp_expr(comp, subdomains, out),
+        ObsExpr::Or(a, b) => {
+            obs(a, subdomains, out)?;
+            obs(b, subdomains, out)
+        }
+        _ => Err(NotSimple(
+            "observation operators or qualifiers are not evaluated by the scanner".into(),
+        )),
+    }
+}
+
+fn comp_expr(c: &CompExpr, subdomains: bool, out: &mut Vec<Comparison>) -> Result<(), NotSimple> {
+    match c {
+        CompExpr::Or(a, b) => {
+            comp_expr(a, subdomains, out)?;
+            comp_expr(b, subdomains, out)
+        }
+        CompExpr::And(..) => Err(NotSimple(
+            "AND inside an observation is not evaluated".into(),
+        )),
+        CompExpr::Test(t) => match (&t.op, t.negated) {
+            (Op::Eq(Literal::Str(v)), false) => {
+                out.push((v.clone(), typed(&t.path, v, subdomains)?));
+                Ok(())
+            }
+            _ => Err(NotSimple(format!(
+                "comparison `{t}` is not an equality test"
+            ))),
+        },
+    }
+}
+
+fn typed(path: &ObjectPath, v: &str, subdomains: bool) -> Result<Value, NotSimple> {
+    let bad = || NotSimple(format!("value {v:?} is not a valid {path}"));
+    let b = v.as_bytes();
+    let key = |i: usize| match path.steps.get(i) {
+        Some(PathStep::Key(k)) => Some(k.as_str()),
+        _ => None,
+    };
+    let single = path.steps.len() == 1;
+    match (path.object_type.as_str(), key(0)) {
+        (t @ ("ipv4-addr" | "ipv6-addr"), Some("value")) if single => {
+            let (ip, len) = norm::parse_cidr(b).ok_or_else(bad)?;
+            if matches!(ip, norm::Ip::V4(_)) != (t == "ipv4-addr") {
+                return Err(bad());
+            }
+            Ok(Value::Net(ip, len))
+        }
+        ("domain-name", Some("value")) if single => {
+            let mut d = [0u8; MAX_DOMAIN];
+            let d = norm::normalize_domain(b, &mut d).ok_or_else(bad)?;
+            Ok(Value::Domain(
+                String::from_utf8_lossy(d).into_owned(),
+                subdomains,
+            ))
+        }
+        ("url", Some("value")) if single => {
+            let mut u = [0u8; MAX_URL];
+            let u = norm::normalize_url(b, &mut u).ok_or_else(bad)?;
+            Ok(Value::Url(
+                String::from_utf8_lossy(u.normalized).into_owned(),
+            ))
+        }
+        ("email-addr", Some("value")) if single => {
+            let mut e = [0u8; MAX_URL];
+            let e = norm::normalize_email(b, &mut e).ok_or_else(bad)?;
+            Ok(Value::Email(String::from_utf8_lossy(e).into_owned()))
+        }
+        ("file", Some("hashes")) if path.steps.len() == 2 => {
+            let algo = key(1)
+                .unwrap_or_default()
+                .to_ascii_uppercase()
+                .replace('-', "");
+            let want = match algo.as_str() {
+                "MD5" => 32,
+                "SHA1" => 40,
+                "SHA256" => 64,
+                other => return Err(NotSimple(format!("hash algorithm {other} is not indexed"))),
+            };
+            let mut h = [0u8; 64];
+            match norm::normalize_hash(b, &mut h) {
+                Some(h) if h.len() == want => {
+                    Ok(Value::Hash(String::from_utf8_lossy(h).into_owned()))
+                }
+                _ => Err(bad()),
+            }
+        }
+        _ => Err(NotSimple(format!("object path {path} is not indexed"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn comparisons(p: &str, sub: bool) -> Result<Vec<Comparison>, NotSimple> {
+        match classify(p, sub)? {
+            Usable::Simple(c) => Ok(c),
+            Usable::Complex(_) => Err(NotSimple("complex".into())),
+        }
+    }
+
+    #[test]
+    fn simple_forms() {
+        let c = comparisons("[ipv4-addr:value = '10.0.0.0/8']", true).unwrap();
+        assert_eq!(c[0].0, "10.0.0.0/8");
+        let sha = "a".repeat(64);
+        let p = format!(
+            "[domain-name:value = 'A.com' OR url:value = 'http://x.com/a\\'b'] \
+             OR [file:hashes.'SHA-256' = '{sha}']"
+        );
+        let c = comparisons(&p, true).unwrap();
+        assert_eq!(c.len(), 3);
+        assert_eq!(c[0].1, Value::Domain("a.com".into(), true));
+        assert_eq!(c[1].0, "http://x.com/a'b");
+        assert_eq!(c[2].1, Value::Hash(sha));
+        let c = comparisons(
+            "[file:hashes.MD5 = 'D41D8CD98F00B204E9800998ECF8427E']",
+            true,
+        );
+        assert_eq!(
+            c.unwrap()[0].1,
+            Value::Hash("d41d8cd98f00b204e9800998ecf8427e".into())
+        );
+    }
+
+    #[test]
+    fn rejects_the_rest() {
+        for p in [
+            "[ipv4-addr:value != '1.2.3.4']",
+            "[ipv4-addr:value = '1.2.3.4'] AND [domain-name:value = 'a.com']",
+            "[ipv4-addr:value = '1.2.3.4' AND domain-name:value = 'a.com']",
+            "[file:name = 'x.exe']",
+            "[ipv4-addr:value = '1.2.3.4'] WITHIN 5 SECONDS",
+            "[ipv4-addr:value = 'not-an-ip']",
+            "[ipv6-addr:value = '1.2.3.4']",
+            "[file:hashes.MD5 = 'abcd']",
+            "[ipv4-addr:value = '1.2.3.4'",
+        ] {
+            assert!(comparisons(p, true).is_err(), "{p}");
+        }
+    }
+
+    #[test]
+    fn complex_patterns_keep_their_selecting_atoms() {
+        let p = "[ipv4-addr:value = '1.2.3.4' AND domain-name:value = 'a.com'] OR [url:value = 'http://x.com/']";
+        let Usable::Complex(atoms) = classify(p, true).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            atoms.iter().map(|a| a.0.as_str()).collect::<Vec<_>>(),
+            ["1.2.3.4", "http://x.com/"]
+        );
+        assert!(matches!(
+            classify("[ipv4-addr:value = '1.2.3.4']", true),
+            Ok(Usable::Simple(_))
+        ));
+        for p in [
+            "[file:name = 'x.exe']",
+            "[ipv4-addr:value = '1.2.3.4' OR file:name = 'x']",
+            "[ipv4-addr:value = '1.2.3.4'] AND [domain-name:value = 'a.com']",
+            "[ipv4-addr:value = '1.2.3.4' AND file:size > 5] REPEATS 2 TIMES",
+        ] {
+            assert!(classify(p, true).is_err(), "{p}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(s: String) {
+            let _ = classify(&s, true);
+        }
+    }
+}

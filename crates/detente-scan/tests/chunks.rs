@@ -1,0 +1,81 @@
+//! Multi-chunk behaviour: line numbers across chunks and Zeek header blocks that change the
+//! schema mid-file (concatenated logs), with several rayon threads.
+
+use detente_scan::sources::{self, LoadOptions};
+use detente_scan::{Events, Format, Hit, Index, ScanOptions, Scanner};
+
+#[derive(Default)]
+struct Collect(Vec<(u64, String, String)>, Vec<String>);
+
+impl Events for Collect {
+    fn hit(&mut self, h: &Hit<'_>) {
+        self.0
+            .push((h.line, h.field.to_string(), h.indicator.written.clone()));
+    }
+    fn warning(&mut self, m: &str) {
+        self.1.push(m.to_string());
+    }
+}
+
+fn header(fields: &str, types: &str) -> String {
+    format!("#separator \\x09\n#set_separator\t,\n#fields\t{fields}\n#types\t{types}\n")
+}
+
+#[test]
+fn schema_switch_and_line_numbers_across_chunks() {
+    let mut ix = Index::new(false);
+    let opts = LoadOptions {
+        now: 0,
+        subdomains: true,
+    };
+    for i in sources::load_bytes("t", b"evil.com\n1.2.3.4\n", opts)
+        .unwrap()
+        .indicators
+    {
+        ix.insert(i);
+    }
+    let mut log = header("ts\tsrc\tquery", "time\taddr\tstring");
+    let mut line = 4u64;
+    let mut expected = Vec::new();
+    // ~6 MB: several 2 MiB chunks before the second header block.
+    for i in 0..150_000u64 {
+        line += 1;
+        if i % 10_007 == 0 {
+            log.push_str(&format!("{i}.5\t1.2.3.4\tx{i}.evil.com\n"));
+            expected.push((line, "src".to_string(), "1.2.3.4".to_string()));
+            expected.push((line, "query".to_string(), "evil.com".to_string()));
+        } else {
+            log.push_str(&format!("{i}.5\t10.0.0.{}\thost{i}.example.net\n", i % 250));
+        }
+    }
+    log.push_str(&header("ts\tanswer\tnote", "time\tstring\tcount"));
+    line += 4;
+    for i in 0..50_000u64 {
+        line += 1;
+        // `note` is a count column now: values in it are not matched.
+        if i % 9_973 == 0 {
+            log.push_str(&format!("{i}.5\tevil.com\t1.2.3.4\n"));
+            expected.push((line, "answer".to_string(), "evil.com".to_string()));
+        } else {
+            log.push_str(&format!("{i}.5\tok{i}.example.org\t5\n"));
+        }
+    }
+    assert!(log.len() > 6 << 20);
+    let scanner = Scanner {
+        index: &ix,
+        allow: None,
+        opts: ScanOptions {
+            format: Format::Auto,
+            drop_allowlisted: false,
+            follow: false,
+        },
+    };
+    let mut c = Collect::default();
+    let stats = scanner.scan("big.log", log.as_bytes(), &mut c);
+    assert!(c.1.is_empty(), "{:?}", c.1);
+    assert_eq!(stats.lines, line);
+    let mut got = c.0;
+    got.sort();
+    expected.sort();
+    assert_eq!(got, expected);
+}
