@@ -33,6 +33,9 @@ if command -v wrk >/dev/null; then
   wrk -t2 -c16 -d10s --latency -H "Authorization: Basic $AUTH" \
     -H 'Accept: application/taxii+json;version=2.1' \
     "http://127.0.0.1:$PORT/api/collections/$COLL/objects/$ID/"
+  echo "== wrk: POST envelopes of 1000 new indicators (durable ingest, server side)"
+  wrk -t1 -c2 -d10s -s bench/ingest.lua -H "Authorization: Basic $AUTH" \
+    "http://127.0.0.1:$PORT/api/collections/$COLL/objects/" -- 1000
   echo "== wrk: GET objects/?limit=1000 (first page)"
   wrk -t2 -c8 -d10s --latency -H "Authorization: Basic $AUTH" \
     -H 'Accept: application/taxii+json;version=2.1' \
