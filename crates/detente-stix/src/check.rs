@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::{ErrorKind, ValidationError};
+use crate::error::{ErrorKind, ValidationError, quoted};
 use crate::ident::{dictionary_key_problem, parse_identifier};
 use crate::timestamp::Timestamp;
 
@@ -215,7 +215,7 @@ impl<'a> Obj<'a> {
         }
         for key in m.keys() {
             if let Some(problem) = dictionary_key_problem(key) {
-                return Err(self.invalid(prop, format!("key {key:?}: {problem}")));
+                return Err(self.invalid(prop, format!("key {}: {problem}", quoted(key))));
             }
         }
         Ok(Some(m))
@@ -241,7 +241,10 @@ impl<'a> Obj<'a> {
         };
         let t = parse_identifier(s).map_err(|e| self.invalid(prop, e))?;
         if !allowed.permits(t) {
-            return Err(self.invalid(prop, format!("{s:?} must refer to {}", allowed.describe())));
+            return Err(self.invalid(
+                prop,
+                format!("{} must refer to {}", quoted(s), allowed.describe()),
+            ));
         }
         Ok(s)
     }
@@ -306,6 +309,98 @@ impl Obj<'_> {
             if name.ends_with("_bin") && !is_base64(s) {
                 return Err(self.invalid(name, "must be base64 (RFC 4648, with padding)"));
             }
+        }
+        Ok(())
+    }
+}
+
+/// The JSON shape a predefined property must have.
+#[derive(Clone, Copy)]
+pub(crate) enum Kind {
+    /// A string.
+    Str,
+    /// A boolean.
+    Bool,
+    /// An integer, any value.
+    Int,
+    /// A number.
+    Num,
+    /// A timestamp.
+    Ts,
+    /// A non-empty list of strings.
+    StrList,
+    /// A dictionary with any values.
+    Dict,
+    /// A dictionary of strings.
+    StrDict,
+    /// A dictionary whose values are strings or non-empty lists of strings.
+    HeaderDict,
+    /// An object with at least one property.
+    NonEmptyObj,
+}
+
+impl Obj<'_> {
+    /// Checks each present property of the table has its kind.
+    pub(crate) fn kinds(&self, table: &[(&str, Kind)]) -> Res<()> {
+        for &(prop, kind) in table {
+            if !self.has(prop) {
+                continue;
+            }
+            match kind {
+                Kind::Str => self.string(prop).map(drop)?,
+                Kind::Bool => self.boolean(prop).map(drop)?,
+                Kind::Int => self.integer(prop, i64::MIN, i64::MAX).map(drop)?,
+                Kind::Num => self.float(prop, f64::MIN, f64::MAX).map(drop)?,
+                Kind::Ts => self.timestamp(prop).map(drop)?,
+                Kind::StrList => self.string_lists(&[prop])?,
+                Kind::Dict => self.dictionary(prop).map(drop)?,
+                Kind::StrDict | Kind::HeaderDict => {
+                    for (k, v) in self.dictionary(prop)?.into_iter().flatten() {
+                        let ok = match v {
+                            Value::String(_) => true,
+                            Value::Array(a) if matches!(kind, Kind::HeaderDict) => {
+                                !a.is_empty() && a.iter().all(Value::is_string)
+                            }
+                            _ => false,
+                        };
+                        if !ok {
+                            let what = if matches!(kind, Kind::HeaderDict) {
+                                "a string or a non-empty list of strings"
+                            } else {
+                                "a string"
+                            };
+                            return Err(
+                                self.err(&format!("{prop}.{k}"), ErrorKind::WrongType(what))
+                            );
+                        }
+                    }
+                }
+                Kind::NonEmptyObj => {
+                    if self.object(prop)?.is_some_and(Map::is_empty) {
+                        return Err(self.invalid(prop, "must have at least one property"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `each` on every item of a non-empty list of objects at `prop`.
+    pub(crate) fn each_object(
+        &self,
+        prop: &str,
+        mut each: impl FnMut(&Obj<'_>) -> Res<()>,
+    ) -> Res<()> {
+        for (i, item) in self.list(prop)?.into_iter().flatten().enumerate() {
+            let path = self.path(&format!("{prop}[{i}]"));
+            let Value::Object(m) = item else {
+                return Err(ValidationError::new(
+                    self.id,
+                    path,
+                    ErrorKind::WrongType("an object"),
+                ));
+            };
+            each(&self.nested(m, path))?;
         }
         Ok(())
     }

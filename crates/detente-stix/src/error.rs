@@ -2,6 +2,26 @@
 
 use std::fmt;
 
+/// How many characters of an input value an error message repeats.
+const ECHO_MAX: usize = 64;
+
+/// `s` cut to [`ECHO_MAX`] characters (with `…` when cut): error messages repeat input
+/// values, and input can be megabytes long.
+pub(crate) fn cut(s: &str) -> String {
+    match s.char_indices().nth(ECHO_MAX) {
+        None => s.to_owned(),
+        Some((i, _)) => format!("{}…", &s[..i]),
+    }
+}
+
+/// `s` cut like [`cut`] and quoted, for error messages.
+pub(crate) fn quoted(s: &str) -> String {
+    match s.char_indices().nth(ECHO_MAX) {
+        None => format!("{s:?}"),
+        Some((i, _)) => format!("{:?}…", &s[..i]),
+    }
+}
+
 /// What is wrong with a property.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -52,12 +72,32 @@ impl ValidationError {
 impl fmt::Display for ValidationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.object_id {
-            Some(id) => write!(f, "{id}: ")?,
+            Some(id) => write!(f, "{}: ", cut(id))?,
             None => f.write_str("object without a valid id: ")?,
         }
         if !self.property.is_empty() {
-            write!(f, "property `{}`: ", self.property)?;
+            // Property names come from the input too; valid ones are at most 250 characters.
+            let p = &self.property;
+            match p.char_indices().nth(300) {
+                None => write!(f, "property `{p}`: ")?,
+                Some((i, _)) => write!(f, "property `{}…`: ", &p[..i])?,
+            }
         }
         write!(f, "{}", self.kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_cut() {
+        let long = "é".repeat(1000);
+        assert_eq!(cut(&long).chars().count(), ECHO_MAX + 1);
+        assert!(quoted(&long).ends_with("\"…"));
+        assert_eq!(quoted("ab"), "\"ab\"");
+        let e = ValidationError::new(Some(&long), "x".repeat(5000), ErrorKind::Missing);
+        assert!(e.to_string().len() < 1000);
     }
 }

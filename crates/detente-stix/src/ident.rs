@@ -1,5 +1,7 @@
 //! Names and identifiers: type names, property names, `type--UUID` identifiers.
 
+use crate::error::quoted;
+
 /// Why a type name is not valid, or `None` if it is.
 ///
 /// STIX 2.1 (sections 3.1 and 11.2): ASCII `a-z`, `0-9` and `-`; no `--` (it separates the
@@ -11,14 +13,16 @@ pub(crate) fn type_name_problem(t: &str) -> Option<&'static str> {
     if t.len() > 250 {
         return Some("type names must be at most 250 characters long");
     }
-    if !t
-        .bytes()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-    {
-        return Some("type names may only contain a-z, 0-9 and '-'");
-    }
-    if t.contains("--") {
-        return Some("type names must not contain \"--\"");
+    let mut prev_hyphen = false;
+    for c in t.bytes() {
+        let hyphen = c == b'-';
+        if !(c.is_ascii_lowercase() || c.is_ascii_digit() || hyphen) {
+            return Some("type names may only contain a-z, 0-9 and '-'");
+        }
+        if hyphen && prev_hyphen {
+            return Some("type names must not contain \"--\"");
+        }
+        prev_hyphen = hyphen;
     }
     None
 }
@@ -55,17 +59,19 @@ pub(crate) fn parse_identifier(id: &str) -> Result<&str, String> {
         .checked_sub(38)
         .filter(|&n| id.is_char_boundary(n) && id.as_bytes()[n..n + 2] == *b"--");
     let Some(n) = split else {
-        return Err(format!("{id:?} is not an identifier `type--UUID`"));
+        return Err(format!("{} is not an identifier `type--UUID`", quoted(id)));
     };
     let (t, uuid) = (&id[..n], &id[n + 2..]);
     if let Some(problem) = type_name_problem(t) {
         return Err(format!(
-            "{id:?} is not an identifier `type--UUID`: {problem}"
+            "{} is not an identifier `type--UUID`: {problem}",
+            quoted(id)
         ));
     }
     if !is_uuid(uuid) {
         return Err(format!(
-            "{id:?} is not an identifier `type--UUID`: {uuid:?} is not an RFC 4122 UUID"
+            "{} is not an identifier `type--UUID`: {uuid:?} is not an RFC 4122 UUID",
+            quoted(id)
         ));
     }
     Ok(t)

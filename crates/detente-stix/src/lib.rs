@@ -21,7 +21,8 @@
 //!   types get the checks of whatever common properties they carry.
 //! - **Values**: `spec_version` is `"2.1"`; timestamps are RFC 3339 in UTC with `Z`, and
 //!   `created`/`modified` have millisecond precision with `created <= modified`;
-//!   `confidence` is 0–100; lists are never empty; dictionaries have valid keys;
+//!   `confidence` is 0–100; lists are never empty and no value is `null`; dictionaries have
+//!   valid keys;
 //!   `created_by_ref` points to an identity; `object_marking_refs` and granular `marking_ref`s
 //!   point to marking definitions; granular-marking selectors select content present in the
 //!   object; `external_references` have a `source_name` plus one of `description`, `url`,
@@ -45,8 +46,25 @@
 //!   11.1). Unknown properties with valid names are accepted and left alone.
 //!
 //! Not checked here: patterns (the pattern engine parses them), open vocabularies (values
-//! outside them are allowed), and anything needing other objects (that a reference resolves,
-//! version history).
+//! outside them are allowed), the reserved names `severity`, `action`, `username` and
+//! `phone_numbers` (real producers use them as custom properties, e.g. on incidents), and
+//! anything needing other objects (that a reference resolves, version history).
+//!
+//! # Example
+//!
+//! ```
+//! let indicator = serde_json::json!({
+//!     "type": "indicator", "spec_version": "2.1",
+//!     "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+//!     "created": "2016-04-06T20:03:48.000Z", "modified": "2016-04-06T20:03:48.000Z",
+//!     "pattern_type": "stix", "valid_from": "2016-01-01T00:00:00Z"
+//! });
+//! let err = detente_stix::validate_object(&indicator).unwrap_err();
+//! assert_eq!(
+//!     err.to_string(),
+//!     "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f: property `pattern`: required property missing"
+//! );
+//! ```
 //!
 //! [`tlp`] maps marking references to Traffic Light Protocol levels, for access control.
 
@@ -60,4 +78,5 @@ mod validate;
 
 pub use error::{ErrorKind, ValidationError};
 pub use timestamp::{Timestamp, TimestampError};
+pub use types::{META_TYPES, SCO_TYPES, SDO_TYPES, SRO_TYPES};
 pub use validate::{Category, ObjectMeta, category, validate_bundle, validate_object};

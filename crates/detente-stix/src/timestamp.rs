@@ -34,8 +34,8 @@ pub struct Timestamp {
 impl Timestamp {
     /// Parses a STIX timestamp (`YYYY-MM-DDTHH:MM:SS[.fraction]Z`, UTC only).
     pub fn parse(s: &str) -> Result<Timestamp, TimestampError> {
-        let syntax = || TimestampError::Syntax(s.to_owned());
-        let range = || TimestampError::Range(s.to_owned());
+        let syntax = || TimestampError::Syntax(crate::error::cut(s));
+        let range = || TimestampError::Range(crate::error::cut(s));
         let b = s.as_bytes();
         if b.len() < 20 || b[b.len() - 1] != b'Z' {
             return Err(syntax());

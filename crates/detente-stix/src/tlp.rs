@@ -124,7 +124,7 @@ impl FromStr for Tlp {
             "amber" => Ok(Tlp::Amber),
             "amber+strict" => Ok(Tlp::AmberStrict),
             "red" => Ok(Tlp::Red),
-            _ => Err(UnknownTlp(s.to_owned())),
+            _ => Err(UnknownTlp(crate::error::cut(s))),
         }
     }
 }

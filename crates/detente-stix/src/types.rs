@@ -1,13 +1,13 @@
 //! Per-type rules: the required properties and value constraints STIX 2.1 sets for each of
 //! its predefined object types (sections 4 to 7).
 
-use crate::check::{Allowed, Obj, Res};
-use crate::error::ErrorKind;
+use crate::check::{Allowed, Kind, Obj, Res};
+use crate::error::{ErrorKind, quoted};
 use crate::tlp::TLP1_MARKINGS;
 use crate::validate::hashes;
 
 /// STIX Domain Object types (section 4).
-pub(crate) const SDO_TYPES: &[&str] = &[
+pub const SDO_TYPES: &[&str] = &[
     "attack-pattern",
     "campaign",
     "course-of-action",
@@ -30,10 +30,10 @@ pub(crate) const SDO_TYPES: &[&str] = &[
 ];
 
 /// STIX Relationship Object types (section 5).
-pub(crate) const SRO_TYPES: &[&str] = &["relationship", "sighting"];
+pub const SRO_TYPES: &[&str] = &["relationship", "sighting"];
 
 /// STIX Cyber-observable Object types (section 6).
-pub(crate) const SCO_TYPES: &[&str] = &[
+pub const SCO_TYPES: &[&str] = &[
     "artifact",
     "autonomous-system",
     "directory",
@@ -55,7 +55,7 @@ pub(crate) const SCO_TYPES: &[&str] = &[
 ];
 
 /// STIX Meta Object types (section 7).
-pub(crate) const META_TYPES: &[&str] = &[
+pub const META_TYPES: &[&str] = &[
     "language-content",
     "marking-definition",
     "extension-definition",
@@ -144,6 +144,38 @@ const OBSERVABLE: Allowed = Allowed::Not(
     "an SCO or SRO",
 );
 
+/// What `analysis_sco_refs` may point at: SCOs (section 4.12).
+const SCO_ONLY: Allowed = Allowed::Not(
+    &[
+        "attack-pattern",
+        "campaign",
+        "course-of-action",
+        "grouping",
+        "identity",
+        "incident",
+        "indicator",
+        "infrastructure",
+        "intrusion-set",
+        "location",
+        "malware",
+        "malware-analysis",
+        "note",
+        "observed-data",
+        "opinion",
+        "report",
+        "threat-actor",
+        "tool",
+        "vulnerability",
+        "relationship",
+        "sighting",
+        "bundle",
+        "language-content",
+        "marking-definition",
+        "extension-definition",
+    ],
+    "an SCO",
+);
+
 const SOFTWARE: Allowed = Allowed::Only(&["software"]);
 const IDENTITY_OR_LOCATION: Allowed = Allowed::Only(&["identity", "location"]);
 const EMAIL_ADDR: Allowed = Allowed::Only(&["email-addr"]);
@@ -155,6 +187,7 @@ pub(crate) fn specific(o: &Obj<'_>, object_type: &str) -> Res<()> {
         "attack-pattern" | "course-of-action" | "tool" | "vulnerability" | "incident" => {
             named(o)?;
             o.string_lists(&["aliases", "tool_types", "incident_types"])?;
+            o.strings(&["tool_version"])?;
             kill_chain_phases(o)
         }
         "campaign" | "intrusion-set" | "threat-actor" | "infrastructure" => {
@@ -263,7 +296,7 @@ pub(crate) fn specific(o: &Obj<'_>, object_type: &str) -> Res<()> {
                 if !crate::validate::is_language_tag(lang) {
                     return Err(o.invalid(
                         "contents",
-                        format!("key {lang:?} is not an RFC 5646 language tag"),
+                        format!("key {} is not an RFC 5646 language tag", quoted(lang)),
                     ));
                 }
                 if !v.is_object() {
@@ -368,6 +401,7 @@ fn malware_analysis(o: &Obj<'_>) -> Res<()> {
         "sample_ref",
         Allowed::Only(&["file", "artifact", "network-traffic"]),
     )?;
+    o.references("analysis_sco_refs", SCO_ONLY)?;
     Ok(())
 }
 
@@ -409,7 +443,15 @@ fn observed_data(o: &Obj<'_>) -> Res<()> {
             Err(o.invalid("objects", "must not be present together with `object_refs`"))
         }
         (false, false) => Err(o.err("object_refs", ErrorKind::Missing)),
-        (true, false) => o.references("object_refs", OBSERVABLE).map(drop),
+        (true, false) => {
+            let refs = o.references("object_refs", OBSERVABLE)?.unwrap_or_default();
+            // "MUST contain at least one SCO reference": SROs alone observe nothing.
+            let sro = |r: &&str| r.starts_with("relationship--") || r.starts_with("sighting--");
+            if refs.iter().all(sro) {
+                return Err(o.invalid("object_refs", "must refer to at least one observable (SCO)"));
+            }
+            Ok(())
+        }
         (false, true) => {
             for (key, v) in o.dictionary("objects")?.into_iter().flatten() {
                 if v.get("type").and_then(serde_json::Value::as_str).is_none() {
@@ -536,6 +578,7 @@ fn extension_definition(o: &Obj<'_>) -> Res<()> {
 /// Cyber-observable objects (section 6).
 fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
     hashes(o, "hashes")?;
+    o.kinds(sco_kinds(t))?;
     match t {
         "artifact" => {
             o.strings(&[
@@ -557,6 +600,7 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
             } else if o.has("decryption_key") {
                 return Err(o.invalid("decryption_key", "requires `encryption_algorithm`"));
             }
+            o.require_any(&["payload_bin", "url"])?;
             match (o.has("payload_bin"), o.has("url")) {
                 (true, true) => {
                     return Err(o.invalid("url", "must not be present together with `payload_bin`"));
@@ -611,7 +655,7 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
                 let kind = if t == "ipv6-addr" { "IPv6" } else { "IPv4" };
                 return Err(o.invalid(
                     "value",
-                    format!("{v:?} is not an {kind} address in CIDR notation"),
+                    format!("{} is not an {kind} address in CIDR notation", quoted(v)),
                 ));
             }
             o.references("resolves_to_refs", Allowed::Only(&["mac-addr"]))?;
@@ -662,7 +706,17 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
         }
         "software" => {
             o.require(&["name"])?;
-            o.strings(&["name", "cpe", "swid", "vendor", "version"])?;
+            // Section 6.14: a CPE 2.3 entry (formatted-string binding: `cpe:2.3:part:...`).
+            if let Some(cpe) = o.string("cpe")?
+                && !(cpe.starts_with("cpe:2.3:")
+                    && matches!(
+                        cpe.as_bytes().get(8),
+                        Some(b'a' | b'h' | b'o' | b'*' | b'-')
+                    )
+                    && cpe.as_bytes().get(9) == Some(&b':'))
+            {
+                return Err(o.invalid("cpe", "must be a CPE 2.3 name `cpe:2.3:part:vendor:...`"));
+            }
             o.string_lists(&["languages"])
         }
         "url" => value(o),
@@ -684,7 +738,23 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
         }
         "windows-registry-key" => {
             at_least_one_own_property(o)?;
-            o.strings(&["key"])?;
+            // Section 6.17: the hive is spelled out in full (HKEY_LOCAL_MACHINE, not HKLM).
+            if let Some(key) = o.string("key")? {
+                let hive = key
+                    .split('\\')
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_uppercase();
+                if matches!(hive.as_str(), "HKLM" | "HKCU" | "HKCR" | "HKU" | "HKCC") {
+                    return Err(o.invalid(
+                        "key",
+                        format!(
+                            "the hive must be spelled out in full, not {}",
+                            quoted(&hive)
+                        ),
+                    ));
+                }
+            }
             o.timestamp("modified_time")?;
             o.integer("number_of_subkeys", 0, i64::MAX)?;
             o.reference("creator_user_ref", Allowed::Only(&["user-account"]))?;
@@ -692,9 +762,19 @@ fn sco(o: &Obj<'_>, t: &str) -> Res<()> {
         }
         "x509-certificate" => {
             at_least_one_own_property(o)?;
+            if let Some(m) = o.object("x509_v3_extensions")? {
+                let x = o.nested(m, o.path("x509_v3_extensions"));
+                for (k, _) in m {
+                    if k.starts_with("private_key_usage_period_") {
+                        x.timestamp(k)?;
+                    } else {
+                        x.string(k)?;
+                    }
+                }
+            }
             o.boolean("is_self_signed")?;
-            o.timestamps(&["validity_not_before", "validity_not_after"])?;
-            o.order("validity_not_before", "validity_not_after", false)
+            // No order between the two: an observed certificate may well be malformed.
+            o.timestamps(&["validity_not_before", "validity_not_after"])
         }
         _ => Ok(()),
     }
@@ -749,11 +829,15 @@ fn registry_values(o: &Obj<'_>) -> Res<()> {
             ));
         };
         let r = o.nested(m, path);
+        r.require_any(&["name", "data", "data_type"])?;
         r.strings(&["name", "data"])?;
         if let Some(dt) = r.string("data_type")?
             && !DATA_TYPES.contains(&dt)
         {
-            return Err(r.invalid("data_type", format!("{dt:?} is not a registry data type")));
+            return Err(r.invalid(
+                "data_type",
+                format!("{} is not a registry data type", quoted(dt)),
+            ));
         }
     }
     Ok(())
@@ -761,7 +845,34 @@ fn registry_values(o: &Obj<'_>) -> Res<()> {
 
 /// Required properties and closed enumerations of the predefined SCO extensions (section 6).
 pub(crate) fn predefined_extension(e: &Obj<'_>, name: &str) -> Res<()> {
+    e.kinds(extension_kinds(name))?;
     match name {
+        "ntfs-ext" => e.each_object("alternate_data_streams", |s| {
+            s.require(&["name"])?;
+            s.kinds(&[("name", Kind::Str), ("size", Kind::Int)])?;
+            hashes(s, "hashes")
+        }),
+        "windows-pebinary-ext" => {
+            e.require(&["pe_type"])?;
+            hashes(e, "file_header_hashes")?;
+            if let Some(m) = e.object("optional_header")? {
+                let h = e.nested(m, e.path("optional_header"));
+                hashes(&h, "hashes")?;
+                h.encoded_values()?;
+            }
+            e.each_object("sections", |s| {
+                s.require(&["name"])?;
+                s.kinds(&[
+                    ("name", Kind::Str),
+                    ("size", Kind::Int),
+                    ("entropy", Kind::Num),
+                ])?;
+                hashes(s, "hashes")
+            })
+        }
+        "windows-service-ext" => e
+            .references("service_dll_refs", Allowed::Only(&["file"]))
+            .map(drop),
         "archive-ext" => {
             e.require(&["contains_refs"])?;
             e.references("contains_refs", Allowed::Only(&["file", "directory"]))
@@ -769,8 +880,6 @@ pub(crate) fn predefined_extension(e: &Obj<'_>, name: &str) -> Res<()> {
         }
         "http-request-ext" => {
             e.require(&["request_method", "request_value"])?;
-            e.strings(&["request_method", "request_value", "request_version"])?;
-            e.dictionary("request_header")?;
             e.reference("message_body_data_ref", Allowed::Only(&["artifact"]))
                 .map(drop)
         }
@@ -812,15 +921,115 @@ pub(crate) fn predefined_extension(e: &Obj<'_>, name: &str) -> Res<()> {
                     format!("must be one of {}", SOCKET_TYPES.join(", ")),
                 ));
             }
-            e.booleans(&["is_blocking", "is_listening"])?;
-            e.dictionary("options")?;
             Ok(())
         }
-        "windows-pebinary-ext" => {
-            e.require(&["pe_type"])?;
-            e.strings(&["pe_type"])
-        }
         _ => Ok(()),
+    }
+}
+
+/// Property kinds of the SCOs (section 6), beyond those checked with their constraints.
+fn sco_kinds(t: &str) -> &'static [(&'static str, Kind)] {
+    use Kind::*;
+    match t {
+        "email-message" => &[("additional_header_fields", HeaderDict)],
+        "file" => &[("name", Str), ("name_enc", Str), ("mime_type", Str)],
+        "process" => &[("environment_variables", StrDict)],
+        "software" => &[
+            ("name", Str),
+            ("cpe", Str),
+            ("swid", Str),
+            ("vendor", Str),
+            ("version", Str),
+        ],
+        "user-account" => &[
+            ("user_id", Str),
+            ("credential", Str),
+            ("account_login", Str),
+            ("account_type", Str),
+            ("display_name", Str),
+        ],
+        "x509-certificate" => &[
+            ("version", Str),
+            ("serial_number", Str),
+            ("signature_algorithm", Str),
+            ("issuer", Str),
+            ("subject", Str),
+            ("subject_public_key_algorithm", Str),
+            ("subject_public_key_modulus", Str),
+            ("subject_public_key_exponent", Int),
+            ("x509_v3_extensions", NonEmptyObj),
+        ],
+        _ => &[],
+    }
+}
+
+/// Property kinds of the predefined SCO extensions (section 6).
+fn extension_kinds(name: &str) -> &'static [(&'static str, Kind)] {
+    use Kind::*;
+    match name {
+        "ntfs-ext" => &[("sid", Str)],
+        "raster-image-ext" => &[
+            ("image_height", Int),
+            ("image_width", Int),
+            ("bits_per_pixel", Int),
+            ("exif_tags", Dict),
+        ],
+        "pdf-ext" => &[
+            ("version", Str),
+            ("is_optimized", Bool),
+            ("document_info_dict", StrDict),
+            ("pdfid0", Str),
+            ("pdfid1", Str),
+        ],
+        "archive-ext" => &[("comment", Str)],
+        "windows-pebinary-ext" => &[
+            ("pe_type", Str),
+            ("imphash", Str),
+            ("number_of_sections", Int),
+            ("time_date_stamp", Ts),
+            ("number_of_symbols", Int),
+            ("size_of_optional_header", Int),
+            ("optional_header", NonEmptyObj),
+        ],
+        "http-request-ext" => &[
+            ("request_method", Str),
+            ("request_value", Str),
+            ("request_version", Str),
+            ("request_header", HeaderDict),
+            ("message_body_length", Int),
+        ],
+        "socket-ext" => &[
+            ("is_blocking", Bool),
+            ("is_listening", Bool),
+            ("options", Dict),
+            ("socket_descriptor", Int),
+            ("socket_handle", Int),
+        ],
+        "windows-process-ext" => &[
+            ("aslr_enabled", Bool),
+            ("dep_enabled", Bool),
+            ("priority", Str),
+            ("owner_sid", Str),
+            ("window_title", Str),
+            ("startup_info", Dict),
+            ("integrity_level", Str),
+        ],
+        "windows-service-ext" => &[
+            ("service_name", Str),
+            ("descriptions", StrList),
+            ("display_name", Str),
+            ("group_name", Str),
+            ("start_type", Str),
+            ("service_type", Str),
+            ("service_status", Str),
+        ],
+        "unix-account-ext" => &[
+            ("gid", Int),
+            ("groups", StrList),
+            ("home_dir", Str),
+            ("shell", Str),
+        ],
+        _ => &[],
     }
 }
 
@@ -867,7 +1076,7 @@ fn email_message(o: &Obj<'_>) -> Res<()> {
     o.timestamp("date")?;
     o.strings(&["content_type", "message_id", "subject", "body"])?;
     o.string_lists(&["received_lines"])?;
-    o.dictionary("additional_header_fields")?;
+
     o.reference("from_ref", EMAIL_ADDR)?;
     o.reference("sender_ref", EMAIL_ADDR)?;
     o.references("to_refs", EMAIL_ADDR)?;
@@ -887,6 +1096,7 @@ fn email_message(o: &Obj<'_>) -> Res<()> {
             let p = o.nested(m, path);
             p.strings(&["body", "content_type", "content_disposition"])?;
             p.reference("body_raw_ref", Allowed::Only(&["artifact", "file"]))?;
+            p.require_any(&["body", "body_raw_ref"])?;
             if p.has("body") && p.has("body_raw_ref") {
                 return Err(p.invalid("body_raw_ref", "must not be present together with `body`"));
             }
@@ -956,6 +1166,28 @@ mod tests {
         for bad in ["2001:db8::/129", "1.2.3.4", "2001:db8:::1", "x"] {
             assert!(!is_cidr(bad, true), "{bad}");
         }
+    }
+
+    #[test]
+    fn category_matches_the_lists() {
+        use crate::validate::{Category, category};
+        for t in SDO_TYPES {
+            assert_eq!(category(t), Category::Sdo, "{t}");
+        }
+        for t in SRO_TYPES {
+            assert_eq!(category(t), Category::Sro, "{t}");
+        }
+        for t in SCO_TYPES {
+            assert_eq!(category(t), Category::Sco, "{t}");
+        }
+        for t in META_TYPES {
+            assert_eq!(category(t), Category::Meta, "{t}");
+        }
+        assert_eq!(category("x-mitre-tactic"), Category::Custom);
+        assert_eq!(
+            SDO_TYPES.len() + SRO_TYPES.len() + SCO_TYPES.len() + META_TYPES.len(),
+            42
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::check::{Allowed, Obj, Res};
-use crate::error::{ErrorKind, ValidationError};
+use crate::error::{ErrorKind, ValidationError, quoted};
 use crate::ident::{is_uuid, parse_identifier, property_name_problem, type_name_problem};
 use crate::timestamp::Timestamp;
 use crate::types;
@@ -17,9 +17,9 @@ pub struct ObjectMeta {
     pub object_type: String,
     /// `spec_version` as given (SCOs may omit it in 2.1).
     pub spec_version: Option<String>,
-    /// `created`, when present.
+    /// `created`, when present (never for SCOs, which are not versioned).
     pub created: Option<Timestamp>,
-    /// `modified`, when present.
+    /// `modified`, when present (never for SCOs).
     pub modified: Option<Timestamp>,
     /// `object_marking_refs`, empty when absent.
     pub object_marking_refs: Vec<String>,
@@ -44,16 +44,32 @@ pub enum Category {
 
 /// The category of a `type` value.
 pub fn category(object_type: &str) -> Category {
-    if types::SDO_TYPES.contains(&object_type) {
-        Category::Sdo
-    } else if types::SRO_TYPES.contains(&object_type) {
-        Category::Sro
-    } else if types::SCO_TYPES.contains(&object_type) {
-        Category::Sco
-    } else if types::META_TYPES.contains(&object_type) {
-        Category::Meta
-    } else {
-        Category::Custom
+    match object_type {
+        "attack-pattern" | "campaign" | "course-of-action" | "grouping" | "identity"
+        | "incident" | "indicator" | "infrastructure" | "intrusion-set" | "location"
+        | "malware" | "malware-analysis" | "note" | "observed-data" | "opinion" | "report"
+        | "threat-actor" | "tool" | "vulnerability" => Category::Sdo,
+        "relationship" | "sighting" => Category::Sro,
+        "artifact"
+        | "autonomous-system"
+        | "directory"
+        | "domain-name"
+        | "email-addr"
+        | "email-message"
+        | "file"
+        | "ipv4-addr"
+        | "ipv6-addr"
+        | "mac-addr"
+        | "mutex"
+        | "network-traffic"
+        | "process"
+        | "software"
+        | "url"
+        | "user-account"
+        | "windows-registry-key"
+        | "x509-certificate" => Category::Sco,
+        "language-content" | "marking-definition" | "extension-definition" => Category::Meta,
+        _ => Category::Custom,
     }
 }
 
@@ -99,6 +115,11 @@ pub fn validate_object(value: &Value) -> Result<ObjectMeta, ValidationError> {
         if v.as_array().is_some_and(Vec::is_empty) {
             return Err(o.invalid(name, "lists must not be empty"));
         }
+        // STIX has no null value (the OASIS schemas refuse it for every property): an
+        // absent value is an omitted property.
+        if v.is_null() {
+            return Err(o.invalid(name, "null is not a STIX value; omit the property instead"));
+        }
     }
 
     let mut cat = category(object_type);
@@ -114,8 +135,17 @@ pub fn validate_object(value: &Value) -> Result<ObjectMeta, ValidationError> {
         id: id.to_owned(),
         object_type: object_type.to_owned(),
         spec_version: o.string("spec_version")?.map(str::to_owned),
-        created: o.timestamp("created")?,
-        modified: o.timestamp("modified")?,
+        // SCOs are not versioned: a `created` or `modified` on one is a custom property.
+        created: if cat == Category::Sco {
+            None
+        } else {
+            o.timestamp("created")?
+        },
+        modified: if cat == Category::Sco {
+            None
+        } else {
+            o.timestamp("modified")?
+        },
         object_marking_refs: o
             .references("object_marking_refs", Allowed::Any)?
             .unwrap_or_default()
@@ -156,7 +186,7 @@ fn common(o: &Obj<'_>, cat: Category) -> Res<()> {
     {
         return Err(o.invalid(
             "spec_version",
-            format!("must be \"2.1\" for a STIX 2.1 object, not {v:?}"),
+            format!("must be \"2.1\" for a STIX 2.1 object, not {}", quoted(v)),
         ));
     }
 
@@ -194,7 +224,10 @@ fn common(o: &Obj<'_>, cat: Category) -> Res<()> {
     if let Some(lang) = o.string("lang")?
         && !is_language_tag(lang)
     {
-        return Err(o.invalid("lang", format!("{lang:?} is not an RFC 5646 language tag")));
+        return Err(o.invalid(
+            "lang",
+            format!("{} is not an RFC 5646 language tag", quoted(lang)),
+        ));
     }
     Ok(())
 }
@@ -325,7 +358,10 @@ fn granular_markings(o: &Obj<'_>) -> Res<()> {
         if let Some(lang) = g.string("lang")?
             && !is_language_tag(lang)
         {
-            return Err(g.invalid("lang", format!("{lang:?} is not an RFC 5646 language tag")));
+            return Err(g.invalid(
+                "lang",
+                format!("{} is not an RFC 5646 language tag", quoted(lang)),
+            ));
         }
         g.reference("marking_ref", Allowed::Only(&["marking-definition"]))?;
         match (g.has("marking_ref"), g.has("lang")) {
@@ -347,7 +383,10 @@ fn granular_markings(o: &Obj<'_>) -> Res<()> {
                 return Err(g.err(&prop, ErrorKind::WrongType("a string")));
             };
             if !selector_resolves(o.map, sel) {
-                return Err(g.invalid(&prop, format!("{sel:?} selects nothing in this object")));
+                return Err(g.invalid(
+                    &prop,
+                    format!("{} selects nothing in this object", quoted(sel)),
+                ));
             }
         }
     }
@@ -393,7 +432,10 @@ fn extensions(o: &Obj<'_>) -> Res<()> {
         {
             return Err(o.invalid(
                 "extensions",
-                format!("key {key:?} is not an extension-definition identifier"),
+                format!(
+                    "key {} is not an extension-definition identifier",
+                    quoted(key)
+                ),
             ));
         }
         let Value::Object(ext) = v else {
@@ -411,12 +453,20 @@ fn extensions(o: &Obj<'_>) -> Res<()> {
             ));
         }
         let e = o.nested(ext, path);
+        // Section 7.3: an extension defined by an extension-definition says which kind it is.
+        if key.starts_with("extension-definition--") {
+            e.require(&["extension_type"])?;
+        }
         if let Some(t) = e.string("extension_type")?
             && !types::EXTENSION_TYPES.contains(&t)
         {
             return Err(e.invalid(
                 "extension_type",
-                format!("{t:?} is not one of {}", types::EXTENSION_TYPES.join(", ")),
+                format!(
+                    "{} is not one of {}",
+                    quoted(t),
+                    types::EXTENSION_TYPES.join(", ")
+                ),
             ));
         }
         e.generic_references()?;

@@ -145,6 +145,33 @@ fn base(kind: &str) -> Value {
             "type": "file", "id": "file--9a1f834d-2506-5367-baec-7aa63996ac43", "name": "foo.zip",
             "extensions": {"archive-ext": {"contains_refs": ["file--019fde1c-94ab-5d47-a35c-3a5d7d2fc2f3"], "comment": "zip"}}
         }),
+        "x509" => json!({
+            "type": "x509-certificate", "id": "x509-certificate--463d7b2a-8516-5a50-a3d7-6f801465d5de",
+            "issuer": "C=ZA, O=Thawte Consulting cc", "subject": "C=US, O=Brent Baccala",
+            "validity_not_before": "2016-03-12T12:00:00Z", "validity_not_after": "2016-08-21T12:00:00Z",
+            "x509_v3_extensions": {"basic_constraints": "critical,CA:TRUE, pathlen:0"}
+        }),
+        "software" => json!({
+            "type": "software", "id": "software--a1827f6d-ca53-5605-9e93-4316cd22a00a",
+            "name": "Word", "cpe": "cpe:2.3:a:microsoft:word:2000:*:*:*:*:*:*:*", "vendor": "Microsoft"
+        }),
+        "process" => json!({
+            "type": "process", "id": "process--f52a906a-0dfc-40bd-92f1-e7778ead38a9",
+            "pid": 1221, "command_line": "./gedit-bin --new-window",
+            "environment_variables": {"PATH": "/usr/bin"}
+        }),
+        "user-account" => json!({
+            "type": "user-account", "id": "user-account--0d5b424b-93b8-5cd8-ac36-306e1789d63c",
+            "user_id": "1001", "account_login": "jdoe", "is_privileged": false
+        }),
+        "malware-analysis" => json!({
+            "type": "malware-analysis", "spec_version": "2.1",
+            "id": "malware-analysis--d25167b7-fed0-4068-9ccd-a73dd2c5b07c",
+            "created": "2016-04-06T20:03:48.000Z", "modified": "2016-04-06T20:03:48.000Z",
+            "product": "microsoft", "result": "malicious",
+            "analysis_started": "2018-01-01T00:00:00Z", "analysis_ended": "2018-01-01T00:01:00Z",
+            "analysis_sco_refs": ["file--6e8c78cf-4bcc-4729-9265-86a97bfc91ba"]
+        }),
         "custom" => json!({
             "type": "x-acme-widget", "spec_version": "2.1",
             "id": "x-acme-widget--3e3f4f63-9d8e-4b2a-9d5a-0d9f9d8a3e2a",
@@ -643,6 +670,20 @@ fn cases() -> Vec<Case> {
             ])),
             "object_marking_refs[0]",
         ),
+        (
+            "observed-data",
+            "/object_refs",
+            Some(json!([
+                "relationship--44298a74-ba52-4f0c-87a3-1824e67d7fad"
+            ])),
+            "object_refs",
+        ),
+        (
+            "registry-key",
+            "/key",
+            Some(json!("HKLM\\system\\bar")),
+            "key",
+        ),
         // Observables.
         (
             "artifact",
@@ -772,6 +813,13 @@ fn cases() -> Vec<Case> {
             "resolves_to_refs[0]",
         ),
         ("custom", "/x_acme_tags", Some(json!([])), "x_acme_tags"),
+        ("custom", "/x_acme_tags", Some(Value::Null), "x_acme_tags"),
+        (
+            "indicator",
+            "/description",
+            Some(Value::Null),
+            "description",
+        ),
         ("email-message", "/is_multipart", None, "is_multipart"),
         (
             "email-message",
@@ -780,6 +828,130 @@ fn cases() -> Vec<Case> {
             "body_multipart",
         ),
         ("email-message", "/from_ref", Some(json!(IND)), "from_ref"),
+        (
+            "email-message",
+            "/additional_header_fields",
+            Some(json!({"X-Mailer": 7})),
+            "additional_header_fields.X-Mailer",
+        ),
+        ("email-message", "/is_multipart", Some(json!(true)), "body"),
+        ("artifact", "/payload_bin", None, "payload_bin"),
+        (
+            "archive",
+            "/extensions/ntfs-ext",
+            Some(json!({"alternate_data_streams": [{"size": 1}]})),
+            "extensions.ntfs-ext.alternate_data_streams[0].name",
+        ),
+        (
+            "archive",
+            "/extensions/windows-pebinary-ext",
+            Some(json!({"machine_hex": "014c"})),
+            "extensions.windows-pebinary-ext.pe_type",
+        ),
+        (
+            "archive",
+            "/extensions/unix-account-ext",
+            Some(json!({"gid": "1001"})),
+            "extensions.unix-account-ext.gid",
+        ),
+        (
+            "socket",
+            "/extensions/http-request-ext",
+            Some(
+                json!({"request_method": "get", "request_value": "/", "request_header": {"Host": 1}}),
+            ),
+            "extensions.http-request-ext.request_header.Host",
+        ),
+        (
+            "socket",
+            "/extensions/icmp-ext",
+            Some(json!({"icmp_type_hex": "08"})),
+            "extensions.icmp-ext.icmp_code_hex",
+        ),
+        (
+            "socket",
+            "/extensions/icmp-ext",
+            Some(json!({"icmp_type_hex": "8", "icmp_code_hex": "00"})),
+            "extensions.icmp-ext.icmp_type_hex",
+        ),
+        (
+            "registry-key",
+            "/values/0",
+            Some(json!({})),
+            "values[0].name",
+        ),
+        (
+            "x509",
+            "/x509_v3_extensions",
+            Some(json!({})),
+            "x509_v3_extensions",
+        ),
+        (
+            "x509",
+            "/x509_v3_extensions/basic_constraints",
+            Some(json!(7)),
+            "x509_v3_extensions.basic_constraints",
+        ),
+        (
+            "x509",
+            "/x509_v3_extensions/private_key_usage_period_not_before",
+            Some(json!("2016")),
+            "x509_v3_extensions.private_key_usage_period_not_before",
+        ),
+        (
+            "x509",
+            "/validity_not_after",
+            Some(json!("2015-01-01")),
+            "validity_not_after",
+        ),
+        (
+            "software",
+            "/cpe",
+            Some(json!("cpe:/a:microsoft:word:2000")),
+            "cpe",
+        ),
+        ("software", "/languages", Some(json!("en")), "languages"),
+        (
+            "process",
+            "/environment_variables",
+            Some(json!({"PATH": 1})),
+            "environment_variables.PATH",
+        ),
+        (
+            "process",
+            "/parent_ref",
+            Some(json!("file--e04f22d1-be2c-59de-add8-10f61d15fe20")),
+            "parent_ref",
+        ),
+        ("process", "/pid", Some(json!("1221")), "pid"),
+        (
+            "user-account",
+            "/is_privileged",
+            Some(json!("no")),
+            "is_privileged",
+        ),
+        ("user-account", "/user_id", Some(json!(1001)), "user_id"),
+        (
+            "indicator",
+            "/extensions",
+            Some(
+                json!({"extension-definition--d83fce45-ef58-4c6c-a3f4-1fbc32e98c6e": {"rank": 5}}),
+            ),
+            "extensions.extension-definition--d83fce45-ef58-4c6c-a3f4-1fbc32e98c6e.extension_type",
+        ),
+        (
+            "malware-analysis",
+            "/analysis_sco_refs",
+            Some(json!([IDENT])),
+            "analysis_sco_refs[0]",
+        ),
+        ("malware-analysis", "/product", None, "product"),
+        (
+            "malware-analysis",
+            "/analysis_ended",
+            Some(json!("2017-01-01T00:00:00Z")),
+            "analysis_ended",
+        ),
     ]
 }
 
@@ -824,6 +996,11 @@ fn bases_are_valid() {
         "registry-key",
         "socket",
         "archive",
+        "x509",
+        "software",
+        "process",
+        "user-account",
+        "malware-analysis",
         "custom",
     ] {
         let v = base(kind);
@@ -897,6 +1074,11 @@ fn unknown_properties_and_custom_types_are_accepted() {
     let meta = validate_object(&custom_sco).unwrap();
     assert_eq!(meta.spec_version, None);
     assert_eq!(meta.created, None);
+    // On an SCO, `created`/`modified` are custom properties, not versions.
+    let mut file = base("file");
+    apply(&mut file, "/modified", Some(json!("last tuesday")));
+    let meta = validate_object(&file).unwrap();
+    assert_eq!(meta.modified, None);
     // The same custom type declared as an SDO needs the SDO common properties.
     let mut custom_sdo = custom_sco.clone();
     apply(
@@ -918,6 +1100,27 @@ fn meta_carries_what_the_node_needs() {
     assert_eq!(meta.created.unwrap().as_str(), "2016-04-06T20:03:48.000Z");
     assert_eq!(meta.object_marking_refs, vec![TLP_GREEN.to_owned()]);
     assert_eq!(meta.created_by_ref.as_deref(), Some(IDENT));
+}
+
+#[test]
+fn huge_values_are_not_echoed_whole() {
+    let huge = "x".repeat(1 << 20);
+    for (pointer, value) in [
+        ("/id", json!(huge.clone())),
+        ("/created", json!(huge.clone())),
+        ("/created_by_ref", json!(huge.clone())),
+        ("/lang", json!(huge.clone())),
+        (&*format!("/{huge}"), json!(1)),
+    ] {
+        let mut v = base("indicator");
+        apply(&mut v, pointer, Some(value));
+        let e = validate_object(&v).unwrap_err();
+        assert!(
+            e.to_string().len() < 2000,
+            "{pointer:.20}: {} bytes",
+            e.to_string().len()
+        );
+    }
 }
 
 #[test]
