@@ -256,14 +256,13 @@ fn ingest_tx(
     batch: &IngestBatch,
 ) -> Result<Vec<IngestOutcome>> {
     let coll = SqliteStore::coll_key(tx, &batch.collection)?;
-    let mut existing = tx
+    // One probe of the version index answers both "is this version stored?" and "what are
+    // the object's oldest and newest versions?".
+    let mut probe = tx
         .prepare_cached(
-            "SELECT body FROM objects WHERE coll = ?1 AND object_id = ?2 AND version_us = ?3",
-        )
-        .map_err(backend)?;
-    let mut bounds = tx
-        .prepare_cached(
-            "SELECT min(version_us), max(version_us) FROM objects WHERE coll = ?1 AND object_id = ?2",
+            "SELECT min(version_us), max(version_us),
+                    max(CASE WHEN version_us = ?3 THEN body END)
+             FROM objects WHERE coll = ?1 AND object_id = ?2",
         )
         .map_err(backend)?;
     let mut clear_last = tx
@@ -289,9 +288,10 @@ fn ingest_tx(
     let mut outcomes = Vec::with_capacity(batch.objects.len());
     for o in &batch.objects {
         let v = o.version_micros.unwrap_or(UNVERSIONED);
-        let old: Option<String> = existing
-            .query_row(params![coll, o.id, v], |r| r.get(0))
-            .optional()
+        let (min, max, old): (Option<i64>, Option<i64>, Option<String>) = probe
+            .query_row(params![coll, o.id, v], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .map_err(backend)?;
         if let Some(old) = old {
             outcomes.push(if same_json(&old, &o.body) {
@@ -301,9 +301,6 @@ fn ingest_tx(
             });
             continue;
         }
-        let (min, max): (Option<i64>, Option<i64>) = bounds
-            .query_row(params![coll, o.id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(backend)?;
         let is_last = max.is_none_or(|m| v > m);
         let is_first = min.is_none_or(|m| v < m);
         if let (true, Some(m)) = (is_last, max) {
