@@ -129,3 +129,30 @@ def test_graceful_shutdown(tmp_path):
     n.proc.terminate()
     assert n.proc.wait(timeout=15) == 0
     n.stop()
+
+
+def test_acknowledged_objects_survive_kill_9(tmp_path):
+    n = Node(tmp_path / "d")
+    n.start()
+    try:
+        admin = n.admin()
+        cid = n.value("collection", "add", "--title", "Crash")
+        objs = [json.loads(stix2.Indicator(pattern=f"[domain-name:value = 'h{i}.test']", pattern_type="stix",
+                                           valid_from="2024-01-01T00:00:00Z").serialize()) for i in range(3000)]
+        acked = []
+        for i in range(0, 3000, 1000):
+            r = n.post(f"/api/collections/{cid}/objects/", admin, {"objects": objs[i:i + 1000]})
+            assert r.status_code == 202 and r.json()["status"] == "complete"
+            acked.extend(o["id"] for o in objs[i:i + 1000])
+        n.proc.kill()
+        n.proc.wait()
+        n.stop()
+        n.start()
+        coll = Collection(f"{n.api}collections/{cid}/", user=admin[0], password=admin[1])
+        got = []
+        from taxii2client.v21 import as_pages
+        for page in as_pages(coll.get_objects, per_request=1000):
+            got.extend(o["id"] for o in page.get("objects", []))
+        assert got == acked
+    finally:
+        n.stop()

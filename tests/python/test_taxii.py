@@ -435,3 +435,34 @@ def test_restart_keeps_everything(node, admin):
     assert ApiRoot(node.api, user=admin[0], password=admin[1]).get_status(st.id).success_count == 50
     # The admin secret is printed only on first start.
     assert node.stdout.strip().splitlines() == [admin[1]]
+
+
+def test_versions_and_manifest_paging(node, admin):
+    cid = node.value("collection", "add", "--title", "Versions")
+    coll = collection(node, cid, admin)
+    first = indicator(800)
+    versions = [first]
+    for i in range(6):
+        versions.append(versions[-1].new_version(name=f"v{i}"))
+    for v in versions:
+        coll.add_objects(envelope(v))
+    expected = [json.loads(v.serialize())["modified"] for v in versions]
+    got, params = [], {"limit": "2"}
+    path = f"/api/collections/{cid}/objects/{first.id}/versions/"
+    while True:
+        r = node.get(path, admin, params=params)
+        assert r.status_code == 200 and "X-TAXII-Date-Added-Last" in r.headers
+        body = r.json()
+        got.extend(body["versions"])
+        if not body.get("more"):
+            break
+        params = {"limit": "2", "next": body["next"]}
+    assert got == expected
+    # Manifest over all versions, paged; then delete the first version only.
+    recs = []
+    for page in as_pages(coll.get_manifest, per_request=3, version="all"):
+        recs.extend(page.get("objects", []))
+    assert [r["version"] for r in recs] == expected
+    coll.delete_object(first.id, version="first")
+    assert coll.object_versions(first.id)["versions"] == expected[1:]
+    assert coll.get_object(first.id, version="first")["objects"][0]["modified"] == expected[1]

@@ -44,7 +44,12 @@ pub struct SqliteStore {
     readers: Mutex<Vec<Connection>>,
 }
 
-fn open_conn(path: &Path, create: bool) -> Result<Connection> {
+/// Page cache of the writer connection, KiB.
+const WRITER_CACHE_KIB: u32 = 65_536;
+/// Page cache of each reader connection, KiB (reads mostly go through the memory map).
+const READER_CACHE_KIB: u32 = 8_192;
+
+fn open_conn(path: &Path, create: bool, cache_kib: u32) -> Result<Connection> {
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if create {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
@@ -52,10 +57,10 @@ fn open_conn(path: &Path, create: bool) -> Result<Connection> {
     let conn = Connection::open_with_flags(path, flags).map_err(backend)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(backend)?;
-    conn.execute_batch(
+    conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
-         PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824;",
-    )
+         PRAGMA cache_size = -{cache_kib}; PRAGMA mmap_size = 1073741824;"
+    ))
     .map_err(backend)?;
     Ok(conn)
 }
@@ -176,7 +181,7 @@ fn version_cond(v: &VersionMatch, args: &mut Vec<Sql>) -> Option<String> {
 impl SqliteStore {
     /// Opens (creating if needed) the store in the file at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore> {
-        let conn = open_conn(path, true)?;
+        let conn = open_conn(path, true, WRITER_CACHE_KIB)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
         let last_from_meta: Option<i64> = conn
             .query_row(
@@ -212,7 +217,7 @@ impl SqliteStore {
         let conn = self.readers.lock().ok().and_then(|mut r| r.pop());
         let conn = match conn {
             Some(c) => c,
-            None => open_conn(&self.path, false)?,
+            None => open_conn(&self.path, false, READER_CACHE_KIB)?,
         };
         let out = f(&conn);
         if let Ok(mut r) = self.readers.lock()
@@ -251,14 +256,13 @@ fn ingest_tx(
     batch: &IngestBatch,
 ) -> Result<Vec<IngestOutcome>> {
     let coll = SqliteStore::coll_key(tx, &batch.collection)?;
-    let mut existing = tx
+    // One probe of the version index answers both "is this version stored?" and "what are
+    // the object's oldest and newest versions?".
+    let mut probe = tx
         .prepare_cached(
-            "SELECT body FROM objects WHERE coll = ?1 AND object_id = ?2 AND version_us = ?3",
-        )
-        .map_err(backend)?;
-    let mut bounds = tx
-        .prepare_cached(
-            "SELECT min(version_us), max(version_us) FROM objects WHERE coll = ?1 AND object_id = ?2",
+            "SELECT min(version_us), max(version_us),
+                    max(CASE WHEN version_us = ?3 THEN body END)
+             FROM objects WHERE coll = ?1 AND object_id = ?2",
         )
         .map_err(backend)?;
     let mut clear_last = tx
@@ -284,9 +288,10 @@ fn ingest_tx(
     let mut outcomes = Vec::with_capacity(batch.objects.len());
     for o in &batch.objects {
         let v = o.version_micros.unwrap_or(UNVERSIONED);
-        let old: Option<String> = existing
-            .query_row(params![coll, o.id, v], |r| r.get(0))
-            .optional()
+        let (min, max, old): (Option<i64>, Option<i64>, Option<String>) = probe
+            .query_row(params![coll, o.id, v], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .map_err(backend)?;
         if let Some(old) = old {
             outcomes.push(if same_json(&old, &o.body) {
@@ -296,9 +301,6 @@ fn ingest_tx(
             });
             continue;
         }
-        let (min, max): (Option<i64>, Option<i64>) = bounds
-            .query_row(params![coll, o.id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(backend)?;
         let is_last = max.is_none_or(|m| v > m);
         let is_first = min.is_none_or(|m| v < m);
         if let (true, Some(m)) = (is_last, max) {

@@ -19,6 +19,8 @@
 //! - Backends are `Send + Sync` and called from blocking threads; calls may run
 //!   concurrently.
 
+#[cfg(feature = "testing")]
+pub mod conformance;
 mod types;
 
 pub use types::*;

@@ -1,0 +1,349 @@
+//! Backend conformance checks of the [`Store`] contract (feature `testing`).
+//!
+//! Each check takes a fresh, empty store and panics on a violation; a backend's tests call
+//! [`run_all`] with a factory of fresh stores.
+
+use crate::{
+    Access, ApiRootRecord, Clearance, CollectionRecord, IngestBatch, IngestOutcome, NewMember,
+    NewObject, ObjectQuery, Role, Store, StoreError, TlpRank, VersionMatch, Viewer,
+};
+
+/// Runs every check, each on a store from `fresh`.
+pub fn run_all<S: Store>(fresh: impl Fn() -> S) {
+    ingest_versions_paging_delete(fresh());
+    tlp_visibility(fresh());
+    members_and_generation(fresh());
+}
+
+/// The collection every check uses.
+const COLL: &str = "11111111-2222-4333-8444-555555555555";
+
+fn setup<S: Store>(s: S) -> S {
+    s.ensure_api_root(&ApiRootRecord {
+        path: "/api/".into(),
+        title: "t".into(),
+        description: None,
+    })
+    .unwrap();
+    s.add_collection(&CollectionRecord {
+        id: COLL.into(),
+        api_root: "/api/".into(),
+        title: "c".into(),
+        description: None,
+        alias: None,
+    })
+    .unwrap();
+    s
+}
+
+fn obj(id: &str, version_us: i64, tlp: TlpRank, body: &str) -> NewObject {
+    NewObject {
+        id: id.into(),
+        object_type: id.split("--").next().unwrap().into(),
+        spec_version: "2.1".into(),
+        version: Some(format!("v{version_us}")),
+        version_micros: Some(version_us),
+        tlp,
+        recipients: if tlp == TlpRank::RED {
+            vec!["friend".into()]
+        } else {
+            vec![]
+        },
+        body: body.into(),
+    }
+}
+
+fn batch(objects: Vec<NewObject>, status: &str) -> IngestBatch {
+    IngestBatch {
+        collection: COLL.into(),
+        contributor: 1,
+        status_id: status.into(),
+        request_timestamp: 0,
+        objects,
+        failures: vec![],
+    }
+}
+
+fn viewer(member: i64, name: &str, clearance: TlpRank) -> Viewer {
+    Viewer {
+        member,
+        name: name.into(),
+        clearance,
+    }
+}
+
+fn query(v: Viewer, versions: VersionMatch) -> ObjectQuery {
+    ObjectQuery {
+        collection: COLL.into(),
+        viewer: v,
+        ids: vec![],
+        types: vec![],
+        versions,
+        spec_versions: vec![],
+        added_after: None,
+        after: None,
+        limit: 100,
+        with_body: true,
+    }
+}
+
+fn last() -> VersionMatch {
+    VersionMatch {
+        all: false,
+        first: false,
+        last: true,
+        exact: vec![],
+    }
+}
+
+fn all() -> VersionMatch {
+    VersionMatch {
+        all: true,
+        first: false,
+        last: false,
+        exact: vec![],
+    }
+}
+
+/// Ingest outcomes, strictly increasing `date_added`, version selection, paging, delete.
+pub fn ingest_versions_paging_delete<S: Store>(store: S) {
+    let s = setup(store);
+    let r = s
+        .ingest(batch(
+            vec![
+                obj(
+                    "indicator--a",
+                    10,
+                    TlpRank::CLEAR,
+                    r#"{"id":"indicator--a","v":10}"#,
+                ),
+                obj(
+                    "indicator--a",
+                    20,
+                    TlpRank::CLEAR,
+                    r#"{"id":"indicator--a","v":20}"#,
+                ),
+                obj("malware--b", 5, TlpRank::CLEAR, r#"{"id":"malware--b"}"#),
+                // Same version again in the same batch, spaced differently: a duplicate.
+                obj(
+                    "malware--b",
+                    5,
+                    TlpRank::CLEAR,
+                    r#"{ "id" : "malware--b" }"#,
+                ),
+                obj(
+                    "malware--b",
+                    5,
+                    TlpRank::CLEAR,
+                    r#"{"id":"malware--b","x":1}"#,
+                ),
+                // An older version arriving later.
+                obj(
+                    "indicator--a",
+                    1,
+                    TlpRank::CLEAR,
+                    r#"{"id":"indicator--a","v":1}"#,
+                ),
+            ],
+            "s1",
+        ))
+        .unwrap();
+    let stored: Vec<i64> = r
+        .outcomes
+        .iter()
+        .filter_map(|o| match o {
+            IngestOutcome::Stored { date_added } => Some(*date_added),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stored.len(), 4);
+    assert!(
+        stored.windows(2).all(|w| w[0] < w[1]),
+        "date_added strictly increases"
+    );
+    assert_eq!(r.outcomes[3], IngestOutcome::Duplicate);
+    assert_eq!(r.outcomes[4], IngestOutcome::Conflict);
+    assert_eq!(r.status.successes.len(), 5);
+    assert_eq!(r.status.failures.len(), 1);
+    assert_eq!(s.status("s1").unwrap().unwrap(), r.status);
+
+    let v = viewer(1, "me", TlpRank::GREEN);
+    let latest = s.query_objects(&query(v.clone(), last())).unwrap();
+    let got: Vec<_> = latest
+        .items
+        .iter()
+        .map(|o| (o.id.as_str(), o.version.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![("indicator--a", Some("v20")), ("malware--b", Some("v5"))]
+    );
+    let first = VersionMatch {
+        all: false,
+        first: true,
+        last: false,
+        exact: vec![],
+    };
+    let f = s.query_objects(&query(v.clone(), first)).unwrap();
+    assert_eq!(f.items.iter().filter(|o| o.id == "indicator--a").count(), 1);
+    assert_eq!(
+        f.items
+            .iter()
+            .find(|o| o.id == "indicator--a")
+            .unwrap()
+            .version
+            .as_deref(),
+        Some("v1")
+    );
+    let exact = VersionMatch {
+        all: false,
+        first: false,
+        last: false,
+        exact: vec![10],
+    };
+    assert_eq!(
+        s.query_objects(&query(v.clone(), exact))
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+
+    // Paging over all versions, two at a time, visits each once in date_added order.
+    let mut q = query(v.clone(), all());
+    q.limit = 2;
+    let mut seen = vec![];
+    loop {
+        let p = s.query_objects(&q).unwrap();
+        seen.extend(p.items.iter().map(|o| o.date_added));
+        match (p.more, p.items.last()) {
+            (true, Some(l)) => q.after = Some(l.date_added),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, stored);
+
+    // Deleting the newest version makes the previous one the latest.
+    let gone = s
+        .delete_object(
+            COLL,
+            "indicator--a",
+            &VersionMatch {
+                all: false,
+                first: false,
+                last: false,
+                exact: vec![20],
+            },
+            &[],
+            &v,
+        )
+        .unwrap();
+    assert_eq!(gone.len(), 1);
+    let latest = s.query_objects(&query(v.clone(), last())).unwrap();
+    assert_eq!(
+        latest
+            .items
+            .iter()
+            .find(|o| o.id == "indicator--a")
+            .unwrap()
+            .version
+            .as_deref(),
+        Some("v10")
+    );
+    assert_eq!(
+        s.delete_object(COLL, "indicator--a", &all(), &[], &v)
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(
+        s.delete_object(COLL, "indicator--a", &all(), &[], &v)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// TLP: clearance ranks, RED for contributor and recipients only, no deleting the unseen.
+pub fn tlp_visibility<S: Store>(store: S) {
+    let s = setup(store);
+    s.ingest(batch(
+        vec![
+            obj("indicator--clear", 1, TlpRank::CLEAR, "{}"),
+            obj("indicator--green", 1, TlpRank::GREEN, "{}"),
+            obj("indicator--amber", 1, TlpRank::AMBER, "{}"),
+            obj("indicator--red", 1, TlpRank::RED, "{}"),
+        ],
+        "s",
+    ))
+    .unwrap();
+    let ids = |v: Viewer| -> Vec<String> {
+        s.query_objects(&query(v, last()))
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|o| o.id)
+            .collect()
+    };
+    assert_eq!(
+        ids(viewer(9, "x", TlpRank::CLEAR)),
+        vec!["indicator--clear"]
+    );
+    assert_eq!(ids(viewer(9, "x", TlpRank::AMBER)).len(), 3);
+    assert!(!ids(viewer(9, "x", TlpRank::AMBER_STRICT)).contains(&"indicator--red".to_owned()));
+    assert!(ids(viewer(9, "friend", TlpRank::CLEAR)).contains(&"indicator--red".to_owned()));
+    assert!(ids(viewer(1, "author", TlpRank::CLEAR)).contains(&"indicator--red".to_owned()));
+    // Nobody deletes what they cannot see.
+    assert!(
+        s.delete_object(
+            COLL,
+            "indicator--red",
+            &all(),
+            &[],
+            &viewer(9, "x", TlpRank::AMBER)
+        )
+        .unwrap()
+        .is_empty()
+    );
+}
+
+/// Members, grants and their errors; every change bumps the generation.
+pub fn members_and_generation<S: Store>(store: S) {
+    let s = setup(store);
+    let g0 = s.generation().unwrap();
+    let m = s
+        .add_member(&NewMember {
+            name: "alice".into(),
+            role: Role::Reader,
+            clearance: Clearance::Amber,
+            secret_hash: "h".into(),
+        })
+        .unwrap();
+    assert!(matches!(
+        s.add_member(&NewMember {
+            name: "alice".into(),
+            role: Role::Reader,
+            clearance: Clearance::Green,
+            secret_hash: "h".into()
+        }),
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let g1 = s.generation().unwrap();
+    assert!(g1 > g0);
+    s.grant(COLL, "alice", Access::Read).unwrap();
+    s.grant(COLL, "alice", Access::ReadWrite).unwrap();
+    assert_eq!(
+        s.grants_of(m.id).unwrap(),
+        vec![(COLL.to_owned(), Access::ReadWrite)]
+    );
+    assert!(matches!(
+        s.grant(COLL, "bob", Access::Read),
+        Err(StoreError::NotFound(_))
+    ));
+    s.set_disabled("alice", true).unwrap();
+    assert!(s.member_by_name("alice").unwrap().unwrap().disabled);
+    assert!(s.generation().unwrap() > g1);
+    assert!(matches!(
+        s.set_secret_hash("bob", "x"),
+        Err(StoreError::NotFound(_))
+    ));
+}
