@@ -52,7 +52,8 @@ EOF
   /usr/bin/time -f '%e %U %S' -o "$work/query-$n.time" \
     "$bin" psi query --items "$client" --peer "$url" --output "$work/result-$n.txt" \
     2> "$work/query-$n.err"
-  kill -INT "$serve_pid"
+  # GNU time ignores SIGINT itself: stop the server it runs (its only child).
+  kill -INT "$(pgrep -P "$serve_pid")"
   wait "$serve_pid" || true
   found=$(wc -l < "$work/result-$n.txt")
   read -r q_wall q_user q_sys < "$work/query-$n.time"
