@@ -188,7 +188,8 @@ impl PsiService {
     /// Runs one session for `peer` (the budget key) over a streamed request body.
     ///
     /// The header is read first; the cap, replay and budget checks happen before the
-    /// points are read or any group operation is done.
+    /// points are read or any group operation is done. The budget is charged as soon as the
+    /// header passes, so a session that fails later (malformed points) still counts.
     pub async fn handle(
         &self,
         peer: &str,
