@@ -159,7 +159,7 @@ pub(crate) fn post_objects<S: Store>(
             reasons.join("; ")
         )));
     }
-    let status_id = uuid_v4()?;
+    let status_id = uuid::Uuid::new_v4().to_string();
     let report = a.store.ingest(IngestBatch {
         collection: c.id.clone(),
         contributor: p.member.id,
@@ -188,21 +188,4 @@ pub(crate) fn post_objects<S: Store>(
     }
     let body = serde_json::to_string(&status).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(taxii(StatusCode::ACCEPTED, body))
-}
-
-/// A random (version 4) UUID.
-fn uuid_v4() -> Result<String, ApiError> {
-    let mut b = [0u8; 16];
-    getrandom::getrandom(&mut b).map_err(|e| ApiError::Internal(e.to_string()))?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    ))
 }

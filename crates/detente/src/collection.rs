@@ -54,31 +54,6 @@ enum Cmd {
     },
 }
 
-/// Whether `s` is a UUID in canonical lower- or upper-case hex form.
-fn is_uuid(s: &str) -> bool {
-    s.len() == 36
-        && s.bytes().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        })
-}
-
-fn random_uuid() -> anyhow::Result<String> {
-    let mut b = [0u8; 16];
-    getrandom::getrandom(&mut b).context("couldn't get randomness")?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    ))
-}
-
 /// Runs `detente collection`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
@@ -90,9 +65,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             data,
         } => {
             let id = match id {
-                Some(id) if is_uuid(&id) => id.to_ascii_lowercase(),
+                Some(id) if uuid::Uuid::try_parse(&id).is_ok() && id.len() == 36 => {
+                    id.to_ascii_lowercase()
+                }
                 Some(id) => anyhow::bail!("invalid collection id {id:?}: expected a UUID"),
-                None => random_uuid()?,
+                None => uuid::Uuid::new_v4().to_string(),
             };
             let store = open_store(&data)?;
             store
@@ -129,17 +106,4 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uuids() {
-        let u = random_uuid().unwrap();
-        assert!(is_uuid(&u), "{u}");
-        assert!(!is_uuid("not-a-uuid"));
-        assert!(!is_uuid("2b8f1d0e-5b8e-4c1e-9a55-0e2f6b7c1a0"));
-    }
 }

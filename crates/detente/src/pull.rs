@@ -61,19 +61,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         base.push_str("&match%5Bversion%5D=all");
     }
     let bar = progress(None, "objects");
-    let mut id = [0u8; 16];
-    getrandom::getrandom(&mut id).context("couldn't get randomness")?;
-    id[6] = (id[6] & 0x0f) | 0x40;
-    id[8] = (id[8] & 0x3f) | 0x80;
-    let h: String = id.iter().map(|b| format!("{b:02x}")).collect();
     write!(
         out,
-        "{{\"type\":\"bundle\",\"id\":\"bundle--{}-{}-{}-{}-{}\",\"objects\":[",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
+        "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[",
+        uuid::Uuid::new_v4()
     )?;
     let mut count = 0u64;
     let mut url = base.clone();
