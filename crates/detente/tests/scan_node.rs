@@ -1,0 +1,211 @@
+//! `detente scan` against a real node: indicators fetched from a collection with a `taxii:`
+//! source, sightings pushed back with `--push`, and read back through TAXII.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_detente");
+
+const BUNDLE: &str = r#"{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[
+ {"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","pattern":"[domain-name:value = 'evil.com']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"},
+ {"type":"indicator","spec_version":"2.1","id":"indicator--9e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","pattern":"[ipv4-addr:value = '10.0.0.0/8']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}
+]}"#;
+
+/// The node process, killed when the test ends however it ends.
+struct Node {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_node(data: &Path) -> Node {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines.next().expect("node exited before listening").unwrap();
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            break addr.to_string();
+        }
+    };
+    // Keep draining the node's log so it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    Node { child, addr }
+}
+
+fn detente(args: &[&str], dir: &Path, secret: &str) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("DETENTE_USER", "admin")
+        .env("DETENTE_SECRET", secret)
+        .env("DETENTE_STATE_DIR", dir.join("state"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn indicators_from_a_collection_and_sightings_pushed_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let node = start_node(&data);
+    let creds = std::fs::read_to_string(data.join("admin.credentials")).unwrap();
+    let secret = creds.trim().strip_prefix("admin:").unwrap().to_string();
+    let d = dir.path();
+    let data_s = data.to_str().unwrap();
+
+    let out = detente(
+        &["collection", "add", "--title", "intel", "--data", data_s],
+        d,
+        &secret,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let collection = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let out = detente(
+        &[
+            "collection",
+            "grant",
+            &collection,
+            "admin",
+            "read-write",
+            "--data",
+            data_s,
+        ],
+        d,
+        &secret,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    std::fs::write(d.join("bundle.json"), BUNDLE).unwrap();
+    let api_root = format!("http://{}/api/", node.addr);
+    let out = detente(
+        &[
+            "push",
+            "bundle.json",
+            "--url",
+            &api_root,
+            "--collection",
+            &collection,
+            "--user",
+            "admin",
+        ],
+        d,
+        &secret,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    std::fs::write(
+        d.join("sys.log"),
+        "Nov 27 01:00:00 host sshd[1]: connection from 10.1.2.3 to a.evil.com\n\
+         Nov 27 01:00:01 host x: notevil.com\n",
+    )
+    .unwrap();
+    let source = format!("taxii:{api_root}#{collection}");
+    let out = detente(
+        &[
+            "scan",
+            "--indicators",
+            &source,
+            "--push",
+            &api_root,
+            "--collection",
+            &collection,
+            "sys.log",
+        ],
+        d,
+        &secret,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hits: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut got: Vec<(String, String)> = hits
+        .iter()
+        .map(|h| {
+            (
+                h["observed"].as_str().unwrap().into(),
+                h["kind"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("10.1.2.3".into(), "cidr".into()),
+            ("a.evil.com".into(), "subdomain".into())
+        ]
+    );
+
+    // The sightings are now in the collection, one per indicator that fired.
+    let body = ureq::get(&format!(
+        "{api_root}collections/{collection}/objects/?match%5Btype%5D=sighting"
+    ))
+    .header("Accept", "application/taxii+json;version=2.1")
+    .header("Authorization", &basic(&format!("admin:{secret}")))
+    .call()
+    .unwrap()
+    .body_mut()
+    .read_to_string()
+    .unwrap();
+    let envelope: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut sighted: Vec<&str> = envelope["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["sighting_of_ref"].as_str().unwrap())
+        .collect();
+    sighted.sort();
+    assert_eq!(
+        sighted,
+        [
+            "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+            "indicator--9e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"
+        ]
+    );
+}
+
+fn basic(user_secret: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(user_secret)
+    )
+}
