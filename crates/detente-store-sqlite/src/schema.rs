@@ -57,4 +57,7 @@ CREATE TABLE IF NOT EXISTS statuses (
     request_timestamp INTEGER NOT NULL,
     successes TEXT NOT NULL,
     failures TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log_leaves (idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS log_nonces (
+    date_added INTEGER PRIMARY KEY, nonce BLOB NOT NULL, leaf_idx INTEGER NOT NULL);
 ";

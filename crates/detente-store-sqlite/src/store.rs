@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use detente_store::{
     Access, ApiRootRecord, CollectionRecord, DeletedVersion, IngestBatch, IngestOutcome,
-    IngestReport, Member, MemberId, NewMember, ObjectQuery, Page, Result, StatusDetail,
+    IngestReport, Member, MemberId, NewMember, NewObject, ObjectQuery, Page, Result, StatusDetail,
     StatusRecord, Store, StoreError, StoredObject, TokenRecord, VersionMatch, Viewer,
 };
 use rusqlite::types::Value as Sql;
@@ -205,6 +205,50 @@ impl SqliteStore {
         })
     }
 
+    /// Number of leaves appended to the transparency log so far.
+    pub fn log_size(&self) -> Result<u64> {
+        self.read(|c| {
+            let n: i64 = c
+                .query_row(
+                    "SELECT coalesce(max(idx) + 1, 0) FROM log_leaves",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            Ok(n.unsigned_abs())
+        })
+    }
+
+    /// Log leaves with index in `start..end`, in index order.
+    pub fn log_leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>> {
+        let start = i64::try_from(start).unwrap_or(i64::MAX);
+        let end = i64::try_from(end).unwrap_or(i64::MAX);
+        self.read(|c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT leaf FROM log_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+                )
+                .map_err(backend)?;
+            st.query_map([start, end], |r| r.get(0))
+                .map_err(backend)?
+                .collect::<rusqlite::Result<Vec<Vec<u8>>>>()
+                .map_err(backend)
+        })
+    }
+
+    /// The nonce and leaf index logged for the object version added at `date_added`.
+    pub fn log_nonce(&self, date_added: i64) -> Result<Option<(Vec<u8>, u64)>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT nonce, leaf_idx FROM log_nonces WHERE date_added = ?1",
+                [date_added],
+                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?.unsigned_abs())),
+            )
+            .optional()
+            .map_err(backend)
+        })
+    }
+
     fn write<T>(&self, f: impl FnOnce(&mut Writer) -> Result<T>) -> Result<T> {
         let mut w = self
             .writer
@@ -285,6 +329,7 @@ fn ingest_tx(
     let mut recipient = tx
         .prepare_cached("INSERT OR IGNORE INTO red_recipients (date_added, member) VALUES (?1, ?2)")
         .map_err(backend)?;
+    let contributor = member_name(tx, batch.contributor)?;
     let mut outcomes = Vec::with_capacity(batch.objects.len());
     for o in &batch.objects {
         let v = o.version_micros.unwrap_or(UNVERSIONED);
@@ -334,6 +379,7 @@ fn ingest_tx(
         for r in &o.recipients {
             recipient.execute(params![date_added, r]).map_err(backend)?;
         }
+        log_object(tx, &batch.collection, o, &contributor, date_added)?;
         outcomes.push(IngestOutcome::Stored { date_added });
     }
     tx.execute(
@@ -343,6 +389,63 @@ fn ingest_tx(
     )
     .map_err(backend)?;
     Ok(outcomes)
+}
+
+/// Name of a member for log entries; the decimal id when the member row is missing.
+fn member_name(tx: &Transaction<'_>, id: MemberId) -> Result<String> {
+    let name: Option<String> = tx
+        .query_row("SELECT name FROM members WHERE id = ?1", [id], |r| r.get(0))
+        .optional()
+        .map_err(backend)?;
+    Ok(name.unwrap_or_else(|| id.to_string()))
+}
+
+/// Appends a leaf at the next log index, inside the caller's transaction.
+fn append_leaf(tx: &Transaction<'_>, leaf: &detente_logentry::Leaf) -> Result<i64> {
+    let idx: i64 = tx
+        .query_row(
+            "SELECT coalesce(max(idx) + 1, 0) FROM log_leaves",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    tx.prepare_cached("INSERT INTO log_leaves (idx, leaf) VALUES (?1, ?2)")
+        .map_err(backend)?
+        .execute(params![idx, leaf.to_bytes().as_slice()])
+        .map_err(backend)?;
+    Ok(idx)
+}
+
+/// Logs a newly stored object version with a fresh random nonce.
+fn log_object(
+    tx: &Transaction<'_>,
+    collection: &str,
+    o: &NewObject,
+    member: &str,
+    date_added: i64,
+) -> Result<()> {
+    let mut nonce = [0u8; detente_logentry::NONCE_LEN];
+    getrandom::getrandom(&mut nonce)
+        .map_err(|e| StoreError::Backend(format!("no randomness for log nonce: {e}")))?;
+    let object: serde_json::Value = serde_json::from_str(&o.body)
+        .map_err(|e| StoreError::Backend(format!("stored object is not JSON: {e}")))?;
+    let leaf = detente_logentry::object_leaf(
+        &detente_logentry::ObjectVersion {
+            collection,
+            object_id: &o.id,
+            version: o.version.as_deref().unwrap_or(""),
+            member,
+            object: &object,
+        },
+        &nonce,
+    )
+    .map_err(|e| StoreError::Backend(e.to_string()))?;
+    let idx = append_leaf(tx, &leaf)?;
+    tx.prepare_cached("INSERT INTO log_nonces (date_added, nonce, leaf_idx) VALUES (?1, ?2, ?3)")
+        .map_err(backend)?
+        .execute(params![date_added, nonce.as_slice(), idx])
+        .map_err(backend)?;
+    Ok(())
 }
 
 impl Store for SqliteStore {
@@ -831,9 +934,18 @@ impl Store for SqliteStore {
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(backend)?
             };
+            let deleted_at = now_micros().to_string();
             for d in &gone {
                 tx.execute("DELETE FROM objects WHERE date_added = ?1", [d.date_added])
                     .map_err(backend)?;
+                let leaf = detente_logentry::tombstone_leaf(&detente_logentry::Tombstone {
+                    collection,
+                    object_id,
+                    version: d.version.as_deref().unwrap_or(""),
+                    member: &viewer.name,
+                    time: &deleted_at,
+                });
+                append_leaf(&tx, &leaf)?;
                 tx.execute("DELETE FROM red_recipients WHERE date_added = ?1", [d.date_added])
                     .map_err(backend)?;
             }

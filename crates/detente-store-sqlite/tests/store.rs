@@ -107,6 +107,73 @@ fn reopening_loses_nothing_and_date_added_keeps_increasing() {
 }
 
 #[test]
+fn ingest_and_delete_append_log_leaves_in_the_same_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(&dir);
+    assert_eq!(s.log_size().unwrap(), 0);
+    let a = ingest_one(&s, "tool--a", "s1");
+    // A duplicate stores nothing, so it logs nothing.
+    s.ingest(IngestBatch {
+        collection: COLL.into(),
+        contributor: 1,
+        status_id: "s1b".into(),
+        request_timestamp: 0,
+        objects: vec![NewObject {
+            id: "tool--a".into(),
+            object_type: "tool".into(),
+            spec_version: "2.1".into(),
+            version: Some("v".into()),
+            version_micros: Some(1),
+            tlp: TlpRank::CLEAR,
+            recipients: vec![],
+            body: "{}".into(),
+        }],
+        failures: vec![],
+    })
+    .unwrap();
+    ingest_one(&s, "tool--b", "s2");
+    assert_eq!(s.log_size().unwrap(), 2);
+    let (nonce, idx) = s.log_nonce(a).unwrap().unwrap();
+    assert_eq!(idx, 0);
+    let nonce: [u8; 32] = nonce.try_into().unwrap();
+    let expected = detente_logentry::object_leaf(
+        &detente_logentry::ObjectVersion {
+            collection: COLL,
+            object_id: "tool--a",
+            version: "v",
+            member: "1",
+            object: &serde_json::json!({}),
+        },
+        &nonce,
+    )
+    .unwrap();
+    let leaves = s.log_leaves(0, 10).unwrap();
+    assert_eq!(leaves[0], expected.to_bytes());
+    let viewer = Viewer {
+        member: 1,
+        name: "deleter".into(),
+        clearance: TlpRank::CLEAR,
+    };
+    let all = VersionMatch {
+        all: true,
+        first: false,
+        last: false,
+        exact: vec![],
+    };
+    let gone = s
+        .delete_object(COLL, "tool--a", &all, &[], &viewer)
+        .unwrap();
+    assert_eq!(gone.len(), 1);
+    let leaves = s.log_leaves(0, 10).unwrap();
+    assert_eq!(leaves.len(), 3);
+    let t = detente_logentry::Leaf::parse(&leaves[2]).unwrap();
+    assert_eq!(t.kind, detente_logentry::Kind::Tombstone);
+    drop(s);
+    let s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+    assert_eq!(s.log_size().unwrap(), 3);
+}
+
+#[test]
 fn every_query_uses_an_index() {
     let dir = tempfile::tempdir().unwrap();
     drop(setup(&dir));

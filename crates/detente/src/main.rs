@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod collection;
+mod logkey;
 mod member;
 mod pattern;
 mod psi;
@@ -48,6 +49,8 @@ enum Command {
     Scan(scan::Args),
     /// Private set intersection with a peer (standalone two-process mode).
     Psi(psi::Args),
+    /// Print the node's transparency-log verifier key.
+    LogKey(logkey::Args),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Pattern(args) => pattern::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Psi(args) => psi::run(args),
+        Command::LogKey(args) => logkey::run(args),
     };
     match result {
         Ok(code) => code,

@@ -2,7 +2,9 @@
 //!
 //! Data directory layout: `detente.sqlite` (the store), `node.ed25519` (the node's Ed25519
 //! identity: the 32-byte private seed in hex, mode 0600; the transparency log signs with
-//! it), `admin.credentials` (`admin:SECRET`, mode 0600, written on first start).
+//! it), `admin.credentials` (`admin:SECRET`, mode 0600, written on first start),
+//! `log.origin` (the transparency log's origin line, fixed when the directory is created) and
+//! `log/` (the published tlog-tiles tree: `checkpoint`, `tile/...`).
 
 use std::fs;
 use std::io::Write;
@@ -30,6 +32,8 @@ pub const API_ROOT: &str = "/api/";
 const DB_FILE: &str = "detente.sqlite";
 const IDENTITY_FILE: &str = "node.ed25519";
 const ADMIN_CREDENTIALS: &str = "admin.credentials";
+const ORIGIN_FILE: &str = "log.origin";
+const LOG_DIR: &str = "log";
 
 /// Run the node: a TAXII 2.1 server over the data directory.
 #[derive(ClapArgs, Debug)]
@@ -54,6 +58,65 @@ pub struct Args {
     /// Largest accepted request body, in bytes.
     #[arg(long, default_value_t = detente_server::DEFAULT_MAX_CONTENT_LENGTH)]
     max_content_length: usize,
+    /// Origin of the transparency log; fixed when the data directory is created
+    /// (default: `<host name>/detente`).
+    #[arg(long)]
+    origin: Option<String>,
+}
+
+/// Reads the node's Ed25519 seed from the data directory.
+pub fn node_seed(dir: &Path) -> anyhow::Result<[u8; 32]> {
+    let path = dir.join(IDENTITY_FILE);
+    let text =
+        fs::read_to_string(&path).with_context(|| format!("couldn't read {}", path.display()))?;
+    let text = text.trim();
+    let mut seed = [0u8; 32];
+    if text.len() != 64 || !text.is_ascii() {
+        bail!("{} does not hold 64 hex digits", path.display());
+    }
+    for (i, b) in seed.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&text[2 * i..2 * i + 2], 16)
+            .with_context(|| format!("{} does not hold 64 hex digits", path.display()))?;
+    }
+    Ok(seed)
+}
+
+/// Reads the log origin fixed in the data directory.
+pub fn log_origin(dir: &Path) -> anyhow::Result<String> {
+    let path = dir.join(ORIGIN_FILE);
+    let text =
+        fs::read_to_string(&path).with_context(|| format!("couldn't read {}", path.display()))?;
+    Ok(text.trim_end_matches('\n').to_owned())
+}
+
+/// Fixes the log origin on first start; refuses a different `--origin` later.
+fn ensure_origin(dir: &Path, wanted: Option<&str>) -> anyhow::Result<String> {
+    let path = dir.join(ORIGIN_FILE);
+    if path.exists() {
+        let have = log_origin(dir)?;
+        if let Some(w) = wanted
+            && w != have
+        {
+            bail!("this data directory's log origin is {have:?}; it cannot change to {w:?}");
+        }
+        return Ok(have);
+    }
+    let origin = match wanted {
+        Some(o) => o.to_owned(),
+        None => {
+            let host = fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "localhost".to_owned());
+            format!("{host}/detente")
+        }
+    };
+    if !detente_tlog::note::is_valid_name(&origin) {
+        bail!("log origin {origin:?} is not a valid note name (no spaces or '+')");
+    }
+    write_private(&path, format!("{origin}\n").as_bytes())?;
+    Ok(origin)
 }
 
 /// Writes a file only its owner can read.
@@ -171,6 +234,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let (store, admin_secret) = initialise(&args.data.dir)?;
+    let origin = ensure_origin(&args.data.dir, args.origin.as_deref())?;
+    let log_dir = args.data.dir.join(LOG_DIR);
+    let mut sequencer =
+        detente_sequencer::Sequencer::open(&log_dir, &origin, &node_seed(&args.data.dir)?)
+            .context("couldn't open the transparency log")?;
+    sequencer
+        .step(&store)
+        .context("couldn't publish the transparency log")?;
     if let Some(secret) = admin_secret {
         eprintln!(
             "created member `admin`; its secret is printed below once and saved in {}",
@@ -182,7 +253,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .context("couldn't print the admin secret")?;
     }
     let store = Arc::new(store);
+    {
+        // Publish new leaves at least every second; a failed step is retried next tick.
+        let store = store.clone();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                if let Err(e) = sequencer.step(&store) {
+                    tracing::error!(error = %e, "transparency log step failed");
+                }
+            }
+        });
+    }
     let config = Config {
+        log_dir: Some(log_dir),
         tls,
         insecure_http: args.insecure_http,
         max_content_length: args.max_content_length,

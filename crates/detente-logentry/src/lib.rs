@@ -1,0 +1,260 @@
+//! Leaf format of detente's transparency log.
+//!
+//! Every log leaf is one kind byte followed by a 32-byte SHA-256 commitment:
+//!
+//! * `0x01` object version: `SHA-256("detente/log-entry/v1/object\0" || nonce ||
+//!   lp(collection) || lp(object id) || lp(version) || lp(member) || lp(JCS(object)))`
+//! * `0x02` tombstone: `SHA-256("detente/log-entry/v1/tombstone\0" ||
+//!   lp(collection) || lp(object id) || lp(deleted version) || lp(member) || lp(time))`
+//!
+//! `lp(x)` is the 8-byte big-endian length of `x` followed by `x`; `JCS` is the
+//! RFC 8785 canonical JSON form. The per-version random nonce hides object contents
+//! from anyone who can read the public log but not the object. See `docs/log-entry.md`.
+//!
+//! This crate is pure: callers supply the nonce (from a CSPRNG) and the time string.
+
+use sha2::{Digest, Sha256};
+
+/// Length in bytes of every leaf.
+pub const LEAF_LEN: usize = 33;
+/// Length in bytes of a per-version nonce.
+pub const NONCE_LEN: usize = 32;
+/// Kind byte of an object-version leaf.
+pub const KIND_OBJECT: u8 = 0x01;
+/// Kind byte of a tombstone leaf.
+pub const KIND_TOMBSTONE: u8 = 0x02;
+
+const OBJECT_TAG: &[u8] = b"detente/log-entry/v1/object\0";
+const TOMBSTONE_TAG: &[u8] = b"detente/log-entry/v1/tombstone\0";
+
+/// Errors building or parsing a leaf.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The object could not be put into RFC 8785 canonical form.
+    #[error("object cannot be canonicalized (RFC 8785): {0}")]
+    Canonical(#[from] serde_json::Error),
+    /// A leaf did not have exactly [`LEAF_LEN`] bytes.
+    #[error("log leaf has {0} bytes, expected {LEAF_LEN}")]
+    Length(usize),
+    /// A leaf started with an unknown kind byte.
+    #[error("log leaf has unknown kind byte 0x{0:02x}")]
+    Kind(u8),
+}
+
+/// What a leaf records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A stored object version.
+    Object,
+    /// The deletion of an object version.
+    Tombstone,
+}
+
+/// A parsed log leaf: its kind and commitment hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leaf {
+    /// What the leaf records.
+    pub kind: Kind,
+    /// SHA-256 commitment over the fields of the entry.
+    pub commitment: [u8; 32],
+}
+
+impl Leaf {
+    /// Encodes the leaf as the bytes appended to the log.
+    pub fn to_bytes(&self) -> [u8; LEAF_LEN] {
+        let mut out = [0u8; LEAF_LEN];
+        out[0] = match self.kind {
+            Kind::Object => KIND_OBJECT,
+            Kind::Tombstone => KIND_TOMBSTONE,
+        };
+        out[1..].copy_from_slice(&self.commitment);
+        out
+    }
+
+    /// Parses leaf bytes as served in `/log/tile/entries/...`.
+    pub fn parse(bytes: &[u8]) -> Result<Self, Error> {
+        if bytes.len() != LEAF_LEN {
+            return Err(Error::Length(bytes.len()));
+        }
+        let kind = match bytes[0] {
+            KIND_OBJECT => Kind::Object,
+            KIND_TOMBSTONE => Kind::Tombstone,
+            other => return Err(Error::Kind(other)),
+        };
+        let mut commitment = [0u8; 32];
+        commitment.copy_from_slice(&bytes[1..]);
+        Ok(Leaf { kind, commitment })
+    }
+}
+
+/// One stored object version, as committed to the log.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectVersion<'a> {
+    /// TAXII collection id.
+    pub collection: &'a str,
+    /// STIX object id.
+    pub object_id: &'a str,
+    /// STIX version (the object's `modified` timestamp as stored).
+    pub version: &'a str,
+    /// Member that contributed the version.
+    pub member: &'a str,
+    /// The full object.
+    pub object: &'a serde_json::Value,
+}
+
+/// The deletion of one object version, as committed to the log.
+#[derive(Debug, Clone, Copy)]
+pub struct Tombstone<'a> {
+    /// TAXII collection id.
+    pub collection: &'a str,
+    /// STIX object id.
+    pub object_id: &'a str,
+    /// Deleted version.
+    pub version: &'a str,
+    /// Member that deleted it.
+    pub member: &'a str,
+    /// Time of the deletion, as recorded by the node.
+    pub time: &'a str,
+}
+
+fn put(h: &mut Sha256, field: &[u8]) {
+    h.update((field.len() as u64).to_be_bytes());
+    h.update(field);
+}
+
+/// Computes the leaf of an object version with its per-version nonce.
+pub fn object_leaf(v: &ObjectVersion<'_>, nonce: &[u8; NONCE_LEN]) -> Result<Leaf, Error> {
+    let canonical = serde_json_canonicalizer::to_vec(v.object)?;
+    let mut h = Sha256::new();
+    h.update(OBJECT_TAG);
+    h.update(nonce);
+    for field in [
+        v.collection.as_bytes(),
+        v.object_id.as_bytes(),
+        v.version.as_bytes(),
+        v.member.as_bytes(),
+        &canonical,
+    ] {
+        put(&mut h, field);
+    }
+    Ok(Leaf {
+        kind: Kind::Object,
+        commitment: h.finalize().into(),
+    })
+}
+
+/// Computes the leaf of a tombstone.
+pub fn tombstone_leaf(t: &Tombstone<'_>) -> Leaf {
+    let mut h = Sha256::new();
+    h.update(TOMBSTONE_TAG);
+    for field in [t.collection, t.object_id, t.version, t.member, t.time] {
+        put(&mut h, field.as_bytes());
+    }
+    Leaf {
+        kind: Kind::Tombstone,
+        commitment: h.finalize().into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn ov<'a>(obj: &'a serde_json::Value, member: &'a str) -> ObjectVersion<'a> {
+        ObjectVersion {
+            collection: "c1",
+            object_id: "indicator--1",
+            version: "2024-01-01T00:00:00.000Z",
+            member,
+            object: obj,
+        }
+    }
+
+    #[test]
+    fn key_order_and_whitespace_do_not_matter() {
+        let a: serde_json::Value = serde_json::from_str(r#"{"b":1,"a":[1.0,"x"]}"#).unwrap();
+        let b: serde_json::Value = serde_json::from_str(r#"{ "a" : [1, "x"], "b" : 1 }"#).unwrap();
+        let n = [7u8; 32];
+        assert_eq!(
+            object_leaf(&ov(&a, "m"), &n).unwrap(),
+            object_leaf(&ov(&b, "m"), &n).unwrap()
+        );
+    }
+
+    #[test]
+    fn every_field_and_the_nonce_are_committed() {
+        let obj = json!({"type": "indicator"});
+        let n = [1u8; 32];
+        let base = object_leaf(&ov(&obj, "m"), &n).unwrap();
+        assert_ne!(base, object_leaf(&ov(&obj, "m2"), &n).unwrap());
+        assert_ne!(base, object_leaf(&ov(&obj, "m"), &[2u8; 32]).unwrap());
+        let other = json!({"type": "malware"});
+        assert_ne!(base, object_leaf(&ov(&other, "m"), &n).unwrap());
+        let mut v = ov(&obj, "m");
+        v.collection = "c2";
+        assert_ne!(base, object_leaf(&v, &n).unwrap());
+    }
+
+    #[test]
+    fn length_prefix_prevents_field_shifting() {
+        let obj = json!({});
+        let n = [0u8; 32];
+        let mut a = ov(&obj, "m");
+        a.collection = "ab";
+        a.object_id = "c";
+        let mut b = ov(&obj, "m");
+        b.collection = "a";
+        b.object_id = "bc";
+        assert_ne!(object_leaf(&a, &n).unwrap(), object_leaf(&b, &n).unwrap());
+    }
+
+    #[test]
+    fn tombstone_differs_from_object_and_parses() {
+        let t = Tombstone {
+            collection: "c1",
+            object_id: "indicator--1",
+            version: "v",
+            member: "m",
+            time: "2024-01-02T00:00:00Z",
+        };
+        let leaf = tombstone_leaf(&t);
+        let bytes = leaf.to_bytes();
+        assert_eq!(bytes[0], KIND_TOMBSTONE);
+        assert_eq!(Leaf::parse(&bytes).unwrap(), leaf);
+        let t2 = Tombstone { time: "x", ..t };
+        assert_ne!(tombstone_leaf(&t2), leaf);
+    }
+
+    #[test]
+    fn parse_rejects_bad_leaves() {
+        assert!(matches!(Leaf::parse(&[1u8; 10]), Err(Error::Length(10))));
+        let mut b = [0u8; LEAF_LEN];
+        b[0] = 9;
+        assert!(matches!(Leaf::parse(&b), Err(Error::Kind(9))));
+    }
+
+    proptest! {
+        #[test]
+        fn parse_roundtrip(kind in prop_oneof![Just(Kind::Object), Just(Kind::Tombstone)],
+                           c in proptest::array::uniform32(any::<u8>())) {
+            let leaf = Leaf { kind, commitment: c };
+            prop_assert_eq!(Leaf::parse(&leaf.to_bytes()).unwrap(), leaf);
+        }
+
+        #[test]
+        fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = Leaf::parse(&bytes);
+        }
+
+        #[test]
+        fn distinct_members_give_distinct_leaves(a in "[a-z]{1,8}", b in "[a-z]{1,8}", k in "[a-z]{1,5}", x in any::<i64>()) {
+            let obj = json!({ k: x });
+            let n = [3u8; 32];
+            let la = object_leaf(&ov(&obj, &a), &n).unwrap();
+            let lb = object_leaf(&ov(&obj, &b), &n).unwrap();
+            prop_assert_eq!(la == lb, a == b);
+        }
+    }
+}
