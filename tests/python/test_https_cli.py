@@ -1,11 +1,13 @@
 """HTTPS with a self-signed certificate, push/pull, metrics and health, and startup rules."""
 import json
 import os
+import ssl
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import requests
 import stix2
@@ -62,6 +64,30 @@ def test_https_with_taxii2client(tls_node):
     with pytest.raises(requests.RequestException):
         requests.get(f"http://127.0.0.1:{tls_node.port}/taxii2/", timeout=5).raise_for_status()
 
+
+
+def test_http2_over_tls(tls_node):
+    """ALPN offers h2: an HTTP/2 client gets the same TAXII answers, errors included."""
+    admin = tls_node.admin()
+    cid = tls_node.value("collection", "add", "--title", "H2")
+    ind = json.loads(stix2.Indicator(pattern="[domain-name:value = 'h2.test']", pattern_type="stix",
+                                     valid_from="2024-01-01T00:00:00Z").serialize())
+    objects = f"{tls_node.api}collections/{cid}/objects/"
+    with httpx.Client(http2=True, verify=ssl.create_default_context(cafile=str(tls_node.cert)),
+                      auth=admin, timeout=10) as c:
+        r = c.get(f"{tls_node.base}/taxii2/", headers={"Accept": TAXII})
+        assert r.http_version == "HTTP/2"
+        assert r.status_code == 200 and r.json()["api_roots"]
+        r = c.post(objects, content=json.dumps({"objects": [ind]}),
+                   headers={"Accept": TAXII, "Content-Type": TAXII})
+        assert (r.http_version, r.status_code, r.json()["status"]) == ("HTTP/2", 202, "complete")
+        r = c.get(f"{objects}{ind['id']}/", headers={"Accept": TAXII})
+        assert r.http_version == "HTTP/2"
+        assert r.json()["objects"] == [ind]
+        assert r.headers["content-type"] == TAXII
+        assert c.get(objects, headers={"Accept": "application/json"}).status_code == 406
+        r = c.get(objects, headers={"Accept": TAXII}, auth=("admin", "wrong"))
+        assert r.status_code == 401 and "www-authenticate" in r.headers
 
 def test_push_and_pull(tls_node, tmp_path):
     admin = tls_node.admin()

@@ -129,6 +129,13 @@ fn same_json(a: &str, b: &str) -> bool {
         )
 }
 
+/// SQL keeping only the rows of `o` in the latest spec version held for their object (the
+/// TAXII default without `match[spec_version]`). An object with one version (first and last)
+/// short-circuits the per-object probe.
+const LATEST_SPEC_VERSION: &str = "((o.is_first = 1 AND o.is_last = 1) OR NOT EXISTS (SELECT 1 \
+     FROM objects s INDEXED BY objects_version WHERE s.coll = o.coll AND s.object_id = o.object_id \
+     AND s.spec_version > o.spec_version))";
+
 /// SQL for the TLP visibility of `o` to the viewer in parameters `?v1..?v3`.
 fn visibility(viewer: &Viewer, args: &mut Vec<Sql>) -> String {
     args.push(Sql::Integer(i64::from(viewer.clearance.0)));
@@ -845,7 +852,9 @@ impl Store for SqliteStore {
             if !q.types.is_empty() {
                 conds.push(in_list("o.object_type", &q.types, &mut args));
             }
-            if !q.spec_versions.is_empty() {
+            if q.spec_versions.is_empty() {
+                conds.push(LATEST_SPEC_VERSION.to_owned());
+            } else {
                 conds.push(in_list("o.spec_version", &q.spec_versions, &mut args));
             }
             let vc = version_cond(&q.versions, &mut args);

@@ -13,6 +13,7 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) {
     ingest_versions_paging_delete(fresh());
     tlp_visibility(fresh());
     members_and_generation(fresh());
+    latest_spec_version_by_default(fresh());
 }
 
 /// The collection every check uses.
@@ -346,4 +347,35 @@ pub fn members_and_generation<S: Store>(store: S) {
         s.set_secret_hash("bob", "x"),
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// Without `spec_versions`, only each object's latest spec version is returned; with them,
+/// exactly the versions named.
+pub fn latest_spec_version_by_default<S: Store>(store: S) {
+    let s = setup(store);
+    let mut old = obj("tool--a", 1, TlpRank::CLEAR, "{\"a\":20}");
+    old.spec_version = "2.0".into();
+    let newer = obj("tool--a", 2, TlpRank::CLEAR, "{\"a\":21}");
+    let mut only_old = obj("tool--b", 1, TlpRank::CLEAR, "{\"b\":20}");
+    only_old.spec_version = "2.0".into();
+    s.ingest(batch(vec![old, newer, only_old], "s1")).unwrap();
+    let v = viewer(1, "admin", TlpRank::CLEAR);
+    let bodies = |q: &ObjectQuery| -> Vec<String> {
+        s.query_objects(q)
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|o| o.body)
+            .collect()
+    };
+    assert_eq!(
+        bodies(&query(v.clone(), all())),
+        vec!["{\"a\":21}", "{\"b\":20}"]
+    );
+    let mut q20 = query(v.clone(), all());
+    q20.spec_versions = vec!["2.0".into()];
+    assert_eq!(bodies(&q20), vec!["{\"a\":20}", "{\"b\":20}"]);
+    let mut by_id = query(v, all());
+    by_id.ids = vec!["tool--a".into()];
+    assert_eq!(bodies(&by_id), vec!["{\"a\":21}"]);
 }

@@ -363,7 +363,8 @@ pub struct ObjectQuery {
     pub types: Vec<String>,
     /// Which versions.
     pub versions: VersionMatch,
-    /// Only these spec versions (any when empty).
+    /// Only these spec versions; when empty, only the latest spec version held for each
+    /// object (TAXII 2.1 `match[spec_version]` default).
     pub spec_versions: Vec<String>,
     /// Only `date_added` strictly after this (µs).
     pub added_after: Option<i64>,
