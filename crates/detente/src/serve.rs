@@ -253,20 +253,30 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .context("couldn't print the admin secret")?;
     }
     let store = Arc::new(store);
+    let log = detente_server::LogService {
+        prover: Arc::new(detente_sequencer::Prover::new(
+            &log_dir,
+            sequencer.published(),
+        )),
+        dir: log_dir,
+    };
     {
-        // Publish new leaves at least every second; a failed step is retried next tick.
+        // Publish new leaves at least every second: poll twice a second, and keep stepping
+        // without a pause while a backlog remains; a failed step is retried next tick.
         let store = store.clone();
         std::thread::spawn(move || {
             loop {
-                std::thread::sleep(std::time::Duration::from_millis(500));
-                if let Err(e) = sequencer.step(&store) {
-                    tracing::error!(error = %e, "transparency log step failed");
+                match sequencer.step(&*store) {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "transparency log step failed"),
                 }
+                std::thread::sleep(std::time::Duration::from_millis(500));
             }
         });
     }
     let config = Config {
-        log_dir: Some(log_dir),
+        log: Some(log),
         tls,
         insecure_http: args.insecure_http,
         max_content_length: args.max_content_length,
