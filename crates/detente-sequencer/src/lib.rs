@@ -231,7 +231,13 @@ impl Sequencer {
             fs::create_dir_all(parent).map_err(io_err(parent))?;
         }
         let tmp = path.with_extension("tmp~");
-        fs::write(&tmp, body).map_err(io_err(&tmp))?;
+        {
+            use std::io::Write as _;
+            let mut f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
+            f.write_all(body).map_err(io_err(&tmp))?;
+            // Tiles are durable before the checkpoint that needs them is.
+            f.sync_all().map_err(io_err(&tmp))?;
+        }
         fs::rename(&tmp, &path).map_err(io_err(&path))
     }
 }
