@@ -238,7 +238,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let log_dir = args.data.dir.join(LOG_DIR);
     let mut sequencer =
         detente_sequencer::Sequencer::open(&log_dir, &origin, &node_seed(&args.data.dir)?)
-            .context("couldn't open the transparency log")?;
+            .with_context(|| {
+                format!(
+                    "couldn't open the transparency log in {} (the store holds every leaf: \
+                     move that directory away and restart to republish it)",
+                    log_dir.display()
+                )
+            })?;
     sequencer
         .step(&store)
         .context("couldn't publish the transparency log")?;
