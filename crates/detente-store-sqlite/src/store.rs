@@ -11,7 +11,10 @@ use detente_store::{
     TombstoneLogEntry, VersionMatch, Viewer,
 };
 use rusqlite::types::Value as Sql;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params, params_from_iter};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+    params_from_iter,
+};
 
 use crate::schema::SCHEMA;
 
@@ -247,7 +250,10 @@ impl SqliteStore {
 
     fn change_member(&self, sql: &str, args: &[&dyn rusqlite::ToSql], name: &str) -> Result<()> {
         self.write(|w| {
-            let tx = w.conn.transaction().map_err(backend)?;
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
             let n = tx.execute(sql, args).map_err(backend)?;
             if n == 0 {
                 return Err(StoreError::NotFound(format!("member {name}")));
@@ -489,7 +495,10 @@ impl Store for SqliteStore {
     fn secret(&self, name: &str, init: &dyn Fn() -> Vec<u8>) -> Result<Vec<u8>> {
         let key = format!("secret:{name}");
         self.write(|w| {
-            let tx = w.conn.transaction().map_err(backend)?;
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
             let got: Option<Vec<u8>> = tx
                 .query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| {
                     r.get(0)
@@ -546,7 +555,10 @@ impl Store for SqliteStore {
 
     fn add_member(&self, m: &NewMember) -> Result<Member> {
         self.write(|w| {
-            let tx = w.conn.transaction().map_err(backend)?;
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
             let taken: bool = tx
                 .query_row(
                     "SELECT EXISTS (SELECT 1 FROM members WHERE name = ?1)",
@@ -636,7 +648,10 @@ impl Store for SqliteStore {
 
     fn add_token(&self, t: &TokenRecord) -> Result<()> {
         self.write(|w| {
-            let tx = w.conn.transaction().map_err(backend)?;
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
             tx.execute(
                 "INSERT INTO tokens (id, member_id, secret_hash, revoked) VALUES (?1, ?2, ?3, ?4)",
                 params![t.id, t.member, t.secret_hash, t.revoked],
@@ -668,7 +683,10 @@ impl Store for SqliteStore {
 
     fn revoke_token(&self, id: &str) -> Result<()> {
         self.write(|w| {
-            let tx = w.conn.transaction().map_err(backend)?;
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
             let n = tx
                 .execute("UPDATE tokens SET revoked = 1 WHERE id = ?1", [id])
                 .map_err(backend)?;
@@ -682,7 +700,7 @@ impl Store for SqliteStore {
 
     fn add_collection(&self, c: &CollectionRecord) -> Result<()> {
         self.write(|w| {
-            let tx = w.conn.transaction().map_err(backend)?;
+            let tx = w.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             let taken: bool = tx
                 .query_row(
                     "SELECT EXISTS (SELECT 1 FROM collections WHERE id = ?1 OR (api_root = ?2 AND alias = ?3))",
@@ -755,7 +773,10 @@ impl Store for SqliteStore {
 
     fn grant(&self, collection: &str, member: &str, access: Access) -> Result<()> {
         self.write(|w| {
-            let tx = w.conn.transaction().map_err(backend)?;
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
             let coll = SqliteStore::coll_key(&tx, collection)?;
             let mid: i64 = tx
                 .query_row("SELECT id FROM members WHERE name = ?1", [member], |r| {
@@ -797,7 +818,7 @@ impl Store for SqliteStore {
     fn ingest(&self, batch: IngestBatch) -> Result<IngestReport> {
         self.write(|w| {
             let mut last = w.last_date_added;
-            let tx = w.conn.transaction().map_err(backend)?;
+            let tx = w.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             let outcomes = ingest_tx(&tx, &mut last, &batch)?;
             let mut successes = Vec::new();
             let mut failures = batch.failures.clone();
@@ -933,7 +954,7 @@ impl Store for SqliteStore {
         viewer: &Viewer,
     ) -> Result<Vec<DeletedVersion>> {
         self.write(|w| {
-            let tx = w.conn.transaction().map_err(backend)?;
+            let tx = w.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             let coll = SqliteStore::coll_key(&tx, collection)?;
             let mut args: Vec<Sql> = vec![Sql::Integer(coll), Sql::Text(object_id.to_owned())];
             let mut conds = vec!["o.coll = ?1".to_owned(), "o.object_id = ?2".to_owned()];

@@ -431,7 +431,11 @@ pub fn log_rows<S: Store>(store: S) {
     assert_eq!(t.len(), 1);
     assert_eq!((t[0].index, t[0].deleted_index), (2, 0));
     assert_eq!(t[0].member, "admin");
-    assert!(s.log_tombstones(COLL, "tool--b", &green).unwrap().is_empty());
+    assert!(
+        s.log_tombstones(COLL, "tool--b", &green)
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(s.log_tombstones(COLL, "tool--b", &admin).unwrap().len(), 1);
     assert!(s.log_object_entry(added[0]).unwrap().is_none());
 }
