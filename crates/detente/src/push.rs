@@ -52,6 +52,27 @@ pub struct Login {
     insecure: bool,
 }
 
+impl Login {
+    /// An HTTP agent trusting what `--ca-cert`/`--insecure` say; HTTP error statuses are
+    /// returned, not raised.
+    pub fn agent(&self) -> anyhow::Result<Agent> {
+        let mut tls = TlsConfig::builder().disable_verification(self.insecure);
+        if let Some(path) = &self.ca_cert {
+            let pem =
+                std::fs::read(path).with_context(|| format!("couldn't read {}", path.display()))?;
+            let cert = Certificate::from_pem(&pem)
+                .with_context(|| format!("{} is not a PEM certificate", path.display()))?;
+            tls = tls.root_certs(RootCerts::new_with_certs(&[cert]));
+        }
+        Ok(Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(300)))
+            .tls_config(tls.build())
+            .build()
+            .into())
+    }
+}
+
 /// A connection to one collection.
 pub struct Client {
     agent: Agent,
@@ -77,20 +98,7 @@ impl Client {
 
     /// Connects to `collection` at `url` (an API root or server URL) as `login`.
     pub fn connect_to(url: &str, collection: &str, r: &Login) -> anyhow::Result<Client> {
-        let mut tls = TlsConfig::builder().disable_verification(r.insecure);
-        if let Some(path) = &r.ca_cert {
-            let pem =
-                std::fs::read(path).with_context(|| format!("couldn't read {}", path.display()))?;
-            let cert = Certificate::from_pem(&pem)
-                .with_context(|| format!("{} is not a PEM certificate", path.display()))?;
-            tls = tls.root_certs(RootCerts::new_with_certs(&[cert]));
-        }
-        let agent: Agent = Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(300)))
-            .tls_config(tls.build())
-            .build()
-            .into();
+        let agent = r.agent()?;
         let auth = if let Some(t) = &r.token {
             format!("Bearer {t}")
         } else {

@@ -39,7 +39,7 @@ pub struct Args {
     /// and that every object remembered from earlier runs is still served or tombstoned.
     #[arg(long, value_name = "ID")]
     collection: Option<String>,
-    /// Credentials for --collection.
+    /// Credentials for --collection; --ca-cert/--insecure apply to every request.
     #[command(flatten)]
     login: Login,
 }
@@ -66,7 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(dir) => dir,
         None => default_state_dir()?,
     };
-    let fetcher = HttpFetcher::new(&args.url);
+    let fetcher = HttpFetcher::with_agent(&args.url, args.login.agent()?);
     let state = State::new(&state_root, fetcher.location());
     let options = Options {
         key,
