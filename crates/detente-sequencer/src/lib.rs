@@ -65,6 +65,8 @@ pub struct Latest {
     pub size: u64,
     /// The signed checkpoint note, as served at `checkpoint`.
     pub note: Vec<u8>,
+    /// When this process published or loaded it.
+    pub at: std::time::SystemTime,
 }
 
 impl Published {
@@ -141,6 +143,7 @@ impl Sequencer {
             published.set(Latest {
                 size: builder.size(),
                 note,
+                at: std::time::SystemTime::now(),
             });
         }
         Ok(Sequencer {
@@ -212,7 +215,11 @@ impl Sequencer {
             .map_err(|e| Error::Sign(e.to_string()))?;
         let bytes = note.to_bytes();
         self.write("checkpoint", &bytes)?;
-        self.published.set(Latest { size, note: bytes });
+        self.published.set(Latest {
+            size,
+            note: bytes,
+            at: std::time::SystemTime::now(),
+        });
         Ok(Some(size))
     }
 

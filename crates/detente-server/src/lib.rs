@@ -13,6 +13,7 @@ mod ingest;
 mod log;
 mod metrics;
 mod net;
+mod page;
 
 use std::future::Future;
 use std::io;
@@ -135,7 +136,9 @@ pub async fn serve<S: Store>(
         metrics,
         config,
     });
-    let router = Router::new().route("/log/{*path}", axum::routing::get(log::get::<S>));
+    let router = Router::new()
+        .route("/", axum::routing::get(page::index::<S>))
+        .route("/log/{*path}", axum::routing::get(log::get::<S>));
     let router = router.fallback(handlers::handle::<S>).with_state(app);
     tracing::info!(%addr, tls = tls.is_some(), "serving TAXII 2.1");
     net::run(router, listener, tls, shutdown).await?;

@@ -29,6 +29,8 @@ pub struct LogService {
     pub dir: PathBuf,
     /// Proofs against the latest checkpoint.
     pub prover: Arc<Prover>,
+    /// The log's verifier key (`name+hex+base64`), shown on the status page.
+    pub verifier_key: String,
 }
 
 fn body(content_type: &'static str, cache: &'static str, bytes: Vec<u8>) -> Response {

@@ -77,6 +77,7 @@ fn start() -> Node {
         log: Some(LogService {
             dir: log_dir.clone(),
             prover: Arc::new(Prover::new(&log_dir, sequencer.published())),
+            verifier_key: sequencer.verifier_key(),
         }),
         ..Config::default()
     };
@@ -317,6 +318,17 @@ fn receipts_prove_what_taxii_serves() {
     }
     t.check_entry(None).unwrap();
     assert_eq!(t.check_inclusion().unwrap().size, 5);
+
+    // The public status page shows the log's state, and nothing about objects.
+    let mut page = n.agent.get(n.url("/")).call().unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let html = page.body_mut().read_to_string().unwrap();
+    let signer = detente_tlog::NoteSigner::from_seed(ORIGIN, &[3u8; 32]).unwrap();
+    assert!(html.contains(&signer.verifier().to_string()), "{html}");
+    assert!(html.contains("<td>entries</td><td>5</td>"), "{html}");
+    assert!(html.contains("<td>object versions stored</td><td>4</td>"), "{html}");
+    assert!(!html.contains(id1) && !html.contains("secret-"), "{html}");
 }
 
 #[test]

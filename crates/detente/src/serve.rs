@@ -264,6 +264,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             &log_dir,
             sequencer.published(),
         )),
+        verifier_key: sequencer.verifier_key(),
         dir: log_dir,
     };
     {
