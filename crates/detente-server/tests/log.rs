@@ -322,12 +322,20 @@ fn receipts_prove_what_taxii_serves() {
     // The public status page shows the log's state, and nothing about objects.
     let mut page = n.agent.get(n.url("/")).call().unwrap();
     assert_eq!(page.status().as_u16(), 200);
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let html = page.body_mut().read_to_string().unwrap();
     let signer = detente_tlog::NoteSigner::from_seed(ORIGIN, &[3u8; 32]).unwrap();
     assert!(html.contains(&signer.verifier().to_string()), "{html}");
     assert!(html.contains("<td>entries</td><td>5</td>"), "{html}");
-    assert!(html.contains("<td>object versions stored</td><td>4</td>"), "{html}");
+    assert!(
+        html.contains("<td>object versions stored</td><td>4</td>"),
+        "{html}"
+    );
     assert!(!html.contains(id1) && !html.contains("secret-"), "{html}");
 }
 
@@ -359,6 +367,11 @@ fn a_non_reader_learns_nothing_from_the_log() {
         carol_missing.1.replace(missing, "X")
     );
     assert_eq!(bob_denied.1, carol_denied.1);
+    // Even an admin asking in a collection that does not exist gets the same answer.
+    let unknown = "99999999-9999-4999-8999-999999999999";
+    let admin_unknown = n.get(&format!("/log/receipt/{unknown}/{id}"), Some("admin"));
+    assert_eq!(admin_unknown.0, 404);
+    assert_eq!(admin_unknown.1.replace(unknown, COLL), bob_denied.1);
     // alice, who contributed it, gets it.
     n.receipt(&format!("/log/receipt/{COLL}/{id}"), "alice");
     // Nothing published names the object, its content, the collection or the contributor:
