@@ -60,4 +60,18 @@ CREATE TABLE IF NOT EXISTS statuses (
 CREATE TABLE IF NOT EXISTS log_leaves (idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS log_nonces (
     date_added INTEGER PRIMARY KEY, nonce BLOB NOT NULL, leaf_idx INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS psi_sessions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    peer TEXT NOT NULL,
+    collection_id TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    own_items INTEGER,
+    peer_items INTEGER,
+    result_items INTEGER,
+    bytes_in INTEGER NOT NULL,
+    bytes_out INTEGER NOT NULL,
+    duration_us INTEGER NOT NULL,
+    outcome TEXT NOT NULL);
 ";

@@ -110,4 +110,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// A status record.
     fn status(&self, id: &str) -> Result<Option<StatusRecord>>;
+
+    /// Appends a PSI session to the audit table.
+    fn record_psi_session(&self, record: &PsiSessionRecord) -> Result<()>;
+    /// The latest `limit` audited PSI sessions, oldest first.
+    fn psi_sessions(&self, limit: usize) -> Result<Vec<PsiSessionRecord>>;
 }
