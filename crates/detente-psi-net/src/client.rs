@@ -6,7 +6,9 @@ use detente_psi::{DecodeError, Mode, Outcome, ProtocolError, Querier, Response};
 use rand_core::OsRng;
 use thiserror::Error;
 
-use crate::{ProgressFactory, SESSION_PATH, is_loopback_host};
+use base64::Engine;
+
+use crate::{ProgressFactory, SESSION_PATH, collection_session_path, is_loopback_host};
 
 /// Largest answerer set the querier accepts in a response, bounding its memory.
 pub const DEFAULT_MAX_PEER_ITEMS: u32 = 100_000_000;
@@ -53,6 +55,8 @@ pub enum QueryError {
 pub struct QueryOptions {
     /// Bearer token for the peer.
     pub token: Option<String>,
+    /// Member name and secret for HTTP Basic (used when there is no token).
+    pub basic: Option<(String, String)>,
     /// Intersection or count only.
     pub mode: Mode,
     /// Largest answerer set accepted.
@@ -76,6 +80,20 @@ pub struct QueryReport {
 
 /// Checks a peer base URL: `https://` anywhere, `http://` only to a loopback host.
 pub fn session_url(peer: &str) -> Result<String, QueryError> {
+    endpoint(peer, SESSION_PATH)
+}
+
+/// The session URL of `collection` on the node at `peer` (same URL rules as
+/// [`session_url`]).
+pub fn node_session_url(peer: &str, collection: &str) -> Result<String, QueryError> {
+    let path = collection_session_path(collection).ok_or_else(|| QueryError::BadUrl {
+        url: collection.to_string(),
+        reason: "a collection id has only letters, digits and '-'",
+    })?;
+    endpoint(peer, &path)
+}
+
+fn endpoint(peer: &str, path: &str) -> Result<String, QueryError> {
     let bad = |reason| QueryError::BadUrl {
         url: peer.to_string(),
         reason,
@@ -92,7 +110,7 @@ pub fn session_url(peer: &str) -> Result<String, QueryError> {
         }
         _ => return Err(bad("scheme must be https (or http to loopback)")),
     }
-    Ok(format!("{}{SESSION_PATH}", peer.trim_end_matches('/')))
+    Ok(format!("{}{path}", peer.trim_end_matches('/')))
 }
 
 /// Runs one session over `items` (distinct, normalised values) against `peer`.
@@ -102,7 +120,31 @@ pub fn query(
     options: &QueryOptions,
     progress: &dyn ProgressFactory,
 ) -> Result<QueryReport, QueryError> {
-    let url = session_url(peer)?;
+    run(session_url(peer)?, items, options, progress)
+}
+
+/// Runs one session over `items` against `collection` on the detente node at `peer`.
+pub fn query_node(
+    peer: &str,
+    collection: &str,
+    items: &[String],
+    options: &QueryOptions,
+    progress: &dyn ProgressFactory,
+) -> Result<QueryReport, QueryError> {
+    run(
+        node_session_url(peer, collection)?,
+        items,
+        options,
+        progress,
+    )
+}
+
+fn run(
+    url: String,
+    items: &[String],
+    options: &QueryOptions,
+    progress: &dyn ProgressFactory,
+) -> Result<QueryReport, QueryError> {
     let started = Instant::now();
     let (querier, request) = {
         let sink = progress.start("blinding", items.len() as u64);
@@ -123,6 +165,9 @@ pub fn query(
         .header("content-type", "application/octet-stream");
     if let Some(token) = &options.token {
         post = post.header("authorization", format!("Bearer {token}"));
+    } else if let Some((user, secret)) = &options.basic {
+        let pair = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"));
+        post = post.header("authorization", format!("Basic {pair}"));
     }
     let mut response = post.send(&body[..]).map_err(transport)?;
     let status = response.status().as_u16();
@@ -188,5 +233,10 @@ mod tests {
         ));
         assert!(session_url("ftp://127.0.0.1/").is_err());
         assert!(session_url("not a url").is_err());
+        assert_eq!(
+            node_session_url("https://node.example:8484/", "c-1").unwrap(),
+            "https://node.example:8484/psi/v1/collections/c-1/session"
+        );
+        assert!(node_session_url("https://node.example/", "../x").is_err());
     }
 }

@@ -66,6 +66,7 @@ async fn run_query(
     let url = url.to_string();
     let options = QueryOptions {
         token: token.map(str::to_string),
+        basic: None,
         mode,
         max_peer_items: 1_000_000,
     };

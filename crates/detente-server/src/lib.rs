@@ -12,6 +12,7 @@ mod handlers;
 mod ingest;
 mod metrics;
 mod net;
+pub mod psi;
 
 use std::future::Future;
 use std::io;
@@ -48,6 +49,8 @@ pub struct Config {
     pub insecure_http: bool,
     /// Directory of the published transparency log, served publicly under `/log/`.
     pub log_dir: Option<std::path::PathBuf>,
+    /// Cap and per-member budget of PSI sessions (`/psi/v1/...`).
+    pub psi: detente_psi_net::server::ServeConfig,
 }
 
 impl Default for Config {
@@ -60,6 +63,10 @@ impl Default for Config {
             tls: None,
             insecure_http: false,
             log_dir: None,
+            psi: detente_psi_net::server::ServeConfig {
+                max_items: 1_000_000,
+                budget: Some((10_000_000, std::time::Duration::from_secs(3600))),
+            },
         }
     }
 }
@@ -142,6 +149,7 @@ pub async fn serve<S: Store>(
             }),
         );
     }
+    let router = psi::routes(router, &app.config.psi);
     let router = router.fallback(handlers::handle::<S>).with_state(app);
     tracing::info!(%addr, tls = tls.is_some(), "serving TAXII 2.1");
     net::run(router, listener, tls, shutdown).await?;

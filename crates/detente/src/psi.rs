@@ -187,6 +187,7 @@ fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
     let set = ItemSet::from_lines(lines.iter().map(String::as_str));
     let options = QueryOptions {
         token: args.token,
+        basic: None,
         mode: if args.count_only {
             Mode::CountOnly
         } else {
