@@ -299,18 +299,33 @@ struct IndicatorFields {
 }
 
 /// The distinct normalised indicator values of `collection`'s indicators that `viewer` may
-/// read: the latest version of each indicator, TLP applied by the store exactly as for a
-/// TAXII GET, revoked indicators and non-STIX patterns skipped.
-///
-/// Only patterns that are an `OR` of `=` tests on single observables count (the scanner's
-/// [`classify`] reading); a CIDR block other than a single address is not an item.
+/// read (see [`collection_values`]): the answerer's PSI set.
 pub fn collection_items<S: Store + ?Sized>(
     store: &S,
     collection: &str,
     viewer: &Viewer,
 ) -> Result<Vec<String>, StoreError> {
     let mut seen = HashSet::new();
-    let mut items = Vec::new();
+    Ok(collection_values(store, collection, viewer)?
+        .iter()
+        .filter_map(|v| detente_psi::normalize(v).ok())
+        .filter(|v| seen.insert(v.clone()))
+        .collect())
+}
+
+/// The distinct indicator values, as written, of `collection`'s indicators that `viewer`
+/// may read: the latest version of each indicator, TLP applied by the store exactly as for a
+/// TAXII GET, revoked indicators and non-STIX patterns skipped.
+///
+/// Only patterns that are an `OR` of `=` tests on single observables count (the scanner's
+/// [`classify`] reading); a CIDR block other than a single address is not an item.
+pub fn collection_values<S: Store + ?Sized>(
+    store: &S,
+    collection: &str,
+    viewer: &Viewer,
+) -> Result<Vec<String>, StoreError> {
+    let mut seen = HashSet::new();
+    let mut values = Vec::new();
     let mut after = None;
     loop {
         let page = store.query_objects(&ObjectQuery {
@@ -333,7 +348,7 @@ pub fn collection_items<S: Store + ?Sized>(
         for object in &page.items {
             for value in indicator_values(&object.body) {
                 if seen.insert(value.clone()) {
-                    items.push(value);
+                    values.push(value);
                 }
             }
         }
@@ -342,10 +357,11 @@ pub fn collection_items<S: Store + ?Sized>(
             _ => break,
         }
     }
-    Ok(items)
+    Ok(values)
 }
 
-/// The normalised values an indicator's pattern tests for (none if it is not simple).
+/// The values an indicator's pattern tests for, as written (addresses without a `/32`
+/// or `/128` suffix); none if the pattern is not simple.
 fn indicator_values(body: &str) -> Vec<String> {
     let Ok(fields) = serde_json::from_str::<IndicatorFields>(body) else {
         return Vec::new();
@@ -361,14 +377,11 @@ fn indicator_values(body: &str) -> Vec<String> {
     };
     comparisons
         .into_iter()
-        .filter_map(|(written, value)| {
-            let text = match value {
-                Value::Net(Ip::V4(a), 32) => Ipv4Addr::from(a).to_string(),
-                Value::Net(Ip::V6(a), 128) => Ipv6Addr::from(a).to_string(),
-                Value::Net(..) => return None,
-                _ => written,
-            };
-            detente_psi::normalize(&text).ok()
+        .filter_map(|(written, value)| match value {
+            Value::Net(Ip::V4(a), 32) => Some(Ipv4Addr::from(a).to_string()),
+            Value::Net(Ip::V6(a), 128) => Some(Ipv6Addr::from(a).to_string()),
+            Value::Net(..) => None,
+            _ => Some(written),
         })
         .collect()
 }
@@ -395,8 +408,12 @@ mod tests {
             ),
             "",
         );
+        let normalised: Vec<String> = indicator_values(&body)
+            .iter()
+            .map(|v| detente_psi::normalize(v).unwrap())
+            .collect();
         assert_eq!(
-            indicator_values(&body),
+            normalised,
             [
                 "domain:evil.com".to_string(),
                 "ip:192.0.2.1".into(),
