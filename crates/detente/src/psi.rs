@@ -124,6 +124,9 @@ struct QueryArgs {
     /// A file holding `NAME:SECRET` for HTTP Basic.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["user", "token"])]
     credentials: Option<PathBuf>,
+    /// Trust this PEM certificate (e.g. the peer node's CA) instead of the built-in roots.
+    #[arg(long, value_name = "PEM")]
+    ca_cert: Option<PathBuf>,
     /// Learn only the size of the intersection.
     #[arg(long)]
     count_only: bool,
@@ -280,9 +283,17 @@ fn query_options(args: &QueryArgs) -> anyhow::Result<QueryOptions> {
         (None, Some(user), Some(secret)) => Some((user.clone(), secret.clone())),
         _ => None,
     };
+    let ca_cert_pem = match &args.ca_cert {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("reading CA certificate {}", path.display()))?,
+        ),
+        None => None,
+    };
     Ok(QueryOptions {
         token: args.token.clone(),
         basic,
+        ca_cert_pem,
         mode: if args.count_only {
             Mode::CountOnly
         } else {

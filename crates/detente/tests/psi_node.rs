@@ -29,7 +29,35 @@ impl Drop for Node {
     }
 }
 
-fn start_node(data: &Path, extra: &[&str]) -> Node {
+/// Waits until the node answers `/healthz`: it prints its address before it has finished
+/// starting (and writing to its store).
+fn wait_ready(url: &str, ca: Option<&str>) {
+    let mut config = ureq::Agent::config_builder().http_status_as_error(false);
+    if let Some(ca) = ca {
+        let pem = std::fs::read(ca).unwrap();
+        let cert = ureq::tls::Certificate::from_pem(&pem).unwrap();
+        config = config.tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&[cert]))
+                .build(),
+        );
+    }
+    let agent: ureq::Agent = config.build().into();
+    for _ in 0..200 {
+        if agent
+            .get(&format!("{url}/healthz"))
+            .call()
+            .is_ok_and(|r| r.status().as_u16() == 200)
+        {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("node at {url} never became ready");
+}
+
+/// Starts `detente serve`; `ca` is the CA of its TLS certificate, if it serves HTTPS.
+fn start_node(data: &Path, extra: &[&str], ca: Option<&str>) -> Node {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
@@ -48,9 +76,12 @@ fn start_node(data: &Path, extra: &[&str]) -> Node {
     std::thread::spawn(move || lines.for_each(drop));
     let creds = std::fs::read_to_string(data.join("admin.credentials")).unwrap();
     let admin_secret = creds.trim().strip_prefix("admin:").unwrap().to_string();
+    let scheme = if ca.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{addr}");
+    wait_ready(&url, ca);
     Node {
         child,
-        url: format!("http://{addr}"),
+        url,
         admin_secret,
     }
 }
@@ -119,6 +150,10 @@ fn indicator(i: usize, version: u8, pattern: &str, extra: &str) -> String {
 }
 
 fn push(node: &Node, dir: &Path, collection: &str, objects: &[String]) {
+    push_with(node, dir, collection, objects, &[]);
+}
+
+fn push_with(node: &Node, dir: &Path, collection: &str, objects: &[String], extra: &[&str]) {
     let file = dir.join(format!("bundle-{collection}.json"));
     std::fs::write(
         &file,
@@ -138,7 +173,11 @@ fn push(node: &Node, dir: &Path, collection: &str, objects: &[String]) {
             collection,
             "--user",
             "admin",
-        ],
+        ]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect::<Vec<_>>(),
         &[("DETENTE_SECRET", &node.admin_secret)],
     ));
 }
@@ -267,8 +306,9 @@ fn node_to_node_psi_sessions() {
             "--psi-budget-window",
             "3600",
         ],
+        None,
     );
-    let b = start_node(&b_data, &[]);
+    let b = start_node(&b_data, &[], None);
     let (a_s, b_s) = (a_data.to_str().unwrap(), b_data.to_str().unwrap());
 
     let ca = add_collection(a_s);
@@ -472,4 +512,122 @@ fn node_to_node_psi_sessions() {
     assert_eq!(resp.status().as_u16(), 200);
     let rows: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
     assert!(rows.as_array().unwrap().len() >= 8);
+}
+
+/// A CA and a leaf certificate for 127.0.0.1, made with the openssl command.
+fn certificates(dir: &Path) -> (String, String, String) {
+    let p = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let (ca, ca_key, cert, key, csr, ext) = (
+        p("ca.pem"),
+        p("ca.key"),
+        p("cert.pem"),
+        p("key.pem"),
+        p("leaf.csr"),
+        p("leaf.ext"),
+    );
+    std::fs::write(
+        &ext,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let mut args = vec!["req", "-x509"];
+    args.extend(ec);
+    args.extend([
+        "-days",
+        "2",
+        "-subj",
+        "/CN=detente test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca,
+    ]);
+    openssl(&args);
+    let mut args = vec!["req"];
+    args.extend(ec);
+    args.extend(["-subj", "/CN=127.0.0.1", "-keyout", &key, "-out", &csr]);
+    openssl(&args);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &ca,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        &ext,
+        "-out",
+        &cert,
+    ]);
+    (ca, cert, key)
+}
+
+#[test]
+fn psi_over_https_trusting_the_nodes_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (ca, cert, key) = certificates(d);
+    let data = d.join("a");
+    let data_s = data.to_str().unwrap();
+    let node = start_node(&data, &["--tls-cert", &cert, "--tls-key", &key], Some(&ca));
+    let collection = add_collection(data_s);
+    push_with(
+        &node,
+        d,
+        &collection,
+        &[indicator(1, 1, "[domain-name:value = 'tls.example']", "")],
+        &["--ca-cert", &ca],
+    );
+    let peer = add_member(data_s, "peer", "green", Some((&collection, "psi")));
+    let items = d.join("items.txt");
+    std::fs::write(&items, "TLS.example\nother.example\n").unwrap();
+    let query = |extra: &[&str]| {
+        let mut args = vec![
+            "psi",
+            "query",
+            "--peer",
+            &node.url,
+            "--collection",
+            &collection,
+            "--items",
+            items.to_str().unwrap(),
+            "--user",
+            "peer",
+        ];
+        args.extend_from_slice(extra);
+        detente(&args, &[("DETENTE_SECRET", &peer)])
+    };
+    assert_eq!(ok(query(&["--ca-cert", &ca])), "TLS.example\n");
+    // Without trusting the node's CA the connection is refused.
+    let out = query(&[]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("transport error"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
