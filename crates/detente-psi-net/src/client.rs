@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use detente_psi::{DecodeError, Mode, Outcome, ProtocolError, Querier, Response};
+use detente_psi::{DecodeError, Mode, Outcome, ProtocolError, Querier, Response, SessionId};
 use rand_core::OsRng;
 use thiserror::Error;
 
@@ -27,6 +27,8 @@ pub enum QueryError {
     /// The peer refused the session.
     #[error("peer refused the session: HTTP {status}: {message}{}", retry_after.map(|s| format!(" (retry after {s} s)")).unwrap_or_default())]
     Refused {
+        /// The refused session's id.
+        session: SessionId,
         /// HTTP status code.
         status: u16,
         /// The peer's explanation.
@@ -71,6 +73,8 @@ pub struct QueryOptions {
 /// What the querier learned, with the session's costs.
 #[derive(Debug, Clone)]
 pub struct QueryReport {
+    /// The session id.
+    pub session: SessionId,
     /// The result.
     pub outcome: Outcome,
     /// Size of the answerer's set.
@@ -197,6 +201,7 @@ fn run(
             .trim()
             .to_string();
         return Err(QueryError::Refused {
+            session: querier.session(),
             status,
             message,
             retry_after,
@@ -218,6 +223,7 @@ fn run(
         querier.finish(&parsed, &*sink)?
     };
     Ok(QueryReport {
+        session: parsed.session,
         outcome,
         peer_items: parsed.tags.len(),
         bytes_sent: body.len(),

@@ -185,6 +185,7 @@ async fn exhausted_budget_gives_429_with_retry_after() {
             status,
             retry_after,
             message,
+            ..
         } => {
             assert_eq!(status, 429, "{message}");
             let secs = retry_after.expect("Retry-After header");

@@ -131,6 +131,7 @@ async fn session<S: Store>(
         id: 0,
         time: now_micros(),
         role: PsiRole::Answerer,
+        session: String::new(),
         peer: principal.member.name.clone(),
         collection: collection.id.clone(),
         mode: String::new(),
@@ -145,6 +146,7 @@ async fn session<S: Store>(
     let reply = match result {
         Ok((bytes, r)) => {
             record.mode = mode_name(r.mode).into();
+            record.session = r.session.to_string();
             record.own_items = Some(r.own_items as u64);
             record.peer_items = Some(r.request_items as u64);
             record.bytes_in = r.bytes_in as u64;
@@ -160,6 +162,7 @@ async fn session<S: Store>(
             duration,
         }) => {
             record.mode = header.map_or("unknown", |h| mode_name(h.mode)).into();
+            record.session = header.map(|h| h.session.to_string()).unwrap_or_default();
             record.own_items = own_items.map(|n| n as u64);
             record.peer_items = header.map(|h| u64::from(h.count));
             record.bytes_in = bytes_in as u64;
@@ -200,6 +203,8 @@ pub struct AuditRow {
     pub time: String,
     /// `answerer` or `querier`.
     pub role: String,
+    /// Session id (hex), the same in both parties' rows.
+    pub session: String,
     /// Member name (answerer) or peer URL (querier).
     pub peer: String,
     /// Collection id.
@@ -228,6 +233,7 @@ impl From<&PsiSessionRecord> for AuditRow {
             id: r.id,
             time: detente_taxii::time::format_micros(r.time),
             role: r.role.as_str().into(),
+            session: r.session.clone(),
             peer: r.peer.clone(),
             collection: r.collection.clone(),
             mode: r.mode.clone(),

@@ -15,8 +15,8 @@ fn to_sql(n: u64) -> i64 {
 pub(crate) fn insert(conn: &Connection, r: &PsiSessionRecord) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO psi_sessions (time, role, peer, collection_id, mode, own_items, peer_items,
-         result_items, bytes_in, bytes_out, duration_us, outcome)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+         result_items, bytes_in, bytes_out, duration_us, outcome, session)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -32,6 +32,7 @@ pub(crate) fn insert(conn: &Connection, r: &PsiSessionRecord) -> Result<()> {
             to_sql(r.bytes_out),
             to_sql(r.duration_micros),
             r.outcome,
+            r.session,
         ])
     })
     .map_err(backend)?;
@@ -44,7 +45,7 @@ pub(crate) fn latest(conn: &Connection, limit: usize) -> Result<Vec<PsiSessionRe
     let mut st = conn
         .prepare_cached(
             "SELECT id, time, role, peer, collection_id, mode, own_items, peer_items,
-             result_items, bytes_in, bytes_out, duration_us, outcome
+             result_items, bytes_in, bytes_out, duration_us, outcome, session
              FROM (SELECT * FROM psi_sessions ORDER BY id DESC LIMIT ?1) ORDER BY id",
         )
         .map_err(backend)?;
@@ -56,6 +57,7 @@ pub(crate) fn latest(conn: &Connection, limit: usize) -> Result<Vec<PsiSessionRe
                     id: r.get(0)?,
                     time: r.get(1)?,
                     role: detente_store::PsiRole::Querier,
+                    session: r.get(13)?,
                     peer: r.get(3)?,
                     collection: r.get(4)?,
                     mode: r.get(5)?,

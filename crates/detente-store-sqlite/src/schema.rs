@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS psi_sessions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     time INTEGER NOT NULL,
     role TEXT NOT NULL,
+    session TEXT NOT NULL,
     peer TEXT NOT NULL,
     collection_id TEXT NOT NULL,
     mode TEXT NOT NULL,

@@ -403,6 +403,7 @@ pub fn psi_grants_and_audit<S: Store>(store: S) {
         id: 0,
         time: 1_700_000_000_000_000 + i,
         role,
+        session: format!("{i:032x}"),
         peer: format!("peer{i}"),
         collection: COLL.into(),
         mode: "count-only".into(),

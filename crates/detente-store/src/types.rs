@@ -499,6 +499,9 @@ pub struct PsiSessionRecord {
     pub time: i64,
     /// Which side this node was on.
     pub role: PsiRole,
+    /// The session id in hex (both sides log it, so their rows can be matched); empty when
+    /// the session broke off before it was known.
+    pub session: String,
     /// The other party: the member name (answerer) or the peer URL (querier).
     pub peer: String,
     /// The collection queried (on the answering node).

@@ -320,11 +320,15 @@ fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
         (None, Some(_)) => Some(PathBuf::from("./detente-data")),
         (None, None) => None,
     };
-    let record = |outcome: String, report: Option<&client::QueryReport>, found: Option<usize>| {
+    let record = |outcome: String,
+                  session: Option<detente_psi::SessionId>,
+                  report: Option<&client::QueryReport>,
+                  found: Option<usize>| {
         PsiSessionRecord {
             id: 0,
             time: detente_server::psi::now_micros(),
             role: PsiRole::Querier,
+            session: session.map(|s| s.to_string()).unwrap_or_default(),
             peer: args.peer.clone(),
             collection: args.collection.clone().unwrap_or_default(),
             mode: detente_server::psi::mode_name(options.mode).to_string(),
@@ -344,11 +348,11 @@ fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
         Ok(r) => r,
         Err(e) => {
             if let Some(dir) = &audit_dir {
-                let kind = match e {
-                    client::QueryError::Refused { .. } => "refused",
-                    _ => "failed",
+                let (kind, session) = match e {
+                    client::QueryError::Refused { session, .. } => ("refused", Some(session)),
+                    _ => ("failed", None),
                 };
-                write_audit(dir, &record(format!("{kind}: {e}"), None, None))?;
+                write_audit(dir, &record(format!("{kind}: {e}"), session, None, None))?;
             }
             return Err(anyhow::Error::new(e).context(format!("PSI session with {}", args.peer)));
         }
@@ -374,7 +378,15 @@ fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
     };
     out.flush().context("writing the result")?;
     if let Some(dir) = &audit_dir {
-        write_audit(dir, &record("ok".into(), Some(&report), Some(found)))?;
+        write_audit(
+            dir,
+            &record(
+                "ok".into(),
+                Some(report.session),
+                Some(&report),
+                Some(found),
+            ),
+        )?;
     }
     eprintln!(
         "psi query: {} distinct items, peer has {}; intersection {}; sent {} bytes, received {} \
@@ -413,16 +425,21 @@ fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
         let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |n| n.to_string());
         writeln!(
             out,
-            "id\ttime\trole\tpeer\tcollection\tmode\town\tpeer_items\tresult\tbytes_in\t\
+            "id\ttime\trole\tsession\tpeer\tcollection\tmode\town\tpeer_items\tresult\tbytes_in\t\
              bytes_out\tms\toutcome"
         )?;
         for r in &rows {
             writeln!(
                 out,
-                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.1}\t{}",
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.1}\t{}",
                 r.id,
                 r.time,
                 r.role,
+                if r.session.is_empty() {
+                    "-"
+                } else {
+                    &r.session
+                },
                 r.peer,
                 if r.collection.is_empty() {
                     "-"

@@ -493,6 +493,9 @@ fn node_to_node_psi_sessions() {
     assert_eq!(r["own_items"], 9);
     assert_eq!(r["peer_items"], 5);
     assert_eq!(r["result_items"], 4);
+    // Both sides log the same session id, so their rows can be matched.
+    assert_eq!(r["session"].as_str().unwrap().len(), 32);
+    assert_eq!(r["session"], first["session"]);
     assert_eq!(rows[1]["result_items"], 6);
     assert!(rows[2]["outcome"].as_str().unwrap().contains("413"));
     let table = ok(detente(&["psi", "audit", "--data", b_s], &[]));
