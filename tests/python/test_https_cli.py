@@ -121,6 +121,13 @@ def test_push_and_pull(tls_node, tmp_path):
     r = subprocess.run([str(BIN), "pull", "--url", tls_node.api, "--collection", cid, "--token", token,
                         "--ca-cert", str(tls_node.cert)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and len(json.loads(r.stdout)["objects"]) == 2500
+    # The transparency log verifies over HTTPS with the node's CA, receipts included.
+    key = tls_node.value("log-key")
+    r = subprocess.run([str(BIN), "verify", "--url", tls_node.base, "--key", key,
+                        "--state", str(tmp_path / "state"), *common],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"collection {cid}: 2500 object versions match their log entries" in r.stdout
 
 
 def test_metrics_and_healthz(tls_node):

@@ -4,14 +4,18 @@
 //!
 //! * `0x01` object version: `SHA-256("detente/log-entry/v1/object\0" || nonce ||
 //!   lp(collection) || lp(object id) || lp(version) || lp(member) || lp(JCS(object)))`
-//! * `0x02` tombstone: `SHA-256("detente/log-entry/v1/tombstone\0" ||
-//!   lp(collection) || lp(object id) || lp(deleted version) || lp(member) || lp(time))`
+//! * `0x02` tombstone: `SHA-256("detente/log-entry/v1/tombstone\0" || nonce ||
+//!   lp(collection) || lp(object id) || lp(deleted version) || lp(member) || lp(time) ||
+//!   u64be(log index of the deleted version's entry))`
 //!
 //! `lp(x)` is the 8-byte big-endian length of `x` followed by `x`; `JCS` is the
-//! RFC 8785 canonical JSON form. The per-version random nonce hides object contents
-//! from anyone who can read the public log but not the object. See `docs/log-entry.md`.
+//! RFC 8785 canonical JSON form. The per-entry random nonce hides object contents (and who
+//! deleted what) from anyone who can read the public log but not the object. See `docs/log-entry.md`.
 //!
 //! This crate is pure: callers supply the nonce (from a CSPRNG) and the time string.
+//! [`receipt`] is the JSON a node hands a reader to prove one entry is in its log.
+
+pub mod receipt;
 
 use sha2::{Digest, Sha256};
 
@@ -115,6 +119,8 @@ pub struct Tombstone<'a> {
     pub member: &'a str,
     /// Time of the deletion, as recorded by the node.
     pub time: &'a str,
+    /// Log index of the deleted version's object entry, so the tombstone names exactly one.
+    pub deleted_index: u64,
 }
 
 fn put(h: &mut Sha256, field: &[u8]) {
@@ -143,13 +149,15 @@ pub fn object_leaf(v: &ObjectVersion<'_>, nonce: &[u8; NONCE_LEN]) -> Result<Lea
     })
 }
 
-/// Computes the leaf of a tombstone.
-pub fn tombstone_leaf(t: &Tombstone<'_>) -> Leaf {
+/// Computes the leaf of a tombstone with its own nonce.
+pub fn tombstone_leaf(t: &Tombstone<'_>, nonce: &[u8; NONCE_LEN]) -> Leaf {
     let mut h = Sha256::new();
     h.update(TOMBSTONE_TAG);
+    h.update(nonce);
     for field in [t.collection, t.object_id, t.version, t.member, t.time] {
         put(&mut h, field.as_bytes());
     }
+    h.update(t.deleted_index.to_be_bytes());
     Leaf {
         kind: Kind::Tombstone,
         commitment: h.finalize().into(),
@@ -218,13 +226,25 @@ mod tests {
             version: "v",
             member: "m",
             time: "2024-01-02T00:00:00Z",
+            deleted_index: 7,
         };
-        let leaf = tombstone_leaf(&t);
+        let n = [3u8; NONCE_LEN];
+        let leaf = tombstone_leaf(&t, &n);
         let bytes = leaf.to_bytes();
         assert_eq!(bytes[0], KIND_TOMBSTONE);
         assert_eq!(Leaf::parse(&bytes).unwrap(), leaf);
-        let t2 = Tombstone { time: "x", ..t };
-        assert_ne!(tombstone_leaf(&t2), leaf);
+        assert_ne!(tombstone_leaf(&Tombstone { time: "x", ..t }, &n), leaf);
+        assert_ne!(
+            tombstone_leaf(
+                &Tombstone {
+                    deleted_index: 8,
+                    ..t
+                },
+                &n
+            ),
+            leaf
+        );
+        assert_ne!(tombstone_leaf(&t, &[4u8; NONCE_LEN]), leaf);
     }
 
     #[test]

@@ -7,11 +7,14 @@
 //! After a restart, [`Sequencer::open`] resumes from the published checkpoint and partial
 //! tiles, then catches up from the store.
 
+mod prover;
+
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
 
-use detente_store_sqlite::SqliteStore;
+use detente_store::Store;
 use detente_tlog::tile::{self, TilePath};
 use detente_tlog::{Checkpoint, Hash, Note, NoteSigner, TileId, TreeBuilder, leaf_hash};
 
@@ -47,12 +50,46 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
     }
 }
 
+pub use prover::{ProofError, Prover};
+
+/// The latest published checkpoint, shared between the sequencer and the proof server.
+#[derive(Debug, Default)]
+pub struct Published {
+    latest: RwLock<Option<Arc<Latest>>>,
+}
+
+/// A published checkpoint: its tree size and signed note bytes.
+#[derive(Debug)]
+pub struct Latest {
+    /// Tree size.
+    pub size: u64,
+    /// The signed checkpoint note, as served at `checkpoint`.
+    pub note: Vec<u8>,
+    /// When this process published or loaded it.
+    pub at: std::time::SystemTime,
+}
+
+impl Published {
+    /// The latest checkpoint, if one was published.
+    pub fn latest(&self) -> Option<Arc<Latest>> {
+        self.latest
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set(&self, latest: Latest) {
+        *self.latest.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(latest));
+    }
+}
+
 /// Builds and publishes the log from the store's leaves.
 pub struct Sequencer {
     dir: PathBuf,
     origin: String,
     signer: NoteSigner,
     builder: TreeBuilder,
+    published: Arc<Published>,
 }
 
 impl Sequencer {
@@ -101,12 +138,31 @@ impl Sequencer {
             Err(e) if e.kind() == io::ErrorKind::NotFound => TreeBuilder::new(),
             Err(e) => return Err(io_err(&cp_path)(e)),
         };
+        let published = Arc::new(Published::default());
+        if let Ok(note) = fs::read(&cp_path) {
+            published.set(Latest {
+                size: builder.size(),
+                note,
+                at: std::time::SystemTime::now(),
+            });
+        }
         Ok(Sequencer {
             dir: dir.to_owned(),
             origin: origin.to_owned(),
             signer,
             builder,
+            published,
         })
+    }
+
+    /// The handle through which the latest checkpoint is seen (by a [`Prover`]).
+    pub fn published(&self) -> Arc<Published> {
+        self.published.clone()
+    }
+
+    /// The directory the log is published in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The `vkey` line verifiers use for this log.
@@ -119,10 +175,10 @@ impl Sequencer {
         self.builder.size()
     }
 
-    /// Integrates leaves appended since the last step and publishes a new checkpoint.
-    /// Returns the published size, or `None` when there was nothing new (and a checkpoint
-    /// already exists).
-    pub fn step(&mut self, store: &SqliteStore) -> Result<Option<u64>, Error> {
+    /// Integrates leaves appended since the last step (at most one batch) and publishes a new
+    /// checkpoint. Returns the published size, or `None` when there was nothing new (and a
+    /// checkpoint already exists).
+    pub fn step<S: Store + ?Sized>(&mut self, store: &S) -> Result<Option<u64>, Error> {
         let start = self.builder.size();
         let have = store.log_size()?;
         if have == start && self.dir.join("checkpoint").exists() {
@@ -157,11 +213,17 @@ impl Sequencer {
         let mut note = Note::new(cp.to_string()).map_err(|e| Error::Sign(e.to_string()))?;
         note.add_signature(self.signer.sign(note.text()))
             .map_err(|e| Error::Sign(e.to_string()))?;
-        self.write("checkpoint", &note.to_bytes())?;
+        let bytes = note.to_bytes();
+        self.write("checkpoint", &bytes)?;
+        self.published.set(Latest {
+            size,
+            note: bytes,
+            at: std::time::SystemTime::now(),
+        });
         Ok(Some(size))
     }
 
-    fn write_entries(&self, store: &SqliteStore, id: TileId) -> Result<(), Error> {
+    fn write_entries<S: Store + ?Sized>(&self, store: &S, id: TileId) -> Result<(), Error> {
         let first = u64::try_from(id.first_entry()).map_err(|e| Error::Corrupt(e.to_string()))?;
         let leaves = store.log_leaves(first, first + u64::from(id.width))?;
         let bundle = tile::encode_entry_bundle(leaves.iter().map(Vec::as_slice))
@@ -176,7 +238,13 @@ impl Sequencer {
             fs::create_dir_all(parent).map_err(io_err(parent))?;
         }
         let tmp = path.with_extension("tmp~");
-        fs::write(&tmp, body).map_err(io_err(&tmp))?;
+        {
+            use std::io::Write as _;
+            let mut f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
+            f.write_all(body).map_err(io_err(&tmp))?;
+            // Tiles are durable before the checkpoint that needs them is.
+            f.sync_all().map_err(io_err(&tmp))?;
+        }
         fs::rename(&tmp, &path).map_err(io_err(&path))
     }
 }

@@ -35,6 +35,9 @@ pub enum ApiError {
     /// 422: a well-formed body the node cannot process.
     #[error("{0}")]
     Unprocessable(String),
+    /// 503: not ready yet; retry after a second.
+    #[error("{0}")]
+    Unavailable(String),
     /// 500: a storage or internal failure (details logged only).
     #[error("internal error")]
     Internal(String),
@@ -53,6 +56,7 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -85,6 +89,9 @@ impl IntoResponse for ApiError {
         let mut resp = (status, json).into_response();
         let h = resp.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(TAXII_21));
+        if matches!(self, ApiError::Unavailable(_)) {
+            h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if matches!(self, ApiError::Unauthorized) {
             h.insert(
                 header::WWW_AUTHENTICATE,

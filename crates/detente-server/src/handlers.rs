@@ -313,13 +313,25 @@ pub(crate) fn status_view(s: &detente_store::StatusRecord) -> Status {
             })
             .collect()
     };
+    // Each stored object's message says where its transparency-log receipt is.
+    let mut successes = d(&s.successes);
+    for x in &mut successes {
+        if x.message.is_none() {
+            let mut at = format!("/log/receipt/{}/{}", s.collection, x.id);
+            if !x.version.is_empty() {
+                at.push_str("?version=");
+                at.extend(form_urlencoded::byte_serialize(x.version.as_bytes()));
+            }
+            x.message = Some(format!("receipt: {at}"));
+        }
+    }
     Status {
         id: s.id.clone(),
         status: "complete".to_owned(),
         request_timestamp: Some(format_micros(s.request_timestamp)),
         total_count: (s.successes.len() + s.failures.len()) as u64,
         success_count: s.successes.len() as u64,
-        successes: d(&s.successes),
+        successes,
         failure_count: s.failures.len() as u64,
         failures: d(&s.failures),
         pending_count: 0,

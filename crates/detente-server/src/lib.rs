@@ -10,8 +10,10 @@ mod cursor;
 mod error;
 mod handlers;
 mod ingest;
+mod log;
 mod metrics;
 mod net;
+mod page;
 pub mod psi;
 
 use std::future::Future;
@@ -26,6 +28,7 @@ use detente_store::{ApiRootRecord, Store};
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
+pub use log::LogService;
 pub use metrics::Metrics;
 pub use net::tls_config;
 
@@ -47,8 +50,8 @@ pub struct Config {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Allow plain HTTP on a non-loopback address.
     pub insecure_http: bool,
-    /// Directory of the published transparency log, served publicly under `/log/`.
-    pub log_dir: Option<std::path::PathBuf>,
+    /// The transparency log, served under `/log/`.
+    pub log: Option<LogService>,
     /// Cap and per-member budget of PSI sessions (`/psi/v1/...`).
     pub psi: detente_psi_net::server::ServeConfig,
 }
@@ -62,7 +65,7 @@ impl Default for Config {
             max_page_size: 10_000,
             tls: None,
             insecure_http: false,
-            log_dir: None,
+            log: None,
             psi: detente_psi_net::server::ServeConfig {
                 max_items: 1_000_000,
                 budget: Some((10_000_000, std::time::Duration::from_secs(3600))),
@@ -140,57 +143,15 @@ pub async fn serve<S: Store>(
         metrics,
         config,
     });
-    let mut router = Router::new();
-    if let Some(dir) = app.config.log_dir.clone() {
-        router = router.route(
-            "/log/{*path}",
-            axum::routing::get(move |p: axum::extract::Path<String>| {
-                log_resource(dir.clone(), p.0)
-            }),
-        );
-    }
+    let router = Router::new()
+        .route("/", axum::routing::get(page::index::<S>))
+        .route("/log/{*path}", axum::routing::get(log::get::<S>));
     let router = psi::routes(router, &app.config.psi);
     let router = router.fallback(handlers::handle::<S>).with_state(app);
     tracing::info!(%addr, tls = tls.is_some(), "serving TAXII 2.1");
     net::run(router, listener, tls, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Serves one published log resource, with the cache headers tlog-tiles asks for: tiles are
-/// immutable, the checkpoint changes.
-async fn log_resource(dir: std::path::PathBuf, path: String) -> axum::response::Response {
-    let found =
-        tokio::task::spawn_blocking(move || detente_sequencer::read_published(&dir, &path)).await;
-    match found {
-        Ok(Some(r)) => {
-            let cache = if r.immutable {
-                "public, max-age=31536000, immutable"
-            } else {
-                "no-cache"
-            };
-            (
-                [
-                    (
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static(if r.immutable {
-                            "application/octet-stream"
-                        } else {
-                            "text/plain; charset=utf-8"
-                        }),
-                    ),
-                    (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
-                    (
-                        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                        HeaderValue::from_static("*"),
-                    ),
-                ],
-                r.body,
-            )
-                .into_response()
-        }
-        _ => (axum::http::StatusCode::NOT_FOUND, "not found\n").into_response(),
-    }
 }
 
 /// Serves `GET /metrics` (Prometheus text format) on `listener` until `shutdown` resolves.

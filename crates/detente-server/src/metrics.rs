@@ -44,6 +44,17 @@ impl Metrics {
         self.rejected.fetch_add(rejected, Ordering::Relaxed);
     }
 
+    /// Requests served, and object versions stored, duplicated and rejected, so far.
+    pub fn totals(&self) -> [u64; 4] {
+        [
+            &self.requests,
+            &self.stored,
+            &self.duplicates,
+            &self.rejected,
+        ]
+        .map(|a| a.load(Ordering::Relaxed))
+    }
+
     /// The text exposition of every metric.
     pub fn render(&self) -> String {
         let mut s = String::new();

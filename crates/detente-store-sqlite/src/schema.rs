@@ -60,6 +60,19 @@ CREATE TABLE IF NOT EXISTS statuses (
 CREATE TABLE IF NOT EXISTS log_leaves (idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS log_nonces (
     date_added INTEGER PRIMARY KEY, nonce BLOB NOT NULL, leaf_idx INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS log_tombstones (
+    leaf_idx INTEGER PRIMARY KEY,
+    date_added INTEGER NOT NULL,
+    coll_id TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    member TEXT NOT NULL,
+    time TEXT NOT NULL,
+    nonce BLOB NOT NULL,
+    deleted_idx INTEGER NOT NULL,
+    tlp INTEGER NOT NULL,
+    contributor INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS log_tombstones_object ON log_tombstones (coll_id, object_id);
 CREATE TABLE IF NOT EXISTS psi_sessions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     time INTEGER NOT NULL,

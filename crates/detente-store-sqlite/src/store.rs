@@ -6,11 +6,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use detente_store::{
     Access, ApiRootRecord, CollectionRecord, DeletedVersion, IngestBatch, IngestOutcome,
-    IngestReport, Member, MemberId, NewMember, NewObject, ObjectQuery, Page, Result, StatusDetail,
-    StatusRecord, Store, StoreError, StoredObject, TokenRecord, VersionMatch, Viewer,
+    IngestReport, Member, MemberId, NewMember, NewObject, ObjectLogEntry, ObjectQuery, Page,
+    Result, StatusDetail, StatusRecord, Store, StoreError, StoredObject, TokenRecord,
+    TombstoneLogEntry, VersionMatch, Viewer,
 };
 use rusqlite::types::Value as Sql;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params, params_from_iter};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+    params_from_iter,
+};
 
 use crate::schema::SCHEMA;
 
@@ -212,50 +216,6 @@ impl SqliteStore {
         })
     }
 
-    /// Number of leaves appended to the transparency log so far.
-    pub fn log_size(&self) -> Result<u64> {
-        self.read(|c| {
-            let n: i64 = c
-                .query_row(
-                    "SELECT coalesce(max(idx) + 1, 0) FROM log_leaves",
-                    [],
-                    |r| r.get(0),
-                )
-                .map_err(backend)?;
-            Ok(n.unsigned_abs())
-        })
-    }
-
-    /// Log leaves with index in `start..end`, in index order.
-    pub fn log_leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>> {
-        let start = i64::try_from(start).unwrap_or(i64::MAX);
-        let end = i64::try_from(end).unwrap_or(i64::MAX);
-        self.read(|c| {
-            let mut st = c
-                .prepare_cached(
-                    "SELECT leaf FROM log_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
-                )
-                .map_err(backend)?;
-            st.query_map([start, end], |r| r.get(0))
-                .map_err(backend)?
-                .collect::<rusqlite::Result<Vec<Vec<u8>>>>()
-                .map_err(backend)
-        })
-    }
-
-    /// The nonce and leaf index logged for the object version added at `date_added`.
-    pub fn log_nonce(&self, date_added: i64) -> Result<Option<(Vec<u8>, u64)>> {
-        self.read(|c| {
-            c.query_row(
-                "SELECT nonce, leaf_idx FROM log_nonces WHERE date_added = ?1",
-                [date_added],
-                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?.unsigned_abs())),
-            )
-            .optional()
-            .map_err(backend)
-        })
-    }
-
     fn write<T>(&self, f: impl FnOnce(&mut Writer) -> Result<T>) -> Result<T> {
         let mut w = self
             .writer
@@ -290,7 +250,10 @@ impl SqliteStore {
 
     fn change_member(&self, sql: &str, args: &[&dyn rusqlite::ToSql], name: &str) -> Result<()> {
         self.write(|w| {
-            let tx = w.conn.transaction().map_err(backend)?;
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
             let n = tx.execute(sql, args).map_err(backend)?;
             if n == 0 {
                 return Err(StoreError::NotFound(format!("member {name}")));
@@ -423,6 +386,69 @@ fn append_leaf(tx: &Transaction<'_>, leaf: &detente_logentry::Leaf) -> Result<i6
     Ok(idx)
 }
 
+/// A random nonce for a log entry.
+fn fresh_nonce() -> Result<[u8; detente_logentry::NONCE_LEN]> {
+    let mut nonce = [0u8; detente_logentry::NONCE_LEN];
+    getrandom::getrandom(&mut nonce)
+        .map_err(|e| StoreError::Backend(format!("no randomness for log nonce: {e}")))?;
+    Ok(nonce)
+}
+
+/// An object version being deleted, with what its tombstone needs.
+struct Deleted {
+    date_added: i64,
+    version: Option<String>,
+    tlp: i64,
+    contributor: i64,
+    leaf_idx: i64,
+}
+
+/// Logs the deletion of one object version, inside the caller's transaction.
+fn log_tombstone(
+    tx: &Transaction<'_>,
+    collection: &str,
+    object_id: &str,
+    d: &Deleted,
+    member: &str,
+    time: &str,
+) -> Result<()> {
+    let nonce = fresh_nonce()?;
+    let version = d.version.as_deref().unwrap_or("");
+    let leaf = detente_logentry::tombstone_leaf(
+        &detente_logentry::Tombstone {
+            collection,
+            object_id,
+            version,
+            member,
+            time,
+            deleted_index: d.leaf_idx.unsigned_abs(),
+        },
+        &nonce,
+    );
+    let idx = append_leaf(tx, &leaf)?;
+    tx.prepare_cached(
+        "INSERT INTO log_tombstones (leaf_idx, date_added, coll_id, object_id, version, member, \
+         time, nonce, deleted_idx, tlp, contributor) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )
+    .map_err(backend)?
+    .execute(params![
+        idx,
+        d.date_added,
+        collection,
+        object_id,
+        version,
+        member,
+        time,
+        nonce.as_slice(),
+        d.leaf_idx,
+        d.tlp,
+        d.contributor
+    ])
+    .map_err(backend)?;
+    Ok(())
+}
+
 /// Logs a newly stored object version with a fresh random nonce.
 fn log_object(
     tx: &Transaction<'_>,
@@ -431,9 +457,7 @@ fn log_object(
     member: &str,
     date_added: i64,
 ) -> Result<()> {
-    let mut nonce = [0u8; detente_logentry::NONCE_LEN];
-    getrandom::getrandom(&mut nonce)
-        .map_err(|e| StoreError::Backend(format!("no randomness for log nonce: {e}")))?;
+    let nonce = fresh_nonce()?;
     let object: serde_json::Value = serde_json::from_str(&o.body)
         .map_err(|e| StoreError::Backend(format!("stored object is not JSON: {e}")))?;
     let leaf = detente_logentry::object_leaf(
@@ -471,7 +495,10 @@ impl Store for SqliteStore {
     fn secret(&self, name: &str, init: &dyn Fn() -> Vec<u8>) -> Result<Vec<u8>> {
         let key = format!("secret:{name}");
         self.write(|w| {
-            let tx = w.conn.transaction().map_err(backend)?;
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
             let got: Option<Vec<u8>> = tx
                 .query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| {
                     r.get(0)
@@ -528,7 +555,10 @@ impl Store for SqliteStore {
 
     fn add_member(&self, m: &NewMember) -> Result<Member> {
         self.write(|w| {
-            let tx = w.conn.transaction().map_err(backend)?;
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
             let taken: bool = tx
                 .query_row(
                     "SELECT EXISTS (SELECT 1 FROM members WHERE name = ?1)",
@@ -618,7 +648,10 @@ impl Store for SqliteStore {
 
     fn add_token(&self, t: &TokenRecord) -> Result<()> {
         self.write(|w| {
-            let tx = w.conn.transaction().map_err(backend)?;
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
             tx.execute(
                 "INSERT INTO tokens (id, member_id, secret_hash, revoked) VALUES (?1, ?2, ?3, ?4)",
                 params![t.id, t.member, t.secret_hash, t.revoked],
@@ -650,7 +683,10 @@ impl Store for SqliteStore {
 
     fn revoke_token(&self, id: &str) -> Result<()> {
         self.write(|w| {
-            let tx = w.conn.transaction().map_err(backend)?;
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
             let n = tx
                 .execute("UPDATE tokens SET revoked = 1 WHERE id = ?1", [id])
                 .map_err(backend)?;
@@ -664,7 +700,7 @@ impl Store for SqliteStore {
 
     fn add_collection(&self, c: &CollectionRecord) -> Result<()> {
         self.write(|w| {
-            let tx = w.conn.transaction().map_err(backend)?;
+            let tx = w.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             let taken: bool = tx
                 .query_row(
                     "SELECT EXISTS (SELECT 1 FROM collections WHERE id = ?1 OR (api_root = ?2 AND alias = ?3))",
@@ -737,7 +773,10 @@ impl Store for SqliteStore {
 
     fn grant(&self, collection: &str, member: &str, access: Access) -> Result<()> {
         self.write(|w| {
-            let tx = w.conn.transaction().map_err(backend)?;
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
             let coll = SqliteStore::coll_key(&tx, collection)?;
             let mid: i64 = tx
                 .query_row("SELECT id FROM members WHERE name = ?1", [member], |r| {
@@ -779,7 +818,7 @@ impl Store for SqliteStore {
     fn ingest(&self, batch: IngestBatch) -> Result<IngestReport> {
         self.write(|w| {
             let mut last = w.last_date_added;
-            let tx = w.conn.transaction().map_err(backend)?;
+            let tx = w.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             let outcomes = ingest_tx(&tx, &mut last, &batch)?;
             let mut successes = Vec::new();
             let mut failures = batch.failures.clone();
@@ -915,7 +954,7 @@ impl Store for SqliteStore {
         viewer: &Viewer,
     ) -> Result<Vec<DeletedVersion>> {
         self.write(|w| {
-            let tx = w.conn.transaction().map_err(backend)?;
+            let tx = w.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             let coll = SqliteStore::coll_key(&tx, collection)?;
             let mut args: Vec<Sql> = vec![Sql::Integer(coll), Sql::Text(object_id.to_owned())];
             let mut conds = vec!["o.coll = ?1".to_owned(), "o.object_id = ?2".to_owned()];
@@ -927,16 +966,20 @@ impl Store for SqliteStore {
                 conds.push(vc);
             }
             let sql = format!(
-                "SELECT o.date_added, o.version FROM objects o INDEXED BY objects_version WHERE {}",
+                "SELECT o.date_added, o.version, o.tlp, o.contributor, n.leaf_idx \
+                 FROM objects o INDEXED BY objects_version \
+                 JOIN log_nonces n ON n.date_added = o.date_added WHERE {}",
                 conds.join(" AND ")
             );
-            let gone = {
+            let rows = {
                 let mut st = tx.prepare(&sql).map_err(backend)?;
                 st.query_map(params_from_iter(args), |r| {
-                    Ok(DeletedVersion {
-                        id: object_id.to_owned(),
+                    Ok(Deleted {
                         date_added: r.get(0)?,
                         version: r.get(1)?,
+                        tlp: r.get(2)?,
+                        contributor: r.get(3)?,
+                        leaf_idx: r.get(4)?,
                     })
                 })
                 .map_err(backend)?
@@ -944,20 +987,20 @@ impl Store for SqliteStore {
                 .map_err(backend)?
             };
             let deleted_at = now_micros().to_string();
-            for d in &gone {
+            for d in &rows {
                 tx.execute("DELETE FROM objects WHERE date_added = ?1", [d.date_added])
                     .map_err(backend)?;
-                let leaf = detente_logentry::tombstone_leaf(&detente_logentry::Tombstone {
-                    collection,
-                    object_id,
-                    version: d.version.as_deref().unwrap_or(""),
-                    member: &viewer.name,
-                    time: &deleted_at,
-                });
-                append_leaf(&tx, &leaf)?;
-                tx.execute("DELETE FROM red_recipients WHERE date_added = ?1", [d.date_added])
-                    .map_err(backend)?;
+                // red_recipients rows stay: they decide who may see the tombstone.
+                log_tombstone(&tx, collection, object_id, d, &viewer.name, &deleted_at)?;
             }
+            let gone: Vec<DeletedVersion> = rows
+                .into_iter()
+                .map(|d| DeletedVersion {
+                    id: object_id.to_owned(),
+                    date_added: d.date_added,
+                    version: d.version,
+                })
+                .collect();
             if !gone.is_empty() {
                 tx.execute(
                     "UPDATE objects SET
@@ -970,6 +1013,92 @@ impl Store for SqliteStore {
             }
             tx.commit().map_err(backend)?;
             Ok(gone)
+        })
+    }
+
+    fn log_size(&self) -> Result<u64> {
+        self.read(|c| {
+            let n: i64 = c
+                .query_row(
+                    "SELECT coalesce(max(idx) + 1, 0) FROM log_leaves",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            Ok(n.unsigned_abs())
+        })
+    }
+
+    fn log_leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>> {
+        let start = i64::try_from(start).unwrap_or(i64::MAX);
+        let end = i64::try_from(end).unwrap_or(i64::MAX);
+        self.read(|c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT leaf FROM log_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+                )
+                .map_err(backend)?;
+            st.query_map([start, end], |r| r.get(0))
+                .map_err(backend)?
+                .collect::<rusqlite::Result<Vec<Vec<u8>>>>()
+                .map_err(backend)
+        })
+    }
+
+    fn log_object_entry(&self, date_added: i64) -> Result<Option<ObjectLogEntry>> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT n.leaf_idx, l.leaf, n.nonce, coalesce(m.name, CAST(o.contributor AS TEXT)) \
+                 FROM log_nonces n JOIN log_leaves l ON l.idx = n.leaf_idx \
+                 JOIN objects o ON o.date_added = n.date_added \
+                 LEFT JOIN members m ON m.id = o.contributor WHERE n.date_added = ?1",
+            )
+            .map_err(backend)?
+            .query_row([date_added], |r| {
+                Ok(ObjectLogEntry {
+                    index: r.get::<_, i64>(0)?.unsigned_abs(),
+                    leaf: r.get(1)?,
+                    nonce: r.get(2)?,
+                    contributor: r.get(3)?,
+                })
+            })
+            .optional()
+            .map_err(backend)
+        })
+    }
+
+    fn log_tombstones(
+        &self,
+        collection: &str,
+        object_id: &str,
+        viewer: &Viewer,
+    ) -> Result<Vec<TombstoneLogEntry>> {
+        let mut args = vec![
+            Sql::Text(collection.to_owned()),
+            Sql::Text(object_id.to_owned()),
+        ];
+        let visible = visibility(viewer, &mut args);
+        let sql = format!(
+            "SELECT o.leaf_idx, l.leaf, o.nonce, o.version, o.member, o.time, o.deleted_idx \
+             FROM log_tombstones o JOIN log_leaves l ON l.idx = o.leaf_idx \
+             WHERE o.coll_id = ?1 AND o.object_id = ?2 AND {visible} ORDER BY o.leaf_idx"
+        );
+        self.read(|c| {
+            let mut st = c.prepare_cached(&sql).map_err(backend)?;
+            st.query_map(params_from_iter(args), |r| {
+                Ok(TombstoneLogEntry {
+                    index: r.get::<_, i64>(0)?.unsigned_abs(),
+                    leaf: r.get(1)?,
+                    nonce: r.get(2)?,
+                    version: r.get(3)?,
+                    member: r.get(4)?,
+                    time: r.get(5)?,
+                    deleted_index: r.get::<_, i64>(6)?.unsigned_abs(),
+                })
+            })
+            .map_err(backend)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)
         })
     }
 

@@ -133,9 +133,10 @@ fn ingest_and_delete_append_log_leaves_in_the_same_transaction() {
     .unwrap();
     ingest_one(&s, "tool--b", "s2");
     assert_eq!(s.log_size().unwrap(), 2);
-    let (nonce, idx) = s.log_nonce(a).unwrap().unwrap();
-    assert_eq!(idx, 0);
-    let nonce: [u8; 32] = nonce.try_into().unwrap();
+    let entry = s.log_object_entry(a).unwrap().unwrap();
+    assert_eq!(entry.index, 0);
+    assert_eq!(entry.contributor, "1");
+    let nonce: [u8; 32] = entry.nonce.try_into().unwrap();
     let expected = detente_logentry::object_leaf(
         &detente_logentry::ObjectVersion {
             collection: COLL,
@@ -149,6 +150,7 @@ fn ingest_and_delete_append_log_leaves_in_the_same_transaction() {
     .unwrap();
     let leaves = s.log_leaves(0, 10).unwrap();
     assert_eq!(leaves[0], expected.to_bytes());
+    assert_eq!(entry.leaf, leaves[0]);
     let viewer = Viewer {
         member: 1,
         name: "deleter".into(),
@@ -168,6 +170,25 @@ fn ingest_and_delete_append_log_leaves_in_the_same_transaction() {
     assert_eq!(leaves.len(), 3);
     let t = detente_logentry::Leaf::parse(&leaves[2]).unwrap();
     assert_eq!(t.kind, detente_logentry::Kind::Tombstone);
+    // The tombstone is visible to whoever could see the deleted version, and recomputes.
+    let tombs = s.log_tombstones(COLL, "tool--a", &viewer).unwrap();
+    assert_eq!(tombs.len(), 1);
+    let tomb = &tombs[0];
+    assert_eq!((tomb.index, tomb.deleted_index), (2, 0));
+    assert_eq!(tomb.leaf, leaves[2]);
+    let again = detente_logentry::tombstone_leaf(
+        &detente_logentry::Tombstone {
+            collection: COLL,
+            object_id: "tool--a",
+            version: &tomb.version,
+            member: &tomb.member,
+            time: &tomb.time,
+            deleted_index: tomb.deleted_index,
+        },
+        &tomb.nonce.clone().try_into().unwrap(),
+    );
+    assert_eq!(again.to_bytes().to_vec(), leaves[2]);
+    assert!(s.log_object_entry(a).unwrap().is_none());
     drop(s);
     let s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
     assert_eq!(s.log_size().unwrap(), 3);

@@ -15,6 +15,7 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) {
     tlp_visibility(fresh());
     members_and_generation(fresh());
     latest_spec_version_by_default(fresh());
+    log_rows(fresh());
     psi_grants_and_audit(fresh());
 }
 
@@ -445,4 +446,63 @@ pub fn psi_grants_and_audit<S: Store>(store: S) {
         );
     }
     assert_eq!(s.psi_sessions(100).unwrap().len(), 3);
+}
+
+/// Every stored version and every deletion appends one leaf, in order; entries and
+/// tombstones point at their leaves; tombstones are visible to whoever could see the version.
+pub fn log_rows<S: Store>(store: S) {
+    let s = setup(store);
+    assert_eq!(s.log_size().unwrap(), 0);
+    let r = s
+        .ingest(batch(
+            vec![
+                obj("tool--a", 1, TlpRank::CLEAR, "{\"a\":1}"),
+                obj("tool--b", 1, TlpRank::AMBER, "{\"b\":1}"),
+            ],
+            "s1",
+        ))
+        .unwrap();
+    let added: Vec<i64> = r
+        .outcomes
+        .iter()
+        .map(|o| match o {
+            IngestOutcome::Stored { date_added } => *date_added,
+            other => panic!("expected stored, got {other:?}"),
+        })
+        .collect();
+    // A duplicate stores nothing and logs nothing.
+    s.ingest(batch(vec![obj("tool--a", 1, TlpRank::CLEAR, "{}")], "s2"))
+        .unwrap();
+    assert_eq!(s.log_size().unwrap(), 2);
+    let leaves = s.log_leaves(0, 10).unwrap();
+    assert_eq!(leaves.len(), 2);
+    for (i, d) in added.iter().enumerate() {
+        let e = s.log_object_entry(*d).unwrap().unwrap();
+        assert_eq!(e.index, i as u64);
+        assert_eq!(e.leaf, leaves[i]);
+        assert_eq!(e.nonce.len(), 32);
+    }
+    let nonces: Vec<Vec<u8>> = added
+        .iter()
+        .map(|d| s.log_object_entry(*d).unwrap().unwrap().nonce)
+        .collect();
+    assert_ne!(nonces[0], nonces[1], "nonces are fresh per version");
+    let admin = viewer(1, "admin", TlpRank::AMBER_STRICT);
+    for id in ["tool--a", "tool--b"] {
+        s.delete_object(COLL, id, &all(), &[], &admin).unwrap();
+    }
+    assert_eq!(s.log_size().unwrap(), 4);
+    assert_eq!(s.log_leaves(2, 4).unwrap().len(), 2);
+    let green = viewer(2, "other", TlpRank::GREEN);
+    let t = s.log_tombstones(COLL, "tool--a", &green).unwrap();
+    assert_eq!(t.len(), 1);
+    assert_eq!((t[0].index, t[0].deleted_index), (2, 0));
+    assert_eq!(t[0].member, "admin");
+    assert!(
+        s.log_tombstones(COLL, "tool--b", &green)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.log_tombstones(COLL, "tool--b", &admin).unwrap().len(), 1);
+    assert!(s.log_object_entry(added[0]).unwrap().is_none());
 }

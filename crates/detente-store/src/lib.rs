@@ -16,6 +16,11 @@
 //!   [`Viewer`] may not see (TLP) are neither returned nor counted.
 //! - **Members**: every change to members, grants, tokens or collections increments the
 //!   counter returned by [`Store::generation`], so caches of credentials can be dropped.
+//! - **Transparency log**: every stored object version and every deleted one appends one
+//!   leaf (`detente-logentry` format) in the same transaction as the change, at the next
+//!   index; leaves are never changed or removed. The sequencer reads them with
+//!   [`Store::log_leaves`]; receipts come from [`Store::log_object_entry`] and
+//!   [`Store::log_tombstones`].
 //! - Backends are `Send + Sync` and called from blocking threads; calls may run
 //!   concurrently.
 
@@ -110,6 +115,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// A status record.
     fn status(&self, id: &str) -> Result<Option<StatusRecord>>;
+
+    /// Number of leaves appended to the transparency log so far.
+    fn log_size(&self) -> Result<u64>;
+    /// Log leaves with index in `start..end`, in index order.
+    fn log_leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>>;
+    /// The log entry of the stored object version added at `date_added`.
+    fn log_object_entry(&self, date_added: i64) -> Result<Option<ObjectLogEntry>>;
+    /// Tombstones of deleted versions of one object that `viewer` could see before the
+    /// deletion, in log order.
+    fn log_tombstones(
+        &self,
+        collection: &str,
+        object_id: &str,
+        viewer: &Viewer,
+    ) -> Result<Vec<TombstoneLogEntry>>;
 
     /// Appends a PSI session to the audit table.
     fn record_psi_session(&self, record: &PsiSessionRecord) -> Result<()>;

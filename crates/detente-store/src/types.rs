@@ -459,6 +459,38 @@ pub struct DeletedVersion {
     pub version: Option<String>,
 }
 
+/// The log entry of a stored object version: what a reader needs to recompute its leaf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectLogEntry {
+    /// Log index.
+    pub index: u64,
+    /// The leaf bytes.
+    pub leaf: Vec<u8>,
+    /// The version's secret nonce.
+    pub nonce: Vec<u8>,
+    /// The contributing member's name as committed.
+    pub contributor: String,
+}
+
+/// The log entry of a deleted object version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TombstoneLogEntry {
+    /// Log index of the tombstone.
+    pub index: u64,
+    /// The leaf bytes.
+    pub leaf: Vec<u8>,
+    /// The tombstone's secret nonce.
+    pub nonce: Vec<u8>,
+    /// Deleted version string (empty for unversioned objects).
+    pub version: String,
+    /// The deleting member's name.
+    pub member: String,
+    /// Deletion time as committed (µs since the epoch, decimal).
+    pub time: String,
+    /// Log index of the deleted version's object entry.
+    pub deleted_index: u64,
+}
+
 /// Which side of a private set intersection session a node was on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PsiRole {

@@ -27,14 +27,19 @@ pub struct HttpFetcher {
 impl HttpFetcher {
     /// A fetcher for the node at `base_url`; its log lives under `base_url/log/`.
     pub fn new(base_url: &str) -> Self {
-        let prefix = format!("{}/log/", base_url.trim_end_matches('/'));
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(60)))
             .http_status_as_error(false)
             .build();
+        Self::with_agent(base_url, ureq::Agent::new_with_config(config))
+    }
+
+    /// The same, through `agent` (e.g. one that trusts the node's own CA). The agent must
+    /// not turn HTTP error statuses into errors.
+    pub fn with_agent(base_url: &str, agent: ureq::Agent) -> Self {
         HttpFetcher {
-            prefix,
-            agent: ureq::Agent::new_with_config(config),
+            prefix: format!("{}/log/", base_url.trim_end_matches('/')),
+            agent,
         }
     }
 }

@@ -35,7 +35,9 @@ impl State {
         &self.dir
     }
 
-    fn read(&self, name: &str) -> Result<Option<Vec<u8>>, ClientError> {
+    /// Reads a file of this log's state (also used for what callers keep beside it, such as
+    /// remembered receipts); `None` if it does not exist.
+    pub fn read(&self, name: &str) -> Result<Option<Vec<u8>>, ClientError> {
         let path = self.dir.join(name);
         match fs::read(&path) {
             Ok(b) => Ok(Some(b)),
@@ -44,8 +46,8 @@ impl State {
         }
     }
 
-    /// Writes a file atomically (temporary file, fsync, rename).
-    fn write(&self, name: &str, data: &[u8]) -> Result<(), ClientError> {
+    /// Writes a file of this log's state atomically (temporary file, fsync, rename).
+    pub fn write(&self, name: &str, data: &[u8]) -> Result<(), ClientError> {
         fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
         let path = self.dir.join(name);
         let tmp = self.dir.join(format!(".{name}.tmp"));

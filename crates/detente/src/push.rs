@@ -25,6 +25,13 @@ pub struct Remote {
     /// Collection id.
     #[arg(long)]
     collection: String,
+    #[command(flatten)]
+    login: Login,
+}
+
+/// How to authenticate to a node and which certificate to trust.
+#[derive(ClapArgs, Debug, Clone)]
+pub struct Login {
     /// Member name for HTTP Basic; the secret comes from DETENTE_SECRET.
     #[arg(long, requires = "secret")]
     user: Option<String>,
@@ -43,6 +50,27 @@ pub struct Remote {
     /// Do not verify the server's certificate.
     #[arg(long)]
     insecure: bool,
+}
+
+impl Login {
+    /// An HTTP agent trusting what `--ca-cert`/`--insecure` say; HTTP error statuses are
+    /// returned, not raised.
+    pub fn agent(&self) -> anyhow::Result<Agent> {
+        let mut tls = TlsConfig::builder().disable_verification(self.insecure);
+        if let Some(path) = &self.ca_cert {
+            let pem =
+                std::fs::read(path).with_context(|| format!("couldn't read {}", path.display()))?;
+            let cert = Certificate::from_pem(&pem)
+                .with_context(|| format!("{} is not a PEM certificate", path.display()))?;
+            tls = tls.root_certs(RootCerts::new_with_certs(&[cert]));
+        }
+        Ok(Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(300)))
+            .tls_config(tls.build())
+            .build()
+            .into())
+    }
 }
 
 /// A connection to one collection.
@@ -65,20 +93,12 @@ fn origin(url: &str) -> anyhow::Result<&str> {
 impl Client {
     /// Connects (discovering the API root when `url` is a server URL).
     pub fn connect(r: &Remote) -> anyhow::Result<Client> {
-        let mut tls = TlsConfig::builder().disable_verification(r.insecure);
-        if let Some(path) = &r.ca_cert {
-            let pem =
-                std::fs::read(path).with_context(|| format!("couldn't read {}", path.display()))?;
-            let cert = Certificate::from_pem(&pem)
-                .with_context(|| format!("{} is not a PEM certificate", path.display()))?;
-            tls = tls.root_certs(RootCerts::new_with_certs(&[cert]));
-        }
-        let agent: Agent = Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(300)))
-            .tls_config(tls.build())
-            .build()
-            .into();
+        Self::connect_to(&r.url, &r.collection, &r.login)
+    }
+
+    /// Connects to `collection` at `url` (an API root or server URL) as `login`.
+    pub fn connect_to(url: &str, collection: &str, r: &Login) -> anyhow::Result<Client> {
+        let agent = r.agent()?;
         let auth = if let Some(t) = &r.token {
             format!("Bearer {t}")
         } else {
@@ -101,7 +121,7 @@ impl Client {
             auth,
             collection_url: String::new(),
         };
-        let mut root = r.url.clone();
+        let mut root = url.to_owned();
         if !root.ends_with('/') {
             root.push('/');
         }
@@ -118,7 +138,7 @@ impl Client {
                 default.to_owned()
             };
         }
-        client.collection_url = format!("{root}collections/{}/", r.collection);
+        client.collection_url = format!("{root}collections/{collection}/");
         Ok(client)
     }
 
@@ -137,8 +157,8 @@ impl Client {
         bail!("{what} failed with HTTP {status}: {detail}")
     }
 
-    /// GETs a TAXII resource; returns its JSON and headers of interest.
-    pub fn get_json(&self, url: &str) -> anyhow::Result<Value> {
+    /// GETs a resource as this member; returns the status and body, whatever the status.
+    pub fn get(&self, url: &str) -> anyhow::Result<(u16, String)> {
         let mut resp = self
             .agent
             .get(url)
@@ -153,6 +173,12 @@ impl Client {
             .limit(MAX_RESPONSE)
             .read_to_string()
             .with_context(|| format!("couldn't read the answer of {url}"))?;
+        Ok((status, body))
+    }
+
+    /// GETs a TAXII resource; returns its JSON.
+    pub fn get_json(&self, url: &str) -> anyhow::Result<Value> {
+        let (status, body) = self.get(url)?;
         Self::check(status, &body, &format!("GET {url}"))?;
         serde_json::from_str(&body).with_context(|| format!("{url} did not answer JSON"))
     }

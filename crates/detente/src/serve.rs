@@ -248,7 +248,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let log_dir = args.data.dir.join(LOG_DIR);
     let mut sequencer =
         detente_sequencer::Sequencer::open(&log_dir, &origin, &node_seed(&args.data.dir)?)
-            .context("couldn't open the transparency log")?;
+            .with_context(|| {
+                format!(
+                    "couldn't open the transparency log in {} (the store holds every leaf: \
+                     move that directory away and restart to republish it)",
+                    log_dir.display()
+                )
+            })?;
     sequencer
         .step(&store)
         .context("couldn't publish the transparency log")?;
@@ -263,20 +269,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .context("couldn't print the admin secret")?;
     }
     let store = Arc::new(store);
+    let log = detente_server::LogService {
+        prover: Arc::new(detente_sequencer::Prover::new(
+            &log_dir,
+            sequencer.published(),
+        )),
+        verifier_key: sequencer.verifier_key(),
+        dir: log_dir,
+    };
     {
-        // Publish new leaves at least every second; a failed step is retried next tick.
+        // Publish new leaves at least every second: poll twice a second, and keep stepping
+        // without a pause while a backlog remains; a failed step is retried next tick.
         let store = store.clone();
         std::thread::spawn(move || {
             loop {
-                std::thread::sleep(std::time::Duration::from_millis(500));
-                if let Err(e) = sequencer.step(&store) {
-                    tracing::error!(error = %e, "transparency log step failed");
+                match sequencer.step(&*store) {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "transparency log step failed"),
                 }
+                std::thread::sleep(std::time::Duration::from_millis(500));
             }
         });
     }
     let config = Config {
-        log_dir: Some(log_dir),
+        log: Some(log),
         tls,
         insecure_http: args.insecure_http,
         max_content_length: args.max_content_length,

@@ -3,14 +3,20 @@
 //! Fetches `URL/log/checkpoint`, checks its signature against the node's key (given with `--key`
 //! and pinned in the state directory on first use), checks it is consistent with the last
 //! checkpoint verified from that node, re-derives every tile level and the entry hashes, and
-//! recomputes the root. Any failure is printed precisely and exits with status 1.
+//! recomputes the root. With `--collection`, also checks every readable object of that
+//! collection against its receipt (see [`collection`]). Any failure is printed precisely and
+//! exits with status 1.
+
+mod collection;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use detente_tlog::VerifierKey;
+use detente_tlog::{VerifierKey, Verifiers};
 use detente_tlog_client::{Fetcher as _, HttpFetcher, Options, State, verify_log};
+
+use crate::push::Login;
 
 /// Arguments of `detente verify`.
 #[derive(clap::Args)]
@@ -29,6 +35,13 @@ pub struct Args {
     /// Check only the hash tiles, not the entry bundles.
     #[arg(long)]
     skip_entries: bool,
+    /// Also check every object of this collection the member can read against its receipt,
+    /// and that every object remembered from earlier runs is still served or tombstoned.
+    #[arg(long, value_name = "ID")]
+    collection: Option<String>,
+    /// Credentials for --collection; --ca-cert/--insecure apply to every request.
+    #[command(flatten)]
+    login: Login,
 }
 
 fn default_state_dir() -> anyhow::Result<PathBuf> {
@@ -53,32 +66,57 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(dir) => dir,
         None => default_state_dir()?,
     };
-    let fetcher = HttpFetcher::new(&args.url);
+    let fetcher = HttpFetcher::with_agent(&args.url, args.login.agent()?);
     let state = State::new(&state_root, fetcher.location());
     let options = Options {
         key,
         skip_entries: args.skip_entries,
     };
-    match verify_log(&fetcher, Some(&state), &options) {
-        Ok(r) => {
-            println!("log: {}", r.origin);
-            let pinned = if r.pinned_key { "pinned now" } else { "pinned" };
-            println!("key: {} ({pinned})", r.key);
-            println!("checkpoint: size {}, root {}", r.size, r.root);
-            match r.previous_size {
-                Some(m) => println!("consistency: extends the remembered checkpoint of size {m}"),
-                None => println!("consistency: first checkpoint remembered from this log"),
-            }
-            println!(
-                "tiles: {} hash tiles and {} entry bundles checked",
-                r.tiles, r.bundles
-            );
-            println!("OK");
-            Ok(ExitCode::SUCCESS)
-        }
+    let r = match verify_log(&fetcher, Some(&state), &options) {
+        Ok(r) => r,
         Err(e) => {
             eprintln!("verify: FAILED: {e}");
-            Ok(ExitCode::from(1))
+            return Ok(ExitCode::from(1));
+        }
+    };
+    println!("log: {}", r.origin);
+    let pinned = if r.pinned_key { "pinned now" } else { "pinned" };
+    println!("key: {} ({pinned})", r.key);
+    println!("checkpoint: size {}, root {}", r.size, r.root);
+    match r.previous_size {
+        Some(m) => println!("consistency: extends the remembered checkpoint of size {m}"),
+        None => println!("consistency: first checkpoint remembered from this log"),
+    }
+    println!(
+        "tiles: {} hash tiles and {} entry bundles checked",
+        r.tiles, r.bundles
+    );
+    if let Some(coll) = &args.collection {
+        let key = VerifierKey::parse(&r.key).context("the pinned key is malformed")?;
+        let out = collection::check(
+            &args.url,
+            coll,
+            &args.login,
+            &state,
+            &r,
+            Verifiers::new(vec![key]),
+        )
+        .with_context(|| format!("checking collection {coll}"))?;
+        println!(
+            "collection {coll}: {} object versions match their log entries; {} remembered versions deleted with a tombstone",
+            out.checked, out.tombstoned
+        );
+        if !out.failures.is_empty() {
+            for f in &out.failures {
+                eprintln!("verify: FAILED: {f}");
+            }
+            eprintln!(
+                "verify: FAILED: {} problems in collection {coll}",
+                out.failures.len()
+            );
+            return Ok(ExitCode::from(1));
         }
     }
+    println!("OK");
+    Ok(ExitCode::SUCCESS)
 }

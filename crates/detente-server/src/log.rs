@@ -1,0 +1,278 @@
+//! The transparency log's HTTP API under `/log/`: the public tlog-tiles resources
+//! (`checkpoint`, `tile/...`), public consistency proofs, and receipts for members.
+//!
+//! A receipt is given only for an object version (or the tombstone of one) that the caller
+//! may read; every other case, including a collection the caller cannot read, gets the same
+//! 404, so the endpoint tells a non-reader nothing.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use detente_logentry::receipt::{Entry, Receipt, encode};
+use detente_sequencer::{ProofError, Prover};
+use detente_store::{ObjectQuery, Store, StoreError, VersionMatch};
+use detente_taxii::time::parse_micros;
+use serde::Serialize;
+
+use crate::App;
+use crate::auth::Principal;
+use crate::error::ApiError;
+
+/// Where the published log lives and how proofs are made.
+#[derive(Clone)]
+pub struct LogService {
+    /// Directory of the published tiles and checkpoint.
+    pub dir: PathBuf,
+    /// Proofs against the latest checkpoint.
+    pub prover: Arc<Prover>,
+    /// The log's verifier key (`name+hex+base64`), shown on the status page.
+    pub verifier_key: String,
+}
+
+fn body(content_type: &'static str, cache: &'static str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+            (
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+fn json<T: Serialize>(cache: &'static str, value: &T) -> Result<Response, ApiError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(body("application/json", cache, bytes))
+}
+
+/// `GET /log/{*path}`.
+pub(crate) async fn get<S: Store>(
+    State(app): State<Arc<App<S>>>,
+    Path(path): Path<String>,
+    req: Request,
+) -> Response {
+    let result = match app.config.log.clone() {
+        None => Err(ApiError::NotFound("this node publishes no log".into())),
+        Some(log) => route(&app, &log, &path, req).await,
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn route<S: Store>(
+    app: &Arc<App<S>>,
+    log: &LogService,
+    path: &str,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let query = req.uri().query().unwrap_or("").to_owned();
+    if path == "checkpoint" {
+        let latest = log
+            .prover
+            .latest()
+            .ok_or_else(|| ApiError::NotFound("no checkpoint yet".into()))?;
+        return Ok(body(
+            "text/plain; charset=utf-8",
+            "no-cache",
+            latest.note.clone(),
+        ));
+    }
+    if path == "consistency" {
+        return consistency(log, &query);
+    }
+    if let Some(rest) = path.strip_prefix("receipt/") {
+        let (cid, oid) = rest
+            .split_once('/')
+            .filter(|(c, o)| !c.is_empty() && !o.is_empty() && !o.contains('/'))
+            .ok_or_else(|| {
+                ApiError::NotFound("receipts are at /log/receipt/{collection}/{object}".into())
+            })?;
+        let (cid, oid) = (cid.to_owned(), oid.to_owned());
+        let authz = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.as_bytes().to_vec());
+        // A receipt is a few indexed point reads (microseconds, never waiting on a writer in
+        // WAL mode), so they run in place: handing them to a blocking thread cost a third of
+        // the throughput in bench/tlog.sh.
+        let a = &**app;
+        let p = a.auth.authenticate(&*a.store, authz.as_deref())?;
+        let r = receipt(a, log, &p, &cid, &oid, &query)?;
+        return json("private, no-store", &r);
+    }
+    let dir = log.dir.clone();
+    let path = path.to_owned();
+    let found = tokio::task::spawn_blocking(move || detente_sequencer::read_published(&dir, &path))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    match found {
+        Some(r) => Ok(body(
+            "application/octet-stream",
+            "public, max-age=31536000, immutable",
+            r.body,
+        )),
+        None => Err(ApiError::NotFound("no such log resource".into())),
+    }
+}
+
+/// The body of `GET /log/consistency`.
+#[derive(Serialize)]
+struct ConsistencyOut {
+    from: u64,
+    to: u64,
+    proof: Vec<String>,
+}
+
+fn size_param(query: &str, name: &str) -> Result<Option<u64>, ApiError> {
+    for (k, v) in form_pairs(query) {
+        if k == name {
+            return v.parse().map(Some).map_err(|_| {
+                ApiError::BadRequest(format!("`{name}` must be a tree size, not {v:?}"))
+            });
+        }
+    }
+    Ok(None)
+}
+
+fn form_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned()))
+}
+
+/// `GET /log/consistency?from=N[&to=M]` (M defaults to the published size): the RFC 9162
+/// consistency proof, public and immutable.
+fn consistency(log: &LogService, query: &str) -> Result<Response, ApiError> {
+    let from = size_param(query, "from")?
+        .ok_or_else(|| ApiError::BadRequest("`from` (a tree size) is required".into()))?;
+    let to = match size_param(query, "to")? {
+        Some(t) => t,
+        None => {
+            log.prover
+                .latest()
+                .ok_or_else(|| ApiError::NotFound("no checkpoint yet".into()))?
+                .size
+        }
+    };
+    let proof = log.prover.consistency(from, to).map_err(proof_error)?;
+    json(
+        "public, max-age=31536000, immutable",
+        &ConsistencyOut {
+            from,
+            to,
+            proof: proof.iter().map(|h| h.to_base64()).collect(),
+        },
+    )
+}
+
+fn proof_error(e: ProofError) -> ApiError {
+    match e {
+        ProofError::NoCheckpoint | ProofError::NotYetSequenced { .. } => {
+            ApiError::Unavailable(format!("{e}; retry shortly"))
+        }
+        ProofError::BadRange { .. } => ApiError::BadRequest(e.to_string()),
+        ProofError::Tiles(_) => ApiError::Internal(e.to_string()),
+    }
+}
+
+/// The receipt of an object version the caller may read, or of the tombstone of one.
+fn receipt<S: Store>(
+    a: &App<S>,
+    log: &LogService,
+    p: &Principal,
+    cid: &str,
+    oid: &str,
+    query: &str,
+) -> Result<Receipt, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no receipt for {oid} in collection {cid}"));
+    let version = form_pairs(query)
+        .find(|(k, _)| k == "version")
+        .map(|(_, v)| v);
+    let exact = match &version {
+        Some(v) => Some(parse_micros(v).map_err(|e| {
+            ApiError::BadRequest(format!("`version` must be a STIX timestamp: {e}"))
+        })?),
+        None => None,
+    };
+    if !p.access(cid).0 {
+        return Err(not_found());
+    }
+    // An unknown collection (possible for an admin, who may read every one) is the same 404.
+    let page = match a.store.query_objects(&ObjectQuery {
+        collection: cid.to_owned(),
+        viewer: p.viewer(),
+        ids: vec![oid.to_owned()],
+        types: Vec::new(),
+        versions: VersionMatch {
+            all: false,
+            first: false,
+            last: exact.is_none(),
+            exact: exact.into_iter().collect(),
+        },
+        spec_versions: Vec::new(),
+        added_after: None,
+        after: None,
+        limit: 1,
+        with_body: false,
+    }) {
+        Err(StoreError::NotFound(_)) => return Err(not_found()),
+        other => other?,
+    };
+    let (entry, version_text, nonce, index, leaf) = if let Some(o) = page.items.first() {
+        let e = a
+            .store
+            .log_object_entry(o.date_added)?
+            .ok_or_else(|| ApiError::Internal(format!("no log entry for {}", o.date_added)))?;
+        (
+            Entry::Object {
+                contributor: e.contributor,
+            },
+            o.version.clone().unwrap_or_default(),
+            e.nonce,
+            e.index,
+            e.leaf,
+        )
+    } else {
+        let wanted = |t: &&detente_store::TombstoneLogEntry| {
+            version
+                .as_deref()
+                .is_none_or(|v| parse_micros(&t.version).ok() == exact || t.version == v)
+        };
+        let t = a
+            .store
+            .log_tombstones(cid, oid, &p.viewer())?
+            .into_iter()
+            .rev()
+            .find(|t| wanted(&t))
+            .ok_or_else(not_found)?;
+        (
+            Entry::Tombstone {
+                deleted_by: t.member,
+                deleted_at: t.time,
+                deleted_index: t.deleted_index,
+            },
+            t.version,
+            t.nonce,
+            t.index,
+            t.leaf,
+        )
+    };
+    let (latest, proof) = log.prover.inclusion(index).map_err(proof_error)?;
+    let checkpoint = String::from_utf8(latest.note.clone())
+        .map_err(|e| ApiError::Internal(format!("checkpoint is not UTF-8: {e}")))?;
+    Ok(Receipt {
+        collection: cid.to_owned(),
+        object_id: oid.to_owned(),
+        version: version_text,
+        entry,
+        nonce: encode(&nonce),
+        log_index: index,
+        leaf: encode(&leaf),
+        checkpoint,
+        inclusion_proof: proof.iter().map(|h| h.to_base64()).collect(),
+    })
+}
