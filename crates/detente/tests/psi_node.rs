@@ -515,6 +515,29 @@ fn node_to_node_psi_sessions() {
     assert_eq!(resp.status().as_u16(), 200);
     let rows: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
     assert!(rows.as_array().unwrap().len() >= 8);
+
+    // A member's bearer token works as well as its secret.
+    let token = last_line(&ok(detente(
+        &["token", "issue", "peer", "--data", a_s],
+        &[],
+    )));
+    let out = ok(detente(
+        &[
+            "psi",
+            "query",
+            "--peer",
+            &a.url,
+            "--collection",
+            &ca,
+            "--items",
+            items.to_str().unwrap(),
+            "--count-only",
+            "--token",
+            &token,
+        ],
+        &[],
+    ));
+    assert_eq!(out.trim(), "4");
 }
 
 /// A CA and a leaf certificate for 127.0.0.1, made with the openssl command.
