@@ -163,6 +163,15 @@ impl PsiService {
         }
     }
 
+    /// Marks sessions as already used (e.g. those answered before a restart), so that
+    /// replaying them is refused.
+    pub fn remember(&self, sessions: impl IntoIterator<Item = SessionId>) {
+        self.replay
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(sessions);
+    }
+
     /// Cap, replay and budget checks: everything that can refuse a session from its header.
     /// `own_items` is the answerer's set size, charged to the budget with the request's.
     fn admit(

@@ -146,7 +146,7 @@ pub async fn serve<S: Store>(
     let router = Router::new()
         .route("/", axum::routing::get(page::index::<S>))
         .route("/log/{*path}", axum::routing::get(log::get::<S>));
-    let router = psi::routes(router, &app.config.psi);
+    let router = psi::routes(router, &app).await?;
     let router = router.fallback(handlers::handle::<S>).with_state(app);
     tracing::info!(%addr, tls = tls.is_some(), "serving TAXII 2.1");
     net::run(router, listener, tls, shutdown).await?;

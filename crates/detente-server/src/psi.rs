@@ -20,9 +20,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use detente_psi::Mode;
+use detente_psi::{Mode, SessionId};
 use detente_psi_net::NoProgress;
-use detente_psi_net::server::{PsiService, ServeConfig, SessionError, SessionFailure};
+use detente_psi_net::server::{PsiService, SessionError, SessionFailure};
 use detente_scan::Value;
 use detente_scan::norm::Ip;
 use detente_scan::stix_pattern::{Usable, classify};
@@ -41,17 +41,28 @@ const PAGE: usize = 5_000;
 /// Audit rows `GET /psi/v1/audit` returns at most.
 const AUDIT_LIMIT: usize = 10_000;
 
-/// Adds the PSI routes, answering under `config` (cap and budget).
-pub(crate) fn routes<S: Store>(
+/// Adds the PSI routes, answering under the node's cap and budget. Sessions answered before
+/// (the audit table keeps their ids) stay refused as replays after a restart.
+pub(crate) async fn routes<S: Store>(
     router: Router<Arc<App<S>>>,
-    config: &ServeConfig,
-) -> Router<Arc<App<S>>> {
+    app: &Arc<App<S>>,
+) -> Result<Router<Arc<App<S>>>, crate::ServeError> {
     let service = Arc::new(PsiService::new(
         Arc::new(Vec::new()),
-        config.clone(),
+        app.config.psi.clone(),
         Arc::new(NoProgress),
     ));
-    router
+    let store = app.store.clone();
+    let answered = tokio::task::spawn_blocking(move || store.psi_sessions(usize::MAX))
+        .await
+        .map_err(std::io::Error::other)??;
+    service.remember(
+        answered
+            .iter()
+            .filter(|r| r.role == PsiRole::Answerer)
+            .filter_map(|r| parse_session(&r.session)),
+    );
+    Ok(router
         .route(
             "/psi/v1/collections/{id}/session",
             post(
@@ -72,7 +83,19 @@ pub(crate) fn routes<S: Store>(
                 },
             ),
         )
-        .route("/psi/v1/audit", get(audit::<S>))
+        .route("/psi/v1/audit", get(audit::<S>)))
+}
+
+/// A session id from its 32 hex digits.
+fn parse_session(hex: &str) -> Option<SessionId> {
+    let mut id = [0u8; 16];
+    if hex.len() != 32 || !hex.is_ascii() {
+        return None;
+    }
+    for (i, b) in id.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(SessionId(id))
 }
 
 /// Whether the member may run PSI sessions against `collection`.
@@ -401,6 +424,15 @@ mod tests {
             r#"{{"type":"indicator","pattern":{},"pattern_type":"stix"{extra}}}"#,
             serde_json::to_string(pattern).unwrap()
         )
+    }
+
+    #[test]
+    fn session_ids_round_trip_through_hex() {
+        let id = SessionId([0xab; 16]);
+        assert_eq!(parse_session(&id.to_string()), Some(id));
+        for bad in ["", "ab", &"g".repeat(32), &"é".repeat(16)] {
+            assert_eq!(parse_session(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -657,3 +657,41 @@ fn psi_over_https_trusting_the_nodes_ca() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn replay_refused_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("a");
+    let data_s = data.to_str().unwrap();
+    let node = start_node(&data, &[], None);
+    let collection = add_collection(data_s);
+    let peer = add_member(data_s, "peer", "green", Some((&collection, "psi")));
+    let request = |id: u8| {
+        Request {
+            header: RequestHeader {
+                session: SessionId([id; 16]),
+                mode: Mode::CountOnly,
+                count: 0,
+            },
+            points: Vec::new(),
+        }
+        .encode()
+    };
+    let send = |node: &Node, body: &[u8]| {
+        agent()
+            .post(&format!(
+                "{}/psi/v1/collections/{collection}/session",
+                node.url
+            ))
+            .header("Authorization", &basic("peer", &peer))
+            .send(body)
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(send(&node, &request(1)), 200);
+    drop(node);
+    let node = start_node(&data, &[], None);
+    assert_eq!(send(&node, &request(1)), 409);
+    assert_eq!(send(&node, &request(2)), 200);
+}
