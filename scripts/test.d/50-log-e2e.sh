@@ -6,7 +6,8 @@
 #  3. a TAXII DELETE leaves a tombstone that `verify --collection` accepts;
 #  4. kill -9 mid-ingest, restart: verify passes and every acknowledged object is served and
 #     in the log exactly once;
-#  5. tampering is caught: an object row edited in the database, an object row silently
+#  5. a lost log directory is republished identically from the store;
+#  6. tampering is caught: an object row edited in the database, an object row silently
 #     removed, a tile rewritten, a tile truncated.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -155,6 +156,18 @@ assert one("SELECT count(*) FROM objects WHERE date_added NOT IN (SELECT date_ad
 assert one("SELECT max(idx) + 1 FROM log_leaves") == leaves, "log indices have gaps"
 print(f"all {len(acked)} acknowledged objects are stored and logged exactly once; {leaves} leaves")
 PY
+
+# The published tiles are derived from the store: a lost log directory is republished
+# identically (same tiles, same signed checkpoint) before the node serves again.
+kill "$PID"; wait "$PID" || true; PID=
+mv "$D/log" "$W/log.before"
+start
+cmp "$D/log/checkpoint" "$W/log.before/checkpoint"
+(cd "$D/log" && find tile -type f) | while read -r f; do
+    cmp -s "$D/log/$f" "$W/log.before/$f" || { echo "republished $f differs"; exit 1; }
+done
+verify_coll >/dev/null
+echo "republished the log directory identically"
 
 # Tampering with the database behind the log's back is caught by members.
 EDIT=$(sql "SELECT object_id FROM objects WHERE coll = (SELECT coll FROM collections WHERE id = '$C') LIMIT 1 OFFSET 5")

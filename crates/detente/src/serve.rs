@@ -255,9 +255,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     log_dir.display()
                 )
             })?;
-    sequencer
+    // Catch up with every leaf before serving, so a republished log never shows a checkpoint
+    // smaller than one it published before.
+    while sequencer
         .step(&store)
-        .context("couldn't publish the transparency log")?;
+        .context("couldn't publish the transparency log")?
+        .is_some()
+    {}
     if let Some(secret) = admin_secret {
         eprintln!(
             "created member `admin`; its secret is printed below once and saved in {}",
