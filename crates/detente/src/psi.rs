@@ -243,16 +243,20 @@ struct QueryItems {
     lines: Vec<String>,
 }
 
+/// The local data directory: `--data`, or the default one when `--from-collection` needs it.
+fn local_data(args: &QueryArgs) -> Option<crate::serve::DataArgs> {
+    let dir = args.data.clone().or_else(|| {
+        args.from_collection
+            .as_ref()
+            .map(|_| PathBuf::from("./detente-data"))
+    })?;
+    Some(crate::serve::DataArgs { dir })
+}
+
 fn query_items(args: &QueryArgs) -> anyhow::Result<QueryItems> {
-    let lines = match (&args.items, &args.from_collection) {
-        (Some(path), _) => read_lines(path)?,
-        (None, Some(collection)) => {
-            let data = crate::serve::DataArgs {
-                dir: args
-                    .data
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from("./detente-data")),
-            };
+    let lines = match (&args.items, &args.from_collection, local_data(args)) {
+        (Some(path), _, _) => read_lines(path)?,
+        (None, Some(collection), Some(data)) => {
             let store = crate::serve::open_store(&data)?;
             // The local operator holds the whole data directory: every TLP level counts.
             let viewer = Viewer {
@@ -263,7 +267,7 @@ fn query_items(args: &QueryArgs) -> anyhow::Result<QueryItems> {
             detente_server::psi::collection_values(&store, collection, &viewer)
                 .with_context(|| format!("reading the indicators of collection {collection}"))?
         }
-        (None, None) => bail!("give --items FILE or --from-collection ID"),
+        _ => bail!("give --items FILE or --from-collection ID"),
     };
     let set = ItemSet::from_lines(lines.iter().map(String::as_str));
     Ok(QueryItems { set, lines })
@@ -315,11 +319,7 @@ fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
         Some(c) => client::query_node(&args.peer, c, set.values(), &options, &Bars::new()),
         None => client::query(&args.peer, set.values(), &options, &Bars::new()),
     };
-    let audit_dir = match (&args.data, &args.from_collection) {
-        (Some(dir), _) => Some(dir.clone()),
-        (None, Some(_)) => Some(PathBuf::from("./detente-data")),
-        (None, None) => None,
-    };
+    let audit_dir = local_data(&args);
     let record = |outcome: String,
                   session: Option<detente_psi::SessionId>,
                   report: Option<&client::QueryReport>,
@@ -403,13 +403,10 @@ fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_audit(dir: &Path, record: &PsiSessionRecord) -> anyhow::Result<()> {
-    let data = crate::serve::DataArgs {
-        dir: dir.to_path_buf(),
-    };
-    crate::serve::open_store(&data)?
+fn write_audit(data: &crate::serve::DataArgs, record: &PsiSessionRecord) -> anyhow::Result<()> {
+    crate::serve::open_store(data)?
         .record_psi_session(record)
-        .with_context(|| format!("writing the PSI audit row to {}", dir.display()))
+        .with_context(|| format!("writing the PSI audit row to {}", data.dir.display()))
 }
 
 fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
