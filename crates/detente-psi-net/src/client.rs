@@ -2,11 +2,13 @@
 
 use std::time::{Duration, Instant};
 
-use detente_psi::{DecodeError, Mode, Outcome, ProtocolError, Querier, Response};
+use detente_psi::{DecodeError, Mode, Outcome, ProtocolError, Querier, Response, SessionId};
 use rand_core::OsRng;
 use thiserror::Error;
 
-use crate::{ProgressFactory, SESSION_PATH, is_loopback_host};
+use base64::Engine;
+
+use crate::{ProgressFactory, SESSION_PATH, collection_session_path, is_loopback_host};
 
 /// Largest answerer set the querier accepts in a response, bounding its memory.
 pub const DEFAULT_MAX_PEER_ITEMS: u32 = 100_000_000;
@@ -25,6 +27,8 @@ pub enum QueryError {
     /// The peer refused the session.
     #[error("peer refused the session: HTTP {status}: {message}{}", retry_after.map(|s| format!(" (retry after {s} s)")).unwrap_or_default())]
     Refused {
+        /// The refused session's id.
+        session: SessionId,
         /// HTTP status code.
         status: u16,
         /// The peer's explanation.
@@ -32,6 +36,9 @@ pub enum QueryError {
         /// Seconds from `Retry-After`, if any.
         retry_after: Option<u64>,
     },
+    /// The trusted certificate file is not PEM.
+    #[error("the CA certificate is not a PEM certificate: {0}")]
+    BadCertificate(Box<ureq::Error>),
     /// The connection failed.
     #[error("HTTP transport error talking to {url}: {source}")]
     Transport {
@@ -53,6 +60,10 @@ pub enum QueryError {
 pub struct QueryOptions {
     /// Bearer token for the peer.
     pub token: Option<String>,
+    /// Member name and secret for HTTP Basic (used when there is no token).
+    pub basic: Option<(String, String)>,
+    /// PEM certificate(s) to trust instead of the built-in roots (e.g. a node's own CA).
+    pub ca_cert_pem: Option<Vec<u8>>,
     /// Intersection or count only.
     pub mode: Mode,
     /// Largest answerer set accepted.
@@ -62,6 +73,8 @@ pub struct QueryOptions {
 /// What the querier learned, with the session's costs.
 #[derive(Debug, Clone)]
 pub struct QueryReport {
+    /// The session id.
+    pub session: SessionId,
     /// The result.
     pub outcome: Outcome,
     /// Size of the answerer's set.
@@ -76,6 +89,20 @@ pub struct QueryReport {
 
 /// Checks a peer base URL: `https://` anywhere, `http://` only to a loopback host.
 pub fn session_url(peer: &str) -> Result<String, QueryError> {
+    endpoint(peer, SESSION_PATH)
+}
+
+/// The session URL of `collection` on the node at `peer` (same URL rules as
+/// [`session_url`]).
+pub fn node_session_url(peer: &str, collection: &str) -> Result<String, QueryError> {
+    let path = collection_session_path(collection).ok_or_else(|| QueryError::BadUrl {
+        url: collection.to_string(),
+        reason: "a collection id has only letters, digits and '-'",
+    })?;
+    endpoint(peer, &path)
+}
+
+fn endpoint(peer: &str, path: &str) -> Result<String, QueryError> {
     let bad = |reason| QueryError::BadUrl {
         url: peer.to_string(),
         reason,
@@ -92,7 +119,7 @@ pub fn session_url(peer: &str) -> Result<String, QueryError> {
         }
         _ => return Err(bad("scheme must be https (or http to loopback)")),
     }
-    Ok(format!("{}{SESSION_PATH}", peer.trim_end_matches('/')))
+    Ok(format!("{}{path}", peer.trim_end_matches('/')))
 }
 
 /// Runs one session over `items` (distinct, normalised values) against `peer`.
@@ -102,7 +129,31 @@ pub fn query(
     options: &QueryOptions,
     progress: &dyn ProgressFactory,
 ) -> Result<QueryReport, QueryError> {
-    let url = session_url(peer)?;
+    run(session_url(peer)?, items, options, progress)
+}
+
+/// Runs one session over `items` against `collection` on the detente node at `peer`.
+pub fn query_node(
+    peer: &str,
+    collection: &str,
+    items: &[String],
+    options: &QueryOptions,
+    progress: &dyn ProgressFactory,
+) -> Result<QueryReport, QueryError> {
+    run(
+        node_session_url(peer, collection)?,
+        items,
+        options,
+        progress,
+    )
+}
+
+fn run(
+    url: String,
+    items: &[String],
+    options: &QueryOptions,
+    progress: &dyn ProgressFactory,
+) -> Result<QueryReport, QueryError> {
     let started = Instant::now();
     let (querier, request) = {
         let sink = progress.start("blinding", items.len() as u64);
@@ -110,10 +161,16 @@ pub fn query(
     };
     let body = request.encode();
     drop(request);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let mut config = ureq::Agent::config_builder().http_status_as_error(false);
+    if let Some(pem) = &options.ca_cert_pem {
+        let cert = ureq::tls::Certificate::from_pem(pem)
+            .map_err(|e| QueryError::BadCertificate(Box::new(e)))?;
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::new_with_certs(&[cert]))
+            .build();
+        config = config.tls_config(tls);
+    }
+    let agent: ureq::Agent = config.build().into();
     let transport = |source| QueryError::Transport {
         url: url.clone(),
         source: Box::new(source),
@@ -123,6 +180,9 @@ pub fn query(
         .header("content-type", "application/octet-stream");
     if let Some(token) = &options.token {
         post = post.header("authorization", format!("Bearer {token}"));
+    } else if let Some((user, secret)) = &options.basic {
+        let pair = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"));
+        post = post.header("authorization", format!("Basic {pair}"));
     }
     let mut response = post.send(&body[..]).map_err(transport)?;
     let status = response.status().as_u16();
@@ -141,6 +201,7 @@ pub fn query(
             .trim()
             .to_string();
         return Err(QueryError::Refused {
+            session: querier.session(),
             status,
             message,
             retry_after,
@@ -162,6 +223,7 @@ pub fn query(
         querier.finish(&parsed, &*sink)?
     };
     Ok(QueryReport {
+        session: parsed.session,
         outcome,
         peer_items: parsed.tags.len(),
         bytes_sent: body.len(),
@@ -188,5 +250,10 @@ mod tests {
         ));
         assert!(session_url("ftp://127.0.0.1/").is_err());
         assert!(session_url("not a url").is_err());
+        assert_eq!(
+            node_session_url("https://node.example:8484/", "c-1").unwrap(),
+            "https://node.example:8484/psi/v1/collections/c-1/session"
+        );
+        assert!(node_session_url("https://node.example/", "../x").is_err());
     }
 }

@@ -10,12 +10,26 @@
 //! [`server::PsiService`] is transport-agnostic enough for the node to mount it behind its
 //! own authentication; [`server::router`] is the standalone router with a bearer-token check.
 //! [`client::query`] runs the querier side over HTTPS (plain HTTP only to loopback).
+//!
+//! A detente node mounts the same service per collection at
+//! [`collection_session_path`] (`/psi/v1/collections/{id}/session`), behind its member
+//! authentication; [`client::query_node`] runs a session against it.
 
 pub mod client;
 pub mod server;
 
 /// Path of the session endpoint.
 pub const SESSION_PATH: &str = "/psi/v1/session";
+
+/// Path of a node's session endpoint over one collection, or `None` if `collection` is not
+/// a plain id (letters, digits and `-`).
+pub fn collection_session_path(collection: &str) -> Option<String> {
+    let plain = !collection.is_empty()
+        && collection
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    plain.then(|| format!("/psi/v1/collections/{collection}/session"))
+}
 
 /// Opens a progress display for a phase of `total` items.
 pub trait ProgressFactory: Send + Sync {
@@ -47,6 +61,17 @@ pub fn is_loopback_host(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn collection_paths_take_plain_ids_only() {
+        assert_eq!(
+            collection_session_path("a1-b2").as_deref(),
+            Some("/psi/v1/collections/a1-b2/session")
+        );
+        for bad in ["", "a/b", "..", "a?b", "a b"] {
+            assert_eq!(collection_session_path(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn loopback_hosts() {

@@ -163,29 +163,41 @@ impl PsiService {
         }
     }
 
+    /// Marks sessions as already used (e.g. those answered before a restart), so that
+    /// replaying them is refused.
+    pub fn remember(&self, sessions: impl IntoIterator<Item = SessionId>) {
+        self.replay
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(sessions);
+    }
+
     /// Cap, replay and budget checks: everything that can refuse a session from its header.
-    fn admit(&self, peer: &str, header: &RequestHeader) -> Result<AcceptedSession, SessionError> {
-        let policy = AnswererPolicy {
-            max_request_items: self.config.max_items,
-        };
+    /// `own_items` is the answerer's set size, charged to the budget with the request's.
+    fn admit(
+        &self,
+        peer: &str,
+        header: &RequestHeader,
+        own_items: usize,
+    ) -> Result<AcceptedSession, SessionError> {
+        let policy = self.policy();
         if let Some(budget) = &self.budget {
-            let cost = u64::from(header.count) + self.items.len() as u64;
+            let cost = u64::from(header.count) + own_items as u64;
             let mut budget = budget.lock().unwrap_or_else(PoisonError::into_inner);
-            // Check the cap before charging, so an oversized request costs no budget.
-            if header.count > policy.max_request_items {
-                return Err(ProtocolError::TooManyItems {
-                    count: u64::from(header.count),
-                    max: u64::from(policy.max_request_items),
-                }
-                .into());
-            }
             budget.charge(&peer.to_string(), cost, self.origin.elapsed())?;
         }
         let mut replay = self.replay.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(accept(header, &policy, &mut *replay)?)
     }
 
-    /// Runs one session for `peer` (the budget key) over a streamed request body.
+    fn policy(&self) -> AnswererPolicy {
+        AnswererPolicy {
+            max_request_items: self.config.max_items,
+        }
+    }
+
+    /// Runs one session for `peer` (the budget key) over a streamed request body, answering
+    /// over the items this service was made with.
     ///
     /// The header is read first; the cap, replay and budget checks happen before the
     /// points are read or any group operation is done. The budget is charged as soon as the
@@ -195,71 +207,156 @@ impl PsiService {
         peer: &str,
         body: Body,
     ) -> Result<(Vec<u8>, SessionRecord), SessionError> {
+        let items = Arc::clone(&self.items);
+        self.handle_with(peer, body, move || std::future::ready(Ok(items)))
+            .await
+            .map_err(|failure| failure.error)
+    }
+
+    /// Like [`PsiService::handle`], but the answerer's items come from `load`, called once
+    /// the header has passed the size cap and before the budget is charged (the charge needs
+    /// |Y|). A failure keeps what was known of the session, for audit logs.
+    pub async fn handle_with<F, Fut>(
+        &self,
+        peer: &str,
+        body: Body,
+        load: F,
+    ) -> Result<(Vec<u8>, SessionRecord), SessionFailure>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Arc<Vec<String>>, SessionError>>,
+    {
+        let started = Instant::now();
+        let mut failure = SessionFailure {
+            error: SessionError::Internal(String::new()),
+            header: None,
+            own_items: None,
+            bytes_in: 0,
+            duration: Duration::ZERO,
+        };
+        let fail = |mut failure: SessionFailure, error: SessionError, bytes_in: usize| {
+            failure.error = error;
+            failure.bytes_in = bytes_in;
+            failure.duration = started.elapsed();
+            failure
+        };
         let mut body = body;
         let mut buf: Vec<u8> = Vec::new();
         let header = loop {
             if buf.len() >= REQUEST_HEADER_LEN {
-                break RequestHeader::parse(&buf)?;
-            }
-            if !next_chunk(&mut body, &mut buf).await? {
-                return Err(DecodeError::Truncated {
-                    needed: REQUEST_HEADER_LEN,
-                    got: buf.len(),
+                match RequestHeader::parse(&buf) {
+                    Ok(h) => break h,
+                    Err(e) => return Err(fail(failure, e.into(), buf.len())),
                 }
-                .into());
+            }
+            match next_chunk(&mut body, &mut buf).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    let e = DecodeError::Truncated {
+                        needed: REQUEST_HEADER_LEN,
+                        got: buf.len(),
+                    };
+                    return Err(fail(failure, e.into(), buf.len()));
+                }
+                Err(e) => return Err(fail(failure, e, buf.len())),
             }
         };
-        let started = Instant::now();
+        failure.header = Some(header);
         let expected = header.message_len();
-        let request = match self.admit(peer, &header) {
-            Ok(session) => {
-                buf.reserve(expected.saturating_sub(buf.len()));
-                while buf.len() < expected && next_chunk(&mut body, &mut buf).await? {}
-                if buf.len() == expected {
-                    // One more poll, so that data past the declared points is reported.
-                    next_chunk(&mut body, &mut buf).await?;
+        // The cap comes first: an oversized request costs neither the item load nor budget.
+        let admitted = if header.count > self.config.max_items {
+            Err(SessionError::TooManyItems {
+                count: u64::from(header.count),
+                max: u64::from(self.config.max_items),
+            })
+        } else {
+            match load().await {
+                Ok(items) => {
+                    failure.own_items = Some(items.len());
+                    self.admit(peer, &header, items.len())
+                        .map(|session| (session, items))
                 }
-                (session, Request::decode(&buf, self.config.max_items)?)
+                Err(e) => Err(e),
             }
+        };
+        let (session, items) = match admitted {
+            Ok(ok) => ok,
             Err(refusal) => {
                 // Read (and drop) a bounded rest of the body so that the client, still
                 // sending, sees the refusal instead of a reset connection.
                 let mut sink = Vec::new();
                 let mut drained = buf.len();
-                while drained < expected.min(DRAIN_LIMIT)
-                    && next_chunk(&mut body, &mut sink).await?
-                {
+                while drained < expected.min(DRAIN_LIMIT) {
+                    match next_chunk(&mut body, &mut sink).await {
+                        Ok(true) => {}
+                        _ => break,
+                    }
                     drained += sink.len();
                     sink.clear();
                 }
-                return Err(refusal);
+                return Err(fail(failure, refusal, drained));
             }
         };
-        let (session, request) = request;
+        buf.reserve(expected.saturating_sub(buf.len()));
+        let read = async {
+            while buf.len() < expected && next_chunk(&mut body, &mut buf).await? {}
+            if buf.len() == expected {
+                // One more poll, so that data past the declared points is reported.
+                next_chunk(&mut body, &mut buf).await?;
+            }
+            Ok::<_, SessionError>(())
+        };
+        if let Err(e) = read.await {
+            return Err(fail(failure, e, buf.len()));
+        }
         let bytes_in = buf.len();
+        let request = match Request::decode(&buf, self.config.max_items) {
+            Ok(r) => r,
+            Err(e) => return Err(fail(failure, e.into(), bytes_in)),
+        };
         drop(buf);
-        let items = Arc::clone(&self.items);
+        let own = Arc::clone(&items);
         let progress = Arc::clone(&self.progress);
         let response = tokio::task::spawn_blocking(move || {
-            let total = request.points.len() as u64 + items.len() as u64;
+            let total = request.points.len() as u64 + own.len() as u64;
             let sink = progress.start("answering", total);
-            session.respond(&request, &items, &mut OsRng, &*sink)
+            session.respond(&request, &own, &mut OsRng, &*sink)
         })
         .await
-        .map_err(|e| SessionError::Internal(e.to_string()))??;
+        .map_err(|e| SessionError::Internal(e.to_string()))
+        .and_then(|r| r.map_err(SessionError::from));
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => return Err(fail(failure, e, bytes_in)),
+        };
         let bytes = response.encode();
         let record = SessionRecord {
             peer: peer.to_string(),
             session: header.session,
             mode: header.mode,
             request_items: header.count as usize,
-            own_items: self.items.len(),
+            own_items: items.len(),
             bytes_in,
             bytes_out: bytes.len(),
             duration: started.elapsed(),
         };
         Ok((bytes, record))
     }
+}
+
+/// A session that did not complete, with what the answerer knew of it when it stopped.
+#[derive(Debug)]
+pub struct SessionFailure {
+    /// Why it stopped (maps to the HTTP status).
+    pub error: SessionError,
+    /// The request header, if it was parsed.
+    pub header: Option<RequestHeader>,
+    /// The answerer's set size, if it was loaded.
+    pub own_items: Option<usize>,
+    /// Request bytes read.
+    pub bytes_in: usize,
+    /// Time from the start of the request to the refusal.
+    pub duration: Duration,
 }
 
 /// Appends the next data frame to `buf`; false at the end of the body.

@@ -66,6 +66,8 @@ async fn run_query(
     let url = url.to_string();
     let options = QueryOptions {
         token: token.map(str::to_string),
+        basic: None,
+        ca_cert_pem: None,
         mode,
         max_peer_items: 1_000_000,
     };
@@ -183,6 +185,7 @@ async fn exhausted_budget_gives_429_with_retry_after() {
             status,
             retry_after,
             message,
+            ..
         } => {
             assert_eq!(status, 429, "{message}");
             let secs = retry_after.expect("Retry-After header");

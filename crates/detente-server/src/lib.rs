@@ -14,6 +14,7 @@ mod log;
 mod metrics;
 mod net;
 mod page;
+pub mod psi;
 
 use std::future::Future;
 use std::io;
@@ -51,6 +52,8 @@ pub struct Config {
     pub insecure_http: bool,
     /// The transparency log, served under `/log/`.
     pub log: Option<LogService>,
+    /// Cap and per-member budget of PSI sessions (`/psi/v1/...`).
+    pub psi: detente_psi_net::server::ServeConfig,
 }
 
 impl Default for Config {
@@ -63,6 +66,10 @@ impl Default for Config {
             tls: None,
             insecure_http: false,
             log: None,
+            psi: detente_psi_net::server::ServeConfig {
+                max_items: 1_000_000,
+                budget: Some((10_000_000, std::time::Duration::from_secs(3600))),
+            },
         }
     }
 }
@@ -139,6 +146,7 @@ pub async fn serve<S: Store>(
     let router = Router::new()
         .route("/", axum::routing::get(page::index::<S>))
         .route("/log/{*path}", axum::routing::get(log::get::<S>));
+    let router = psi::routes(router, &app).await?;
     let router = router.fallback(handlers::handle::<S>).with_state(app);
     tracing::info!(%addr, tls = tls.is_some(), "serving TAXII 2.1");
     net::run(router, listener, tls, shutdown).await?;

@@ -73,4 +73,19 @@ CREATE TABLE IF NOT EXISTS log_tombstones (
     tlp INTEGER NOT NULL,
     contributor INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS log_tombstones_object ON log_tombstones (coll_id, object_id);
+CREATE TABLE IF NOT EXISTS psi_sessions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    session TEXT NOT NULL,
+    peer TEXT NOT NULL,
+    collection_id TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    own_items INTEGER,
+    peer_items INTEGER,
+    result_items INTEGER,
+    bytes_in INTEGER NOT NULL,
+    bytes_out INTEGER NOT NULL,
+    duration_us INTEGER NOT NULL,
+    outcome TEXT NOT NULL);
 ";

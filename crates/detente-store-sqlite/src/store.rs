@@ -1135,4 +1135,12 @@ impl Store for SqliteStore {
             .transpose()
         })
     }
+
+    fn record_psi_session(&self, record: &detente_store::PsiSessionRecord) -> Result<()> {
+        self.write(|w| crate::psi_audit::insert(&w.conn, record))
+    }
+
+    fn psi_sessions(&self, limit: usize) -> Result<Vec<detente_store::PsiSessionRecord>> {
+        self.read(|c| crate::psi_audit::latest(c, limit))
+    }
 }

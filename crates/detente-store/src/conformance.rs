@@ -5,7 +5,8 @@
 
 use crate::{
     Access, ApiRootRecord, Clearance, CollectionRecord, IngestBatch, IngestOutcome, NewMember,
-    NewObject, ObjectQuery, Role, Store, StoreError, TlpRank, VersionMatch, Viewer,
+    NewObject, ObjectQuery, PsiRole, PsiSessionRecord, Role, Store, StoreError, TlpRank,
+    VersionMatch, Viewer,
 };
 
 /// Runs every check, each on a store from `fresh`.
@@ -15,6 +16,7 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) {
     members_and_generation(fresh());
     latest_spec_version_by_default(fresh());
     log_rows(fresh());
+    psi_grants_and_audit(fresh());
 }
 
 /// The collection every check uses.
@@ -379,6 +381,71 @@ pub fn latest_spec_version_by_default<S: Store>(store: S) {
     let mut by_id = query(v, all());
     by_id.ids = vec!["tool--a".into()];
     assert_eq!(bodies(&by_id), vec!["{\"a\":21}"]);
+}
+
+/// `psi` grants combine with read/write and round-trip; PSI audit rows come back oldest
+/// first, the latest `limit` of them, exactly as recorded.
+pub fn psi_grants_and_audit<S: Store>(store: S) {
+    let s = setup(store);
+    let m = s
+        .add_member(&NewMember {
+            name: "peer".into(),
+            role: Role::Reader,
+            clearance: Clearance::Green,
+            secret_hash: "h".into(),
+        })
+        .unwrap();
+    for access in [Access::Psi, Access::ReadPsi, Access::ReadWritePsi] {
+        s.grant(COLL, "peer", access).unwrap();
+        assert_eq!(s.grants_of(m.id).unwrap(), vec![(COLL.to_owned(), access)]);
+    }
+    assert!(s.psi_sessions(10).unwrap().is_empty());
+    let row = |i: i64, role: PsiRole| PsiSessionRecord {
+        id: 0,
+        time: 1_700_000_000_000_000 + i,
+        role,
+        session: format!("{i:032x}"),
+        peer: format!("peer{i}"),
+        collection: COLL.into(),
+        mode: "count-only".into(),
+        own_items: Some(10 + i.unsigned_abs()),
+        peer_items: (i > 0).then_some(7),
+        result_items: (role == PsiRole::Querier).then_some(3),
+        bytes_in: 1000,
+        bytes_out: 2000,
+        duration_micros: 5,
+        outcome: if i == 1 {
+            "refused: budget".into()
+        } else {
+            "ok".into()
+        },
+    };
+    for i in 0..3 {
+        let role = if i == 2 {
+            PsiRole::Querier
+        } else {
+            PsiRole::Answerer
+        };
+        s.record_psi_session(&row(i, role)).unwrap();
+    }
+    let got = s.psi_sessions(2).unwrap();
+    assert_eq!(got.len(), 2);
+    assert!(got[0].id < got[1].id);
+    for (g, i) in got.iter().zip(1..) {
+        let role = if i == 2 {
+            PsiRole::Querier
+        } else {
+            PsiRole::Answerer
+        };
+        assert_eq!(
+            *g,
+            PsiSessionRecord {
+                id: g.id,
+                ..row(i, role)
+            }
+        );
+    }
+    assert_eq!(s.psi_sessions(100).unwrap().len(), 3);
 }
 
 /// Every stored version and every deletion appends one leaf, in order; entries and

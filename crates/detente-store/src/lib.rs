@@ -130,4 +130,9 @@ pub trait Store: Send + Sync + 'static {
         object_id: &str,
         viewer: &Viewer,
     ) -> Result<Vec<TombstoneLogEntry>>;
+
+    /// Appends a PSI session to the audit table.
+    fn record_psi_session(&self, record: &PsiSessionRecord) -> Result<()>;
+    /// The latest `limit` audited PSI sessions, oldest first.
+    fn psi_sessions(&self, limit: usize) -> Result<Vec<PsiSessionRecord>>;
 }

@@ -132,6 +132,14 @@ pub enum Access {
     Write,
     /// May read and write.
     ReadWrite,
+    /// May only run PSI sessions against the collection (no object reads).
+    Psi,
+    /// May read and run PSI sessions.
+    ReadPsi,
+    /// May write and run PSI sessions.
+    WritePsi,
+    /// May read, write and run PSI sessions.
+    ReadWritePsi,
 }
 
 impl Access {
@@ -141,29 +149,69 @@ impl Access {
             Access::Read => "read",
             Access::Write => "write",
             Access::ReadWrite => "read-write",
+            Access::Psi => "psi",
+            Access::ReadPsi => "read+psi",
+            Access::WritePsi => "write+psi",
+            Access::ReadWritePsi => "read-write+psi",
         }
     }
     /// Whether it allows reading.
     pub fn read(self) -> bool {
-        matches!(self, Access::Read | Access::ReadWrite)
+        matches!(
+            self,
+            Access::Read | Access::ReadWrite | Access::ReadPsi | Access::ReadWritePsi
+        )
     }
     /// Whether it allows writing.
     pub fn write(self) -> bool {
-        matches!(self, Access::Write | Access::ReadWrite)
+        matches!(
+            self,
+            Access::Write | Access::ReadWrite | Access::WritePsi | Access::ReadWritePsi
+        )
+    }
+    /// Whether it allows private set intersection sessions against the collection.
+    pub fn psi(self) -> bool {
+        matches!(
+            self,
+            Access::Psi | Access::ReadPsi | Access::WritePsi | Access::ReadWritePsi
+        )
+    }
+    /// The grant with exactly these permissions, if any (at least one must be set).
+    pub fn from_parts(read: bool, write: bool, psi: bool) -> Option<Access> {
+        Some(match (read, write, psi) {
+            (true, false, false) => Access::Read,
+            (false, true, false) => Access::Write,
+            (true, true, false) => Access::ReadWrite,
+            (false, false, true) => Access::Psi,
+            (true, false, true) => Access::ReadPsi,
+            (false, true, true) => Access::WritePsi,
+            (true, true, true) => Access::ReadWritePsi,
+            (false, false, false) => return None,
+        })
     }
 }
 
 impl FromStr for Access {
     type Err = StoreError;
     fn from_str(s: &str) -> Result<Self, StoreError> {
-        match s {
-            "read" => Ok(Access::Read),
-            "write" => Ok(Access::Write),
-            "read-write" => Ok(Access::ReadWrite),
-            _ => Err(StoreError::Invalid(format!(
-                "unknown access {s:?} (expected read, write or read-write)"
-            ))),
+        // A grant is `+`-joined parts: `read`, `write`, `read-write` and `psi`.
+        let bad = || {
+            StoreError::Invalid(format!(
+                "unknown access {s:?} (expected read, write, read-write or psi, or a `+` \
+                 combination such as read+psi)"
+            ))
+        };
+        let (mut read, mut write, mut psi) = (false, false, false);
+        for part in s.split('+') {
+            match part {
+                "read" => read = true,
+                "write" => write = true,
+                "read-write" => (read, write) = (true, true),
+                "psi" => psi = true,
+                _ => return Err(bad()),
+            }
         }
+        Access::from_parts(read, write, psi).ok_or_else(bad)
     }
 }
 
@@ -441,4 +489,97 @@ pub struct TombstoneLogEntry {
     pub time: String,
     /// Log index of the deleted version's object entry.
     pub deleted_index: u64,
+}
+
+/// Which side of a private set intersection session a node was on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PsiRole {
+    /// This node answered a member's session over one of its collections.
+    Answerer,
+    /// This node queried a peer.
+    Querier,
+}
+
+impl PsiRole {
+    /// The role's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PsiRole::Answerer => "answerer",
+            PsiRole::Querier => "querier",
+        }
+    }
+}
+
+impl FromStr for PsiRole {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "answerer" => Ok(PsiRole::Answerer),
+            "querier" => Ok(PsiRole::Querier),
+            _ => Err(StoreError::Invalid(format!("unknown PSI role {s:?}"))),
+        }
+    }
+}
+
+/// One audited PSI session. The answerer never learns the result, so its rows have no
+/// `result_items`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PsiSessionRecord {
+    /// Row id, assigned by the store (ignored when recording).
+    pub id: i64,
+    /// When the session ended, µs since the epoch.
+    pub time: i64,
+    /// Which side this node was on.
+    pub role: PsiRole,
+    /// The session id in hex (both sides log it, so their rows can be matched); empty when
+    /// the session broke off before it was known.
+    pub session: String,
+    /// The other party: the member name (answerer) or the peer URL (querier).
+    pub peer: String,
+    /// The collection queried (on the answering node).
+    pub collection: String,
+    /// `intersection` or `count-only`.
+    pub mode: String,
+    /// This node's set size, if it got that far.
+    pub own_items: Option<u64>,
+    /// The other party's set size, if known.
+    pub peer_items: Option<u64>,
+    /// The querier's result size (intersection or count); always `None` on the answerer.
+    pub result_items: Option<u64>,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Bytes sent.
+    pub bytes_out: u64,
+    /// Wall time, µs.
+    pub duration_micros: u64,
+    /// `ok`, or `refused: REASON` / `failed: REASON`.
+    pub outcome: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_names_round_trip_and_combine() {
+        for a in [
+            Access::Read,
+            Access::Write,
+            Access::ReadWrite,
+            Access::Psi,
+            Access::ReadPsi,
+            Access::WritePsi,
+            Access::ReadWritePsi,
+        ] {
+            assert_eq!(a.as_str().parse::<Access>().unwrap(), a);
+        }
+        assert_eq!("psi+read".parse::<Access>().unwrap(), Access::ReadPsi);
+        assert_eq!("read+write".parse::<Access>().unwrap(), Access::ReadWrite);
+        let psi: Access = "psi".parse().unwrap();
+        assert!(psi.psi() && !psi.read() && !psi.write());
+        assert!(!Access::ReadWrite.psi());
+        for bad in ["", "psi+", "admin", "read+admin", "+"] {
+            assert!(bad.parse::<Access>().is_err(), "{bad}");
+        }
+    }
 }

@@ -36,13 +36,14 @@ enum Cmd {
         #[command(flatten)]
         data: DataArgs,
     },
-    /// Grant a member read, write or read-write access to a collection.
+    /// Grant a member read, write, read-write or psi access to a collection (replacing its
+    /// grant there); `psi` allows private set intersection sessions without object reads.
     Grant {
         /// Collection id.
         collection: String,
         /// Member name.
         member: String,
-        /// read, write or read-write.
+        /// read, write, read-write or psi, or a `+` combination such as read+psi.
         access: String,
         #[command(flatten)]
         data: DataArgs,

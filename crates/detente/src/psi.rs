@@ -14,6 +14,8 @@ use detente_psi::{ItemSet, Mode, Outcome, Progress};
 use detente_psi_net::client::{self, DEFAULT_MAX_PEER_ITEMS, QueryOptions};
 use detente_psi_net::server::{PsiService, ServeConfig, SessionRecord, Standalone, router};
 use detente_psi_net::{ProgressFactory, is_loopback_host};
+use detente_server::psi::AuditRow;
+use detente_store::{PsiRole, PsiSessionRecord, Store, TlpRank, Viewer};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Sets larger than this get progress bars (when stderr is a terminal).
@@ -32,8 +34,10 @@ enum PsiCommand {
     /// its size; this side learns only the querier's set size).
     Serve(ServeArgs),
     /// Run one PSI session against a serving peer and print the intersection (as this file's
-    /// own lines) or its size.
+    /// own lines) or its size; with --collection, against a collection of a detente node.
     Query(QueryArgs),
+    /// Print the PSI audit table of a node's data directory (sessions answered and queried).
+    Audit(AuditArgs),
 }
 
 #[derive(clap::Args)]
@@ -71,11 +75,27 @@ struct ServeArgs {
 #[derive(clap::Args)]
 struct QueryArgs {
     /// Item file, one indicator per line (empty lines and `#` comments skipped).
-    #[arg(long, value_name = "FILE")]
-    items: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "from_collection",
+        conflicts_with = "from_collection"
+    )]
+    items: Option<PathBuf>,
     /// Base URL of the serving peer: https://..., or http:// to a loopback address.
     #[arg(long, value_name = "URL")]
     peer: String,
+    /// Query this collection of the detente node at --peer (needs the `psi` grant there).
+    #[arg(long, value_name = "ID")]
+    collection: Option<String>,
+    /// Take this side's items from the indicators of this collection of the local node
+    /// (--data), instead of --items.
+    #[arg(long, value_name = "ID", requires = "collection")]
+    from_collection: Option<String>,
+    /// The local node's data directory: source of --from-collection, and where the session
+    /// is audited (default with --from-collection: ./detente-data).
+    #[arg(long = "data", value_name = "DIR", env = "DETENTE_DATA")]
+    data: Option<PathBuf>,
     /// Bearer token for the peer.
     #[arg(
         long,
@@ -84,6 +104,29 @@ struct QueryArgs {
         hide_env_values = true
     )]
     token: Option<String>,
+    /// Member name on the peer node, for HTTP Basic (secret from --secret/DETENTE_SECRET).
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "secret",
+        conflicts_with = "token"
+    )]
+    user: Option<String>,
+    /// The member's secret.
+    #[arg(
+        long,
+        alias = "password",
+        value_name = "SECRET",
+        env = "DETENTE_SECRET",
+        hide_env_values = true
+    )]
+    secret: Option<String>,
+    /// A file holding `NAME:SECRET` for HTTP Basic.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["user", "token"])]
+    credentials: Option<PathBuf>,
+    /// Trust this PEM certificate (e.g. the peer node's CA) instead of the built-in roots.
+    #[arg(long, value_name = "PEM")]
+    ca_cert: Option<PathBuf>,
     /// Learn only the size of the intersection.
     #[arg(long)]
     count_only: bool,
@@ -92,11 +135,24 @@ struct QueryArgs {
     output: Option<PathBuf>,
 }
 
+#[derive(clap::Args)]
+struct AuditArgs {
+    #[command(flatten)]
+    data: crate::serve::DataArgs,
+    /// Print the rows as a JSON array instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Print at most the latest N sessions.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    limit: usize,
+}
+
 /// Runs `detente psi`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         PsiCommand::Serve(a) => serve(a),
         PsiCommand::Query(a) => query(a),
+        PsiCommand::Audit(a) => audit(a),
     }
 }
 
@@ -181,21 +237,126 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
-    client::session_url(&args.peer)?;
-    let lines = read_lines(&args.items)?;
+/// This side's items: normalised values, and the line printed for each input line.
+struct QueryItems {
+    set: ItemSet,
+    lines: Vec<String>,
+}
+
+/// The local data directory: `--data`, or the default one when `--from-collection` needs it.
+fn local_data(args: &QueryArgs) -> Option<crate::serve::DataArgs> {
+    let dir = args.data.clone().or_else(|| {
+        args.from_collection
+            .as_ref()
+            .map(|_| PathBuf::from("./detente-data"))
+    })?;
+    Some(crate::serve::DataArgs { dir })
+}
+
+fn query_items(args: &QueryArgs) -> anyhow::Result<QueryItems> {
+    let lines = match (&args.items, &args.from_collection, local_data(args)) {
+        (Some(path), _, _) => read_lines(path)?,
+        (None, Some(collection), Some(data)) => {
+            let store = crate::serve::open_store(&data)?;
+            // The local operator holds the whole data directory: every TLP level counts.
+            let viewer = Viewer {
+                member: 0,
+                name: String::new(),
+                clearance: TlpRank::RED,
+            };
+            detente_server::psi::collection_values(&store, collection, &viewer)
+                .with_context(|| format!("reading the indicators of collection {collection}"))?
+        }
+        _ => bail!("give --items FILE or --from-collection ID"),
+    };
     let set = ItemSet::from_lines(lines.iter().map(String::as_str));
-    let options = QueryOptions {
-        token: args.token,
+    Ok(QueryItems { set, lines })
+}
+
+fn query_options(args: &QueryArgs) -> anyhow::Result<QueryOptions> {
+    let basic = match (&args.credentials, &args.user, &args.secret) {
+        (Some(path), _, _) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading credentials file {}", path.display()))?;
+            let (user, secret) = text
+                .trim()
+                .split_once(':')
+                .with_context(|| format!("{} does not hold NAME:SECRET", path.display()))?;
+            Some((user.to_string(), secret.to_string()))
+        }
+        (None, Some(user), Some(secret)) => Some((user.clone(), secret.clone())),
+        _ => None,
+    };
+    let ca_cert_pem = match &args.ca_cert {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("reading CA certificate {}", path.display()))?,
+        ),
+        None => None,
+    };
+    Ok(QueryOptions {
+        token: args.token.clone(),
+        basic,
+        ca_cert_pem,
         mode: if args.count_only {
             Mode::CountOnly
         } else {
             Mode::Intersection
         },
         max_peer_items: DEFAULT_MAX_PEER_ITEMS,
+    })
+}
+
+fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
+    match &args.collection {
+        Some(c) => client::node_session_url(&args.peer, c).map(drop)?,
+        None => client::session_url(&args.peer).map(drop)?,
+    }
+    let QueryItems { set, lines } = query_items(&args)?;
+    let options = query_options(&args)?;
+    let started = std::time::Instant::now();
+    let result = match &args.collection {
+        Some(c) => client::query_node(&args.peer, c, set.values(), &options, &Bars::new()),
+        None => client::query(&args.peer, set.values(), &options, &Bars::new()),
     };
-    let report = client::query(&args.peer, set.values(), &options, &Bars::new())
-        .with_context(|| format!("PSI session with {}", args.peer))?;
+    let audit_dir = local_data(&args);
+    let record = |outcome: String,
+                  session: Option<detente_psi::SessionId>,
+                  report: Option<&client::QueryReport>,
+                  found: Option<usize>| {
+        PsiSessionRecord {
+            id: 0,
+            time: detente_server::psi::now_micros(),
+            role: PsiRole::Querier,
+            session: session.map(|s| s.to_string()).unwrap_or_default(),
+            peer: args.peer.clone(),
+            collection: args.collection.clone().unwrap_or_default(),
+            mode: detente_server::psi::mode_name(options.mode).to_string(),
+            own_items: Some(set.values().len() as u64),
+            peer_items: report.map(|r| r.peer_items as u64),
+            result_items: found.map(|n| n as u64),
+            bytes_in: report.map_or(0, |r| r.bytes_received as u64),
+            bytes_out: report.map_or(0, |r| r.bytes_sent as u64),
+            duration_micros: u64::try_from(
+                report.map_or(started.elapsed(), |r| r.duration).as_micros(),
+            )
+            .unwrap_or(u64::MAX),
+            outcome,
+        }
+    };
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(dir) = &audit_dir {
+                let (kind, session) = match e {
+                    client::QueryError::Refused { session, .. } => ("refused", Some(session)),
+                    _ => ("failed", None),
+                };
+                write_audit(dir, &record(format!("{kind}: {e}"), session, None, None))?;
+            }
+            return Err(anyhow::Error::new(e).context(format!("PSI session with {}", args.peer)));
+        }
+    };
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path)
@@ -216,6 +377,17 @@ fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
         }
     };
     out.flush().context("writing the result")?;
+    if let Some(dir) = &audit_dir {
+        write_audit(
+            dir,
+            &record(
+                "ok".into(),
+                Some(report.session),
+                Some(&report),
+                Some(found),
+            ),
+        )?;
+    }
     eprintln!(
         "psi query: {} distinct items, peer has {}; intersection {}; sent {} bytes, received {} \
          bytes ({:.1} B per item pair); {:.2} s",
@@ -228,6 +400,61 @@ fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
             / set.values().len().max(report.peer_items).max(1) as f64,
         report.duration.as_secs_f64()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_audit(data: &crate::serve::DataArgs, record: &PsiSessionRecord) -> anyhow::Result<()> {
+    crate::serve::open_store(data)?
+        .record_psi_session(record)
+        .with_context(|| format!("writing the PSI audit row to {}", data.dir.display()))
+}
+
+fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    let rows = crate::serve::open_store(&args.data)?
+        .psi_sessions(args.limit)
+        .context("reading the PSI audit table")?;
+    let rows: Vec<AuditRow> = rows.iter().map(AuditRow::from).collect();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &rows).context("writing JSON")?;
+        writeln!(out)?;
+    } else {
+        let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |n| n.to_string());
+        writeln!(
+            out,
+            "id\ttime\trole\tsession\tpeer\tcollection\tmode\town\tpeer_items\tresult\tbytes_in\t\
+             bytes_out\tms\toutcome"
+        )?;
+        for r in &rows {
+            writeln!(
+                out,
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.1}\t{}",
+                r.id,
+                r.time,
+                r.role,
+                if r.session.is_empty() {
+                    "-"
+                } else {
+                    &r.session
+                },
+                r.peer,
+                if r.collection.is_empty() {
+                    "-"
+                } else {
+                    &r.collection
+                },
+                r.mode,
+                opt(r.own_items),
+                opt(r.peer_items),
+                opt(r.result_items),
+                r.bytes_in,
+                r.bytes_out,
+                r.duration_ms,
+                r.outcome
+            )?;
+        }
+    }
+    out.flush().context("writing to standard output")?;
     Ok(ExitCode::SUCCESS)
 }
 

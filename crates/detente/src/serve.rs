@@ -62,6 +62,16 @@ pub struct Args {
     /// (default: `<host name>/detente`).
     #[arg(long)]
     origin: Option<String>,
+    /// Largest querier set accepted in one PSI session (refused with 413 before any work).
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    psi_max_items: u32,
+    /// Items each member may spend on PSI sessions per window, charging the querier's set
+    /// plus the collection's set per session; 0 turns the budget off.
+    #[arg(long, value_name = "N", default_value_t = 10_000_000)]
+    psi_budget_items: u64,
+    /// Length of the PSI budget's sliding window, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    psi_budget_window: u64,
 }
 
 /// Reads the node's Ed25519 seed from the data directory.
@@ -291,6 +301,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         tls,
         insecure_http: args.insecure_http,
         max_content_length: args.max_content_length,
+        psi: detente_psi_net::server::ServeConfig {
+            max_items: args.psi_max_items,
+            budget: (args.psi_budget_items > 0).then(|| {
+                (
+                    args.psi_budget_items,
+                    std::time::Duration::from_secs(args.psi_budget_window.max(1)),
+                )
+            }),
+        },
         ..Config::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -1,0 +1,487 @@
+//! Private set intersection sessions between nodes, over one collection's indicator values.
+//!
+//! `POST /psi/v1/collections/{id}/session` runs one [`detente_psi_net`] session for an
+//! authenticated member holding the `psi` grant on the collection (or an admin). The
+//! answerer's set is the indicator values of the collection's indicators that this member
+//! may read under TLP, so a session never reveals holdings the member could not fetch. The
+//! size cap, the per-member sliding-window budget (charging |X| + |Y|) and replay refusal
+//! are [`PsiService`]'s. Every session that reaches the service is written to the audit
+//! table, with both set sizes but never a result (the answerer does not learn one).
+//! `GET /psi/v1/audit` returns the audit table to admins as JSON.
+
+use std::collections::HashSet;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use detente_psi::{Mode, SessionId};
+use detente_psi_net::NoProgress;
+use detente_psi_net::server::{PsiService, SessionError, SessionFailure};
+use detente_scan::Value;
+use detente_scan::norm::Ip;
+use detente_scan::stix_pattern::{Usable, classify};
+use detente_store::{
+    ObjectQuery, PsiRole, PsiSessionRecord, Role, Store, StoreError, VersionMatch, Viewer,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::App;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::handlers::blocking;
+
+/// Indicators read per store page while building a set.
+const PAGE: usize = 5_000;
+/// Audit rows `GET /psi/v1/audit` returns at most.
+const AUDIT_LIMIT: usize = 10_000;
+
+/// Adds the PSI routes, answering under the node's cap and budget. Sessions answered before
+/// (the audit table keeps their ids) stay refused as replays after a restart.
+pub(crate) async fn routes<S: Store>(
+    router: Router<Arc<App<S>>>,
+    app: &Arc<App<S>>,
+) -> Result<Router<Arc<App<S>>>, crate::ServeError> {
+    let service = Arc::new(PsiService::new(
+        Arc::new(Vec::new()),
+        app.config.psi.clone(),
+        Arc::new(NoProgress),
+    ));
+    let store = app.store.clone();
+    let answered = tokio::task::spawn_blocking(move || store.psi_sessions(usize::MAX))
+        .await
+        .map_err(std::io::Error::other)??;
+    service.remember(
+        answered
+            .iter()
+            .filter(|r| r.role == PsiRole::Answerer)
+            .filter_map(|r| parse_session(&r.session)),
+    );
+    Ok(router
+        .route(
+            "/psi/v1/collections/{id}/session",
+            post(
+                move |State(app): State<Arc<App<S>>>,
+                      Path(id): Path<String>,
+                      headers: HeaderMap,
+                      body: Body| {
+                    let service = service.clone();
+                    async move {
+                        let started = Instant::now();
+                        let resp = session(&app, &service, id, &headers, body)
+                            .await
+                            .unwrap_or_else(IntoResponse::into_response);
+                        app.metrics
+                            .observe(resp.status().as_u16(), started.elapsed());
+                        resp
+                    }
+                },
+            ),
+        )
+        .route("/psi/v1/audit", get(audit::<S>)))
+}
+
+/// A session id from its 32 hex digits.
+fn parse_session(hex: &str) -> Option<SessionId> {
+    let mut id = [0u8; 16];
+    if hex.len() != 32 || !hex.is_ascii() {
+        return None;
+    }
+    for (i, b) in id.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(SessionId(id))
+}
+
+/// Whether the member may run PSI sessions against `collection`.
+fn may_psi(p: &Principal, collection: &str) -> bool {
+    p.member.role == Role::Admin || p.grants.get(collection).is_some_and(|a| a.psi())
+}
+
+async fn authenticate<S: Store>(
+    app: &Arc<App<S>>,
+    headers: &HeaderMap,
+) -> Result<Arc<Principal>, ApiError> {
+    let authz = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes().to_vec());
+    blocking(app, move |a| {
+        a.auth.authenticate(&*a.store, authz.as_deref())
+    })
+    .await
+}
+
+async fn session<S: Store>(
+    app: &Arc<App<S>>,
+    service: &PsiService,
+    cid: String,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = authenticate(app, headers).await?;
+    let p = principal.clone();
+    let lookup = cid.clone();
+    let collection = blocking(app, move |a| Ok(a.store.collection(&lookup)?)).await?;
+    // Collections the member has no grant on at all are invisible, as in TAXII.
+    let collection = collection
+        .filter(|c| p.member.role == Role::Admin || p.grants.contains_key(&c.id))
+        .ok_or_else(|| ApiError::NotFound(format!("no collection {cid} here")))?;
+    if !may_psi(&principal, &collection.id) {
+        return Err(ApiError::Forbidden(
+            "PSI sessions on this collection need the psi grant".into(),
+        ));
+    }
+    let viewer = principal.viewer();
+    let coll = collection.id.clone();
+    let load_app = app.clone();
+    let load = move || async move {
+        blocking(&load_app, move |a| {
+            Ok(collection_items(&*a.store, &coll, &viewer)?)
+        })
+        .await
+        .map(Arc::new)
+        .map_err(|e| SessionError::Internal(e.to_string()))
+    };
+    // The budget is per member, whatever token or address the member comes from.
+    let budget_key = format!("member:{}", principal.member.id);
+    let result = service.handle_with(&budget_key, body, load).await;
+    let mut record = PsiSessionRecord {
+        id: 0,
+        time: now_micros(),
+        role: PsiRole::Answerer,
+        session: String::new(),
+        peer: principal.member.name.clone(),
+        collection: collection.id.clone(),
+        mode: String::new(),
+        own_items: None,
+        peer_items: None,
+        result_items: None,
+        bytes_in: 0,
+        bytes_out: 0,
+        duration_micros: 0,
+        outcome: "ok".into(),
+    };
+    let reply = match result {
+        Ok((bytes, r)) => {
+            record.mode = mode_name(r.mode).into();
+            record.session = r.session.to_string();
+            record.own_items = Some(r.own_items as u64);
+            record.peer_items = Some(r.request_items as u64);
+            record.bytes_in = r.bytes_in as u64;
+            record.bytes_out = bytes.len() as u64;
+            record.duration_micros = micros(r.duration);
+            Ok(bytes)
+        }
+        Err(SessionFailure {
+            error,
+            header,
+            own_items,
+            bytes_in,
+            duration,
+        }) => {
+            record.mode = header.map_or("unknown", |h| mode_name(h.mode)).into();
+            record.session = header.map(|h| h.session.to_string()).unwrap_or_default();
+            record.own_items = own_items.map(|n| n as u64);
+            record.peer_items = header.map(|h| u64::from(h.count));
+            record.bytes_in = bytes_in as u64;
+            record.duration_micros = micros(duration);
+            let kind = if error.status().is_server_error() {
+                "failed"
+            } else {
+                "refused"
+            };
+            record.outcome = format!("{kind}: {error}");
+            Err(error)
+        }
+    };
+    tracing::info!(
+        member = %record.peer,
+        collection = %record.collection,
+        mode = %record.mode,
+        querier_items = ?record.peer_items,
+        own_items = ?record.own_items,
+        outcome = %record.outcome,
+        "psi session"
+    );
+    // A session that cannot be audited is not answered.
+    let audit = record.clone();
+    blocking(app, move |a| Ok(a.store.record_psi_session(&audit)?)).await?;
+    Ok(match reply {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response(),
+        Err(e) => e.into_response(),
+    })
+}
+
+/// One audit row as JSON.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct AuditRow {
+    /// Row id.
+    pub id: i64,
+    /// When the session ended, RFC 3339.
+    pub time: String,
+    /// `answerer` or `querier`.
+    pub role: String,
+    /// Session id (hex), the same in both parties' rows.
+    pub session: String,
+    /// Member name (answerer) or peer URL (querier).
+    pub peer: String,
+    /// Collection id.
+    pub collection: String,
+    /// `intersection` or `count-only`.
+    pub mode: String,
+    /// This node's set size.
+    pub own_items: Option<u64>,
+    /// The other party's set size.
+    pub peer_items: Option<u64>,
+    /// The querier's result size (never set on the answerer).
+    pub result_items: Option<u64>,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Bytes sent.
+    pub bytes_out: u64,
+    /// Wall time in milliseconds.
+    pub duration_ms: f64,
+    /// `ok`, `refused: ...` or `failed: ...`.
+    pub outcome: String,
+}
+
+impl From<&PsiSessionRecord> for AuditRow {
+    fn from(r: &PsiSessionRecord) -> Self {
+        AuditRow {
+            id: r.id,
+            time: detente_taxii::time::format_micros(r.time),
+            role: r.role.as_str().into(),
+            session: r.session.clone(),
+            peer: r.peer.clone(),
+            collection: r.collection.clone(),
+            mode: r.mode.clone(),
+            own_items: r.own_items,
+            peer_items: r.peer_items,
+            result_items: r.result_items,
+            bytes_in: r.bytes_in,
+            bytes_out: r.bytes_out,
+            duration_ms: r.duration_micros as f64 / 1000.0,
+            outcome: r.outcome.clone(),
+        }
+    }
+}
+
+async fn audit<S: Store>(State(app): State<Arc<App<S>>>, headers: HeaderMap) -> Response {
+    let rows = async {
+        let principal = authenticate(&app, &headers).await?;
+        if principal.member.role != Role::Admin {
+            return Err(ApiError::Forbidden(
+                "only admins may read the PSI audit table".into(),
+            ));
+        }
+        blocking(&app, |a| Ok(a.store.psi_sessions(AUDIT_LIMIT)?)).await
+    };
+    match rows.await {
+        Ok(rows) => {
+            let rows: Vec<AuditRow> = rows.iter().map(AuditRow::from).collect();
+            match serde_json::to_string(&rows) {
+                Ok(json) => (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    json,
+                )
+                    .into_response(),
+                Err(e) => ApiError::Internal(e.to_string()).into_response(),
+            }
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The wire name of a mode, as the CLI spells it.
+pub fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Intersection => "intersection",
+        Mode::CountOnly => "count-only",
+    }
+}
+
+fn micros(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Now in µs since the epoch.
+pub fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The fields of an indicator the set is built from.
+#[derive(Deserialize)]
+struct IndicatorFields {
+    pattern: Option<String>,
+    pattern_type: Option<String>,
+    #[serde(default)]
+    revoked: bool,
+}
+
+/// The distinct normalised indicator values of `collection`'s indicators that `viewer` may
+/// read (see [`collection_values`]): the answerer's PSI set.
+pub fn collection_items<S: Store + ?Sized>(
+    store: &S,
+    collection: &str,
+    viewer: &Viewer,
+) -> Result<Vec<String>, StoreError> {
+    let mut seen = HashSet::new();
+    Ok(collection_values(store, collection, viewer)?
+        .iter()
+        .filter_map(|v| detente_psi::normalize(v).ok())
+        .filter(|v| seen.insert(v.clone()))
+        .collect())
+}
+
+/// The distinct indicator values, as written, of `collection`'s indicators that `viewer`
+/// may read: the latest version of each indicator, TLP applied by the store exactly as for a
+/// TAXII GET, revoked indicators and non-STIX patterns skipped.
+///
+/// Only patterns that are an `OR` of `=` tests on single observables count (the scanner's
+/// [`classify`] reading); a CIDR block other than a single address is not an item.
+pub fn collection_values<S: Store + ?Sized>(
+    store: &S,
+    collection: &str,
+    viewer: &Viewer,
+) -> Result<Vec<String>, StoreError> {
+    let mut seen = HashSet::new();
+    let mut values = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.query_objects(&ObjectQuery {
+            collection: collection.to_owned(),
+            viewer: viewer.clone(),
+            ids: Vec::new(),
+            types: vec!["indicator".to_owned()],
+            versions: VersionMatch {
+                all: false,
+                first: false,
+                last: true,
+                exact: Vec::new(),
+            },
+            spec_versions: Vec::new(),
+            added_after: None,
+            after,
+            limit: PAGE,
+            with_body: true,
+        })?;
+        for object in &page.items {
+            for value in indicator_values(&object.body) {
+                if seen.insert(value.clone()) {
+                    values.push(value);
+                }
+            }
+        }
+        match (page.more, page.items.last()) {
+            (true, Some(last)) => after = Some(last.date_added),
+            _ => break,
+        }
+    }
+    Ok(values)
+}
+
+/// The values an indicator's pattern tests for, as written (addresses without a `/32`
+/// or `/128` suffix); none if the pattern is not simple.
+fn indicator_values(body: &str) -> Vec<String> {
+    let Ok(fields) = serde_json::from_str::<IndicatorFields>(body) else {
+        return Vec::new();
+    };
+    let (Some(pattern), false) = (fields.pattern, fields.revoked) else {
+        return Vec::new();
+    };
+    if fields.pattern_type.as_deref().is_some_and(|t| t != "stix") {
+        return Vec::new();
+    }
+    let Ok(Usable::Simple(comparisons)) = classify(&pattern, false) else {
+        return Vec::new();
+    };
+    comparisons
+        .into_iter()
+        .filter_map(|(written, value)| match value {
+            Value::Net(Ip::V4(a), 32) => Some(Ipv4Addr::from(a).to_string()),
+            Value::Net(Ip::V6(a), 128) => Some(Ipv6Addr::from(a).to_string()),
+            Value::Net(..) => None,
+            _ => Some(written),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn indicator(pattern: &str, extra: &str) -> String {
+        format!(
+            r#"{{"type":"indicator","pattern":{},"pattern_type":"stix"{extra}}}"#,
+            serde_json::to_string(pattern).unwrap()
+        )
+    }
+
+    #[test]
+    fn session_ids_round_trip_through_hex() {
+        let id = SessionId([0xab; 16]);
+        assert_eq!(parse_session(&id.to_string()), Some(id));
+        for bad in ["", "ab", &"g".repeat(32), &"é".repeat(16)] {
+            assert_eq!(parse_session(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn values_of_simple_patterns_normalised() {
+        let sha = "AB".repeat(32);
+        let body = indicator(
+            &format!(
+                "[domain-name:value = 'Evil.COM'] OR [ipv4-addr:value = '192.0.2.1/32'] OR \
+                 [url:value = 'http://x.example/a'] OR [file:hashes.'SHA-256' = '{sha}'] OR \
+                 [email-addr:value = 'Bob@Example.org'] OR [ipv6-addr:value = '2001:DB8::1']"
+            ),
+            "",
+        );
+        let normalised: Vec<String> = indicator_values(&body)
+            .iter()
+            .map(|v| detente_psi::normalize(v).unwrap())
+            .collect();
+        assert_eq!(
+            normalised,
+            [
+                "domain:evil.com".to_string(),
+                "ip:192.0.2.1".into(),
+                "url:x.example/a".into(),
+                format!("sha256:{}", sha.to_lowercase()),
+                "email:bob@example.org".into(),
+                "ip:2001:db8::1".into(),
+            ]
+        );
+    }
+
+    #[test]
+    fn skips_blocks_revoked_complex_and_other_pattern_languages() {
+        assert!(indicator_values(&indicator("[ipv4-addr:value = '10.0.0.0/8']", "")).is_empty());
+        assert!(
+            indicator_values(&indicator(
+                "[domain-name:value = 'a.com']",
+                r#","revoked":true"#
+            ))
+            .is_empty()
+        );
+        assert!(
+            indicator_values(&indicator(
+                "[domain-name:value = 'a.com' AND url:value = 'http://b.com/']",
+                ""
+            ))
+            .is_empty()
+        );
+        let snort = r#"{"type":"indicator","pattern":"alert tcp any any","pattern_type":"snort"}"#;
+        assert!(indicator_values(snort).is_empty());
+        assert!(indicator_values("not json").is_empty());
+    }
+}

@@ -1,0 +1,697 @@
+//! PSI between real nodes: `detente psi query --collection` against a running `detente serve`,
+//! with the psi grant, TLP on the answering side, cap, budget, replay and both audit tables.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use detente_psi::{Mode, Request, RequestHeader, SessionId};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_detente");
+const AMBER: &str = "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82";
+const GREEN: &str = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da";
+const RED: &str = "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed";
+const SHA: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+/// A node process, killed when the test ends however it ends.
+struct Node {
+    child: Child,
+    url: String,
+    admin_secret: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until the node answers `/healthz`: it prints its address before it has finished
+/// starting (and writing to its store).
+fn wait_ready(url: &str, ca: Option<&str>) {
+    let mut config = ureq::Agent::config_builder().http_status_as_error(false);
+    if let Some(ca) = ca {
+        let pem = std::fs::read(ca).unwrap();
+        let cert = ureq::tls::Certificate::from_pem(&pem).unwrap();
+        config = config.tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&[cert]))
+                .build(),
+        );
+    }
+    let agent: ureq::Agent = config.build().into();
+    for _ in 0..200 {
+        if agent
+            .get(&format!("{url}/healthz"))
+            .call()
+            .is_ok_and(|r| r.status().as_u16() == 200)
+        {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("node at {url} never became ready");
+}
+
+/// Starts `detente serve`; `ca` is the CA of its TLS certificate, if it serves HTTPS.
+fn start_node(data: &Path, extra: &[&str], ca: Option<&str>) -> Node {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("node exited before listening").unwrap();
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            break addr.to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let creds = std::fs::read_to_string(data.join("admin.credentials")).unwrap();
+    let admin_secret = creds.trim().strip_prefix("admin:").unwrap().to_string();
+    let scheme = if ca.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{addr}");
+    wait_ready(&url, ca);
+    Node {
+        child,
+        url,
+        admin_secret,
+    }
+}
+
+fn detente(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("DETENTE_DATA")
+        .env_remove("DETENTE_SECRET")
+        .env_remove("DETENTE_TOKEN")
+        .env_remove("DETENTE_PSI_TOKEN")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn last_line(s: &str) -> String {
+    s.lines().last().unwrap().to_string()
+}
+
+fn add_collection(data: &str) -> String {
+    last_line(&ok(detente(
+        &["collection", "add", "--title", "intel", "--data", data],
+        &[],
+    )))
+}
+
+fn add_member(data: &str, name: &str, tlp: &str, grant: Option<(&str, &str)>) -> String {
+    let secret = last_line(&ok(detente(
+        &[
+            "member", "add", name, "--role", "reader", "--tlp", tlp, "--data", data,
+        ],
+        &[],
+    )));
+    if let Some((collection, access)) = grant {
+        ok(detente(
+            &[
+                "collection",
+                "grant",
+                collection,
+                name,
+                access,
+                "--data",
+                data,
+            ],
+            &[],
+        ));
+    }
+    secret
+}
+
+fn indicator(i: usize, version: u8, pattern: &str, extra: &str) -> String {
+    format!(
+        r#"{{"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-{i:012}","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-0{version}T00:00:00.000Z","pattern":{},"pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"{extra}}}"#,
+        serde_json::to_string(pattern).unwrap()
+    )
+}
+
+fn push(node: &Node, dir: &Path, collection: &str, objects: &[String]) {
+    push_with(node, dir, collection, objects, &[]);
+}
+
+fn push_with(node: &Node, dir: &Path, collection: &str, objects: &[String], extra: &[&str]) {
+    let file = dir.join(format!("bundle-{collection}.json"));
+    std::fs::write(
+        &file,
+        format!(
+            r#"{{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[{}]}}"#,
+            objects.join(",")
+        ),
+    )
+    .unwrap();
+    ok(detente(
+        &[
+            "push",
+            file.to_str().unwrap(),
+            "--url",
+            &format!("{}/api/", node.url),
+            "--collection",
+            collection,
+            "--user",
+            "admin",
+        ]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect::<Vec<_>>(),
+        &[("DETENTE_SECRET", &node.admin_secret)],
+    ));
+}
+
+fn marked(marking: &str) -> String {
+    format!(r#","object_marking_refs":["{marking}"]"#)
+}
+
+/// The answering node's collection: what a green-clearance member may and may not see.
+fn answerer_objects() -> Vec<String> {
+    vec![
+        indicator(1, 1, "[domain-name:value = 'evil.com']", ""),
+        indicator(2, 1, "[ipv4-addr:value = '198.51.100.7']", &marked(GREEN)),
+        indicator(
+            3,
+            1,
+            "[domain-name:value = 'amber-only.example']",
+            &marked(AMBER),
+        ),
+        indicator(
+            4,
+            1,
+            "[domain-name:value = 'red.example']",
+            &format!(r#"{},"x_detente_recipients":["someone-else"]"#, marked(RED)),
+        ),
+        indicator(
+            5,
+            1,
+            "[domain-name:value = 'revoked.example']",
+            r#","revoked":true"#,
+        ),
+        indicator(6, 1, "[url:value = 'http://phish.example/login']", ""),
+        indicator(7, 1, &format!("[file:hashes.'SHA-256' = '{SHA}']"), ""),
+        // Only the latest version of an indicator counts.
+        indicator(8, 1, "[domain-name:value = 'old.example']", ""),
+        indicator(8, 2, "[domain-name:value = 'new.example']", ""),
+        indicator(9, 1, "[ipv4-addr:value = '10.0.0.0/8']", ""),
+        indicator(
+            10,
+            1,
+            "[domain-name:value = 'a.example' AND url:value = 'http://b/']",
+            "",
+        ),
+    ]
+}
+
+/// The querier's own collection, the same values written differently, plus its own.
+fn querier_values() -> Vec<&'static str> {
+    vec![
+        "EVIL.com",
+        "198.51.100.7",
+        "amber-only.example",
+        "red.example",
+        "revoked.example",
+        "http://phish.example/login",
+        "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08",
+        "old.example",
+        "only-b.example",
+    ]
+}
+
+fn querier_objects() -> Vec<String> {
+    querier_values()
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let pattern = if v.len() == 64 {
+                format!("[file:hashes.'SHA-256' = '{v}']")
+            } else if v.starts_with("http") {
+                format!("[url:value = '{v}']")
+            } else if v.starts_with("198.") {
+                format!("[ipv4-addr:value = '{v}']")
+            } else {
+                format!("[domain-name:value = '{v}']")
+            };
+            indicator(100 + i, 1, &pattern, "")
+        })
+        .collect()
+}
+
+fn lines(s: &str) -> BTreeSet<String> {
+    s.lines().map(str::to_string).collect()
+}
+
+fn set(v: &[&str]) -> BTreeSet<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn audit(data: &str) -> Vec<Value> {
+    let out = ok(detente(&["psi", "audit", "--json", "--data", data], &[]));
+    serde_json::from_str::<Value>(&out)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn basic(user: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"))
+    )
+}
+
+#[test]
+fn node_to_node_psi_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a_data = d.join("a");
+    let b_data = d.join("b");
+    let a = start_node(
+        &a_data,
+        &[
+            "--psi-max-items",
+            "100",
+            "--psi-budget-items",
+            "150",
+            "--psi-budget-window",
+            "3600",
+        ],
+        None,
+    );
+    let b = start_node(&b_data, &[], None);
+    let (a_s, b_s) = (a_data.to_str().unwrap(), b_data.to_str().unwrap());
+
+    let ca = add_collection(a_s);
+    push(&a, d, &ca, &answerer_objects());
+    let peer = add_member(a_s, "peer", "green", Some((&ca, "psi")));
+    let greedy = add_member(a_s, "greedy", "green", Some((&ca, "read+psi")));
+    let reader = add_member(a_s, "reader", "amber", Some((&ca, "read")));
+    let stranger = add_member(a_s, "stranger", "amber", None);
+
+    let cb = add_collection(b_s);
+    push(&b, d, &cb, &querier_objects());
+
+    let query = |user: &str, secret: &str, extra: &[&str]| {
+        let mut args = vec![
+            "psi",
+            "query",
+            "--peer",
+            &a.url,
+            "--collection",
+            &ca,
+            "--user",
+            user,
+        ];
+        args.extend_from_slice(extra);
+        detente(&args, &[("DETENTE_SECRET", secret)])
+    };
+    let from_b = ["--from-collection", &cb, "--data", b_s];
+
+    // The psi grant is required: read access alone is 403, no grant at all is 404.
+    let out = query("reader", &reader, &from_b);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("HTTP 403"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = query("stranger", &stranger, &from_b);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 404"));
+    let out = query("peer", "wrong", &from_b);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 401"));
+
+    // A psi grant gives no read access to the objects.
+    let objects = agent()
+        .get(&format!("{}/api/collections/{ca}/objects/", a.url))
+        .header("Accept", "application/taxii+json;version=2.1")
+        .header("Authorization", &basic("peer", &peer))
+        .call()
+        .unwrap();
+    assert_eq!(objects.status().as_u16(), 404);
+
+    // Intersection against the collection: the green member's view of it, with the querier's
+    // own lines (as written in its collection) printed.
+    let shared = [
+        "EVIL.com",
+        "198.51.100.7",
+        "http://phish.example/login",
+        "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08",
+    ];
+    let out = ok(query("peer", &peer, &from_b));
+    assert_eq!(lines(&out), set(&shared));
+    // The amber, red, revoked and superseded values are not in it although the querier holds
+    // them; an amber-cleared admin does see the amber one (and the red one it contributed).
+    let out = ok(query("admin", &a.admin_secret, &from_b));
+    let mut admin_view = set(&shared);
+    admin_view.extend(set(&["amber-only.example", "red.example"]));
+    assert_eq!(lines(&out), admin_view);
+
+    // Count only, from an item file, without auditing on this side (no --data).
+    let items = d.join("items.txt");
+    std::fs::write(&items, querier_values().join("\n")).unwrap();
+    let out = ok(query(
+        "peer",
+        &peer,
+        &["--items", items.to_str().unwrap(), "--count-only"],
+    ));
+    assert_eq!(out.trim(), "4");
+
+    // Over the cap: 413, refused before the collection is even read.
+    let big = d.join("big.txt");
+    let many: Vec<String> = (0..101).map(|i| format!("h{i}.example")).collect();
+    std::fs::write(&big, many.join("\n")).unwrap();
+    let out = query(
+        "peer",
+        &peer,
+        &["--items", big.to_str().unwrap(), "--data", b_s],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 413"));
+
+    // Budget 150 per member: 90 + 5 fits once, not twice; 429 with a retry time.
+    let ninety = d.join("ninety.txt");
+    std::fs::write(&ninety, many[..90].join("\n")).unwrap();
+    let ninety = ["--items", ninety.to_str().unwrap()];
+    ok(query("greedy", &greedy, &ninety));
+    let out = query("greedy", &greedy, &ninety);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("HTTP 429") && err.contains("retry after"),
+        "{err}"
+    );
+
+    // Replay: the same session id twice is refused the second time.
+    let request = Request {
+        header: RequestHeader {
+            session: SessionId([7; 16]),
+            mode: Mode::Intersection,
+            count: 0,
+        },
+        points: Vec::new(),
+    }
+    .encode();
+    let url = format!("{}/psi/v1/collections/{ca}/session", a.url);
+    let send = || {
+        agent()
+            .post(&url)
+            .header("Authorization", &basic("peer", &peer))
+            .header("Content-Type", "application/octet-stream")
+            .send(&request[..])
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(send(), 200);
+    assert_eq!(send(), 409);
+
+    // The answerer's audit: every session with both sizes, never a result.
+    let rows = audit(a_s);
+    let answered: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["role"] == "answerer" && r["peer"] == "peer")
+        .collect();
+    assert_eq!(answered.len(), 5, "{rows:#?}");
+    for r in &rows {
+        assert_eq!(r["role"], "answerer");
+        assert!(r["result_items"].is_null(), "{r}");
+        assert_eq!(r["collection"], ca.as_str());
+    }
+    let first = answered[0];
+    assert_eq!(first["mode"], "intersection");
+    assert_eq!(first["outcome"], "ok");
+    assert_eq!(first["peer_items"], 9);
+    assert_eq!(first["own_items"], 5);
+    assert!(first["bytes_in"].as_u64().unwrap() >= 9 * 32);
+    assert!(first["bytes_out"].as_u64().unwrap() > 9 * 32);
+    assert_eq!(answered[1]["mode"], "count-only");
+    assert_eq!(answered[1]["own_items"], 5);
+    let over = answered[2];
+    assert!(over["outcome"].as_str().unwrap().starts_with("refused"));
+    assert_eq!(over["peer_items"], 101);
+    assert!(
+        over["own_items"].is_null(),
+        "cap checked before the set was built"
+    );
+    assert!(answered[4]["outcome"].as_str().unwrap().contains("replay"));
+    let admin_row = rows.iter().find(|r| r["peer"] == "admin").unwrap();
+    assert_eq!(admin_row["own_items"], 7);
+    let greedy_rows: Vec<&Value> = rows.iter().filter(|r| r["peer"] == "greedy").collect();
+    assert_eq!(greedy_rows.len(), 2);
+    assert!(
+        greedy_rows[1]["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("budget")
+    );
+
+    // The querier's audit (written to its data dir while its node runs): its set, the peer's
+    // set and the result size.
+    let rows = audit(b_s);
+    assert_eq!(rows.len(), 6, "{rows:#?}");
+    for (r, status) in rows.iter().zip(["403", "404", "401"]) {
+        let outcome = r["outcome"].as_str().unwrap();
+        assert!(
+            outcome.starts_with("refused") && outcome.contains(status),
+            "{r}"
+        );
+        assert!(r["result_items"].is_null());
+    }
+    let rows = &rows[3..];
+    let r = &rows[0];
+    assert_eq!(r["role"], "querier");
+    assert_eq!(r["peer"], a.url.as_str());
+    assert_eq!(r["collection"], ca.as_str());
+    assert_eq!(r["own_items"], 9);
+    assert_eq!(r["peer_items"], 5);
+    assert_eq!(r["result_items"], 4);
+    // Both sides log the same session id, so their rows can be matched.
+    assert_eq!(r["session"].as_str().unwrap().len(), 32);
+    assert_eq!(r["session"], first["session"]);
+    assert_eq!(rows[1]["result_items"], 6);
+    assert!(rows[2]["outcome"].as_str().unwrap().contains("413"));
+    let table = ok(detente(&["psi", "audit", "--data", b_s], &[]));
+    assert!(table.starts_with("id\ttime\trole"), "{table}");
+    assert_eq!(table.lines().count(), 7);
+
+    // The audit endpoint is for admins only.
+    let get = |user: &str, secret: &str| {
+        agent()
+            .get(&format!("{}/psi/v1/audit", a.url))
+            .header("Authorization", &basic(user, secret))
+            .call()
+            .unwrap()
+    };
+    assert_eq!(get("peer", &peer).status().as_u16(), 403);
+    let mut resp = get("admin", &a.admin_secret);
+    assert_eq!(resp.status().as_u16(), 200);
+    let rows: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    assert!(rows.as_array().unwrap().len() >= 8);
+
+    // A member's bearer token works as well as its secret.
+    let token = last_line(&ok(detente(
+        &["token", "issue", "peer", "--data", a_s],
+        &[],
+    )));
+    let out = ok(detente(
+        &[
+            "psi",
+            "query",
+            "--peer",
+            &a.url,
+            "--collection",
+            &ca,
+            "--items",
+            items.to_str().unwrap(),
+            "--count-only",
+            "--token",
+            &token,
+        ],
+        &[],
+    ));
+    assert_eq!(out.trim(), "4");
+}
+
+/// A CA and a leaf certificate for 127.0.0.1, made with the openssl command.
+fn certificates(dir: &Path) -> (String, String, String) {
+    let p = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let (ca, ca_key, cert, key, csr, ext) = (
+        p("ca.pem"),
+        p("ca.key"),
+        p("cert.pem"),
+        p("key.pem"),
+        p("leaf.csr"),
+        p("leaf.ext"),
+    );
+    std::fs::write(
+        &ext,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let mut args = vec!["req", "-x509"];
+    args.extend(ec);
+    args.extend([
+        "-days",
+        "2",
+        "-subj",
+        "/CN=detente test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca,
+    ]);
+    openssl(&args);
+    let mut args = vec!["req"];
+    args.extend(ec);
+    args.extend(["-subj", "/CN=127.0.0.1", "-keyout", &key, "-out", &csr]);
+    openssl(&args);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &ca,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        &ext,
+        "-out",
+        &cert,
+    ]);
+    (ca, cert, key)
+}
+
+#[test]
+fn psi_over_https_trusting_the_nodes_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (ca, cert, key) = certificates(d);
+    let data = d.join("a");
+    let data_s = data.to_str().unwrap();
+    let node = start_node(&data, &["--tls-cert", &cert, "--tls-key", &key], Some(&ca));
+    let collection = add_collection(data_s);
+    push_with(
+        &node,
+        d,
+        &collection,
+        &[indicator(1, 1, "[domain-name:value = 'tls.example']", "")],
+        &["--ca-cert", &ca],
+    );
+    let peer = add_member(data_s, "peer", "green", Some((&collection, "psi")));
+    let items = d.join("items.txt");
+    std::fs::write(&items, "TLS.example\nother.example\n").unwrap();
+    let query = |extra: &[&str]| {
+        let mut args = vec![
+            "psi",
+            "query",
+            "--peer",
+            &node.url,
+            "--collection",
+            &collection,
+            "--items",
+            items.to_str().unwrap(),
+            "--user",
+            "peer",
+        ];
+        args.extend_from_slice(extra);
+        detente(&args, &[("DETENTE_SECRET", &peer)])
+    };
+    assert_eq!(ok(query(&["--ca-cert", &ca])), "TLS.example\n");
+    // Without trusting the node's CA the connection is refused.
+    let out = query(&[]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("transport error"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn replay_refused_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("a");
+    let data_s = data.to_str().unwrap();
+    let node = start_node(&data, &[], None);
+    let collection = add_collection(data_s);
+    let peer = add_member(data_s, "peer", "green", Some((&collection, "psi")));
+    let request = |id: u8| {
+        Request {
+            header: RequestHeader {
+                session: SessionId([id; 16]),
+                mode: Mode::CountOnly,
+                count: 0,
+            },
+            points: Vec::new(),
+        }
+        .encode()
+    };
+    let send = |node: &Node, body: &[u8]| {
+        agent()
+            .post(&format!(
+                "{}/psi/v1/collections/{collection}/session",
+                node.url
+            ))
+            .header("Authorization", &basic("peer", &peer))
+            .send(body)
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(send(&node, &request(1)), 200);
+    drop(node);
+    let node = start_node(&data, &[], None);
+    assert_eq!(send(&node, &request(1)), 409);
+    assert_eq!(send(&node, &request(2)), 200);
+}
