@@ -63,8 +63,11 @@ fn open_conn(path: &Path, create: bool, cache_kib: u32) -> Result<Connection> {
         .map_err(backend)?;
     // Plans must not depend on bound values: otherwise each new binding expires the cached
     // statement and SQLite re-parses it on every step (most of a by-id read's cost).
-    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
-        .map_err(backend)?;
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map_err(backend)?;
     conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
          PRAGMA cache_size = -{cache_kib}; PRAGMA mmap_size = 1073741824;"
