@@ -9,6 +9,7 @@ pub mod credentials;
 mod cursor;
 mod error;
 mod handlers;
+mod identity;
 mod ingest;
 mod log;
 mod metrics;
@@ -145,7 +146,8 @@ pub async fn serve<S: Store>(
     });
     let router = Router::new()
         .route("/", axum::routing::get(page::index::<S>))
-        .route("/log/{*path}", axum::routing::get(log::get::<S>));
+        .route("/log/{*path}", axum::routing::get(log::get::<S>))
+        .route("/whoami", axum::routing::get(identity::whoami::<S>));
     let router = psi::routes(router, &app).await?;
     let router = router.fallback(handlers::handle::<S>).with_state(app);
     tracing::info!(%addr, tls = tls.is_some(), "serving TAXII 2.1");

@@ -298,3 +298,27 @@ async fn shutdown_stops_accepting() {
     n.task.await.unwrap().unwrap();
     assert!(TcpStream::connect(n.addr).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whoami_gives_the_members_stable_identity() {
+    let n = start().await;
+    let get = |auth: String| {
+        let addr = n.addr;
+        async move { raw(addr, &request("GET", "/whoami", &auth, "*/*", TAXII, b"")).await }
+    };
+    let (status, ct, body) = get(n.auth.clone()).await;
+    assert_eq!((status, ct.as_str()), (200, "application/json"));
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["member"], "admin");
+    assert_eq!(v["identity"]["type"], "identity");
+    assert_eq!(v["identity"]["name"], "admin");
+    assert!(
+        v["identity"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("identity--")
+    );
+    let (_, _, again) = get(n.auth.clone()).await;
+    assert_eq!(again, body);
+    assert_eq!(get("Basic eDp5".into()).await.0, 401);
+}
