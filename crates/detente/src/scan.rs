@@ -63,8 +63,9 @@ pub struct Args {
     /// Collection id for `--push`.
     #[arg(long, value_name = "ID", requires = "push")]
     pub collection: Option<String>,
-    /// The scanning party's STIX identity (an `identity--` id or a name); default: a generated
-    /// identity remembered in the state directory.
+    /// The scanning party's STIX identity (an `identity--` id or a name); default: with
+    /// `--push`, the member's identity on that node (`/whoami`), else a generated identity
+    /// remembered in the state directory.
     #[arg(long, value_name = "IDENTITY")]
     pub identity: Option<String>,
     /// Drop allowlisted hits instead of reporting them as `inform`.
@@ -286,7 +287,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     );
 
     if args.sightings.is_some() || args.push.is_some() {
-        let identity = identity_object(args.identity.as_deref())?;
+        // The node we push to knows who we are; otherwise --identity or a remembered one.
+        let identity = match (&args.identity, &args.push) {
+            (None, Some(url)) => taxii::member_identity(url)?,
+            (given, _) => identity_object(given.as_deref())?,
+        };
         let identity_id = identity["id"].as_str().unwrap_or_default().to_string();
         let mut objects = vec![identity];
         objects.extend(out.sightings.objects(&identity_id, now_millis()));

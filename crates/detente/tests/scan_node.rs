@@ -200,6 +200,31 @@ fn indicators_from_a_collection_and_sightings_pushed_back() {
             "indicator--9e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"
         ]
     );
+    // Sighted by the pushing member's identity on this node, which the node now holds too.
+    let whoami: serde_json::Value = serde_json::from_str(
+        &ureq::get(&format!("http://{}/whoami", node.addr))
+            .header("Authorization", &basic(&format!("admin:{secret}")))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap(),
+    )
+    .unwrap();
+    let me = whoami["identity"]["id"].as_str().unwrap();
+    for s in envelope["objects"].as_array().unwrap() {
+        assert_eq!(s["where_sighted_refs"], serde_json::json!([me]));
+    }
+    let body = ureq::get(&format!("{api_root}collections/{collection}/objects/{me}/"))
+        .header("Accept", "application/taxii+json;version=2.1")
+        .header("Authorization", &basic(&format!("admin:{secret}")))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let stored: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(stored["objects"][0], whoami["identity"]);
 }
 
 fn basic(user_secret: &str) -> String {
