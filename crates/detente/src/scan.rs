@@ -288,9 +288,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
     if args.sightings.is_some() || args.push.is_some() {
         // The node we push to knows who we are; otherwise --identity or a remembered one.
-        let identity = match (&args.identity, &args.push) {
+        let from_node = match (&args.identity, &args.push) {
             (None, Some(url)) => taxii::member_identity(url)?,
-            (given, _) => identity_object(given.as_deref())?,
+            _ => None,
+        };
+        let identity = match from_node {
+            Some(i) => i,
+            None => identity_object(args.identity.as_deref())?,
         };
         let identity_id = identity["id"].as_str().unwrap_or_default().to_string();
         let mut objects = vec![identity];

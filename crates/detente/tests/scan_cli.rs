@@ -370,15 +370,16 @@ fn follow_reports_appended_lines() {
     assert_eq!(h["observed"], "evil.com");
 }
 
-/// A one-shot TAXII 2.1 stand-in on loopback: serves one indicator page, accepts one POST, and
-/// hands back the raw requests it saw.
+/// A one-shot stand-in for a TAXII 2.1 server that is not detente, on loopback: serves one
+/// indicator page, has no `/whoami` (404), accepts one POST, and hands back the raw requests it
+/// saw.
 fn taxii_stub() -> (String, std::thread::JoinHandle<Vec<String>>) {
     use std::io::Read;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let handle = std::thread::spawn(move || {
         let mut seen = Vec::new();
-        for _ in 0..2 {
+        for _ in 0..3 {
             let (mut sock, _) = listener.accept().unwrap();
             let mut buf = Vec::new();
             let mut chunk = [0u8; 4096];
@@ -408,10 +409,12 @@ fn taxii_stub() -> (String, std::thread::JoinHandle<Vec<String>>) {
             } else {
                 r#"{"id":"status--1","status":"complete","total_count":3,"success_count":3,"failure_count":0,"pending_count":0}"#.to_string()
             };
-            let status = if req.starts_with("GET") {
-                "200 OK"
+            let (status, body) = if req.starts_with("GET /whoami") {
+                ("404 Not Found", "{}".to_string())
+            } else if req.starts_with("GET") {
+                ("200 OK", body)
             } else {
-                "202 Accepted"
+                ("202 Accepted", body)
             };
             let resp = format!(
                 "HTTP/1.1 {status}\r\nContent-Type: application/taxii+json;version=2.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -474,17 +477,19 @@ fn taxii_source_and_push() {
     );
     // alice:s3cret
     assert!(seen[0].contains("Basic YWxpY2U6czNjcmV0"), "{}", seen[0]);
+    // Not a detente node: no member identity, so the remembered one is used.
+    assert!(seen[1].starts_with("GET /whoami "), "{}", seen[1]);
     assert!(
-        seen[1].starts_with("POST /api1/collections/coll-1/objects/ "),
+        seen[2].starts_with("POST /api1/collections/coll-1/objects/ "),
         "{}",
-        seen[1]
+        seen[2]
     );
     assert!(
-        seen[1]
+        seen[2]
             .to_ascii_lowercase()
             .contains("content-type: application/taxii+json;version=2.1")
     );
-    let body = &seen[1][seen[1].find("\r\n\r\n").unwrap() + 4..];
+    let body = &seen[2][seen[2].find("\r\n\r\n").unwrap() + 4..];
     let env: serde_json::Value = serde_json::from_str(body).unwrap();
     let types: Vec<&str> = env["objects"]
         .as_array()

@@ -129,33 +129,37 @@ pub fn push(api_root: &str, collection: &str, objects: &[serde_json::Value]) -> 
     Ok(())
 }
 
-/// The pushing member's STIX identity on the node serving `api_root` (its `/whoami`).
-pub fn member_identity(api_root: &str) -> Result<serde_json::Value> {
+/// The pushing member's STIX identity on the detente node serving `api_root` (its
+/// `/whoami`); `None` when the server is not a detente node (another TAXII server).
+pub fn member_identity(api_root: &str) -> Result<Option<serde_json::Value>> {
     let rest = api_root
         .split_once("://")
         .map(|(_, r)| r)
         .with_context(|| format!("{api_root:?} is not an http(s) URL"))?;
     let origin = &api_root[..api_root.len() - rest.len() + rest.find('/').unwrap_or(rest.len())];
     let url = format!("{origin}/whoami");
-    let mut req = ureq::get(&url).header("Accept", "application/json");
+    let mut req = ureq::get(&url)
+        .header("Accept", "application/json")
+        .config()
+        .http_status_as_error(false)
+        .build();
     if let Some(a) = authorization()? {
         req = req.header("Authorization", &a);
     }
     let mut resp = req.call().with_context(|| format!("GET {url}"))?;
-    let text = resp
-        .body_mut()
-        .read_to_string()
-        .with_context(|| format!("reading {url}"))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{url}: not JSON"))?;
-    match v.get("identity") {
-        Some(i)
-            if i["id"]
-                .as_str()
-                .is_some_and(|id| id.starts_with("identity--")) =>
-        {
-            Ok(i.clone())
-        }
-        _ => bail!("{url} gave no STIX identity: {text}"),
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    if status == 401 {
+        bail!("{url}: the node refused our credentials");
     }
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    Ok(v.get("identity")
+        .filter(|i| {
+            status == 200
+                && i["type"] == "identity"
+                && i["id"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with("identity--"))
+        })
+        .cloned())
 }
