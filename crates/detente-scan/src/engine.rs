@@ -303,9 +303,14 @@ impl Scanner<'_> {
     ) {
         let candidates = std::mem::take(&mut sink.candidates);
         let mut vals: Vec<Vec<u8>> = Vec::new();
-        let _ = values(mode, line, self.index.has_urls(), scratch, &mut |_, v| {
-            vals.push(v.to_vec())
-        });
+        let _ = values(
+            mode,
+            line,
+            None,
+            self.index.has_urls(),
+            scratch,
+            &mut |_, v| vals.push(v.to_vec()),
+        );
         let bundle = record_bundle(&vals);
         for p in self.index.patterns_matching(&bundle) {
             if let Some((_, field, observed)) = candidates.iter().find(|c| c.0 == p) {
@@ -420,8 +425,35 @@ impl Scanner<'_> {
         let mut scratch = Vec::new();
         let mut n: u64 = 0;
         let mut start = 0;
+        // Zeek TSV: one pass over the chunk finds line ends and field separators together;
+        // `seps` holds the current line's separator offsets.
+        let mut seps: Vec<u32> = Vec::new();
+        let mut scan: Option<formats::Seps<'_>> = None;
+        let mut scan_sep = 0u8;
         while start < buf.len() {
-            let end = memchr::memchr(b'\n', &buf[start..]).map_or(buf.len(), |p| start + p);
+            let end = match &mode {
+                Mode::Zeek(st) if st.sep != b'\n' => {
+                    let sc = match &mut scan {
+                        Some(sc) if scan_sep == st.sep => sc,
+                        _ => {
+                            scan_sep = st.sep;
+                            scan.insert(formats::Seps::new(buf, start, st.sep, b'\n'))
+                        }
+                    };
+                    seps.clear();
+                    loop {
+                        match sc.next() {
+                            Some(p) if buf[p] == b'\n' => break p,
+                            Some(p) => seps.push(u32::try_from(p - start).unwrap_or(u32::MAX)),
+                            None => break buf.len(),
+                        }
+                    }
+                }
+                _ => {
+                    scan = None;
+                    memchr::memchr(b'\n', &buf[start..]).map_or(buf.len(), |p| start + p)
+                }
+            };
             let raw = &buf[start..end];
             start = end + 1;
             n += 1;
@@ -459,9 +491,15 @@ impl Scanner<'_> {
                     sink.warn(n, msg.into());
                 }
             }
-            let r = values(&mode, line, rebuild, &mut scratch, &mut |f, v| {
-                sink.observe(n, f, v)
-            });
+            let line_seps = scan.is_some().then_some(seps.as_slice());
+            let r = values(
+                &mode,
+                line,
+                line_seps,
+                rebuild,
+                &mut scratch,
+                &mut |f, v| sink.observe(n, f, v),
+            );
             if let Err(e) = r {
                 sink.warn(n, format!("invalid JSON ({e})"));
             }
@@ -503,18 +541,28 @@ fn zeek_ts(m: &Mode) -> Option<(usize, u8)> {
     }
 }
 
-/// Calls `f(field, value)` for every value of one data line, as the mode reads it.
+/// Calls `f(field, value)` for every value of one data line, as the mode reads it; `seps` are
+/// the line's Zeek separator offsets when already known.
 fn values(
     mode: &Mode,
     line: &[u8],
+    seps: Option<&[u32]>,
     rebuild: bool,
     scratch: &mut Vec<u8>,
     f: &mut impl FnMut(&str, &[u8]),
 ) -> Result<(), &'static str> {
     match mode {
-        Mode::Zeek(st) => match &st.schema {
-            Some(schema) => formats::zeek_line(line, st, schema, rebuild, scratch, f),
-            None => formats::tokens(line, &mut |t| f("text", t)),
+        Mode::Zeek(st) => match (&st.schema, seps) {
+            (Some(schema), Some(seps)) => {
+                // A stripped `\r` shortens the line; separators past its end are not its own.
+                let seps = seps
+                    .iter()
+                    .map(|p| *p as usize)
+                    .take_while(|p| *p < line.len());
+                formats::zeek_fields(line, seps, st, schema, rebuild, scratch, f)
+            }
+            (Some(schema), None) => formats::zeek_line(line, st, schema, rebuild, scratch, f),
+            (None, _) => formats::tokens(line, &mut |t| f("text", t)),
         },
         Mode::Json => return formats::json_line(line, rebuild, scratch, f),
         Mode::Squid => formats::squid_line(line, f),

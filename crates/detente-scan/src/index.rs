@@ -434,34 +434,21 @@ impl Index {
             self.lookup_ip(Ip::V4(ip), emit);
             return;
         }
-        // One pass gathers what the type tests below need.
-        let mut special = usize::MAX;
-        let mut dot = false;
-        let mut all_hex = true;
-        for (i, &c) in v.iter().enumerate() {
-            match c {
-                b'.' => dot = true,
-                b'/' | b'@' | b':' if special == usize::MAX => special = i,
-                _ => {}
-            }
-            all_hex &= c.is_ascii_hexdigit();
-        }
-        if all_hex && matches!(v.len(), 32 | 40 | 64) {
+        if matches!(v.len(), 32 | 40 | 64) {
             let mut h = [0u8; 64];
             if let Some(h) = norm::normalize_hash(v, &mut h) {
                 self.lookup_hash(h, emit);
+                return;
             }
-            return;
         }
-        if special == usize::MAX {
-            // No `/`, `@` or `:`: a domain name or nothing; names have a dot.
+        let Some(p) = memchr::memchr3(b'/', b'@', b':', v) else {
+            // No `/`, `@` or `:`: a domain name or nothing (the normaliser wants a dot).
             let mut d = [0u8; MAX_DOMAIN];
-            if dot && let Some(d) = norm::normalize_domain(v, &mut d) {
+            if let Some(d) = norm::normalize_domain(v, &mut d) {
                 self.lookup_domain(d, emit);
             }
             return;
-        }
-        let p = special;
+        };
         if v[p] == b':'
             && (c0.is_ascii_hexdigit() || c0 == b':')
             && let Some(ip) = norm::parse_ipv6(v)

@@ -247,10 +247,13 @@ pub fn normalize_url<'a>(s: &'a [u8], buf: &'a mut [u8; MAX_URL]) -> Option<UrlP
     {
         return None;
     }
-    let default_port: &[u8] = match scheme.map(<[u8]>::to_ascii_lowercase).as_deref() {
-        Some(b"https") | Some(b"wss") => b"443",
-        Some(b"ftp") => b"21",
-        _ => b"80",
+    let is = |name: &[u8]| scheme.is_some_and(|s| s.eq_ignore_ascii_case(name));
+    let default_port: &[u8] = if is(b"https") || is(b"wss") {
+        b"443"
+    } else if is(b"ftp") {
+        b"21"
+    } else {
+        b"80"
     };
     let bracket = host.contains(&b':');
     let path_len = if path.is_empty() { 1 } else { path.len() };
