@@ -120,9 +120,20 @@ pub fn mask6(v: u128, len: u8) -> u128 {
 }
 
 /// Whether `c` may appear in a host name as seen in logs (letters, digits, `-`, `_`, `.`).
-fn host_byte(c: u8) -> bool {
+const fn host_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.'
 }
+
+/// [`host_byte`] as a table.
+static HOST_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = host_byte(c as u8);
+        c += 1;
+    }
+    t
+};
 
 /// Lower-cases a domain name into `buf`, dropping one trailing dot; `None` unless it looks like a
 /// DNS name with at least two labels whose last label is not all digits.
@@ -132,22 +143,21 @@ pub fn normalize_domain<'b>(s: &[u8], buf: &'b mut [u8; MAX_DOMAIN]) -> Option<&
         return None;
     }
     // Most log strings that reach here are not names at all: reject those without a dot cheaply.
-    if !s.contains(&b'.') {
+    let last_dot = memchr::memrchr(b'.', s)?;
+    // Branch-free per byte: mispredicted branches on random letters and digits cost more than
+    // looking at every byte.
+    let mut ok = true;
+    let mut prev_dot = false;
+    for (o, &c) in buf.iter_mut().zip(s) {
+        let dot = c == b'.';
+        ok &= HOST_BYTE[usize::from(c)] & !(dot & prev_dot);
+        prev_dot = dot;
+        *o = c.to_ascii_lowercase();
+    }
+    if !ok {
         return None;
     }
-    let mut last_dot = None;
-    let mut prev = 0u8;
-    for (i, &c) in s.iter().enumerate() {
-        if !host_byte(c) || (c == b'.' && prev == b'.') {
-            return None;
-        }
-        if c == b'.' {
-            last_dot = Some(i);
-        }
-        buf[i] = c.to_ascii_lowercase();
-        prev = c;
-    }
-    let tld = &s[last_dot? + 1..];
+    let tld = &s[last_dot + 1..];
     if tld.is_empty() || !tld.iter().any(u8::is_ascii_alphabetic) {
         return None;
     }
@@ -159,13 +169,14 @@ pub fn normalize_hash<'b>(s: &[u8], buf: &'b mut [u8; 64]) -> Option<&'b [u8]> {
     if !matches!(s.len(), 32 | 40 | 64) {
         return None;
     }
-    for (i, &c) in s.iter().enumerate() {
-        if !c.is_ascii_hexdigit() {
-            return None;
-        }
-        buf[i] = c.to_ascii_lowercase();
+    // Branch-free: digests mix digits and letters at random, so a per-byte branch mispredicts.
+    let mut ok = true;
+    for (o, &c) in buf.iter_mut().zip(s) {
+        let lower = c | 0x20;
+        ok &= (c.wrapping_sub(b'0') < 10) | (lower.wrapping_sub(b'a') < 6);
+        *o = lower;
     }
-    Some(&buf[..s.len()])
+    ok.then_some(&buf[..s.len()])
 }
 
 /// Splits an e-mail address and lower-cases it into `buf` when `s` has the shape local@domain.
