@@ -214,7 +214,7 @@ pub struct UrlParts<'a> {
 /// Zeek's Intel framework keys URLs without their scheme, real feeds keep it; dropping the scheme
 /// and the default port makes both forms meet.
 pub fn normalize_url<'a>(s: &'a [u8], buf: &'a mut [u8; MAX_URL]) -> Option<UrlParts<'a>> {
-    let (scheme, rest) = match memchr::memmem::find(s, b"://") {
+    let (scheme, rest) = match find_scheme_sep(s) {
         Some(p)
             if p > 0
                 && s[..p]
@@ -226,10 +226,7 @@ pub fn normalize_url<'a>(s: &'a [u8], buf: &'a mut [u8; MAX_URL]) -> Option<UrlP
         Some(_) => return None,
         None => (None, s),
     };
-    let auth_end = rest
-        .iter()
-        .position(|c| matches!(c, b'/' | b'?' | b'#'))
-        .unwrap_or(rest.len());
+    let auth_end = memchr::memchr3(b'/', b'?', b'#', rest).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(auth_end);
     let hostport = match memchr::memrchr(b'@', authority) {
         Some(p) => &authority[p + 1..],
@@ -250,7 +247,7 @@ pub fn normalize_url<'a>(s: &'a [u8], buf: &'a mut [u8; MAX_URL]) -> Option<UrlP
             None => (hostport, None),
         }
     };
-    if host.is_empty() || !host.iter().all(|c| host_byte(*c) || *c == b':') {
+    if host.is_empty() || !host.iter().all(|c| HOST_BYTE[usize::from(*c)] || *c == b':') {
         return None;
     }
     if let Some(p) = port
@@ -267,48 +264,50 @@ pub fn normalize_url<'a>(s: &'a [u8], buf: &'a mut [u8; MAX_URL]) -> Option<UrlP
         b"80"
     };
     let bracket = host.contains(&b':');
-    let path_len = if path.is_empty() { 1 } else { path.len() };
+    // A path not starting with `/` (empty, or `?query`) gets one.
+    let path_len = path.len() + usize::from(path.first() != Some(&b'/'));
     let need = host.len() + 2 * usize::from(bracket) + port.map_or(0, |p| p.len() + 1) + path_len;
     if need > MAX_URL {
         return None;
     }
     let mut n = 0;
-    let mut put = |bytes: &[u8], lower: bool, buf: &mut [u8; MAX_URL]| {
-        for &c in bytes {
-            buf[n] = if lower { c.to_ascii_lowercase() } else { c };
-            n += 1;
-        }
+    let mut put = |bytes: &[u8], buf: &mut [u8; MAX_URL]| {
+        buf[n..n + bytes.len()].copy_from_slice(bytes);
+        n += bytes.len();
+        n - bytes.len()..n
     };
     if bracket {
-        put(b"[", false, buf);
+        put(b"[", buf);
     }
-    put(host.strip_suffix(b".").unwrap_or(host), true, buf);
+    let h = put(host.strip_suffix(b".").unwrap_or(host), buf);
+    buf[h].make_ascii_lowercase();
     if bracket {
-        put(b"]", false, buf);
+        put(b"]", buf);
     }
     if let Some(p) = port
         && p != default_port
     {
-        put(b":", false, buf);
-        put(p, false, buf);
+        put(b":", buf);
+        put(p, buf);
     }
-    if path.is_empty() {
-        put(b"/", false, buf);
-    } else if path[0] != b'/' {
-        put(b"/", false, buf);
-        put(path, false, buf);
-    } else {
-        put(path, false, buf);
+    if path.first() != Some(&b'/') {
+        put(b"/", buf);
     }
+    put(path, buf);
     Some(UrlParts {
         host,
         normalized: &buf[..n],
     })
 }
 
+/// Position of the first `://` in `s` (a searcher per call costs more than this on short values).
+fn find_scheme_sep(s: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b':', s).find(|p| s[p + 1..].starts_with(b"//"))
+}
+
 /// Whether `s` starts like a URL with a scheme (`x://`).
 pub fn has_scheme(s: &[u8]) -> bool {
-    memchr::memmem::find(s, b"://")
+    find_scheme_sep(s)
         .is_some_and(|p| p > 0 && s[..p].iter().all(u8::is_ascii_alphabetic))
 }
 
@@ -383,6 +382,11 @@ mod tests {
             Some("[2001:db8::1]:8080/")
         );
         assert_eq!(url("http://ev il.com/"), None);
+        // Exactly at the limit once the `/` before a query is counted: rejected, no panic.
+        let long = format!("a.com?{}", "q".repeat(MAX_URL - 6));
+        assert_eq!(url(&long), None);
+        let fits = format!("a.com?{}", "q".repeat(MAX_URL - 7));
+        assert_eq!(url(&fits).map(|u| u.len()), Some(MAX_URL));
     }
 
     #[test]
