@@ -558,13 +558,18 @@ const SQUID_FIELDS: [&str; 10] = [
 
 /// Squid native format: client address, URL, user and hierarchy peer are matched.
 pub fn squid_line(line: &[u8], f: &mut impl FnMut(&str, &[u8])) {
-    for (i, w) in line
-        .split(|c| *c == b' ')
-        .filter(|w| !w.is_empty())
-        .enumerate()
-    {
-        match i {
-            2 | 6 | 7 if w != b"-" => f(SQUID_FIELDS[i], w),
+    let mut i = 0;
+    let mut start = 0;
+    for end in memchr::memchr_iter(b' ', line).chain(std::iter::once(line.len())) {
+        let w = &line[start..end];
+        start = end + 1;
+        if w.is_empty() {
+            continue;
+        }
+        let n = i;
+        i += 1;
+        match n {
+            2 | 6 | 7 if w != b"-" => f(SQUID_FIELDS[n], w),
             8 => {
                 if let Some(p) = memchr(b'/', w) {
                     f("peer", &w[p + 1..]);
@@ -798,8 +803,8 @@ mod tests {
         let got = collect(|f| {
             squid_line(b"1726531200.003      5 10.0.0.1 TCP_MISS/200 123 GET http://a.com/x - HIER_DIRECT/1.2.3.4 text/html", &mut |k, v| f(k, v))
         });
-        assert_eq!(got.len(), 3);
-        assert_eq!(got[2], ("peer".into(), "1.2.3.4".into()));
+        let keys: Vec<_> = got.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(keys, ["client=10.0.0.1", "url=http://a.com/x", "peer=1.2.3.4"]);
         let got = collect(|f| {
             clf_line(b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET http://e.com/a HTTP/1.0\" 200 2326 \"http://r.com/\" \"UA\"", &mut |k, v| f(k, v))
         });
