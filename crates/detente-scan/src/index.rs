@@ -147,6 +147,9 @@ pub struct Index {
     /// most observed addresses are rejected by one bit test instead of a hash lookup per
     /// prefix length.
     v4_filter: Vec<u64>,
+    /// The same per /16 (8 KiB, stays in L1): most public addresses in logs are rejected here
+    /// without the cache miss a lookup in the larger filter costs.
+    v4_filter16: Vec<u64>,
     /// For complex-pattern atoms, the pattern's indicator number (else [`END`]).
     atom_of: Vec<u32>,
     /// Fewest labels of any domain indicator.
@@ -288,19 +291,27 @@ impl Index {
     fn mark_v4(&mut self, net: u32, len: u8) {
         if self.v4_filter.is_empty() {
             self.v4_filter = vec![0; (1 << 20) / 64];
+            self.v4_filter16 = vec![0; (1 << 16) / 64];
         }
-        let first = net >> V4_FILTER_SHIFT;
-        let last = (net | (u32::MAX.checked_shr(u32::from(len)).unwrap_or(0))) >> V4_FILTER_SHIFT;
-        for b in first..=last {
+        let span = |shift: u32| {
+            let last = net | u32::MAX.checked_shr(u32::from(len)).unwrap_or(0);
+            (net >> shift)..=(last >> shift)
+        };
+        for b in span(16) {
+            self.v4_filter16[(b >> 6) as usize] |= 1 << (b & 63);
+        }
+        for b in span(V4_FILTER_SHIFT) {
             self.v4_filter[(b >> 6) as usize] |= 1 << (b & 63);
         }
     }
 
     fn v4_maybe(&self, v: u32) -> bool {
-        let b = v >> V4_FILTER_SHIFT;
-        self.v4_filter
-            .get((b >> 6) as usize)
-            .is_some_and(|w| w & (1 << (b & 63)) != 0)
+        let bit = |filter: &[u64], b: u32| {
+            filter
+                .get((b >> 6) as usize)
+                .is_some_and(|w| w & (1 << (b & 63)) != 0)
+        };
+        bit(&self.v4_filter16, v >> 16) && bit(&self.v4_filter, v >> V4_FILTER_SHIFT)
     }
 
     /// The indicators chained from `head` (a map lookup result).
