@@ -452,6 +452,14 @@ impl Index {
                 return;
             }
         }
+        // Short values (most log fields) are typed by one branch-free pass; a value with
+        // neither a separator nor a dot is nothing we index.
+        if v.len() <= 32 {
+            let flags = v.iter().fold(0u8, |f, c| f | VALUE_CLASS[usize::from(*c)]);
+            if flags == 0 {
+                return;
+            }
+        }
         let Some(p) = memchr::memchr3(b'/', b'@', b':', v) else {
             // No `/`, `@` or `:`: a domain name or nothing (the normaliser wants a dot).
             let mut d = [0u8; MAX_DOMAIN];
@@ -535,6 +543,17 @@ impl Index {
         hit
     }
 }
+
+/// Bytes that make a value more than a bare word: `/`, `@`, `:` (URL, e-mail, port, IPv6) and
+/// `.` (domain). A value without any is not matched.
+static VALUE_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'/' as usize] = 1;
+    t[b'@' as usize] = 1;
+    t[b':' as usize] = 1;
+    t[b'.' as usize] = 1;
+    t
+};
 
 fn looks_like_host(h: &[u8]) -> bool {
     let mut d = [0u8; MAX_DOMAIN];

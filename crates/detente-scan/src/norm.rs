@@ -15,6 +15,8 @@ pub fn parse_ipv4(s: &[u8]) -> Option<u32> {
 
 /// Parses a dotted-quad IPv4 address at the start of `s`; returns it and the bytes consumed.
 pub fn parse_ipv4_prefix(s: &[u8]) -> Option<(u32, usize)> {
+    // Digit value of the byte at `i`, or a value above 9.
+    let digit = |i: usize| s.get(i).map_or(u8::MAX, |c| c.wrapping_sub(b'0'));
     let mut out: u32 = 0;
     let mut i = 0;
     for part in 0..4 {
@@ -24,17 +26,24 @@ pub fn parse_ipv4_prefix(s: &[u8]) -> Option<(u32, usize)> {
             }
             i += 1;
         }
-        let start = i;
-        let mut v: u32 = 0;
-        while let Some(&c) = s.get(i) {
-            if !c.is_ascii_digit() || i - start == 3 {
-                break;
-            }
-            v = v * 10 + u32::from(c - b'0');
+        // One to three digits; no leading zeros ("01") so that octal-looking forms are not
+        // silently read as decimal.
+        let (d0, d1, d2) = (digit(i), digit(i + 1), digit(i + 2));
+        let v = if d0 > 9 {
+            return None;
+        } else if d1 > 9 {
             i += 1;
-        }
-        // No leading zeros ("01") so that octal-looking forms are not silently read as decimal.
-        if i == start || v > 255 || (i - start > 1 && s[start] == b'0') {
+            u32::from(d0)
+        } else if d0 == 0 {
+            return None;
+        } else if d2 > 9 {
+            i += 2;
+            u32::from(d0) * 10 + u32::from(d1)
+        } else {
+            i += 3;
+            u32::from(d0) * 100 + u32::from(d1) * 10 + u32::from(d2)
+        };
+        if v > 255 {
             return None;
         }
         out = (out << 8) | v;
@@ -406,6 +415,23 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn ipv4_prefix_agrees_with_std(s in "[0-9.]{1,18}[:a.x]?[0-9]{0,2}") {
+            // The reference: four dot-separated decimal octets without leading zeros, not
+            // followed by an alphanumeric or by `.digit`.
+            let want = (1..=s.len()).rev().find_map(|n| {
+                let head = &s[..n];
+                let ok = head.split('.').count() == 4
+                    && head.split('.').all(|p| !p.is_empty() && p.len() <= 3 && (p == "0" || !p.starts_with('0')));
+                let ip: std::net::Ipv4Addr = head.parse().ok().filter(|_| ok)?;
+                let rest = s[n..].as_bytes();
+                let bad = rest.first().is_some_and(|c| c.is_ascii_alphanumeric())
+                    || (rest.first() == Some(&b'.') && rest.get(1).is_some_and(u8::is_ascii_digit));
+                (!bad).then_some((u32::from(ip), n))
+            });
+            proptest::prop_assert_eq!(parse_ipv4_prefix(s.as_bytes()), want);
+        }
+
         #[test]
         fn ipv4_roundtrip(v: u32) {
             let s = std::net::Ipv4Addr::from(v).to_string();
