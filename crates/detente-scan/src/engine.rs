@@ -3,7 +3,6 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use rayon::prelude::*;
 use std::io::{self, Read};
 
 use crate::formats::{self, Format, ZeekState};
@@ -221,50 +220,49 @@ impl Scanner<'_> {
             format: self.opts.format.as_str(),
             ..FileStats::default()
         };
-        let threads = rayon::current_num_threads().max(1);
-        let batch_len = threads * 2;
+        // Pieces are read here and matched by the pool as they come, with no batch barrier: a
+        // thread that finishes early takes the next piece. Results are emitted in input order;
+        // at most `window` pieces are in flight, which bounds memory.
+        let window = rayon::current_num_threads().max(1) as u64 * 3;
         let mut mode: Option<Mode> = None;
         let mut line_base: u64 = 0;
-        let mut batch: Vec<(Piece, Mode)> = Vec::new();
-        loop {
-            // Read the next batch while the current one is being matched.
-            let (next, outs) = rayon::join(
-                || {
-                    let mut next = Vec::with_capacity(batch_len);
-                    while next.len() < batch_len {
-                        match ch.next_piece() {
-                            Some(p) => next.push(p),
-                            None => break,
-                        }
+        let (tx, rx) = std::sync::mpsc::channel::<(u64, ChunkOut, Piece)>();
+        let mut done: std::collections::BTreeMap<u64, (ChunkOut, Piece)> = Default::default();
+        let (mut sent, mut emitted) = (0u64, 0u64);
+        rayon::in_place_scope(|scope| {
+            loop {
+                // Emit every finished piece that is next in order.
+                while let Some((out, piece)) = done.remove(&emitted) {
+                    self.emit(name, line_base, &out, &mut stats, ev);
+                    line_base += out.lines;
+                    if let Piece::Data(buf) = piece {
+                        ch.pool.push(buf);
                     }
-                    (next, ch.eof, ch.bytes)
-                },
-                || {
-                    batch
-                        .par_iter()
-                        .map(|(p, m)| self.process(p, m))
-                        .collect::<Vec<_>>()
-                },
-            );
-            let (pieces, eof, bytes) = next;
-            for (out, (piece, _)) in outs.into_iter().zip(batch.drain(..)) {
-                self.emit(name, line_base, &out, &mut stats, ev);
-                line_base += out.lines;
-                if let Piece::Data(buf) = piece {
-                    ch.pool.push(buf);
+                    emitted += 1;
+                    ev.progress(ch.bytes);
                 }
-            }
-            stats.bytes = bytes;
-            ev.progress(bytes);
-            if pieces.is_empty() {
-                if eof {
-                    break;
-                }
-                // Following a file that has not grown: wait for more.
-                std::thread::sleep(std::time::Duration::from_millis(200));
-                continue;
-            }
-            for piece in pieces {
+                let piece = if sent - emitted >= window {
+                    None
+                } else {
+                    ch.next_piece()
+                };
+                let Some(piece) = piece else {
+                    if sent > emitted {
+                        // Full window, or input paused: wait for a result.
+                        if let Ok((n, out, piece)) = rx.recv() {
+                            done.insert(n, (out, piece));
+                        }
+                        continue;
+                    }
+                    stats.bytes = ch.bytes;
+                    ev.progress(ch.bytes);
+                    if ch.eof {
+                        break;
+                    }
+                    // Following a file that has not grown: wait for more.
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    continue;
+                };
                 let m = match &mode {
                     Some(m) => m.clone(),
                     None => {
@@ -277,9 +275,15 @@ impl Scanner<'_> {
                 if let (Piece::Data(buf), Some(Mode::Zeek(st))) = (&piece, mode.as_mut()) {
                     advance_zeek_state(st, buf);
                 }
-                batch.push((piece, m));
+                let (tx, n) = (tx.clone(), sent);
+                scope.spawn(move |_| {
+                    let out = self.process(&piece, &m);
+                    // The receiver lives until every piece is back.
+                    let _ = tx.send((n, out, piece));
+                });
+                sent += 1;
             }
-        }
+        });
         if let Some(e) = ch.error.take() {
             stats.warnings += 1;
             ev.warning(&format!(
