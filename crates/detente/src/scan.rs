@@ -307,6 +307,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
             );
         }
     }
+    // Freeing the indexes allocation by allocation takes longer than the process exit that
+    // returns their memory anyway.
+    std::mem::forget(index);
+    std::mem::forget(allow);
     Ok(if out.warnings > 0 {
         ExitCode::from(1)
     } else {
