@@ -804,7 +804,10 @@ mod tests {
             squid_line(b"1726531200.003      5 10.0.0.1 TCP_MISS/200 123 GET http://a.com/x - HIER_DIRECT/1.2.3.4 text/html", &mut |k, v| f(k, v))
         });
         let keys: Vec<_> = got.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        assert_eq!(keys, ["client=10.0.0.1", "url=http://a.com/x", "peer=1.2.3.4"]);
+        assert_eq!(
+            keys,
+            ["client=10.0.0.1", "url=http://a.com/x", "peer=1.2.3.4"]
+        );
         let got = collect(|f| {
             clf_line(b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET http://e.com/a HTTP/1.0\" 200 2326 \"http://r.com/\" \"UA\"", &mut |k, v| f(k, v))
         });

@@ -256,7 +256,11 @@ pub fn normalize_url<'a>(s: &'a [u8], buf: &'a mut [u8; MAX_URL]) -> Option<UrlP
             None => (hostport, None),
         }
     };
-    if host.is_empty() || !host.iter().all(|c| HOST_BYTE[usize::from(*c)] || *c == b':') {
+    if host.is_empty()
+        || !host
+            .iter()
+            .all(|c| HOST_BYTE[usize::from(*c)] || *c == b':')
+    {
         return None;
     }
     if let Some(p) = port
@@ -316,8 +320,7 @@ fn find_scheme_sep(s: &[u8]) -> Option<usize> {
 
 /// Whether `s` starts like a URL with a scheme (`x://`).
 pub fn has_scheme(s: &[u8]) -> bool {
-    find_scheme_sep(s)
-        .is_some_and(|p| p > 0 && s[..p].iter().all(u8::is_ascii_alphabetic))
+    find_scheme_sep(s).is_some_and(|p| p > 0 && s[..p].iter().all(u8::is_ascii_alphabetic))
 }
 
 #[cfg(test)]
@@ -424,7 +427,7 @@ mod tests {
                 let ok = head.split('.').count() == 4
                     && head.split('.').all(|p| !p.is_empty() && p.len() <= 3 && (p == "0" || !p.starts_with('0')));
                 let ip: std::net::Ipv4Addr = head.parse().ok().filter(|_| ok)?;
-                let rest = s[n..].as_bytes();
+                let rest = &s.as_bytes()[n..];
                 let bad = rest.first().is_some_and(|c| c.is_ascii_alphanumeric())
                     || (rest.first() == Some(&b'.') && rest.get(1).is_some_and(u8::is_ascii_digit));
                 (!bad).then_some((u32::from(ip), n))

@@ -56,9 +56,9 @@ fn single_test(pattern: &str, subdomains: bool) -> Option<Comparison> {
         ("file", p) => {
             let algo = p.strip_prefix("hashes.")?;
             let algo = match algo.strip_prefix('\'') {
-                Some(q) => q
-                    .strip_suffix('\'')
-                    .filter(|a| !a.is_empty() && a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-'))?,
+                Some(q) => q.strip_suffix('\'').filter(|a| {
+                    !a.is_empty() && a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+                })?,
                 None => Some(algo).filter(|a| {
                     a.bytes().next().is_some_and(|c| c.is_ascii_alphabetic())
                         && a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
@@ -274,7 +274,11 @@ mod tests {
             "[file:hashes.MD5 = 'D41D8CD98F00B204E9800998ECF8427E']".into(),
         ] {
             let c = single_test(&p, true).unwrap();
-            assert_eq!(classify_parsed(&p, true), Ok(Usable::Simple(vec![c])), "{p}");
+            assert_eq!(
+                classify_parsed(&p, true),
+                Ok(Usable::Simple(vec![c])),
+                "{p}"
+            );
         }
         for p in [
             "[ipv4-addr:value = 'not-an-ip']",
