@@ -9,8 +9,9 @@ use crate::formats::{self, Format, ZeekState};
 use crate::index::{Index, Indicator, MatchKind, Value};
 use crate::norm::Ip;
 
-/// Bytes per chunk handed to one worker.
-const CHUNK: usize = 2 << 20;
+/// Bytes per chunk handed to one worker: small enough that the passes over it (validation,
+/// matching) run from the core's L2 cache.
+const CHUNK: usize = 512 << 10;
 /// Longer lines are skipped with a warning.
 pub const MAX_LINE: usize = 1 << 20;
 /// Warnings kept per chunk and kind before they are only counted.
@@ -141,10 +142,10 @@ impl<R: Read> Chunker<R> {
         }
     }
 
-    /// Reads until `buf` holds `CHUNK` bytes or input ends; returns bytes added.
-    fn fill(&mut self, buf: &mut Vec<u8>) -> usize {
+    /// Reads until `buf` holds `limit` bytes or input ends; returns bytes added.
+    fn fill(&mut self, buf: &mut Vec<u8>, limit: usize) -> usize {
         let start = buf.len();
-        let want = CHUNK.saturating_sub(start);
+        let want = limit.saturating_sub(start);
         if want == 0 {
             return 0;
         }
@@ -170,7 +171,17 @@ impl<R: Read> Chunker<R> {
         buf.clear();
         buf.append(&mut self.carry);
         loop {
-            let added = if self.eof { 0 } else { self.fill(&mut buf) };
+            // A chunk without a line end grows until the line ends or exceeds MAX_LINE.
+            let limit = if buf.len() < CHUNK {
+                CHUNK
+            } else {
+                buf.len() + CHUNK
+            };
+            let added = if self.eof {
+                0
+            } else {
+                self.fill(&mut buf, limit)
+            };
             if let Some(p) = memchr::memrchr(b'\n', &buf) {
                 self.carry.extend_from_slice(&buf[p + 1..]);
                 buf.truncate(p + 1);
@@ -188,7 +199,7 @@ impl<R: Read> Chunker<R> {
                 self.carry = buf;
                 return None;
             }
-            if buf.len() >= CHUNK {
+            if buf.len() > MAX_LINE + 1 {
                 return Some(self.skip_overlong(buf));
             }
         }
@@ -199,7 +210,7 @@ impl<R: Read> Chunker<R> {
         let mut len = buf.len();
         loop {
             buf.clear();
-            if self.fill(&mut buf) == 0 && self.eof {
+            if self.fill(&mut buf, CHUNK) == 0 && self.eof {
                 return Piece::Overlong(len);
             }
             if let Some(p) = memchr::memchr(b'\n', &buf) {
