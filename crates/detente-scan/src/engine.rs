@@ -570,10 +570,8 @@ fn values(
         Mode::Zeek(st) => match (&st.schema, seps) {
             (Some(schema), Some(seps)) => {
                 // A stripped `\r` shortens the line; separators past its end are not its own.
-                let seps = seps
-                    .iter()
-                    .map(|p| *p as usize)
-                    .take_while(|p| *p < line.len());
+                let past = seps.iter().rev().take_while(|p| **p as usize >= line.len());
+                let seps = &seps[..seps.len() - past.count()];
                 formats::zeek_fields(line, seps, st, schema, rebuild, scratch, f)
             }
             (Some(schema), None) => formats::zeek_line(line, st, schema, rebuild, scratch, f),

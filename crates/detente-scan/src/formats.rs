@@ -122,6 +122,8 @@ pub struct ZeekSchema {
     pub host: Option<usize>,
     /// Column of `uri` (HTTP), for URL rebuilding.
     pub uri: Option<usize>,
+    /// The columns that are not [`Col::Skip`], ascending.
+    pub active: Vec<usize>,
 }
 
 /// Header state of a Zeek TSV log as header lines are read.
@@ -198,6 +200,7 @@ impl ZeekState {
         }
         ZeekSchema {
             names: self.fields.clone(),
+            active: (0..cols.len()).filter(|i| cols[*i] != Col::Skip).collect(),
             cols,
             host: pos("host"),
             uri: pos("uri"),
@@ -314,14 +317,17 @@ pub fn zeek_line(
     url_buf: &mut Vec<u8>,
     f: &mut impl FnMut(&str, &[u8]),
 ) {
-    let seps = memchr::memchr_iter(st.sep, line);
-    zeek_fields(line, seps, st, schema, rebuild_url, url_buf, f);
+    let seps: Vec<u32> = memchr::memchr_iter(st.sep, line)
+        .map(|p| u32::try_from(p).unwrap_or(u32::MAX))
+        .collect();
+    zeek_fields(line, &seps, st, schema, rebuild_url, url_buf, f);
 }
 
-/// [`zeek_line`] with the line's separator positions (ascending, relative to `line`) given.
+/// [`zeek_line`] with the line's separator offsets (ascending, all inside `line`) given. Only
+/// the columns worth matching are looked at.
 pub fn zeek_fields(
     line: &[u8],
-    seps: impl Iterator<Item = usize>,
+    seps: &[u32],
     st: &ZeekState,
     schema: &ZeekSchema,
     rebuild_url: bool,
@@ -330,13 +336,15 @@ pub fn zeek_fields(
 ) {
     let mut host: &[u8] = b"";
     let mut uri: &[u8] = b"";
-    let mut seps = seps.chain(std::iter::once(line.len()));
-    let mut start = 0;
-    for (i, col) in schema.cols.iter().enumerate() {
-        let Some(end) = seps.next() else { break };
+    for &i in &schema.active {
+        // Column `i` runs from after separator `i - 1` to separator `i` or the line's end.
+        if i > seps.len() {
+            break;
+        }
+        let start = if i == 0 { 0 } else { seps[i - 1] as usize + 1 };
+        let end = seps.get(i).map_or(line.len(), |p| *p as usize);
         let v = &line[start..end];
-        start = end + 1;
-        if *col == Col::Skip || v == b"-" || v == b"(empty)" || v.is_empty() {
+        if v == b"-" || v == b"(empty)" || v.is_empty() {
             continue;
         }
         let name = schema.names[i].as_str();
@@ -345,7 +353,7 @@ pub fn zeek_fields(
         } else if Some(i) == schema.uri {
             uri = v;
         }
-        if *col == Col::List {
+        if schema.cols[i] == Col::List {
             let mut rest = v;
             while let Some(p) = memchr(st.set_sep, rest) {
                 f(name, &rest[..p]);
