@@ -175,6 +175,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     for src in &args.indicators {
         for loaded in load_source(src, opts)? {
             totals.add(src, &loaded);
+            index.reserve_for(&loaded.indicators);
             loaded.indicators.into_iter().for_each(|i| index.insert(i));
             loaded
                 .patterns
@@ -367,6 +368,9 @@ fn load_source(src: &str, opts: LoadOptions) -> Result<Vec<Loaded>> {
     }
     let path = Path::new(src);
     if !path.is_dir() {
+        if let Some(loaded) = load_large_stix(path, opts) {
+            return Ok(vec![loaded]);
+        }
         let data =
             std::fs::read(path).with_context(|| format!("reading indicator source {src}"))?;
         let loaded = sources::load_bytes(src, &data, opts)
@@ -396,6 +400,35 @@ fn load_source(src: &str, opts: LoadOptions) -> Result<Vec<Loaded>> {
         }
     }
     Ok(out)
+}
+
+/// A large STIX bundle read as two halves parsed in parallel (see
+/// [`sources::load_stix_halves`]); `None` for anything else, which is then loaded whole.
+fn load_large_stix(path: &Path, opts: LoadOptions) -> Option<Loaded> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    let len = usize::try_from(f.metadata().ok()?.len()).ok()?;
+    if len < 8 << 20 {
+        return None;
+    }
+    // One buffer holds both halves: [bundle up to the cut] "]}" {"objects":[ [rest of bundle].
+    let mut buf = Vec::with_capacity(len + 16);
+    let mid = len / 2;
+    (&mut f)
+        .take((mid + (1 << 16)) as u64)
+        .read_to_end(&mut buf)
+        .ok()?;
+    if buf.first() != Some(&b'{') {
+        return None;
+    }
+    let cut = sources::stix_split_point(&buf, mid)?;
+    buf.truncate(cut + 1);
+    buf.extend_from_slice(b"]}");
+    let second = buf.len();
+    buf.extend_from_slice(br#"{"objects":["#);
+    f.seek(SeekFrom::Start((cut + 2) as u64)).ok()?;
+    f.read_to_end(&mut buf).ok()?;
+    sources::load_stix_halves(&buf[..second], &buf[second..], opts)
 }
 
 /// Reports allowlist entries that cover all or part of a CIDR indicator.
