@@ -163,6 +163,7 @@ fn now_millis() -> i64 {
 /// Runs `detente scan`.
 pub fn run(args: Args) -> Result<ExitCode> {
     let started = Instant::now();
+    detente_scan::engine::init_pool();
     let opts = LoadOptions {
         now: now_millis() / 1000,
         subdomains: true,
