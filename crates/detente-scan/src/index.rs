@@ -154,6 +154,8 @@ pub struct Index {
     atom_of: Vec<u32>,
     /// Fewest labels of any domain indicator.
     min_labels: usize,
+    /// Most labels of any domain indicator.
+    max_labels: usize,
     /// Complex patterns' indicator numbers, in matcher order.
     patterns: Vec<u32>,
     /// The pattern engine's compiled matcher over those patterns.
@@ -298,6 +300,7 @@ impl Index {
                 if self.domains.is_empty() || labels < self.min_labels {
                     self.min_labels = labels;
                 }
+                self.max_labels = self.max_labels.max(labels);
                 self.domains.entry(d.as_bytes().into()).or_insert(END)
             }
             Value::Url(u) => self.urls.entry(u.as_bytes().into()).or_insert(END),
@@ -412,6 +415,16 @@ impl Index {
         let mut rest = d;
         let mut first = true;
         while labels >= self.min_labels {
+            // Nor can suffixes with more labels than the longest one.
+            if labels > self.max_labels {
+                match memchr::memchr(b'.', rest) {
+                    Some(p) => rest = &rest[p + 1..],
+                    None => break,
+                }
+                labels -= 1;
+                first = false;
+                continue;
+            }
             for n in self.chain(self.domains.get(rest)) {
                 if first {
                     emit(n, MatchKind::Domain);
@@ -668,6 +681,11 @@ mod tests {
             vec![("a.b.example.org".into(), "subdomain")]
         );
         assert_eq!(hits(&ix, "host.zz"), vec![("zz".into(), "subdomain")]);
+        // Suffixes longer than the longest indicator are skipped, not the ones below them.
+        assert_eq!(
+            hits(&ix, "q.r.x.a.b.example.org"),
+            vec![("a.b.example.org".into(), "subdomain")]
+        );
         assert!(hits(&ix, "b.example.org").is_empty());
     }
 
