@@ -412,16 +412,19 @@ fn load_large_stix(path: &Path, opts: LoadOptions) -> Option<Loaded> {
     if len < 8 << 20 {
         return None;
     }
+    let mut first = [0u8; 1];
+    f.read_exact(&mut first).ok()?;
+    if first != *b"{" {
+        return None;
+    }
     // One buffer holds both halves: [bundle up to the cut] "]}" {"objects":[ [rest of bundle].
     let mut buf = Vec::with_capacity(len + 16);
+    buf.push(b'{');
     let mid = len / 2;
     (&mut f)
         .take((mid + (1 << 16)) as u64)
         .read_to_end(&mut buf)
         .ok()?;
-    if buf.first() != Some(&b'{') {
-        return None;
-    }
     let cut = sources::stix_split_point(&buf, mid)?;
     buf.truncate(cut + 1);
     buf.extend_from_slice(b"]}");
