@@ -105,6 +105,24 @@ impl Value {
     }
 }
 
+impl Value {
+    /// The normalised text of a domain, URL, digest or e-mail value (empty for others).
+    fn text(&self) -> &[u8] {
+        match self {
+            Value::Domain(t, _) | Value::Url(t) | Value::Hash(t) | Value::Email(t) => t.as_bytes(),
+            Value::Net(..) | Value::Pattern => b"",
+        }
+    }
+}
+
+/// The map key of a normalised text value.
+fn text_key(b: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(b);
+    h.finish()
+}
+
 fn ascii(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -133,11 +151,12 @@ pub struct Index {
     ipv6: FxHashMap<u128, Ids>,
     cidr4: Vec<(u8, FxHashMap<u32, Ids>)>,
     cidr6: Vec<(u8, FxHashMap<u128, Ids>)>,
-    /// Domain → (indicator, also matches subdomains).
-    domains: FxHashMap<Box<[u8]>, Ids>,
-    urls: FxHashMap<Box<[u8]>, Ids>,
-    hashes: FxHashMap<Box<[u8]>, Ids>,
-    emails: FxHashMap<Box<[u8]>, Ids>,
+    /// Domains, URLs, digests and e-mail addresses, keyed by [`text_key`]: no key copies to
+    /// allocate or follow on lookup; a chain member is confirmed against its indicator's value.
+    domains: FxHashMap<u64, Ids>,
+    urls: FxHashMap<u64, Ids>,
+    hashes: FxHashMap<u64, Ids>,
+    emails: FxHashMap<u64, Ids>,
     exact_domains: bool,
     /// Next indicator with the same key, per indicator.
     next: Vec<u32>,
@@ -301,11 +320,11 @@ impl Index {
                     self.min_labels = labels;
                 }
                 self.max_labels = self.max_labels.max(labels);
-                self.domains.entry(d.as_bytes().into()).or_insert(END)
+                self.domains.entry(text_key(d.as_bytes())).or_insert(END)
             }
-            Value::Url(u) => self.urls.entry(u.as_bytes().into()).or_insert(END),
-            Value::Hash(h) => self.hashes.entry(h.as_bytes().into()).or_insert(END),
-            Value::Email(e) => self.emails.entry(e.as_bytes().into()).or_insert(END),
+            Value::Url(u) => self.urls.entry(text_key(u.as_bytes())).or_insert(END),
+            Value::Hash(h) => self.hashes.entry(text_key(h.as_bytes())).or_insert(END),
+            Value::Email(e) => self.emails.entry(text_key(e.as_bytes())).or_insert(END),
             // Patterns are only inserted through `insert_pattern`, never looked up by value.
             Value::Pattern => return,
         };
@@ -342,6 +361,17 @@ impl Index {
                 .is_some_and(|w| w & (1 << (b & 63)) != 0)
         };
         bit(&self.v4_filter16, v >> 16) && bit(&self.v4_filter, v >> V4_FILTER_SHIFT)
+    }
+
+    /// The indicators under the text key of `v` in `map` whose value is `v` (a different text
+    /// with the same key is not reported).
+    fn text_chain<'s>(
+        &'s self,
+        map: &'s FxHashMap<u64, Ids>,
+        v: &'s [u8],
+    ) -> impl Iterator<Item = u32> + 's {
+        self.chain(map.get(&text_key(v)))
+            .filter(move |n| self.indicators[*n as usize].value.text() == v)
     }
 
     /// The indicators chained from `head` (a map lookup result).
@@ -425,7 +455,7 @@ impl Index {
                 first = false;
                 continue;
             }
-            for n in self.chain(self.domains.get(rest)) {
+            for n in self.text_chain(&self.domains, rest) {
                 if first {
                     emit(n, MatchKind::Domain);
                 } else if self.subdomains[n as usize] {
@@ -443,7 +473,7 @@ impl Index {
 
     /// Reports URL indicators equal to the normalised URL `u`.
     pub fn lookup_url(&self, u: &[u8], emit: &mut impl FnMut(u32, MatchKind)) {
-        for n in self.chain(self.urls.get(u)) {
+        for n in self.text_chain(&self.urls, u) {
             emit(n, MatchKind::Url);
         }
     }
@@ -455,14 +485,14 @@ impl Index {
             40 => MatchKind::Sha1,
             _ => MatchKind::Sha256,
         };
-        for n in self.chain(self.hashes.get(h)) {
+        for n in self.text_chain(&self.hashes, h) {
             emit(n, kind);
         }
     }
 
     /// Reports e-mail indicators equal to the lower-case address `e`.
     pub fn lookup_email(&self, e: &[u8], emit: &mut impl FnMut(u32, MatchKind)) {
-        for n in self.chain(self.emails.get(e)) {
+        for n in self.text_chain(&self.emails, e) {
             emit(n, MatchKind::Email);
         }
     }
