@@ -274,7 +274,7 @@ impl Index {
 
     /// Makes room for `inds` before they are inserted one by one (saves rehashing as the
     /// tables grow).
-    pub fn reserve_for(&mut self, inds: &[Indicator]) {
+    fn reserve_for(&mut self, inds: &[Indicator]) {
         let (mut v4, mut v6, mut dom, mut url, mut hash, mut mail) = (0, 0, 0, 0, 0, 0);
         for i in inds {
             match &i.value {
@@ -297,6 +297,101 @@ impl Index {
         self.next.reserve(inds.len());
         self.subdomains.reserve(inds.len());
         self.atom_of.reserve(inds.len());
+    }
+
+    /// Adds indicators, as [`Index::insert`] on each in turn would; the lookup tables are filled
+    /// by two threads (domains and e-mail addresses; the rest).
+    pub fn extend(&mut self, mut inds: Vec<Indicator>) {
+        // Patterns are only inserted through `insert_pattern`.
+        inds.retain(|i| i.value != Value::Pattern);
+        self.reserve_for(&inds);
+        let base = self.indicators.len();
+        for ind in &inds {
+            match &ind.value {
+                Value::Net(Ip::V4(v), len) => self.mark_v4(*v, *len),
+                Value::Domain(d, _) => {
+                    let labels = d.split('.').count();
+                    // No domain so far: the tables are filled below, so ask `max_labels`.
+                    if self.max_labels == 0 || labels < self.min_labels {
+                        self.min_labels = labels;
+                    }
+                    self.max_labels = self.max_labels.max(labels);
+                }
+                _ => {}
+            }
+            self.next.push(END);
+            let sub = matches!(ind.value, Value::Domain(_, true)) && !self.exact_domains;
+            self.subdomains.push(sub);
+            self.atom_of.push(END);
+        }
+        let numbered = || {
+            inds.iter().enumerate().map(|(i, ind)| {
+                let n = u32::try_from(base + i).unwrap_or(u32::MAX);
+                (n, &ind.value)
+            })
+        };
+        // Prepend to each key's chain (lookups report a key's indicators newest first); the
+        // links are applied to `next` afterwards.
+        let link = |slot: &mut u32, n: u32, links: &mut Vec<(u32, u32)>| {
+            links.push((n, *slot));
+            *slot = n;
+        };
+        let Index {
+            ipv4,
+            ipv6,
+            cidr4,
+            cidr6,
+            domains,
+            urls,
+            hashes,
+            emails,
+            ..
+        } = self;
+        let (a, b) = rayon::join(
+            || {
+                let mut links = Vec::new();
+                for (n, v) in numbered() {
+                    match v {
+                        Value::Domain(d, _) => {
+                            link(
+                                domains.entry(text_key(d.as_bytes())).or_insert(END),
+                                n,
+                                &mut links,
+                            );
+                        }
+                        Value::Email(e) => {
+                            link(
+                                emails.entry(text_key(e.as_bytes())).or_insert(END),
+                                n,
+                                &mut links,
+                            );
+                        }
+                        _ => {}
+                    }
+                }
+                links
+            },
+            || {
+                let mut links = Vec::new();
+                for (n, v) in numbered() {
+                    let slot = match v {
+                        Value::Net(Ip::V4(v), 32) => ipv4.entry(*v).or_insert(END),
+                        Value::Net(Ip::V6(v), 128) => ipv6.entry(*v).or_insert(END),
+                        Value::Net(Ip::V4(v), len) => table(cidr4, *len).entry(*v).or_insert(END),
+                        Value::Net(Ip::V6(v), len) => table(cidr6, *len).entry(*v).or_insert(END),
+                        Value::Url(u) => urls.entry(text_key(u.as_bytes())).or_insert(END),
+                        Value::Hash(h) => hashes.entry(text_key(h.as_bytes())).or_insert(END),
+                        Value::Domain(..) | Value::Email(_) | Value::Pattern => continue,
+                    };
+                    link(slot, n, &mut links);
+                }
+                links
+            },
+        );
+        for (n, prev) in a.into_iter().chain(b) {
+            self.next[n as usize] = prev;
+        }
+        self.indicators.extend(inds);
     }
 
     /// Adds an indicator.
@@ -670,6 +765,58 @@ mod tests {
         });
         out.sort();
         out
+    }
+
+    #[test]
+    fn extend_builds_what_inserts_build() {
+        let values = [
+            "evil.com",
+            "a.evil.com",
+            "10.0.0.0/8",
+            "10.1.2.3",
+            "10.1.2.3",
+            "2001:db8::/32",
+            "2001:db8::7",
+            "http://evil.com/a",
+            "evil.com",
+            "bob@evil.com",
+            "d41d8cd98f00b204e9800998ecf8427e",
+            "x.y.z.example.org",
+        ];
+        let inds: Vec<Indicator> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Indicator {
+                id: format!("i{i}"),
+                written: v.to_string(),
+                value: Value::guess(v, true).unwrap(),
+            })
+            .collect();
+        let mut one = Index::new(false);
+        inds.iter().cloned().for_each(|i| one.insert(i));
+        let mut all = Index::new(false);
+        all.insert(inds[0].clone());
+        all.extend(inds[1..].to_vec());
+        for probe in [
+            "evil.com",
+            "q.a.evil.com",
+            "10.1.2.3",
+            "10.9.9.9",
+            "2001:db8::7",
+            "http://evil.com/a",
+            "BOB@evil.com",
+            "D41D8CD98F00B204E9800998ECF8427E",
+            "w.x.y.z.example.org",
+            "y.z.example.org",
+        ] {
+            let seq = |ix: &Index| {
+                let mut out = Vec::new();
+                ix.match_value(probe.as_bytes(), &mut |n, k| out.push((n, k)));
+                out
+            };
+            assert_eq!(seq(&all), seq(&one), "{probe}");
+        }
+        assert_eq!(all.len(), one.len());
     }
 
     #[test]

@@ -176,8 +176,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     for src in &args.indicators {
         for loaded in load_source(src, opts)? {
             totals.add(src, &loaded);
-            index.reserve_for(&loaded.indicators);
-            loaded.indicators.into_iter().for_each(|i| index.insert(i));
+            index.extend(loaded.indicators);
             loaded
                 .patterns
                 .into_iter()
@@ -189,7 +188,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     for src in &args.allowlist {
         for loaded in load_source(src, opts)? {
             report_skips(src, &loaded);
-            loaded.indicators.into_iter().for_each(|i| allow.insert(i));
+            allow.extend(loaded.indicators);
         }
     }
     report_cidr_overlaps(&index, &allow);
