@@ -406,6 +406,7 @@ fn load_source(src: &str, opts: LoadOptions) -> Result<Vec<Loaded>> {
 /// [`sources::load_stix_halves`]); `None` for anything else, which is then loaded whole.
 fn load_large_stix(path: &Path, opts: LoadOptions) -> Option<Loaded> {
     use std::io::{Read, Seek, SeekFrom};
+    const MARGIN: usize = 1 << 16;
     let mut f = std::fs::File::open(path).ok()?;
     let len = usize::try_from(f.metadata().ok()?.len()).ok()?;
     if len < 8 << 20 {
@@ -416,23 +417,44 @@ fn load_large_stix(path: &Path, opts: LoadOptions) -> Option<Loaded> {
     if first != *b"{" {
         return None;
     }
-    // One buffer holds both halves: [bundle up to the cut] "]}" {"objects":[ [rest of bundle].
-    let mut buf = Vec::with_capacity(len + 16);
-    buf.push(b'{');
+    // The halves are read at once: the first up to `mid` and a margin in which to find the cut,
+    // the second from `mid` on, behind room for the `{"objects":[` that opens it.
     let mid = len / 2;
-    (&mut f)
-        .take((mid + (1 << 16)) as u64)
-        .read_to_end(&mut buf)
-        .ok()?;
-    let cut = sources::stix_split_point(&buf, mid)?;
-    buf.truncate(cut + 1);
-    buf.extend_from_slice(b"]}");
-    let second = buf.len();
-    buf.extend_from_slice(br#"{"objects":["#);
-    f.seek(SeekFrom::Start((cut + 2) as u64)).ok()?;
-    f.read_to_end(&mut buf).ok()?;
-    sources::load_stix_halves(&buf[..second], &buf[second..], opts)
+    let (a, b) = std::thread::scope(|s| {
+        let second = s.spawn(|| -> Option<Vec<u8>> {
+            let mut g = std::fs::File::open(path).ok()?;
+            g.seek(SeekFrom::Start(mid as u64)).ok()?;
+            let mut buf = Vec::with_capacity(len - mid + 16);
+            buf.resize(PREFIX.len(), 0);
+            g.read_to_end(&mut buf).ok()?;
+            Some(buf)
+        });
+        let mut buf = Vec::with_capacity(mid + MARGIN + 4);
+        buf.push(b'{');
+        let a = (&mut f)
+            .take((mid + MARGIN) as u64)
+            .read_to_end(&mut buf)
+            .ok()
+            .map(|_| buf);
+        (a, second.join().ok().flatten())
+    });
+    let (mut a, mut b) = (a?, b?);
+    // Offsets in `b` are file offsets minus `mid`, plus the room in front.
+    let cut = sources::stix_split_point(&b[..(PREFIX.len() + MARGIN).min(b.len())], PREFIX.len())?;
+    let file_cut = mid + cut - PREFIX.len();
+    if file_cut + 1 > a.len() {
+        return None;
+    }
+    a.truncate(file_cut + 1);
+    a.extend_from_slice(b"]}");
+    // `{"objects":[` goes right before the object after the cut (over bytes `a` holds).
+    let start = cut + 2 - PREFIX.len();
+    b[start..cut + 2].copy_from_slice(PREFIX);
+    sources::load_stix_halves(&a, &b[start..], opts)
 }
+
+/// What opens the second half of a split bundle.
+const PREFIX: &[u8] = br#"{"objects":["#;
 
 /// Reports allowlist entries that cover all or part of a CIDR indicator.
 fn report_cidr_overlaps(index: &Index, allow: &Index) {
