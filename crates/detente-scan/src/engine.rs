@@ -450,7 +450,8 @@ impl Scanner<'_> {
             Piece::Data(b) => b.as_slice(),
         };
         // One validation pass per chunk; only a failing chunk is examined line by line.
-        let clean = std::str::from_utf8(buf).is_ok() && memchr::memchr(0, buf).is_none();
+        let clean = ascii_without_nul(buf)
+            || (std::str::from_utf8(buf).is_ok() && memchr::memchr(0, buf).is_none());
         let mut mode = mode.clone();
         let rebuild = self.index.has_urls();
         let mut scratch = Vec::new();
@@ -548,6 +549,20 @@ impl Scanner<'_> {
         sink.out.lines = n;
         sink.out
     }
+}
+
+/// Whether `buf` is ASCII without NUL bytes: one vectorisable pass instead of UTF-8
+/// validation plus a NUL search, for the usual chunk.
+fn ascii_without_nul(buf: &[u8]) -> bool {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let (words, tail) = buf.as_chunks::<8>();
+    let bad = words.iter().fold(0u64, |acc, w| {
+        let w = u64::from_le_bytes(*w);
+        // High bit set: non-ASCII; `(w - LOW) & !w & HIGH` is non-zero iff a byte is zero.
+        acc | (w & HIGH) | (w.wrapping_sub(LOW) & !w & HIGH)
+    });
+    bad == 0 && tail.iter().all(|c| *c != 0 && c.is_ascii())
 }
 
 fn mode_format(m: &Mode) -> Format {
@@ -806,4 +821,16 @@ pub fn expand_paths(paths: &[std::path::PathBuf]) -> io::Result<Vec<std::path::P
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_check_agrees(buf in proptest::collection::vec(proptest::prop_oneof![0u8..4, 32u8..127, 120u8..=255], 0..100)) {
+            proptest::prop_assert_eq!(ascii_without_nul(&buf), buf.is_ascii() && !buf.contains(&0));
+        }
+    }
 }
