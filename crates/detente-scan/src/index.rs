@@ -105,6 +105,24 @@ impl Value {
     }
 }
 
+impl Value {
+    /// The normalised text of a domain, URL, digest or e-mail value (empty for others).
+    fn text(&self) -> &[u8] {
+        match self {
+            Value::Domain(t, _) | Value::Url(t) | Value::Hash(t) | Value::Email(t) => t.as_bytes(),
+            Value::Net(..) | Value::Pattern => b"",
+        }
+    }
+}
+
+/// The map key of a normalised text value.
+fn text_key(b: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(b);
+    h.finish()
+}
+
 fn ascii(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -133,11 +151,12 @@ pub struct Index {
     ipv6: FxHashMap<u128, Ids>,
     cidr4: Vec<(u8, FxHashMap<u32, Ids>)>,
     cidr6: Vec<(u8, FxHashMap<u128, Ids>)>,
-    /// Domain → (indicator, also matches subdomains).
-    domains: FxHashMap<Box<[u8]>, Ids>,
-    urls: FxHashMap<Box<[u8]>, Ids>,
-    hashes: FxHashMap<Box<[u8]>, Ids>,
-    emails: FxHashMap<Box<[u8]>, Ids>,
+    /// Domains, URLs, digests and e-mail addresses, keyed by [`text_key`]: no key copies to
+    /// allocate or follow on lookup; a chain member is confirmed against its indicator's value.
+    domains: FxHashMap<u64, Ids>,
+    urls: FxHashMap<u64, Ids>,
+    hashes: FxHashMap<u64, Ids>,
+    emails: FxHashMap<u64, Ids>,
     exact_domains: bool,
     /// Next indicator with the same key, per indicator.
     next: Vec<u32>,
@@ -147,10 +166,15 @@ pub struct Index {
     /// most observed addresses are rejected by one bit test instead of a hash lookup per
     /// prefix length.
     v4_filter: Vec<u64>,
+    /// The same per /16 (8 KiB, stays in L1): most public addresses in logs are rejected here
+    /// without the cache miss a lookup in the larger filter costs.
+    v4_filter16: Vec<u64>,
     /// For complex-pattern atoms, the pattern's indicator number (else [`END`]).
     atom_of: Vec<u32>,
     /// Fewest labels of any domain indicator.
     min_labels: usize,
+    /// Most labels of any domain indicator.
+    max_labels: usize,
     /// Complex patterns' indicator numbers, in matcher order.
     patterns: Vec<u32>,
     /// The pattern engine's compiled matcher over those patterns.
@@ -248,6 +272,128 @@ impl Index {
             .collect()
     }
 
+    /// Makes room for `inds` before they are inserted one by one (saves rehashing as the
+    /// tables grow).
+    fn reserve_for(&mut self, inds: &[Indicator]) {
+        let (mut v4, mut v6, mut dom, mut url, mut hash, mut mail) = (0, 0, 0, 0, 0, 0);
+        for i in inds {
+            match &i.value {
+                Value::Net(Ip::V4(_), 32) => v4 += 1,
+                Value::Net(Ip::V6(_), 128) => v6 += 1,
+                Value::Domain(..) => dom += 1,
+                Value::Url(_) => url += 1,
+                Value::Hash(_) => hash += 1,
+                Value::Email(_) => mail += 1,
+                Value::Net(..) | Value::Pattern => {}
+            }
+        }
+        self.ipv4.reserve(v4);
+        self.ipv6.reserve(v6);
+        self.domains.reserve(dom);
+        self.urls.reserve(url);
+        self.hashes.reserve(hash);
+        self.emails.reserve(mail);
+        self.indicators.reserve(inds.len());
+        self.next.reserve(inds.len());
+        self.subdomains.reserve(inds.len());
+        self.atom_of.reserve(inds.len());
+    }
+
+    /// Adds indicators, as [`Index::insert`] on each in turn would; the lookup tables are filled
+    /// by two threads (domains and e-mail addresses; the rest).
+    pub fn extend(&mut self, mut inds: Vec<Indicator>) {
+        // Patterns are only inserted through `insert_pattern`.
+        inds.retain(|i| i.value != Value::Pattern);
+        self.reserve_for(&inds);
+        let base = self.indicators.len();
+        for ind in &inds {
+            match &ind.value {
+                Value::Net(Ip::V4(v), len) => self.mark_v4(*v, *len),
+                Value::Domain(d, _) => {
+                    let labels = d.split('.').count();
+                    // No domain so far: the tables are filled below, so ask `max_labels`.
+                    if self.max_labels == 0 || labels < self.min_labels {
+                        self.min_labels = labels;
+                    }
+                    self.max_labels = self.max_labels.max(labels);
+                }
+                _ => {}
+            }
+            self.next.push(END);
+            let sub = matches!(ind.value, Value::Domain(_, true)) && !self.exact_domains;
+            self.subdomains.push(sub);
+            self.atom_of.push(END);
+        }
+        let numbered = || {
+            inds.iter().enumerate().map(|(i, ind)| {
+                let n = u32::try_from(base + i).unwrap_or(u32::MAX);
+                (n, &ind.value)
+            })
+        };
+        // Prepend to each key's chain (lookups report a key's indicators newest first); the
+        // links are applied to `next` afterwards.
+        let link = |slot: &mut u32, n: u32, links: &mut Vec<(u32, u32)>| {
+            links.push((n, *slot));
+            *slot = n;
+        };
+        let Index {
+            ipv4,
+            ipv6,
+            cidr4,
+            cidr6,
+            domains,
+            urls,
+            hashes,
+            emails,
+            ..
+        } = self;
+        let (a, b) = rayon::join(
+            || {
+                let mut links = Vec::new();
+                for (n, v) in numbered() {
+                    match v {
+                        Value::Domain(d, _) => {
+                            link(
+                                domains.entry(text_key(d.as_bytes())).or_insert(END),
+                                n,
+                                &mut links,
+                            );
+                        }
+                        Value::Email(e) => {
+                            link(
+                                emails.entry(text_key(e.as_bytes())).or_insert(END),
+                                n,
+                                &mut links,
+                            );
+                        }
+                        _ => {}
+                    }
+                }
+                links
+            },
+            || {
+                let mut links = Vec::new();
+                for (n, v) in numbered() {
+                    let slot = match v {
+                        Value::Net(Ip::V4(v), 32) => ipv4.entry(*v).or_insert(END),
+                        Value::Net(Ip::V6(v), 128) => ipv6.entry(*v).or_insert(END),
+                        Value::Net(Ip::V4(v), len) => table(cidr4, *len).entry(*v).or_insert(END),
+                        Value::Net(Ip::V6(v), len) => table(cidr6, *len).entry(*v).or_insert(END),
+                        Value::Url(u) => urls.entry(text_key(u.as_bytes())).or_insert(END),
+                        Value::Hash(h) => hashes.entry(text_key(h.as_bytes())).or_insert(END),
+                        Value::Domain(..) | Value::Email(_) | Value::Pattern => continue,
+                    };
+                    link(slot, n, &mut links);
+                }
+                links
+            },
+        );
+        for (n, prev) in a.into_iter().chain(b) {
+            self.next[n as usize] = prev;
+        }
+        self.indicators.extend(inds);
+    }
+
     /// Adds an indicator.
     pub fn insert(&mut self, ind: Indicator) {
         self.insert_with(ind, END);
@@ -268,11 +414,12 @@ impl Index {
                 if self.domains.is_empty() || labels < self.min_labels {
                     self.min_labels = labels;
                 }
-                self.domains.entry(d.as_bytes().into()).or_insert(END)
+                self.max_labels = self.max_labels.max(labels);
+                self.domains.entry(text_key(d.as_bytes())).or_insert(END)
             }
-            Value::Url(u) => self.urls.entry(u.as_bytes().into()).or_insert(END),
-            Value::Hash(h) => self.hashes.entry(h.as_bytes().into()).or_insert(END),
-            Value::Email(e) => self.emails.entry(e.as_bytes().into()).or_insert(END),
+            Value::Url(u) => self.urls.entry(text_key(u.as_bytes())).or_insert(END),
+            Value::Hash(h) => self.hashes.entry(text_key(h.as_bytes())).or_insert(END),
+            Value::Email(e) => self.emails.entry(text_key(e.as_bytes())).or_insert(END),
             // Patterns are only inserted through `insert_pattern`, never looked up by value.
             Value::Pattern => return,
         };
@@ -288,19 +435,38 @@ impl Index {
     fn mark_v4(&mut self, net: u32, len: u8) {
         if self.v4_filter.is_empty() {
             self.v4_filter = vec![0; (1 << 20) / 64];
+            self.v4_filter16 = vec![0; (1 << 16) / 64];
         }
-        let first = net >> V4_FILTER_SHIFT;
-        let last = (net | (u32::MAX.checked_shr(u32::from(len)).unwrap_or(0))) >> V4_FILTER_SHIFT;
-        for b in first..=last {
+        let span = |shift: u32| {
+            let last = net | u32::MAX.checked_shr(u32::from(len)).unwrap_or(0);
+            (net >> shift)..=(last >> shift)
+        };
+        for b in span(16) {
+            self.v4_filter16[(b >> 6) as usize] |= 1 << (b & 63);
+        }
+        for b in span(V4_FILTER_SHIFT) {
             self.v4_filter[(b >> 6) as usize] |= 1 << (b & 63);
         }
     }
 
     fn v4_maybe(&self, v: u32) -> bool {
-        let b = v >> V4_FILTER_SHIFT;
-        self.v4_filter
-            .get((b >> 6) as usize)
-            .is_some_and(|w| w & (1 << (b & 63)) != 0)
+        let bit = |filter: &[u64], b: u32| {
+            filter
+                .get((b >> 6) as usize)
+                .is_some_and(|w| w & (1 << (b & 63)) != 0)
+        };
+        bit(&self.v4_filter16, v >> 16) && bit(&self.v4_filter, v >> V4_FILTER_SHIFT)
+    }
+
+    /// The indicators under the text key of `v` in `map` whose value is `v` (a different text
+    /// with the same key is not reported).
+    fn text_chain<'s>(
+        &'s self,
+        map: &'s FxHashMap<u64, Ids>,
+        v: &'s [u8],
+    ) -> impl Iterator<Item = u32> + 's {
+        self.chain(map.get(&text_key(v)))
+            .filter(move |n| self.indicators[*n as usize].value.text() == v)
     }
 
     /// The indicators chained from `head` (a map lookup result).
@@ -374,7 +540,17 @@ impl Index {
         let mut rest = d;
         let mut first = true;
         while labels >= self.min_labels {
-            for n in self.chain(self.domains.get(rest)) {
+            // Nor can suffixes with more labels than the longest one.
+            if labels > self.max_labels {
+                match memchr::memchr(b'.', rest) {
+                    Some(p) => rest = &rest[p + 1..],
+                    None => break,
+                }
+                labels -= 1;
+                first = false;
+                continue;
+            }
+            for n in self.text_chain(&self.domains, rest) {
                 if first {
                     emit(n, MatchKind::Domain);
                 } else if self.subdomains[n as usize] {
@@ -392,7 +568,7 @@ impl Index {
 
     /// Reports URL indicators equal to the normalised URL `u`.
     pub fn lookup_url(&self, u: &[u8], emit: &mut impl FnMut(u32, MatchKind)) {
-        for n in self.chain(self.urls.get(u)) {
+        for n in self.text_chain(&self.urls, u) {
             emit(n, MatchKind::Url);
         }
     }
@@ -404,14 +580,14 @@ impl Index {
             40 => MatchKind::Sha1,
             _ => MatchKind::Sha256,
         };
-        for n in self.chain(self.hashes.get(h)) {
+        for n in self.text_chain(&self.hashes, h) {
             emit(n, kind);
         }
     }
 
     /// Reports e-mail indicators equal to the lower-case address `e`.
     pub fn lookup_email(&self, e: &[u8], emit: &mut impl FnMut(u32, MatchKind)) {
-        for n in self.chain(self.emails.get(e)) {
+        for n in self.text_chain(&self.emails, e) {
             emit(n, MatchKind::Email);
         }
     }
@@ -434,34 +610,29 @@ impl Index {
             self.lookup_ip(Ip::V4(ip), emit);
             return;
         }
-        // One pass gathers what the type tests below need.
-        let mut special = usize::MAX;
-        let mut dot = false;
-        let mut all_hex = true;
-        for (i, &c) in v.iter().enumerate() {
-            match c {
-                b'.' => dot = true,
-                b'/' | b'@' | b':' if special == usize::MAX => special = i,
-                _ => {}
-            }
-            all_hex &= c.is_ascii_hexdigit();
-        }
-        if all_hex && matches!(v.len(), 32 | 40 | 64) {
+        if matches!(v.len(), 32 | 40 | 64) {
             let mut h = [0u8; 64];
             if let Some(h) = norm::normalize_hash(v, &mut h) {
                 self.lookup_hash(h, emit);
+                return;
             }
-            return;
         }
-        if special == usize::MAX {
-            // No `/`, `@` or `:`: a domain name or nothing; names have a dot.
+        // Short values (most log fields) are typed by one branch-free pass; a value with
+        // neither a separator nor a dot is nothing we index.
+        if v.len() <= 32 {
+            let flags = v.iter().fold(0u8, |f, c| f | VALUE_CLASS[usize::from(*c)]);
+            if flags == 0 {
+                return;
+            }
+        }
+        let Some(p) = memchr::memchr3(b'/', b'@', b':', v) else {
+            // No `/`, `@` or `:`: a domain name or nothing (the normaliser wants a dot).
             let mut d = [0u8; MAX_DOMAIN];
-            if dot && let Some(d) = norm::normalize_domain(v, &mut d) {
+            if let Some(d) = norm::normalize_domain(v, &mut d) {
                 self.lookup_domain(d, emit);
             }
             return;
-        }
-        let p = special;
+        };
         if v[p] == b':'
             && (c0.is_ascii_hexdigit() || c0 == b':')
             && let Some(ip) = norm::parse_ipv6(v)
@@ -538,6 +709,17 @@ impl Index {
     }
 }
 
+/// Bytes that make a value more than a bare word: `/`, `@`, `:` (URL, e-mail, port, IPv6) and
+/// `.` (domain). A value without any is not matched.
+static VALUE_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'/' as usize] = 1;
+    t[b'@' as usize] = 1;
+    t[b':' as usize] = 1;
+    t[b'.' as usize] = 1;
+    t
+};
+
 fn looks_like_host(h: &[u8]) -> bool {
     let mut d = [0u8; MAX_DOMAIN];
     norm::parse_ip(h).is_some() || norm::normalize_domain(h, &mut d).is_some()
@@ -586,6 +768,58 @@ mod tests {
     }
 
     #[test]
+    fn extend_builds_what_inserts_build() {
+        let values = [
+            "evil.com",
+            "a.evil.com",
+            "10.0.0.0/8",
+            "10.1.2.3",
+            "10.1.2.3",
+            "2001:db8::/32",
+            "2001:db8::7",
+            "http://evil.com/a",
+            "evil.com",
+            "bob@evil.com",
+            "d41d8cd98f00b204e9800998ecf8427e",
+            "x.y.z.example.org",
+        ];
+        let inds: Vec<Indicator> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Indicator {
+                id: format!("i{i}"),
+                written: v.to_string(),
+                value: Value::guess(v, true).unwrap(),
+            })
+            .collect();
+        let mut one = Index::new(false);
+        inds.iter().cloned().for_each(|i| one.insert(i));
+        let mut all = Index::new(false);
+        all.insert(inds[0].clone());
+        all.extend(inds[1..].to_vec());
+        for probe in [
+            "evil.com",
+            "q.a.evil.com",
+            "10.1.2.3",
+            "10.9.9.9",
+            "2001:db8::7",
+            "http://evil.com/a",
+            "BOB@evil.com",
+            "D41D8CD98F00B204E9800998ECF8427E",
+            "w.x.y.z.example.org",
+            "y.z.example.org",
+        ] {
+            let seq = |ix: &Index| {
+                let mut out = Vec::new();
+                ix.match_value(probe.as_bytes(), &mut |n, k| out.push((n, k)));
+                out
+            };
+            assert_eq!(seq(&all), seq(&one), "{probe}");
+        }
+        assert_eq!(all.len(), one.len());
+    }
+
+    #[test]
     fn domain_label_boundaries() {
         let ix = index(&["evil.com", "microsoft.com"]);
         assert_eq!(
@@ -624,6 +858,11 @@ mod tests {
             vec![("a.b.example.org".into(), "subdomain")]
         );
         assert_eq!(hits(&ix, "host.zz"), vec![("zz".into(), "subdomain")]);
+        // Suffixes longer than the longest indicator are skipped, not the ones below them.
+        assert_eq!(
+            hits(&ix, "q.r.x.a.b.example.org"),
+            vec![("a.b.example.org".into(), "subdomain")]
+        );
         assert!(hits(&ix, "b.example.org").is_empty());
     }
 

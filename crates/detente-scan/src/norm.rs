@@ -15,6 +15,8 @@ pub fn parse_ipv4(s: &[u8]) -> Option<u32> {
 
 /// Parses a dotted-quad IPv4 address at the start of `s`; returns it and the bytes consumed.
 pub fn parse_ipv4_prefix(s: &[u8]) -> Option<(u32, usize)> {
+    // Digit value of the byte at `i`, or a value above 9.
+    let digit = |i: usize| s.get(i).map_or(u8::MAX, |c| c.wrapping_sub(b'0'));
     let mut out: u32 = 0;
     let mut i = 0;
     for part in 0..4 {
@@ -24,17 +26,24 @@ pub fn parse_ipv4_prefix(s: &[u8]) -> Option<(u32, usize)> {
             }
             i += 1;
         }
-        let start = i;
-        let mut v: u32 = 0;
-        while let Some(&c) = s.get(i) {
-            if !c.is_ascii_digit() || i - start == 3 {
-                break;
-            }
-            v = v * 10 + u32::from(c - b'0');
+        // One to three digits; no leading zeros ("01") so that octal-looking forms are not
+        // silently read as decimal.
+        let (d0, d1, d2) = (digit(i), digit(i + 1), digit(i + 2));
+        let v = if d0 > 9 {
+            return None;
+        } else if d1 > 9 {
             i += 1;
-        }
-        // No leading zeros ("01") so that octal-looking forms are not silently read as decimal.
-        if i == start || v > 255 || (i - start > 1 && s[start] == b'0') {
+            u32::from(d0)
+        } else if d0 == 0 {
+            return None;
+        } else if d2 > 9 {
+            i += 2;
+            u32::from(d0) * 10 + u32::from(d1)
+        } else {
+            i += 3;
+            u32::from(d0) * 100 + u32::from(d1) * 10 + u32::from(d2)
+        };
+        if v > 255 {
             return None;
         }
         out = (out << 8) | v;
@@ -120,9 +129,20 @@ pub fn mask6(v: u128, len: u8) -> u128 {
 }
 
 /// Whether `c` may appear in a host name as seen in logs (letters, digits, `-`, `_`, `.`).
-fn host_byte(c: u8) -> bool {
+const fn host_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.'
 }
+
+/// [`host_byte`] as a table.
+static HOST_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = host_byte(c as u8);
+        c += 1;
+    }
+    t
+};
 
 /// Lower-cases a domain name into `buf`, dropping one trailing dot; `None` unless it looks like a
 /// DNS name with at least two labels whose last label is not all digits.
@@ -132,22 +152,21 @@ pub fn normalize_domain<'b>(s: &[u8], buf: &'b mut [u8; MAX_DOMAIN]) -> Option<&
         return None;
     }
     // Most log strings that reach here are not names at all: reject those without a dot cheaply.
-    if !s.contains(&b'.') {
+    let last_dot = memchr::memrchr(b'.', s)?;
+    // Branch-free per byte: mispredicted branches on random letters and digits cost more than
+    // looking at every byte.
+    let mut ok = true;
+    let mut prev_dot = false;
+    for (o, &c) in buf.iter_mut().zip(s) {
+        let dot = c == b'.';
+        ok &= HOST_BYTE[usize::from(c)] & !(dot & prev_dot);
+        prev_dot = dot;
+        *o = c.to_ascii_lowercase();
+    }
+    if !ok {
         return None;
     }
-    let mut last_dot = None;
-    let mut prev = 0u8;
-    for (i, &c) in s.iter().enumerate() {
-        if !host_byte(c) || (c == b'.' && prev == b'.') {
-            return None;
-        }
-        if c == b'.' {
-            last_dot = Some(i);
-        }
-        buf[i] = c.to_ascii_lowercase();
-        prev = c;
-    }
-    let tld = &s[last_dot? + 1..];
+    let tld = &s[last_dot + 1..];
     if tld.is_empty() || !tld.iter().any(u8::is_ascii_alphabetic) {
         return None;
     }
@@ -159,13 +178,14 @@ pub fn normalize_hash<'b>(s: &[u8], buf: &'b mut [u8; 64]) -> Option<&'b [u8]> {
     if !matches!(s.len(), 32 | 40 | 64) {
         return None;
     }
-    for (i, &c) in s.iter().enumerate() {
-        if !c.is_ascii_hexdigit() {
-            return None;
-        }
-        buf[i] = c.to_ascii_lowercase();
+    // Branch-free: digests mix digits and letters at random, so a per-byte branch mispredicts.
+    let mut ok = true;
+    for (o, &c) in buf.iter_mut().zip(s) {
+        let lower = c | 0x20;
+        ok &= (c.wrapping_sub(b'0') < 10) | (lower.wrapping_sub(b'a') < 6);
+        *o = lower;
     }
-    Some(&buf[..s.len()])
+    ok.then_some(&buf[..s.len()])
 }
 
 /// Splits an e-mail address and lower-cases it into `buf` when `s` has the shape local@domain.
@@ -203,7 +223,7 @@ pub struct UrlParts<'a> {
 /// Zeek's Intel framework keys URLs without their scheme, real feeds keep it; dropping the scheme
 /// and the default port makes both forms meet.
 pub fn normalize_url<'a>(s: &'a [u8], buf: &'a mut [u8; MAX_URL]) -> Option<UrlParts<'a>> {
-    let (scheme, rest) = match memchr::memmem::find(s, b"://") {
+    let (scheme, rest) = match find_scheme_sep(s) {
         Some(p)
             if p > 0
                 && s[..p]
@@ -215,10 +235,7 @@ pub fn normalize_url<'a>(s: &'a [u8], buf: &'a mut [u8; MAX_URL]) -> Option<UrlP
         Some(_) => return None,
         None => (None, s),
     };
-    let auth_end = rest
-        .iter()
-        .position(|c| matches!(c, b'/' | b'?' | b'#'))
-        .unwrap_or(rest.len());
+    let auth_end = memchr::memchr3(b'/', b'?', b'#', rest).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(auth_end);
     let hostport = match memchr::memrchr(b'@', authority) {
         Some(p) => &authority[p + 1..],
@@ -239,7 +256,11 @@ pub fn normalize_url<'a>(s: &'a [u8], buf: &'a mut [u8; MAX_URL]) -> Option<UrlP
             None => (hostport, None),
         }
     };
-    if host.is_empty() || !host.iter().all(|c| host_byte(*c) || *c == b':') {
+    if host.is_empty()
+        || !host
+            .iter()
+            .all(|c| HOST_BYTE[usize::from(*c)] || *c == b':')
+    {
         return None;
     }
     if let Some(p) = port
@@ -247,55 +268,59 @@ pub fn normalize_url<'a>(s: &'a [u8], buf: &'a mut [u8; MAX_URL]) -> Option<UrlP
     {
         return None;
     }
-    let default_port: &[u8] = match scheme.map(<[u8]>::to_ascii_lowercase).as_deref() {
-        Some(b"https") | Some(b"wss") => b"443",
-        Some(b"ftp") => b"21",
-        _ => b"80",
+    let is = |name: &[u8]| scheme.is_some_and(|s| s.eq_ignore_ascii_case(name));
+    let default_port: &[u8] = if is(b"https") || is(b"wss") {
+        b"443"
+    } else if is(b"ftp") {
+        b"21"
+    } else {
+        b"80"
     };
     let bracket = host.contains(&b':');
-    let path_len = if path.is_empty() { 1 } else { path.len() };
+    // A path not starting with `/` (empty, or `?query`) gets one.
+    let path_len = path.len() + usize::from(path.first() != Some(&b'/'));
     let need = host.len() + 2 * usize::from(bracket) + port.map_or(0, |p| p.len() + 1) + path_len;
     if need > MAX_URL {
         return None;
     }
     let mut n = 0;
-    let mut put = |bytes: &[u8], lower: bool, buf: &mut [u8; MAX_URL]| {
-        for &c in bytes {
-            buf[n] = if lower { c.to_ascii_lowercase() } else { c };
-            n += 1;
-        }
+    let mut put = |bytes: &[u8], buf: &mut [u8; MAX_URL]| {
+        buf[n..n + bytes.len()].copy_from_slice(bytes);
+        n += bytes.len();
+        n - bytes.len()..n
     };
     if bracket {
-        put(b"[", false, buf);
+        put(b"[", buf);
     }
-    put(host.strip_suffix(b".").unwrap_or(host), true, buf);
+    let h = put(host.strip_suffix(b".").unwrap_or(host), buf);
+    buf[h].make_ascii_lowercase();
     if bracket {
-        put(b"]", false, buf);
+        put(b"]", buf);
     }
     if let Some(p) = port
         && p != default_port
     {
-        put(b":", false, buf);
-        put(p, false, buf);
+        put(b":", buf);
+        put(p, buf);
     }
-    if path.is_empty() {
-        put(b"/", false, buf);
-    } else if path[0] != b'/' {
-        put(b"/", false, buf);
-        put(path, false, buf);
-    } else {
-        put(path, false, buf);
+    if path.first() != Some(&b'/') {
+        put(b"/", buf);
     }
+    put(path, buf);
     Some(UrlParts {
         host,
         normalized: &buf[..n],
     })
 }
 
+/// Position of the first `://` in `s` (a searcher per call costs more than this on short values).
+fn find_scheme_sep(s: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b':', s).find(|p| s[p + 1..].starts_with(b"//"))
+}
+
 /// Whether `s` starts like a URL with a scheme (`x://`).
 pub fn has_scheme(s: &[u8]) -> bool {
-    memchr::memmem::find(s, b"://")
-        .is_some_and(|p| p > 0 && s[..p].iter().all(u8::is_ascii_alphabetic))
+    find_scheme_sep(s).is_some_and(|p| p > 0 && s[..p].iter().all(u8::is_ascii_alphabetic))
 }
 
 #[cfg(test)]
@@ -369,6 +394,11 @@ mod tests {
             Some("[2001:db8::1]:8080/")
         );
         assert_eq!(url("http://ev il.com/"), None);
+        // Exactly at the limit once the `/` before a query is counted: rejected, no panic.
+        let long = format!("a.com?{}", "q".repeat(MAX_URL - 6));
+        assert_eq!(url(&long), None);
+        let fits = format!("a.com?{}", "q".repeat(MAX_URL - 7));
+        assert_eq!(url(&fits).map(|u| u.len()), Some(MAX_URL));
     }
 
     #[test]
@@ -388,6 +418,23 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn ipv4_prefix_agrees_with_std(s in "[0-9.]{1,18}[:a.x]?[0-9]{0,2}") {
+            // The reference: four dot-separated decimal octets without leading zeros, not
+            // followed by an alphanumeric or by `.digit`.
+            let want = (1..=s.len()).rev().find_map(|n| {
+                let head = &s[..n];
+                let ok = head.split('.').count() == 4
+                    && head.split('.').all(|p| !p.is_empty() && p.len() <= 3 && (p == "0" || !p.starts_with('0')));
+                let ip: std::net::Ipv4Addr = head.parse().ok().filter(|_| ok)?;
+                let rest = &s.as_bytes()[n..];
+                let bad = rest.first().is_some_and(|c| c.is_ascii_alphanumeric())
+                    || (rest.first() == Some(&b'.') && rest.get(1).is_some_and(u8::is_ascii_digit));
+                (!bad).then_some((u32::from(ip), n))
+            });
+            proptest::prop_assert_eq!(parse_ipv4_prefix(s.as_bytes()), want);
+        }
+
         #[test]
         fn ipv4_roundtrip(v: u32) {
             let s = std::net::Ipv4Addr::from(v).to_string();

@@ -112,6 +112,55 @@ pub fn load_bytes(name: &str, data: &[u8], opts: LoadOptions) -> Result<Loaded, 
     Ok(load_plain(name, data, opts))
 }
 
+/// Where to cut a large STIX bundle in two for [`load_stix_halves`]: the `}` that ends the
+/// first object at or after `from` which is followed by `,{"type":"`. In valid JSON that text
+/// can only stand between two objects of one array (the quote before `type` opens a string),
+/// and the halves' parse checks the array is the bundle's `objects`.
+pub fn stix_split_point(data: &[u8], from: usize) -> Option<usize> {
+    let rest = data.get(from..)?;
+    memchr::memmem::find(rest, br#"},{"type":""#).map(|p| from + p)
+}
+
+/// Loads a STIX bundle cut at [`stix_split_point`] `p` from its two halves in parallel:
+/// `first` is the bundle up to and including byte `p`, then `]}`; `second` is `{"objects":[`
+/// then the bundle from byte `p + 2` on. Gives the same result as [`load_bytes`] on the whole
+/// bundle, or `None` when the halves do not read as the two parts of one bundle's `objects`
+/// (the caller then loads the whole).
+pub fn load_stix_halves(first: &[u8], second: &[u8], opts: LoadOptions) -> Option<Loaded> {
+    let parse = |data: &[u8]| -> Option<(Loaded, JsonDoc)> {
+        let mut out = Loaded::default();
+        let mut de = serde_json::Deserializer::from_slice(data);
+        let doc = JsonSeed {
+            opts,
+            out: &mut out,
+        }
+        .deserialize(&mut de)
+        .ok()?;
+        de.end().ok()?;
+        Some((out, doc))
+    };
+    let (a, b) = rayon::join(|| parse(first), || parse(second));
+    let ((mut a, da), (b, db)) = (a?, b?);
+    // The cut must lie in the one `objects` array: the first half ends inside it, the second
+    // half has no other.
+    if da.objects_seen != 1 || da.keys_after_objects != 0 || db.objects_seen != 1 {
+        return None;
+    }
+    a.format = "stix";
+    a.indicators.extend(b.indicators);
+    a.patterns.extend(b.patterns);
+    a.revoked += b.revoked;
+    a.expired += b.expired;
+    a.not_yet_valid += b.not_yet_valid;
+    for why in b.skipped {
+        if a.skipped.len() < 20 {
+            a.skipped.push(why);
+        }
+    }
+    a.skipped_count += b.skipped_count;
+    Some(a)
+}
+
 /// A stable id for indicators whose source has none: `indicator--<UUIDv5-shaped hash>`.
 pub fn derived_id(source: &str, value: &str) -> String {
     let h = Sha256::digest(format!("{source}\0{value}").as_bytes());
@@ -212,6 +261,9 @@ struct JsonDoc {
     name: Option<String>,
     list: Option<Vec<serde_json::Value>>,
     objects: bool,
+    /// How often `objects` occurs, and how many keys follow its last occurrence.
+    objects_seen: usize,
+    keys_after_objects: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for JsonSeed<'_> {
@@ -232,12 +284,15 @@ impl<'de> Visitor<'de> for JsonSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonDoc, A::Error> {
         let mut doc = JsonDoc::default();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            doc.keys_after_objects += 1;
             match key.as_ref() {
                 "type" => doc.kind = map.next_value::<Option<String>>()?,
                 "name" => doc.name = map.next_value::<Option<String>>()?,
                 "list" => doc.list = Some(map.next_value()?),
                 "objects" => {
                     doc.objects = true;
+                    doc.objects_seen += 1;
+                    doc.keys_after_objects = 0;
                     map.next_value_seed(ObjectsSeed {
                         opts: self.opts,
                         out: &mut *self.out,
@@ -611,6 +666,80 @@ mod tests {
         );
         assert_eq!(parse_timestamp("2024-13-17T00:00:00Z"), None);
         assert_eq!(parse_timestamp("yesterday"), None);
+    }
+
+    /// The halves [`load_stix_halves`] expects for a cut at `p`.
+    fn halves(data: &[u8], p: usize) -> (Vec<u8>, Vec<u8>) {
+        let mut a = data[..=p].to_vec();
+        a.extend_from_slice(b"]}");
+        let mut b = br#"{"objects":["#.to_vec();
+        b.extend_from_slice(&data[p + 2..]);
+        (a, b)
+    }
+
+    fn summary(l: &Loaded) -> String {
+        let inds: Vec<String> = l
+            .indicators
+            .iter()
+            .map(|i| format!("{} {} {:?}", i.id, i.written, i.value))
+            .collect();
+        format!(
+            "{inds:?} {} {} {} {:?} {} {}",
+            l.revoked,
+            l.expired,
+            l.not_yet_valid,
+            l.skipped,
+            l.skipped_count,
+            l.patterns.len()
+        )
+    }
+
+    #[test]
+    fn halves_load_like_the_whole() {
+        let mut objects = Vec::new();
+        for i in 0..200 {
+            let pattern = match i % 5 {
+                0 => format!("[ipv4-addr:value = '10.0.{}.{}']", i / 250, i % 250),
+                1 => format!("[domain-name:value = 'h{i}.example.com']"),
+                2 => format!("[file:name = 'x{i}']"),
+                3 => format!(
+                    "[url:value = 'http://u{i}.example.net/a' OR domain-name:value = 'd{i}.org']"
+                ),
+                _ => format!(
+                    "[ipv4-addr:value = '1.2.3.{}' AND file:size > {i}]",
+                    i % 250
+                ),
+            };
+            // Written by hand: `type` first, as producers do (serde_json::json! sorts keys).
+            objects.push(format!(
+                r#"{{"type":"indicator","id":"indicator--{i}","pattern":{},"pattern_type":"stix","valid_from":"2020-01-01T00:00:00Z","revoked":{},"external_references":[{{"source_name":"a"}},{{"type":"x","n":{i}}}]}}"#,
+                serde_json::Value::String(pattern),
+                i % 17 == 0
+            ));
+        }
+        let data = format!(
+            r#"{{"type":"bundle","id":"bundle--1","objects":[{}],"z":[1]}}"#,
+            objects.join(",")
+        )
+        .into_bytes();
+        let whole = load_bytes("t", &data, OPTS).unwrap();
+        let mut cuts = 0;
+        let mut from = 0;
+        while let Some(p) = stix_split_point(&data, from) {
+            from = p + 1;
+            let (a, b) = halves(&data, p);
+            // Cuts inside an object's own arrays are refused; cuts between objects agree.
+            if let Some(l) = load_stix_halves(&a, &b, OPTS) {
+                assert_eq!(summary(&l), summary(&whole), "cut at {p}");
+                cuts += 1;
+            }
+        }
+        assert!(cuts > 100, "{cuts}");
+        // Every `},{"type":"` here is a real boundary, yet a cut inside
+        // `external_references` is refused.
+        let nested = memchr::memmem::find(&data, br#"{"source_name":"a"},{"type":"x""#).unwrap();
+        let (a, b) = halves(&data, nested + 18);
+        assert!(load_stix_halves(&a, &b, OPTS).is_none());
     }
 
     #[test]

@@ -32,6 +32,52 @@ pub enum Usable {
 /// indexable `=` tests (so scanning for those atoms finds every candidate record), and it
 /// needs no more than one observation (no AND/FOLLOWEDBY across records, no qualifiers).
 pub fn classify(pattern: &str, subdomains: bool) -> Result<Usable, NotSimple> {
+    if let Some(c) = single_test(pattern, subdomains) {
+        return Ok(Usable::Simple(vec![c]));
+    }
+    classify_parsed(pattern, subdomains)
+}
+
+/// The shape nearly every feed uses, `[type:path = 'value']` with no escapes, read without the
+/// full parser (which costs as much as the rest of loading a large bundle). `None` leaves
+/// anything else, including values that do not type, to the parser.
+fn single_test(pattern: &str, subdomains: bool) -> Option<Comparison> {
+    let inner = pattern.strip_prefix('[')?.strip_suffix("']")?;
+    let (lhs, value) = inner.split_once(" = '")?;
+    if value.contains(['\\', '\'']) {
+        return None;
+    }
+    let (object_type, path) = lhs.split_once(':')?;
+    let key = |k: &str| PathStep::Key(k.to_string());
+    let steps = match (object_type, path) {
+        ("ipv4-addr" | "ipv6-addr" | "domain-name" | "url" | "email-addr", "value") => {
+            vec![key("value")]
+        }
+        ("file", p) => {
+            let algo = p.strip_prefix("hashes.")?;
+            let algo = match algo.strip_prefix('\'') {
+                Some(q) => q.strip_suffix('\'').filter(|a| {
+                    !a.is_empty() && a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+                })?,
+                None => Some(algo).filter(|a| {
+                    a.bytes().next().is_some_and(|c| c.is_ascii_alphabetic())
+                        && a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+                })?,
+            };
+            vec![key("hashes"), key(algo)]
+        }
+        _ => return None,
+    };
+    let path = ObjectPath {
+        object_type: object_type.to_string(),
+        steps,
+    };
+    let v = typed(&path, value, subdomains).ok()?;
+    Some((value.to_string(), v))
+}
+
+/// [`classify`] through the pattern engine's parser.
+fn classify_parsed(pattern: &str, subdomains: bool) -> Result<Usable, NotSimple> {
     let parsed = detente_pattern::parse(pattern, StixVersion::V21)
         .map_err(|e| NotSimple(format!("invalid pattern: {e}")))?;
     let mut out = Vec::new();
@@ -216,6 +262,35 @@ mod tests {
     }
 
     #[test]
+    fn shortcut_covers_common_forms() {
+        let sha = "AB".repeat(32);
+        for p in [
+            "[ipv4-addr:value = '10.0.0.0/8']".to_string(),
+            "[ipv6-addr:value = '2001:db8::1']".into(),
+            "[domain-name:value = 'Evil.COM']".into(),
+            "[url:value = 'HTTP://evil.com:80/a?b']".into(),
+            "[email-addr:value = 'Bob@evil.com']".into(),
+            format!("[file:hashes.'SHA-256' = '{sha}']"),
+            "[file:hashes.MD5 = 'D41D8CD98F00B204E9800998ECF8427E']".into(),
+        ] {
+            let c = single_test(&p, true).unwrap();
+            assert_eq!(
+                classify_parsed(&p, true),
+                Ok(Usable::Simple(vec![c])),
+                "{p}"
+            );
+        }
+        for p in [
+            "[ipv4-addr:value = 'not-an-ip']",
+            "[url:value = 'http://x.com/a\\'b']",
+            "[file:hashes.MD5 = 'abcd']",
+            "[file:name = 'x.exe']",
+        ] {
+            assert!(single_test(p, true).is_none(), "{p}");
+        }
+    }
+
+    #[test]
     fn rejects_the_rest() {
         for p in [
             "[ipv4-addr:value != '1.2.3.4']",
@@ -257,6 +332,18 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn shortcut_agrees_with_the_parser(
+            lhs in "(ipv4-addr|ipv6-addr|domain-name|url|email-addr|file|x-y):(value|hashes\\.('SHA-256'|MD5|'md5'|SHA1|'A B'|x))",
+            value in "[a-fA-F0-9.:/@x-]{0,70}|[0-9]{1,3}(\\.[0-9]{1,3}){3}(/[0-9]{1,2})?|[a-z]{1,8}\\.(com|co\\.uk)|http://[a-z]{1,5}\\.net/[a-z?=]{0,6}",
+            sub: bool,
+        ) {
+            let p = format!("[{lhs} = '{value}']");
+            if let Some(c) = single_test(&p, sub) {
+                proptest::prop_assert_eq!(classify_parsed(&p, sub), Ok(Usable::Simple(vec![c])));
+            }
+        }
+
         #[test]
         fn never_panics(s: String) {
             let _ = classify(&s, true);

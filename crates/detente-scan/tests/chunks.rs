@@ -37,7 +37,7 @@ fn schema_switch_and_line_numbers_across_chunks() {
     let mut log = header("ts\tsrc\tquery", "time\taddr\tstring");
     let mut line = 4u64;
     let mut expected = Vec::new();
-    // ~6 MB: several 2 MiB chunks before the second header block.
+    // ~6 MB: several chunks before the second header block.
     for i in 0..150_000u64 {
         line += 1;
         if i % 10_007 == 0 {
@@ -78,4 +78,43 @@ fn schema_switch_and_line_numbers_across_chunks() {
     got.sort();
     expected.sort();
     assert_eq!(got, expected);
+}
+
+#[test]
+fn long_lines_below_the_limit_are_read_and_longer_ones_skipped() {
+    let mut ix = Index::new(false);
+    let opts = LoadOptions {
+        now: 0,
+        subdomains: true,
+    };
+    for i in sources::load_bytes("t", b"evil.com\n", opts)
+        .unwrap()
+        .indicators
+    {
+        ix.insert(i);
+    }
+    // Lines longer than a read chunk but within MAX_LINE are matched; a longer one is
+    // skipped with a warning; line numbers stay right around both.
+    let long = format!("{} evil.com\n", "a ".repeat(400_000));
+    let too_long = format!(
+        "{} evil.com\n",
+        "b".repeat(detente_scan::engine::MAX_LINE + 10)
+    );
+    let log = format!("x evil.com\n{long}{too_long}y evil.com\n");
+    let scanner = Scanner {
+        index: &ix,
+        allow: None,
+        opts: ScanOptions {
+            format: Format::Text,
+            drop_allowlisted: false,
+            follow: false,
+        },
+    };
+    let mut c = Collect::default();
+    let stats = scanner.scan("long.log", log.as_bytes(), &mut c);
+    assert_eq!(stats.lines, 4);
+    let lines: Vec<u64> = c.0.iter().map(|h| h.0).collect();
+    assert_eq!(lines, [1, 2, 4]);
+    assert_eq!(c.1.len(), 1, "{:?}", c.1);
+    assert!(c.1[0].starts_with("long.log:3: line of"), "{:?}", c.1);
 }

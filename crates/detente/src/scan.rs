@@ -164,6 +164,7 @@ fn now_millis() -> i64 {
 /// Runs `detente scan`.
 pub fn run(args: Args) -> Result<ExitCode> {
     let started = Instant::now();
+    detente_scan::engine::init_pool();
     let opts = LoadOptions {
         now: now_millis() / 1000,
         subdomains: true,
@@ -176,7 +177,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     for src in &args.indicators {
         for loaded in load_source(src, opts)? {
             totals.add(src, &loaded);
-            loaded.indicators.into_iter().for_each(|i| index.insert(i));
+            index.extend(loaded.indicators);
             loaded
                 .patterns
                 .into_iter()
@@ -188,7 +189,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     for src in &args.allowlist {
         for loaded in load_source(src, opts)? {
             report_skips(src, &loaded);
-            loaded.indicators.into_iter().for_each(|i| allow.insert(i));
+            allow.extend(loaded.indicators);
         }
     }
     report_cidr_overlaps(&index, &allow);
@@ -316,6 +317,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
             );
         }
     }
+    // Freeing the indexes allocation by allocation takes longer than the process exit that
+    // returns their memory anyway.
+    std::mem::forget(index);
+    std::mem::forget(allow);
     Ok(if out.warnings > 0 {
         ExitCode::from(1)
     } else {
@@ -372,6 +377,9 @@ fn load_source(src: &str, opts: LoadOptions) -> Result<Vec<Loaded>> {
     }
     let path = Path::new(src);
     if !path.is_dir() {
+        if let Some(loaded) = load_large_stix(path, opts) {
+            return Ok(vec![loaded]);
+        }
         let data =
             std::fs::read(path).with_context(|| format!("reading indicator source {src}"))?;
         let loaded = sources::load_bytes(src, &data, opts)
@@ -402,6 +410,60 @@ fn load_source(src: &str, opts: LoadOptions) -> Result<Vec<Loaded>> {
     }
     Ok(out)
 }
+
+/// A large STIX bundle read as two halves parsed in parallel (see
+/// [`sources::load_stix_halves`]); `None` for anything else, which is then loaded whole.
+fn load_large_stix(path: &Path, opts: LoadOptions) -> Option<Loaded> {
+    use std::io::{Read, Seek, SeekFrom};
+    const MARGIN: usize = 1 << 16;
+    let mut f = std::fs::File::open(path).ok()?;
+    let len = usize::try_from(f.metadata().ok()?.len()).ok()?;
+    if len < 8 << 20 {
+        return None;
+    }
+    let mut first = [0u8; 1];
+    f.read_exact(&mut first).ok()?;
+    if first != *b"{" {
+        return None;
+    }
+    // The halves are read at once: the first up to `mid` and a margin in which to find the cut,
+    // the second from `mid` on, behind room for the `{"objects":[` that opens it.
+    let mid = len / 2;
+    let (a, b) = std::thread::scope(|s| {
+        let second = s.spawn(|| -> Option<Vec<u8>> {
+            let mut g = std::fs::File::open(path).ok()?;
+            g.seek(SeekFrom::Start(mid as u64)).ok()?;
+            let mut buf = Vec::with_capacity(len - mid + 16);
+            buf.resize(PREFIX.len(), 0);
+            g.read_to_end(&mut buf).ok()?;
+            Some(buf)
+        });
+        let mut buf = Vec::with_capacity(mid + MARGIN + 4);
+        buf.push(b'{');
+        let a = (&mut f)
+            .take((mid + MARGIN) as u64)
+            .read_to_end(&mut buf)
+            .ok()
+            .map(|_| buf);
+        (a, second.join().ok().flatten())
+    });
+    let (mut a, mut b) = (a?, b?);
+    // Offsets in `b` are file offsets minus `mid`, plus the room in front.
+    let cut = sources::stix_split_point(&b[..(PREFIX.len() + MARGIN).min(b.len())], PREFIX.len())?;
+    let file_cut = mid + cut - PREFIX.len();
+    if file_cut + 1 > a.len() {
+        return None;
+    }
+    a.truncate(file_cut + 1);
+    a.extend_from_slice(b"]}");
+    // `{"objects":[` goes right before the object after the cut (over bytes `a` holds).
+    let start = cut + 2 - PREFIX.len();
+    b[start..cut + 2].copy_from_slice(PREFIX);
+    sources::load_stix_halves(&a, &b[start..], opts)
+}
+
+/// What opens the second half of a split bundle.
+const PREFIX: &[u8] = br#"{"objects":["#;
 
 /// Reports allowlist entries that cover all or part of a CIDR indicator.
 fn report_cidr_overlaps(index: &Index, allow: &Index) {
