@@ -99,6 +99,7 @@ impl Sequencer {
         let signer = NoteSigner::from_seed(origin, seed).map_err(|e| Error::Sign(e.to_string()))?;
         fs::create_dir_all(dir).map_err(io_err(dir))?;
         let cp_path = dir.join("checkpoint");
+        let published = Arc::new(Published::default());
         let builder = match fs::read(&cp_path) {
             Ok(bytes) => {
                 let note = Note::parse(&bytes).map_err(|e| Error::Corrupt(e.to_string()))?;
@@ -133,19 +134,16 @@ impl Sequencer {
                         "resumed tree root differs from the checkpoint".into(),
                     ));
                 }
+                published.set(Latest {
+                    size,
+                    note: bytes,
+                    at: std::time::SystemTime::now(),
+                });
                 b
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => TreeBuilder::new(),
             Err(e) => return Err(io_err(&cp_path)(e)),
         };
-        let published = Arc::new(Published::default());
-        if let Ok(note) = fs::read(&cp_path) {
-            published.set(Latest {
-                size: builder.size(),
-                note,
-                at: std::time::SystemTime::now(),
-            });
-        }
         Ok(Sequencer {
             dir: dir.to_owned(),
             origin: origin.to_owned(),
@@ -158,11 +156,6 @@ impl Sequencer {
     /// The handle through which the latest checkpoint is seen (by a [`Prover`]).
     pub fn published(&self) -> Arc<Published> {
         self.published.clone()
-    }
-
-    /// The directory the log is published in.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// The `vkey` line verifiers use for this log.
