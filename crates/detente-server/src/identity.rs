@@ -24,11 +24,7 @@ const SECRET_LEN: usize = 24;
 
 fn init() -> Vec<u8> {
     let mut v = uuid::Uuid::new_v4().as_bytes().to_vec();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    v.extend_from_slice(&now.to_be_bytes());
+    v.extend_from_slice(&crate::now_micros().to_be_bytes());
     v
 }
 

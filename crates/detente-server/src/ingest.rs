@@ -110,13 +110,6 @@ fn prepare(raw: &RawValue) -> Result<NewObject, StatusDetail> {
     })
 }
 
-fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 /// Handles a POST to a collection's objects: every object valid is stored before the reply.
 pub(crate) fn post_objects<S: Store>(
     a: &App<S>,
@@ -124,7 +117,7 @@ pub(crate) fn post_objects<S: Store>(
     c: &CollectionRecord,
     body: &[u8],
 ) -> Result<Response, ApiError> {
-    let request_timestamp = now_micros();
+    let request_timestamp = crate::now_micros();
     let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::BadRequest("the request body is not UTF-8".into()))?;
     let env: EnvelopeIn<'_> = serde_json::from_str(text).map_err(|e| match e.classify() {

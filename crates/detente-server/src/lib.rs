@@ -33,6 +33,14 @@ pub use log::LogService;
 pub use metrics::Metrics;
 pub use net::tls_config;
 
+/// Now in µs since the Unix epoch (the unit of `date_added` and audit times).
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 /// Default `max_content_length`: 64 MiB.
 pub const DEFAULT_MAX_CONTENT_LENGTH: usize = 64 * 1024 * 1024;
 

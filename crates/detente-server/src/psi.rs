@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
@@ -152,7 +152,7 @@ async fn session<S: Store>(
     let result = service.handle_with(&budget_key, body, load).await;
     let mut record = PsiSessionRecord {
         id: 0,
-        time: now_micros(),
+        time: crate::now_micros(),
         role: PsiRole::Answerer,
         session: String::new(),
         peer: principal.member.name.clone(),
@@ -308,14 +308,6 @@ pub fn mode_name(mode: Mode) -> &'static str {
 
 fn micros(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
-}
-
-/// Now in µs since the epoch.
-pub fn now_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// The fields of an indicator the set is built from.

@@ -326,7 +326,7 @@ fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
                   found: Option<usize>| {
         PsiSessionRecord {
             id: 0,
-            time: detente_server::psi::now_micros(),
+            time: detente_server::now_micros(),
             role: PsiRole::Querier,
             session: session.map(|s| s.to_string()).unwrap_or_default(),
             peer: args.peer.clone(),
