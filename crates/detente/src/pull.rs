@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args as ClapArgs;
-use serde_json::Value;
 
-use crate::push::{Client, Remote, progress};
+use crate::push::{Client, Remote, progress, query_escape};
 
 /// Pull a collection's objects into a STIX bundle.
 #[derive(ClapArgs, Debug)]
@@ -29,17 +28,6 @@ pub struct Args {
     page: u32,
 }
 
-fn query_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Runs `detente pull`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let client = Client::connect(&args.remote)?;
@@ -49,16 +37,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let mut base = format!(
-        "{}objects/?limit={}",
-        client.collection_url,
-        args.page.max(1)
-    );
+    let mut query = format!("limit={}", args.page.max(1));
     if let Some(a) = &args.added_after {
-        base.push_str(&format!("&added_after={}", query_escape(a)));
+        query.push_str(&format!("&added_after={}", query_escape(a)));
     }
     if args.all_versions {
-        base.push_str("&match%5Bversion%5D=all");
+        query.push_str("&match%5Bversion%5D=all");
     }
     let bar = progress(None, "objects");
     write!(
@@ -67,28 +51,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         uuid::Uuid::new_v4()
     )?;
     let mut count = 0u64;
-    let mut url = base.clone();
-    loop {
-        let page = client.get_json(&url)?;
-        for o in page
-            .get("objects")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if count > 0 {
-                out.write_all(b",")?;
-            }
-            serde_json::to_writer(&mut out, o)?;
-            count += 1;
+    client.each_object(&query, |o| {
+        if count > 0 {
+            out.write_all(b",")?;
         }
+        serde_json::to_writer(&mut out, o)?;
+        count += 1;
         bar.set_position(count);
-        let more = page.get("more").and_then(Value::as_bool).unwrap_or(false);
-        match page.get("next").and_then(Value::as_str) {
-            Some(next) if more => url = format!("{base}&next={}", query_escape(next)),
-            _ => break,
-        }
-    }
+        Ok(())
+    })?;
     out.write_all(b"]}\n")?;
     out.flush().context("couldn't write the bundle")?;
     bar.finish_and_clear();

@@ -73,6 +73,11 @@ impl Login {
     }
 }
 
+/// Percent-encodes a query-string value.
+pub fn query_escape(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 /// A connection to one collection.
 pub struct Client {
     agent: Agent,
@@ -181,6 +186,33 @@ impl Client {
         let (status, body) = self.get(url)?;
         Self::check(status, &body, &format!("GET {url}"))?;
         serde_json::from_str(&body).with_context(|| format!("{url} did not answer JSON"))
+    }
+
+    /// Calls `each` on every object the collection's `objects/` endpoint returns for `query`
+    /// (a query string without `next`), following `next` from page to page.
+    pub fn each_object(
+        &self,
+        query: &str,
+        mut each: impl FnMut(&Value) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let base = format!("{}objects/?{query}", self.collection_url);
+        let mut url = base.clone();
+        loop {
+            let page = self.get_json(&url)?;
+            for o in page
+                .get("objects")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                each(o)?;
+            }
+            let more = page.get("more").and_then(Value::as_bool).unwrap_or(false);
+            match page.get("next").and_then(Value::as_str) {
+                Some(next) if more => url = format!("{base}&next={}", query_escape(next)),
+                _ => return Ok(()),
+            }
+        }
     }
 
     /// POSTs an envelope; returns the status resource.

@@ -12,7 +12,7 @@ use detente_tlog_client::{Report, State};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::push::{Client, Login, progress};
+use crate::push::{Client, Login, progress, query_escape};
 
 /// What was checked.
 pub struct Outcome {
@@ -46,10 +46,6 @@ fn memory_file(collection: &str) -> String {
         })
         .collect();
     format!("receipts-{safe}.json")
-}
-
-fn query_escape(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// The version string an object is receipted under (`modified`, else `created`).
@@ -187,54 +183,38 @@ pub fn check(
         }
         u
     };
-    let list = format!(
-        "{}objects/?limit=1000&match%5Bversion%5D=all&match%5Bspec_version%5D=2.0,2.1",
-        client.collection_url
-    );
     let bar = progress(None, "objects checked");
-    let mut url = list.clone();
-    loop {
-        let page = client.get_json(&url)?;
-        for o in page
-            .get("objects")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let id = o.get("id").and_then(Value::as_str).unwrap_or("").to_owned();
-            let version = version_of(o);
-            let what = format!("{id} version {version:?}");
-            let r = match fetch_receipt(&client, &receipt_url(&id, &version))? {
-                Ok(r) => r,
-                Err(e) => {
-                    failures.push(format!("{what}: {e}"));
-                    continue;
-                }
-            };
-            if let Err(e) = check_object(&r, o, collection, &id, &version, &mut checkpoints) {
+    let query = "limit=1000&match%5Bversion%5D=all&match%5Bspec_version%5D=2.0,2.1";
+    client.each_object(query, |o| {
+        let id = o.get("id").and_then(Value::as_str).unwrap_or("").to_owned();
+        let version = version_of(o);
+        let what = format!("{id} version {version:?}");
+        let r = match fetch_receipt(&client, &receipt_url(&id, &version))? {
+            Ok(r) => r,
+            Err(e) => {
                 failures.push(format!("{what}: {e}"));
-                continue;
+                return Ok(());
             }
-            let key = format!("{id} {version}");
-            let now = Remembered {
-                log_index: r.log_index,
-                leaf: r.leaf.clone(),
-            };
-            if let Some(before) = remembered.get(&key).filter(|b| **b != now) {
-                failures.push(format!(
-                    "{what}: was logged at index {} before, now its receipt names index {}",
-                    before.log_index, now.log_index
-                ));
-            }
-            seen.insert(key, now);
-            bar.inc(1);
+        };
+        if let Err(e) = check_object(&r, o, collection, &id, &version, &mut checkpoints) {
+            failures.push(format!("{what}: {e}"));
+            return Ok(());
         }
-        let more = page.get("more").and_then(Value::as_bool).unwrap_or(false);
-        match page.get("next").and_then(Value::as_str) {
-            Some(next) if more => url = format!("{list}&next={}", query_escape(next)),
-            _ => break,
+        let key = format!("{id} {version}");
+        let now = Remembered {
+            log_index: r.log_index,
+            leaf: r.leaf.clone(),
+        };
+        if let Some(before) = remembered.get(&key).filter(|b| **b != now) {
+            failures.push(format!(
+                "{what}: was logged at index {} before, now its receipt names index {}",
+                before.log_index, now.log_index
+            ));
         }
-    }
+        seen.insert(key, now);
+        bar.inc(1);
+        Ok(())
+    })?;
     bar.finish_and_clear();
     let checked = seen.len();
     let mut tombstoned = 0;
