@@ -1,13 +1,12 @@
 //! Sequencing store leaves into tiles and checkpoints, across restarts.
 
 use detente_sequencer::{ProofError, Prover, Sequencer, checkpoint_root, read_published};
-use detente_store::{ApiRootRecord, CollectionRecord, IngestBatch, NewObject, Store, TlpRank};
+use detente_store::conformance::{self, COLL};
+use detente_store::{IngestBatch, NewObject, Store, TlpRank};
 use detente_store_sqlite::SqliteStore;
 use detente_tlog::hash::subtree_root;
 use detente_tlog::leaf_hash;
 use detente_tlog::proof::{verify_consistency, verify_inclusion};
-
-const COLL: &str = "11111111-2222-4333-8444-555555555555";
 
 fn ingest(s: &SqliteStore, from: usize, n: usize) {
     let objects = (from..from + n)
@@ -103,20 +102,5 @@ fn proves_from_published_tiles_as_the_log_grows() {
 }
 
 fn store(dir: &std::path::Path) -> SqliteStore {
-    let s = SqliteStore::open(&dir.join("db.sqlite")).unwrap();
-    s.ensure_api_root(&ApiRootRecord {
-        path: "/api/".into(),
-        title: "t".into(),
-        description: None,
-    })
-    .unwrap();
-    s.add_collection(&CollectionRecord {
-        id: COLL.into(),
-        api_root: "/api/".into(),
-        title: "c".into(),
-        description: None,
-        alias: None,
-    })
-    .unwrap();
-    s
+    conformance::setup(SqliteStore::open(&dir.join("db.sqlite")).unwrap())
 }

@@ -3,14 +3,9 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use detente_store::conformance;
-use detente_store::{
-    ApiRootRecord, CollectionRecord, IngestBatch, IngestOutcome, NewObject, Store, TlpRank,
-    VersionMatch, Viewer,
-};
+use detente_store::conformance::{self, COLL};
+use detente_store::{IngestBatch, IngestOutcome, NewObject, Store, TlpRank, VersionMatch, Viewer};
 use detente_store_sqlite::SqliteStore;
-
-const COLL: &str = "11111111-2222-4333-8444-555555555555";
 
 #[test]
 fn conforms_to_the_store_contract() {
@@ -23,22 +18,7 @@ fn conforms_to_the_store_contract() {
 }
 
 fn setup(dir: &tempfile::TempDir) -> SqliteStore {
-    let s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
-    s.ensure_api_root(&ApiRootRecord {
-        path: "/api/".into(),
-        title: "t".into(),
-        description: None,
-    })
-    .unwrap();
-    s.add_collection(&CollectionRecord {
-        id: COLL.into(),
-        api_root: "/api/".into(),
-        title: "c".into(),
-        description: None,
-        alias: None,
-    })
-    .unwrap();
-    s
+    conformance::setup(SqliteStore::open(&dir.path().join("db.sqlite")).unwrap())
 }
 
 fn ingest_one(s: &SqliteStore, id: &str, status: &str) -> i64 {

@@ -19,10 +19,11 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) {
     psi_grants_and_audit(fresh());
 }
 
-/// The collection every check uses.
-const COLL: &str = "11111111-2222-4333-8444-555555555555";
+/// The collection every check uses (backends' own tests may use it too).
+pub const COLL: &str = "11111111-2222-4333-8444-555555555555";
 
-fn setup<S: Store>(s: S) -> S {
+/// `s` with the API root `/api/` and the collection [`COLL`] in it.
+pub fn setup<S: Store>(s: S) -> S {
     s.ensure_api_root(&ApiRootRecord {
         path: "/api/".into(),
         title: "t".into(),
