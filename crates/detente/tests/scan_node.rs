@@ -175,17 +175,10 @@ fn indicators_from_a_collection_and_sightings_pushed_back() {
     );
 
     // The sightings are now in the collection, one per indicator that fired.
-    let body = ureq::get(&format!(
-        "{api_root}collections/{collection}/objects/?match%5Btype%5D=sighting"
-    ))
-    .header("Accept", "application/taxii+json;version=2.1")
-    .header("Authorization", &basic(&format!("admin:{secret}")))
-    .call()
-    .unwrap()
-    .body_mut()
-    .read_to_string()
-    .unwrap();
-    let envelope: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let envelope = get_json(
+        &format!("{api_root}collections/{collection}/objects/?match%5Btype%5D=sighting"),
+        &secret,
+    );
     let mut sighted: Vec<&str> = envelope["objects"]
         .as_array()
         .unwrap()
@@ -201,21 +194,21 @@ fn indicators_from_a_collection_and_sightings_pushed_back() {
         ]
     );
     // Sighted by the pushing member's identity on this node, which the node now holds too.
-    let whoami: serde_json::Value = serde_json::from_str(
-        &ureq::get(&format!("http://{}/whoami", node.addr))
-            .header("Authorization", &basic(&format!("admin:{secret}")))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap(),
-    )
-    .unwrap();
+    let whoami = get_json(&format!("http://{}/whoami", node.addr), &secret);
     let me = whoami["identity"]["id"].as_str().unwrap();
     for s in envelope["objects"].as_array().unwrap() {
         assert_eq!(s["where_sighted_refs"], serde_json::json!([me]));
     }
-    let body = ureq::get(&format!("{api_root}collections/{collection}/objects/{me}/"))
+    let stored = get_json(
+        &format!("{api_root}collections/{collection}/objects/{me}/"),
+        &secret,
+    );
+    assert_eq!(stored["objects"][0], whoami["identity"]);
+}
+
+/// GETs `url` as admin (TAXII media type accepted) and parses the JSON answer.
+fn get_json(url: &str, secret: &str) -> serde_json::Value {
+    let body = ureq::get(url)
         .header("Accept", "application/taxii+json;version=2.1")
         .header("Authorization", &basic(&format!("admin:{secret}")))
         .call()
@@ -223,8 +216,7 @@ fn indicators_from_a_collection_and_sightings_pushed_back() {
         .body_mut()
         .read_to_string()
         .unwrap();
-    let stored: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(stored["objects"][0], whoami["identity"]);
+    serde_json::from_str(&body).unwrap()
 }
 
 fn basic(user_secret: &str) -> String {
