@@ -53,9 +53,9 @@ pub(crate) async fn whoami<S: Store>(State(app): State<Arc<App<S>>>, req: Reques
     let authz = req
         .headers()
         .get(header::AUTHORIZATION)
-        .map(|v| v.as_bytes().to_vec());
+        .map(|v| v.as_bytes());
     let answer = (|| {
-        let p = app.auth.authenticate(&*app.store, authz.as_deref())?;
+        let p = app.auth.authenticate(&*app.store, authz)?;
         let secret = app.store.secret("identity", &init)?;
         let body = json!({
             "member": p.member.name,
