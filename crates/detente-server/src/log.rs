@@ -58,9 +58,9 @@ pub(crate) async fn get<S: Store>(
     Path(path): Path<String>,
     req: Request,
 ) -> Response {
-    let result = match app.config.log.clone() {
+    let result = match &app.config.log {
         None => Err(ApiError::NotFound("this node publishes no log".into())),
-        Some(log) => route(&app, &log, &path, req).await,
+        Some(log) => route(&app, log, &path, req).await,
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }
