@@ -2,8 +2,8 @@
 # Cross-checks the transparency log with an independent implementation, Go's
 # golang.org/x/mod/sumdb/{note,tlog} (Debian golang-go + golang-golang-x-mod-dev, GOPATH mode):
 # a log written by detente-tlog and served over loopback HTTP must pass both the Go checker and
-# `detente verify`; the shared 70,000-entry log must pass the Go checker; a copy with one changed
-# tile byte must fail both.
+# `detente verify`; the Go-generated 70,000-entry log in testdata/tlog-vectors must pass the Go
+# checker; a copy with one changed tile byte must fail both.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export GOPATH=/usr/share/gocode GO111MODULE=off GOCACHE="$PWD/target/go-cache" GOFLAGS=
@@ -14,7 +14,7 @@ go build -o "$work/tlogcheck" ./scripts/tlog-go
 cargo build --release --locked -q -p detente
 cargo build --release --locked -q -p detente-tlog --example write_log
 
-gen=../shared/testdata/tlog-vectors/detente-generated
+gen=testdata/tlog-vectors/detente-generated
 gen_vkey=$(grep -o '"log_vkey": "[^"]*"' "$gen/vectors.json" | cut -d'"' -f4)
 "$work/tlogcheck" -vkey "$gen_vkey" -dir "$gen/log"
 

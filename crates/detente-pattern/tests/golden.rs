@@ -6,7 +6,7 @@ use serde_json::Value;
 
 const GOLDEN: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/peer-tests/stix-patterning/golden-ref.jsonl"
+    "/../../testdata/stix-patterning/golden-ref.jsonl"
 );
 
 /// The compiled multi-pattern matcher on a one-pattern set.
@@ -34,7 +34,7 @@ fn golden_corpus_compiled_matcher() {
 }
 
 fn replay(use_matcher: bool) {
-    let text = std::fs::read_to_string(GOLDEN).expect("golden corpus present in ../shared");
+    let text = std::fs::read_to_string(GOLDEN).expect("golden corpus present in testdata/");
     let mut failures = Vec::new();
     let mut n = 0;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {

@@ -109,11 +109,8 @@ fn duplicates_and_letter_case_fold_into_one_item() {
     assert_eq!(outcome, Outcome::Count(2));
 }
 
-fn shared(path: &str) -> String {
-    let full = format!(
-        "{}/../../../shared/testdata/real/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+fn real(path: &str) -> String {
+    let full = format!("{}/../../testdata/real/{path}", env!("CARGO_MANIFEST_DIR"));
     String::from_utf8_lossy(&std::fs::read(&full).unwrap()).into_owned()
 }
 
@@ -147,7 +144,7 @@ fn csv_records(text: &str) -> Vec<Vec<String>> {
 
 /// GRIZZLY STEPPE indicator values (the hash rows with an empty value carry it in COMMENT).
 fn grizzly_values() -> Vec<String> {
-    let records = csv_records(&shared("grizzly-steppe-jar-16-20296/JAR-16-20296A.csv"));
+    let records = csv_records(&real("grizzly-steppe-jar-16-20296/JAR-16-20296A.csv"));
     assert_eq!(records.len(), 912, "911 records plus the header");
     records[1..]
         .iter()
@@ -161,7 +158,7 @@ fn grizzly_values() -> Vec<String> {
 /// Indicator column of every Zeek intel feed.
 fn zeek_values() -> Vec<String> {
     let dir = format!(
-        "{}/../../../shared/testdata/real/zeek-intel-feeds-criticalpathsecurity",
+        "{}/../../testdata/real/zeek-intel-feeds-criticalpathsecurity",
         env!("CARGO_MANIFEST_DIR")
     );
     let mut files: Vec<_> = std::fs::read_dir(&dir)

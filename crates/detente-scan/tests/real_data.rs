@@ -1,4 +1,4 @@
-//! Real third-party data from ../shared/testdata/real: Zeek TSV vs JSON, Zeek intel feeds,
+//! Real third-party data from the repository's testdata/real: Zeek TSV vs JSON, Zeek intel feeds,
 //! GRIZZLY STEPPE against the MISP vpn-ipv4 warninglist.
 
 use std::collections::BTreeSet;
@@ -9,7 +9,7 @@ use detente_scan::index::Value;
 use detente_scan::sources::{self, LoadOptions};
 use detente_scan::{Events, Format, Hit, Index, ScanOptions, Scanner};
 
-const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/real");
+const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/real");
 const OPTS: LoadOptions = LoadOptions {
     now: 1_800_000_000,
     subdomains: true,

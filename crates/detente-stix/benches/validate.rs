@@ -8,11 +8,11 @@ use serde_json::Value;
 fn objects() -> Vec<Value> {
     let dir = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/real/mitre-attack-stix21"
+        "/../../testdata/real/mitre-attack-stix21"
     );
     let mut out = Vec::new();
     for name in ["ics-attack-18.1.json", "mobile-attack-17.1.json"] {
-        let bytes = std::fs::read(format!("{dir}/{name}")).expect("MITRE bundle in ../shared");
+        let bytes = std::fs::read(format!("{dir}/{name}")).expect("MITRE bundle in testdata/real");
         let bundle: Value = serde_json::from_slice(&bytes).expect("bundle is JSON");
         if let Value::Array(items) = &bundle["objects"] {
             out.extend(items.iter().cloned());

@@ -8,12 +8,8 @@ use std::path::{Path, PathBuf};
 use detente_stix::{validate_bundle, validate_object};
 use serde_json::Value;
 
-fn shared(rel: &str) -> PathBuf {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/real"
-    ))
-    .join(rel)
+fn real(rel: &str) -> PathBuf {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/real")).join(rel)
 }
 
 fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -53,11 +49,11 @@ fn validate_file(path: &Path) -> usize {
 fn oasis_examples_validate() {
     let mut files = Vec::new();
     json_files(
-        &shared("stix21-examples/cti-stix2-json-schemas/examples"),
+        &real("stix21-examples/cti-stix2-json-schemas/examples"),
         &mut files,
     );
     json_files(
-        &shared("stix21-examples/cti-documentation/examples"),
+        &real("stix21-examples/cti-documentation/examples"),
         &mut files,
     );
     files.sort();
@@ -78,7 +74,7 @@ fn oasis_examples_validate() {
 fn mitre_attack_bundles_validate() {
     let mut total = 0;
     for name in ["ics-attack-18.1.json", "mobile-attack-17.1.json"] {
-        let n = validate_file(&shared(&format!("mitre-attack-stix21/{name}")));
+        let n = validate_file(&real(&format!("mitre-attack-stix21/{name}")));
         println!("{name}: {n} objects valid");
         total += n;
     }

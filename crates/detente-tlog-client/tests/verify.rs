@@ -7,10 +7,7 @@ use std::path::PathBuf;
 use detente_tlog::{Checkpoint, Hash, Note, NoteSigner, VerifierKey};
 use detente_tlog_client::{ClientError, Fetcher, Options, State, verify_log};
 
-const VECTORS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/testdata/tlog-vectors"
-);
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/tlog-vectors");
 
 fn vectors() -> serde_json::Value {
     let p = PathBuf::from(VECTORS).join("detente-generated/vectors.json");

@@ -14,7 +14,7 @@ use detente_tlog::{Checkpoint, Note, NoteSigner, TreeBuilder};
 
 const VECTORS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/testdata/tlog-vectors/detente-generated"
+    "/../../testdata/tlog-vectors/detente-generated"
 );
 
 fn vectors() -> serde_json::Value {

@@ -1,4 +1,4 @@
-//! Shared helpers for the vector tests: paths into `../shared/testdata/tlog-vectors`.
+//! Shared helpers for the vector tests: paths into the repository's `testdata/tlog-vectors`.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-/// The vectors directory in the read-only shared tree.
+/// The vectors directory, `testdata/tlog-vectors` at the repository root.
 pub fn vectors() -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/tlog-vectors"
+        "/../../testdata/tlog-vectors"
     ))
 }
 
