@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# detente scan vs ripgrep (`rg -F -c -f indicators.txt`) on the gen_workload.py workload, side by
-# side in one run: throughput (indicator loading included), CPU time, peak RSS, and detente's
-# agreement with truth.tsv.
+# detente scan vs ripgrep (`rg -F -c -f indicators.txt`) on the bench/gen/scan_workload.py
+# workload, side by side in one run: throughput (indicator loading included), CPU time, peak
+# RSS, and detente's agreement with truth.tsv.
 #   bench/scan.sh                 # 1 GB workload in target/bench/workload (generated once)
 #   BYTES=200000000 bench/scan.sh # smaller
 # Peak RSS is the process's own memory: both tools read(2) the logs, so page-cache pages are
@@ -15,7 +15,7 @@ out=target/bench
 mkdir -p "$out"
 if [ ! -f "$work/summary.json" ]; then
   echo "generating $bytes-byte workload in $work ..." >&2
-  python3 ../shared/bench/detect/gen_workload.py --bytes "$bytes" --out "$work" 2>/dev/null
+  python3 bench/gen/scan_workload.py --bytes "$bytes" --out "$work" 2>/dev/null
 fi
 cargo build --release --locked -p detente >/dev/null 2>&1
 rg=$(command -v rg || true)

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Compares detente scan NDJSON hits with gen_workload.py's truth.tsv on (file, line, indicator).
+"""Compares detente scan NDJSON hits with bench/gen/scan_workload.py's truth.tsv.
+
+Compared on (file, line, indicator).
 
 Usage: compare_truth.py TRUTH.tsv HITS.ndjson [--no-scheme]   (exit 0 only on exact agreement)
 --no-scheme compares URL indicators without their scheme (Zeek intel files write them so).

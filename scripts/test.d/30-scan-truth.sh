@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# detente scan against gen_workload.py ground truth: exactly the rows of truth.tsv, no more, no
-# less, with the STIX bundle and with the Zeek intel file; then the real-data checks.
+# detente scan against the ground truth of bench/gen/scan_workload.py: exactly the rows of
+# truth.tsv, no more, no less, with the STIX bundle and with the Zeek intel file; then the same
+# hits from standard input, gzip and another thread count.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release --locked -p detente >/dev/null
 bin=target/release/detente
 work=target/scan-truth
 rm -rf "$work" && mkdir -p "$work"
-python3 ../shared/bench/detect/gen_workload.py --seed 7 --bytes 6000000 --hit-rate 0.02 --out "$work/wl" 2>/dev/null
+python3 bench/gen/scan_workload.py --seed 7 --bytes 6000000 --hit-rate 0.02 --out "$work/wl" 2>/dev/null
 "$bin" scan --indicators "$work/wl/indicators.stix.json" --output "$work/hits.ndjson" "$work/wl/logs"
 python3 scripts/compare_truth.py "$work/wl/truth.tsv" "$work/hits.ndjson"
 "$bin" scan --indicators "$work/wl/indicators.intel" --output "$work/hits.ndjson" "$work/wl/logs"
