@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark: `detente pattern match-all` on the 10k x 10k workload of
-# ../shared/bench/patterns/gen_workload.py (default seed), side by side with the OASIS
-# reference stix2-matcher 3.0.0 on a 100-pattern sample, checking that both agree on it.
+# bench/gen/pattern_workload.py (default seed), side by side with the OASIS reference
+# stix2-matcher 3.0.0 on a 100-pattern sample, checking that both agree on it and that detente
+# matches exactly the planted indicators (plants.jsonl).
 # Also times compiling 1,000,000 simple indicators (target: <= 5 s, <= 1 GiB).
 #
 #   bench/patterns.sh            # everything lands in target/bench-patterns/
@@ -11,7 +12,7 @@ OUT=target/bench-patterns
 DATA=$OUT/data
 mkdir -p "$OUT"
 if [ ! -f "$DATA/manifest.json" ]; then
-  python3 ../shared/bench/patterns/gen_workload.py --out "$DATA" >/dev/null
+  python3 bench/gen/pattern_workload.py --out "$DATA" >/dev/null
 fi
 cargo build --release -p detente --locked
 BIN=target/release/detente
@@ -22,13 +23,25 @@ echo "== detente pattern match-all: 10k patterns x 10k observations"
   --observations "$DATA/observations.jsonl" --output "$OUT/detente.jsonl" 2>"$OUT/detente-full.err" \
   || { cat "$OUT/detente-full.err"; exit 1; }
 cat "$OUT/detente-full.err"
+python3 - "$DATA" "$OUT" <<'PYEOF'
+import json, sys
+data, out = sys.argv[1], sys.argv[2]
+planted = {json.loads(l)["indicator"] for l in open(data + "/plants.jsonl")}
+matched = {r["id"] for r in map(json.loads, open(out + "/detente.jsonl")) if r["matched"] is True}
+print("truth: %d planted indicators, detente matched %d, missing %d, extra %d"
+      % (len(planted), len(matched), len(planted - matched), len(matched - planted)))
+sys.exit(1 if planted != matched else 0)
+PYEOF
 
-# The reference, from PyPI (same pins as the peer-suite harness).
+# The reference, from PyPI, in the peer suite's virtualenv (same pins).
 CACHE=${PEER_CACHE:-$HOME/.cache/detente-peer-tests}
 PY=$CACHE/venv/bin/python
-if [ ! -x "$PY" ]; then
+stamp=$CACHE/venv/.installed-$(sha256sum tests/pattern-peer/requirements.txt | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  rm -rf "$CACHE/venv"
   python3 -m venv "$CACHE/venv"
-  "$CACHE/venv/bin/pip" install -q -r ../shared/peer-tests/stix-patterning/requirements-harness.txt
+  "$CACHE/venv/bin/pip" install -q -r tests/pattern-peer/requirements.txt
+  touch "$stamp"
 fi
 
 echo "== stix2-matcher 3.0.0 on a 100-pattern sample (50 planted + 50 others) x 10k observations"

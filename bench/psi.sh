@@ -3,19 +3,18 @@
 #
 #   bench/psi.sh [N ...]        (default: 100000 1000000)
 #
-# For each N, generates the same sets as ../shared/bench/psi/bench_openmined.py (N × N strings,
-# 10% overlap, its own make_sets), runs `detente psi serve` and `detente psi query` as two
-# processes over loopback HTTP, and records the query's wall time (from reading its file to
-# writing the intersection), both processes' CPU time and the message bytes on the wire.
-# Then runs bench_openmined.py on the same sizes with --budget-s 1800 and prints the ratios
-# against its total_wall_s. Everything generated goes to target/psi-bench/.
+# For each N, generates N × N items with 10% overlap (bench/gen/psi_sets.py, the same sets the
+# peer uses), runs `detente psi serve` and `detente psi query` as two processes over loopback
+# HTTP, checks the intersection against the generator's, and records the query's wall time (from
+# reading its file to writing the intersection), both processes' CPU time and the message bytes
+# on the wire. Then runs bench/peers/openmined_psi.py on the same sizes with --budget-s 1800 and
+# prints the ratios against its total_wall_s. Everything generated goes to target/psi-bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(100000 1000000)
 work=target/psi-bench
 mkdir -p "$work"
-shared=$(cd ../shared/bench/psi && pwd)
 
 cargo build --release -p detente --locked
 bin=target/release/detente
@@ -29,15 +28,9 @@ py="$work/venv/bin/python"
 echo "machine: $(nproc) cores, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 for n in "${sizes[@]}"; do
   server="$work/server-$n.txt" client="$work/client-$n.txt"
-  if [ ! -s "$server" ] || [ ! -s "$client" ]; then
-    "$py" - "$shared" "$n" "$server" "$client" <<'EOF'
-import sys
-sys.path.insert(0, sys.argv[1])
-from bench_openmined import make_sets
-server, client, k = make_sets(int(sys.argv[2]))
-open(sys.argv[3], "w").write("\n".join(server) + "\n")
-open(sys.argv[4], "w").write("\n".join(client) + "\n")
-EOF
+  common="$work/common-$n.txt"
+  if [ ! -s "$server" ] || [ ! -s "$client" ] || [ ! -s "$common" ]; then
+    python3 bench/gen/psi_sets.py "$n" --server "$server" --client "$client" --common "$common" >/dev/null
   fi
   /usr/bin/time -f '%e %U %S' -o "$work/serve-$n.time" \
     "$bin" psi serve --items "$server" --listen 127.0.0.1:0 --max-items "$n" \
@@ -56,6 +49,7 @@ EOF
   kill -INT "$(pgrep -P "$serve_pid")"
   wait "$serve_pid" || true
   found=$(wc -l < "$work/result-$n.txt")
+  LC_ALL=C sort "$work/result-$n.txt" | cmp -s - "$common" || { echo "N=$n: intersection differs from $common" >&2; exit 1; }
   read -r q_wall q_user q_sys < "$work/query-$n.time"
   read -r _ s_user s_sys < "$work/serve-$n.time"
   sent=$(sed -n 's/.*sent \([0-9]*\) bytes.*/\1/p' "$work/query-$n.err")
@@ -64,8 +58,8 @@ EOF
     | tee "$work/detente-$n.json"
 done
 
-echo "running OpenMined PSI (bench_openmined.py ${sizes[*]} --budget-s 1800)"
-"$py" "$shared/bench_openmined.py" "${sizes[@]}" --budget-s 1800 --out "$work/openmined.json" \
+echo "running OpenMined PSI (bench/peers/openmined_psi.py ${sizes[*]} --budget-s 1800)"
+"$py" bench/peers/openmined_psi.py "${sizes[@]}" --budget-s 1800 --out "$work/openmined.json" \
   > "$work/openmined.log"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 

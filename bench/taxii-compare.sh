@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs ../shared/bench/taxii/taxii_bench.py against detente, medallion 3.0.0 (the OASIS
+# Runs bench/taxii_load.py against detente, medallion 3.0.0 (the OASIS
 # reference server, in-memory backend, target/bench-venv) and OpenTAXII 0.9.3 (SQLite-backed,
 # under gunicorn with one sync worker, target/opentaxii-venv) with the same workload, one
 # after the other, then prints them side by side with detente's ratio to each. Every server
@@ -38,7 +38,7 @@ PIDS+=($!)
 wait_up "http://127.0.0.1:$DPORT/healthz"
 DSECRET=$(cut -d: -f2 "$OUT/detente/admin.credentials")
 DCOLL=$(target/release/detente collection add --title bench --data "$OUT/detente" 2>/dev/null | tail -1)
-$PY ../shared/bench/taxii/taxii_bench.py --base-url "http://127.0.0.1:$DPORT" --api-root /api/ \
+$PY bench/taxii_load.py --base-url "http://127.0.0.1:$DPORT" --api-root /api/ \
   --collection "$DCOLL" --user admin --password "$DSECRET" "${COMMON[@]}" --json-out "$OUT/detente.json" >/dev/null 2>"$OUT/detente-bench.log" || true
 
 # medallion (memory backend)
@@ -59,7 +59,7 @@ JSON
 target/bench-venv/bin/medallion --host 127.0.0.1 --port "$MPORT" "$OUT/medallion.json" >"$OUT/medallion.log" 2>&1 &
 PIDS+=($!)
 wait_up "http://127.0.0.1:$MPORT/taxii2/"
-$PY ../shared/bench/taxii/taxii_bench.py --base-url "http://127.0.0.1:$MPORT" --api-root /api1/ \
+$PY bench/taxii_load.py --base-url "http://127.0.0.1:$MPORT" --api-root /api1/ \
   --collection "$MCOLL" --user admin --password Password0 "${COMMON[@]}" --json-out "$OUT/medallion.json.out" >/dev/null 2>"$OUT/medallion-bench.log" || true
 
 # OpenTAXII (SQLite persistence and SQLite auth, TAXII 2.1 only; api root, collection and account
@@ -117,7 +117,7 @@ $OB/gunicorn --chdir "$OT" --pythonpath "$OT" --workers 1 --bind "127.0.0.1:$OPO
 PIDS+=($!)
 wait_up "http://127.0.0.1:$OPORT/taxii2/"
 echo "opentaxii start load $(load)" >&2
-$PY ../shared/bench/taxii/taxii_bench.py --base-url "http://127.0.0.1:$OPORT" --api-root "/taxii2/$OROOT/" \
+$PY bench/taxii_load.py --base-url "http://127.0.0.1:$OPORT" --api-root "/taxii2/$OROOT/" \
   --collection "$OCOLL" --user admin --password Password0 "${COMMON[@]}" --json-out "$OUT/opentaxii.json" >/dev/null 2>"$OUT/opentaxii-bench.log" || true
 
 $PY - "$OUT/detente.json" "$OUT/medallion.json.out" "$OUT/opentaxii.json" <<'PY'

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks the detente node with ../shared/bench/taxii/taxii_bench.py (ingest, paging,
+# Benchmarks the detente node with bench/taxii_load.py (ingest, paging,
 # match[type] and by-id queries) and, when installed, `oha` for by-id GET latency.
 # Usage: bench/taxii.sh [N_OBJECTS] [BATCH]   (workload and results go under target/bench-taxii/)
 set -euo pipefail
@@ -21,7 +21,7 @@ for _ in $(seq 100); do
 done
 SECRET=$(cut -d: -f2 "$OUT/data/admin.credentials")
 COLL=$("$BIN" collection add --title bench --data "$OUT/data" 2>/dev/null | tail -1)
-.venv/bin/python ../shared/bench/taxii/taxii_bench.py --base-url "http://127.0.0.1:$PORT" \
+.venv/bin/python bench/taxii_load.py --base-url "http://127.0.0.1:$PORT" \
   --api-root /api/ --collection "$COLL" --user admin --password "$SECRET" \
   --n "$N" --batch "$BATCH" --page-limit 1000 --requests 1000 --phases "$PHASES" --json-out "$OUT/result.json"
 if command -v wrk >/dev/null; then
