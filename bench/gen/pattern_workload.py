@@ -30,11 +30,12 @@ Deterministic for a given seed and parameters (one random.Random, fixed epoch).
 """
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import random
 import uuid
+
+from files import sha256_file  # beside this script
 
 SYLLABLES = "ba de fi go hu ja ke li mo nu pa qi re so tu va we xi yo za ko lu me ni".split()
 BACKGROUND_TLDS = ("com", "net", "org")
@@ -264,14 +265,6 @@ def plant(v, indicators, n, hit_rate):
         planted[j] = ind["plants"][0]
         log.append({"indicator": ind["id"], "category": ind["category"], "observations": [j]})
     return times, planted, log
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def main():

@@ -31,10 +31,11 @@ import hashlib
 import ipaddress
 import json
 import os
+import random
 import sys
 import uuid
 
-import random
+from files import sha256_file  # beside this script
 
 SYLLABLES = (
     "ar bel cor dan el fin gor hal is jun kar lum mor nel or pra quin ros sul tar ur vel wen xan "
@@ -142,9 +143,9 @@ class Cidrs:
         self.texts.append(text)
         self.nets.append(ipaddress.IPv4Network(text))
         self.starts = sorted((int(n.network_address), i) for i, n in enumerate(self.nets))
-        # /16 is the widest block drawn: a covering block starts at most 2^16 below.
 
     def covering(self, ip):
+        """Indices of the CIDRs holding `ip`; /16 is the widest drawn, so they start at most 2^16 below."""
         v = int(ipaddress.IPv4Address(ip))
         lo = bisect.bisect_left(self.starts, (v - (1 << 16), -1))
         hi = bisect.bisect_right(self.starts, (v, len(self.nets)))
@@ -301,18 +302,22 @@ class Workload:
                 s.pick(("ShADadFf", "ShADadfF", "S", "Dd")), str(r(1, 200)), str(sent + 400),
                 str(r(1, 300)), str(got + 600), "-"], hits
 
+    def planted_name(self, exact):
+        """An indicator domain (`exact`) or a name below one, and the hit it makes."""
+        s = self.src
+        domain = s.pick(self.domains)
+        if exact:
+            return domain, [("domain", domain, domain)]
+        name = s.pick(SUBDOMAINS) + "." + domain
+        return name, [("subdomain", domain, name)]
+
     def dns(self, n, hit):
         s, r = self.src, self.src.rng.randrange
         query, answer, hits = s.pick(self.bg_names), s.pick(self.bg_servers), []
         if hit:
             x = s.rng.random()
-            if x < 0.55:
-                query = s.pick(self.domains)
-                hits = [("domain", query, query)]
-            elif x < 0.85:
-                parent = s.pick(self.domains)
-                query = s.pick(SUBDOMAINS) + "." + parent
-                hits = [("subdomain", parent, query)]
+            if x < 0.85:
+                query, hits = self.planted_name(x < 0.55)
             else:
                 answer = s.pick(self.ips)
                 hits = [("ipv4", answer, answer)]
@@ -336,13 +341,8 @@ class Workload:
         (host, uri), server, hits = self.background_url_parts(), s.pick(self.bg_servers), []
         if hit:
             x = s.rng.random()
-            if x < 0.4:
-                host = s.pick(self.domains)
-                hits = [("domain", host, host)]
-            elif x < 0.55:
-                parent = s.pick(self.domains)
-                host = s.pick(SUBDOMAINS) + "." + parent
-                hits = [("subdomain", parent, host)]
+            if x < 0.55:
+                host, hits = self.planted_name(x < 0.4)
             elif x < 0.75:
                 server = s.pick(self.ips)
                 hits = [("ipv4", server, server)]
@@ -429,14 +429,6 @@ class Workload:
                            "planted_lines": planted}
             print(log, counts[log], file=sys.stderr, flush=True)
         return counts
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def main():
