@@ -4,13 +4,13 @@
 # speaking the JSON-lines protocol of README.md, through the pytest plugin detente_peer.py.
 #
 #   ENGINE_CMD="$PWD/target/release/detente pattern" tests/pattern-peer/run.sh [pytest args]
+#   tests/pattern-peer/run.sh --setup     # only fetch and install (scripts/setup does this)
 #
 # The suites are the tests shipped in the packages' source distributions, fetched from PyPI by
 # name and version into PEER_CACHE (default ~/.cache/detente-peer-tests), with a virtualenv
 # holding requirements.txt. Default: both suites, both STIX versions. Ends with pytest's summary.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-: "${ENGINE_CMD:?set ENGINE_CMD to the engine command, e.g. \"\$PWD/target/release/detente pattern\"}"
 cache=${PEER_CACHE:-$HOME/.cache/detente-peer-tests}
 venv=$cache/venv
 stamp=$venv/.installed-$(sha256sum "$here/requirements.txt" | cut -c1-16)
@@ -30,6 +30,8 @@ if [ ! -d "$cache/suites/matcher" ] || [ ! -d "$cache/suites/patterns" ]; then
   cp -r "$cache/sdists/stix2-matcher-3.0.0/stix2matcher/test" "$cache/suites/matcher"
   cp -r "$cache/sdists/stix2_patterns-2.1.2/stix2patterns/test" "$cache/suites/patterns"
 fi
+[ "${1:-}" != --setup ] || exit 0
+: "${ENGINE_CMD:?set ENGINE_CMD to the engine command, e.g. \"\$PWD/target/release/detente pattern\"}"
 cd "$cache/suites"
 [ $# -gt 0 ] || set -- matcher patterns
 PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" exec "$venv/bin/python" -m pytest -p detente_peer \
