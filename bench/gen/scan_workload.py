@@ -13,7 +13,7 @@ Writes under DIR:
   truth.tsv             file, line_no (1-based, headers counted), kind, indicator, matched_value
   summary.json          parameters, counts and the SHA-256 of every file
 
-The truth is exact for a matcher with detente's semantics (docs/scan.md): domains match
+The truth is exact for a matcher with detente's semantics (crates/detente-scan): domains match
 themselves and their subdomains, CIDRs contain addresses (every covering CIDR is a hit), URLs
 match scheme-insensitively, also when Zeek splits them over `host` + `uri`, hashes match by
 value. Background values are screened so that none of them matches any indicator: background
