@@ -6,7 +6,7 @@
 # 0 failed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release -p detente --locked
+scripts/build-release -p detente
 # run.sh changes directory, so the engine path must be absolute.
 out=$(ENGINE_CMD="$PWD/target/release/detente pattern" tests/pattern-peer/run.sh 2>&1) \
   || { echo "$out" | tail -40; exit 1; }

@@ -3,5 +3,5 @@
 # `detente` binary (each test module starts its own node on a free loopback port).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release --locked -p detente
+scripts/build-release -p detente
 DETENTE_BIN="$PWD/target/release/detente" .venv/bin/python -m pytest -q tests/python

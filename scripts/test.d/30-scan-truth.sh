@@ -4,7 +4,7 @@
 # hits from standard input, gzip and another thread count.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release --locked -p detente >/dev/null
+scripts/build-release -p detente >/dev/null
 bin=target/release/detente
 work=target/scan-truth
 rm -rf "$work" && mkdir -p "$work"

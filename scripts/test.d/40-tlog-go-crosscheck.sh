@@ -11,8 +11,8 @@ work=target/tlog-crosscheck
 rm -rf "$work"
 mkdir -p "$work"
 go build -o "$work/tlogcheck" ./scripts/tlog-go
-cargo build --release --locked -q -p detente
-cargo build --release --locked -q -p detente-tlog --example write_log
+scripts/build-release -q -p detente
+scripts/build-release -q -p detente-tlog --example write_log
 
 gen=testdata/tlog-vectors/detente-generated
 gen_vkey=$(grep -o '"log_vkey": "[^"]*"' "$gen/vectors.json" | cut -d'"' -f4)

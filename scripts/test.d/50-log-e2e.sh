@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=${DETENTE_BIN:-target/release/detente}
-[ -x "$B" ] || cargo build --release --locked -p detente
+[ -x "$B" ] || scripts/build-release -p detente
 W=$(mktemp -d)
 PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$W"; }
