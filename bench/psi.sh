@@ -54,7 +54,11 @@ for n in "${sizes[@]}"; do
   read -r _ s_user s_sys < "$work/serve-$n.time"
   sent=$(sed -n 's/.*sent \([0-9]*\) bytes.*/\1/p' "$work/query-$n.err")
   received=$(sed -n 's/.*received \([0-9]*\) bytes.*/\1/p' "$work/query-$n.err")
-  echo "{\"n\": $n, \"found\": $found, \"wall_s\": $q_wall, \"cpu_s\": $(echo "$q_user + $q_sys + $s_user + $s_sys" | bc), \"bytes\": $((sent + received)), \"bytes_per_item\": $(echo "scale=2; ($sent + $received) / $n" | bc)}" \
+  # awk, not bc: bc prints ".96" for numbers below one, which is not JSON.
+  awk -v n="$n" -v found="$found" -v wall="$q_wall" -v cpu="$q_user $q_sys $s_user $s_sys" \
+    -v bytes=$((sent + received)) 'BEGIN { split(cpu, c, " ");
+      printf "{\"n\": %d, \"found\": %d, \"wall_s\": %.2f, \"cpu_s\": %.2f, \"bytes\": %d, \"bytes_per_item\": %.2f}\n",
+        n, found, wall, c[1] + c[2] + c[3] + c[4], bytes, bytes / n }' \
     | tee "$work/detente-$n.json"
 done
 
