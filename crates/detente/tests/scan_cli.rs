@@ -63,6 +63,7 @@ fn text_log_hits_and_contract() {
         "indicator_id",
         "kind",
         "action",
+        "score",
     ];
     let pos: Vec<usize> = keys
         .iter()
