@@ -239,8 +239,9 @@ impl Index {
     }
 
     /// Counts, for every indicator, the distinct contributors among all indicators with the
-    /// same normalised value (patterns: the same pattern text). An indicator without a
-    /// contributor counts as its own; call after the last insertion.
+    /// same normalised value (patterns: the same pattern text; a pattern's atoms count for
+    /// nothing). An indicator without a contributor counts as its own; call after the last
+    /// insertion.
     pub fn count_contributors(&mut self) {
         fn key(i: &Indicator) -> (&Value, &str) {
             let text = if i.value == Value::Pattern {
@@ -251,7 +252,14 @@ impl Index {
             (&i.value, text)
         }
         let mut per: rustc_hash::FxHashMap<(&Value, &str), Vec<&str>> = Default::default();
-        for i in &self.indicators {
+        // A pattern's atoms are parts of its claim, not claims of their own.
+        let claims = self
+            .indicators
+            .iter()
+            .zip(&self.atom_of)
+            .filter(|(_, a)| **a == END)
+            .map(|(i, _)| i);
+        for i in claims {
             let who = i.provenance.contributor.as_deref().unwrap_or(i.id.as_str());
             per.entry(key(i)).or_default().push(who);
         }
@@ -959,6 +967,45 @@ mod tests {
         );
         assert_eq!(hits(&ix, "1.2.3.4/x").len(), 1);
         assert!(hits(&ix, "Mozilla/5.0").is_empty());
+    }
+
+    #[test]
+    fn contributors_are_counted_per_value() {
+        let mut ix = Index::new(false);
+        let by = |v: &str, who: Option<&str>| Indicator {
+            id: format!("indicator--{v}-{who:?}"),
+            written: v.to_string(),
+            value: Value::guess(v, true).unwrap(),
+            provenance: Provenance {
+                contributor: who.map(str::to_string),
+                ..Provenance::default()
+            },
+        };
+        ix.extend(vec![
+            by("evil.com", Some("a")),
+            by("EVIL.com.", Some("a")),
+            by("evil.com", Some("b")),
+            by("10.0.0.1", Some("a")),
+            by("10.0.0.1", None),
+        ]);
+        ix.insert_pattern(PatternIndicator {
+            id: "indicator--p".into(),
+            pattern: "[ipv4-addr:value = '10.0.0.2'] AND [x:y = 'z']".into(),
+            atoms: vec![("10.0.0.2".into(), Value::guess("10.0.0.2", true).unwrap())],
+            provenance: Provenance {
+                contributor: Some("c".into()),
+                ..Provenance::default()
+            },
+        });
+        ix.insert(by("10.0.0.2", Some("a")));
+        assert_eq!(ix.contributors(0), None);
+        ix.count_contributors();
+        let counts: Vec<_> = (0..ix.len() as u32).map(|n| ix.contributors(n)).collect();
+        // evil.com: a, b; 10.0.0.1: a and one unattributed; 10.0.0.2: only a (c's atom is
+        // part of c's pattern).
+        assert_eq!(counts[..5], [Some(2), Some(2), Some(2), Some(2), Some(2)]);
+        let last = u32::try_from(ix.len() - 1).unwrap();
+        assert_eq!(ix.contributors(last), Some(1));
     }
 
     #[test]
