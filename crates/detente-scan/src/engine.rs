@@ -502,11 +502,21 @@ impl Scanner<'_> {
     }
 
     fn process(&self, piece: &Piece, mode: &Mode) -> ChunkOut {
+        let mut scoring = self.opts.scoring;
+        if self.opts.follow {
+            // A followed log may be read for days: scores and validity go by the clock.
+            scoring.now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(scoring.now, |d| {
+                    i64::try_from(d.as_secs()).unwrap_or(scoring.now)
+                });
+        }
         let mut sink = Sink {
             ix: self.index,
             candidates: Vec::new(),
             allow: self.allow,
             opts: &self.opts,
+            scoring,
             out: ChunkOut::default(),
             start: 0,
         };
@@ -775,6 +785,8 @@ struct Sink<'a> {
     candidates: Vec<(u32, Box<str>, Box<str>)>,
     allow: Option<&'a Allowlist>,
     opts: &'a ScanOptions,
+    /// The scan's scoring, at this piece's time.
+    scoring: Scoring,
     out: ChunkOut,
     /// First hit of the current line (hits are deduplicated per line and indicator).
     start: usize,
@@ -819,19 +831,26 @@ impl Sink<'_> {
 
     /// Adds a hit with its action: `inform` when the observed value is allowlisted, the
     /// indicator's value has too few contributors or its score is below the threshold; no hit
-    /// at all when a suppressing list holds the value.
+    /// at all when a suppressing list holds the value or the indicator is past `valid_until`.
     fn push(&mut self, line: u64, field: &str, v: &[u8], n: u32, kind: MatchKind) {
+        let provenance = &self.ix.indicator(n).provenance;
+        if provenance
+            .valid_until
+            .is_some_and(|t| t <= self.scoring.now)
+        {
+            return;
+        }
         let verdict = self.allow.and_then(|a| a.check(v));
         if verdict.is_some_and(|x| x.suppress) {
             return;
         }
-        let score = self.opts.scoring.score(&self.ix.indicator(n).provenance);
+        let score = self.scoring.score(provenance);
         let corroborated = self.opts.min_corroboration <= 1
             || self
                 .ix
                 .contributors(n)
                 .is_some_and(|c| c >= self.opts.min_corroboration);
-        let inform = verdict.is_some() || !corroborated || self.opts.scoring.below(score);
+        let inform = verdict.is_some() || !corroborated || self.scoring.below(score);
         self.out.hits.push(RawHit {
             line,
             field: field.into(),
@@ -898,6 +917,69 @@ pub fn expand_paths(paths: &[std::path::PathBuf]) -> io::Result<Vec<std::path::P
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Default)]
+    struct Seen(Vec<(String, bool, f64)>);
+
+    impl Events for Seen {
+        fn hit(&mut self, h: &Hit<'_>) {
+            self.0.push((h.observed.to_string(), h.inform, h.score));
+        }
+        fn warning(&mut self, m: &str) {
+            panic!("unexpected warning {m}");
+        }
+    }
+
+    #[test]
+    fn validity_and_score_decide_each_hit() {
+        let mut ix = Index::new(false);
+        let ind = |v: &str, p: crate::index::Provenance| Indicator {
+            id: format!("indicator--{v}"),
+            written: v.into(),
+            value: Value::guess(v, true).unwrap_or(Value::Pattern),
+            provenance: p,
+        };
+        ix.extend(vec![
+            ind(
+                "until.example",
+                crate::index::Provenance {
+                    valid_until: Some(1_000),
+                    ..Default::default()
+                },
+            ),
+            ind(
+                "weak.example",
+                crate::index::Provenance {
+                    confidence: Some(10),
+                    ..Default::default()
+                },
+            ),
+        ]);
+        let at = |now: i64| {
+            let opts = ScanOptions {
+                scoring: Scoring {
+                    now,
+                    ..Scoring::default()
+                },
+                ..ScanOptions::default()
+            };
+            let s = Scanner {
+                index: &ix,
+                allow: None,
+                opts,
+            };
+            let mut seen = Seen::default();
+            s.scan("t", &b"until.example weak.example\n"[..], &mut seen)
+                .unwrap();
+            seen.0
+        };
+        let weak = ("weak.example".to_string(), true, 10.0);
+        assert_eq!(
+            at(999),
+            vec![("until.example".to_string(), false, 80.0), weak.clone()]
+        );
+        assert_eq!(at(1_000), vec![weak]);
+    }
 
     #[test]
     fn caught_turns_a_panic_into_its_message() {

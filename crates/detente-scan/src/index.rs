@@ -94,6 +94,8 @@ pub struct Provenance {
     pub confidence: Option<u8>,
     /// Unix seconds from which the score decays: `modified`, else `created`, else `valid_from`.
     pub since: Option<i64>,
+    /// Unix seconds of `valid_until`: from then on the indicator hits nothing.
+    pub valid_until: Option<i64>,
     /// Distinct parties that reported the indicator as a false positive.
     pub false_positives: u32,
 }

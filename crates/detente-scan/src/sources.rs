@@ -478,6 +478,7 @@ fn stix_object(obj: &StixObject<'_>, opts: LoadOptions) -> Outcome {
         since: [&obj.modified, &obj.created, &obj.valid_from]
             .into_iter()
             .find_map(|t| t.as_deref().and_then(parse_timestamp)),
+        valid_until: stix_time(&obj.valid_until).and_then(|(_, t)| t),
         false_positives: 0,
     };
     match stix_pattern::classify(pattern, opts.subdomains) {
