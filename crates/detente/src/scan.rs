@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use detente_scan::engine::{expand_paths, open_log};
 use detente_scan::index::Value;
 use detente_scan::norm::Ip;
@@ -208,8 +208,15 @@ fn now_millis() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Runs `detente scan`.
+/// Runs `detente scan`. A panic anywhere in it (a bug; worker panics included, which rayon
+/// hands to the thread that waits for them) ends the scan with an error, so the process exits
+/// with status 2 and a message instead of 101 or a hang.
 pub fn run(args: Args) -> Result<ExitCode> {
+    detente_scan::engine::caught(|| scan(args))
+        .unwrap_or_else(|m| Err(anyhow!("detente scan stopped by a panic (a bug): {m}")))
+}
+
+fn scan(args: Args) -> Result<ExitCode> {
     let started = Instant::now();
     detente_scan::engine::init_pool();
     let opts = LoadOptions {
