@@ -5,13 +5,15 @@ Compared on (file, line, indicator).
 
 Usage: compare_truth.py TRUTH.tsv HITS.ndjson [--no-scheme]   (exit 0 only on exact agreement)
 --no-scheme compares URL indicators without their scheme (Zeek intel files write them so).
-Also checks that every hit line has exactly the contract fields, in order.
+Also checks that every hit line has exactly the contract fields, in order (the optional ones
+only when present; see docs/detection.md).
 """
 import json
 import os
 import sys
 
-FIELDS = ["file", "line", "field", "observed", "indicator", "indicator_id", "kind", "action"]
+FIELDS = ["file", "line", "field", "observed", "indicator", "indicator_id", "kind", "action", "score"]
+OPTIONAL = ["contributors", "allowlist"]
 KINDS = {"ipv4", "ipv6", "cidr", "domain", "subdomain", "url", "md5", "sha1", "sha256", "email", "pattern"}
 
 def key(indicator):
@@ -30,7 +32,7 @@ got = []
 with open(sys.argv[2]) as f:
     for raw in f:
         h = json.loads(raw)
-        if list(h.keys()) != FIELDS:
+        if list(h.keys()) != FIELDS + [k for k in OPTIONAL if k in h]:
             sys.exit("bad hit fields: %s" % list(h.keys()))
         if h["kind"] not in KINDS or h["action"] not in ("alert", "inform"):
             sys.exit("bad kind/action: %s" % raw)

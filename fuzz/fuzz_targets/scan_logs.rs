@@ -19,7 +19,10 @@ fuzz_target!(|data: &[u8]| {
         l.indicators.into_iter().for_each(|i| ix.insert(i));
     }
     for format in [Format::Auto, Format::Zeek, Format::Jsonl, Format::Squid, Format::Clf, Format::Syslog, Format::Text] {
-        let scanner = Scanner { index: &ix, allow: None, opts: ScanOptions { format, drop_allowlisted: false, follow: false } };
-        scanner.scan("fuzz", data, &mut Sink);
+        let scanner = Scanner { index: &ix, allow: None, opts: ScanOptions { format, ..ScanOptions::default() } };
+        // A worker panic comes back as an error; the fuzzer must see it as a crash.
+        if let Err(e) = scanner.scan("fuzz", data, &mut Sink) {
+            panic!("{e}");
+        }
     }
 });

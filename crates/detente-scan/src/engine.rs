@@ -5,9 +5,11 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use std::io::{self, Read};
 
+use crate::allowlist::{Allowlist, Entry};
 use crate::formats::{self, Format, ZeekState};
 use crate::index::{Index, Indicator, MatchKind, Value};
 use crate::norm::Ip;
+use crate::score::Scoring;
 
 /// Bytes per chunk handed to one worker: about a core's L2 cache, so the passes over it
 /// (validation, matching) mostly hit it, yet few enough pieces that handing them between
@@ -38,10 +40,50 @@ pub fn init_pool() {
 pub struct ScanOptions {
     /// Log format (or auto-detection).
     pub format: Format,
-    /// Drop allowlisted hits instead of reporting them as `inform`.
-    pub drop_allowlisted: bool,
     /// Keep reading at end of input, waiting for more (like `tail -f`).
     pub follow: bool,
+    /// Distinct contributors an indicator value needs before its hits alert (fewer: `inform`);
+    /// needs [`Index::count_contributors`] when above 1.
+    pub min_corroboration: u32,
+    /// The indicator score and the threshold below which hits are `inform`.
+    pub scoring: Scoring,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            format: Format::Auto,
+            follow: false,
+            min_corroboration: 1,
+            scoring: Scoring::default(),
+        }
+    }
+}
+
+/// Why a scan stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// A worker panicked (a bug): the scan stops rather than report partial results as whole.
+    #[error("{file}: scanning stopped near line {line}: a worker panicked: {message}")]
+    WorkerPanicked {
+        /// The log being scanned.
+        file: String,
+        /// First line of the piece of the log the worker held.
+        line: u64,
+        /// The panic's message.
+        message: String,
+    },
+}
+
+/// Runs `f`, turning a panic into its message: a panicking worker must end the scan with an
+/// error, never leave the reader waiting for a result that will not come.
+pub fn caught<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+        p.downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic without a message".into())
+    })
 }
 
 /// One hit, as reported.
@@ -59,8 +101,14 @@ pub struct Hit<'a> {
     pub indicator: &'a Indicator,
     /// How it was met.
     pub kind: MatchKind,
-    /// Allowlisted: report as `inform` rather than `alert`.
+    /// Report as `inform` rather than `alert` (allowlisted, uncorroborated or a low score).
     pub inform: bool,
+    /// The allowlist entry the observed value meets, if any.
+    pub allowlisted: Option<Entry<'a>>,
+    /// The indicator's score (0-100) at scan time.
+    pub score: f64,
+    /// Distinct contributors of the indicator's value, when counted.
+    pub contributors: Option<u32>,
     /// The record's own time (Unix milliseconds) when the format carries one.
     pub time_ms: Option<i64>,
 }
@@ -94,8 +142,8 @@ pub struct FileStats {
 pub struct Scanner<'a> {
     /// Indicators.
     pub index: &'a Index,
-    /// Allowlist: hits whose observed value meets it become `inform`.
-    pub allow: Option<&'a Index>,
+    /// Allowlist: hits whose observed value meets it become `inform` or are dropped.
+    pub allow: Option<&'a Allowlist>,
     /// Options.
     pub opts: ScanOptions,
 }
@@ -123,6 +171,8 @@ struct RawHit {
     ind: u32,
     kind: MatchKind,
     inform: bool,
+    allowlisted: Option<u32>,
+    score: f64,
     time_ms: Option<i64>,
 }
 
@@ -241,7 +291,12 @@ impl<R: Read> Chunker<R> {
 
 impl Scanner<'_> {
     /// Scans one log; `name` is reported as the hit's `file`.
-    pub fn scan<R: Read + Send>(&self, name: &str, reader: R, ev: &mut dyn Events) -> FileStats {
+    pub fn scan<R: Read + Send>(
+        &self,
+        name: &str,
+        reader: R,
+        ev: &mut dyn Events,
+    ) -> Result<FileStats, ScanError> {
         let mut ch = Chunker::new(reader, self.opts.follow);
         let mut stats = FileStats {
             format: self.opts.format.as_str(),
@@ -253,11 +308,12 @@ impl Scanner<'_> {
         let window = rayon::current_num_threads().max(1) as u64 * 6;
         let mut mode: Option<Mode> = None;
         let mut line_base: u64 = 0;
-        let (tx, rx) = std::sync::mpsc::channel::<(u64, ChunkOut, Piece)>();
+        let (tx, rx) = std::sync::mpsc::channel::<(u64, Result<ChunkOut, String>, Piece)>();
         let mut done: std::collections::BTreeMap<u64, (ChunkOut, Piece)> = Default::default();
         let (mut sent, mut emitted) = (0u64, 0u64);
+        let mut panicked: Option<String> = None;
         rayon::in_place_scope(|scope| {
-            loop {
+            while panicked.is_none() {
                 // Emit every finished piece that is next in order.
                 while let Some((out, piece)) = done.remove(&emitted) {
                     self.emit(name, line_base, &out, &mut stats, ev);
@@ -276,8 +332,14 @@ impl Scanner<'_> {
                 let Some(piece) = piece else {
                     if sent > emitted {
                         // Full window, or input paused: wait for a result.
-                        if let Ok((n, out, piece)) = rx.recv() {
-                            done.insert(n, (out, piece));
+                        match rx.recv() {
+                            Ok((n, Ok(out), piece)) => {
+                                done.insert(n, (out, piece));
+                            }
+                            // The pieces still out finish before the scope ends; their
+                            // results are not wanted.
+                            Ok((_, Err(message), _)) => panicked = Some(message),
+                            Err(_) => break,
                         }
                         continue;
                     }
@@ -304,13 +366,20 @@ impl Scanner<'_> {
                 }
                 let (tx, n) = (tx.clone(), sent);
                 scope.spawn(move |_| {
-                    let out = self.process(&piece, &m);
+                    let out = caught(|| self.process(&piece, &m));
                     // The receiver lives until every piece is back.
                     let _ = tx.send((n, out, piece));
                 });
                 sent += 1;
             }
         });
+        if let Some(message) = panicked {
+            return Err(ScanError::WorkerPanicked {
+                file: name.to_string(),
+                line: line_base + 1,
+                message,
+            });
+        }
         if let Some(e) = ch.error.take() {
             stats.warnings += 1;
             ev.warning(&format!(
@@ -320,7 +389,7 @@ impl Scanner<'_> {
             ));
         }
         stats.lines = line_base;
-        stats
+        Ok(stats)
     }
 
     /// Runs the compiled matcher on a record selected by complex-pattern atoms.
@@ -424,17 +493,30 @@ impl Scanner<'_> {
                 indicator: self.index.indicator(h.ind),
                 kind: h.kind,
                 inform: h.inform,
+                allowlisted: h.allowlisted.and_then(|e| self.allow.map(|a| a.entry(e))),
+                score: h.score,
+                contributors: self.index.contributors(h.ind),
                 time_ms: h.time_ms,
             });
         }
     }
 
     fn process(&self, piece: &Piece, mode: &Mode) -> ChunkOut {
+        let mut scoring = self.opts.scoring;
+        if self.opts.follow {
+            // A followed log may be read for days: scores and validity go by the clock.
+            scoring.now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(scoring.now, |d| {
+                    i64::try_from(d.as_secs()).unwrap_or(scoring.now)
+                });
+        }
         let mut sink = Sink {
             ix: self.index,
             candidates: Vec::new(),
             allow: self.allow,
-            drop: self.opts.drop_allowlisted,
+            opts: &self.opts,
+            scoring,
             out: ChunkOut::default(),
             start: 0,
         };
@@ -701,8 +783,10 @@ struct Sink<'a> {
     ix: &'a Index,
     /// Complex patterns whose atoms this line hit: (pattern, field, observed).
     candidates: Vec<(u32, Box<str>, Box<str>)>,
-    allow: Option<&'a Index>,
-    drop: bool,
+    allow: Option<&'a Allowlist>,
+    opts: &'a ScanOptions,
+    /// The scan's scoring, at this piece's time.
+    scoring: Scoring,
     out: ChunkOut,
     /// First hit of the current line (hits are deduplicated per line and indicator).
     start: usize,
@@ -738,10 +822,35 @@ impl Sink<'_> {
         if self.out.hits[self.start..].iter().any(|h| h.ind == n) {
             return;
         }
-        let inform = self.allow.is_some_and(|a| a.contains_value(v));
-        if inform && self.drop {
+        self.push(line, field, v, n, kind);
+    }
+
+    fn record_pattern(&mut self, line: u64, field: &str, observed: &str, n: u32) {
+        self.push(line, field, observed.as_bytes(), n, MatchKind::Pattern);
+    }
+
+    /// Adds a hit with its action: `inform` when the observed value is allowlisted, the
+    /// indicator's value has too few contributors or its score is below the threshold; no hit
+    /// at all when a suppressing list holds the value or the indicator is past `valid_until`.
+    fn push(&mut self, line: u64, field: &str, v: &[u8], n: u32, kind: MatchKind) {
+        let provenance = &self.ix.indicator(n).provenance;
+        if provenance
+            .valid_until
+            .is_some_and(|t| t <= self.scoring.now)
+        {
             return;
         }
+        let verdict = self.allow.and_then(|a| a.check(v));
+        if verdict.is_some_and(|x| x.suppress) {
+            return;
+        }
+        let score = self.scoring.score(provenance);
+        let corroborated = self.opts.min_corroboration <= 1
+            || self
+                .ix
+                .contributors(n)
+                .is_some_and(|c| c >= self.opts.min_corroboration);
+        let inform = verdict.is_some() || !corroborated || self.scoring.below(score);
         self.out.hits.push(RawHit {
             line,
             field: field.into(),
@@ -749,26 +858,8 @@ impl Sink<'_> {
             ind: n,
             kind,
             inform,
-            time_ms: None,
-        });
-    }
-}
-
-impl Sink<'_> {
-    fn record_pattern(&mut self, line: u64, field: &str, observed: &str, n: u32) {
-        let inform = self
-            .allow
-            .is_some_and(|a| a.contains_value(observed.as_bytes()));
-        if inform && self.drop {
-            return;
-        }
-        self.out.hits.push(RawHit {
-            line,
-            field: field.into(),
-            observed: observed.into(),
-            ind: n,
-            kind: MatchKind::Pattern,
-            inform,
+            allowlisted: verdict.map(|x| x.entry),
+            score,
             time_ms: None,
         });
     }
@@ -826,6 +917,83 @@ pub fn expand_paths(paths: &[std::path::PathBuf]) -> io::Result<Vec<std::path::P
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Default)]
+    struct Seen(Vec<(String, bool, f64)>);
+
+    impl Events for Seen {
+        fn hit(&mut self, h: &Hit<'_>) {
+            self.0.push((h.observed.to_string(), h.inform, h.score));
+        }
+        fn warning(&mut self, m: &str) {
+            panic!("unexpected warning {m}");
+        }
+    }
+
+    #[test]
+    fn validity_and_score_decide_each_hit() {
+        let mut ix = Index::new(false);
+        let ind = |v: &str, p: crate::index::Provenance| Indicator {
+            id: format!("indicator--{v}"),
+            written: v.into(),
+            value: Value::guess(v, true).unwrap_or(Value::Pattern),
+            provenance: p,
+        };
+        ix.extend(vec![
+            ind(
+                "until.example",
+                crate::index::Provenance {
+                    valid_until: Some(1_000),
+                    ..Default::default()
+                },
+            ),
+            ind(
+                "weak.example",
+                crate::index::Provenance {
+                    confidence: Some(10),
+                    ..Default::default()
+                },
+            ),
+        ]);
+        let at = |now: i64| {
+            let opts = ScanOptions {
+                scoring: Scoring {
+                    now,
+                    ..Scoring::default()
+                },
+                ..ScanOptions::default()
+            };
+            let s = Scanner {
+                index: &ix,
+                allow: None,
+                opts,
+            };
+            let mut seen = Seen::default();
+            s.scan("t", &b"until.example weak.example\n"[..], &mut seen)
+                .unwrap();
+            seen.0
+        };
+        let weak = ("weak.example".to_string(), true, 10.0);
+        assert_eq!(
+            at(999),
+            vec![("until.example".to_string(), false, 80.0), weak.clone()]
+        );
+        assert_eq!(at(1_000), vec![weak]);
+    }
+
+    #[test]
+    fn caught_turns_a_panic_into_its_message() {
+        assert_eq!(caught(|| 7), Ok(7));
+        let n = 3;
+        assert_eq!(
+            caught(|| -> u8 { panic!("piece {n} went wrong") }),
+            Err("piece 3 went wrong".to_string())
+        );
+        assert_eq!(
+            caught(|| -> u8 { std::panic::panic_any(5u32) }),
+            Err("panic without a message".to_string())
+        );
+    }
 
     proptest::proptest! {
         #[test]

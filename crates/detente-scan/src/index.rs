@@ -55,7 +55,7 @@ impl MatchKind {
 }
 
 /// A typed indicator value, normalised for lookup.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Value {
     /// An address or CIDR block (`len` = full width for a single address).
     Net(Ip, u8),
@@ -80,6 +80,24 @@ pub struct Indicator {
     pub written: String,
     /// The normalised value.
     pub value: Value,
+    /// Who contributed it and how far it is trusted.
+    pub provenance: Provenance,
+}
+
+/// Where an indicator comes from and what its score starts from (see `docs/detection.md`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Provenance {
+    /// The contributing party: the STIX `created_by_ref` (for data pulled over TAXII, the
+    /// contributing member's identity); `None` when the source does not say.
+    pub contributor: Option<String>,
+    /// The STIX `confidence` (0-100): the base score of the decay model when present.
+    pub confidence: Option<u8>,
+    /// Unix seconds from which the score decays: `modified`, else `created`, else `valid_from`.
+    pub since: Option<i64>,
+    /// Unix seconds of `valid_until`: from then on the indicator hits nothing.
+    pub valid_until: Option<i64>,
+    /// Distinct parties that reported the indicator as a false positive.
+    pub false_positives: u32,
 }
 
 impl Value {
@@ -137,6 +155,16 @@ thread_local! {
     static URL_BUF: std::cell::RefCell<[u8; MAX_URL]> = const { std::cell::RefCell::new([0; MAX_URL]) };
 }
 
+/// Runs `f` with URL scratch space: the thread's buffer, or a fresh one when that is in use.
+/// Lookups call back into their caller while the buffer is held, and a callback may itself
+/// match a value (the allowlist check on a hit), so the buffer must not be borrowed twice.
+fn with_url_buf<T>(f: impl FnOnce(&mut [u8; MAX_URL]) -> T) -> T {
+    URL_BUF.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => f(&mut buf),
+        Err(_) => f(&mut [0; MAX_URL]),
+    })
+}
+
 /// The IPv4 prefilter has one bit per /20.
 const V4_FILTER_SHIFT: u32 = 12;
 
@@ -179,6 +207,8 @@ pub struct Index {
     patterns: Vec<u32>,
     /// The pattern engine's compiled matcher over those patterns.
     matcher: Option<Matcher>,
+    /// Per indicator, the distinct contributors of its value (empty until counted).
+    contributors: Vec<u32>,
 }
 
 impl Index {
@@ -210,6 +240,50 @@ impl Index {
         &self.indicators
     }
 
+    /// Counts, for every indicator, the distinct contributors among all indicators with the
+    /// same normalised value (patterns: the same pattern text; a pattern's atoms count for
+    /// nothing). An indicator without a contributor counts as its own; call after the last
+    /// insertion.
+    pub fn count_contributors(&mut self) {
+        fn key(i: &Indicator) -> (&Value, &str) {
+            let text = if i.value == Value::Pattern {
+                i.written.as_str()
+            } else {
+                ""
+            };
+            (&i.value, text)
+        }
+        let mut per: rustc_hash::FxHashMap<(&Value, &str), Vec<&str>> = Default::default();
+        // A pattern's atoms are parts of its claim, not claims of their own.
+        let claims = self
+            .indicators
+            .iter()
+            .zip(&self.atom_of)
+            .filter(|(_, a)| **a == END)
+            .map(|(i, _)| i);
+        for i in claims {
+            let who = i.provenance.contributor.as_deref().unwrap_or(i.id.as_str());
+            per.entry(key(i)).or_default().push(who);
+        }
+        for v in per.values_mut() {
+            v.sort_unstable();
+            v.dedup();
+        }
+        self.contributors = self
+            .indicators
+            .iter()
+            .map(|i| {
+                per.get(&key(i))
+                    .map_or(0, |v| u32::try_from(v.len()).unwrap_or(u32::MAX))
+            })
+            .collect();
+    }
+
+    /// The distinct contributors of an indicator's value, once counted.
+    pub fn contributors(&self, n: u32) -> Option<u32> {
+        self.contributors.get(n as usize).copied()
+    }
+
     /// Adds a complex pattern: its atoms select records, the compiled matcher decides.
     /// Call [`Index::compile_patterns`] after the last one.
     pub fn insert_pattern(&mut self, p: PatternIndicator) {
@@ -218,6 +292,7 @@ impl Index {
             id: p.id.clone(),
             written: p.pattern,
             value: Value::Pattern,
+            provenance: p.provenance.clone(),
         });
         self.next.push(END);
         self.subdomains.push(false);
@@ -229,6 +304,7 @@ impl Index {
                     id: p.id.clone(),
                     written,
                     value,
+                    provenance: p.provenance.clone(),
                 },
                 pn,
             );
@@ -642,7 +718,7 @@ impl Index {
         }
         match v[p] {
             b'@' if !norm::has_scheme(v) => {
-                URL_BUF.with_borrow_mut(|e| {
+                with_url_buf(|e| {
                     if let Some(e) = norm::normalize_email(v, e) {
                         self.lookup_email(e, emit);
                     }
@@ -667,7 +743,7 @@ impl Index {
                         return;
                     }
                 }
-                URL_BUF.with_borrow_mut(|u| {
+                with_url_buf(|u| {
                     if let Some(parts) = norm::normalize_url(v, u) {
                         self.lookup_url(parts.normalized, emit);
                         self.match_host(parts.host, emit);
@@ -682,7 +758,7 @@ impl Index {
         if self.urls.is_empty() {
             return;
         }
-        URL_BUF.with_borrow_mut(|u| {
+        with_url_buf(|u| {
             if let Some(parts) = norm::normalize_url(v, u) {
                 self.lookup_url(parts.normalized, emit);
             }
@@ -753,6 +829,7 @@ mod tests {
                 id: format!("i{i}"),
                 written: v.to_string(),
                 value,
+                provenance: Provenance::default(),
             });
         }
         ix
@@ -790,6 +867,7 @@ mod tests {
                 id: format!("i{i}"),
                 written: v.to_string(),
                 value: Value::guess(v, true).unwrap(),
+                provenance: Provenance::default(),
             })
             .collect();
         let mut one = Index::new(false);
@@ -836,6 +914,7 @@ mod tests {
                 id: "x".into(),
                 written: "evil.com".into(),
                 value: Value::guess("evil.com", true).unwrap(),
+                provenance: Provenance::default(),
             });
             ix
         };
@@ -851,6 +930,7 @@ mod tests {
                 id: v.into(),
                 written: v.into(),
                 value,
+                provenance: Provenance::default(),
             });
         }
         assert_eq!(
@@ -889,6 +969,63 @@ mod tests {
         );
         assert_eq!(hits(&ix, "1.2.3.4/x").len(), 1);
         assert!(hits(&ix, "Mozilla/5.0").is_empty());
+    }
+
+    #[test]
+    fn contributors_are_counted_per_value() {
+        let mut ix = Index::new(false);
+        let by = |v: &str, who: Option<&str>| Indicator {
+            id: format!("indicator--{v}-{who:?}"),
+            written: v.to_string(),
+            value: Value::guess(v, true).unwrap(),
+            provenance: Provenance {
+                contributor: who.map(str::to_string),
+                ..Provenance::default()
+            },
+        };
+        ix.extend(vec![
+            by("evil.com", Some("a")),
+            by("EVIL.com.", Some("a")),
+            by("evil.com", Some("b")),
+            by("10.0.0.1", Some("a")),
+            by("10.0.0.1", None),
+        ]);
+        ix.insert_pattern(PatternIndicator {
+            id: "indicator--p".into(),
+            pattern: "[ipv4-addr:value = '10.0.0.2'] AND [x:y = 'z']".into(),
+            atoms: vec![("10.0.0.2".into(), Value::guess("10.0.0.2", true).unwrap())],
+            provenance: Provenance {
+                contributor: Some("c".into()),
+                ..Provenance::default()
+            },
+        });
+        ix.insert(by("10.0.0.2", Some("a")));
+        assert_eq!(ix.contributors(0), None);
+        ix.count_contributors();
+        let counts: Vec<_> = (0..ix.len() as u32).map(|n| ix.contributors(n)).collect();
+        // evil.com: a, b; 10.0.0.1: a and one unattributed; 10.0.0.2: only a (c's atom is
+        // part of c's pattern).
+        assert_eq!(counts[..5], [Some(2), Some(2), Some(2), Some(2), Some(2)]);
+        let last = u32::try_from(ix.len() - 1).unwrap();
+        assert_eq!(ix.contributors(last), Some(1));
+    }
+
+    #[test]
+    fn lookups_may_run_inside_lookups() {
+        // A hit's callback checks the same value against a second index (the allowlist) while
+        // the first still holds its URL scratch space.
+        let outer = index(&["http://evil.com/a", "bob@evil.com"]);
+        let inner = index(&["evil.com"]);
+        for v in ["http://evil.com/a", "bob@evil.com"] {
+            let mut seen = Vec::new();
+            outer.match_value(v.as_bytes(), &mut |n, _| {
+                let mut nested = 0;
+                inner.match_value(v.as_bytes(), &mut |_, _| nested += 1);
+                seen.push((n, nested));
+            });
+            assert_eq!(seen.len(), 1, "{v}");
+            assert_eq!(seen[0].1, usize::from(v.starts_with("http")), "{v}");
+        }
     }
 
     #[test]

@@ -2,14 +2,18 @@
 //! JAR-16-20296 CSV), indexes them by type and matches them against logs (Zeek TSV/JSON, JSON
 //! lines, Squid, CLF, syslog, plain text) with CIDR, subdomain and URL semantics.
 
+pub mod allowlist;
 pub mod engine;
 pub mod formats;
 pub mod index;
 pub mod norm;
+pub mod score;
 pub mod sighting;
 pub mod sources;
 pub mod stix_pattern;
 
-pub use engine::{Events, FileStats, Hit, ScanOptions, Scanner};
+pub use allowlist::{Action, Allowlist};
+pub use engine::{Events, FileStats, Hit, ScanError, ScanOptions, Scanner};
 pub use formats::Format;
-pub use index::{Index, Indicator, MatchKind, Value};
+pub use index::{Index, Indicator, MatchKind, Provenance, Value};
+pub use score::{DecayModel, Scoring};

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sha2::{Digest, Sha256};
 
-use crate::index::{Indicator, Value};
+use crate::index::{Indicator, Provenance, Value};
 use crate::norm::{self, MAX_URL};
 use crate::stix_pattern;
 
@@ -30,6 +30,11 @@ pub struct Loaded {
     pub skipped_count: usize,
     /// Patterns beyond simple comparisons, evaluated on the records their atoms select.
     pub patterns: Vec<PatternIndicator>,
+    /// The source as a MISP warninglist, entries as written (for use as an allowlist).
+    pub warninglist: Option<Warninglist>,
+    /// False-positive reports: (indicator id, reporting party), from sightings marked
+    /// `x_detente_false_positive`.
+    pub false_positives: Vec<(String, String)>,
 }
 
 /// A STIX indicator whose pattern needs the pattern engine.
@@ -41,6 +46,8 @@ pub struct PatternIndicator {
     pub pattern: String,
     /// Equality tests of which every matching record holds one.
     pub atoms: Vec<stix_pattern::Comparison>,
+    /// Who contributed it and how far it is trusted.
+    pub provenance: Provenance,
 }
 
 impl Loaded {
@@ -97,7 +104,7 @@ pub fn load_bytes(name: &str, data: &[u8], opts: LoadOptions) -> Result<Loaded, 
         if let Some(list) = doc.list {
             let kind = doc.kind.unwrap_or_default();
             let name = doc.name.unwrap_or_default();
-            return Ok(load_warninglist(&Warninglist { name, kind, list }));
+            return Ok(load_warninglist(Warninglist::new(name, kind, list)));
         }
         return Err(SourceError::Shape(
             "JSON is neither a STIX bundle/envelope nor a MISP warninglist".into(),
@@ -158,7 +165,40 @@ pub fn load_stix_halves(first: &[u8], second: &[u8], opts: LoadOptions) -> Optio
         }
     }
     a.skipped_count += b.skipped_count;
+    a.false_positives.extend(b.false_positives);
     Some(a)
+}
+
+/// Applies the false-positive reports found in any of `loaded` to the indicators they name
+/// (in any of `loaded`): an indicator's count is the number of distinct reporting parties.
+pub fn apply_false_positives(loaded: &mut [Loaded]) {
+    let mut per: std::collections::HashMap<&str, Vec<&str>> = Default::default();
+    for (id, by) in loaded.iter().flat_map(|l| &l.false_positives) {
+        per.entry(id.as_str()).or_default().push(by.as_str());
+    }
+    if per.is_empty() {
+        return;
+    }
+    let counts: std::collections::HashMap<String, u32> = per
+        .into_iter()
+        .map(|(id, mut by)| {
+            by.sort_unstable();
+            by.dedup();
+            (id.to_string(), u32::try_from(by.len()).unwrap_or(u32::MAX))
+        })
+        .collect();
+    for l in loaded.iter_mut() {
+        let provenances = l
+            .indicators
+            .iter_mut()
+            .map(|i| (&i.id, &mut i.provenance))
+            .chain(l.patterns.iter_mut().map(|p| (&p.id, &mut p.provenance)));
+        for (id, p) in provenances {
+            if let Some(n) = counts.get(id) {
+                p.false_positives = *n;
+            }
+        }
+    }
 }
 
 /// A stable id for indicators whose source has none: `indicator--<UUIDv5-shaped hash>`.
@@ -337,6 +377,7 @@ impl<'de> Visitor<'de> for ObjectsSeed<'_> {
                 Outcome::Skipped(why) => self.out.skip(why),
                 Outcome::Indicators(list) => self.out.indicators.extend(list),
                 Outcome::Pattern(p) => self.out.patterns.push(p),
+                Outcome::FalsePositive(ind, by) => self.out.false_positives.push((ind, by)),
             }
         }
         Ok(())
@@ -358,6 +399,16 @@ struct StixObject<'a> {
     #[serde(borrow)]
     valid_until: Option<Cow<'a, str>>,
     revoked: Option<bool>,
+    #[serde(borrow)]
+    created_by_ref: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    created: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    modified: Option<Cow<'a, str>>,
+    confidence: Option<serde_json::Value>,
+    #[serde(borrow)]
+    sighting_of_ref: Option<Cow<'a, str>>,
+    x_detente_false_positive: Option<bool>,
 }
 
 fn stix_time<'a>(t: &'a Option<Cow<'_, str>>) -> Option<(&'a str, Option<i64>)> {
@@ -373,9 +424,18 @@ enum Outcome {
     Skipped(String),
     Indicators(Vec<Indicator>),
     Pattern(PatternIndicator),
+    /// A false-positive report: (indicator id, reporter).
+    FalsePositive(String, String),
 }
 
 fn stix_object(obj: &StixObject<'_>, opts: LoadOptions) -> Outcome {
+    if obj.kind == "sighting" && obj.x_detente_false_positive == Some(true) {
+        // The reporter is the sighting's author; an anonymous report counts once per sighting.
+        let by = obj.created_by_ref.as_deref().or(obj.id.as_deref());
+        if let (Some(of), Some(by)) = (obj.sighting_of_ref.as_deref(), by) {
+            return Outcome::FalsePositive(of.to_string(), by.to_string());
+        }
+    }
     if obj.kind != "indicator" {
         return Outcome::NotIndicator;
     }
@@ -406,11 +466,27 @@ fn stix_object(obj: &StixObject<'_>, opts: LoadOptions) -> Outcome {
             "{id}: pattern_type {pattern_type} is not evaluated"
         ));
     }
+    let provenance = Provenance {
+        contributor: obj.created_by_ref.as_deref().map(str::to_string),
+        // STIX confidence is 0-100; anything else is ignored.
+        confidence: obj
+            .confidence
+            .as_ref()
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|c| u8::try_from(c).ok())
+            .filter(|c| *c <= 100),
+        since: [&obj.modified, &obj.created, &obj.valid_from]
+            .into_iter()
+            .find_map(|t| t.as_deref().and_then(parse_timestamp)),
+        valid_until: stix_time(&obj.valid_until).and_then(|(_, t)| t),
+        false_positives: 0,
+    };
     match stix_pattern::classify(pattern, opts.subdomains) {
         Ok(stix_pattern::Usable::Complex(atoms)) => Outcome::Pattern(PatternIndicator {
             id: id.to_string(),
             pattern: pattern.to_string(),
             atoms,
+            provenance,
         }),
         Ok(stix_pattern::Usable::Simple(list)) => Outcome::Indicators(
             list.into_iter()
@@ -418,6 +494,7 @@ fn stix_object(obj: &StixObject<'_>, opts: LoadOptions) -> Outcome {
                     id: id.to_string(),
                     written,
                     value,
+                    provenance: provenance.clone(),
                 })
                 .collect(),
         ),
@@ -425,43 +502,75 @@ fn stix_object(obj: &StixObject<'_>, opts: LoadOptions) -> Outcome {
     }
 }
 
-struct Warninglist {
-    name: String,
-    kind: String,
-    list: Vec<serde_json::Value>,
+/// A MISP warninglist as written: `name`, `type` and the `list` entries.
+#[derive(Clone, Debug, Default)]
+pub struct Warninglist {
+    /// The list's `name`.
+    pub name: String,
+    /// The list's `type` (`string` when absent, as MISP reads it).
+    pub kind: String,
+    /// The entries, trimmed; empty entries are left out (MISP skips them too).
+    pub entries: Vec<String>,
+    /// Entries that are not strings (reported, never applied).
+    pub non_strings: usize,
 }
 
-fn load_warninglist(wl: &Warninglist) -> Loaded {
+impl Warninglist {
+    fn new(name: String, kind: String, list: Vec<serde_json::Value>) -> Self {
+        let kind = if kind.is_empty() {
+            "string".into()
+        } else {
+            kind
+        };
+        let mut wl = Warninglist {
+            name,
+            kind,
+            ..Warninglist::default()
+        };
+        for e in list {
+            match e.as_str().map(str::trim) {
+                Some("") => {}
+                Some(s) => wl.entries.push(s.to_string()),
+                None => wl.non_strings += 1,
+            }
+        }
+        wl
+    }
+}
+
+/// A warninglist used as an indicator source: its `cidr`, `hostname` and `string` entries that
+/// have a type become indicators; the list itself is kept for use as an allowlist.
+fn load_warninglist(wl: Warninglist) -> Loaded {
     let mut out = Loaded {
         format: "misp-warninglist",
         ..Loaded::default()
     };
     let source = format!("misp-warninglist:{}", wl.name);
-    for entry in &wl.list {
-        let Some(s) = entry.as_str() else {
-            out.skip(format!("{}: non-string entry", wl.name));
-            continue;
-        };
-        let s = s.trim();
+    for s in &wl.entries {
         let value = match wl.kind.as_str() {
             "cidr" => norm::parse_cidr(s.as_bytes()).map(|(ip, len)| Value::Net(ip, len)),
             // A hostname list covers the name and everything below it; string lists are exact.
-            "hostname" => Value::guess(s.trim_start_matches('.'), true),
+            "hostname" => Value::guess(s.trim_matches('.'), true),
             "string" => Value::guess(s, false),
             other => {
-                out.skip(format!("{}: list type {other:?} is not applied", wl.name));
+                out.skip(format!(
+                    "{}: {other} list entries are not indicators (they apply as an allowlist)",
+                    wl.name
+                ));
                 break;
             }
         };
         match value {
             Some(value) => out.indicators.push(Indicator {
                 id: derived_id(&source, s),
-                written: s.to_string(),
+                written: s.clone(),
                 value,
+                provenance: Provenance::default(),
             }),
             None => out.skip(format!("{}: untyped entry {s:?}", wl.name)),
         }
     }
+    out.warninglist = Some(wl);
     out
 }
 
@@ -535,7 +644,12 @@ fn load_zeek_intel(name: &str, data: &[u8], opts: LoadOptions) -> Result<Loaded,
         match value {
             Some(value) => {
                 let id = derived_id(&format!("zeek-intel:{typ}"), &written);
-                out.indicators.push(Indicator { id, written, value });
+                out.indicators.push(Indicator {
+                    id,
+                    written,
+                    value,
+                    provenance: Provenance::default(),
+                });
             }
             None => out.skip(format!(
                 "{name}:{}: {typ} value {written:?} does not parse",
@@ -576,6 +690,7 @@ fn load_jar_csv(name: &str, data: &[u8], opts: LoadOptions) -> Result<Loaded, So
                 id: derived_id(&source, written),
                 written: written.to_string(),
                 value: v,
+                provenance: Provenance::default(),
             }),
             None => out.skip(format!(
                 "{name}: record {}: {typ} value {written:?} does not parse",
@@ -637,6 +752,7 @@ fn load_plain(name: &str, data: &[u8], opts: LoadOptions) -> Loaded {
                 id: derived_id(&source, s),
                 written: s.to_string(),
                 value,
+                provenance: Provenance::default(),
             }),
             None => out.skip(format!("{name}:{}: untyped value {s:?}", n + 1)),
         }

@@ -64,14 +64,10 @@ fn schema_switch_and_line_numbers_across_chunks() {
     let scanner = Scanner {
         index: &ix,
         allow: None,
-        opts: ScanOptions {
-            format: Format::Auto,
-            drop_allowlisted: false,
-            follow: false,
-        },
+        opts: ScanOptions::default(),
     };
     let mut c = Collect::default();
-    let stats = scanner.scan("big.log", log.as_bytes(), &mut c);
+    let stats = scanner.scan("big.log", log.as_bytes(), &mut c).unwrap();
     assert!(c.1.is_empty(), "{:?}", c.1);
     assert_eq!(stats.lines, line);
     let mut got = c.0;
@@ -106,12 +102,11 @@ fn long_lines_below_the_limit_are_read_and_longer_ones_skipped() {
         allow: None,
         opts: ScanOptions {
             format: Format::Text,
-            drop_allowlisted: false,
-            follow: false,
+            ..ScanOptions::default()
         },
     };
     let mut c = Collect::default();
-    let stats = scanner.scan("long.log", log.as_bytes(), &mut c);
+    let stats = scanner.scan("long.log", log.as_bytes(), &mut c).unwrap();
     assert_eq!(stats.lines, 4);
     let lines: Vec<u64> = c.0.iter().map(|h| h.0).collect();
     assert_eq!(lines, [1, 2, 4]);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use detente_scan::engine::open_log;
 use detente_scan::index::Value;
 use detente_scan::sources::{self, LoadOptions};
-use detente_scan::{Events, Format, Hit, Index, ScanOptions, Scanner};
+use detente_scan::{Allowlist, Events, Hit, Index, ScanOptions, Scanner};
 
 const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/real");
 const OPTS: LoadOptions = LoadOptions {
@@ -40,18 +40,16 @@ impl Events for Collect {
     }
 }
 
-fn scan(index: &Index, allow: Option<&Index>, path: &Path) -> Collect {
+fn scan(index: &Index, allow: Option<&Allowlist>, path: &Path) -> Collect {
     let scanner = Scanner {
         index,
         allow,
-        opts: ScanOptions {
-            format: Format::Auto,
-            drop_allowlisted: false,
-            follow: false,
-        },
+        opts: ScanOptions::default(),
     };
     let mut c = Collect::default();
-    scanner.scan(&path.display().to_string(), open_log(path).unwrap(), &mut c);
+    scanner
+        .scan(&path.display().to_string(), open_log(path).unwrap(), &mut c)
+        .unwrap();
     c
 }
 
@@ -209,11 +207,9 @@ fn grizzly_steppe_ips_in_vpn_warninglist_are_inform() {
     assert_eq!(expected, 400);
     let mut index = Index::new(false);
     jar.indicators.into_iter().for_each(|i| index.insert(i));
-    let mut allow = Index::new(false);
-    allow_loaded
-        .indicators
-        .into_iter()
-        .for_each(|i| allow.insert(i));
+    let mut allow = Allowlist::new();
+    assert!(allow.add("vpn-ipv4", allow_loaded).is_empty());
+    allow.finish();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("fw.log");
     let text: String = ips

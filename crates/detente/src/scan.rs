@@ -5,13 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use detente_scan::engine::{expand_paths, open_log};
 use detente_scan::index::Value;
 use detente_scan::norm::Ip;
 use detente_scan::sighting::{Sightings, rfc3339_millis, uuid_like};
 use detente_scan::sources::{self, LoadOptions, Loaded};
-use detente_scan::{Events, Format, Hit, Index, MatchKind, ScanOptions, Scanner};
+use detente_scan::{
+    Action, Allowlist, DecayModel, Events, Format, Hit, Index, MatchKind, ScanOptions, Scanner,
+    Scoring,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -43,9 +46,34 @@ pub struct Args {
     /// folder), JAR-16-20296 CSV, a plain list, or taxii:API-ROOT-URL#COLLECTION. Repeatable.
     #[arg(long = "indicators", value_name = "SRC", required = true)]
     pub indicators: Vec<String>,
-    /// Allowlist source (same formats); hits on allowlisted values are reported as `inform`.
+    /// Allowlist source: MISP warninglists (a list.json or a folder of them; all five list
+    /// types apply with MISP's rules) or any indicator source; hits on allowlisted values are
+    /// reported as `inform`. Repeatable.
     #[arg(long = "allowlist", value_name = "SRC")]
     pub allowlist: Vec<String>,
+    /// Action for hits on one allowlist, by its folder name (e.g. `google-gmail-sending-ips`),
+    /// its `name`, or the source as given: `inform` (default) or `suppress`. Repeatable.
+    #[arg(long = "allowlist-action", value_name = "LIST=ACTION")]
+    pub allowlist_action: Vec<String>,
+    /// Alert only on indicator values shared by at least K distinct contributors (STIX
+    /// `created_by_ref`; unattributed indicators count as their source); below K: `inform`.
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    pub min_corroboration: u32,
+    /// Let indicator scores decay with age (MISP's polynomial model, from `modified`).
+    #[arg(long)]
+    pub decay: bool,
+    /// Decay model lifetime τ in days (score 0 after it).
+    #[arg(long, value_name = "DAYS", default_value_t = DecayModel::NIDS_SIMPLE.lifetime_days)]
+    pub decay_lifetime: f64,
+    /// Decay model speed δ.
+    #[arg(long, value_name = "DELTA", default_value_t = DecayModel::NIDS_SIMPLE.decay_speed)]
+    pub decay_speed: f64,
+    /// Hits on indicators scoring below this are `inform`.
+    #[arg(long, value_name = "SCORE", default_value_t = DecayModel::NIDS_SIMPLE.threshold)]
+    pub score_threshold: f64,
+    /// Base score of indicators without a STIX `confidence`.
+    #[arg(long, value_name = "SCORE", default_value_t = DecayModel::NIDS_SIMPLE.default_base_score)]
+    pub default_base_score: f64,
     /// Log format.
     #[arg(long, value_enum, default_value = "auto")]
     pub format: FormatArg,
@@ -68,7 +96,7 @@ pub struct Args {
     /// remembered in the state directory.
     #[arg(long, value_name = "IDENTITY")]
     pub identity: Option<String>,
-    /// Drop allowlisted hits instead of reporting them as `inform`.
+    /// Drop allowlisted hits instead of reporting them as `inform` (every list `suppress`).
     #[arg(long)]
     pub drop_allowlisted: bool,
     /// Match domain indicators exactly (no subdomains).
@@ -93,6 +121,18 @@ struct HitLine<'a> {
     indicator_id: &'a str,
     kind: &'a str,
     action: &'a str,
+    score: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contributors: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allowlist: Option<AllowlistRef<'a>>,
+}
+
+/// The allowlist entry a hit's observed value meets.
+#[derive(Serialize)]
+struct AllowlistRef<'a> {
+    list: &'a str,
+    entry: &'a str,
 }
 
 struct Out {
@@ -126,6 +166,13 @@ impl Events for Out {
             indicator_id: &h.indicator.id,
             kind: h.kind.as_str(),
             action,
+            // One decimal is all a score means.
+            score: (h.score * 10.0).round() / 10.0,
+            contributors: h.contributors,
+            allowlist: h.allowlisted.map(|e| AllowlistRef {
+                list: &e.list.key,
+                entry: e.written,
+            }),
         };
         let r = serde_json::to_writer(&mut self.hits, &line)
             .map_err(io::Error::from)
@@ -161,8 +208,15 @@ fn now_millis() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Runs `detente scan`.
+/// Runs `detente scan`. A panic anywhere in it (a bug; worker panics included, which rayon
+/// hands to the thread that waits for them) ends the scan with an error, so the process exits
+/// with status 2 and a message instead of 101 or a hang.
 pub fn run(args: Args) -> Result<ExitCode> {
+    detente_scan::engine::caught(|| scan(args))
+        .unwrap_or_else(|m| Err(anyhow!("detente scan stopped by a panic (a bug): {m}")))
+}
+
+fn scan(args: Args) -> Result<ExitCode> {
     let started = Instant::now();
     detente_scan::engine::init_pool();
     let opts = LoadOptions {
@@ -172,26 +226,42 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if args.follow && (args.logs.len() != 1 || args.logs[0].is_dir()) {
         bail!("--follow takes exactly one log file");
     }
+    if args.min_corroboration == 0 {
+        bail!("--min-corroboration must be at least 1");
+    }
+    let actions = parse_actions(&args.allowlist_action)?;
     let mut index = Index::new(args.exact_domains);
     let mut totals = LoadTotals::default();
+    let mut all = Vec::new();
     for src in &args.indicators {
-        for loaded in load_source(src, opts)? {
+        for (name, mut loaded) in load_named(src, opts)? {
             totals.add(src, &loaded);
-            index.extend(loaded.indicators);
-            loaded
-                .patterns
-                .into_iter()
-                .for_each(|p| index.insert_pattern(p));
+            if args.min_corroboration > 1 {
+                // Without attribution, a source file counts as one contributor.
+                let who = format!("source:{name}");
+                let provenances = loaded.indicators.iter_mut().map(|i| &mut i.provenance);
+                provenances
+                    .chain(loaded.patterns.iter_mut().map(|p| &mut p.provenance))
+                    .for_each(|p| {
+                        p.contributor.get_or_insert_with(|| who.clone());
+                    });
+            }
+            all.push(loaded);
         }
+    }
+    sources::apply_false_positives(&mut all);
+    for loaded in all {
+        index.extend(loaded.indicators);
+        loaded
+            .patterns
+            .into_iter()
+            .for_each(|p| index.insert_pattern(p));
     }
     index.compile_patterns();
-    let mut allow = Index::new(false);
-    for src in &args.allowlist {
-        for loaded in load_source(src, opts)? {
-            report_skips(src, &loaded);
-            allow.extend(loaded.indicators);
-        }
+    if args.min_corroboration > 1 {
+        index.count_contributors();
     }
+    let allow = load_allowlist(&args, &actions, opts)?;
     report_cidr_overlaps(&index, &allow);
     eprintln!(
         "detente scan: {} indicators loaded ({} complex patterns; {} revoked, {} expired, {} not yet valid, {} skipped), {} allowlist entries, in {:.2} s",
@@ -244,8 +314,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
         allow: (!allow.is_empty()).then_some(&allow),
         opts: ScanOptions {
             format: format_of(args.format),
-            drop_allowlisted: args.drop_allowlisted,
             follow: args.follow,
+            min_corroboration: args.min_corroboration,
+            scoring: Scoring {
+                model: DecayModel {
+                    lifetime_days: args.decay_lifetime,
+                    decay_speed: args.decay_speed,
+                    threshold: args.score_threshold,
+                    default_base_score: args.default_base_score,
+                },
+                decay: args.decay,
+                now: opts.now,
+            },
         },
     };
     let scan_start = Instant::now();
@@ -259,7 +339,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 continue;
             }
         };
-        let st = scanner.scan(&name, reader, &mut out);
+        let st = scanner.scan(&name, reader, &mut out)?;
         bytes += st.bytes;
         lines += st.lines;
         out.bytes_before += std::fs::metadata(path).map_or(st.bytes, |m| m.len());
@@ -328,6 +408,60 @@ pub fn run(args: Args) -> Result<ExitCode> {
     })
 }
 
+/// `--allowlist-action LIST=ACTION` pairs.
+fn parse_actions(specs: &[String]) -> Result<Vec<(String, Action)>> {
+    specs
+        .iter()
+        .map(|s| {
+            let Some((list, action)) = s.rsplit_once('=') else {
+                bail!("--allowlist-action {s:?}: expected LIST=inform or LIST=suppress");
+            };
+            let action = match action {
+                "inform" => Action::Inform,
+                "suppress" => Action::Suppress,
+                other => {
+                    bail!("--allowlist-action {s:?}: unknown action {other:?} (inform or suppress)")
+                }
+            };
+            Ok((list.to_string(), action))
+        })
+        .collect()
+}
+
+/// Loads the `--allowlist` sources and sets each list's action; entries that cannot be
+/// applied are reported once, with their list.
+fn load_allowlist(
+    args: &Args,
+    actions: &[(String, Action)],
+    opts: LoadOptions,
+) -> Result<Allowlist> {
+    let mut allow = Allowlist::new();
+    for src in &args.allowlist {
+        for (name, loaded) in load_named(src, opts)? {
+            let label = loaded
+                .warninglist
+                .as_ref()
+                .map_or_else(|| name.clone(), |w| format!("{name} ({})", w.name));
+            if loaded.warninglist.is_none() {
+                report_skips(src, &loaded);
+            }
+            for why in allow.add(&name, loaded) {
+                eprintln!("note: allowlist {label}: {why}");
+            }
+        }
+    }
+    allow.finish();
+    if args.drop_allowlisted {
+        allow.set_all(Action::Suppress);
+    }
+    for (list, action) in actions {
+        if !allow.set_action(list, *action) {
+            bail!("--allowlist-action {list}: no allowlist of that name was loaded");
+        }
+    }
+    Ok(allow)
+}
+
 fn format_of(f: FormatArg) -> Format {
     match f {
         FormatArg::Auto => Format::Auto,
@@ -370,21 +504,22 @@ fn report_skips(src: &str, l: &Loaded) {
     }
 }
 
-/// Loads one `--indicators`/`--allowlist` source (a folder yields one result per file).
-fn load_source(src: &str, opts: LoadOptions) -> Result<Vec<Loaded>> {
+/// Loads one `--indicators`/`--allowlist` source: a folder yields one result per file, each
+/// with the file (or source) it came from.
+fn load_named(src: &str, opts: LoadOptions) -> Result<Vec<(String, Loaded)>> {
     if let Some(rest) = src.strip_prefix("taxii:") {
-        return Ok(vec![taxii::fetch(rest, opts)?]);
+        return Ok(vec![(src.to_string(), taxii::fetch(rest, opts)?)]);
     }
     let path = Path::new(src);
     if !path.is_dir() {
         if let Some(loaded) = load_large_stix(path, opts) {
-            return Ok(vec![loaded]);
+            return Ok(vec![(src.to_string(), loaded)]);
         }
         let data =
             std::fs::read(path).with_context(|| format!("reading indicator source {src}"))?;
         let loaded = sources::load_bytes(src, &data, opts)
             .with_context(|| format!("loading indicator source {src}"))?;
-        return Ok(vec![loaded]);
+        return Ok(vec![(src.to_string(), loaded)]);
     }
     let all = expand_paths(&[path.to_path_buf()]).with_context(|| format!("listing {src}"))?;
     // A MISP warninglists checkout: only the list.json files are lists.
@@ -404,7 +539,7 @@ fn load_source(src: &str, opts: LoadOptions) -> Result<Vec<Loaded>> {
             Ok(l) if l.format == "plain" && !plain_ok => {
                 eprintln!("note: {name}: not an indicator source (no known format); ignored");
             }
-            Ok(l) => out.push(l),
+            Ok(l) => out.push((name, l)),
             Err(e) => eprintln!("note: {name}: not an indicator source ({e}); ignored"),
         }
     }
@@ -466,10 +601,7 @@ fn load_large_stix(path: &Path, opts: LoadOptions) -> Option<Loaded> {
 const PREFIX: &[u8] = br#"{"objects":["#;
 
 /// Reports allowlist entries that cover all or part of a CIDR indicator.
-fn report_cidr_overlaps(index: &Index, allow: &Index) {
-    if allow.is_empty() {
-        return;
-    }
+fn report_cidr_overlaps(index: &Index, allow: &Allowlist) {
     let mut shown = 0;
     let mut total = 0;
     let mut note = |msg: String| {
@@ -479,7 +611,7 @@ fn report_cidr_overlaps(index: &Index, allow: &Index) {
             eprintln!("note: {msg}");
         }
     };
-    for a in allow.indicators() {
+    for a in allow.typed_entries() {
         let Value::Net(net, len) = a.value else {
             continue;
         };
