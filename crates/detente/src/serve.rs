@@ -98,6 +98,22 @@ pub struct Args {
     max_connections: Option<usize>,
 }
 
+/// Connections the kernel queues for a listener while the node is at its connection cap
+/// (clamped by `net.core.somaxconn`); queued connections hold no descriptor of the node.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// Binds a listener with [`LISTEN_BACKLOG`] (the standard library's is 128).
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// File descriptors kept for the store, the log and the runtime when sizing the connection cap.
 const FD_RESERVE: u64 = 256;
 
@@ -375,8 +391,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let metrics_task = match args.metrics_listen {
             Some(addr) => {
-                let l = tokio::net::TcpListener::bind(addr)
-                    .await
+                let l = listen(addr)
                     .with_context(|| format!("couldn't listen on {addr} for metrics"))?;
                 let mut rx = stop_rx.clone();
                 let m = metrics.clone();
@@ -389,9 +404,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             None => None,
         };
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("couldn't listen on {}", args.listen))?;
+        let listener =
+            listen(args.listen).with_context(|| format!("couldn't listen on {}", args.listen))?;
         eprintln!("listening on {}", listener.local_addr()?);
         detente_server::serve(config, store, metrics, listener, shutdown_signal())
             .await

@@ -275,3 +275,54 @@ fn running_out_of_descriptors_neither_spins_nor_wedges_the_accept_loop() {
     assert_eq!(status, 200);
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
 }
+
+/// A TLS client that starts a handshake and stalls is cut off after the handshake timeout,
+/// long before the idle timeout would.
+#[test]
+fn a_stalled_tls_handshake_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let node = Node::spawn(
+        &dir.path().join("data"),
+        &[],
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--tls-handshake-timeout",
+            "1",
+            "--header-read-timeout",
+            "30",
+        ],
+    );
+    let mut s = TcpStream::connect(&node.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // The first bytes of a TLS record carrying a ClientHello, and then nothing.
+    s.write_all(&[0x16, 0x03, 0x01, 0x00, 0x80]).unwrap();
+    let t = Instant::now();
+    let mut buf = [0u8; 64];
+    let closed = match s.read(&mut buf) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    assert!(closed, "the node kept a stalled handshake open");
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+}

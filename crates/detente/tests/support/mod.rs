@@ -36,6 +36,22 @@ impl Node {
     /// Starts `detente serve` on a free loopback port, run through `wrapper` (a command that
     /// execs the rest, or nothing), with `extra` serve flags; returns once `/healthz` answers.
     pub fn start(data: &Path, wrapper: &[&str], extra: &[&str]) -> Node {
+        let node = Node::spawn(data, wrapper, extra);
+        for _ in 0..200 {
+            if node
+                .get("/healthz", None, Duration::from_secs(2))
+                .is_ok_and(|(status, _)| status == 200)
+            {
+                return node;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("node at {} never became ready", node.addr);
+    }
+
+    /// Like [`Node::start`], but returns as soon as the node listens (it may still be
+    /// writing its store), for nodes `/healthz` over plain HTTP cannot reach.
+    pub fn spawn(data: &Path, wrapper: &[&str], extra: &[&str]) -> Node {
         let mut cmd = match wrapper.split_first() {
             Some((first, rest)) => {
                 let mut c = Command::new(first);
@@ -64,21 +80,11 @@ impl Node {
         std::thread::spawn(move || lines.for_each(drop));
         let creds = std::fs::read_to_string(data.join("admin.credentials")).unwrap();
         let admin_secret = creds.trim().strip_prefix("admin:").unwrap().to_string();
-        let node = Node {
+        Node {
             child,
             addr,
             admin_secret,
-        };
-        for _ in 0..200 {
-            if node
-                .get("/healthz", None, Duration::from_secs(2))
-                .is_ok_and(|(status, _)| status == 200)
-            {
-                return node;
-            }
-            std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("node at {} never became ready", node.addr);
     }
 
     /// One `GET` on a fresh connection with optional Basic credentials (`name:secret`):
