@@ -172,6 +172,28 @@ impl PsiService {
             .extend(sessions);
     }
 
+    /// The checks that need no items, made before they are loaded: a replayed session, or a
+    /// querier set the budget cannot take even on its own, is refused without loading them.
+    fn precheck(&self, peer: &str, header: &RequestHeader) -> Result<(), SessionError> {
+        let replayed = self
+            .replay
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&header.session);
+        if replayed {
+            return Err(ProtocolError::Replayed(header.session).into());
+        }
+        if let Some(budget) = &self.budget {
+            let mut budget = budget.lock().unwrap_or_else(PoisonError::into_inner);
+            budget.check(
+                &peer.to_string(),
+                u64::from(header.count),
+                self.origin.elapsed(),
+            )?;
+        }
+        Ok(())
+    }
+
     /// Cap, replay and budget checks: everything that can refuse a session from its header.
     /// `own_items` is the answerer's set size, charged to the budget with the request's.
     fn admit(
@@ -269,6 +291,8 @@ impl PsiService {
                 count: u64::from(header.count),
                 max: u64::from(self.config.max_items),
             })
+        } else if let Err(e) = self.precheck(peer, &header) {
+            Err(e)
         } else {
             match load().await {
                 Ok(items) => {

@@ -174,6 +174,15 @@ async fn exhausted_budget_gives_429_with_retry_after() {
         None,
     )
     .await;
+    // A session bigger than the whole budget is forbidden outright (on an unused window: on
+    // a used one, a querier set that alone no longer fits is refused before the items load).
+    let err = run_query(&url, items("q", 0..80), Mode::CountOnly, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, QueryError::Refused { status: 403, .. }),
+        "{err}"
+    );
     run_query(&url, items("q", 0..40), Mode::CountOnly, None)
         .await
         .unwrap();
@@ -193,14 +202,6 @@ async fn exhausted_budget_gives_429_with_retry_after() {
         }
         other => panic!("unexpected {other}"),
     }
-    // A session bigger than the whole budget is forbidden outright.
-    let err = run_query(&url, items("q", 0..80), Mode::CountOnly, None)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, QueryError::Refused { status: 403, .. }),
-        "{err}"
-    );
     assert_eq!(
         phases.0.load(Ordering::SeqCst),
         1,
@@ -242,4 +243,57 @@ async fn malformed_truncated_and_replayed_requests() {
     let (status, _, text) = post_raw(&url, bytes).await;
     assert_eq!(status, 422);
     assert!(text.contains("point 0"), "{text}");
+}
+
+/// A replayed session, or one whose querier set alone exceeds what is left of the budget,
+/// is refused before the answerer's items are loaded (for a node, a whole collection).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replays_and_spent_budgets_are_refused_before_loading_items() {
+    let service = PsiService::new(
+        Arc::new(Vec::new()),
+        config(1000, Some((100, Duration::from_secs(600)))),
+        Arc::new(NoProgress),
+    );
+    let loads = AtomicU64::new(0);
+    let load = || {
+        loads.fetch_add(1, Ordering::SeqCst);
+        std::future::ready(Ok(Arc::new(items("a", 0..10))))
+    };
+    let session = |n: usize| {
+        let (_, request) =
+            Querier::start(&items("q", 0..n), Mode::CountOnly, &mut OsRng, &()).unwrap();
+        request.encode()
+    };
+    let first = session(50);
+    service
+        .handle_with("peer", first.clone().into(), load)
+        .await
+        .unwrap();
+    assert_eq!(loads.load(Ordering::SeqCst), 1);
+    let replay = service
+        .handle_with("peer", first.into(), load)
+        .await
+        .unwrap_err();
+    assert!(
+        replay.error.to_string().contains("replay"),
+        "{}",
+        replay.error
+    );
+    // 60 used of 100: a 50-item querier set cannot fit whatever the collection holds.
+    let spent = service
+        .handle_with("peer", session(50).into(), load)
+        .await
+        .unwrap_err();
+    assert!(
+        spent.error.to_string().contains("budget"),
+        "{}",
+        spent.error
+    );
+    assert_eq!(loads.load(Ordering::SeqCst), 1, "refusals loaded the items");
+    // Another member's budget is its own.
+    service
+        .handle_with("other", session(50).into(), load)
+        .await
+        .unwrap();
+    assert_eq!(loads.load(Ordering::SeqCst), 2);
 }

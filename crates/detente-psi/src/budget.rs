@@ -63,6 +63,16 @@ impl<K: Eq + Hash + Clone> SlidingWindowBudget<K> {
 
     /// Charges `cost` items to `peer` at `now`, or says when to retry.
     pub fn charge(&mut self, peer: &K, cost: u64, now: Duration) -> Result<(), BudgetError> {
+        self.check(peer, cost, now)?;
+        self.charges
+            .entry(peer.clone())
+            .or_default()
+            .push_back((now, cost));
+        Ok(())
+    }
+
+    /// What [`SlidingWindowBudget::charge`] would answer, without charging anything.
+    pub fn check(&mut self, peer: &K, cost: u64, now: Duration) -> Result<(), BudgetError> {
         if cost > self.limit {
             return Err(BudgetError::ExceedsBudget {
                 cost,
@@ -71,10 +81,6 @@ impl<K: Eq + Hash + Clone> SlidingWindowBudget<K> {
         }
         let used = self.used(peer, now);
         if used.saturating_add(cost) <= self.limit {
-            self.charges
-                .entry(peer.clone())
-                .or_default()
-                .push_back((now, cost));
             return Ok(());
         }
         // The oldest charges expire first: find the one whose expiry makes room.

@@ -1,11 +1,13 @@
 //! Authentication (HTTP Basic and Bearer tokens) with a verified-credential cache, and
 //! the per-collection permission rules.
 //!
-//! Argon2 verification costs tens of milliseconds, so a verified `Authorization` header is
-//! cached in memory for [`CACHE_TTL`], keyed by an HMAC of the header under a per-process
-//! key (the cache never holds a secret). The cache is dropped whenever the store's
-//! generation changes, i.e. on any member, grant, token or collection change, including
-//! changes made by the CLI while the node runs.
+//! Checking a secret costs one HMAC ([`crate::credentials`]) whether or not the name or
+//! token exists, so failures are cheap, uncached and tell nothing about which names exist.
+//! A verified `Authorization` header is cached in memory for [`CACHE_TTL`] (it saves the
+//! member and grant lookups), keyed by an HMAC of the header under a per-process key (the
+//! cache never holds a secret). The cache is dropped whenever the store's generation
+//! changes, i.e. on any member, grant, token or collection change, including changes made
+//! by the CLI while the node runs.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,7 +19,7 @@ use detente_store::{Access, Member, Role, Store, Viewer};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::credentials::{split_token, verify_secret};
+use crate::credentials::{Hasher, Verdict, split_token};
 use crate::error::ApiError;
 
 /// How long a verified credential stays cached.
@@ -68,14 +70,16 @@ struct CacheState {
 /// The verified-credential cache.
 pub struct Authenticator {
     key: Vec<u8>,
+    hasher: Hasher,
     state: Mutex<CacheState>,
 }
 
 impl Authenticator {
-    /// A cache keyed under `key` (random per process).
-    pub fn new(key: Vec<u8>) -> Self {
+    /// A cache keyed under `key` (random per process), checking secrets with `hasher`.
+    pub fn new(key: Vec<u8>, hasher: Hasher) -> Self {
         Authenticator {
             key,
+            hasher,
             state: Mutex::new(CacheState {
                 generation: u64::MAX,
                 entries: HashMap::new(),
@@ -90,7 +94,7 @@ impl Authenticator {
         mac.finalize().into_bytes().into()
     }
 
-    /// Authenticates an `Authorization` header value; blocking (store and Argon2).
+    /// Authenticates an `Authorization` header value; blocking (store).
     pub fn authenticate<S: Store>(
         &self,
         store: &S,
@@ -114,7 +118,7 @@ impl Authenticator {
                 return Ok(p.clone());
             }
         }
-        let principal = Arc::new(verify(store, header)?);
+        let principal = Arc::new(verify(store, &self.hasher, header)?);
         let mut st = self
             .state
             .lock()
@@ -129,8 +133,8 @@ impl Authenticator {
     }
 }
 
-/// Checks credentials against the store (the slow path).
-fn verify<S: Store>(store: &S, header: &[u8]) -> Result<Principal, ApiError> {
+/// Checks credentials against the store (the uncached path).
+fn verify<S: Store>(store: &S, hasher: &Hasher, header: &[u8]) -> Result<Principal, ApiError> {
     let header = std::str::from_utf8(header).map_err(|_| ApiError::Unauthorized)?;
     let (scheme, value) = header
         .trim()
@@ -141,15 +145,24 @@ fn verify<S: Store>(store: &S, header: &[u8]) -> Result<Principal, ApiError> {
         let decoded = STANDARD.decode(value).map_err(|_| ApiError::Unauthorized)?;
         let decoded = String::from_utf8(decoded).map_err(|_| ApiError::Unauthorized)?;
         let (name, secret) = decoded.split_once(':').ok_or(ApiError::Unauthorized)?;
-        let member = store.member_by_name(name)?.ok_or(ApiError::Unauthorized)?;
-        if !verify_secret(secret, &member.secret_hash) {
+        let Some(member) = store.member_by_name(name)? else {
+            hasher.verify_nothing(secret);
             return Err(ApiError::Unauthorized);
-        }
+        };
+        check(hasher, secret, &member.secret_hash, |new| {
+            store.upgrade_secret_hash(name, &member.secret_hash, new)
+        })?;
         member
     } else if scheme.eq_ignore_ascii_case("bearer") {
         let (id, secret) = split_token(value).ok_or(ApiError::Unauthorized)?;
-        let token = store.token(id)?.ok_or(ApiError::Unauthorized)?;
-        if token.revoked || !verify_secret(secret, &token.secret_hash) {
+        let Some(token) = store.token(id)? else {
+            hasher.verify_nothing(secret);
+            return Err(ApiError::Unauthorized);
+        };
+        check(hasher, secret, &token.secret_hash, |new| {
+            store.upgrade_token_hash(id, &token.secret_hash, new)
+        })?;
+        if token.revoked {
             return Err(ApiError::Unauthorized);
         }
         store
@@ -169,4 +182,27 @@ fn verify<S: Store>(store: &S, header: &[u8]) -> Result<Principal, ApiError> {
         },
         grants,
     })
+}
+
+/// Checks `secret` against `stored`; a legacy hash that matches is replaced by `upgrade`
+/// (a failure to replace it is logged, and the login still succeeds).
+fn check(
+    hasher: &Hasher,
+    secret: &str,
+    stored: &str,
+    upgrade: impl FnOnce(&str) -> detente_store::Result<bool>,
+) -> Result<(), ApiError> {
+    match hasher.verify(secret, stored) {
+        Verdict::Valid => Ok(()),
+        Verdict::ValidLegacy => {
+            if let Err(e) = upgrade(&hasher.hash(secret)) {
+                tracing::warn!(error = %e, "couldn't replace a legacy secret hash");
+            }
+            Ok(())
+        }
+        Verdict::Invalid => Err(ApiError::Unauthorized),
+        Verdict::Busy => Err(ApiError::Unavailable(
+            "too many logins with old-style secret hashes are in progress; retry shortly".into(),
+        )),
+    }
 }

@@ -26,6 +26,9 @@ pub enum ApiError {
     /// 406: the Accept header asks for something other than TAXII 2.1.
     #[error("the Accept header must include application/taxii+json;version=2.1")]
     NotAcceptable,
+    /// 408: the request body did not arrive within the body timeout.
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     /// 413: the body exceeds max_content_length.
     #[error("the request body exceeds max_content_length ({0} bytes)")]
     TooLarge(usize),
@@ -53,6 +56,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,

@@ -155,9 +155,13 @@ async fn dispatch<S: Store>(app: &Arc<App<S>>, req: Request) -> Result<Response,
         if declared.is_some_and(|n| n > max as u64) {
             return Err(ApiError::TooLarge(max));
         }
-        let bytes = axum::body::to_bytes(body, max)
-            .await
-            .map_err(|_| ApiError::TooLarge(max))?;
+        let bytes = axum::body::to_bytes(body, max).await.map_err(|e| {
+            if crate::net::is_body_timeout(&e) {
+                ApiError::RequestTimeout
+            } else {
+                ApiError::TooLarge(max)
+            }
+        })?;
         return blocking(app, move |a| {
             crate::ingest::post_objects(a, &principal, &coll, &bytes)
         })
@@ -429,6 +433,7 @@ fn list<S: Store>(
         added_after: f.added_after,
         after,
         limit,
+        max_bytes: a.config.max_page_bytes,
         with_body: kind == Kind::Objects,
     };
     let page = a.store.query_objects(&q)?;

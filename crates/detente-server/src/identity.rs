@@ -22,7 +22,8 @@ use crate::error::ApiError;
 /// (µs since the epoch, big-endian).
 const SECRET_LEN: usize = 24;
 
-fn init() -> Vec<u8> {
+/// A new namespace secret.
+pub(crate) fn init() -> Vec<u8> {
     let mut v = uuid::Uuid::new_v4().as_bytes().to_vec();
     v.extend_from_slice(&crate::now_micros().to_be_bytes());
     v
@@ -53,24 +54,21 @@ pub(crate) async fn whoami<S: Store>(State(app): State<Arc<App<S>>>, req: Reques
     let authz = req
         .headers()
         .get(header::AUTHORIZATION)
-        .map(|v| v.as_bytes());
-    let answer = (|| {
-        let p = app.auth.authenticate(&*app.store, authz)?;
-        let secret = app.store.secret("identity", &init)?;
+        .map(|v| v.as_bytes().to_vec());
+    let answer = crate::handlers::blocking(&app, move |a| {
+        let p = a.auth.authenticate(&*a.store, authz.as_deref())?;
         let body = json!({
             "member": p.member.name,
             "role": p.member.role.as_str(),
-            "identity": identity(&secret, &p.member.name)?,
+            "identity": identity(&a.identity_secret, &p.member.name)?,
         });
-        Ok::<_, ApiError>(
-            (
-                [(header::CONTENT_TYPE, "application/json")],
-                body.to_string(),
-            )
-                .into_response(),
-        )
-    })();
-    answer.unwrap_or_else(IntoResponse::into_response)
+        Ok(body.to_string())
+    })
+    .await;
+    match answer {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 #[cfg(test)]

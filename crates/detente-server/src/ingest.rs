@@ -135,7 +135,12 @@ pub(crate) fn post_objects<S: Store>(
     let mut objects = Vec::with_capacity(raws.len());
     let mut failures = Vec::new();
     for raw in raws {
-        match prepare(raw) {
+        let prepared = if raw.get().len() > a.config.max_object_bytes {
+            Err(oversized(raw, a.config.max_object_bytes))
+        } else {
+            prepare(raw)
+        };
+        match prepared {
             Ok(o) => objects.push(o),
             Err(f) => failures.push(f),
         }
@@ -181,4 +186,31 @@ pub(crate) fn post_objects<S: Store>(
     }
     let body = serde_json::to_string(&status).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(taxii(StatusCode::ACCEPTED, body))
+}
+
+/// The failure for an object over `max` bytes: its id and version, read without building it.
+fn oversized(raw: &RawValue, max: usize) -> StatusDetail {
+    #[derive(Deserialize, Default)]
+    struct Head<'a> {
+        #[serde(borrow, default)]
+        id: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow, default)]
+        modified: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow, default)]
+        created: Option<std::borrow::Cow<'a, str>>,
+    }
+    let head: Head<'_> = serde_json::from_str(raw.get()).unwrap_or_default();
+    let id = head.id.unwrap_or_default().into_owned();
+    StatusDetail {
+        version: head
+            .modified
+            .or(head.created)
+            .unwrap_or_default()
+            .into_owned(),
+        message: Some(format!(
+            "{id}: the object is {} bytes, over this node's limit of {max} bytes per object",
+            raw.get().len()
+        )),
+        id,
+    }
 }

@@ -31,7 +31,7 @@ use tokio::net::TcpListener;
 pub use error::ApiError;
 pub use log::LogService;
 pub use metrics::Metrics;
-pub use net::tls_config;
+pub use net::{Limits, tls_config};
 
 /// Now in µs since the Unix epoch (the unit of `date_added` and audit times).
 pub fn now_micros() -> i64 {
@@ -43,6 +43,10 @@ pub fn now_micros() -> i64 {
 
 /// Default `max_content_length`: 64 MiB.
 pub const DEFAULT_MAX_CONTENT_LENGTH: usize = 64 * 1024 * 1024;
+/// Default largest posted object: 8 MiB.
+pub const DEFAULT_MAX_OBJECT_BYTES: usize = 8 * 1024 * 1024;
+/// Default byte budget of a page: 16 MiB.
+pub const DEFAULT_MAX_PAGE_BYTES: usize = 16 * 1024 * 1024;
 
 /// How the node serves.
 #[derive(Clone)]
@@ -55,6 +59,10 @@ pub struct Config {
     pub default_page_size: usize,
     /// Largest page the server returns, whatever `limit` says.
     pub max_page_size: usize,
+    /// A page stops growing past this many bytes of objects and says `more`.
+    pub max_page_bytes: usize,
+    /// Largest posted object, in bytes of JSON (a failure in the status beyond).
+    pub max_object_bytes: usize,
     /// TLS; `None` serves plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Allow plain HTTP on a non-loopback address.
@@ -63,6 +71,8 @@ pub struct Config {
     pub log: Option<LogService>,
     /// Cap and per-member budget of PSI sessions (`/psi/v1/...`).
     pub psi: detente_psi_net::server::ServeConfig,
+    /// Connection timeouts and the connection cap.
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -72,6 +82,8 @@ impl Default for Config {
             max_content_length: DEFAULT_MAX_CONTENT_LENGTH,
             default_page_size: 1000,
             max_page_size: 10_000,
+            max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
+            max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
             tls: None,
             insecure_http: false,
             log: None,
@@ -79,6 +91,7 @@ impl Default for Config {
                 max_items: 1_000_000,
                 budget: Some((10_000_000, std::time::Duration::from_secs(3600))),
             },
+            limits: Limits::default(),
         }
     }
 }
@@ -91,6 +104,8 @@ pub(crate) struct App<S> {
     pub(crate) cursors: cursor::Cursors,
     pub(crate) api_roots: Vec<ApiRootRecord>,
     pub(crate) metrics: Arc<Metrics>,
+    /// The `identity` node secret behind `/whoami`.
+    pub(crate) identity_secret: Vec<u8>,
 }
 
 /// Why the service could not start or stopped.
@@ -125,12 +140,19 @@ pub async fn serve<S: Store>(
     if config.tls.is_none() && !config.insecure_http && !addr.ip().is_loopback() {
         return Err(ServeError::PlainHttpNotLoopback(addr));
     }
-    let cursor_key = {
+    // The node's named secrets, read (or made) once: the hot paths never take the store's
+    // write lock for them.
+    let (cursor_key, hasher, identity_secret) = {
         let s = store.clone();
-        let init = || credentials::random_key().unwrap_or_default();
-        tokio::task::spawn_blocking(move || s.secret("cursor", &init))
-            .await
-            .map_err(io::Error::other)??
+        tokio::task::spawn_blocking(move || {
+            let init = || credentials::random_key().unwrap_or_default();
+            let cursor = s.secret("cursor", &init)?;
+            let hasher = credentials::Hasher::of(&*s)?;
+            let identity = s.secret("identity", &identity::init)?;
+            Ok::<_, ServeError>((cursor, hasher, identity))
+        })
+        .await
+        .map_err(io::Error::other)??
     };
     if cursor_key.len() < 32 {
         return Err(ServeError::Store(detente_store::StoreError::Invalid(
@@ -144,9 +166,11 @@ pub async fn serve<S: Store>(
             .map_err(io::Error::other)??
     };
     let tls = config.tls.clone();
+    let limits = config.limits;
     let app = Arc::new(App {
         store,
-        auth: auth::Authenticator::new(credentials::random_key()?),
+        auth: auth::Authenticator::new(credentials::random_key()?, hasher),
+        identity_secret,
         cursors: cursor::Cursors::new(cursor_key),
         api_roots,
         metrics,
@@ -159,7 +183,7 @@ pub async fn serve<S: Store>(
     let router = psi::routes(router, &app).await?;
     let router = router.fallback(handlers::handle::<S>).with_state(app);
     tracing::info!(%addr, tls = tls.is_some(), "serving TAXII 2.1");
-    net::run(router, listener, tls, shutdown).await?;
+    net::run(router, listener, tls, limits, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -184,6 +208,6 @@ pub async fn serve_metrics(
             }
         }),
     );
-    net::run(router, listener, None, shutdown).await?;
+    net::run(router, listener, None, Limits::default(), shutdown).await?;
     Ok(())
 }

@@ -216,6 +216,7 @@ fn receipt<S: Store>(
         added_after: None,
         after: None,
         limit: 1,
+        max_bytes: usize::MAX,
         with_body: false,
     }) {
         Err(StoreError::NotFound(_)) => return Err(not_found()),

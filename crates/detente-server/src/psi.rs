@@ -364,6 +364,7 @@ pub fn collection_values<S: Store + ?Sized>(
             added_after: None,
             after,
             limit: PAGE,
+            max_bytes: crate::DEFAULT_MAX_PAGE_BYTES,
             with_body: true,
         })?;
         for object in &page.items {

@@ -37,7 +37,7 @@ fn member(s: &SqliteStore, name: &str, role: Role, clearance: Clearance) {
         name: name.into(),
         role,
         clearance,
-        secret_hash: credentials::hash_secret("pw").unwrap(),
+        secret_hash: credentials::Hasher::of(s).unwrap().hash("pw"),
     })
     .unwrap();
 }

@@ -23,6 +23,14 @@ struct Running {
 }
 
 async fn start() -> Running {
+    start_with(Config {
+        max_content_length: 64 * 1024,
+        ..Config::default()
+    })
+    .await
+}
+
+async fn start_with(config: Config) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
     store
@@ -46,16 +54,12 @@ async fn start() -> Running {
             name: "admin".into(),
             role: Role::Admin,
             clearance: Clearance::AmberStrict,
-            secret_hash: credentials::hash_secret("s3cret").unwrap(),
+            secret_hash: credentials::Hasher::of(&store).unwrap().hash("s3cret"),
         })
         .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let config = Config {
-        max_content_length: 64 * 1024,
-        ..Config::default()
-    };
     let task = tokio::spawn(serve(
         config,
         Arc::new(store),
@@ -321,4 +325,144 @@ async fn whoami_gives_the_members_stable_identity() {
     let (_, _, again) = get(n.auth.clone()).await;
     assert_eq!(again, body);
     assert_eq!(get("Basic eDp5".into()).await.0, 401);
+}
+
+/// Members and tokens hashed with Argon2 by older versions still log in, and their first
+/// successful login replaces the hash by the keyed form, which then verifies on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_argon2_hashes_log_in_and_are_upgraded() {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let n = start().await;
+    let store = SqliteStore::open(&n._dir.path().join("db.sqlite")).unwrap();
+    let argon2 = |secret: &str| {
+        argon2::Argon2::default()
+            .hash_password(
+                secret.as_bytes(),
+                &SaltString::encode_b64(&[3; 16]).unwrap(),
+            )
+            .unwrap()
+            .to_string()
+    };
+    let member = store
+        .add_member(&NewMember {
+            name: "old".into(),
+            role: Role::Reader,
+            clearance: Clearance::Green,
+            secret_hash: argon2("old-secret"),
+        })
+        .unwrap();
+    store
+        .add_token(&detente_store::TokenRecord {
+            id: "0123456789abcdef".into(),
+            member: member.id,
+            secret_hash: argon2("tok"),
+            revoked: false,
+        })
+        .unwrap();
+    let basic = |s: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(s)
+        )
+    };
+    let get = |auth: String| {
+        let addr = n.addr;
+        async move {
+            raw(addr, &request("GET", "/whoami", &auth, "*/*", TAXII, b""))
+                .await
+                .0
+        }
+    };
+    assert_eq!(get(basic("old:wrong")).await, 401);
+    assert_eq!(get("Bearer dtk_0123456789abcdef_wrong".into()).await, 401);
+    assert!(
+        store
+            .member_by_name("old")
+            .unwrap()
+            .unwrap()
+            .secret_hash
+            .starts_with("$argon2")
+    );
+    assert_eq!(get(basic("old:old-secret")).await, 200);
+    assert_eq!(get("Bearer dtk_0123456789abcdef_tok".into()).await, 200);
+    let upgraded = store.member_by_name("old").unwrap().unwrap().secret_hash;
+    assert!(upgraded.starts_with(credentials::HMAC_PREFIX), "{upgraded}");
+    let token = store
+        .token("0123456789abcdef")
+        .unwrap()
+        .unwrap()
+        .secret_hash;
+    assert!(token.starts_with(credentials::HMAC_PREFIX), "{token}");
+    // A member change drops the credential cache: the keyed hashes now verify alone.
+    store.set_disabled("admin", false).unwrap();
+    assert_eq!(get(basic("old:old-secret")).await, 200);
+    assert_eq!(get("Bearer dtk_0123456789abcdef_tok".into()).await, 200);
+    assert_eq!(get(basic("old:wrong")).await, 401);
+}
+
+/// An object over `max_object_bytes` is a failure in the status while the rest of its
+/// envelope is stored; pages stop at `max_page_bytes` and page on without losing anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_and_page_sizes_are_bounded() {
+    let n = start_with(Config {
+        max_object_bytes: 2000,
+        max_page_bytes: 3000,
+        ..Config::default()
+    })
+    .await;
+    let tool = |i: usize, description_len: usize| {
+        format!(
+            "{{\"type\":\"tool\",\"spec_version\":\"2.1\",\"id\":\"tool--00000000-0000-4000-8000-{i:012}\",\
+             \"created\":\"2026-01-01T00:00:00.000Z\",\"modified\":\"2026-01-01T00:00:00.000Z\",\
+             \"name\":\"t{i}\",\"description\":\"{}\"}}",
+            "d".repeat(description_len)
+        )
+    };
+    let objs = format!("/api/collections/{COLL}/objects/");
+    let mut envelope: Vec<String> = (0..5).map(|i| tool(i, 1200)).collect();
+    envelope.insert(2, tool(99, 5000));
+    let body = format!("{{\"objects\":[{}]}}", envelope.join(","));
+    let (status, _, text) = raw(
+        n.addr,
+        &request("POST", &objs, &n.auth, TAXII, TAXII, body.as_bytes()),
+    )
+    .await;
+    assert_eq!(status, 202, "{text}");
+    let st: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(st["success_count"], 5, "{text}");
+    assert_eq!(st["failure_count"], 1, "{text}");
+    let failure = &st["failures"][0];
+    assert_eq!(failure["id"], "tool--00000000-0000-4000-8000-000000000099");
+    assert_eq!(failure["version"], "2026-01-01T00:00:00.000Z");
+    let message = failure["message"].as_str().unwrap();
+    assert!(message.contains("limit of 2000 bytes"), "{message}");
+
+    let mut seen = Vec::new();
+    let mut next = String::new();
+    loop {
+        let (status, _, text) = raw(
+            n.addr,
+            &request("GET", &format!("{objs}{next}"), &n.auth, TAXII, TAXII, b""),
+        )
+        .await;
+        assert_eq!(status, 200, "{text}");
+        let page: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let objects = page["objects"].as_array().unwrap();
+        assert!(
+            (1..=2).contains(&objects.len()),
+            "{} objects",
+            objects.len()
+        );
+        seen.extend(
+            objects
+                .iter()
+                .map(|o| o["name"].as_str().unwrap().to_owned()),
+        );
+        if page["more"] != true {
+            assert!(page.get("next").is_none());
+            break;
+        }
+        next = format!("?next={}", page["next"].as_str().unwrap());
+    }
+    assert_eq!(seen, ["t0", "t1", "t2", "t3", "t4"]);
 }

@@ -653,6 +653,30 @@ impl Store for SqliteStore {
         )
     }
 
+    fn upgrade_secret_hash(&self, name: &str, old: &str, new: &str) -> Result<bool> {
+        self.write(|w| {
+            w.conn
+                .execute(
+                    "UPDATE members SET secret_hash = ?1 WHERE name = ?2 AND secret_hash = ?3",
+                    params![new, name, old],
+                )
+                .map(|n| n == 1)
+                .map_err(backend)
+        })
+    }
+
+    fn upgrade_token_hash(&self, id: &str, old: &str, new: &str) -> Result<bool> {
+        self.write(|w| {
+            w.conn
+                .execute(
+                    "UPDATE tokens SET secret_hash = ?1 WHERE id = ?2 AND secret_hash = ?3",
+                    params![new, id, old],
+                )
+                .map(|n| n == 1)
+                .map_err(backend)
+        })
+    }
+
     fn add_token(&self, t: &TokenRecord) -> Result<()> {
         self.write(|w| {
             let tx = w
@@ -933,7 +957,7 @@ impl Store for SqliteStore {
                 args.len()
             );
             let mut st = c.prepare_cached(&sql).map_err(backend)?;
-            let mut items = st
+            let rows = st
                 .query_map(params_from_iter(args), |r| {
                     Ok(StoredObject {
                         id: r.get(0)?,
@@ -943,12 +967,18 @@ impl Store for SqliteStore {
                         body: r.get(4)?,
                     })
                 })
-                .map_err(backend)?
-                .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(backend)?;
-            let more = items.len() > q.limit;
-            items.truncate(q.limit);
-            Ok(Page { items, more })
+            let (mut items, mut bytes) = (Vec::new(), 0usize);
+            for row in rows {
+                let o = row.map_err(backend)?;
+                let size = o.body.len() + o.id.len() + 64;
+                if items.len() == q.limit || (!items.is_empty() && bytes + size > q.max_bytes) {
+                    return Ok(Page { items, more: true });
+                }
+                bytes += size;
+                items.push(o);
+            }
+            Ok(Page { items, more: false })
         })
     }
 

@@ -77,6 +77,7 @@ fn reopening_loses_nothing_and_date_added_keeps_increasing() {
             added_after: None,
             after: None,
             limit: 10,
+            max_bytes: usize::MAX,
             with_body: false,
         })
         .unwrap();

@@ -6,7 +6,7 @@
 use crate::{
     Access, ApiRootRecord, Clearance, CollectionRecord, IngestBatch, IngestOutcome, NewMember,
     NewObject, ObjectQuery, PsiRole, PsiSessionRecord, Role, Store, StoreError, TlpRank,
-    VersionMatch, Viewer,
+    TokenRecord, VersionMatch, Viewer,
 };
 
 /// Runs every check, each on a store from `fresh`.
@@ -17,6 +17,7 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) {
     latest_spec_version_by_default(fresh());
     log_rows(fresh());
     psi_grants_and_audit(fresh());
+    page_byte_budget(fresh());
 }
 
 /// The collection every check uses (backends' own tests may use it too).
@@ -88,6 +89,7 @@ fn query(v: Viewer, versions: VersionMatch) -> ObjectQuery {
         added_after: None,
         after: None,
         limit: 100,
+        max_bytes: usize::MAX,
         with_body: true,
     }
 }
@@ -351,6 +353,28 @@ pub fn members_and_generation<S: Store>(store: S) {
         s.set_secret_hash("bob", "x"),
         Err(StoreError::NotFound(_))
     ));
+    let g2 = s.generation().unwrap();
+    assert!(!s.upgrade_secret_hash("alice", "not h", "new").unwrap());
+    assert!(s.upgrade_secret_hash("alice", "h", "new").unwrap());
+    assert_eq!(
+        s.member_by_name("alice").unwrap().unwrap().secret_hash,
+        "new"
+    );
+    assert!(!s.upgrade_secret_hash("bob", "h", "new").unwrap());
+    assert_eq!(s.generation().unwrap(), g2);
+    s.add_token(&TokenRecord {
+        id: "00112233aabbccdd".into(),
+        member: m.id,
+        secret_hash: "t".into(),
+        revoked: false,
+    })
+    .unwrap();
+    let g3 = s.generation().unwrap();
+    assert!(!s.upgrade_token_hash("00112233aabbccdd", "x", "t2").unwrap());
+    assert!(s.upgrade_token_hash("00112233aabbccdd", "t", "t2").unwrap());
+    let t = s.token("00112233aabbccdd").unwrap().unwrap();
+    assert_eq!(t.secret_hash, "t2");
+    assert_eq!(s.generation().unwrap(), g3);
 }
 
 /// Without `spec_versions`, only each object's latest spec version is returned; with them,
@@ -506,4 +530,40 @@ pub fn log_rows<S: Store>(store: S) {
     );
     assert_eq!(s.log_tombstones(COLL, "tool--b", &admin).unwrap().len(), 1);
     assert!(s.log_object_entry(added[0]).unwrap().is_none());
+}
+
+/// A page stops before its bytes pass `max_bytes` and says `more`; paging on from its last
+/// row loses nothing; a single row larger than the budget still makes a page.
+pub fn page_byte_budget<S: Store>(store: S) {
+    let s = setup(store);
+    let big = format!("{{\"x\":\"{}\"}}", "a".repeat(1000));
+    let objects = (0..5)
+        .map(|i| obj(&format!("tool--{i}"), 1, TlpRank::CLEAR, &big))
+        .collect();
+    s.ingest(batch(objects, "s")).unwrap();
+    let mut q = query(viewer(1, "m", TlpRank::CLEAR), last());
+    q.max_bytes = 2500;
+    let mut seen = Vec::new();
+    loop {
+        let page = s.query_objects(&q).unwrap();
+        assert!(!page.items.is_empty());
+        assert!(
+            page.items.len() <= 2,
+            "{} rows over the budget",
+            page.items.len()
+        );
+        seen.extend(page.items.iter().map(|o| o.id.clone()));
+        if !page.more {
+            break;
+        }
+        q.after = page.items.last().map(|o| o.date_added);
+    }
+    assert_eq!(
+        seen,
+        (0..5).map(|i| format!("tool--{i}")).collect::<Vec<_>>()
+    );
+    q.after = None;
+    q.max_bytes = 10;
+    let page = s.query_objects(&q).unwrap();
+    assert_eq!((page.items.len(), page.more), (1, true));
 }

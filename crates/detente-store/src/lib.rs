@@ -12,7 +12,8 @@
 //!   order and a paging position on its own. All versions are kept.
 //! - **Queries** ([`Store::query_objects`]) return rows in ascending `date_added` order,
 //!   strictly after [`ObjectQuery::after`] and [`ObjectQuery::added_after`], at most
-//!   `limit` rows, with `more` telling whether further matching rows exist. Rows the
+//!   `limit` rows and about [`ObjectQuery::max_bytes`] bytes, with `more` telling whether
+//!   further matching rows exist. Rows the
 //!   [`Viewer`] may not see (TLP) are neither returned nor counted.
 //! - **Members**: every change to members, grants, tokens or collections increments the
 //!   counter returned by [`Store::generation`], so caches of credentials can be dropped.
@@ -76,6 +77,11 @@ pub trait Store: Send + Sync + 'static {
     fn set_disabled(&self, name: &str, disabled: bool) -> Result<()>;
     /// Replaces a member's secret hash.
     fn set_secret_hash(&self, name: &str, secret_hash: &str) -> Result<()>;
+    /// Replaces a member's secret hash only while it still is `old` (so upgrading a hash at
+    /// login never undoes a concurrent rotation); whether it did. The generation is unchanged.
+    fn upgrade_secret_hash(&self, name: &str, old: &str, new: &str) -> Result<bool>;
+    /// [`Store::upgrade_secret_hash`] for a token.
+    fn upgrade_token_hash(&self, id: &str, old: &str, new: &str) -> Result<bool>;
 
     /// Adds a token for a member.
     fn add_token(&self, token: &TokenRecord) -> Result<()>;

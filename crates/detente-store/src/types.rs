@@ -420,6 +420,9 @@ pub struct ObjectQuery {
     pub after: Option<i64>,
     /// Page size (≥ 1).
     pub limit: usize,
+    /// A page stops before its rows (bodies, ids and a small per-row allowance) pass this many
+    /// bytes, and then says `more`; it always holds at least one row.
+    pub max_bytes: usize,
     /// Whether to return bodies (false for manifests and versions).
     pub with_body: bool,
 }

@@ -93,7 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     name: name.clone(),
                     role,
                     clearance,
-                    secret_hash: credentials::hash_secret(&secret)?,
+                    secret_hash: credentials::Hasher::of(&store)?.hash(&secret),
                 })
                 .with_context(|| format!("couldn't add member {name}"))?;
             eprintln!("added member {name} ({role}, clearance {clearance}); its secret:");
@@ -124,7 +124,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let store = open_store(&data)?;
             let secret = credentials::new_secret()?;
             store
-                .set_secret_hash(&name, &credentials::hash_secret(&secret)?)
+                .set_secret_hash(&name, &credentials::Hasher::of(&store)?.hash(&secret))
                 .with_context(|| format!("couldn't rotate the secret of {name}"))?;
             eprintln!("new secret of member {name}:");
             print_value(&secret)?;

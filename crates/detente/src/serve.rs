@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args as ClapArgs;
@@ -58,6 +59,12 @@ pub struct Args {
     /// Largest accepted request body, in bytes.
     #[arg(long, default_value_t = detente_server::DEFAULT_MAX_CONTENT_LENGTH)]
     max_content_length: usize,
+    /// Largest posted object, in bytes of JSON; larger ones are failures in the status.
+    #[arg(long, value_name = "BYTES", default_value_t = detente_server::DEFAULT_MAX_OBJECT_BYTES)]
+    max_object_bytes: usize,
+    /// Byte budget of a page (objects, manifest, versions): past it the page ends with `more`.
+    #[arg(long, value_name = "BYTES", default_value_t = detente_server::DEFAULT_MAX_PAGE_BYTES)]
+    max_page_bytes: usize,
     /// Origin of the transparency log; fixed when the data directory is created
     /// (default: `<host name>/detente`).
     #[arg(long)]
@@ -72,6 +79,60 @@ pub struct Args {
     /// Length of the PSI budget's sliding window, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
     psi_budget_window: u64,
+    /// Seconds a client has to send a request's headers (and its first byte; also how long
+    /// an idle HTTP/1.1 keep-alive connection is kept).
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    header_read_timeout: u64,
+    /// Seconds a connection may move no bytes either way before it is closed.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    idle_timeout: u64,
+    /// Seconds a client has to send a request's whole body (408 after).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    body_timeout: u64,
+    /// Seconds a client has to complete the TLS handshake.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    tls_handshake_timeout: u64,
+    /// Connections served at once (default, and at most: the open-file limit less
+    /// 256); more wait in the listen backlog.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+}
+
+/// Connections the kernel queues for a listener while the node is at its connection cap
+/// (clamped by `net.core.somaxconn`); queued connections hold no descriptor of the node.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// Binds a listener with [`LISTEN_BACKLOG`] (the standard library's is 128).
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// File descriptors kept for the store, the log and the runtime when sizing the connection cap.
+const FD_RESERVE: u64 = 256;
+
+/// Raises the soft open-file limit to the hard one where allowed, and picks the connection
+/// cap below it.
+fn connection_cap(wanted: Option<usize>) -> anyhow::Result<usize> {
+    let files = rlimit::increase_nofile_limit(u64::MAX)
+        .or_else(|_| rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft))
+        .context("couldn't read the open-file limit")?;
+    let room = usize::try_from(files.saturating_sub(FD_RESERVE).max(16)).unwrap_or(usize::MAX);
+    let cap = wanted.unwrap_or(room);
+    if cap > room {
+        bail!(
+            "--max-connections {cap} does not fit the open-file limit {files} (at most {room}); \
+             raise the limit (ulimit -n) or lower the cap"
+        );
+    }
+    tracing::info!(files, max_connections = cap, "connection cap");
+    Ok(cap)
 }
 
 /// Reads the node's Ed25519 seed from the data directory.
@@ -193,7 +254,7 @@ fn initialise(dir: &Path) -> anyhow::Result<(SqliteStore, Option<String>)> {
             name: "admin".to_owned(),
             role: Role::Admin,
             clearance: Clearance::AmberStrict,
-            secret_hash: credentials::hash_secret(&secret)?,
+            secret_hash: credentials::Hasher::of(&store)?.hash(&secret),
         })?;
         write_private(
             &dir.join(ADMIN_CREDENTIALS),
@@ -301,6 +362,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         tls,
         insecure_http: args.insecure_http,
         max_content_length: args.max_content_length,
+        max_object_bytes: args.max_object_bytes,
+        max_page_bytes: args.max_page_bytes,
         psi: detente_psi_net::server::ServeConfig {
             max_items: args.psi_max_items,
             budget: (args.psi_budget_items > 0).then(|| {
@@ -309,6 +372,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     std::time::Duration::from_secs(args.psi_budget_window.max(1)),
                 )
             }),
+        },
+        limits: detente_server::Limits {
+            header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
+            idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
+            body_timeout: Duration::from_secs(args.body_timeout.max(1)),
+            tls_handshake_timeout: Duration::from_secs(args.tls_handshake_timeout.max(1)),
+            max_connections: connection_cap(args.max_connections)?,
         },
         ..Config::default()
     };
@@ -321,8 +391,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let metrics_task = match args.metrics_listen {
             Some(addr) => {
-                let l = tokio::net::TcpListener::bind(addr)
-                    .await
+                let l = listen(addr)
                     .with_context(|| format!("couldn't listen on {addr} for metrics"))?;
                 let mut rx = stop_rx.clone();
                 let m = metrics.clone();
@@ -335,9 +404,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             None => None,
         };
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("couldn't listen on {}", args.listen))?;
+        let listener =
+            listen(args.listen).with_context(|| format!("couldn't listen on {}", args.listen))?;
         eprintln!("listening on {}", listener.local_addr()?);
         detente_server::serve(config, store, metrics, listener, shutdown_signal())
             .await

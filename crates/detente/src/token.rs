@@ -47,7 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             store.add_token(&TokenRecord {
                 id: id.clone(),
                 member: m.id,
-                secret_hash: credentials::hash_secret(&secret)?,
+                secret_hash: credentials::Hasher::of(&store)?.hash(&secret),
                 revoked: false,
             })?;
             eprintln!("issued token {id} for {member}:");

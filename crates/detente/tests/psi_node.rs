@@ -1,32 +1,27 @@
 //! PSI between real nodes: `detente psi query --collection` against a running `detente serve`,
 //! with the psi grant, TLP on the answering side, cap, budget, replay and both audit tables.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use detente_psi::{Mode, Request, RequestHeader, SessionId};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_detente");
+use support::BIN;
+
 const AMBER: &str = "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82";
 const GREEN: &str = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da";
 const RED: &str = "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed";
 const SHA: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
-/// A node process, killed when the test ends however it ends.
+/// A node process (killed when the test ends however it ends) and its base URL.
 struct Node {
-    child: Child,
     url: String,
     admin_secret: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    _process: support::Node,
 }
 
 /// Waits until the node answers `/healthz`: it prints its address before it has finished
@@ -58,31 +53,14 @@ fn wait_ready(url: &str, ca: Option<&str>) {
 
 /// Starts `detente serve`; `ca` is the CA of its TLS certificate, if it serves HTTPS.
 fn start_node(data: &Path, extra: &[&str], ca: Option<&str>) -> Node {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("node exited before listening").unwrap();
-        if let Some(addr) = line.strip_prefix("listening on ") {
-            break addr.to_string();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    let creds = std::fs::read_to_string(data.join("admin.credentials")).unwrap();
-    let admin_secret = creds.trim().strip_prefix("admin:").unwrap().to_string();
+    let process = support::Node::spawn(data, &[], extra);
     let scheme = if ca.is_some() { "https" } else { "http" };
-    let url = format!("{scheme}://{addr}");
+    let url = format!("{scheme}://{}", process.addr);
     wait_ready(&url, ca);
     Node {
-        child,
         url,
-        admin_secret,
+        admin_secret: process.admin_secret.clone(),
+        _process: process,
     }
 }
 

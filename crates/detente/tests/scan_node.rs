@@ -1,50 +1,17 @@
 //! `detente scan` against a real node: indicators fetched from a collection with a `taxii:`
 //! source, sightings pushed back with `--push`, and read back through TAXII.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_detente");
+use std::path::Path;
+use std::process::Command;
+
+use support::{BIN, Node};
 
 const BUNDLE: &str = r#"{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[
  {"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","pattern":"[domain-name:value = 'evil.com']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"},
  {"type":"indicator","spec_version":"2.1","id":"indicator--9e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","pattern":"[ipv4-addr:value = '10.0.0.0/8']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}
 ]}"#;
-
-/// The node process, killed when the test ends however it ends.
-struct Node {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_node(data: &Path) -> Node {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines.next().expect("node exited before listening").unwrap();
-        if let Some(addr) = line.strip_prefix("listening on ") {
-            break addr.to_string();
-        }
-    };
-    // Keep draining the node's log so it never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    Node { child, addr }
-}
 
 fn detente(args: &[&str], dir: &Path, secret: &str) -> std::process::Output {
     Command::new(BIN)
@@ -61,7 +28,7 @@ fn detente(args: &[&str], dir: &Path, secret: &str) -> std::process::Output {
 fn indicators_from_a_collection_and_sightings_pushed_back() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let node = start_node(&data);
+    let node = Node::start(&data, &[], &[]);
     let creds = std::fs::read_to_string(data.join("admin.credentials")).unwrap();
     let secret = creds.trim().strip_prefix("admin:").unwrap().to_string();
     let d = dir.path();
