@@ -16,6 +16,7 @@ mod metrics;
 mod net;
 mod page;
 pub mod psi;
+mod witness;
 
 use std::future::Future;
 use std::io;
@@ -32,6 +33,7 @@ pub use error::ApiError;
 pub use log::LogService;
 pub use metrics::Metrics;
 pub use net::tls_config;
+pub use witness::WitnessService;
 
 /// Now in µs since the Unix epoch (the unit of `date_added` and audit times).
 pub fn now_micros() -> i64 {
@@ -63,6 +65,8 @@ pub struct Config {
     pub log: Option<LogService>,
     /// Cap and per-member budget of PSI sessions (`/psi/v1/...`).
     pub psi: detente_psi_net::server::ServeConfig,
+    /// The node's witness (`/witness/add-checkpoint`); `None` answers 404 there.
+    pub witness: Option<WitnessService>,
 }
 
 impl Default for Config {
@@ -79,6 +83,7 @@ impl Default for Config {
                 max_items: 1_000_000,
                 budget: Some((10_000_000, std::time::Duration::from_secs(3600))),
             },
+            witness: None,
         }
     }
 }
@@ -155,7 +160,11 @@ pub async fn serve<S: Store>(
     let router = Router::new()
         .route("/", axum::routing::get(page::index::<S>))
         .route("/log/{*path}", axum::routing::get(log::get::<S>))
-        .route("/whoami", axum::routing::get(identity::whoami::<S>));
+        .route("/whoami", axum::routing::get(identity::whoami::<S>))
+        .route(
+            "/witness/add-checkpoint",
+            axum::routing::post(witness::add_checkpoint::<S>),
+        );
     let router = psi::routes(router, &app).await?;
     let router = router.fallback(handlers::handle::<S>).with_state(app);
     tracing::info!(%addr, tls = tls.is_some(), "serving TAXII 2.1");
