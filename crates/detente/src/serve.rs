@@ -248,6 +248,40 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// Posts checkpoints to witnesses over HTTP(S).
+struct WitnessClient {
+    agent: ureq::Agent,
+}
+
+impl WitnessClient {
+    fn new() -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(10)))
+            .build()
+            .into();
+        WitnessClient { agent }
+    }
+}
+
+impl detente_sequencer::witnessing::Transport for WitnessClient {
+    fn add_checkpoint(&self, url: &str, body: &[u8]) -> Result<(u16, Vec<u8>), String> {
+        let target = format!("{url}/witness/add-checkpoint");
+        let mut r = self
+            .agent
+            .post(&target)
+            .send(body)
+            .map_err(|e| format!("{target}: {e}"))?;
+        let reply = r
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024)
+            .read_to_vec()
+            .map_err(|e| format!("{target}: {e}"))?;
+        Ok((r.status().as_u16(), reply))
+    }
+}
+
 /// Runs `detente serve`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let tls = match (&args.tls_cert, &args.tls_key) {
@@ -294,13 +328,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .context("couldn't print the admin secret")?;
     }
     let store = Arc::new(store);
+    let prover = Arc::new(detente_sequencer::Prover::new(
+        &log_dir,
+        sequencer.published(),
+    ));
+    let witnesses = Arc::new(detente_sequencer::witnessing::Witnessing::default());
+    detente_sequencer::witnessing::start(
+        store.clone(),
+        prover.clone(),
+        witnesses.clone(),
+        Arc::new(WitnessClient::new()),
+    );
     let log = detente_server::LogService {
-        prover: Arc::new(detente_sequencer::Prover::new(
-            &log_dir,
-            sequencer.published(),
-        )),
+        prover,
         verifier_key: sequencer.verifier_key(),
         dir: log_dir,
+        witnesses,
     };
     {
         // Publish new leaves at least every second: poll twice a second, and keep stepping
