@@ -54,18 +54,21 @@ fn start_node(data: &Path, origin: &str) -> Node {
         }
     };
     std::thread::spawn(move || lines.for_each(drop));
-    let url = format!("http://{addr}");
+    let node = Node {
+        child,
+        url: format!("http://{addr}"),
+    };
     let a = agent();
     for _ in 0..200 {
-        if a.get(&format!("{url}/healthz"))
+        if a.get(&format!("{}/healthz", node.url))
             .call()
             .is_ok_and(|r| r.status().as_u16() == 200)
         {
-            return Node { child, url };
+            return node;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("node at {url} never became ready");
+    panic!("node at {} never became ready", node.url);
 }
 
 fn detente(args: &[&str], env: &[(&str, &str)]) -> Output {
