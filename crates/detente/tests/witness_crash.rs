@@ -2,9 +2,9 @@
 //! the same data directory, never cosigns anything inconsistent with a cosignature it had
 //! already returned: its state is durable before each answer.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod witness_common;
+
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,44 +13,9 @@ use detente_tlog::hash::leaf_hash;
 use detente_tlog::proof::{MemoryTree, prove_consistency};
 use detente_tlog::witness::add_checkpoint_body;
 use detente_tlog::{Checkpoint, Note, NoteSigner, VerifierKey, Verifiers};
+use witness_common::{BIN, agent, start_node};
 
-const BIN: &str = env!("CARGO_BIN_EXE_detente");
 const ORIGIN: &str = "crash.test/log";
-
-fn start(data: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--origin",
-            "w.test/log",
-            "--data",
-        ])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        match lines.next() {
-            Some(Ok(line)) => {
-                if let Some(addr) = line.strip_prefix("listening on ") {
-                    break addr.to_string();
-                }
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("node exited before listening");
-            }
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, format!("http://{addr}/witness/add-checkpoint"))
-}
 
 fn cp(log: &NoteSigner, t: &MemoryTree, size: u64) -> Vec<u8> {
     let c = Checkpoint::new(ORIGIN, size, t.root(size).unwrap()).unwrap();
@@ -60,12 +25,7 @@ fn cp(log: &NoteSigner, t: &MemoryTree, size: u64) -> Vec<u8> {
 }
 
 fn post(url: &str, body: &[u8]) -> Result<(u16, String), ureq::Error> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into();
-    let mut r = agent.post(url).send(body)?;
+    let mut r = agent().post(url).send(body)?;
     Ok((r.status().as_u16(), r.body_mut().read_to_string()?))
 }
 
@@ -78,7 +38,8 @@ fn killed_witness_keeps_every_cosignature_it_returned() {
         (0..5000u32).map(|i| leaf_hash(&i.to_be_bytes())).collect(),
     ));
     let fork = MemoryTree::new((0..5000u32).map(|i| leaf_hash(&[9, i as u8])).collect());
-    let (mut child, url) = start(&data);
+    let node = start_node(&data, "w.test/log");
+    let url = format!("{}/witness/add-checkpoint", node.url);
     let out = Command::new(BIN)
         .args(["witness", "trust", &log.verifier().to_string(), "--data"])
         .arg(&data)
@@ -141,14 +102,14 @@ fn killed_witness_keeps_every_cosignature_it_returned() {
     while returned.load(Ordering::SeqCst) < 40 {
         std::thread::sleep(Duration::from_millis(5));
     }
-    child.kill().unwrap(); // SIGKILL, mid-stream
-    child.wait().unwrap();
+    drop(node); // SIGKILL, mid-stream
     submitter.join().unwrap();
     let m = *max_cosigned.lock().unwrap();
     assert!(m >= 40);
 
-    let (mut child, url) = start(&data);
-    let result = std::panic::catch_unwind(|| {
+    let node = start_node(&data, "w.test/log");
+    let url = format!("{}/witness/add-checkpoint", node.url);
+    {
         // The restarted witness remembers at least the last size it returned a cosignature for
         // (one more if it was killed after committing but before answering).
         let (status, body) = post(&url, &add_checkpoint_body(0, &[], &cp(&log, &tree, 1))).unwrap();
@@ -189,10 +150,5 @@ fn killed_witness_keeps_every_cosignature_it_returned() {
         )
         .unwrap();
         assert_eq!(next.0, 200, "{}", next.1);
-    });
-    let _ = child.kill();
-    let _ = child.wait();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
     }
 }

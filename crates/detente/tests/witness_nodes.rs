@@ -3,73 +3,13 @@
 //! restoring an earlier copy of its data directory and pushing other objects: B and C refuse
 //! and keep the evidence, and `verify --quorum 2` fails on the forked history.
 
-use std::io::{BufRead, BufReader};
+mod witness_common;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_detente");
-
-/// A node process, killed when the test ends however it ends.
-struct Node {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-fn start_node(data: &Path, origin: &str) -> Node {
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--origin",
-            origin,
-            "--data",
-        ])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("node exited before listening").unwrap();
-        if let Some(addr) = line.strip_prefix("listening on ") {
-            break addr.to_string();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    let node = Node {
-        child,
-        url: format!("http://{addr}"),
-    };
-    let a = agent();
-    for _ in 0..200 {
-        if a.get(&format!("{}/healthz", node.url))
-            .call()
-            .is_ok_and(|r| r.status().as_u16() == 200)
-        {
-            return node;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("node at {} never became ready", node.url);
-}
+use witness_common::{BIN, Node, agent, start_node};
 
 fn detente(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(BIN)
