@@ -135,6 +135,22 @@ fn partners_witness_a_log_and_catch_its_fork() {
             &[],
         ));
     }
+    // A witness that is down never holds the log up (A's own witness key, at a dead port).
+    let a_wkey = last_line(&ok(detente(&["witness", "key", "--data", &s(&a_dir)], &[])));
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    ok(detente(
+        &[
+            "log",
+            "add-witness",
+            &dead_url,
+            &a_wkey,
+            "--data",
+            &s(&a_dir),
+        ],
+        &[],
+    ));
     // A witness key is not a log key, and the other way round.
     assert!(
         !detente(&["witness", "trust", &b_wkey, "--data", &s(&c_dir)], &[])
@@ -186,6 +202,19 @@ fn partners_witness_a_log_and_catch_its_fork() {
     };
     let out = ok(verify(&a, &state));
     assert!(out.contains("cosigned by 2 of the required 2"), "{out}");
+    // The status page shows each witness's cosigned size, and the dead one's failure.
+    let page = agent()
+        .get(&format!("{}/", a.url))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    for key in [&b_wkey, &c_wkey, &a_wkey] {
+        assert!(page.contains(key.as_str()), "{page}");
+    }
+    assert_eq!(page.matches("cosigned size 3 · ").count(), 2, "{page}");
+    assert!(page.contains("last failure"), "{page}");
 
     // Take a backup of A's data directory (stopped, so the copy is whole), then carry on.
     drop(a);
