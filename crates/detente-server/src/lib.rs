@@ -96,6 +96,8 @@ pub(crate) struct App<S> {
     pub(crate) cursors: cursor::Cursors,
     pub(crate) api_roots: Vec<ApiRootRecord>,
     pub(crate) metrics: Arc<Metrics>,
+    /// The witness's compare-and-set committer, when the node is a witness.
+    pub(crate) witness_commits: Option<Arc<witness::Committer>>,
 }
 
 /// Why the service could not start or stopped.
@@ -149,7 +151,12 @@ pub async fn serve<S: Store>(
             .map_err(io::Error::other)??
     };
     let tls = config.tls.clone();
+    let witness_commits = config
+        .witness
+        .as_ref()
+        .map(|_| Arc::new(witness::Committer::start(store.clone())));
     let app = Arc::new(App {
+        witness_commits,
         store,
         auth: auth::Authenticator::new(credentials::random_key()?),
         cursors: cursor::Cursors::new(cursor_key),

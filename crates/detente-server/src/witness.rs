@@ -4,16 +4,18 @@
 //! operator trusted (`detente witness trust`) get past 404. The decision is
 //! [`detente_tlog::witness::decide`]; the new state is stored by compare-and-set, durably, before
 //! the cosignature is returned, so two racing requests from one state cannot both be cosigned
-//! and a crash never forgets a cosignature that was handed out. A checkpoint that contradicts
-//! the one cosigned is kept, with it, as evidence.
+//! and a crash never forgets a cosignature that was handed out. One committer thread writes the
+//! compare-and-sets: those that queue while it waits for the disk go in its next transaction
+//! (group commit), so the cost of a durable write is shared. A checkpoint that contradicts the
+//! one cosigned is kept, with it, as evidence.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use detente_store::{Store, WitnessEvidence, WitnessState};
+use detente_store::{Store, WitnessAdvance, WitnessEvidence, WitnessState};
 use detente_tlog::witness::{AddCheckpoint, Cosigned, Refusal, SIZE_CONTENT_TYPE, decide};
 use detente_tlog::{Cosigner, Hash, VerifierKey};
 
@@ -24,6 +26,68 @@ use crate::App;
 pub struct WitnessService {
     /// Signs `cosignature/v1` lines.
     pub cosigner: Cosigner,
+}
+
+/// Most compare-and-sets committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// A compare-and-set waiting for the committer, and where its result goes.
+struct Pending {
+    op: WitnessAdvance,
+    reply: mpsc::SyncSender<Result<bool, String>>,
+}
+
+/// The committer thread's queue.
+pub(crate) struct Committer {
+    queue: Mutex<mpsc::Sender<Pending>>,
+}
+
+impl Committer {
+    /// Starts the committer thread over `store`.
+    pub(crate) fn start<S: Store + ?Sized>(store: Arc<S>) -> Self {
+        let (queue, rx) = mpsc::channel::<Pending>();
+        std::thread::spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(p) => batch.push(p),
+                        Err(_) => break,
+                    }
+                }
+                let (ops, replies): (Vec<WitnessAdvance>, Vec<_>) =
+                    batch.into_iter().map(|p| (p.op, p.reply)).unzip();
+                match store.witness_advance_batch(&ops) {
+                    Ok(results) => {
+                        for (reply, r) in replies.into_iter().zip(results) {
+                            let _ = reply.send(Ok(r));
+                        }
+                    }
+                    Err(e) => {
+                        for reply in replies {
+                            let _ = reply.send(Err(e.to_string()));
+                        }
+                    }
+                }
+            }
+        });
+        Committer {
+            queue: Mutex::new(queue),
+        }
+    }
+
+    /// Commits one compare-and-set (with whatever else is queued) and waits for it.
+    fn advance(&self, op: WitnessAdvance) -> Result<bool, String> {
+        let (reply, result) = mpsc::sync_channel(1);
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(Pending { op, reply })
+            .map_err(|_| "the witness committer stopped".to_owned())?;
+        result
+            .recv()
+            .map_err(|_| "the witness committer stopped".to_owned())?
+    }
 }
 
 /// An answer other than a cosignature.
@@ -52,7 +116,9 @@ pub(crate) async fn add_checkpoint<S: Store>(
     State(app): State<Arc<App<S>>>,
     body: Bytes,
 ) -> Response {
-    let Some(witness) = app.config.witness.clone() else {
+    let (Some(witness), Some(committer)) =
+        (app.config.witness.clone(), app.witness_commits.clone())
+    else {
         return text(
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",
@@ -60,7 +126,8 @@ pub(crate) async fn add_checkpoint<S: Store>(
         );
     };
     let store = app.store.clone();
-    let outcome = tokio::task::spawn_blocking(move || handle(&*store, &witness, &body)).await;
+    let outcome =
+        tokio::task::spawn_blocking(move || handle(&*store, &witness, &committer, &body)).await;
     match outcome {
         Ok(Ok(lines)) => text(StatusCode::OK, "text/plain; charset=utf-8", lines),
         Ok(Err(Answer::Refused(Refusal::OldMismatch { latest, .. }))) => text(
@@ -102,6 +169,7 @@ fn now_secs() -> u64 {
 fn handle<S: Store + ?Sized>(
     store: &S,
     witness: &WitnessService,
+    committer: &Committer,
     body: &[u8],
 ) -> Result<String, Answer> {
     let req = AddCheckpoint::parse(body).map_err(|e| Answer::Refused(Refusal::Malformed(e)))?;
@@ -150,8 +218,11 @@ fn handle<S: Store + ?Sized>(
         note: req.note.to_bytes(),
         updated: crate::now_micros(),
     };
-    let expected = state.as_ref().map(|s| (s.size, s.root.as_slice()));
-    if !store.witness_advance(expected, &new)? {
+    let op = WitnessAdvance {
+        expected: state.map(|s| (s.size, s.root)),
+        new,
+    };
+    if !committer.advance(op).map_err(Answer::Failed)? {
         // Another request moved the state first: this one's `old` is stale now.
         let latest = store.witness_state(origin)?.map_or(0, |s| s.size);
         return Err(Answer::Refused(Refusal::OldMismatch {

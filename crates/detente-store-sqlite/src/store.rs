@@ -1181,6 +1181,21 @@ impl Store for SqliteStore {
         self.write(|w| crate::witness::advance(&w.conn, expected, new))
     }
 
+    fn witness_advance_batch(&self, ops: &[detente_store::WitnessAdvance]) -> Result<Vec<bool>> {
+        self.write(|w| {
+            let tx = w.conn.transaction().map_err(backend)?;
+            let out = ops
+                .iter()
+                .map(|o| {
+                    let expected = o.expected.as_ref().map(|(s, r)| (*s, r.as_slice()));
+                    crate::witness::advance(&tx, expected, &o.new)
+                })
+                .collect::<Result<Vec<bool>>>()?;
+            tx.commit().map_err(backend)?;
+            Ok(out)
+        })
+    }
+
     fn witness_record_evidence(&self, evidence: &detente_store::WitnessEvidence) -> Result<bool> {
         self.write(|w| crate::witness::record_evidence(&w.conn, evidence))
     }

@@ -6,7 +6,7 @@
 use crate::{
     Access, ApiRootRecord, Clearance, CollectionRecord, IngestBatch, IngestOutcome, LogWitness,
     NewMember, NewObject, ObjectQuery, PsiRole, PsiSessionRecord, Role, Store, StoreError, TlpRank,
-    VersionMatch, Viewer, WitnessEvidence, WitnessState,
+    VersionMatch, Viewer, WitnessAdvance, WitnessEvidence, WitnessState,
 };
 
 /// Runs every check, each on a store from `fresh`.
@@ -549,6 +549,27 @@ pub fn witness_rows<S: Store>(s: S) {
         .sum();
     assert_eq!(wins, 1);
     assert_eq!(s.witness_state("log.example").unwrap().unwrap().size, 5);
+    // A batch applies in order: of two advances from the same state only the first wins.
+    let from5 = Some((5, s.witness_state("log.example").unwrap().unwrap().root));
+    let batch = [
+        WitnessAdvance {
+            expected: from5.clone(),
+            new: st(6, 3),
+        },
+        WitnessAdvance {
+            expected: from5,
+            new: st(7, 4),
+        },
+        WitnessAdvance {
+            expected: Some((6, vec![3; 32])),
+            new: st(8, 5),
+        },
+    ];
+    assert_eq!(
+        s.witness_advance_batch(&batch).unwrap(),
+        vec![true, false, true]
+    );
+    assert_eq!(s.witness_state("log.example").unwrap(), Some(st(8, 5)));
     let e = WitnessEvidence {
         origin: "log.example".into(),
         cosigned: b"a".to_vec(),

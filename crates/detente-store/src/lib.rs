@@ -157,6 +157,17 @@ pub trait Store: Send + Sync + 'static {
     /// Compare-and-set: stores `new` as the origin's state only if the current state is
     /// exactly `expected` (size and root; `None`: no state yet). False if it was not.
     fn witness_advance(&self, expected: Option<(u64, &[u8])>, new: &WitnessState) -> Result<bool>;
+    /// Several compare-and-sets applied in order and made durable together (a witness commits
+    /// the requests that queued during one write with the next); one result per op, as
+    /// [`Store::witness_advance`] would give them in that order.
+    fn witness_advance_batch(&self, ops: &[WitnessAdvance]) -> Result<Vec<bool>> {
+        ops.iter()
+            .map(|o| {
+                let expected = o.expected.as_ref().map(|(s, r)| (*s, r.as_slice()));
+                self.witness_advance(expected, &o.new)
+            })
+            .collect()
+    }
     /// Keeps evidence of a conflict, once per (origin, conflicting note); false if kept already.
     fn witness_record_evidence(&self, evidence: &WitnessEvidence) -> Result<bool>;
     /// Every kept conflict, oldest first.

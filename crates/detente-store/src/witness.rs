@@ -27,6 +27,15 @@ pub struct WitnessState {
     pub updated: i64,
 }
 
+/// One compare-and-set of a witness state: store `new` if the origin's state is `expected`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WitnessAdvance {
+    /// The (size, root) the state must have now; `None`: the origin has no state yet.
+    pub expected: Option<(u64, Vec<u8>)>,
+    /// The state to store.
+    pub new: WitnessState,
+}
+
 /// A checkpoint that contradicts one the witness cosigned: both notes, verbatim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WitnessEvidence {
