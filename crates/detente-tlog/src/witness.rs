@@ -220,6 +220,12 @@ pub fn decide(
             latest: 0,
         });
     };
+    if last.size == cp.size && last.root == cp.root && !req.proof.is_empty() {
+        return Err(Refusal::Inconsistent {
+            reason: "a proof between equal sizes must be empty".into(),
+            conflict: false,
+        });
+    }
     verify_consistency(last.size, cp.size, &last.root, &cp.root, &req.proof).map_err(|e| {
         if last.size == cp.size {
             inconsistent(format!(
@@ -390,6 +396,19 @@ mod tests {
             decide(&req(5, &[], &note(&log, 5, root(5))), &keys, Some(&at5)),
             Ok(())
         );
+        // A non-empty proof between equal sizes is malformed, not a conflict.
+        let padded = decide(
+            &req(5, &proof(3, 5), &note(&log, 5, root(5))),
+            &keys,
+            Some(&at5),
+        );
+        assert!(matches!(
+            padded,
+            Err(Refusal::Inconsistent {
+                conflict: false,
+                ..
+            })
+        ));
         // Non-empty proof with old 0, and a bad empty-tree root.
         let bad0 = decide(&req(0, &proof(3, 8), &n8), &keys, None).unwrap_err();
         assert!(matches!(
