@@ -30,3 +30,5 @@ echo "== peak: each log sends as soon as answered; $LOGS logs, ${SECS} s, $(npro
 echo "== paced: $RATE req/s over the $LOGS logs, latency from the scheduled send time, load avg $(cut -d' ' -f1-3 /proc/loadavg)"
 "$LOAD" run "$LOGS" "$LOGS" "$URL" "$SECS" $((SECS * 200)) "$RATE"
 echo "load avg after $(cut -d' ' -f1-3 /proc/loadavg)"
+# Durable writes wait for the disk: other processes' I/O shows up in p99.
+[ -r /proc/pressure/io ] && echo "I/O pressure: $(head -1 /proc/pressure/io)"
