@@ -8,6 +8,7 @@
 //! tiles, then catches up from the store.
 
 mod prover;
+pub mod witnessing;
 
 use std::fs;
 use std::io;

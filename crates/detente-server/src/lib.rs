@@ -16,6 +16,7 @@ mod metrics;
 mod net;
 mod page;
 pub mod psi;
+mod witness;
 
 use std::future::Future;
 use std::io;
@@ -32,6 +33,7 @@ pub use error::ApiError;
 pub use log::LogService;
 pub use metrics::Metrics;
 pub use net::{Limits, tls_config};
+pub use witness::WitnessService;
 
 /// Now in µs since the Unix epoch (the unit of `date_added` and audit times).
 pub fn now_micros() -> i64 {
@@ -73,6 +75,8 @@ pub struct Config {
     pub psi: detente_psi_net::server::ServeConfig,
     /// Connection timeouts and the connection cap.
     pub limits: Limits,
+    /// The node's witness (`/witness/add-checkpoint`); `None` answers 404 there.
+    pub witness: Option<WitnessService>,
 }
 
 impl Default for Config {
@@ -92,6 +96,7 @@ impl Default for Config {
                 budget: Some((10_000_000, std::time::Duration::from_secs(3600))),
             },
             limits: Limits::default(),
+            witness: None,
         }
     }
 }
@@ -106,6 +111,8 @@ pub(crate) struct App<S> {
     pub(crate) metrics: Arc<Metrics>,
     /// The `identity` node secret behind `/whoami`.
     pub(crate) identity_secret: Vec<u8>,
+    /// The witness's compare-and-set committer, when the node is a witness.
+    pub(crate) witness_commits: Option<Arc<witness::Committer>>,
 }
 
 /// Why the service could not start or stopped.
@@ -167,7 +174,12 @@ pub async fn serve<S: Store>(
     };
     let tls = config.tls.clone();
     let limits = config.limits;
+    let witness_commits = config
+        .witness
+        .as_ref()
+        .map(|_| Arc::new(witness::Committer::start(store.clone())));
     let app = Arc::new(App {
+        witness_commits,
         store,
         auth: auth::Authenticator::new(credentials::random_key()?, hasher),
         identity_secret,
@@ -179,7 +191,11 @@ pub async fn serve<S: Store>(
     let router = Router::new()
         .route("/", axum::routing::get(page::index::<S>))
         .route("/log/{*path}", axum::routing::get(log::get::<S>))
-        .route("/whoami", axum::routing::get(identity::whoami::<S>));
+        .route("/whoami", axum::routing::get(identity::whoami::<S>))
+        .route(
+            "/witness/add-checkpoint",
+            axum::routing::post(witness::add_checkpoint::<S>),
+        );
     let router = psi::routes(router, &app).await?;
     let router = router.fallback(handlers::handle::<S>).with_state(app);
     tracing::info!(%addr, tls = tls.is_some(), "serving TAXII 2.1");

@@ -1,5 +1,6 @@
 //! The transparency log's HTTP API under `/log/`: the public tlog-tiles resources
-//! (`checkpoint`, `tile/...`), public consistency proofs, and receipts for members.
+//! (`checkpoint`, with the witnesses' cosignatures collected for it, and `tile/...`), public
+//! consistency proofs, and receipts for members.
 //!
 //! A receipt is given only for an object version (or the tombstone of one) that the caller
 //! may read; every other case, including a collection the caller cannot read, gets the same
@@ -30,6 +31,8 @@ pub struct LogService {
     pub prover: Arc<Prover>,
     /// The log's verifier key (`name+hex+base64`), shown on the status page.
     pub verifier_key: String,
+    /// Cosignatures collected from the log's witnesses, served on the checkpoint.
+    pub witnesses: Arc<detente_sequencer::witnessing::Witnessing>,
 }
 
 fn body(content_type: &'static str, cache: &'static str, bytes: Vec<u8>) -> Response {
@@ -80,7 +83,7 @@ async fn route<S: Store>(
         return Ok(body(
             "text/plain; charset=utf-8",
             "no-cache",
-            latest.note.clone(),
+            log.witnesses.cosigned(&latest.note),
         ));
     }
     if path == "consistency" {

@@ -90,6 +90,9 @@ pub(crate) async fn index<S: Store>(State(app): State<Arc<App<S>>>) -> Response 
             );
         }
     }
+    if let Some(log) = &app.config.log {
+        witnesses_table(&mut h, &log.witnesses.statuses());
+    }
     let [requests, stored, dups, rejected] = app.metrics.totals();
     let _ = write!(
         h,
@@ -110,6 +113,41 @@ pub(crate) async fn index<S: Store>(State(app): State<Arc<App<S>>>) -> Response 
         h,
     )
         .into_response()
+}
+
+/// The log's witnesses: each one's latest cosigned size, its age, and the last failure.
+fn witnesses_table(h: &mut String, statuses: &[detente_sequencer::witnessing::WitnessStatus]) {
+    if statuses.is_empty() {
+        h.push_str(
+            "<p>No witness cosigns this log yet (<code>detente log add-witness</code>).</p>",
+        );
+        return;
+    }
+    h.push_str("<h2>Witnesses of this log</h2><table>");
+    for w in statuses {
+        let size = w
+            .cosigned_size
+            .map_or_else(|| "unknown".to_owned(), |s| s.to_string());
+        let age = w
+            .cosigned_at
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .map_or_else(
+                || "never by this process".to_owned(),
+                |d| format!("{} s ago", d.as_secs()),
+            );
+        let error = w
+            .last_error
+            .as_deref()
+            .map(|e| format!(" · <span class=muted>last failure: {}</span>", esc(e)))
+            .unwrap_or_default();
+        let _ = write!(
+            h,
+            "<tr><td><code>{}</code><br>{}</td><td>cosigned size {size} · {age}{error}</td></tr>",
+            esc(&w.vkey),
+            esc(&w.url)
+        );
+    }
+    h.push_str("</table>");
 }
 
 #[cfg(test)]

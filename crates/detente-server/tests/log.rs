@@ -78,6 +78,7 @@ fn start() -> Node {
             dir: log_dir.clone(),
             prover: Arc::new(Prover::new(&log_dir, sequencer.published())),
             verifier_key: sequencer.verifier_key(),
+            witnesses: Default::default(),
         }),
         ..Config::default()
     };

@@ -13,5 +13,6 @@
 mod psi_audit;
 mod schema;
 mod store;
+mod witness;
 
 pub use store::SqliteStore;

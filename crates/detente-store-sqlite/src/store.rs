@@ -201,6 +201,8 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore> {
         let conn = open_conn(path, true, WRITER_CACHE_KIB)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
+        conn.execute_batch(crate::witness::WITNESS_SCHEMA)
+            .map_err(backend)?;
         let last_from_meta: Option<i64> = conn
             .query_row(
                 "SELECT value FROM meta WHERE key = 'last_date_added'",
@@ -1179,5 +1181,64 @@ impl Store for SqliteStore {
 
     fn psi_sessions(&self, limit: usize) -> Result<Vec<detente_store::PsiSessionRecord>> {
         self.read(|c| crate::psi_audit::latest(c, limit))
+    }
+
+    fn witness_trust(&self, origin: &str, vkey: &str) -> Result<bool> {
+        self.write(|w| crate::witness::trust(&w.conn, origin, vkey, now_micros()))
+    }
+
+    fn witness_trusted(&self, origin: &str) -> Result<Vec<String>> {
+        self.read(|c| crate::witness::trusted(c, origin))
+    }
+
+    fn witness_trusted_logs(&self) -> Result<Vec<detente_store::TrustedLog>> {
+        self.read(crate::witness::trusted_logs)
+    }
+
+    fn witness_state(&self, origin: &str) -> Result<Option<detente_store::WitnessState>> {
+        self.read(|c| crate::witness::state(c, origin))
+    }
+
+    fn witness_states(&self) -> Result<Vec<detente_store::WitnessState>> {
+        self.read(crate::witness::states)
+    }
+
+    fn witness_advance(
+        &self,
+        expected: Option<(u64, &[u8])>,
+        new: &detente_store::WitnessState,
+    ) -> Result<bool> {
+        self.write(|w| crate::witness::advance(&w.conn, expected, new))
+    }
+
+    fn witness_advance_batch(&self, ops: &[detente_store::WitnessAdvance]) -> Result<Vec<bool>> {
+        self.write(|w| {
+            let tx = w.conn.transaction().map_err(backend)?;
+            let out = ops
+                .iter()
+                .map(|o| {
+                    let expected = o.expected.as_ref().map(|(s, r)| (*s, r.as_slice()));
+                    crate::witness::advance(&tx, expected, &o.new)
+                })
+                .collect::<Result<Vec<bool>>>()?;
+            tx.commit().map_err(backend)?;
+            Ok(out)
+        })
+    }
+
+    fn witness_record_evidence(&self, evidence: &detente_store::WitnessEvidence) -> Result<bool> {
+        self.write(|w| crate::witness::record_evidence(&w.conn, evidence))
+    }
+
+    fn witness_evidence(&self) -> Result<Vec<detente_store::WitnessEvidence>> {
+        self.read(crate::witness::evidence)
+    }
+
+    fn log_add_witness(&self, witness: &detente_store::LogWitness) -> Result<()> {
+        self.write(|w| crate::witness::add_log_witness(&w.conn, witness))
+    }
+
+    fn log_witnesses(&self) -> Result<Vec<detente_store::LogWitness>> {
+        self.read(crate::witness::log_witnesses)
     }
 }

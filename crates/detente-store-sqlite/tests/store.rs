@@ -214,3 +214,35 @@ impl Plan {
 fn rusqlite_conn(dir: &tempfile::TempDir) -> Plan {
     Plan(rusqlite::Connection::open(dir.path().join("db.sqlite")).unwrap())
 }
+
+#[test]
+fn a_data_directory_from_before_witnessing_opens_and_gains_the_witness_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    let s = setup(&dir);
+    ingest_one(&s, "tool--a", "s1");
+    drop(s);
+    // What a node from before witnessing left: the same file without the witness tables.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE witness_trusted; DROP TABLE witness_state; DROP TABLE witness_evidence;
+         DROP TABLE log_witnesses;",
+    )
+    .unwrap();
+    drop(conn);
+    let s = SqliteStore::open(&path).unwrap();
+    assert!(s.status("s1").unwrap().is_some());
+    assert_eq!(s.log_size().unwrap(), 1);
+    assert!(s.witness_trust("log.example", "k").unwrap());
+    let state = detente_store::WitnessState {
+        origin: "log.example".into(),
+        size: 1,
+        root: vec![1; 32],
+        note: b"n".to_vec(),
+        updated: 1,
+    };
+    assert!(s.witness_advance(None, &state).unwrap());
+    drop(s);
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.witness_state("log.example").unwrap(), Some(state));
+}

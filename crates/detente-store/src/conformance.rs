@@ -4,9 +4,9 @@
 //! [`run_all`] with a factory of fresh stores.
 
 use crate::{
-    Access, ApiRootRecord, Clearance, CollectionRecord, IngestBatch, IngestOutcome, NewMember,
-    NewObject, ObjectQuery, PsiRole, PsiSessionRecord, Role, Store, StoreError, TlpRank,
-    TokenRecord, VersionMatch, Viewer,
+    Access, ApiRootRecord, Clearance, CollectionRecord, IngestBatch, IngestOutcome, LogWitness,
+    NewMember, NewObject, ObjectQuery, PsiRole, PsiSessionRecord, Role, Store, StoreError, TlpRank,
+    TokenRecord, VersionMatch, Viewer, WitnessAdvance, WitnessEvidence, WitnessState,
 };
 
 /// Runs every check, each on a store from `fresh`.
@@ -18,6 +18,7 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) {
     log_rows(fresh());
     psi_grants_and_audit(fresh());
     page_byte_budget(fresh());
+    witness_rows(fresh());
 }
 
 /// The collection every check uses (backends' own tests may use it too).
@@ -566,4 +567,88 @@ pub fn page_byte_budget<S: Store>(store: S) {
     q.max_bytes = 10;
     let page = s.query_objects(&q).unwrap();
     assert_eq!((page.items.len(), page.more), (1, true));
+}
+
+/// Witnessing: trust is kept once, the witness state moves only by compare-and-set (of two
+/// racing advances from one state exactly one wins), evidence is kept once per conflict, and a
+/// log witness is registered once.
+pub fn witness_rows<S: Store>(s: S) {
+    assert!(s.witness_trust("log.example", "log.example+1+AA").unwrap());
+    assert!(!s.witness_trust("log.example", "log.example+1+AA").unwrap());
+    assert!(s.witness_trust("log.example", "log.example+2+BB").unwrap());
+    assert_eq!(
+        s.witness_trusted("log.example").unwrap(),
+        vec!["log.example+1+AA".to_owned(), "log.example+2+BB".to_owned()]
+    );
+    assert!(s.witness_trusted("other").unwrap().is_empty());
+    assert_eq!(s.witness_trusted_logs().unwrap().len(), 2);
+    assert_eq!(s.witness_state("log.example").unwrap(), None);
+    let st = |size: u64, root: u8| WitnessState {
+        origin: "log.example".into(),
+        size,
+        root: vec![root; 32],
+        note: format!("note {size}").into_bytes(),
+        updated: 7,
+    };
+    assert!(!s.witness_advance(Some((0, &[0; 32])), &st(3, 1)).unwrap());
+    assert!(s.witness_advance(None, &st(3, 1)).unwrap());
+    assert!(!s.witness_advance(None, &st(4, 2)).unwrap());
+    assert!(!s.witness_advance(Some((3, &[9; 32])), &st(4, 2)).unwrap());
+    assert!(s.witness_advance(Some((3, &[1; 32])), &st(4, 2)).unwrap());
+    assert_eq!(s.witness_state("log.example").unwrap(), Some(st(4, 2)));
+    assert_eq!(s.witness_states().unwrap(), vec![st(4, 2)]);
+    let s = std::sync::Arc::new(s);
+    let wins: usize = (0..2u8)
+        .map(|i| {
+            let s = s.clone();
+            std::thread::spawn(move || s.witness_advance(Some((4, &[2; 32])), &st(5, 10 + i)))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| usize::from(t.join().unwrap().unwrap()))
+        .sum();
+    assert_eq!(wins, 1);
+    assert_eq!(s.witness_state("log.example").unwrap().unwrap().size, 5);
+    // A batch applies in order: of two advances from the same state only the first wins.
+    let from5 = Some((5, s.witness_state("log.example").unwrap().unwrap().root));
+    let batch = [
+        WitnessAdvance {
+            expected: from5.clone(),
+            new: st(6, 3),
+        },
+        WitnessAdvance {
+            expected: from5,
+            new: st(7, 4),
+        },
+        WitnessAdvance {
+            expected: Some((6, vec![3; 32])),
+            new: st(8, 5),
+        },
+    ];
+    assert_eq!(
+        s.witness_advance_batch(&batch).unwrap(),
+        vec![true, false, true]
+    );
+    assert_eq!(s.witness_state("log.example").unwrap(), Some(st(8, 5)));
+    let e = WitnessEvidence {
+        origin: "log.example".into(),
+        cosigned: b"a".to_vec(),
+        conflicting: b"b".to_vec(),
+        reason: "fork".into(),
+        seen: 9,
+    };
+    assert!(s.witness_record_evidence(&e).unwrap());
+    assert!(!s.witness_record_evidence(&e).unwrap());
+    assert_eq!(s.witness_evidence().unwrap(), vec![e]);
+    let w = LogWitness {
+        url: "http://127.0.0.1:1".into(),
+        vkey: "w+1+CC".into(),
+        added: 1,
+    };
+    s.log_add_witness(&w).unwrap();
+    assert!(matches!(
+        s.log_add_witness(&w),
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert_eq!(s.log_witnesses().unwrap(), vec![w]);
 }

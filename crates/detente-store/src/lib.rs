@@ -22,14 +22,19 @@
 //!   index; leaves are never changed or removed. The sequencer reads them with
 //!   [`Store::log_leaves`]; receipts come from [`Store::log_object_entry`] and
 //!   [`Store::log_tombstones`].
+//! - **Witnessing**: the witness state of an origin only moves by compare-and-set
+//!   ([`Store::witness_advance`]), so of two concurrent requests from the same state at most
+//!   one succeeds; trusted log keys, witness states and evidence are never removed.
 //! - Backends are `Send + Sync` and called from blocking threads; calls may run
 //!   concurrently.
 
 #[cfg(feature = "testing")]
 pub mod conformance;
 mod types;
+mod witness;
 
 pub use types::*;
+pub use witness::*;
 
 /// What can go wrong in a store.
 #[derive(Debug, thiserror::Error)]
@@ -141,4 +146,40 @@ pub trait Store: Send + Sync + 'static {
     fn record_psi_session(&self, record: &PsiSessionRecord) -> Result<()>;
     /// The latest `limit` audited PSI sessions, oldest first.
     fn psi_sessions(&self, limit: usize) -> Result<Vec<PsiSessionRecord>>;
+
+    // --- Witnessing (issue 12) ---
+
+    /// Trusts a log key for an origin; false if it was trusted already. Trust is never
+    /// removed: a log dropped and re-added could otherwise be cosigned on a split view.
+    fn witness_trust(&self, origin: &str, vkey: &str) -> Result<bool>;
+    /// The trusted keys of an origin, in the order they were trusted.
+    fn witness_trusted(&self, origin: &str) -> Result<Vec<String>>;
+    /// Every trusted log key, ordered by origin then time trusted.
+    fn witness_trusted_logs(&self) -> Result<Vec<TrustedLog>>;
+    /// What the witness last cosigned for an origin.
+    fn witness_state(&self, origin: &str) -> Result<Option<WitnessState>>;
+    /// Every origin's witness state, ordered by origin.
+    fn witness_states(&self) -> Result<Vec<WitnessState>>;
+    /// Compare-and-set: stores `new` as the origin's state only if the current state is
+    /// exactly `expected` (size and root; `None`: no state yet). False if it was not.
+    fn witness_advance(&self, expected: Option<(u64, &[u8])>, new: &WitnessState) -> Result<bool>;
+    /// Several compare-and-sets applied in order and made durable together (a witness commits
+    /// the requests that queued during one write with the next); one result per op, as
+    /// [`Store::witness_advance`] would give them in that order.
+    fn witness_advance_batch(&self, ops: &[WitnessAdvance]) -> Result<Vec<bool>> {
+        ops.iter()
+            .map(|o| {
+                let expected = o.expected.as_ref().map(|(s, r)| (*s, r.as_slice()));
+                self.witness_advance(expected, &o.new)
+            })
+            .collect()
+    }
+    /// Keeps evidence of a conflict, once per (origin, conflicting note); false if kept already.
+    fn witness_record_evidence(&self, evidence: &WitnessEvidence) -> Result<bool>;
+    /// Every kept conflict, oldest first.
+    fn witness_evidence(&self) -> Result<Vec<WitnessEvidence>>;
+    /// Registers a witness of this node's log; `AlreadyExists` if its key is registered.
+    fn log_add_witness(&self, witness: &LogWitness) -> Result<()>;
+    /// The witnesses of this node's log, in the order they were registered.
+    fn log_witnesses(&self) -> Result<Vec<LogWitness>>;
 }

@@ -172,6 +172,9 @@ pub enum ClientError {
         /// What is wrong.
         detail: String,
     },
+    /// The checkpoint lacks the witness cosignatures asked for.
+    #[error("checkpoint is not cosigned by enough witnesses: {0}")]
+    Quorum(#[from] detente_tlog::witness::QuorumError),
     /// A hash needed for a proof is missing from the tiles.
     #[error("computing from tiles: {0}")]
     Tiles(String),

@@ -9,6 +9,7 @@ use detente_tlog::tile::{
     TILE_WIDTH, TileError, TileHashReader, TileReadError, TileSource, decode_bundle_for,
     decode_tile, tile_containing, tiles_for_size,
 };
+use detente_tlog::witness::check_quorum;
 use detente_tlog::{Checkpoint, Hash, Note, TileId, VerifierKey, Verifiers};
 
 use crate::{ClientError, Fetcher, State};
@@ -20,6 +21,10 @@ pub struct Options {
     pub key: Option<VerifierKey>,
     /// Skip the entry bundles (only hash tiles are checked).
     pub skip_entries: bool,
+    /// Witnesses whose cosignatures count towards [`Options::quorum`].
+    pub witnesses: Vec<VerifierKey>,
+    /// Valid cosignatures by distinct `witnesses` the checkpoint needs (0: none).
+    pub quorum: usize,
 }
 
 /// What a successful run verified.
@@ -41,6 +46,9 @@ pub struct Report {
     pub tiles: usize,
     /// Entry bundles fetched and checked.
     pub bundles: usize,
+    /// The witnesses (vkeys) whose valid cosignatures the checkpoint carries, when a quorum
+    /// was asked for.
+    pub cosigned_by: Vec<String>,
 }
 
 /// Fetches tiles, checking each body's length, and keeps the ones needed again (upper levels
@@ -156,6 +164,13 @@ pub fn verify_log<F: Fetcher>(
     let note_bytes = fetcher.fetch("checkpoint")?;
     let checkpoint = open_checkpoint(&note_bytes, &key)?;
     let n = checkpoint.size;
+    let cosigned_by = if options.quorum > 0 || !options.witnesses.is_empty() {
+        let note = Note::parse(&note_bytes)
+            .map_err(|e| ClientError::MalformedCheckpoint(e.to_string()))?;
+        check_quorum(&note, &options.witnesses, options.quorum)?
+    } else {
+        Vec::new()
+    };
 
     let previous = match state.map(State::last_checkpoint).transpose()?.flatten() {
         Some(bytes) => {
@@ -270,5 +285,6 @@ pub fn verify_log<F: Fetcher>(
         previous_size: previous.map(|p| p.size),
         tiles: tiles.fetched,
         bundles,
+        cosigned_by,
     })
 }

@@ -72,6 +72,7 @@ fn with_key() -> Options {
     Options {
         key: Some(key()),
         skip_entries: false,
+        ..Options::default()
     }
 }
 
@@ -108,6 +109,7 @@ fn verifies_pins_and_remembers() {
     let opts = Options {
         key: Some(other.verifier()),
         skip_entries: false,
+        ..Options::default()
     };
     let err = verify_log(&f, Some(&state), &opts).unwrap_err();
     assert!(matches!(err, ClientError::KeyMismatch { .. }), "{err}");
@@ -170,6 +172,7 @@ fn rewritten_history_is_inconsistent() {
     let opts = Options {
         key: Some(key()),
         skip_entries: true,
+        ..Options::default()
     };
     // That log's tiles don't match its root, so it is rejected as served...
     let err = verify_log(&remembered, Some(&state), &opts).unwrap_err();
@@ -289,6 +292,7 @@ fn huge_claimed_size_fails_on_the_first_missing_tile() {
     let opts = Options {
         key: Some(key()),
         skip_entries: true,
+        ..Options::default()
     };
     let err = verify_log(&f, None, &opts).unwrap_err();
     assert!(

@@ -7,7 +7,8 @@
 //! * [`checkpoint`]: `tlog-checkpoint` bodies.
 //! * [`tile`]: `tlog-tiles` paths, hash tiles, entry bundles, and a hash reader backed by tiles.
 //! * [`builder`]: an incremental, storage-agnostic tree builder for a sequencer.
-//! * [`witness`]: the `tlog-witness` `add-checkpoint` request body.
+//! * [`witness`]: `tlog-witness` `add-checkpoint` requests, the witness's decision, and the
+//!   verifier's quorum of cosignatures.
 //!
 //! The crate is pure: no I/O, no clocks, no randomness.
 //!

@@ -13,7 +13,7 @@ use detente_tlog::proof::{
 use detente_tlog::tile::{
     TileHashReader, TileSource, decode_bundle_for, encode_entry_bundle, tiles_for_size,
 };
-use detente_tlog::witness::add_checkpoint_body;
+use detente_tlog::witness::{AddCheckpoint, Cosigned, Refusal, add_checkpoint_body, decide};
 use detente_tlog::{
     Checkpoint, Cosigner, Hash, Note, NoteSigner, TileId, TreeBuilder, VerifierKey, Verifiers,
 };
@@ -322,4 +322,20 @@ fn generated_log_byte_for_byte() {
         String::from_utf8(body).unwrap(),
         v["add_checkpoint_request_example"].as_str().unwrap()
     );
+    // A witness that cosigned size 65,537 of this log accepts the generated request; one that
+    // cosigned another root for that size refuses it as a conflict.
+    let example = v["add_checkpoint_request_example"].as_str().unwrap();
+    let req = AddCheckpoint::parse(example.as_bytes()).unwrap();
+    assert_eq!(
+        (req.old, req.proof.len(), req.checkpoint.size),
+        (65_537, 15, 70_000)
+    );
+    let log_key = [VerifierKey::parse(v["log_vkey"].as_str().unwrap()).unwrap()];
+    let at = |root| Cosigned { size: 65_537, root };
+    let root_65537 = tree_root(&mut reader, 65_537).unwrap();
+    assert_eq!(decide(&req, &log_key, Some(&at(root_65537))), Ok(()));
+    assert!(matches!(
+        decide(&req, &log_key, Some(&at(leaf_hash(b"other")))),
+        Err(Refusal::Inconsistent { conflict: true, .. })
+    ));
 }

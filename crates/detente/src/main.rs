@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod collection;
+mod log;
 mod logkey;
 mod member;
 mod pattern;
@@ -18,6 +19,7 @@ mod scan;
 mod serve;
 mod token;
 mod verify;
+mod witness;
 
 /// Cooperative cyber defence between parties that do not trust each other.
 #[derive(Parser)]
@@ -51,6 +53,10 @@ enum Command {
     Psi(psi::Args),
     /// Print the node's transparency-log verifier key.
     LogKey(logkey::Args),
+    /// The node's transparency log: register the witnesses that cosign it.
+    Log(log::Args),
+    /// Witness partners' logs: key, trusted logs, evidence of equivocation.
+    Witness(witness::Args),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +81,8 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan::run(args),
         Command::Psi(args) => psi::run(args),
         Command::LogKey(args) => logkey::run(args),
+        Command::Log(args) => log::run(args),
+        Command::Witness(args) => witness::run(args),
     };
     match result {
         Ok(code) => code,

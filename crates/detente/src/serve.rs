@@ -3,8 +3,10 @@
 //! Data directory layout: `detente.sqlite` (the store), `node.ed25519` (the node's Ed25519
 //! identity: the 32-byte private seed in hex, mode 0600; the transparency log signs with
 //! it), `admin.credentials` (`admin:SECRET`, mode 0600, written on first start),
-//! `log.origin` (the transparency log's origin line, fixed when the directory is created) and
-//! `log/` (the published tlog-tiles tree: `checkpoint`, `tile/...`).
+//! `log.origin` (the transparency log's origin line, fixed when the directory is created),
+//! `witness.ed25519` (the witness's cosigning seed, in hex, mode 0600; separate from the log
+//! key so a witness key never signs a checkpoint) and `log/` (the published tlog-tiles tree:
+//! `checkpoint`, `tile/...`).
 
 use std::fs;
 use std::io::Write;
@@ -35,6 +37,7 @@ const IDENTITY_FILE: &str = "node.ed25519";
 const ADMIN_CREDENTIALS: &str = "admin.credentials";
 const ORIGIN_FILE: &str = "log.origin";
 const LOG_DIR: &str = "log";
+const WITNESS_KEY_FILE: &str = "witness.ed25519";
 
 /// Run the node: a TAXII 2.1 server over the data directory.
 #[derive(ClapArgs, Debug)]
@@ -137,9 +140,13 @@ fn connection_cap(wanted: Option<usize>) -> anyhow::Result<usize> {
 
 /// Reads the node's Ed25519 seed from the data directory.
 pub fn node_seed(dir: &Path) -> anyhow::Result<[u8; 32]> {
-    let path = dir.join(IDENTITY_FILE);
+    read_seed(&dir.join(IDENTITY_FILE))
+}
+
+/// Reads a 32-byte seed written as 64 hex digits.
+fn read_seed(path: &Path) -> anyhow::Result<[u8; 32]> {
     let text =
-        fs::read_to_string(&path).with_context(|| format!("couldn't read {}", path.display()))?;
+        fs::read_to_string(path).with_context(|| format!("couldn't read {}", path.display()))?;
     let text = text.trim();
     let mut seed = [0u8; 32];
     if text.len() != 64 || !text.is_ascii() {
@@ -150,6 +157,28 @@ pub fn node_seed(dir: &Path) -> anyhow::Result<[u8; 32]> {
             .with_context(|| format!("{} does not hold 64 hex digits", path.display()))?;
     }
     Ok(seed)
+}
+
+/// Writes a fresh random seed as 64 hex digits, readable by the owner only, if `path` is absent.
+fn ensure_seed(path: &Path) -> anyhow::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut seed = [0u8; 32];
+    getrandom::getrandom(&mut seed).context("couldn't get randomness for a key")?;
+    let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+    write_private(path, format!("{hex}\n").as_bytes())?;
+    tracing::info!(path = %path.display(), "created a key");
+    Ok(())
+}
+
+/// The node's witness cosigner, named `<log origin>/witness`; its key is created on first use.
+pub fn witness_cosigner(dir: &Path) -> anyhow::Result<detente_tlog::Cosigner> {
+    let origin = log_origin(dir)?;
+    let path = dir.join(WITNESS_KEY_FILE);
+    ensure_seed(&path)?;
+    detente_tlog::Cosigner::from_seed(&format!("{origin}/witness"), &read_seed(&path)?)
+        .map_err(|e| anyhow::anyhow!("couldn't derive the witness key: {e}"))
 }
 
 /// Reads the log origin fixed in the data directory.
@@ -230,15 +259,7 @@ fn initialise(dir: &Path) -> anyhow::Result<(SqliteStore, Option<String>)> {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
             .with_context(|| format!("couldn't restrict {}", dir.display()))?;
     }
-    let identity = dir.join(IDENTITY_FILE);
-    if !identity.exists() {
-        let mut seed = [0u8; 32];
-        getrandom::getrandom(&mut seed).context("couldn't get randomness for the node key")?;
-        let key = ed25519_dalek::SigningKey::from_bytes(&seed);
-        let hex: String = key.to_bytes().iter().map(|b| format!("{b:02x}")).collect();
-        write_private(&identity, format!("{hex}\n").as_bytes())?;
-        tracing::info!(path = %identity.display(), "created the node identity key");
-    }
+    ensure_seed(&dir.join(IDENTITY_FILE))?;
     let db = dir.join(DB_FILE);
     let store =
         SqliteStore::open(&db).with_context(|| format!("couldn't open {}", db.display()))?;
@@ -288,6 +309,40 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// Posts checkpoints to witnesses over HTTP(S).
+struct WitnessClient {
+    agent: ureq::Agent,
+}
+
+impl WitnessClient {
+    fn new() -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(10)))
+            .build()
+            .into();
+        WitnessClient { agent }
+    }
+}
+
+impl detente_sequencer::witnessing::Transport for WitnessClient {
+    fn add_checkpoint(&self, url: &str, body: &[u8]) -> Result<(u16, Vec<u8>), String> {
+        let target = format!("{url}/witness/add-checkpoint");
+        let mut r = self
+            .agent
+            .post(&target)
+            .send(body)
+            .map_err(|e| format!("{target}: {e}"))?;
+        let reply = r
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024)
+            .read_to_vec()
+            .map_err(|e| format!("{target}: {e}"))?;
+        Ok((r.status().as_u16(), reply))
+    }
+}
+
 /// Runs `detente serve`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let tls = match (&args.tls_cert, &args.tls_key) {
@@ -334,13 +389,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .context("couldn't print the admin secret")?;
     }
     let store = Arc::new(store);
+    let prover = Arc::new(detente_sequencer::Prover::new(
+        &log_dir,
+        sequencer.published(),
+    ));
+    let witnesses = Arc::new(detente_sequencer::witnessing::Witnessing::default());
+    detente_sequencer::witnessing::start(
+        store.clone(),
+        prover.clone(),
+        witnesses.clone(),
+        Arc::new(WitnessClient::new()),
+    );
     let log = detente_server::LogService {
-        prover: Arc::new(detente_sequencer::Prover::new(
-            &log_dir,
-            sequencer.published(),
-        )),
+        prover,
         verifier_key: sequencer.verifier_key(),
         dir: log_dir,
+        witnesses,
     };
     {
         // Publish new leaves at least every second: poll twice a second, and keep stepping
@@ -357,8 +421,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         });
     }
+    let witness = detente_server::WitnessService {
+        cosigner: witness_cosigner(&args.data.dir)?,
+    };
     let config = Config {
         log: Some(log),
+        witness: Some(witness),
         tls,
         insecure_http: args.insecure_http,
         max_content_length: args.max_content_length,

@@ -32,6 +32,14 @@ pub struct Args {
     /// use, then pinned.
     #[arg(long)]
     key: Option<String>,
+    /// A witness's verifier key (name+hex+base64, from `detente witness key` on its node);
+    /// repeat for each. Its valid cosignatures on the checkpoint count towards --quorum.
+    #[arg(long = "witness", value_name = "VKEY")]
+    witnesses: Vec<String>,
+    /// Accept the checkpoint only with valid cosignatures from at least this many of the
+    /// --witness keys [default: all of them].
+    #[arg(long, value_name = "K", requires = "witnesses")]
+    quorum: Option<usize>,
     /// Check only the hash tiles, not the entry bundles.
     #[arg(long)]
     skip_entries: bool,
@@ -68,9 +76,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let fetcher = HttpFetcher::with_agent(&args.url, args.login.agent()?);
     let state = State::new(&state_root, fetcher.location());
+    let witnesses = args
+        .witnesses
+        .iter()
+        .map(|w| VerifierKey::parse(w).with_context(|| format!("parsing --witness {w}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let quorum = args.quorum.unwrap_or(witnesses.len());
+    if quorum > witnesses.len() {
+        anyhow::bail!(
+            "--quorum {quorum} is more than the {} --witness keys given",
+            witnesses.len()
+        );
+    }
     let options = Options {
         key,
         skip_entries: args.skip_entries,
+        witnesses,
+        quorum,
     };
     let r = match verify_log(&fetcher, Some(&state), &options) {
         Ok(r) => r,
@@ -91,6 +113,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "tiles: {} hash tiles and {} entry bundles checked",
         r.tiles, r.bundles
     );
+    if !r.cosigned_by.is_empty() {
+        println!(
+            "witnesses: cosigned by {} of the required {quorum}: {}",
+            r.cosigned_by.len(),
+            r.cosigned_by.join(", ")
+        );
+    }
     if let Some(coll) = &args.collection {
         let key = VerifierKey::parse(&r.key).context("the pinned key is malformed")?;
         let out = collection::check(
