@@ -63,7 +63,12 @@ pub struct Config {
     pub log: Option<LogService>,
     /// Cap and per-member budget of PSI sessions (`/psi/v1/...`).
     pub psi: detente_psi_net::server::ServeConfig,
+    /// How far ahead of the node's clock a posted `modified` (or `created`) may be.
+    pub max_future_skew: std::time::Duration,
 }
+
+/// Default [`Config::max_future_skew`]: five minutes.
+pub const DEFAULT_MAX_FUTURE_SKEW: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Default for Config {
     fn default() -> Self {
@@ -79,6 +84,7 @@ impl Default for Config {
                 max_items: 1_000_000,
                 budget: Some((10_000_000, std::time::Duration::from_secs(3600))),
             },
+            max_future_skew: DEFAULT_MAX_FUTURE_SKEW,
         }
     }
 }

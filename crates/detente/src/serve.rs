@@ -72,6 +72,9 @@ pub struct Args {
     /// Length of the PSI budget's sliding window, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
     psi_budget_window: u64,
+    /// How far ahead of this node's clock a posted `modified` may be, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = detente_server::DEFAULT_MAX_FUTURE_SKEW.as_secs())]
+    max_future_skew: u64,
 }
 
 /// Reads the node's Ed25519 seed from the data directory.
@@ -301,6 +304,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         tls,
         insecure_http: args.insecure_http,
         max_content_length: args.max_content_length,
+        max_future_skew: std::time::Duration::from_secs(args.max_future_skew),
         psi: detente_psi_net::server::ServeConfig {
             max_items: args.psi_max_items,
             budget: (args.psi_budget_items > 0).then(|| {
