@@ -1,0 +1,543 @@
+//! The authorization matrix, generated: every member kind (role × grant × clearance, plus
+//! TLP:RED recipients and a second contributor) against every object kind (each TLP level,
+//! RED with and without recipients, upper-case marking ids, granular markings, an object
+//! with versions at several levels, value-identified copies from two contributors) on the
+//! TAXII endpoints and `/log/receipt`, checked against a model of what each member may see:
+//! nothing above a member's view is returned, counted, listed, receipted or deletable, and a
+//! hidden object answers exactly like an absent one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use base64::Engine;
+use detente_sequencer::{Prover, Sequencer};
+use detente_server::{Config, LogService, Metrics, credentials, serve};
+use detente_store::{Access, ApiRootRecord, Clearance, CollectionRecord, NewMember, Role, Store};
+use detente_store_sqlite::SqliteStore;
+use serde_json::{Value, json};
+
+const COLL: &str = "0b1a2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+const TAXII: &str = "application/taxii+json;version=2.1";
+const ABSENT: &str = "indicator--00000000-0000-4000-8000-00000000dead";
+
+/// A marking, as posted, and the level the model gives it (4 is RED).
+const MARKINGS: [(&str, u8); 7] = [
+    (
+        "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",
+        0,
+    ),
+    (
+        "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da",
+        1,
+    ),
+    (
+        "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",
+        2,
+    ),
+    (
+        "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+        3,
+    ),
+    (
+        "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
+        4,
+    ),
+    (
+        "marking-definition--5E57C739-391A-4EB3-B6BE-7D15CA92D5ED",
+        4,
+    ),
+    (
+        "marking-definition--F88D31F6-486F-44DA-B317-01333BDE0B82",
+        2,
+    ),
+];
+
+/// A member of the matrix.
+#[derive(Clone, Debug)]
+struct M {
+    name: String,
+    role: Role,
+    grant: Option<Access>,
+    clearance: Clearance,
+}
+
+impl M {
+    fn read(&self) -> bool {
+        self.role == Role::Admin || self.grant.is_some_and(Access::read)
+    }
+    fn write(&self) -> bool {
+        self.role == Role::Admin
+            || (self.role == Role::Contributor && self.grant.is_some_and(Access::write))
+    }
+    fn level(&self) -> u8 {
+        self.clearance.rank().0
+    }
+}
+
+/// One stored version in the model.
+#[derive(Clone, Debug)]
+struct V {
+    id: String,
+    /// `modified`, or for copies the `date_added` the node reports.
+    version: String,
+    level: u8,
+    by: String,
+    recipients: Vec<String>,
+    body: Value,
+}
+
+impl V {
+    fn seen_by(&self, m: &M) -> bool {
+        m.read()
+            && (self.level <= m.level()
+                || (self.level == 4 && (m.name == self.by || self.recipients.contains(&m.name))))
+    }
+}
+
+struct Node {
+    addr: SocketAddr,
+    store: Arc<SqliteStore>,
+    sequencer: Sequencer,
+    agent: ureq::Agent,
+    _stop: tokio::sync::oneshot::Sender<()>,
+    _dir: tempfile::TempDir,
+}
+
+fn basic(user: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:pw"))
+    )
+}
+
+impl Node {
+    fn call(&self, method: &str, path: &str, user: &str, body: Option<&Value>) -> (u16, String) {
+        let url = format!("http://{}{path}", self.addr);
+        let auth = basic(user);
+        let r = match (method, body) {
+            ("GET", _) => self
+                .agent
+                .get(&url)
+                .header("Accept", TAXII)
+                .header("Authorization", &auth)
+                .call(),
+            ("DELETE", _) => self
+                .agent
+                .delete(&url)
+                .header("Accept", TAXII)
+                .header("Authorization", &auth)
+                .call(),
+            (_, Some(b)) => self
+                .agent
+                .post(&url)
+                .header("Accept", TAXII)
+                .header("Content-Type", TAXII)
+                .header("Authorization", &auth)
+                .send(b.to_string()),
+            _ => unreachable!(),
+        };
+        let mut r = r.unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    }
+
+    fn post(&self, user: &str, objects: Vec<Value>) -> Value {
+        let (status, body) = self.call(
+            "POST",
+            &format!("/api/collections/{COLL}/objects/"),
+            user,
+            Some(&json!({ "objects": objects })),
+        );
+        assert_eq!(status, 202, "{body}");
+        let st: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(st["failure_count"], 0, "{st}");
+        st
+    }
+}
+
+fn members() -> Vec<M> {
+    let mut out = vec![
+        M {
+            name: "admin".into(),
+            role: Role::Admin,
+            grant: None,
+            clearance: Clearance::AmberStrict,
+        },
+        M {
+            name: "owner".into(),
+            role: Role::Contributor,
+            grant: Some(Access::ReadWrite),
+            clearance: Clearance::AmberStrict,
+        },
+        M {
+            name: "second".into(),
+            role: Role::Contributor,
+            grant: Some(Access::ReadWrite),
+            clearance: Clearance::Green,
+        },
+    ];
+    let grants = [
+        None,
+        Some(Access::Read),
+        Some(Access::Write),
+        Some(Access::ReadWrite),
+        Some(Access::Psi),
+        Some(Access::ReadPsi),
+    ];
+    for role in [Role::Contributor, Role::Reader] {
+        for grant in grants {
+            for clearance in [
+                Clearance::Clear,
+                Clearance::Green,
+                Clearance::Amber,
+                Clearance::AmberStrict,
+            ] {
+                out.push(M {
+                    name: format!(
+                        "{}-{}-{}",
+                        role.as_str(),
+                        grant.map_or("none", Access::as_str),
+                        clearance.as_str()
+                    )
+                    .replace('+', "_"),
+                    role,
+                    grant,
+                    clearance,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn start(members: &[M]) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+    store
+        .ensure_api_root(&ApiRootRecord {
+            path: "/api/".into(),
+            title: "t".into(),
+            description: None,
+        })
+        .unwrap();
+    store
+        .add_collection(&CollectionRecord {
+            id: COLL.into(),
+            api_root: "/api/".into(),
+            title: "c".into(),
+            description: None,
+            alias: None,
+        })
+        .unwrap();
+    let hash = credentials::hash_secret("pw").unwrap();
+    for m in members {
+        store
+            .add_member(&NewMember {
+                name: m.name.clone(),
+                role: m.role,
+                clearance: m.clearance,
+                secret_hash: hash.clone(),
+            })
+            .unwrap();
+        if let Some(g) = m.grant {
+            store.grant(COLL, &m.name, g).unwrap();
+        }
+    }
+    let log_dir = dir.path().join("log");
+    let sequencer = Sequencer::open(&log_dir, "matrix.test/node", &[5u8; 32]).unwrap();
+    let store = Arc::new(store);
+    let config = Config {
+        log: Some(LogService {
+            dir: log_dir.clone(),
+            prover: Arc::new(Prover::new(&log_dir, sequencer.published())),
+            verifier_key: sequencer.verifier_key(),
+        }),
+        ..Config::default()
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let s = store.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(l.local_addr().unwrap()).unwrap();
+            serve(config, s, Arc::new(Metrics::default()), l, async {
+                let _ = stop_rx.await;
+            })
+            .await
+            .unwrap();
+        });
+    });
+    Node {
+        addr: rx.recv().unwrap(),
+        store,
+        sequencer,
+        agent: ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into(),
+        _stop: stop,
+        _dir: dir,
+    }
+}
+
+fn indicator(n: u32, day: u32, markings: &[usize], granular: Option<usize>) -> Value {
+    let mut o = json!({
+        "type": "indicator", "spec_version": "2.1",
+        "id": format!("indicator--00000000-0000-4000-8000-{n:012}"),
+        "created": "2024-01-01T00:00:00.000Z",
+        "modified": format!("2024-01-{day:02}T00:00:00.000Z"),
+        "name": format!("indicator {n} v{day}"),
+        "pattern": format!("[domain-name:value = 'n{n}.example']"),
+        "pattern_type": "stix", "valid_from": "2024-01-01T00:00:00Z"
+    });
+    if !markings.is_empty() {
+        o["object_marking_refs"] =
+            json!(markings.iter().map(|&i| MARKINGS[i].0).collect::<Vec<_>>());
+    }
+    if let Some(g) = granular {
+        o["granular_markings"] = json!([{ "marking_ref": MARKINGS[g].0, "selectors": ["name"] }]);
+    }
+    o
+}
+
+/// Posts every object kind; returns the model of what is stored.
+fn populate(n: &Node, recipient: &str) -> Vec<V> {
+    let mut model = vec![];
+    let mut add = |n: &Node, by: &str, o: Value, level: u8, recipients: &[&str]| {
+        let mut o = o;
+        if !recipients.is_empty() {
+            o["x_detente_recipients"] = json!(recipients);
+        }
+        let st = n.post(by, vec![o.clone()]);
+        let version = st["successes"][0]["version"].as_str().unwrap().to_owned();
+        model.push(V {
+            id: o["id"].as_str().unwrap().to_owned(),
+            version,
+            level,
+            by: by.to_owned(),
+            recipients: recipients.iter().map(|r| (*r).to_owned()).collect(),
+            body: o,
+        });
+    };
+    add(n, "owner", indicator(1, 1, &[], None), 0, &[]);
+    for (i, &(_, level)) in MARKINGS.iter().enumerate() {
+        add(
+            n,
+            "owner",
+            indicator(10 + i as u32, 1, &[i], None),
+            level,
+            &[],
+        );
+    }
+    add(n, "owner", indicator(30, 1, &[4], None), 4, &[recipient]);
+    add(n, "owner", indicator(31, 1, &[5], None), 4, &[recipient]);
+    add(n, "owner", indicator(32, 1, &[1], Some(4)), 4, &[]);
+    add(n, "owner", indicator(33, 1, &[], Some(6)), 2, &[]);
+    // One object, versions at several levels (newest visible differs by member).
+    for (day, marking) in [(1, 1), (2, 2), (3, 4), (4, 0), (5, 3)] {
+        add(
+            n,
+            "owner",
+            indicator(40, day, &[marking], None),
+            MARKINGS[marking].1,
+            &[],
+        );
+    }
+    // A value both contributors hold, each under its own marking.
+    let domain = |markings: &[usize]| {
+        json!({"type": "domain-name", "spec_version": "2.1",
+               "id": "domain-name--3c10e5f0-4a3d-5b3c-9d2a-6b0f5a1c2d3e", "value": "shared.example",
+               "object_marking_refs": markings.iter().map(|&i| MARKINGS[i].0).collect::<Vec<_>>()})
+    };
+    add(n, "owner", domain(&[2]), 2, &[]);
+    add(n, "second", domain(&[1]), 1, &[]);
+    model
+}
+
+/// The versions of `id` a member sees, oldest version first.
+fn seen<'a>(model: &'a [V], m: &M, id: &str) -> Vec<&'a V> {
+    let mut v: Vec<&V> = model
+        .iter()
+        .filter(|v| v.id == id && v.seen_by(m))
+        .collect();
+    v.sort_by(|a, b| a.version.cmp(&b.version));
+    v
+}
+
+fn ids(model: &[V]) -> BTreeSet<String> {
+    model.iter().map(|v| v.id.clone()).collect()
+}
+
+fn envelope_objects(body: &str) -> Vec<Value> {
+    let v: Value = serde_json::from_str(body).unwrap();
+    v["objects"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn nothing_above_a_members_view_is_returned_listed_counted_or_deletable() {
+    let members = members();
+    let recipient = "reader-read-clear";
+    let mut n = start(&members);
+    let model = populate(&n, recipient);
+    while n.sequencer.step(&*n.store).unwrap().is_some() {}
+    let base = format!("/api/collections/{COLL}");
+    let mut cases = 0usize;
+    for m in &members {
+        let who = &m.name;
+        let visible_coll = m.read() || m.write();
+        // The collections listing.
+        let (st, body) = n.call("GET", "/api/collections/", who, None);
+        assert_eq!(st, 200);
+        let listed: Value = serde_json::from_str(&body).unwrap();
+        let entry = listed["collections"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["id"] == COLL);
+        assert_eq!(entry.is_some(), visible_coll, "{who} lists the collection");
+        if let Some(c) = entry {
+            assert_eq!(
+                (c["can_read"].as_bool(), c["can_write"].as_bool()),
+                (Some(m.read()), Some(m.write())),
+                "{who}"
+            );
+        }
+        cases += 1;
+        let denied = if !visible_coll { 404 } else { 403 };
+        // Pages and the manifest: exactly the newest visible version of each object.
+        let expect_last: BTreeMap<String, String> = ids(&model)
+            .into_iter()
+            .filter_map(|id| seen(&model, m, &id).last().map(|v| (id, v.version.clone())))
+            .collect();
+        let expect_all: BTreeSet<(String, String)> = model
+            .iter()
+            .filter(|v| v.seen_by(m))
+            .map(|v| (v.id.clone(), v.version.clone()))
+            .collect();
+        for path in [
+            "objects/?limit=1000",
+            "manifest/?limit=1000",
+            "objects/?match[version]=all&limit=1000",
+        ] {
+            let (st, body) = n.call("GET", &format!("{base}/{path}"), who, None);
+            cases += 1;
+            if !m.read() {
+                assert_eq!(st, denied, "{who} {path}");
+                continue;
+            }
+            assert_eq!(st, 200, "{who} {path}: {body}");
+            let items = envelope_objects(&body);
+            let got: BTreeSet<(String, String)> = items
+                .iter()
+                .map(|o| {
+                    let id = o["id"].as_str().unwrap().to_owned();
+                    let version = o["version"]
+                        .as_str()
+                        .or(o["modified"].as_str())
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| {
+                            // A copy in a page: identify it by its body among the model's.
+                            model
+                                .iter()
+                                .find(|v| v.body == *o)
+                                .map(|v| v.version.clone())
+                                .unwrap_or_default()
+                        });
+                    (id, version)
+                })
+                .collect();
+            let want: BTreeSet<(String, String)> = if path.contains("match[version]=all") {
+                expect_all.clone()
+            } else {
+                expect_last.clone().into_iter().collect()
+            };
+            assert_eq!(got, want, "{who} {path}");
+            assert_eq!(items.len(), want.len(), "{who} {path}: counted once each");
+        }
+        // Per object: by id, versions, receipt, DELETE by anyone but the owner and admins.
+        let (_, absent_get) = n.call("GET", &format!("{base}/objects/{ABSENT}/"), who, None);
+        let (absent_del_st, absent_del) =
+            n.call("DELETE", &format!("{base}/objects/{ABSENT}/"), who, None);
+        for id in ids(&model).iter().map(String::as_str).chain([ABSENT]) {
+            let vs = seen(&model, m, id);
+            let (st, body) = n.call("GET", &format!("{base}/objects/{id}/"), who, None);
+            cases += 1;
+            if !m.read() {
+                assert_eq!(st, denied, "{who} GET {id}");
+            } else if vs.is_empty() {
+                assert_eq!(st, 404, "{who} GET {id}: {body}");
+                assert_eq!(
+                    body.replace(id, "X"),
+                    absent_get.replace(ABSENT, "X"),
+                    "{who} {id}"
+                );
+            } else {
+                assert_eq!(st, 200, "{who} GET {id}");
+                assert_eq!(
+                    envelope_objects(&body),
+                    vec![vs[vs.len() - 1].body.clone()],
+                    "{who} GET {id}"
+                );
+            }
+            let (st, body) = n.call("GET", &format!("{base}/objects/{id}/versions/"), who, None);
+            cases += 1;
+            if m.read() && !vs.is_empty() {
+                assert_eq!(st, 200, "{who} versions {id}");
+                let got: Vec<String> = serde_json::from_str::<Value>(&body).unwrap()["versions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap().to_owned())
+                    .collect();
+                let want: Vec<String> = vs.iter().map(|v| v.version.clone()).collect();
+                assert_eq!(got, want, "{who} versions {id}");
+            } else {
+                assert_eq!(
+                    st,
+                    if m.read() { 404 } else { denied },
+                    "{who} versions {id}"
+                );
+            }
+            let (st, _) = n.call("GET", &format!("/log/receipt/{COLL}/{id}"), who, None);
+            cases += 1;
+            assert_eq!(
+                st,
+                if vs.is_empty() { 404 } else { 200 },
+                "{who} receipt {id}"
+            );
+            if m.role != Role::Admin && m.name != "owner" && m.name != "second" {
+                let (st, body) = n.call("DELETE", &format!("{base}/objects/{id}/"), who, None);
+                cases += 1;
+                assert_eq!(st, absent_del_st, "{who} DELETE {id}");
+                assert_eq!(
+                    body.replace(id, "X"),
+                    absent_del.replace(ABSENT, "X"),
+                    "{who} DELETE {id}"
+                );
+            }
+        }
+    }
+    // Nothing was deleted by anyone above.
+    let (_, body) = n.call(
+        "GET",
+        &format!("{base}/objects/?match[version]=all&limit=1000"),
+        "owner",
+        None,
+    );
+    assert_eq!(
+        envelope_objects(&body).len(),
+        model.iter().filter(|v| v.by == "owner").count() + 1
+    );
+    println!(
+        "authorization matrix: {} members x {} objects (+1 absent), {} versions: {cases} cases",
+        members.len(),
+        ids(&model).len(),
+        model.len()
+    );
+}
