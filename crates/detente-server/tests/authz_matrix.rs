@@ -534,6 +534,86 @@ fn nothing_above_a_members_view_is_returned_listed_counted_or_deletable() {
         envelope_objects(&body).len(),
         model.iter().filter(|v| v.by == "owner").count() + 1
     );
+    // Writing: what a writer is told never depends on what it cannot read. A new version of
+    // any of the owner's objects gets the same refusal, visible or hidden; a copy of a value
+    // the owner holds (hidden or not) reads like a copy of a value nobody holds.
+    let owned: Vec<&V> = model
+        .iter()
+        .filter(|v| v.by == "owner" && v.id.starts_with("indicator--"))
+        .collect();
+    for m in members
+        .iter()
+        .filter(|m| m.write() && m.role != Role::Admin && m.name != "owner")
+    {
+        let who = &m.name;
+        let mut refusals = BTreeSet::new();
+        // A new version, and a different object with a stored version's id and version.
+        let attempts = owned.iter().flat_map(|v| {
+            let mut newer = v.body.clone();
+            newer["modified"] = json!("2024-02-01T00:00:00.000Z");
+            let mut same = v.body.clone();
+            same["name"] = json!("probe");
+            [(v, newer), (v, same)]
+        });
+        for (v, o) in attempts {
+            let (st, body) = n.call(
+                "POST",
+                &format!("{base}/objects/"),
+                who,
+                Some(&json!({ "objects": [o] })),
+            );
+            cases += 1;
+            assert_eq!(st, 202, "{who} versions {}: {body}", v.id);
+            let mut r: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(r["failure_count"], 1, "{who} versions {}: {body}", v.id);
+            for k in ["id", "request_timestamp"] {
+                r[k] = json!("");
+            }
+            // The version echoes the poster's own object.
+            r["failures"][0]["version"] = json!("");
+            refusals.insert(r.to_string().replace(&v.id, "X"));
+        }
+        assert_eq!(refusals.len(), 1, "{who}: {refusals:?}");
+        let probe = |value: &str| {
+            let uuid = if value == "shared.example" {
+                "3c10e5f0-4a3d-5b3c-9d2a-6b0f5a1c2d3e".to_owned()
+            } else {
+                format!(
+                    "3c10e5f0-4a3d-5b3c-9d2a-{:012x}",
+                    who.len() * 7919 + who.bytes().map(usize::from).sum::<usize>()
+                )
+            };
+            let o = json!({"type": "domain-name", "spec_version": "2.1",
+                           "id": format!("domain-name--{uuid}"), "value": value});
+            let (st, body) = n.call(
+                "POST",
+                &format!("{base}/objects/"),
+                who,
+                Some(&json!({ "objects": [o] })),
+            );
+            assert_eq!(st, 202, "{who}: {body}");
+            let mut v: Value = serde_json::from_str(&body).unwrap();
+            for k in ["id", "request_timestamp"] {
+                v[k] = json!("");
+            }
+            v["successes"][0] = json!(
+                v["successes"][0]["message"].as_str().map(|m| m
+                    .split("/log/")
+                    .next()
+                    .unwrap_or("")
+                    .to_owned())
+            );
+            v.to_string()
+        };
+        if m.name != "second" {
+            cases += 1;
+            assert_eq!(
+                probe("shared.example"),
+                probe(&format!("fresh-{who}.example")),
+                "{who}"
+            );
+        }
+    }
     println!(
         "authorization matrix: {} members x {} objects (+1 absent), {} versions: {cases} cases",
         members.len(),
