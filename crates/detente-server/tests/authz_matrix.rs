@@ -6,19 +6,14 @@
 //! nothing above a member's view is returned, counted, listed, receipted or deletable, and a
 //! hidden object answers exactly like an absent one.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
-use std::sync::Arc;
+mod common;
 
-use base64::Engine;
-use detente_sequencer::{Prover, Sequencer};
-use detente_server::{Config, LogService, Metrics, credentials, serve};
-use detente_store::{Access, ApiRootRecord, Clearance, CollectionRecord, NewMember, Role, Store};
-use detente_store_sqlite::SqliteStore;
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::{COLL, Node, start};
+use detente_store::{Access, Clearance, Role};
 use serde_json::{Value, json};
 
-const COLL: &str = "0b1a2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
-const TAXII: &str = "application/taxii+json;version=2.1";
 const ABSENT: &str = "indicator--00000000-0000-4000-8000-00000000dead";
 
 /// A marking, as posted, and the level the model gives it (4 is RED).
@@ -95,52 +90,7 @@ impl V {
     }
 }
 
-struct Node {
-    addr: SocketAddr,
-    store: Arc<SqliteStore>,
-    sequencer: Sequencer,
-    agent: ureq::Agent,
-    _stop: tokio::sync::oneshot::Sender<()>,
-    _dir: tempfile::TempDir,
-}
-
-fn basic(user: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:pw"))
-    )
-}
-
 impl Node {
-    fn call(&self, method: &str, path: &str, user: &str, body: Option<&Value>) -> (u16, String) {
-        let url = format!("http://{}{path}", self.addr);
-        let auth = basic(user);
-        let r = match (method, body) {
-            ("GET", _) => self
-                .agent
-                .get(&url)
-                .header("Accept", TAXII)
-                .header("Authorization", &auth)
-                .call(),
-            ("DELETE", _) => self
-                .agent
-                .delete(&url)
-                .header("Accept", TAXII)
-                .header("Authorization", &auth)
-                .call(),
-            (_, Some(b)) => self
-                .agent
-                .post(&url)
-                .header("Accept", TAXII)
-                .header("Content-Type", TAXII)
-                .header("Authorization", &auth)
-                .send(b.to_string()),
-            _ => unreachable!(),
-        };
-        let mut r = r.unwrap();
-        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
-    }
-
     fn post(&self, user: &str, objects: Vec<Value>) -> Value {
         let (status, body) = self.call(
             "POST",
@@ -208,82 +158,6 @@ fn members() -> Vec<M> {
         }
     }
     out
-}
-
-fn start(members: &[M]) -> Node {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
-    store
-        .ensure_api_root(&ApiRootRecord {
-            path: "/api/".into(),
-            title: "t".into(),
-            description: None,
-        })
-        .unwrap();
-    store
-        .add_collection(&CollectionRecord {
-            id: COLL.into(),
-            api_root: "/api/".into(),
-            title: "c".into(),
-            description: None,
-            alias: None,
-        })
-        .unwrap();
-    let hash = credentials::hash_secret("pw").unwrap();
-    for m in members {
-        store
-            .add_member(&NewMember {
-                name: m.name.clone(),
-                role: m.role,
-                clearance: m.clearance,
-                secret_hash: hash.clone(),
-            })
-            .unwrap();
-        if let Some(g) = m.grant {
-            store.grant(COLL, &m.name, g).unwrap();
-        }
-    }
-    let log_dir = dir.path().join("log");
-    let sequencer = Sequencer::open(&log_dir, "matrix.test/node", &[5u8; 32]).unwrap();
-    let store = Arc::new(store);
-    let config = Config {
-        log: Some(LogService {
-            dir: log_dir.clone(),
-            prover: Arc::new(Prover::new(&log_dir, sequencer.published())),
-            verifier_key: sequencer.verifier_key(),
-        }),
-        ..Config::default()
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let s = store.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap()).unwrap();
-            serve(config, s, Arc::new(Metrics::default()), l, async {
-                let _ = stop_rx.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
-    Node {
-        addr: rx.recv().unwrap(),
-        store,
-        sequencer,
-        agent: ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into(),
-        _stop: stop,
-        _dir: dir,
-    }
 }
 
 fn indicator(n: u32, day: u32, markings: &[usize], granular: Option<usize>) -> Value {
@@ -383,9 +257,13 @@ fn envelope_objects(body: &str) -> Vec<Value> {
 fn nothing_above_a_members_view_is_returned_listed_counted_or_deletable() {
     let members = members();
     let recipient = "reader-read-clear";
-    let mut n = start(&members);
+    let specs: Vec<common::MemberSpec> = members
+        .iter()
+        .map(|m| (m.name.clone(), m.role, m.clearance, m.grant))
+        .collect();
+    let mut n = start(&specs);
     let model = populate(&n, recipient);
-    while n.sequencer.step(&*n.store).unwrap().is_some() {}
+    n.sequence();
     let base = format!("/api/collections/{COLL}");
     let mut cases = 0usize;
     for m in &members {

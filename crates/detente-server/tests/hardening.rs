@@ -3,142 +3,53 @@
 //! cannot read (recipe 2), TLP fails closed (recipe 3), and deleting is the owner's or a
 //! moderating admin's.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+mod common;
 
-use base64::Engine;
-use detente_server::{Config, Metrics, credentials, serve};
-use detente_store::{Access, ApiRootRecord, Clearance, CollectionRecord, NewMember, Role, Store};
-use detente_store_sqlite::SqliteStore;
+use common::{COLL, Node};
+use detente_store::{Access, Clearance, Role};
 use serde_json::{Value, json};
 
-const COLL: &str = "0b1a2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
-const TAXII: &str = "application/taxii+json;version=2.1";
 const GREEN: &str = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da";
 const AMBER: &str = "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82";
 const RED: &str = "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed";
 
-struct Node {
-    addr: SocketAddr,
-    agent: ureq::Agent,
-    _stop: tokio::sync::oneshot::Sender<()>,
-    _dir: tempfile::TempDir,
-}
-
 /// A node with `admin`, `alice` (contributor, AMBER, read-write), `mallory` (contributor,
 /// GREEN, read-write), `dropbox` (contributor, GREEN, write only) and `reader` (GREEN, read).
 fn start() -> Node {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
-    store
-        .ensure_api_root(&ApiRootRecord {
-            path: "/api/".into(),
-            title: "t".into(),
-            description: None,
-        })
-        .unwrap();
-    store
-        .add_collection(&CollectionRecord {
-            id: COLL.into(),
-            api_root: "/api/".into(),
-            title: "c".into(),
-            description: None,
-            alias: None,
-        })
-        .unwrap();
-    let hash = credentials::hash_secret("pw").unwrap();
-    for (name, role, clearance, access) in [
-        ("admin", Role::Admin, Clearance::AmberStrict, None),
-        (
+    let m = |name: &str, role, clearance, grant| (name.to_owned(), role, clearance, grant);
+    common::start(&[
+        m("admin", Role::Admin, Clearance::AmberStrict, None),
+        m(
             "alice",
             Role::Contributor,
             Clearance::Amber,
             Some(Access::ReadWrite),
         ),
-        (
+        m(
             "mallory",
             Role::Contributor,
             Clearance::Green,
             Some(Access::ReadWrite),
         ),
-        (
+        m(
             "dropbox",
             Role::Contributor,
             Clearance::Green,
             Some(Access::Write),
         ),
-        ("reader", Role::Reader, Clearance::Green, Some(Access::Read)),
-    ] {
-        store
-            .add_member(&NewMember {
-                name: name.into(),
-                role,
-                clearance,
-                secret_hash: hash.clone(),
-            })
-            .unwrap();
-        if let Some(a) = access {
-            store.grant(COLL, name, a).unwrap();
-        }
-    }
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let store = Arc::new(store);
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap()).unwrap();
-            serve(
-                Config::default(),
-                store,
-                Arc::new(Metrics::default()),
-                l,
-                async {
-                    let _ = stop_rx.await;
-                },
-            )
-            .await
-            .unwrap();
-        });
-    });
-    Node {
-        addr: rx.recv().unwrap(),
-        agent: ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into(),
-        _stop: stop,
-        _dir: dir,
-    }
-}
-
-fn basic(user: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:pw"))
-    )
+        m("reader", Role::Reader, Clearance::Green, Some(Access::Read)),
+    ])
 }
 
 impl Node {
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
     /// GET under the collection as `user`: (status, body).
     fn get(&self, path: &str, user: &str) -> (u16, String) {
-        let mut r = self
-            .agent
-            .get(self.url(&format!("/api/collections/{COLL}/{path}")))
-            .header("Accept", TAXII)
-            .header("Authorization", basic(user))
-            .call()
-            .unwrap();
-        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+        self.call(
+            "GET",
+            &format!("/api/collections/{COLL}/{path}"),
+            user,
+            None,
+        )
     }
 
     /// The objects `user` gets for one id (empty on 404).
@@ -168,28 +79,23 @@ impl Node {
 
     /// POSTs objects as `user`; returns the status resource.
     fn post(&self, user: &str, objects: &[Value]) -> Value {
-        let mut r = self
-            .agent
-            .post(self.url(&format!("/api/collections/{COLL}/objects/")))
-            .header("Accept", TAXII)
-            .header("Content-Type", TAXII)
-            .header("Authorization", basic(user))
-            .send(json!({ "objects": objects }).to_string())
-            .unwrap();
-        let body = r.body_mut().read_to_string().unwrap();
-        assert_eq!(r.status().as_u16(), 202, "{body}");
+        let (status, body) = self.call(
+            "POST",
+            &format!("/api/collections/{COLL}/objects/"),
+            user,
+            Some(&json!({ "objects": objects })),
+        );
+        assert_eq!(status, 202, "{body}");
         serde_json::from_str(&body).unwrap()
     }
 
     fn delete(&self, id: &str, user: &str) -> (u16, String) {
-        let mut r = self
-            .agent
-            .delete(self.url(&format!("/api/collections/{COLL}/objects/{id}/")))
-            .header("Accept", TAXII)
-            .header("Authorization", basic(user))
-            .call()
-            .unwrap();
-        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+        self.call(
+            "DELETE",
+            &format!("/api/collections/{COLL}/objects/{id}/"),
+            user,
+            None,
+        )
     }
 }
 
