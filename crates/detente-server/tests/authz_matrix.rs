@@ -2,7 +2,9 @@
 //! TLP:RED recipients and a second contributor) against every object kind (each TLP level,
 //! RED with and without recipients, upper-case marking ids, granular markings, an object
 //! with versions at several levels, value-identified copies from two contributors) on the
-//! TAXII endpoints and `/log/receipt`, checked against a model of what each member may see:
+//! TAXII endpoints (discovery, API root, status, collections, objects, object, versions,
+//! manifest, DELETE, POST), `/whoami` and `/log/receipt`, checked against a model of what
+//! each member may see:
 //! nothing above a member's view is returned, counted, listed, receipted or deletable, and a
 //! hidden object answers exactly like an absent one.
 
@@ -80,6 +82,8 @@ struct V {
     by: String,
     recipients: Vec<String>,
     body: Value,
+    /// The id of the status of the POST that stored it.
+    status: String,
 }
 
 impl V {
@@ -197,6 +201,7 @@ fn populate(n: &Node, recipient: &str) -> Vec<V> {
             by: by.to_owned(),
             recipients: recipients.iter().map(|r| (*r).to_owned()).collect(),
             body: o,
+            status: st["id"].as_str().unwrap().to_owned(),
         });
     };
     add(n, "owner", indicator(1, 1, &[], None), 0, &[]);
@@ -269,6 +274,30 @@ fn nothing_above_a_members_view_is_returned_listed_counted_or_deletable() {
     for m in &members {
         let who = &m.name;
         let visible_coll = m.read() || m.write();
+        // Discovery, the API root and /whoami answer every member alike.
+        for path in ["/taxii2/", "/api/", "/whoami"] {
+            assert_eq!(n.call("GET", path, who, None).0, 200, "{who} {path}");
+            cases += 1;
+        }
+        // A status is its poster's and the admins': for anyone else it does not exist.
+        let absent_status = "00000000-0000-4000-8000-000000000000";
+        let (_, absent) = n.call("GET", &format!("/api/status/{absent_status}/"), who, None);
+        for v in model
+            .iter()
+            .filter(|v| v.by != "owner" || v.id.ends_with("01"))
+        {
+            let (st, body) = n.call("GET", &format!("/api/status/{}/", v.status), who, None);
+            cases += 1;
+            if m.role == Role::Admin || *who == v.by {
+                assert_eq!(st, 200, "{who} status of {}", v.by);
+            } else {
+                assert_eq!(st, 404, "{who} status of {}", v.by);
+                assert_eq!(
+                    body.replace(&v.status, "X"),
+                    absent.replace(absent_status, "X")
+                );
+            }
+        }
         // The collections listing.
         let (st, body) = n.call("GET", "/api/collections/", who, None);
         assert_eq!(st, 200);
