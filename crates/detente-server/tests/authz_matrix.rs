@@ -4,9 +4,8 @@
 //! with versions at several levels, value-identified copies from two contributors) on the
 //! TAXII endpoints (discovery, API root, status, collections, objects, object, versions,
 //! manifest, DELETE, POST), `/whoami` and `/log/receipt`, checked against a model of what
-//! each member may see:
-//! nothing above a member's view is returned, counted, listed, receipted or deletable, and a
-//! hidden object answers exactly like an absent one.
+//! each member may see: nothing above a member's view is returned, counted, listed,
+//! receipted or deletable, and a hidden object answers exactly like an absent one.
 
 mod common;
 
