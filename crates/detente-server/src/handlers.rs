@@ -11,7 +11,9 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use detente_store::{CollectionRecord, ObjectQuery, Role, Store, StoredObject, VersionMatch};
+use detente_store::{
+    CollectionRecord, DeleteScope, ObjectQuery, Role, Store, StoredObject, VersionMatch,
+};
 use detente_taxii::filter::Endpoint;
 use detente_taxii::media::{self, STIX_21, TAXII_21};
 use detente_taxii::time::format_micros;
@@ -547,9 +549,15 @@ fn delete_object<S: Store>(
     } else {
         version_match(&VersionSelector::all())
     };
+    // Members delete only their own versions they can see; admins moderate: any version.
+    let scope = if p.member.role == Role::Admin {
+        DeleteScope::Moderator(p.member.name.clone())
+    } else {
+        DeleteScope::Own(p.viewer())
+    };
     let gone = a
         .store
-        .delete_object(&c.id, oid, &versions, &f.spec_versions, &p.viewer())?;
+        .delete_object(&c.id, oid, &versions, &f.spec_versions, &scope)?;
     if gone.is_empty() {
         return Err(ApiError::NotFound(format!("no object {oid} here")));
     }

@@ -2,14 +2,18 @@
 //!
 //! TLP:RED recipients: a TLP:RED object names the members who may read it, besides its
 //! contributor, in the custom property `x_detente_recipients` (a list of member names).
+//!
+//! TLP fails closed: an object's level is the most restrictive TLP marking anywhere in it
+//! (object and granular markings, ids compared case-insensitively), and marking definitions
+//! that look like TLP without being the fixed ones are refused. Who may add a version of an
+//! object is decided by the store's shared rules (`detente_store::rules`).
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use detente_stix::tlp::{Tlp, tlp_of_markings};
+use detente_stix::tlp::{Tlp, lookalike_problem};
 use detente_store::{
     CollectionRecord, IngestBatch, IngestOutcome, NewObject, StatusDetail, Store, TlpRank,
 };
-use detente_taxii::time::format_micros;
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -39,7 +43,9 @@ fn rank(t: Option<Tlp>) -> TlpRank {
 }
 
 /// Validates one posted object into what the store keeps, or the reason it is refused.
-fn prepare(raw: &RawValue) -> Result<NewObject, StatusDetail> {
+/// `now` and `max_future_skew` are µs: a `modified` (or `created`) further ahead than the
+/// skew is refused, so no version can stay "latest" by being dated in the far future.
+fn prepare(raw: &RawValue, now: i64, max_future_skew: i64) -> Result<NewObject, StatusDetail> {
     let value: Value = serde_json::from_str(raw.get()).map_err(|e| StatusDetail {
         id: String::new(),
         version: String::new(),
@@ -71,6 +77,16 @@ fn prepare(raw: &RawValue) -> Result<NewObject, StatusDetail> {
             meta.id
         )));
     }
+    // One object, one id: upper-case hex would be a second id for the same UUID.
+    if meta.id.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(fail(format!(
+            "{}: property `id`: the UUID must be written in lower case on this node",
+            meta.id
+        )));
+    }
+    if let Some(problem) = lookalike_problem(&value) {
+        return Err(fail(problem));
+    }
     let version_ts = meta.modified.as_ref().or(meta.created.as_ref());
     let version_micros = match version_ts {
         Some(t) => Some(
@@ -79,7 +95,22 @@ fn prepare(raw: &RawValue) -> Result<NewObject, StatusDetail> {
         ),
         None => None,
     };
-    let tlp = tlp_of_markings(&meta.object_marking_refs);
+    if let (Some(v), Some(t)) = (version_micros, version_ts)
+        && v > now.saturating_add(max_future_skew)
+    {
+        return Err(fail(format!(
+            "{}: property `{}`: {} is more than {} s in the future",
+            meta.id,
+            if meta.modified.is_some() {
+                "modified"
+            } else {
+                "created"
+            },
+            t.as_str(),
+            max_future_skew / 1_000_000
+        )));
+    }
+    let tlp = meta.tlp();
     let mut recipients = Vec::new();
     if let Some(r) = value.get(RECIPIENTS_PROPERTY) {
         let list = r.as_array().ok_or_else(|| {
@@ -110,6 +141,45 @@ fn prepare(raw: &RawValue) -> Result<NewObject, StatusDetail> {
     })
 }
 
+/// `o` if every recipient it names (TLP:RED) is a member of this node, else the failure
+/// naming the first unknown one: a misspelt recipient would leave the object unreadable to
+/// the member meant. `known` caches lookups for the envelope.
+fn known_recipients<S: Store>(
+    a: &App<S>,
+    known: &mut std::collections::HashMap<String, bool>,
+    o: NewObject,
+) -> Result<NewObject, StatusDetail> {
+    if o.tlp != TlpRank::RED {
+        return Ok(o);
+    }
+    for name in &o.recipients {
+        let is_member = match known.get(name) {
+            Some(&k) => k,
+            None => {
+                let k = a.store.member_by_name(name).map_err(|e| StatusDetail {
+                    id: o.id.clone(),
+                    version: o.version.clone().unwrap_or_default(),
+                    message: Some(format!("could not check the recipients: {e}")),
+                })?;
+                known.insert(name.clone(), k.is_some());
+                k.is_some()
+            }
+        };
+        if !is_member {
+            return Err(StatusDetail {
+                id: o.id.clone(),
+                version: o.version.clone().unwrap_or_default(),
+                message: Some(format!(
+                    "{}: property `{RECIPIENTS_PROPERTY}`: no member named {:?} on this node",
+                    o.id,
+                    name.chars().take(64).collect::<String>()
+                )),
+            });
+        }
+    }
+    Ok(o)
+}
+
 /// Handles a POST to a collection's objects: every object valid is stored before the reply.
 pub(crate) fn post_objects<S: Store>(
     a: &App<S>,
@@ -134,11 +204,13 @@ pub(crate) fn post_objects<S: Store>(
     }
     let mut objects = Vec::with_capacity(raws.len());
     let mut failures = Vec::new();
+    let skew = i64::try_from(a.config.max_future_skew.as_micros()).unwrap_or(i64::MAX);
+    let mut members = std::collections::HashMap::new();
     for raw in raws {
         let prepared = if raw.get().len() > a.config.max_object_bytes {
             Err(oversized(raw, a.config.max_object_bytes))
         } else {
-            prepare(raw)
+            prepare(raw, request_timestamp, skew).and_then(|o| known_recipients(a, &mut members, o))
         };
         match prepared {
             Ok(o) => objects.push(o),
@@ -174,16 +246,11 @@ pub(crate) fn post_objects<S: Store>(
     let dups = report
         .outcomes
         .iter()
-        .filter(|o| matches!(o, IngestOutcome::Duplicate))
+        .filter(|o| matches!(o, IngestOutcome::Duplicate { .. }))
         .count() as u64;
     a.metrics
         .ingested(stored, dups, report.status.failures.len() as u64);
-    let mut status = status_view(&report.status);
-    for d in &mut status.successes {
-        if d.version.is_empty() {
-            d.version = format_micros(request_timestamp);
-        }
-    }
+    let status = status_view(&report.status);
     let body = serde_json::to_string(&status).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(taxii(StatusCode::ACCEPTED, body))
 }

@@ -77,7 +77,12 @@ pub struct Config {
     pub limits: Limits,
     /// The node's witness (`/witness/add-checkpoint`); `None` answers 404 there.
     pub witness: Option<WitnessService>,
+    /// How far ahead of the node's clock a posted `modified` (or `created`) may be.
+    pub max_future_skew: std::time::Duration,
 }
+
+/// Default [`Config::max_future_skew`]: five minutes.
+pub const DEFAULT_MAX_FUTURE_SKEW: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Default for Config {
     fn default() -> Self {
@@ -97,6 +102,7 @@ impl Default for Config {
             },
             limits: Limits::default(),
             witness: None,
+            max_future_skew: DEFAULT_MAX_FUTURE_SKEW,
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct ObjectMeta {
     pub modified: Option<Timestamp>,
     /// `object_marking_refs`, empty when absent.
     pub object_marking_refs: Vec<String>,
+    /// The `marking_ref` of every `granular_markings` entry that has one, in order.
+    pub granular_marking_refs: Vec<String>,
     /// `created_by_ref`, when present.
     pub created_by_ref: Option<String>,
 }
@@ -152,8 +154,28 @@ pub fn validate_object(value: &Value) -> Result<ObjectMeta, ValidationError> {
             .into_iter()
             .map(str::to_owned)
             .collect(),
+        granular_marking_refs: o
+            .list("granular_markings")?
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|g| g.get("marking_ref").and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect(),
         created_by_ref: o.string("created_by_ref")?.map(str::to_owned),
     })
+}
+
+impl ObjectMeta {
+    /// The most restrictive TLP level marked anywhere in the object (object markings and
+    /// granular markings alike: a reader gets the whole object or nothing), `None` if none.
+    pub fn tlp(&self) -> Option<crate::tlp::Tlp> {
+        crate::tlp::tlp_of_markings(
+            self.object_marking_refs
+                .iter()
+                .chain(&self.granular_marking_refs),
+        )
+    }
 }
 
 /// A custom object defined through an extension (section 7.3) declares its kind with

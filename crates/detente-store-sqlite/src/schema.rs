@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS objects (
     contributor INTEGER NOT NULL,
     body TEXT NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS objects_version ON objects (coll, object_id, version_us);
-CREATE INDEX IF NOT EXISTS objects_last ON objects (coll, date_added) WHERE is_last = 1;
+DROP INDEX IF EXISTS objects_last;
 CREATE INDEX IF NOT EXISTS objects_all ON objects (coll, date_added);
 CREATE INDEX IF NOT EXISTS objects_type ON objects (coll, object_type, date_added);
 CREATE TABLE IF NOT EXISTS red_recipients (

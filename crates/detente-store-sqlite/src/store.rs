@@ -4,11 +4,12 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use detente_store::rules::{self, Held, HeldVersion, Poster};
 use detente_store::{
-    Access, ApiRootRecord, CollectionRecord, DeletedVersion, IngestBatch, IngestOutcome,
-    IngestReport, Member, MemberId, NewMember, NewObject, ObjectLogEntry, ObjectQuery, Page,
-    Result, StatusDetail, StatusRecord, Store, StoreError, StoredObject, TokenRecord,
-    TombstoneLogEntry, VersionMatch, Viewer,
+    Access, ApiRootRecord, Clearance, CollectionRecord, DeleteScope, DeletedVersion, IngestBatch,
+    IngestOutcome, IngestReport, Member, MemberId, NewMember, NewObject, ObjectLogEntry,
+    ObjectQuery, Page, Result, Role, StatusDetail, StatusRecord, Store, StoreError, StoredObject,
+    TlpRank, TokenRecord, TombstoneLogEntry, VersionMatch, Viewer,
 };
 use rusqlite::types::Value as Sql;
 use rusqlite::{
@@ -18,7 +19,8 @@ use rusqlite::{
 
 use crate::schema::SCHEMA;
 
-/// The version key of objects with neither `modified` nor `created` (one version only).
+/// The version key that stores before per-contributor copies gave objects with neither
+/// `modified` nor `created` (one copy per id); [`SqliteStore::open`] migrates it.
 const UNVERSIONED: i64 = i64::MIN;
 
 /// The most reader connections kept open for reuse.
@@ -131,15 +133,6 @@ fn details_from_json(s: &str) -> Result<Vec<StatusDetail>> {
         .collect())
 }
 
-/// Whether two JSON texts are the same JSON value (exact duplicates may differ in spacing).
-fn same_json(a: &str, b: &str) -> bool {
-    a == b
-        || matches!(
-            (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)),
-            (Ok(x), Ok(y)) if x == y
-        )
-}
-
 /// SQL keeping only the rows of `o` in the latest spec version held for their object (the
 /// TAXII default without `match[spec_version]`). An object with one version (first and last)
 /// short-circuits the per-object probe.
@@ -147,17 +140,28 @@ const LATEST_SPEC_VERSION: &str = "((o.is_first = 1 AND o.is_last = 1) OR NOT EX
      FROM objects s INDEXED BY objects_version WHERE s.coll = o.coll AND s.object_id = o.object_id \
      AND s.spec_version > o.spec_version))";
 
-/// SQL for the TLP visibility of `o` to the viewer in parameters `?v1..?v3`.
+/// SQL for the TLP visibility of `o` to the viewer, pushing its parameters.
 fn visibility(viewer: &Viewer, args: &mut Vec<Sql>) -> String {
+    let p = vis_params(viewer, args);
+    vis_of("o", p)
+}
+
+/// Pushes a viewer's parameters; returns their numbers (clearance, member, name).
+fn vis_params(viewer: &Viewer, args: &mut Vec<Sql>) -> (usize, usize, usize) {
     args.push(Sql::Integer(i64::from(viewer.clearance.0)));
     let c = args.len();
     args.push(Sql::Integer(viewer.member));
     let m = args.len();
     args.push(Sql::Text(viewer.name.clone()));
-    let n = args.len();
+    (c, m, args.len())
+}
+
+/// SQL for the visibility of the row `t` to the viewer whose parameters are `(c, m, n)`
+/// ([`Viewer::sees`] in SQL).
+fn vis_of(t: &str, (c, m, n): (usize, usize, usize)) -> String {
     format!(
-        "(o.tlp <= ?{c} OR (o.tlp = 4 AND (o.contributor = ?{m} OR EXISTS (SELECT 1 FROM \
-         red_recipients r WHERE r.date_added = o.date_added AND r.member = ?{n}))))"
+        "({t}.tlp <= ?{c} OR ({t}.tlp = 4 AND ({t}.contributor = ?{m} OR EXISTS (SELECT 1 FROM \
+         red_recipients r WHERE r.date_added = {t}.date_added AND r.member = ?{n}))))"
     )
 }
 
@@ -170,17 +174,28 @@ fn in_list(column: &str, values: &[String], args: &mut Vec<Sql>) -> String {
     format!("{column} IN ({})", marks.join(","))
 }
 
-/// SQL for a version selection, or `None` when every version matches.
-fn version_cond(v: &VersionMatch, args: &mut Vec<Sql>) -> Option<String> {
+/// SQL for a version selection, or `None` when every version matches. `first` and `last`
+/// are taken among the versions `scope` admits (SQL over the row `s`), so versions a reader
+/// cannot see (or, deleting, does not own) neither hide nor shift its newest and oldest; with
+/// no scope they are the stored flags.
+fn version_cond(v: &VersionMatch, scope: Option<&str>, args: &mut Vec<Sql>) -> Option<String> {
     if v.all {
         return None;
     }
+    let none_beyond = |flag: &str, cmp: &str| match scope {
+        None => format!("o.{flag} = 1"),
+        Some(scope) => format!(
+            "(o.{flag} = 1 OR NOT EXISTS (SELECT 1 FROM objects s INDEXED BY objects_version \
+             WHERE s.coll = o.coll AND s.object_id = o.object_id AND s.version_us {cmp} \
+             o.version_us AND {scope}))"
+        ),
+    };
     let mut terms = Vec::new();
     if v.last {
-        terms.push("o.is_last = 1".to_owned());
+        terms.push(none_beyond("is_last", ">"));
     }
     if v.first {
-        terms.push("o.is_first = 1".to_owned());
+        terms.push(none_beyond("is_first", "<"));
     }
     if !v.exact.is_empty() {
         let mut marks = Vec::new();
@@ -203,6 +218,14 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA).map_err(backend)?;
         conn.execute_batch(crate::witness::WITNESS_SCHEMA)
             .map_err(backend)?;
+        // Stores from before per-contributor copies held one copy per value-identified id
+        // under a fixed version key: that copy becomes its contributor's, versioned by its
+        // date_added like every copy now (idempotent; nothing else changes).
+        conn.execute(
+            "UPDATE objects SET version_us = date_added WHERE version IS NULL AND version_us = ?1",
+            [UNVERSIONED],
+        )
+        .map_err(backend)?;
         let last_from_meta: Option<i64> = conn
             .query_row(
                 "SELECT value FROM meta WHERE key = 'last_date_added'",
@@ -279,14 +302,37 @@ fn ingest_tx(
     batch: &IngestBatch,
 ) -> Result<Vec<IngestOutcome>> {
     let coll = SqliteStore::coll_key(tx, &batch.collection)?;
-    // One probe of the version index answers both "is this version stored?" and "what are
-    // the object's oldest and newest versions?".
-    let mut probe = tx
+    let mut bounds = tx
         .prepare_cached(
-            "SELECT min(version_us), max(version_us),
-                    max(CASE WHEN version_us = ?3 THEN body END)
-             FROM objects WHERE coll = ?1 AND object_id = ?2",
+            "SELECT min(version_us), max(version_us) FROM objects WHERE coll = ?1 AND object_id = ?2",
         )
+        .map_err(backend)?;
+    // The owner is the contributor of the first version ever stored, deleted ones included.
+    let mut owner = tx
+        .prepare_cached(
+            "SELECT contributor FROM (
+               SELECT date_added, contributor FROM objects INDEXED BY objects_version
+                 WHERE coll = ?1 AND object_id = ?2 AND version IS NOT NULL
+               UNION ALL
+               SELECT date_added, contributor FROM log_tombstones INDEXED BY log_tombstones_object
+                 WHERE coll_id = ?3 AND object_id = ?2 AND version != '')
+             ORDER BY date_added LIMIT 1",
+        )
+        .map_err(backend)?;
+    let mut same_version = tx
+        .prepare_cached(
+            "SELECT date_added, body, tlp, contributor FROM objects
+             WHERE coll = ?1 AND object_id = ?2 AND version_us = ?3",
+        )
+        .map_err(backend)?;
+    let mut own_copies = tx
+        .prepare_cached(
+            "SELECT date_added, body FROM objects INDEXED BY objects_version
+             WHERE coll = ?1 AND object_id = ?2 AND version IS NULL AND contributor = ?3",
+        )
+        .map_err(backend)?;
+    let mut recipients_of = tx
+        .prepare_cached("SELECT member FROM red_recipients WHERE date_added = ?1")
         .map_err(backend)?;
     let mut clear_last = tx
         .prepare_cached(
@@ -308,23 +354,55 @@ fn ingest_tx(
     let mut recipient = tx
         .prepare_cached("INSERT OR IGNORE INTO red_recipients (date_added, member) VALUES (?1, ?2)")
         .map_err(backend)?;
-    let contributor = member_name(tx, batch.contributor)?;
+    let poster = poster(tx, batch.contributor)?;
+    let contributor = poster.viewer.name.clone();
     let mut outcomes = Vec::with_capacity(batch.objects.len());
     for o in &batch.objects {
-        let v = o.version_micros.unwrap_or(UNVERSIONED);
-        let (min, max, old): (Option<i64>, Option<i64>, Option<String>) = probe
-            .query_row(params![coll, o.id, v], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .map_err(backend)?;
-        if let Some(old) = old {
-            outcomes.push(if same_json(&old, &o.body) {
-                IngestOutcome::Duplicate
-            } else {
-                IngestOutcome::Conflict
-            });
+        let mut held = Held::default();
+        match o.version_micros {
+            Some(v) => {
+                held.owner = owner
+                    .query_row(params![coll, o.id, batch.collection], |r| r.get(0))
+                    .optional()
+                    .map_err(backend)?;
+                let row: Option<(i64, String, u8, i64)> = same_version
+                    .query_row(params![coll, o.id, v], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })
+                    .optional()
+                    .map_err(backend)?;
+                if let Some((date_added, body, tlp, by)) = row {
+                    let recipients = recipients_of
+                        .query_map([date_added], |r| r.get(0))
+                        .map_err(backend)?
+                        .collect::<rusqlite::Result<Vec<String>>>()
+                        .map_err(backend)?;
+                    let visible = poster.viewer.sees(TlpRank(tlp), by, &recipients);
+                    held.same_version = Some(HeldVersion { body, visible });
+                }
+            }
+            None => {
+                held.own_copies = own_copies
+                    .query_map(params![coll, o.id, batch.contributor], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .map_err(backend)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(backend)?;
+            }
+        }
+        let outcome = rules::decide(o, &poster, &held);
+        if !matches!(outcome, IngestOutcome::Stored { .. }) {
+            outcomes.push(outcome);
             continue;
         }
+        let date_added = now_micros().max(*w_last + 1);
+        *w_last = date_added;
+        // A value-identified object's copy is versioned by its date_added.
+        let v = o.version_micros.unwrap_or(date_added);
+        let (min, max): (Option<i64>, Option<i64>) = bounds
+            .query_row(params![coll, o.id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(backend)?;
         let is_last = max.is_none_or(|m| v > m);
         let is_first = min.is_none_or(|m| v < m);
         if let (true, Some(m)) = (is_last, max) {
@@ -337,8 +415,6 @@ fn ingest_tx(
                 .execute(params![coll, o.id, m])
                 .map_err(backend)?;
         }
-        let date_added = now_micros().max(*w_last + 1);
-        *w_last = date_added;
         insert
             .execute(params![
                 date_added,
@@ -370,13 +446,35 @@ fn ingest_tx(
     Ok(outcomes)
 }
 
-/// Name of a member for log entries; the decimal id when the member row is missing.
-fn member_name(tx: &Transaction<'_>, id: MemberId) -> Result<String> {
-    let name: Option<String> = tx
-        .query_row("SELECT name FROM members WHERE id = ?1", [id], |r| r.get(0))
+/// The poster of an envelope: its TLP view and whether it is an admin (a member row that is
+/// missing gives a poster who sees only TLP:CLEAR and owns nothing of anyone else's).
+fn poster(tx: &Transaction<'_>, id: MemberId) -> Result<Poster> {
+    let row: Option<(String, String, String)> = tx
+        .query_row(
+            "SELECT name, role, clearance FROM members WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .optional()
         .map_err(backend)?;
-    Ok(name.unwrap_or_else(|| id.to_string()))
+    Ok(match row {
+        Some((name, role, clearance)) => Poster {
+            viewer: Viewer {
+                member: id,
+                name,
+                clearance: clearance.parse::<Clearance>()?.rank(),
+            },
+            admin: role.parse::<Role>()? == Role::Admin,
+        },
+        None => Poster {
+            viewer: Viewer {
+                member: id,
+                name: id.to_string(),
+                clearance: TlpRank::CLEAR,
+            },
+            admin: false,
+        },
+    })
 }
 
 /// Appends a leaf at the next log index, inside the caller's transaction.
@@ -679,6 +777,14 @@ impl Store for SqliteStore {
         })
     }
 
+    fn set_clearance(&self, name: &str, clearance: Clearance) -> Result<()> {
+        self.change_member(
+            "UPDATE members SET clearance = ?1 WHERE name = ?2",
+            &[&clearance.as_str(), &name],
+            name,
+        )
+    }
+
     fn add_token(&self, t: &TokenRecord) -> Result<()> {
         self.write(|w| {
             let tx = w
@@ -829,6 +935,30 @@ impl Store for SqliteStore {
         })
     }
 
+    fn revoke(&self, collection: &str, member: &str) -> Result<()> {
+        self.write(|w| {
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let coll = SqliteStore::coll_key(&tx, collection)?;
+            let n = tx
+                .execute(
+                    "DELETE FROM grants WHERE coll = ?1
+                     AND member_id = (SELECT id FROM members WHERE name = ?2)",
+                    params![coll, member],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "a grant of {member} on collection {collection}"
+                )));
+            }
+            bump_generation(&tx)?;
+            tx.commit().map_err(backend)
+        })
+    }
+
     fn grants_of(&self, member: MemberId) -> Result<Vec<(String, Access)>> {
         self.read(|c| {
             let mut st = c
@@ -856,27 +986,9 @@ impl Store for SqliteStore {
             let mut successes = Vec::new();
             let mut failures = batch.failures.clone();
             for (o, outcome) in batch.objects.iter().zip(&outcomes) {
-                // Unversioned objects get an empty version here; the server names it.
-                let version = o.version.clone().unwrap_or_default();
-                match outcome {
-                    IngestOutcome::Stored { .. } => successes.push(StatusDetail {
-                        id: o.id.clone(),
-                        version,
-                        message: None,
-                    }),
-                    IngestOutcome::Duplicate => successes.push(StatusDetail {
-                        id: o.id.clone(),
-                        version,
-                        message: Some("already present".to_owned()),
-                    }),
-                    IngestOutcome::Conflict => failures.push(StatusDetail {
-                        id: o.id.clone(),
-                        version,
-                        message: Some(
-                            "a different object with this id and version is already stored"
-                                .to_owned(),
-                        ),
-                    }),
+                match rules::status_detail(o, outcome) {
+                    (true, d) => successes.push(d),
+                    (false, d) => failures.push(d),
                 }
             }
             let status = StatusRecord {
@@ -911,7 +1023,8 @@ impl Store for SqliteStore {
             let coll = SqliteStore::coll_key(c, &q.collection)?;
             let mut args: Vec<Sql> = vec![Sql::Integer(coll)];
             let mut conds = vec!["o.coll = ?1".to_owned()];
-            conds.push(visibility(&q.viewer, &mut args));
+            let vis = vis_params(&q.viewer, &mut args);
+            conds.push(vis_of("o", vis));
             let lower = q
                 .added_after
                 .unwrap_or(i64::MIN)
@@ -929,21 +1042,15 @@ impl Store for SqliteStore {
             } else {
                 conds.push(in_list("o.spec_version", &q.spec_versions, &mut args));
             }
-            let vc = version_cond(&q.versions, &mut args);
-            let only_last = q.versions.last
-                && !q.versions.first
-                && q.versions.exact.is_empty()
-                && !q.versions.all;
-            if let Some(vc) = vc {
+            if let Some(vc) = version_cond(&q.versions, Some(&vis_of("s", vis)), &mut args) {
                 conds.push(vc);
             }
             // Pin the index so every query is a range scan whatever the planner's statistics.
+            // (`last` is per viewer, so the `is_last` index cannot serve it.)
             let index = if !q.ids.is_empty() {
                 "objects_version"
             } else if !q.types.is_empty() {
                 "objects_type"
-            } else if only_last {
-                "objects_last"
             } else {
                 "objects_all"
             };
@@ -990,18 +1097,28 @@ impl Store for SqliteStore {
         object_id: &str,
         versions: &VersionMatch,
         spec_versions: &[String],
-        viewer: &Viewer,
+        scope: &DeleteScope,
     ) -> Result<Vec<DeletedVersion>> {
         self.write(|w| {
             let tx = w.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             let coll = SqliteStore::coll_key(&tx, collection)?;
             let mut args: Vec<Sql> = vec![Sql::Integer(coll), Sql::Text(object_id.to_owned())];
             let mut conds = vec!["o.coll = ?1".to_owned(), "o.object_id = ?2".to_owned()];
-            conds.push(visibility(viewer, &mut args));
+            // A member deletes only what it contributed and sees; `last` is its newest.
+            let own = match scope {
+                DeleteScope::Own(viewer) => {
+                    let vis = vis_params(viewer, &mut args);
+                    let (_, m, _) = vis;
+                    let own = |t: &str| format!("({} AND {t}.contributor = ?{m})", vis_of(t, vis));
+                    conds.push(own("o"));
+                    Some(own("s"))
+                }
+                DeleteScope::Moderator(_) => None,
+            };
             if !spec_versions.is_empty() {
                 conds.push(in_list("o.spec_version", spec_versions, &mut args));
             }
-            if let Some(vc) = version_cond(versions, &mut args) {
+            if let Some(vc) = version_cond(versions, own.as_deref(), &mut args) {
                 conds.push(vc);
             }
             let sql = format!(
@@ -1030,7 +1147,7 @@ impl Store for SqliteStore {
                 tx.execute("DELETE FROM objects WHERE date_added = ?1", [d.date_added])
                     .map_err(backend)?;
                 // red_recipients rows stay: they decide who may see the tombstone.
-                log_tombstone(&tx, collection, object_id, d, &viewer.name, &deleted_at)?;
+                log_tombstone(&tx, collection, object_id, d, scope.member_name(), &deleted_at)?;
             }
             let gone: Vec<DeletedVersion> = rows
                 .into_iter()

@@ -4,7 +4,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use detente_store::conformance::{self, COLL};
-use detente_store::{IngestBatch, IngestOutcome, NewObject, Store, TlpRank, VersionMatch, Viewer};
+use detente_store::{
+    DeleteScope, IngestBatch, IngestOutcome, NewObject, Store, TlpRank, VersionMatch, Viewer,
+};
 use detente_store_sqlite::SqliteStore;
 
 #[test]
@@ -144,7 +146,13 @@ fn ingest_and_delete_append_log_leaves_in_the_same_transaction() {
         exact: vec![],
     };
     let gone = s
-        .delete_object(COLL, "tool--a", &all, &[], &viewer)
+        .delete_object(
+            COLL,
+            "tool--a",
+            &all,
+            &[],
+            &DeleteScope::Own(viewer.clone()),
+        )
         .unwrap();
     assert_eq!(gone.len(), 1);
     let leaves = s.log_leaves(0, 10).unwrap();
@@ -181,7 +189,6 @@ fn every_query_uses_an_index() {
     drop(setup(&dir));
     let c = rusqlite_conn(&dir);
     for sql in [
-        "SELECT * FROM objects o INDEXED BY objects_last WHERE o.coll = 1 AND o.date_added > 0 AND o.is_last = 1 ORDER BY o.date_added LIMIT 10",
         "SELECT * FROM objects o INDEXED BY objects_all WHERE o.coll = 1 AND o.date_added > 0 ORDER BY o.date_added LIMIT 10",
         "SELECT * FROM objects o INDEXED BY objects_type WHERE o.coll = 1 AND o.object_type IN ('a','b') AND o.date_added > 0 ORDER BY o.date_added LIMIT 10",
         "SELECT * FROM objects o INDEXED BY objects_version WHERE o.coll = 1 AND o.object_id IN ('a') AND o.date_added > 0 ORDER BY o.date_added LIMIT 10",
@@ -245,4 +252,73 @@ fn a_data_directory_from_before_witnessing_opens_and_gains_the_witness_tables() 
     drop(s);
     let s = SqliteStore::open(&path).unwrap();
     assert_eq!(s.witness_state("log.example").unwrap(), Some(state));
+}
+
+/// A store written before per-contributor copies (one copy per value-identified id under a
+/// fixed version key) opens with that copy kept as its contributor's.
+#[test]
+fn old_single_copies_become_their_contributors_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(setup(&dir));
+    let c = rusqlite::Connection::open(dir.path().join("db.sqlite")).unwrap();
+    c.execute(
+        "INSERT INTO objects (date_added, coll, object_id, object_type, spec_version, version,
+         version_us, is_first, is_last, tlp, contributor, body)
+         VALUES (5, 1, 'domain-name--d', 'domain-name', '2.1', NULL, ?1, 1, 1, 0, 1, '{}')",
+        [i64::MIN],
+    )
+    .unwrap();
+    drop(c);
+    let s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+    let copy = |contributor| IngestBatch {
+        collection: COLL.into(),
+        contributor,
+        status_id: format!("s{contributor}"),
+        request_timestamp: 0,
+        objects: vec![NewObject {
+            id: "domain-name--d".into(),
+            object_type: "domain-name".into(),
+            spec_version: "2.1".into(),
+            version: None,
+            version_micros: None,
+            tlp: TlpRank::CLEAR,
+            recipients: vec![],
+            body: "{}".into(),
+        }],
+        failures: vec![],
+    };
+    assert_eq!(
+        s.ingest(copy(1)).unwrap().outcomes,
+        vec![IngestOutcome::Duplicate { date_added: 5 }]
+    );
+    assert!(matches!(
+        s.ingest(copy(2)).unwrap().outcomes[0],
+        IngestOutcome::Stored { .. }
+    ));
+    let exact = VersionMatch {
+        all: false,
+        first: false,
+        last: false,
+        exact: vec![5],
+    };
+    let mut q = detente_store::ObjectQuery {
+        collection: COLL.into(),
+        viewer: Viewer {
+            member: 3,
+            name: "r".into(),
+            clearance: TlpRank::CLEAR,
+        },
+        ids: vec!["domain-name--d".into()],
+        types: vec![],
+        versions: exact,
+        spec_versions: vec![],
+        added_after: None,
+        after: None,
+        limit: 10,
+        with_body: false,
+        max_bytes: usize::MAX,
+    };
+    assert_eq!(s.query_objects(&q).unwrap().items.len(), 1);
+    q.versions.all = true;
+    assert_eq!(s.query_objects(&q).unwrap().items.len(), 2);
 }

@@ -3,10 +3,12 @@
 //! Each check takes a fresh, empty store and panics on a violation; a backend's tests call
 //! [`run_all`] with a factory of fresh stores.
 
+use crate::rules::NOT_OWNER;
 use crate::{
-    Access, ApiRootRecord, Clearance, CollectionRecord, IngestBatch, IngestOutcome, LogWitness,
-    NewMember, NewObject, ObjectQuery, PsiRole, PsiSessionRecord, Role, Store, StoreError, TlpRank,
-    TokenRecord, VersionMatch, Viewer, WitnessAdvance, WitnessEvidence, WitnessState,
+    Access, ApiRootRecord, Clearance, CollectionRecord, DeleteScope, IngestBatch, IngestOutcome,
+    LogWitness, NewMember, NewObject, ObjectQuery, PsiRole, PsiSessionRecord, Role, Store,
+    StoreError, TlpRank, TokenRecord, VersionMatch, Viewer, WitnessAdvance, WitnessEvidence,
+    WitnessState,
 };
 
 /// Runs every check, each on a store from `fresh`.
@@ -19,6 +21,9 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) {
     psi_grants_and_audit(fresh());
     page_byte_budget(fresh());
     witness_rows(fresh());
+    ownership_of_versions(fresh());
+    value_copies_per_contributor(fresh());
+    last_is_per_viewer(fresh());
 }
 
 /// The collection every check uses (backends' own tests may use it too).
@@ -169,7 +174,7 @@ pub fn ingest_versions_paging_delete<S: Store>(store: S) {
         stored.windows(2).all(|w| w[0] < w[1]),
         "date_added strictly increases"
     );
-    assert_eq!(r.outcomes[3], IngestOutcome::Duplicate);
+    assert_eq!(r.outcomes[3], IngestOutcome::Duplicate { date_added: 0 });
     assert_eq!(r.outcomes[4], IngestOutcome::Conflict);
     assert_eq!(r.status.successes.len(), 5);
     assert_eq!(r.status.failures.len(), 1);
@@ -243,7 +248,7 @@ pub fn ingest_versions_paging_delete<S: Store>(store: S) {
                 exact: vec![20],
             },
             &[],
-            &v,
+            &DeleteScope::Own(v.clone()),
         )
         .unwrap();
     assert_eq!(gone.len(), 1);
@@ -259,15 +264,27 @@ pub fn ingest_versions_paging_delete<S: Store>(store: S) {
         Some("v10")
     );
     assert_eq!(
-        s.delete_object(COLL, "indicator--a", &all(), &[], &v)
-            .unwrap()
-            .len(),
+        s.delete_object(
+            COLL,
+            "indicator--a",
+            &all(),
+            &[],
+            &DeleteScope::Own(v.clone())
+        )
+        .unwrap()
+        .len(),
         2
     );
     assert!(
-        s.delete_object(COLL, "indicator--a", &all(), &[], &v)
-            .unwrap()
-            .is_empty()
+        s.delete_object(
+            COLL,
+            "indicator--a",
+            &all(),
+            &[],
+            &DeleteScope::Own(v.clone())
+        )
+        .unwrap()
+        .is_empty()
     );
 }
 
@@ -307,7 +324,7 @@ pub fn tlp_visibility<S: Store>(store: S) {
             "indicator--red",
             &all(),
             &[],
-            &viewer(9, "x", TlpRank::AMBER)
+            &DeleteScope::Own(viewer(9, "x", TlpRank::AMBER))
         )
         .unwrap()
         .is_empty()
@@ -376,6 +393,28 @@ pub fn members_and_generation<S: Store>(store: S) {
     let t = s.token("00112233aabbccdd").unwrap().unwrap();
     assert_eq!(t.secret_hash, "t2");
     assert_eq!(s.generation().unwrap(), g3);
+    // Revoking a grant and changing a clearance take effect and bump the generation.
+    let g2 = s.generation().unwrap();
+    s.revoke(COLL, "alice").unwrap();
+    assert!(s.grants_of(m.id).unwrap().is_empty());
+    assert!(matches!(
+        s.revoke(COLL, "alice"),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.revoke("no-such-collection", "alice"),
+        Err(StoreError::NotFound(_))
+    ));
+    s.set_clearance("alice", Clearance::Clear).unwrap();
+    assert_eq!(
+        s.member_by_name("alice").unwrap().unwrap().clearance,
+        Clearance::Clear
+    );
+    assert!(s.generation().unwrap() > g2);
+    assert!(matches!(
+        s.set_clearance("bob", Clearance::Green),
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 /// Without `spec_versions`, only each object's latest spec version is returned; with them,
@@ -515,7 +554,14 @@ pub fn log_rows<S: Store>(store: S) {
     assert_ne!(nonces[0], nonces[1], "nonces are fresh per version");
     let admin = viewer(1, "admin", TlpRank::AMBER_STRICT);
     for id in ["tool--a", "tool--b"] {
-        s.delete_object(COLL, id, &all(), &[], &admin).unwrap();
+        s.delete_object(
+            COLL,
+            id,
+            &all(),
+            &[],
+            &DeleteScope::Moderator("admin".into()),
+        )
+        .unwrap();
     }
     assert_eq!(s.log_size().unwrap(), 4);
     assert_eq!(s.log_leaves(2, 4).unwrap().len(), 2);
@@ -651,4 +697,257 @@ pub fn witness_rows<S: Store>(s: S) {
         Err(StoreError::AlreadyExists(_))
     ));
     assert_eq!(s.log_witnesses().unwrap(), vec![w]);
+}
+
+/// Adds members `alice` and `bob` (contributors, GREEN) and `root` (admin, AMBER+STRICT).
+fn three_members<S: Store>(s: &S) -> [Viewer; 3] {
+    let add = |name: &str, role, clearance: Clearance| {
+        let m = s
+            .add_member(&NewMember {
+                name: name.into(),
+                role,
+                clearance,
+                secret_hash: "x".into(),
+            })
+            .unwrap();
+        viewer(m.id, name, clearance.rank())
+    };
+    [
+        add("alice", Role::Contributor, Clearance::Green),
+        add("bob", Role::Contributor, Clearance::Green),
+        add("root", Role::Admin, Clearance::AmberStrict),
+    ]
+}
+
+fn batch_by(v: &Viewer, objects: Vec<NewObject>, status: &str) -> IngestBatch {
+    IngestBatch {
+        contributor: v.member,
+        ..batch(objects, status)
+    }
+}
+
+fn ids_versions(s: &impl Store, v: &Viewer, id: &str, versions: VersionMatch) -> Vec<String> {
+    let mut q = query(v.clone(), versions);
+    q.ids = vec![id.into()];
+    s.query_objects(&q)
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|o| o.body)
+        .collect()
+}
+
+/// Only the first contributor of an object (or an admin) adds versions; ownership outlives
+/// deletion; members delete only their own versions; admins delete anything.
+pub fn ownership_of_versions<S: Store>(store: S) {
+    let s = setup(store);
+    let [alice, bob, root] = three_members(&s);
+    let x = "indicator--x";
+    let r = s
+        .ingest(batch_by(
+            &alice,
+            vec![obj(x, 10, TlpRank::GREEN, "{\"v\":10}")],
+            "a1",
+        ))
+        .unwrap();
+    assert!(matches!(r.outcomes[0], IngestOutcome::Stored { .. }));
+    // bob: a newer version, a different same version and a hidden identical one are refused
+    // alike; an identical copy of a version he reads is already present.
+    let r = s
+        .ingest(batch_by(
+            &bob,
+            vec![
+                obj(x, 99, TlpRank::RED, "{\"v\":99}"),
+                obj(x, 10, TlpRank::GREEN, "{\"v\":666}"),
+                obj(x, 10, TlpRank::GREEN, "{ \"v\": 10 }"),
+            ],
+            "b1",
+        ))
+        .unwrap();
+    assert_eq!(
+        r.outcomes,
+        vec![
+            IngestOutcome::NotOwner,
+            IngestOutcome::NotOwner,
+            IngestOutcome::Duplicate { date_added: 0 }
+        ]
+    );
+    assert_eq!(r.status.failures.len(), 2);
+    assert!(
+        r.status
+            .failures
+            .iter()
+            .all(|f| f.message.as_deref() == Some(NOT_OWNER))
+    );
+    let h = "indicator--hidden";
+    s.ingest(batch_by(
+        &alice,
+        vec![obj(h, 1, TlpRank::AMBER, "{}")],
+        "a2",
+    ))
+    .unwrap();
+    let r = s
+        .ingest(batch_by(&bob, vec![obj(h, 1, TlpRank::AMBER, "{}")], "b2"))
+        .unwrap();
+    assert_eq!(r.outcomes, vec![IngestOutcome::NotOwner]);
+    assert_eq!(
+        ids_versions(&s, &bob, x, last()),
+        vec!["{\"v\":10}"],
+        "the owner's version is still the one served"
+    );
+    // An admin versions anyone's object; alice's own DELETE leaves the admin's version.
+    let r = s
+        .ingest(batch_by(
+            &root,
+            vec![obj(x, 30, TlpRank::GREEN, "{\"v\":30}")],
+            "r1",
+        ))
+        .unwrap();
+    assert!(matches!(r.outcomes[0], IngestOutcome::Stored { .. }));
+    let gone = s
+        .delete_object(COLL, x, &all(), &[], &DeleteScope::Own(alice.clone()))
+        .unwrap();
+    assert_eq!(gone.len(), 1);
+    assert!(
+        s.delete_object(COLL, x, &all(), &[], &DeleteScope::Own(bob.clone()))
+            .unwrap()
+            .is_empty(),
+        "bob deletes nothing of others'"
+    );
+    assert_eq!(ids_versions(&s, &bob, x, all()), vec!["{\"v\":30}"]);
+    // The admin deletes what it cannot even see (RED, not a recipient).
+    let red = "indicator--red";
+    let mut o = obj(red, 1, TlpRank::RED, "{}");
+    o.recipients.clear();
+    s.ingest(batch_by(&alice, vec![o], "a3")).unwrap();
+    assert!(ids_versions(&s, &root, red, all()).is_empty());
+    let gone = s
+        .delete_object(
+            COLL,
+            red,
+            &all(),
+            &[],
+            &DeleteScope::Moderator("root".into()),
+        )
+        .unwrap();
+    assert_eq!(gone.len(), 1);
+    let t = s.log_tombstones(COLL, red, &alice).unwrap();
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].member, "root");
+    // Ownership outlives deletion: the id stays alice's.
+    s.delete_object(COLL, x, &all(), &[], &DeleteScope::Moderator("root".into()))
+        .unwrap();
+    let r = s
+        .ingest(batch_by(&bob, vec![obj(x, 40, TlpRank::GREEN, "{}")], "b3"))
+        .unwrap();
+    assert_eq!(r.outcomes, vec![IngestOutcome::NotOwner]);
+}
+
+fn copy(id: &str, tlp: TlpRank, body: &str) -> NewObject {
+    NewObject {
+        version: None,
+        version_micros: None,
+        ..obj(id, 0, tlp, body)
+    }
+}
+
+/// Value-identified objects are kept per contributor: what a poster learns does not depend
+/// on copies it cannot read, and readers see only the copies they may.
+pub fn value_copies_per_contributor<S: Store>(store: S) {
+    let s = setup(store);
+    let [alice, bob, root] = three_members(&s);
+    let d = "domain-name--d";
+    let probe = |status: &str, id: &str| {
+        let r = s
+            .ingest(batch_by(
+                &bob,
+                vec![copy(id, TlpRank::GREEN, "{\"b\":1}")],
+                status,
+            ))
+            .unwrap();
+        let Some(IngestOutcome::Stored { date_added }) = r.outcomes.first().cloned() else {
+            panic!("a first copy is stored: {:?}", r.outcomes);
+        };
+        assert!(r.status.failures.is_empty());
+        (date_added, r.status.successes[0].message.clone())
+    };
+    s.ingest(batch_by(
+        &alice,
+        vec![copy(d, TlpRank::AMBER, "{\"a\":1}")],
+        "a1",
+    ))
+    .unwrap();
+    // bob's post of a value alice holds (hidden from him) reads like one nobody holds.
+    let (bob_d, m1) = probe("b1", d);
+    let (_, m2) = probe("b2", "domain-name--fresh");
+    assert_eq!(m1, m2);
+    let r = s
+        .ingest(batch_by(
+            &bob,
+            vec![copy(d, TlpRank::GREEN, "{ \"b\": 1 }")],
+            "b3",
+        ))
+        .unwrap();
+    assert_eq!(
+        r.outcomes,
+        vec![IngestOutcome::Duplicate { date_added: bob_d }]
+    );
+    // Readers see the copies they may; `last` is the newest of those.
+    assert_eq!(ids_versions(&s, &bob, d, all()), vec!["{\"b\":1}"]);
+    assert_eq!(ids_versions(&s, &root, d, all()).len(), 2);
+    assert_eq!(ids_versions(&s, &root, d, last()), vec!["{\"b\":1}"]);
+    // bob's DELETE removes his copy only.
+    let gone = s
+        .delete_object(COLL, d, &all(), &[], &DeleteScope::Own(bob.clone()))
+        .unwrap();
+    assert_eq!(gone.len(), 1);
+    assert_eq!(gone[0].date_added, bob_d);
+    assert_eq!(ids_versions(&s, &root, d, last()), vec!["{\"a\":1}"]);
+    assert!(ids_versions(&s, &bob, d, all()).is_empty());
+}
+
+/// `first` and `last` are taken among the versions the viewer sees.
+pub fn last_is_per_viewer<S: Store>(store: S) {
+    let s = setup(store);
+    let [alice, bob, root] = three_members(&s);
+    let m = "malware--m";
+    s.ingest(batch_by(
+        &alice,
+        vec![
+            obj(m, 1, TlpRank::GREEN, "{\"v\":1}"),
+            obj(m, 2, TlpRank::AMBER, "{\"v\":2}"),
+            obj(m, 3, TlpRank::GREEN, "{\"v\":3}"),
+            obj(m, 4, TlpRank::AMBER, "{\"v\":4}"),
+        ],
+        "a1",
+    ))
+    .unwrap();
+    assert_eq!(ids_versions(&s, &bob, m, last()), vec!["{\"v\":3}"]);
+    assert_eq!(ids_versions(&s, &root, m, last()), vec!["{\"v\":4}"]);
+    let first = VersionMatch {
+        first: true,
+        ..last()
+    };
+    let first = VersionMatch {
+        last: false,
+        ..first
+    };
+    assert_eq!(ids_versions(&s, &bob, m, first.clone()), vec!["{\"v\":1}"]);
+    // Paging the collection's latest versions gives bob v3 and the admin v4.
+    let page = |v: &Viewer| -> Vec<String> {
+        s.query_objects(&query(v.clone(), last()))
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|o| o.body)
+            .collect()
+    };
+    assert_eq!(page(&bob), vec!["{\"v\":3}"]);
+    assert_eq!(page(&root), vec!["{\"v\":4}"]);
+    // A member's `last` DELETE takes its own newest version it sees.
+    let gone = s
+        .delete_object(COLL, m, &last(), &[], &DeleteScope::Own(alice.clone()))
+        .unwrap();
+    assert_eq!(gone.len(), 1);
+    assert_eq!(gone[0].version.as_deref(), Some("v3"));
 }

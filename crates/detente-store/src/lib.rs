@@ -13,8 +13,13 @@
 //! - **Queries** ([`Store::query_objects`]) return rows in ascending `date_added` order,
 //!   strictly after [`ObjectQuery::after`] and [`ObjectQuery::added_after`], at most
 //!   `limit` rows and about [`ObjectQuery::max_bytes`] bytes, with `more` telling whether
-//!   further matching rows exist. Rows the
-//!   [`Viewer`] may not see (TLP) are neither returned nor counted.
+//!   further matching rows exist. Rows the [`Viewer`] may not see (TLP) are neither returned
+//!   nor counted, and the version selection applies to the versions the viewer sees (`last`
+//!   is the newest of those).
+//! - **Ownership and copies** ([`rules`]): backends decide each posted object with
+//!   [`rules::decide`] inside the ingest transaction and write [`rules::status_detail`]s.
+//!   Value-identified objects (no `modified`/`created`) are kept per contributor, each copy
+//!   a version whose version key is its `date_added`.
 //! - **Members**: every change to members, grants, tokens or collections increments the
 //!   counter returned by [`Store::generation`], so caches of credentials can be dropped.
 //! - **Transparency log**: every stored object version and every deleted one appends one
@@ -30,6 +35,7 @@
 
 #[cfg(feature = "testing")]
 pub mod conformance;
+pub mod rules;
 mod types;
 mod witness;
 
@@ -87,6 +93,8 @@ pub trait Store: Send + Sync + 'static {
     fn upgrade_secret_hash(&self, name: &str, old: &str, new: &str) -> Result<bool>;
     /// [`Store::upgrade_secret_hash`] for a token.
     fn upgrade_token_hash(&self, id: &str, old: &str, new: &str) -> Result<bool>;
+    /// Changes a member's TLP clearance.
+    fn set_clearance(&self, name: &str, clearance: Clearance) -> Result<()>;
 
     /// Adds a token for a member.
     fn add_token(&self, token: &TokenRecord) -> Result<()>;
@@ -103,6 +111,8 @@ pub trait Store: Send + Sync + 'static {
     fn collections(&self) -> Result<Vec<CollectionRecord>>;
     /// Sets (replaces) a member's access to a collection.
     fn grant(&self, collection: &str, member: &str, access: Access) -> Result<()>;
+    /// Removes a member's access to a collection; `NotFound` if it had none there.
+    fn revoke(&self, collection: &str, member: &str) -> Result<()>;
     /// A member's grants, as (collection id, access).
     fn grants_of(&self, member: MemberId) -> Result<Vec<(String, Access)>>;
 
@@ -114,14 +124,15 @@ pub trait Store: Send + Sync + 'static {
     /// Object versions matching a query, one page.
     fn query_objects(&self, query: &ObjectQuery) -> Result<Page>;
 
-    /// Deletes the matching versions of one object visible to `viewer`, returning them.
+    /// Deletes the matching versions of one object within `scope`, logging a tombstone for
+    /// each, and returns them.
     fn delete_object(
         &self,
         collection: &str,
         object_id: &str,
         versions: &VersionMatch,
         spec_versions: &[String],
-        viewer: &Viewer,
+        scope: &DeleteScope,
     ) -> Result<Vec<DeletedVersion>>;
 
     /// A status record.

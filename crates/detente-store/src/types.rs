@@ -331,10 +331,16 @@ pub enum IngestOutcome {
         /// Its `date_added`.
         date_added: i64,
     },
-    /// The same version was already stored with identical content; nothing changed.
-    Duplicate,
-    /// The same version is stored with different content; refused.
+    /// The same version was already stored with identical content; nothing changed. For a
+    /// value-identified object, `date_added` is the poster's own copy's (else 0).
+    Duplicate {
+        /// The `date_added` of the poster's identical copy (value-identified objects).
+        date_added: i64,
+    },
+    /// The poster already stored a different object with this id and version; refused.
     Conflict,
+    /// The object belongs to another member ([`crate::rules::NOT_OWNER`]); refused.
+    NotOwner,
 }
 
 /// The result of [`crate::Store::ingest`].
@@ -449,6 +455,26 @@ pub struct Page {
     pub items: Vec<StoredObject>,
     /// Whether more matching rows follow.
     pub more: bool,
+}
+
+/// Whose versions [`crate::Store::delete_object`] may remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeleteScope {
+    /// Only versions this member contributed and can see; the selection (`last`, `first`)
+    /// is taken among those.
+    Own(Viewer),
+    /// Any version whatever its marking (an admin moderating), by the named member.
+    Moderator(String),
+}
+
+impl DeleteScope {
+    /// The name of the deleting member, as its tombstones record it.
+    pub fn member_name(&self) -> &str {
+        match self {
+            DeleteScope::Own(v) => &v.name,
+            DeleteScope::Moderator(n) => n,
+        }
+    }
 }
 
 /// An object version removed by [`crate::Store::delete_object`].

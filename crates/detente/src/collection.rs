@@ -1,4 +1,4 @@
-//! `detente collection`: add collections, grant access, list them.
+//! `detente collection`: add collections, grant and revoke access, list them.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -45,6 +45,15 @@ enum Cmd {
         member: String,
         /// read, write, read-write or psi, or a `+` combination such as read+psi.
         access: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Remove a member's grant on a collection.
+    Revoke {
+        /// Collection id.
+        collection: String,
+        /// Member name.
+        member: String,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -96,6 +105,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .grant(&collection, &member, access)
                 .with_context(|| format!("couldn't grant {member} access to {collection}"))?;
             eprintln!("granted {member} {} on {collection}", access.as_str());
+        }
+        Cmd::Revoke {
+            collection,
+            member,
+            data,
+        } => {
+            open_store(&data)?
+                .revoke(&collection, &member)
+                .with_context(|| format!("couldn't revoke {member}'s access to {collection}"))?;
+            eprintln!("revoked {member}'s access to {collection}");
         }
         Cmd::List { data } => {
             let store = open_store(&data)?;

@@ -11,6 +11,7 @@ mod collection;
 mod log;
 mod logkey;
 mod member;
+mod object;
 mod pattern;
 mod psi;
 mod pull;
@@ -39,6 +40,8 @@ enum Command {
     Collection(collection::Args),
     /// Issue and revoke bearer tokens.
     Token(token::Args),
+    /// Moderate stored objects (admin deletion).
+    Object(object::Args),
     /// Push a STIX bundle to a collection.
     Push(push::Args),
     /// Pull a collection's objects as a STIX bundle.
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         Command::Member(args) => member::run(args),
         Command::Collection(args) => collection::run(args),
         Command::Token(args) => token::run(args),
+        Command::Object(args) => object::run(args),
         Command::Push(args) => push::run(args),
         Command::Pull(args) => pull::run(args),
         Command::Verify(args) => verify::run(args),

@@ -1,4 +1,4 @@
-//! `detente member`: add, list, disable and rotate members of the node.
+//! `detente member`: add, list, disable, rotate and re-clear members of the node.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -41,6 +41,15 @@ enum Cmd {
     Disable {
         /// Member name.
         name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Change a member's TLP clearance.
+    SetTlp {
+        /// Member name.
+        name: String,
+        /// clear, green, amber or amber+strict.
+        level: String,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -119,6 +128,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .set_disabled(&name, true)
                 .with_context(|| format!("couldn't disable {name}"))?;
             eprintln!("disabled member {name}");
+        }
+        Cmd::SetTlp { name, level, data } => {
+            let clearance: Clearance = level.parse()?;
+            open_store(&data)?
+                .set_clearance(&name, clearance)
+                .with_context(|| format!("couldn't change the clearance of {name}"))?;
+            eprintln!("member {name} now has clearance {clearance}");
         }
         Cmd::Rotate { name, data } => {
             let store = open_store(&data)?;

@@ -99,6 +99,9 @@ pub struct Args {
     /// 256); more wait in the listen backlog.
     #[arg(long, value_name = "N")]
     max_connections: Option<usize>,
+    /// How far ahead of this node's clock a posted `modified` may be, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = detente_server::DEFAULT_MAX_FUTURE_SKEW.as_secs())]
+    max_future_skew: u64,
 }
 
 /// Connections the kernel queues for a listener while the node is at its connection cap
@@ -432,6 +435,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         max_content_length: args.max_content_length,
         max_object_bytes: args.max_object_bytes,
         max_page_bytes: args.max_page_bytes,
+        max_future_skew: std::time::Duration::from_secs(args.max_future_skew),
         psi: detente_psi_net::server::ServeConfig {
             max_items: args.psi_max_items,
             budget: (args.psi_budget_items > 0).then(|| {

@@ -290,6 +290,8 @@ fn node_to_node_psi_sessions() {
     let (a_s, b_s) = (a_data.to_str().unwrap(), b_data.to_str().unwrap());
 
     let ca = add_collection(a_s);
+    // The RED object's recipient must be a member (it has no grant here).
+    add_member(a_s, "someone-else", "green", None);
     push(&a, d, &ca, &answerer_objects());
     let peer = add_member(a_s, "peer", "green", Some((&ca, "psi")));
     let greedy = add_member(a_s, "greedy", "green", Some((&ca, "read+psi")));
