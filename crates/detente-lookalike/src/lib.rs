@@ -244,6 +244,11 @@ pub(crate) fn squeeze(h: &[char]) -> Vec<char> {
         .collect()
 }
 
+/// The A-label (punycode) form of a host name, as DNS and dnstwist's lists write it.
+pub fn to_ascii(host: &str) -> Option<String> {
+    idna::domain_to_ascii(host).ok()
+}
+
 fn chars_hash(s: &[char]) -> u64 {
     hash::of(s.iter().map(|c| *c as u32))
 }

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod collection;
 mod logkey;
+mod lookalike;
 mod member;
 mod pattern;
 mod psi;
@@ -51,6 +52,8 @@ enum Command {
     Psi(psi::Args),
     /// Print the node's transparency-log verifier key.
     LogKey(logkey::Args),
+    /// Look-alikes of protected domains in logs or name lists; permutations of a domain.
+    Lookalike(lookalike::Args),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan::run(args),
         Command::Psi(args) => psi::run(args),
         Command::LogKey(args) => logkey::run(args),
+        Command::Lookalike(args) => lookalike::run(args),
     };
     match result {
         Ok(code) => code,

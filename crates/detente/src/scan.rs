@@ -328,7 +328,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     })
 }
 
-fn format_of(f: FormatArg) -> Format {
+/// The scanner's format for a `--format` argument.
+pub fn format_of(f: FormatArg) -> Format {
     match f {
         FormatArg::Auto => Format::Auto,
         FormatArg::Zeek => Format::Zeek,
