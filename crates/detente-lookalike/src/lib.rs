@@ -216,21 +216,20 @@ pub struct Scratch {
 /// Where the TLD starts: the longest listed public suffix that leaves a label before it, else
 /// the last label. Returns the index of its first character.
 pub(crate) fn tld_start(h: &[char]) -> usize {
-    let dots: Vec<usize> = h
-        .iter()
-        .enumerate()
-        .rev()
-        .filter(|(_, c)| **c == '.')
-        .map(|(i, _)| i)
-        .take(3)
-        .collect();
-    let Some(&last) = dots.first() else {
+    let Some(last) = h.iter().rposition(|c| *c == '.') else {
         return 0;
     };
-    if let Some(&second) = dots.get(1) {
-        let two: String = h[second + 1..].iter().collect();
-        if tables::TABLES.tlds.contains(two.as_str()) {
-            return second + 1;
+    if let Some(second) = h[..last].iter().rposition(|c| *c == '.') {
+        let two = &h[second + 1..];
+        let mut buf = [0u8; 64];
+        if two.len() <= buf.len() && two.iter().all(char::is_ascii) {
+            for (b, c) in buf.iter_mut().zip(two) {
+                *b = *c as u8;
+            }
+            if std::str::from_utf8(&buf[..two.len()]).is_ok_and(|s| tables::TABLES.tlds.contains(s))
+            {
+                return second + 1;
+            }
         }
     }
     last + 1

@@ -256,8 +256,15 @@ fn glyphs(o: &[char], p: &[char], s: &mut Scratch) -> bool {
             if i < m && j < n && same(p[i], o[j], fa, fb) {
                 dp[(i + 1) * w + j + 1] = true;
             }
-            if i < m && j + 1 < n && t.expand.contains(&(p[i], o[j], o[j + 1])) {
+            if i < m && j + 1 < n && t.expand.contains(&(p[i], base(o[j]), base(o[j + 1]))) {
                 dp[(i + 1) * w + j + 2] = true;
+            }
+            if i < m
+                && j + 2 < n
+                && t.expand3
+                    .contains(&(p[i], base(o[j]), base(o[j + 1]), base(o[j + 2])))
+            {
+                dp[(i + 1) * w + j + 3] = true;
             }
             if i + 1 < m && j < n && t.contract.contains(&(p[i], p[i + 1], o[j])) {
                 dp[(i + 2) * w + j + 1] = true;
@@ -273,6 +280,17 @@ fn glyphs(o: &[char], p: &[char], s: &mut Scratch) -> bool {
         }
     }
     dp[m * w + n]
+}
+
+/// The ASCII letter a glyph imitates (itself for ASCII), as dnstwist's glyph tables say.
+fn base(c: char) -> char {
+    if c.is_ascii() {
+        return c;
+    }
+    match TABLES.glyph.get(&c).map(|b| b.as_bytes()) {
+        Some([b]) => char::from(*b),
+        _ => c,
+    }
 }
 
 fn sep(c: char) -> bool {
@@ -311,9 +329,12 @@ fn edit(o: &[char], p: &[char]) -> Option<Technique> {
             if x == '-' && inner {
                 found(Technique::Hyphenation);
             }
+            // dnstwist's insertion: a neighbour of a letter that is not its label's last, put
+            // before or after it.
+            let not_last = |i: usize| o.get(i).is_some_and(|c| !sep(*c));
             if x.is_ascii_alphanumeric()
-                && (before.is_some_and(|c| TABLES.adjacent(c, x))
-                    || after.is_some_and(|c| TABLES.adjacent(c, x)))
+                && (before.is_some_and(|c| TABLES.adjacent(c, x)) && not_last(k + 1)
+                    || after.is_some_and(|c| TABLES.adjacent(c, x)) && not_last(k + 2))
             {
                 found(Technique::Insertion);
             }
@@ -325,7 +346,8 @@ fn edit(o: &[char], p: &[char]) -> Option<Technique> {
                     .iter()
                     .position(|c| sep(*c))
                     .map_or(n, |i| k + 1 + i);
-                if k - start >= 3 && end - k > 2 {
+                let es = before.is_some_and(|c| matches!(c, 's' | 'x' | 'z'));
+                if k - start >= 3 && end - k > 2 && !es {
                     found(Technique::Plural);
                 }
             }

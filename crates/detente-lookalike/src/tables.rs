@@ -56,6 +56,8 @@ pub struct Tables {
     /// One character written as two: `(m, r, n)` for `m` → `rn`, with dnstwist's second pass
     /// (`n` → `m` → `nn`, `m` → `rn` → `rm`).
     pub expand: Triples,
+    /// One character written as three by two expansions that keep it (`d` → `dl` → `cll`).
+    pub expand3: FxHashSet<(char, char, char, char)>,
     /// Two characters written as one: `(r, n, m)` for `rn` → `m`.
     pub contract: Triples,
     /// Keyboard neighbours: bit `c - 0x20` of `keys[k]` is set when `c` is next to `k`.
@@ -152,6 +154,17 @@ fn build() -> Tables {
     ]);
     let class: [u8; 128] = std::array::from_fn(|i| find(&mut parent, i as u8));
     let (expand, contract) = closures(&multi, &singles);
+    let mut expand3 = FxHashSet::default();
+    for &(c, x, y) in &expand {
+        for &(c2, x2, y2) in &expand {
+            if c2 == c && x == c {
+                expand3.insert((c, x2, y2, y));
+            }
+            if c2 == c && y == c {
+                expand3.insert((c, x, x2, y2));
+            }
+        }
+    }
     let mut pairs = FxHashMap::default();
     for (two, one) in multi {
         let t = two.as_bytes();
@@ -182,6 +195,7 @@ fn build() -> Tables {
     }
     Tables {
         expand,
+        expand3,
         contract,
         word_head,
         word_tail,
@@ -218,6 +232,12 @@ fn closures(multi: &[(&str, &str)], singles: &[(char, char)]) -> (Triples, Tripl
         singles_of(y).for_each(|y2| {
             expand.insert((c, x, y2));
         });
+        // Both letters swapped by one replacement of a repeated letter (`vv` → `uu`).
+        if x == y {
+            singles_of(x).for_each(|x2| {
+                expand.insert((c, x2, x2));
+            });
+        }
         // A letter that first became `c`, then `xy`.
         for &(from, to) in singles {
             if to == c {

@@ -636,7 +636,7 @@ impl Scanner<'_> {
             if let Err(e) = values(m, l, None, false, &mut scratch, &mut |fd, v| f(n, fd, v)) {
                 warn(&mut stats, ev, format!("{name}:{n}: invalid JSON ({e})"));
             }
-            if n % 65536 == 0 {
+            if n.is_multiple_of(65536) {
                 ev.progress(stats.bytes);
             }
         }
