@@ -166,6 +166,8 @@ pub(crate) struct Entry {
     pub chars: Vec<char>,
     /// The A-label form, for an internationalised name.
     pub alabel: Option<Vec<char>>,
+    /// The characters' confusable fold.
+    pub fold: Vec<char>,
     /// Where its TLD (public suffix) starts in `chars`.
     pub tld: usize,
     /// All labels run together, without dots and hyphens.
@@ -192,6 +194,8 @@ pub struct Index {
     edit_lens: [u64; 4],
     /// The longest run key.
     max_run: usize,
+    /// The most labels of a protected domain.
+    max_labels: usize,
 }
 
 /// Reusable buffers for [`Index::classify`]: one per thread, so classifying allocates nothing
@@ -207,7 +211,7 @@ pub struct Scratch {
     ends: Vec<usize>,
     prefix: hash::Prefix,
     prefix2: hash::Prefix,
-    candidates: Vec<u32>,
+    candidates: Vec<(u32, u8)>,
     findings: Vec<Finding>,
     ascii: Vec<char>,
     dp: Vec<bool>,
@@ -289,6 +293,9 @@ impl Index {
             alabel = Some(a);
         }
         self.add_edits(&chars, n);
+        self.max_labels = self
+            .max_labels
+            .max(1 + chars.iter().filter(|c| **c == '.').count());
         let mut f = Vec::new();
         fold::fold(&chars, &mut f);
         self.folds.entry(chars_hash(&f)).or_default().push(n);
@@ -312,6 +319,7 @@ impl Index {
             text,
             chars,
             alabel,
+            fold: f,
             tld,
             all,
             name,
@@ -381,8 +389,9 @@ impl Index {
             return &s.findings;
         };
         let chars = std::mem::take(&mut s.chars);
+        s.candidates.clear();
         if !self.is_protected(&chars, s) {
-            self.candidates(&chars, s);
+            self.candidates(&chars, true, s);
             if puny {
                 // The A-label form as written, for edits made to a protected IDN's A-label.
                 let mut ascii = std::mem::take(&mut s.ascii);
@@ -394,18 +403,29 @@ impl Index {
                         .chars()
                         .map(|c| c.to_ascii_lowercase()),
                 );
-                self.candidates(&ascii, s);
+                self.candidates(&ascii, false, s);
                 s.ascii = ascii;
             }
+            // One entry per candidate, with the union of the keys that found it.
             s.candidates.sort_unstable();
-            s.candidates.dedup();
+            let mut w = 0;
+            for r in 0..s.candidates.len() {
+                let (n, k) = s.candidates[r];
+                if w > 0 && s.candidates[w - 1].0 == n {
+                    s.candidates[w - 1].1 |= k;
+                } else {
+                    s.candidates[w] = (n, k);
+                    w += 1;
+                }
+            }
+            s.candidates.truncate(w);
             for i in 0..s.candidates.len() {
-                let n = s.candidates[i];
+                let (n, keys) = s.candidates[i];
                 let e = &self.entries[n as usize];
-                let mut best = pair::classify(&chars, e, s);
+                let mut best = pair::classify(&chars, e, keys, s);
                 if puny && s.ascii != chars {
                     let ascii = std::mem::take(&mut s.ascii);
-                    if let Some(t) = pair::classify(&ascii, e, s) {
+                    if let Some(t) = pair::classify(&ascii, e, pair::ALL_KEYS, s) {
                         best = Some(best.map_or(t, |b| b.min(t)));
                     }
                     s.ascii = ascii;
@@ -442,10 +462,13 @@ impl Index {
             })
     }
 
-    /// Collects into `s.candidates` every protected domain some key of `h` points at.
-    fn candidates(&self, h: &[char], s: &mut Scratch) {
+    /// Collects into `s.candidates` every protected domain some key of `h` points at;
+    /// `loaded` when `s.prefix` already holds `h`'s hashes.
+    fn candidates(&self, h: &[char], loaded: bool, s: &mut Scratch) {
         let n = h.len();
-        s.prefix.load(h.iter().map(|c| *c as u32));
+        if !loaded {
+            s.prefix.load(h.iter().map(|c| *c as u32));
+        }
         // Suffixes at label boundaries that keep two labels: `www.vcte.org` is checked as
         // `vcte.org` too.
         s.starts.clear();
@@ -457,22 +480,29 @@ impl Index {
                 .filter(|(i, c)| **c == '.' && *i < last_dot)
                 .map(|(i, _)| i + 1),
         );
-        let push = |list: Option<&Vec<u32>>, out: &mut Vec<u32>| {
+        // One edit adds at most one label (a dot inserted): longer suffixes cannot meet.
+        let labels = s.starts.len() + 1;
+        let skip = labels
+            .saturating_sub(self.max_labels + 1)
+            .min(s.starts.len());
+        let push = |list: Option<&Vec<u32>>, key: u8, out: &mut Vec<(u32, u8)>| {
             if let Some(l) = list {
-                out.extend_from_slice(l);
+                out.extend(l.iter().map(|n| (*n, key)));
             }
         };
-        for &a in &s.starts {
+        for &a in &s.starts[skip..] {
             let m = n - a;
             if self.has_len(m) {
-                push(self.edits.get(&s.prefix.range(a, n)), &mut s.candidates);
+                push(
+                    self.edits.get(&s.prefix.range(a, n)),
+                    pair::EDIT,
+                    &mut s.candidates,
+                );
             }
             if self.has_len(m - 1) {
                 for j in a..n {
-                    push(
-                        self.edits.get(&s.prefix.without(a, j, n)),
-                        &mut s.candidates,
-                    );
+                    let key = s.prefix.without(a, j, n);
+                    push(self.edits.get(&key), pair::EDIT, &mut s.candidates);
                 }
             }
         }
@@ -487,14 +517,22 @@ impl Index {
                 .filter(|(_, c)| **c == '.')
                 .map(|(i, _)| i + 1),
         ) {
-            push(self.folds.get(&s.prefix2.range(a, fl)), &mut s.candidates);
+            push(
+                self.folds.get(&s.prefix2.range(a, fl)),
+                pair::FOLD,
+                &mut s.candidates,
+            );
         }
         // The name without its TLD (tld-swap), and its suffixes.
         let tld = tld_start(h);
         if tld >= 2 {
             let end = tld - 1;
             for &a in s.starts.iter().filter(|a| **a < end) {
-                push(self.names.get(&s.prefix.range(a, end)), &mut s.candidates);
+                push(
+                    self.names.get(&s.prefix.range(a, end)),
+                    pair::NAME,
+                    &mut s.candidates,
+                );
             }
         }
         // Runs of labels and hyphen-separated parts, run together; cut points also inside a
@@ -511,17 +549,19 @@ impl Index {
         for &a in &s.cuts {
             for &b in &s.ends {
                 if b > a && b - a <= self.max_run {
-                    push(self.runs.get(&s.prefix2.range(a, b)), &mut s.candidates);
+                    push(
+                        self.runs.get(&s.prefix2.range(a, b)),
+                        pair::RUN,
+                        &mut s.candidates,
+                    );
                 }
             }
         }
         let sl = s.squeezed.len();
         for &(x, y) in &s.words {
             if x > 0 && y < sl {
-                push(
-                    self.runs.get(&s.prefix2.cut(0, x, y, sl)),
-                    &mut s.candidates,
-                );
+                let key = s.prefix2.cut(0, x, y, sl);
+                push(self.runs.get(&key), pair::RUN, &mut s.candidates);
             }
         }
     }

@@ -36,22 +36,30 @@ pub fn cuts(
         let len = part.len();
         if len >= 2 && part.iter().all(char::is_ascii) {
             let b = |i: usize| part[i] as usize;
-            if t.word_head[b(0) * 128 + b(1)] {
-                for l in 2..=len.min(t.max_word) {
-                    if is_word(&part[..l]) {
-                        words.push((ps, ps + l));
-                        if l < len {
-                            starts.push(ps + l);
-                        }
+            for w in &t.word_head[b(0) * 128 + b(1)] {
+                let l = w.len();
+                if l <= len
+                    && part
+                        .iter()
+                        .zip(w.bytes())
+                        .all(|(c, b)| *c as u32 == u32::from(b))
+                {
+                    words.push((ps, ps + l));
+                    if l < len {
+                        starts.push(ps + l);
                     }
                 }
             }
-            if t.word_tail[b(len - 2) * 128 + b(len - 1)] {
-                for l in 2..len.min(t.max_word + 1) {
-                    if is_word(&part[len - l..]) {
-                        words.push((ps + len - l, ps + len));
-                        ends.push(ps + len - l);
-                    }
+            for w in &t.word_tail[b(len - 2) * 128 + b(len - 1)] {
+                let l = w.len();
+                if l < len
+                    && part[len - l..]
+                        .iter()
+                        .zip(w.bytes())
+                        .all(|(c, b)| *c as u32 == u32::from(b))
+                {
+                    words.push((ps + len - l, ps + len));
+                    ends.push(ps + len - l);
                 }
             }
         }
@@ -105,11 +113,24 @@ fn suffix_starts(h: &[char]) -> impl Iterator<Item = usize> + '_ {
     )
 }
 
-/// The technique by which `o` imitates `e`, if any (the first in dnstwist's order).
-pub fn classify(o: &[char], e: &Entry, s: &mut Scratch) -> Option<Technique> {
+/// Found through the edit keys (the name and its one-character deletions).
+pub const EDIT: u8 = 1;
+/// Found through the confusable fold.
+pub const FOLD: u8 = 2;
+/// Found through the name without its TLD.
+pub const NAME: u8 = 4;
+/// Found through labels run together.
+pub const RUN: u8 = 8;
+/// Every check.
+pub const ALL_KEYS: u8 = EDIT | FOLD | NAME | RUN;
+
+/// The technique by which `o` imitates `e`, if any (the first in dnstwist's order). `keys`
+/// says which index keys found `e`: each technique is checked only when a key that every name
+/// made that way shares with `e` did.
+pub fn classify(o: &[char], e: &Entry, keys: u8, s: &mut Scratch) -> Option<Technique> {
     let tld = tld_start(o);
     // Same name under another TLD: dnstwist never edits a TLD, so this comes first.
-    if tld >= 2 {
+    if tld >= 2 && keys & NAME != 0 {
         let p_name = &e.chars[..e.tld.saturating_sub(1)];
         let (o_tld, p_tld) = (&o[tld..], &e.chars[e.tld..]);
         for a in suffix_starts(o).filter(|a| *a < tld - 1) {
@@ -126,9 +147,19 @@ pub fn classify(o: &[char], e: &Entry, s: &mut Scratch) -> Option<Technique> {
     }
     // The whole name first, then its parents (`www.s0s.ca.gov`): `f.vap.gov` is a dot
     // inserted into `fvap.gov`, not `vap.gov` with a letter left out.
-    for a in suffix_starts(o) {
-        let mut best = edit(&o[a..], &e.chars);
-        if glyphs(&o[a..], &e.chars, s) {
+    for a in suffix_starts(o).filter(|_| keys & (EDIT | FOLD) != 0) {
+        let mut best = if keys & EDIT != 0 {
+            edit(&o[a..], &e.chars)
+        } else {
+            None
+        };
+        if keys & FOLD != 0
+            && {
+                fold::fold(&o[a..], &mut s.fold);
+                s.fold == e.fold
+            }
+            && glyphs(&o[a..], &e.chars, s)
+        {
             let rest = &o[a..];
             let cyrillic = rest.iter().any(|c| is_cyrillic(*c))
                 && rest
@@ -145,6 +176,9 @@ pub fn classify(o: &[char], e: &Entry, s: &mut Scratch) -> Option<Technique> {
         if best.is_some() {
             return best;
         }
+    }
+    if keys & RUN == 0 {
+        return None;
     }
     runs(o, tld, e, s)
 }

@@ -66,13 +66,11 @@ pub struct Tables {
     pub words: FxHashSet<&'static str>,
     /// The dictionary words in file order, for the generator.
     pub word_list: Vec<&'static str>,
-    /// The longest word, in bytes.
-    pub max_word: usize,
-    /// Whether some word starts with the two ASCII bytes `a`, `b` (index `a * 128 + b`): a
-    /// cheap filter before looking a word up.
-    pub word_head: Vec<bool>,
-    /// Whether some word ends with the two ASCII bytes (same indexing).
-    pub word_tail: Vec<bool>,
+    /// The words starting with the two ASCII bytes `a`, `b` (index `a * 128 + b`), so a part
+    /// of a name is compared only with the few words it may begin with.
+    pub word_head: Vec<Vec<&'static str>>,
+    /// The words ending with the two ASCII bytes (same indexing).
+    pub word_tail: Vec<Vec<&'static str>>,
     /// The TLDs and public suffixes.
     pub tlds: FxHashSet<&'static str>,
     /// The TLDs in file order, for the generator.
@@ -183,15 +181,12 @@ fn build() -> Tables {
     }
     let word_list: Vec<&str> = lines(WORDS).collect();
     let tld_list: Vec<&str> = lines(TLDS).collect();
-    let mut word_head = vec![false; 128 * 128];
-    let mut word_tail = vec![false; 128 * 128];
-    for w in word_list
-        .iter()
-        .map(|w| w.as_bytes())
-        .filter(|w| w.len() >= 2 && w.is_ascii())
-    {
-        word_head[usize::from(w[0]) * 128 + usize::from(w[1])] = true;
-        word_tail[usize::from(w[w.len() - 2]) * 128 + usize::from(w[w.len() - 1])] = true;
+    let mut word_head = vec![Vec::new(); 128 * 128];
+    let mut word_tail = vec![Vec::new(); 128 * 128];
+    for &w in word_list.iter().filter(|w| w.len() >= 2 && w.is_ascii()) {
+        let b = w.as_bytes();
+        word_head[usize::from(b[0]) * 128 + usize::from(b[1])].push(w);
+        word_tail[usize::from(b[b.len() - 2]) * 128 + usize::from(b[b.len() - 1])].push(w);
     }
     Tables {
         expand,
@@ -204,7 +199,6 @@ fn build() -> Tables {
         class,
         pairs,
         keys,
-        max_word: word_list.iter().map(|w| w.len()).max().unwrap_or(0),
         words: word_list.iter().copied().collect(),
         word_list,
         tlds: tld_list.iter().copied().collect(),

@@ -168,3 +168,12 @@ fn scores_follow_techniques() {
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].score, Technique::Homoglyph.score());
 }
+
+#[test]
+fn a_reused_scratch_carries_nothing_over() {
+    let ix = index();
+    let mut s = Scratch::default();
+    assert_eq!(ix.classify("s0s.ca.gov", &mut s).len(), 1);
+    assert!(ix.classify("example.com", &mut s).is_empty());
+    assert!(ix.classify("www.sos.ca.gov", &mut s).is_empty());
+}
