@@ -183,19 +183,61 @@ pub struct Index {
     /// Protected names (Unicode and A-label form): exact and real-subdomain check.
     exact: FxHashMap<u64, u32>,
     /// Each name and its one-character deletions (and plural `es` forms).
-    edits: FxHashMap<u64, Vec<u32>>,
+    edits: Keys,
     /// The confusable fold.
-    folds: FxHashMap<u64, Vec<u32>>,
+    folds: Keys,
     /// The name without its TLD.
-    names: FxHashMap<u64, Vec<u32>>,
+    names: Keys,
     /// All labels run together, and the labels before the TLD run together.
-    runs: FxHashMap<u64, Vec<u32>>,
+    runs: Keys,
     /// Bit `n` set when some key of `edits` covers `n` characters.
     edit_lens: [u64; 4],
     /// The longest run key.
     max_run: usize,
     /// The most labels of a protected domain.
     max_labels: usize,
+}
+
+/// Keys to protected-domain numbers, compact because most keys lead to one domain: 12 bytes
+/// a key in the table, so more of it stays in cache while names are classified.
+#[derive(Debug, Default)]
+struct Keys {
+    /// A domain number, or `MANY` and an index into `more`.
+    map: FxHashMap<u64, u32>,
+    more: Vec<Vec<u32>>,
+}
+
+const MANY: u32 = 1 << 31;
+
+impl Keys {
+    fn add(&mut self, k: u64, n: u32) {
+        use std::collections::hash_map::Entry as E;
+        match self.map.entry(k) {
+            E::Vacant(v) => {
+                v.insert(n);
+            }
+            E::Occupied(mut o) => {
+                let cur = *o.get();
+                if cur & MANY != 0 {
+                    let l = &mut self.more[(cur & !MANY) as usize];
+                    if !l.contains(&n) {
+                        l.push(n);
+                    }
+                } else if cur != n {
+                    self.more.push(vec![cur, n]);
+                    *o.get_mut() = MANY | u32::try_from(self.more.len() - 1).unwrap_or(0);
+                }
+            }
+        }
+    }
+
+    fn get(&self, k: u64) -> &[u32] {
+        match self.map.get(&k) {
+            None => &[],
+            Some(v) if v & MANY != 0 => self.more.get((v & !MANY) as usize).map_or(&[], |l| l),
+            Some(v) => std::slice::from_ref(v),
+        }
+    }
 }
 
 /// Reusable buffers for [`Index::classify`]: one per thread, so classifying allocates nothing
@@ -298,21 +340,16 @@ impl Index {
             .max(1 + chars.iter().filter(|c| **c == '.').count());
         let mut f = Vec::new();
         fold::fold(&chars, &mut f);
-        self.folds.entry(chars_hash(&f)).or_default().push(n);
+        self.folds.add(chars_hash(&f), n);
         let tld = tld_start(&chars);
         let name = squeeze(&chars[..tld.saturating_sub(1)]);
         let all = squeeze(&chars);
         self.names
-            .entry(chars_hash(&chars[..tld.saturating_sub(1)]))
-            .or_default()
-            .push(n);
+            .add(chars_hash(&chars[..tld.saturating_sub(1)]), n);
         for run in [&all, &name] {
             if !run.is_empty() {
                 self.max_run = self.max_run.max(run.len());
-                let list = self.runs.entry(chars_hash(run)).or_default();
-                if !list.contains(&n) {
-                    list.push(n);
-                }
+                self.runs.add(chars_hash(run), n);
             }
         }
         self.entries.push(Entry {
@@ -346,10 +383,7 @@ impl Index {
             self.mark_len(len.saturating_sub(1));
         }
         for k in keys {
-            let list = self.edits.entry(k).or_default();
-            if !list.contains(&n) {
-                list.push(n);
-            }
+            self.edits.add(k, n);
         }
     }
 
@@ -485,16 +519,14 @@ impl Index {
         let skip = labels
             .saturating_sub(self.max_labels + 1)
             .min(s.starts.len());
-        let push = |list: Option<&Vec<u32>>, key: u8, out: &mut Vec<(u32, u8)>| {
-            if let Some(l) = list {
-                out.extend(l.iter().map(|n| (*n, key)));
-            }
+        let push = |list: &[u32], key: u8, out: &mut Vec<(u32, u8)>| {
+            out.extend(list.iter().map(|n| (*n, key)));
         };
         for &a in &s.starts[skip..] {
             let m = n - a;
             if self.has_len(m) {
                 push(
-                    self.edits.get(&s.prefix.range(a, n)),
+                    self.edits.get(s.prefix.range(a, n)),
                     pair::EDIT,
                     &mut s.candidates,
                 );
@@ -502,7 +534,7 @@ impl Index {
             if self.has_len(m - 1) {
                 for j in a..n {
                     let key = s.prefix.without(a, j, n);
-                    push(self.edits.get(&key), pair::EDIT, &mut s.candidates);
+                    push(self.edits.get(key), pair::EDIT, &mut s.candidates);
                 }
             }
         }
@@ -518,7 +550,7 @@ impl Index {
                 .map(|(i, _)| i + 1),
         ) {
             push(
-                self.folds.get(&s.prefix2.range(a, fl)),
+                self.folds.get(s.prefix2.range(a, fl)),
                 pair::FOLD,
                 &mut s.candidates,
             );
@@ -529,7 +561,7 @@ impl Index {
             let end = tld - 1;
             for &a in s.starts.iter().filter(|a| **a < end) {
                 push(
-                    self.names.get(&s.prefix.range(a, end)),
+                    self.names.get(s.prefix.range(a, end)),
                     pair::NAME,
                     &mut s.candidates,
                 );
@@ -550,7 +582,7 @@ impl Index {
             for &b in &s.ends {
                 if b > a && b - a <= self.max_run {
                     push(
-                        self.runs.get(&s.prefix2.range(a, b)),
+                        self.runs.get(s.prefix2.range(a, b)),
                         pair::RUN,
                         &mut s.candidates,
                     );
@@ -561,7 +593,7 @@ impl Index {
         for &(x, y) in &s.words {
             if x > 0 && y < sl {
                 let key = s.prefix2.cut(0, x, y, sl);
-                push(self.runs.get(&key), pair::RUN, &mut s.candidates);
+                push(self.runs.get(key), pair::RUN, &mut s.candidates);
             }
         }
     }

@@ -219,20 +219,23 @@ fn read_logs(args: &Args, f: &mut Finder<'_>) -> Result<()> {
         },
     };
     let mut buf = ([0u8; MAX_DOMAIN], [0u8; MAX_URL]);
+    let mut bytes_before = 0;
     for path in &logs {
         let name = path.display().to_string();
         let reader = open_log(path).with_context(|| format!("opening {name}"))?;
         let mut ev = Warn {
             warnings: 0,
             bar: f.bar.clone(),
+            bytes_before,
         };
         let finder = &mut *f;
-        scanner.each_value(&name, reader, &mut ev, &mut |line, field, v| {
+        let st = scanner.each_value(&name, reader, &mut ev, &mut |line, field, v| {
             if let Some(host) = host_of(v, &mut buf) {
                 finder.check(Some(&name), line, Some(field), host);
             }
         });
         f.warnings += ev.warnings;
+        bytes_before += std::fs::metadata(path).map_or(st.bytes, |m| m.len());
     }
     Ok(())
 }
@@ -308,6 +311,8 @@ impl Finder<'_> {
 struct Warn {
     warnings: u64,
     bar: Option<ProgressBar>,
+    /// Bytes of the logs read before this one, for the progress bar.
+    bytes_before: u64,
 }
 
 impl Events for Warn {
@@ -315,16 +320,12 @@ impl Events for Warn {
 
     fn warning(&mut self, message: &str) {
         self.warnings += 1;
-        let print = || eprintln!("warning: {message}");
-        match &self.bar {
-            Some(b) => b.suspend(print),
-            None => print(),
-        }
+        crate::scan::print_warning(self.bar.as_ref(), message);
     }
 
     fn progress(&mut self, bytes: u64) {
         if let Some(b) = &self.bar {
-            b.set_position(bytes);
+            b.set_position(self.bytes_before + bytes);
         }
     }
 }

@@ -137,11 +137,7 @@ impl Events for Out {
 
     fn warning(&mut self, message: &str) {
         self.warnings += 1;
-        let print = || eprintln!("warning: {message}");
-        match &self.bar {
-            Some(b) => b.suspend(print),
-            None => print(),
-        }
+        print_warning(self.bar.as_ref(), message);
     }
 
     fn progress(&mut self, bytes: u64) {
@@ -152,6 +148,15 @@ impl Events for Out {
         if self.follow {
             let _ = self.hits.flush();
         }
+    }
+}
+
+/// Prints a warning to standard error above the progress bar, if one is shown.
+pub fn print_warning(bar: Option<&ProgressBar>, message: &str) {
+    let print = || eprintln!("warning: {message}");
+    match bar {
+        Some(b) => b.suspend(print),
+        None => print(),
     }
 }
 

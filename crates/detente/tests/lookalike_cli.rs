@@ -22,6 +22,21 @@ fn findings(o: &Output) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The named fields of each finding, joined by spaces.
+fn pick(f: &[serde_json::Value], keys: &[&str]) -> Vec<String> {
+    f.iter()
+        .map(|v| {
+            keys.iter()
+                .map(|k| match &v[*k] {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
 fn setup() -> tempfile::TempDir {
     let d = tempfile::tempdir().expect("tempdir");
     std::fs::write(
@@ -52,24 +67,13 @@ fn names_list_findings_and_contract() {
         String::from_utf8_lossy(&o.stderr)
     );
     let f = findings(&o);
-    let got: Vec<(u64, &str, &str, &str)> = f
-        .iter()
-        .map(|v| {
-            (
-                v["line"].as_u64().unwrap_or(0),
-                v["observed"].as_str().unwrap_or(""),
-                v["protected"].as_str().unwrap_or(""),
-                v["technique"].as_str().unwrap_or(""),
-            )
-        })
-        .collect();
     assert_eq!(
-        got,
+        pick(&f, &["line", "observed", "protected", "technique"]),
         vec![
-            (2, "s0s.ca.gov", "sos.ca.gov", "homoglyph"),
-            (3, puny.as_str(), "sos.ca.gov", "cyrillic"),
-            (4, "sos-ca.gov.example.com", "sos.ca.gov", "embedding"),
-            (6, "vote-fvap.org", "fvap.gov", "dictionary"),
+            "2 s0s.ca.gov sos.ca.gov homoglyph".to_string(),
+            format!("3 {puny} sos.ca.gov cyrillic"),
+            "4 sos-ca.gov.example.com sos.ca.gov embedding".to_string(),
+            "6 vote-fvap.org fvap.gov dictionary".to_string(),
         ]
     );
     // A list has neither file nor field; keys in contract order.
@@ -119,40 +123,15 @@ fn logs_zeek_json_syslog_with_fields() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let f = findings(&o);
-    let got: Vec<(String, u64, String, String, String)> = f
-        .iter()
-        .map(|v| {
-            (
-                v["file"].as_str().unwrap_or("").to_string(),
-                v["line"].as_u64().unwrap_or(0),
-                v["field"].as_str().unwrap_or("").to_string(),
-                v["observed"].as_str().unwrap_or("").to_string(),
-                v["technique"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
-    let want = |f: &str, l: u64, fd: &str, o: &str, t: &str| {
-        (
-            f.to_string(),
-            l,
-            fd.to_string(),
-            o.to_string(),
-            t.to_string(),
-        )
-    };
     assert_eq!(
-        got,
-        vec![
-            want("dns.log", 6, "query", "sos-ca-gov.com", "various"),
-            want(
-                "proxy.jsonl",
-                1,
-                "url",
-                "vote.org.login-check.info",
-                "embedding"
-            ),
-            want("mail.log", 1, "msg", "fvap-gov.com", "various"),
+        pick(
+            &findings(&o),
+            &["file", "line", "field", "observed", "technique"]
+        ),
+        [
+            "dns.log 6 query sos-ca-gov.com various",
+            "proxy.jsonl 1 url vote.org.login-check.info dictionary",
+            "mail.log 1 msg fvap-gov.com various",
         ]
     );
 }
