@@ -76,8 +76,10 @@ fn valid(h: &[char]) -> bool {
 
 /// Folds a normalised host into `out`: every character replaced by the representative of its
 /// confusable class (dnstwist's glyphs, then the TR39 prototype stripped of marks), then
-/// character pairs that read as one (`rn`, `vv`, `cl`) merged, until nothing changes.
-pub fn fold(h: &[char], out: &mut Vec<char>) {
+/// character pairs that read as one (`rn`, `vv`, `cl`) merged, until nothing changes. Pairs
+/// overlap (`elb`: `el` or `lb`), so the merging goes left to right, or right to left when
+/// `rtl`; a look-alike meets its original in one of the two.
+pub fn fold(h: &[char], out: &mut Vec<char>, rtl: bool) {
     let t = &*TABLES;
     out.clear();
     let push_ascii = |out: &mut Vec<char>, b: u8| out.push(char::from(t.class[usize::from(b)]));
@@ -102,13 +104,19 @@ pub fn fold(h: &[char], out: &mut Vec<char>) {
     if t.pairs.is_empty() {
         return;
     }
+    if rtl {
+        out.reverse();
+    }
     loop {
         let mut w = 0;
         let mut r = 0;
         let mut changed = false;
         while r < out.len() {
             let merged = (r + 1 < out.len() && out[r].is_ascii() && out[r + 1].is_ascii())
-                .then(|| t.pairs.get(&[out[r] as u8, out[r + 1] as u8]))
+                .then(|| {
+                    let (a, b) = (out[r] as u8, out[r + 1] as u8);
+                    t.pairs.get(&if rtl { [b, a] } else { [a, b] })
+                })
                 .flatten();
             if let Some(&m) = merged {
                 out[w] = char::from(m);
@@ -124,6 +132,9 @@ pub fn fold(h: &[char], out: &mut Vec<char>) {
         if !changed {
             break;
         }
+    }
+    if rtl {
+        out.reverse();
     }
 }
 
@@ -228,7 +239,7 @@ mod tests {
         let mut v = Vec::new();
         let mut f = Vec::new();
         parse(s, &mut v);
-        fold(&v, &mut f);
+        fold(&v, &mut f, false);
         f.into_iter().collect()
     }
 
@@ -262,8 +273,8 @@ mod tests {
     fn every_dnstwist_glyph_folds_to_its_base() {
         for &(base, g) in &TABLES.glyph_pairs {
             let (mut a, mut b) = (Vec::new(), Vec::new());
-            fold(&base.chars().collect::<Vec<_>>(), &mut a);
-            fold(&g.chars().collect::<Vec<_>>(), &mut b);
+            fold(&base.chars().collect::<Vec<_>>(), &mut a, false);
+            fold(&g.chars().collect::<Vec<_>>(), &mut b, false);
             assert_eq!(a, b, "{base} / {g}");
         }
     }
@@ -302,7 +313,7 @@ mod tests {
         fn fold_is_idempotent_on_ascii(s in "[a-z0-9-]{1,20}\\.[a-z]{2,6}") {
             let once = folded(&s);
             let mut again = Vec::new();
-            fold(&once.chars().collect::<Vec<_>>(), &mut again);
+            fold(&once.chars().collect::<Vec<_>>(), &mut again, false);
             let again: String = again.into_iter().collect();
             prop_assert_eq!(once, again);
         }

@@ -166,8 +166,8 @@ pub(crate) struct Entry {
     pub chars: Vec<char>,
     /// The A-label form, for an internationalised name.
     pub alabel: Option<Vec<char>>,
-    /// The characters' confusable fold.
-    pub fold: Vec<char>,
+    /// The characters' confusable folds, pairs merged left to right and right to left.
+    pub folds: [Vec<char>; 2],
     /// Where its TLD (public suffix) starts in `chars`.
     pub tld: usize,
     /// All labels run together, without dots and hyphens.
@@ -246,6 +246,7 @@ impl Keys {
 pub struct Scratch {
     chars: Vec<char>,
     fold: Vec<char>,
+    fold2: Vec<char>,
     squeezed: Vec<char>,
     cuts: Vec<usize>,
     words: Vec<(usize, usize)>,
@@ -339,7 +340,12 @@ impl Index {
             .max_labels
             .max(1 + chars.iter().filter(|c| **c == '.').count());
         let mut f = Vec::new();
-        fold::fold(&chars, &mut f);
+        fold::fold(&chars, &mut f, false);
+        let mut f2 = Vec::new();
+        fold::fold(&chars, &mut f2, true);
+        if f2 != f {
+            self.folds.add(chars_hash(&f2), n);
+        }
         self.folds.add(chars_hash(&f), n);
         let tld = tld_start(&chars);
         let name = squeeze(&chars[..tld.saturating_sub(1)]);
@@ -356,7 +362,7 @@ impl Index {
             text,
             chars,
             alabel,
-            fold: f,
+            folds: [f, f2],
             tld,
             all,
             name,
@@ -538,22 +544,28 @@ impl Index {
                 }
             }
         }
-        // The confusable fold, and its suffixes.
-        fold::fold(h, &mut s.fold);
-        s.prefix2.load(s.fold.iter().map(|c| *c as u32));
-        let fl = s.fold.len();
-        for a in std::iter::once(0).chain(
-            s.fold
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| **c == '.')
-                .map(|(i, _)| i + 1),
-        ) {
-            push(
-                self.folds.get(s.prefix2.range(a, fl)),
-                pair::FOLD,
-                &mut s.candidates,
-            );
+        // The confusable folds, and their suffixes.
+        fold::fold(h, &mut s.fold, false);
+        fold::fold(h, &mut s.fold2, true);
+        let both = s.fold != s.fold2;
+        for f in [&s.fold, &s.fold2]
+            .into_iter()
+            .take(if both { 2 } else { 1 })
+        {
+            s.prefix2.load(f.iter().map(|c| *c as u32));
+            let fl = f.len();
+            for a in std::iter::once(0).chain(
+                f.iter()
+                    .enumerate()
+                    .filter(|(_, c)| **c == '.')
+                    .map(|(i, _)| i + 1),
+            ) {
+                push(
+                    self.folds.get(s.prefix2.range(a, fl)),
+                    pair::FOLD,
+                    &mut s.candidates,
+                );
+            }
         }
         // The name without its TLD (tld-swap), and its suffixes.
         let tld = tld_start(h);

@@ -155,8 +155,9 @@ pub fn classify(o: &[char], e: &Entry, keys: u8, s: &mut Scratch) -> Option<Tech
         };
         if keys & FOLD != 0
             && {
-                fold::fold(&o[a..], &mut s.fold);
-                s.fold == e.fold
+                fold::fold(&o[a..], &mut s.fold, false);
+                fold::fold(&o[a..], &mut s.fold2, true);
+                e.folds.contains(&s.fold) || e.folds.contains(&s.fold2)
             }
             && glyphs(&o[a..], &e.chars, s)
         {
@@ -273,8 +274,8 @@ fn glyphs(o: &[char], p: &[char], s: &mut Scratch) -> bool {
         if a.is_ascii() && b.is_ascii() {
             return t.class[a as usize] == t.class[b as usize];
         }
-        fold::fold(&[a], fa);
-        fold::fold(&[b], fb);
+        fold::fold(&[a], fa, false);
+        fold::fold(&[b], fb, false);
         fa == fb
     };
     let w = n + 1;
@@ -305,8 +306,8 @@ fn glyphs(o: &[char], p: &[char], s: &mut Scratch) -> bool {
             }
             // A glyph standing for two letters (`æ` for `ae`).
             if i + 1 < m && j < n && !o[j].is_ascii() {
-                fold::fold(&[o[j]], fa);
-                fold::fold(&p[i..i + 2], fb);
+                fold::fold(&[o[j]], fa, false);
+                fold::fold(&p[i..i + 2], fb, false);
                 if *fa == *fb {
                     dp[(i + 2) * w + j + 1] = true;
                 }

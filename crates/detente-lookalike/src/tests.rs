@@ -36,6 +36,7 @@ fn each_technique_is_named() {
         ("șos.ca.gov", "sos.ca.gov", "homoglyph"),
         ("nasred.org", "nased.org", "insertion"),
         ("nasecl.org", "nased.org", "homoglyph"),
+        ("naselb.org", "nased.org", "homoglyph"),
         ("vvote.org", "vote.org", "repetition"),
         ("f-vap.gov", "fvap.gov", "hyphenation"),
         ("fcvap.gov", "fvap.gov", "insertion"),
