@@ -205,13 +205,33 @@ struct Keys {
     /// A domain number, or `MANY` and an index into `more`.
     map: FxHashMap<u64, u32>,
     more: Vec<Vec<u32>>,
+    /// One bit per key (a Bloom filter with one hash), about 16 bits a key: most probes miss,
+    /// and a bit costs less to look at than the table.
+    bits: Vec<u64>,
 }
 
 const MANY: u32 = 1 << 31;
 
 impl Keys {
+    fn bit(&self, k: u64) -> (usize, u64) {
+        // The key's high bits are as good as its low ones (a hash modulo 2^61 − 1).
+        let i = (k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 20) as usize % (self.bits.len() * 64);
+        (i / 64, 1 << (i % 64))
+    }
+
     fn add(&mut self, k: u64, n: u32) {
         use std::collections::hash_map::Entry as E;
+        if (self.map.len() + 1) * 16 > self.bits.len() * 64 {
+            let words = ((self.map.len() + 1) * 32 / 64).next_power_of_two().max(64);
+            self.bits = vec![0; words];
+            let keys: Vec<u64> = self.map.keys().copied().collect();
+            for key in keys {
+                let (w, b) = self.bit(key);
+                self.bits[w] |= b;
+            }
+        }
+        let (w, b) = self.bit(k);
+        self.bits[w] |= b;
         match self.map.entry(k) {
             E::Vacant(v) => {
                 v.insert(n);
@@ -232,6 +252,12 @@ impl Keys {
     }
 
     fn get(&self, k: u64) -> &[u32] {
+        if self.bits.is_empty() || {
+            let (w, b) = self.bit(k);
+            self.bits[w] & b == 0
+        } {
+            return &[];
+        }
         match self.map.get(&k) {
             None => &[],
             Some(v) if v & MANY != 0 => self.more.get((v & !MANY) as usize).map_or(&[], |l| l),
