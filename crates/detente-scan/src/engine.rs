@@ -633,6 +633,101 @@ impl Scanner<'_> {
     }
 }
 
+impl Scanner<'_> {
+    /// Reads one log as [`Scanner::scan`] does (format detection, Zeek headers, JSON lines,
+    /// syslog, …), but in order on this thread, handing every value to `f(line, field, value)`
+    /// instead of matching it: for checks that type values themselves (`detente lookalike`).
+    pub fn each_value<R: Read>(
+        &self,
+        name: &str,
+        reader: R,
+        ev: &mut dyn Events,
+        f: &mut dyn FnMut(u64, &str, &[u8]),
+    ) -> FileStats {
+        use std::io::BufRead;
+        let mut r = io::BufReader::with_capacity(CHUNK, reader);
+        let mut stats = FileStats {
+            format: self.opts.format.as_str(),
+            ..FileStats::default()
+        };
+        let mut mode: Option<Mode> = None;
+        let (mut line, mut scratch) = (Vec::new(), Vec::new());
+        let mut n = 0u64;
+        let warn = |stats: &mut FileStats, ev: &mut dyn Events, msg: String| {
+            stats.warnings += 1;
+            ev.warning(&msg);
+        };
+        loop {
+            line.clear();
+            // Bounded: a line longer than MAX_LINE is skipped, not held.
+            let got = (&mut r)
+                .take(MAX_LINE as u64 + 1)
+                .read_until(b'\n', &mut line);
+            let k = match got {
+                Ok(0) => break,
+                Ok(k) => k,
+                Err(e) => {
+                    let msg = format!("{name}: read error after {} bytes: {e}", stats.bytes);
+                    warn(&mut stats, ev, msg);
+                    break;
+                }
+            };
+            stats.bytes += k as u64;
+            n += 1;
+            if line.last() != Some(&b'\n') && k > MAX_LINE {
+                let mut skipped = 0u64;
+                while let Ok(buf) = r.fill_buf() {
+                    if buf.is_empty() {
+                        break;
+                    }
+                    let (used, end) = match memchr::memchr(b'\n', buf) {
+                        Some(p) => (p + 1, true),
+                        None => (buf.len(), false),
+                    };
+                    r.consume(used);
+                    skipped += used as u64;
+                    if end {
+                        break;
+                    }
+                }
+                stats.bytes += skipped;
+                let msg = format!("{name}:{n}: line exceeds the {MAX_LINE}-byte limit; skipped");
+                warn(&mut stats, ev, msg);
+                continue;
+            }
+            let l = line.strip_suffix(b"\n").unwrap_or(&line);
+            let l = l.strip_suffix(b"\r").unwrap_or(l);
+            if l.trim_ascii().is_empty() {
+                continue;
+            }
+            let m = match &mut mode {
+                Some(m) => m,
+                None => {
+                    let first = Piece::Data(l.to_vec());
+                    mode.insert(self.initial_mode(&first, name, &mut stats, ev))
+                }
+            };
+            if let Mode::Zeek(st) = m
+                && l[0] == b'#'
+            {
+                if let Err(e) = st.header_line(l) {
+                    warn(&mut stats, ev, format!("{name}:{n}: bad Zeek header: {e}"));
+                }
+                continue;
+            }
+            if let Err(e) = values(m, l, None, false, &mut scratch, &mut |fd, v| f(n, fd, v)) {
+                warn(&mut stats, ev, format!("{name}:{n}: invalid JSON ({e})"));
+            }
+            if n.is_multiple_of(65536) {
+                ev.progress(stats.bytes);
+            }
+        }
+        stats.lines = n;
+        ev.progress(stats.bytes);
+        stats
+    }
+}
+
 /// Whether `buf` is ASCII without NUL bytes: one vectorisable pass instead of UTF-8
 /// validation plus a NUL search, for the usual chunk.
 fn ascii_without_nul(buf: &[u8]) -> bool {
@@ -993,6 +1088,50 @@ mod tests {
             caught(|| -> u8 { std::panic::panic_any(5u32) }),
             Err("panic without a message".to_string())
         );
+    }
+
+    struct Warnings(Vec<String>);
+
+    impl Events for Warnings {
+        fn hit(&mut self, _: &Hit<'_>) {}
+        fn warning(&mut self, message: &str) {
+            self.0.push(message.to_string());
+        }
+    }
+
+    fn each(log: &str) -> (Vec<(u64, String, String)>, Vec<String>) {
+        let index = Index::new(false);
+        let scanner = Scanner {
+            index: &index,
+            allow: None,
+            opts: ScanOptions::default(),
+        };
+        let mut seen = Vec::new();
+        let mut ev = Warnings(Vec::new());
+        scanner.each_value("t", log.as_bytes(), &mut ev, &mut |n, f, v| {
+            seen.push((n, f.to_string(), String::from_utf8_lossy(v).into_owned()));
+        });
+        (seen, ev.0)
+    }
+
+    #[test]
+    fn each_value_reads_zeek_json_and_syslog_in_order() {
+        let zeek = "#separator \\x09\n#fields\tts\tuid\tquery\tanswers\n#types\ttime\tstring\tstring\tvector[string]\n1.0\tC1\tsos-ca.gov\tx.example.com,1.2.3.4\n";
+        let (seen, warnings) = each(zeek);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(
+            seen.contains(&(4, "query".into(), "sos-ca.gov".into())),
+            "{seen:?}"
+        );
+        assert!(seen.contains(&(4, "answers".into(), "x.example.com".into())));
+        let (seen, _) = each("{\"host\":\"a.example\"}\nnot json\n");
+        assert_eq!(seen, vec![(1, "host".into(), "a.example".into())]);
+        let (seen, _) = each("<13>Jan  1 00:00:00 web1.example.org app: visit vote-org.com now\n");
+        assert!(
+            seen.contains(&(1, "host".into(), "web1.example.org".into())),
+            "{seen:?}"
+        );
+        assert!(seen.contains(&(1, "msg".into(), "vote-org.com".into())));
     }
 
     proptest::proptest! {

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod collection;
 mod log;
 mod logkey;
+mod lookalike;
 mod member;
 mod object;
 mod pattern;
@@ -60,6 +61,8 @@ enum Command {
     Log(log::Args),
     /// Witness partners' logs: key, trusted logs, evidence of equivocation.
     Witness(witness::Args),
+    /// Look-alikes of protected domains in logs or name lists; permutations of a domain.
+    Lookalike(lookalike::Args),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
         Command::LogKey(args) => logkey::run(args),
         Command::Log(args) => log::run(args),
         Command::Witness(args) => witness::run(args),
+        Command::Lookalike(args) => lookalike::run(args),
     };
     match result {
         Ok(code) => code,

@@ -184,11 +184,7 @@ impl Events for Out {
 
     fn warning(&mut self, message: &str) {
         self.warnings += 1;
-        let print = || eprintln!("warning: {message}");
-        match &self.bar {
-            Some(b) => b.suspend(print),
-            None => print(),
-        }
+        print_warning(self.bar.as_ref(), message);
     }
 
     fn progress(&mut self, bytes: u64) {
@@ -199,6 +195,15 @@ impl Events for Out {
         if self.follow {
             let _ = self.hits.flush();
         }
+    }
+}
+
+/// Prints a warning to standard error above the progress bar, if one is shown.
+pub fn print_warning(bar: Option<&ProgressBar>, message: &str) {
+    let print = || eprintln!("warning: {message}");
+    match bar {
+        Some(b) => b.suspend(print),
+        None => print(),
     }
 }
 
@@ -462,7 +467,8 @@ fn load_allowlist(
     Ok(allow)
 }
 
-fn format_of(f: FormatArg) -> Format {
+/// The scanner's format for a `--format` argument.
+pub fn format_of(f: FormatArg) -> Format {
     match f {
         FormatArg::Auto => Format::Auto,
         FormatArg::Zeek => Format::Zeek,

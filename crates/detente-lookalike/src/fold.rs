@@ -1,0 +1,332 @@
+//! Host-name normalisation (case, trailing dot, IDNA) and the confusable fold ("skeleton")
+//! under which a homoglyph variant and its original read the same.
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+use crate::tables::TABLES;
+
+/// Longest host name accepted (RFC 1035 presentation form without the trailing dot).
+pub const MAX_HOST: usize = 253;
+
+/// Normalises a host name into `out` as Unicode characters: trimmed, lower-cased, without a
+/// trailing dot, A-labels (`xn--…`) decoded. Returns whether the input held A-labels, or
+/// `None` when it is not a host name of two or more labels (IP addresses included).
+pub fn parse(s: &str, out: &mut Vec<char>) -> Option<bool> {
+    out.clear();
+    let s = s.trim();
+    let s = s.strip_suffix('.').unwrap_or(s);
+    if s.is_empty() || s.len() > MAX_HOST * 4 {
+        return None;
+    }
+    let puny = s.len() > 4 && (s.starts_with("xn--") || s.contains(".xn--") || has_xn(s));
+    if s.is_ascii() && !puny {
+        out.extend(s.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+    } else {
+        let (u, _errors) = idna::domain_to_unicode(s);
+        // UTS 46 marks what it cannot map; such a name is not one anybody can register.
+        if u.contains('\u{fffd}') {
+            return None;
+        }
+        out.extend(u.chars().flat_map(char::to_lowercase));
+    }
+    valid(out).then_some(puny)
+}
+
+fn has_xn(s: &str) -> bool {
+    s.as_bytes()
+        .windows(4)
+        .any(|w| w.eq_ignore_ascii_case(b"xn--"))
+}
+
+/// Labels non-empty and at most 63 characters, two or more of them, host characters only, and a
+/// last label that is not a number (so dotted IPv4 addresses are not names).
+fn valid(h: &[char]) -> bool {
+    if h.len() > MAX_HOST || h.len() < 3 {
+        return false;
+    }
+    let mut label = 0usize;
+    let mut labels = 1;
+    let mut last_digits = true;
+    for &c in h {
+        if c == '.' {
+            if label == 0 {
+                return false;
+            }
+            labels += 1;
+            label = 0;
+            last_digits = true;
+            continue;
+        }
+        let ok = c.is_ascii_alphanumeric()
+            || c == '-'
+            || c == '_'
+            || (!c.is_ascii() && (c.is_alphanumeric() || is_combining_mark(c)));
+        if !ok {
+            return false;
+        }
+        last_digits &= c.is_ascii_digit();
+        label += 1;
+        if label > 63 {
+            return false;
+        }
+    }
+    label > 0 && labels >= 2 && !last_digits
+}
+
+/// Folds a normalised host into `out`: every character replaced by the representative of its
+/// confusable class (dnstwist's glyphs, then the TR39 prototype stripped of marks), then
+/// character pairs that read as one (`rn`, `vv`, `cl`) merged, until nothing changes. Pairs
+/// overlap (`elb`: `el` or `lb`), so the merging goes left to right, or right to left when
+/// `rtl`; a look-alike meets its original in one of the two.
+pub fn fold(h: &[char], out: &mut Vec<char>, rtl: bool) {
+    let t = &*TABLES;
+    out.clear();
+    let push_ascii = |out: &mut Vec<char>, b: u8| out.push(char::from(t.class[usize::from(b)]));
+    for &c in h {
+        if c.is_ascii() {
+            push_ascii(out, c as u8);
+        } else if let Some(base) = t.glyph.get(&c) {
+            base.bytes().for_each(|b| push_ascii(out, b));
+        } else {
+            let proto: String = unicode_security::skeleton(&c.to_string()).collect();
+            for p in proto.nfd().filter(|p| !is_combining_mark(*p)) {
+                for l in p.to_lowercase() {
+                    if l.is_ascii() {
+                        push_ascii(out, l as u8);
+                    } else {
+                        out.push(l);
+                    }
+                }
+            }
+        }
+    }
+    if t.pairs.is_empty() {
+        return;
+    }
+    if rtl {
+        out.reverse();
+    }
+    loop {
+        let mut w = 0;
+        let mut r = 0;
+        let mut changed = false;
+        while r < out.len() {
+            let merged = (r + 1 < out.len() && out[r].is_ascii() && out[r + 1].is_ascii())
+                .then(|| {
+                    let (a, b) = (out[r] as u8, out[r + 1] as u8);
+                    t.pairs.get(&if rtl { [b, a] } else { [a, b] })
+                })
+                .flatten();
+            if let Some(&m) = merged {
+                out[w] = char::from(m);
+                r += 2;
+                changed = true;
+            } else {
+                out[w] = out[r];
+                r += 1;
+            }
+            w += 1;
+        }
+        out.truncate(w);
+        if !changed {
+            break;
+        }
+    }
+    if rtl {
+        out.reverse();
+    }
+}
+
+/// Whether `c` is a Cyrillic letter (Cyrillic and Cyrillic Supplement blocks).
+pub fn is_cyrillic(c: char) -> bool {
+    ('\u{400}'..='\u{52f}').contains(&c)
+}
+
+/// Polynomial string hashing modulo the Mersenne prime 2^61 − 1, with prefix sums so that the
+/// hash of any substring, or of the string with one character deleted, costs O(1).
+pub mod hash {
+    const P: u64 = (1 << 61) - 1;
+    /// The base: a fixed odd value below `P`.
+    const B: u64 = 0x1d9f_3a3b_5c07_4f21 % P;
+
+    fn mul(a: u64, b: u64) -> u64 {
+        let r = u128::from(a) * u128::from(b);
+        let s = (r as u64 & P) + (r >> 61) as u64;
+        if s >= P { s - P } else { s }
+    }
+
+    fn add(a: u64, b: u64) -> u64 {
+        let s = a + b;
+        if s >= P { s - P } else { s }
+    }
+
+    fn sub(a: u64, b: u64) -> u64 {
+        if a >= b { a - b } else { a + P - b }
+    }
+
+    /// Prefix hashes and powers of one string, reused across calls.
+    #[derive(Default)]
+    pub struct Prefix {
+        h: Vec<u64>,
+        pow: Vec<u64>,
+    }
+
+    impl Prefix {
+        /// Prepares the hashes of `s` (characters, or anything convertible to `u32`).
+        pub fn load(&mut self, s: impl Iterator<Item = u32>) {
+            self.h.clear();
+            self.h.push(0);
+            if self.pow.is_empty() {
+                self.pow.push(1);
+            }
+            for c in s {
+                let last = *self.h.last().unwrap_or(&0);
+                self.h.push(add(mul(last, B), u64::from(c) + 1));
+            }
+            while self.pow.len() < self.h.len() {
+                let last = *self.pow.last().unwrap_or(&1);
+                self.pow.push(mul(last, B));
+            }
+        }
+
+        /// Hash of `s[a..b]`.
+        pub fn range(&self, a: usize, b: usize) -> u64 {
+            key(sub(self.h[b], mul(self.h[a], self.pow[b - a])), b - a)
+        }
+
+        /// Hash of `s[a..b]` without the character at `j` (`a <= j < b`).
+        pub fn without(&self, a: usize, j: usize, b: usize) -> u64 {
+            self.cut(a, j, j + 1, b)
+        }
+
+        /// Hash of `s[a..b]` without `s[x..y]` (`a <= x <= y <= b`).
+        pub fn cut(&self, a: usize, x: usize, y: usize, b: usize) -> u64 {
+            let left = sub(self.h[x], mul(self.h[a], self.pow[x - a]));
+            let right = sub(self.h[b], mul(self.h[y], self.pow[b - y]));
+            key(add(mul(left, self.pow[b - y]), right), b - a - (y - x))
+        }
+    }
+
+    /// The map key of a hash and the length it covers.
+    fn key(h: u64, len: usize) -> u64 {
+        h ^ ((len as u64) << 56)
+    }
+
+    /// Hash of a whole string, equal to `Prefix::range` over it.
+    pub fn of(s: impl Iterator<Item = u32>) -> u64 {
+        let mut h = 0;
+        let mut n = 0;
+        for c in s {
+            h = add(mul(h, B), u64::from(c) + 1);
+            n += 1;
+        }
+        key(h, n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn norm(s: &str) -> Option<String> {
+        let mut v = Vec::new();
+        parse(s, &mut v).map(|_| v.into_iter().collect())
+    }
+
+    fn folded(s: &str) -> String {
+        let mut v = Vec::new();
+        let mut f = Vec::new();
+        parse(s, &mut v);
+        fold(&v, &mut f, false);
+        f.into_iter().collect()
+    }
+
+    #[test]
+    fn normalises_case_dot_and_idna() {
+        assert_eq!(norm("SOS.CA.Gov.").as_deref(), Some("sos.ca.gov"));
+        let puny = idna::domain_to_ascii("ѕos.ca.gov").unwrap_or_default();
+        assert_eq!(norm(&puny).as_deref(), Some("ѕos.ca.gov"));
+        assert_eq!(norm(&puny.to_uppercase()).as_deref(), Some("ѕos.ca.gov"));
+        assert_eq!(norm("ЅOS.ca.gov").as_deref(), Some("ѕos.ca.gov"));
+        assert_eq!(norm("10.0.0.1"), None);
+        assert_eq!(norm("localhost"), None);
+        assert_eq!(norm("a..b"), None);
+        assert_eq!(norm("a b.com"), None);
+        assert_eq!(norm("xn--zz.com"), None);
+    }
+
+    #[test]
+    fn folds_glyphs_both_tables_and_pairs() {
+        assert_eq!(folded("ѕos.ca.gov"), folded("sos.ca.gov"));
+        assert_eq!(folded("s0s.ca.gov"), folded("sos.ca.gov"));
+        assert_eq!(folded("șos.ca.gov"), folded("sos.ca.gov"));
+        assert_eq!(folded("modern.com"), folded("modem.com"));
+        assert_eq!(folded("vvote.org"), folded("wote.org"));
+        assert_eq!(folded("clemo.org"), folded("demo.org"));
+        assert_eq!(folded("ℊov.org"), folded("gov.org"));
+        assert_ne!(folded("vote.org"), folded("vate.org"));
+    }
+
+    #[test]
+    fn every_dnstwist_glyph_folds_to_its_base() {
+        for &(base, g) in &TABLES.glyph_pairs {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            fold(&base.chars().collect::<Vec<_>>(), &mut a, false);
+            fold(&g.chars().collect::<Vec<_>>(), &mut b, false);
+            assert_eq!(a, b, "{base} / {g}");
+        }
+    }
+
+    #[test]
+    fn hashes_agree() {
+        let s: Vec<u32> = "sos.ca.gov".chars().map(u32::from).collect();
+        let mut p = hash::Prefix::default();
+        p.load(s.iter().copied());
+        assert_eq!(p.range(0, s.len()), hash::of(s.iter().copied()));
+        assert_eq!(p.range(4, 10), hash::of("ca.gov".chars().map(u32::from)));
+        assert_eq!(
+            p.without(0, 1, 10),
+            hash::of("ss.ca.gov".chars().map(u32::from))
+        );
+        assert_eq!(
+            p.without(4, 9, 10),
+            hash::of("ca.go".chars().map(u32::from))
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics_and_is_idempotent(s in "\\PC{0,80}") {
+            if let Some(n) = norm(&s) {
+                prop_assert_eq!(norm(&n), Some(n.clone()));
+            }
+        }
+
+        #[test]
+        fn case_and_trailing_dot_do_not_matter(s in "[a-zA-Z0-9-]{1,20}\\.[a-zA-Z]{2,6}") {
+            prop_assert_eq!(norm(&s), norm(&format!("{}.", s.to_uppercase())));
+        }
+
+        #[test]
+        fn fold_is_idempotent_on_ascii(s in "[a-z0-9-]{1,20}\\.[a-z]{2,6}") {
+            let once = folded(&s);
+            let mut again = Vec::new();
+            fold(&once.chars().collect::<Vec<_>>(), &mut again, false);
+            let again: String = again.into_iter().collect();
+            prop_assert_eq!(once, again);
+        }
+
+        #[test]
+        fn deletion_hash_matches_hash_of_deleted(s in "[a-z.-]{2,30}", j in 0usize..30) {
+            let c: Vec<u32> = s.chars().map(u32::from).collect();
+            let j = j % c.len();
+            let mut p = hash::Prefix::default();
+            p.load(c.iter().copied());
+            let mut d = c.clone();
+            d.remove(j);
+            prop_assert_eq!(p.without(0, j, c.len()), hash::of(d.into_iter()));
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Unit tests: one per technique, the whole-host variants, IDNs, and what is never flagged.
+
+use super::*;
+
+const PROTECTED: [&str; 6] = [
+    "sos.ca.gov",
+    "vote.org",
+    "fvap.gov",
+    "eac.gov",
+    "elections.ny.gov",
+    "nased.org",
+];
+
+fn index() -> Index {
+    Index::new(PROTECTED).expect("valid protected set")
+}
+
+/// The technique found for `observed` against `protected`, if any.
+fn tech(ix: &Index, observed: &str, protected: &str) -> Option<&'static str> {
+    let mut s = Scratch::default();
+    ix.classify(observed, &mut s)
+        .iter()
+        .find(|f| ix.protected(f.protected) == protected)
+        .map(|f| f.technique.as_str())
+}
+
+#[test]
+fn each_technique_is_named() {
+    let ix = index();
+    for (observed, protected, want) in [
+        ("sos.caa.gov", "sos.ca.gov", "addition"),
+        ("sos.ka.gov", "sos.ca.gov", "bitsquatting"),
+        ("ѕоѕ.ca.gov", "sos.ca.gov", "cyrillic"),
+        ("ѕos.ca.gov", "sos.ca.gov", "cyrillic"),
+        ("s0s.ca.gov", "sos.ca.gov", "homoglyph"),
+        ("șos.ca.gov", "sos.ca.gov", "homoglyph"),
+        ("nasred.org", "nased.org", "insertion"),
+        ("nasecl.org", "nased.org", "homoglyph"),
+        ("naselb.org", "nased.org", "homoglyph"),
+        ("vvote.org", "vote.org", "repetition"),
+        ("f-vap.gov", "fvap.gov", "hyphenation"),
+        ("fcvap.gov", "fvap.gov", "insertion"),
+        ("fap.gov", "fvap.gov", "omission"),
+        ("electionss.ny.gov", "elections.ny.gov", "addition"),
+        ("electiosns.ny.gov", "elections.ny.gov", "plural"),
+        ("eaac.gov", "eac.gov", "repetition"),
+        ("fvsp.gov", "fvap.gov", "replacement"),
+        ("f.vap.gov", "fvap.gov", "subdomain"),
+        ("vtoe.org", "vote.org", "transposition"),
+        ("voto.org", "vote.org", "vowel-swap"),
+        ("vote-results.org", "vote.org", "dictionary"),
+        ("sos.voteca.gov", "sos.ca.gov", "dictionary"),
+        ("vote.com", "vote.org", "tld-swap"),
+        ("sosca.gov", "sos.ca.gov", "various"),
+        ("sos-ca-gov.com", "sos.ca.gov", "various"),
+        ("sos-ca.gov.example.com", "sos.ca.gov", "embedding"),
+    ] {
+        assert_eq!(tech(&ix, observed, protected), Some(want), "{observed}");
+    }
+}
+
+#[test]
+fn whole_host_variants() {
+    let ix = index();
+    for (observed, want) in [
+        ("sos-ca.gov.example.com", "embedding"),
+        ("sos.ca.gov-results.info", "dictionary"),
+        ("sosca.gov", "various"),
+        ("sos-ca-gov.com", "various"),
+        ("sos-ca.gov", "various"),
+        ("www.s0s.ca.gov", "homoglyph"),
+        ("login.sos.ca.gov.evil.net", "embedding"),
+        ("sos.ca.gov.com", "various"),
+        ("s0s.ca.gov", "homoglyph"),
+        ("sos.ca.gow", "tld-swap"),
+    ] {
+        assert_eq!(tech(&ix, observed, "sos.ca.gov"), Some(want), "{observed}");
+    }
+    assert_eq!(tech(&ix, "vote-fvap.org", "fvap.gov"), Some("dictionary"));
+}
+
+#[test]
+fn idn_homographs_in_unicode_and_punycode() {
+    let ix = index();
+    let unicode = "ѕos.ca.gov";
+    let puny = idna::domain_to_ascii(unicode).expect("encodable");
+    assert!(puny.starts_with("xn--"));
+    assert_eq!(tech(&ix, unicode, "sos.ca.gov"), Some("cyrillic"));
+    assert_eq!(tech(&ix, &puny, "sos.ca.gov"), Some("cyrillic"));
+    assert_eq!(
+        tech(&ix, &puny.to_uppercase(), "sos.ca.gov"),
+        Some("cyrillic")
+    );
+    assert_eq!(tech(&ix, "vοte.org", "vote.org"), Some("homoglyph"));
+    // A protected IDN: its A-label form and subdomains are its own, edits to it are not.
+    let ix = Index::new(["bürgerwahl.de"]).expect("valid");
+    let a = idna::domain_to_ascii("bürgerwahl.de").expect("encodable");
+    assert_eq!(tech(&ix, &a, "bürgerwahl.de"), None);
+    assert_eq!(tech(&ix, &format!("www.{a}"), "bürgerwahl.de"), None);
+    assert_eq!(
+        tech(&ix, "burgerwahl.de", "bürgerwahl.de"),
+        Some("homoglyph")
+    );
+    assert_eq!(
+        tech(&ix, "bürgerwah1.de", "bürgerwahl.de"),
+        Some("homoglyph")
+    );
+    assert_eq!(
+        tech(&ix, "bürgerwahll.de", "bürgerwahl.de"),
+        Some("addition")
+    );
+}
+
+#[test]
+fn protected_and_real_subdomains_are_never_lookalikes() {
+    let ix = index();
+    let mut s = Scratch::default();
+    for name in [
+        "sos.ca.gov",
+        "SOS.CA.GOV.",
+        "www.sos.ca.gov",
+        "a.b.c.sos.ca.gov",
+        "registertovote.sos.ca.gov",
+        "www.vote.org",
+        "results.elections.ny.gov",
+        "fvap.gov",
+    ] {
+        assert!(ix.classify(name, &mut s).is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn unrelated_names_and_non_names_are_not_flagged() {
+    let ix = index();
+    let mut s = Scratch::default();
+    for name in [
+        "google.com",
+        "note.org",
+        "ca.gov",
+        "www.ca.gov",
+        "10.0.0.1",
+        "",
+        "-",
+        "gov",
+        "example.com",
+        "vote",
+        "elections.com.au.example",
+        "rockthevote.org",
+    ] {
+        assert!(
+            ix.classify(name, &mut s).is_empty(),
+            "{name}: {:?}",
+            ix.classify(name, &mut s)
+        );
+    }
+}
+
+#[test]
+fn bad_protected_domain_is_named() {
+    let err = Index::new(["sos.ca.gov", "not a domain"]).expect_err("refused");
+    assert!(err.to_string().contains("not a domain"));
+}
+
+#[test]
+fn scores_follow_techniques() {
+    let ix = index();
+    let mut s = Scratch::default();
+    let f = ix.classify("s0s.ca.gov", &mut s);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].score, Technique::Homoglyph.score());
+}
+
+#[test]
+fn a_reused_scratch_carries_nothing_over() {
+    let ix = index();
+    let mut s = Scratch::default();
+    assert_eq!(ix.classify("s0s.ca.gov", &mut s).len(), 1);
+    assert!(ix.classify("example.com", &mut s).is_empty());
+    assert!(ix.classify("www.sos.ca.gov", &mut s).is_empty());
+}
