@@ -4,7 +4,7 @@
 # signed notes) against a real `detente serve`, and verifies every cosignature/v1 it gets back.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release --locked -p detente
+scripts/build-release -p detente
 PY=.venv/bin/python
 [ -x "$PY" ] || PY=python3
 "$PY" tests/witness/cosig_check.py "$PWD/target/release/detente"

@@ -5,7 +5,7 @@
 # dnstwist's fuzzer name as technique; numbers per fuzzer. Then the generator round trip.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release --locked -p detente >/dev/null
+scripts/build-release -p detente >/dev/null
 bin=target/release/detente
 py=python3
 [ -x .venv/bin/python ] && py=.venv/bin/python
@@ -24,8 +24,8 @@ set +e
   --output target/dnstwist-sos.ndjson 2>/dev/null
 rc=$?
 set -e
-[ "$rc" = 1 ] || { echo "60-lookalike-dnstwist: expected exit 1 (findings), got $rc"; exit 1; }
+[ "$rc" = 1 ] || { echo "70-lookalike-dnstwist: expected exit 1 (findings), got $rc"; exit 1; }
 want=$(wc -l < target/dnstwist-sos.txt)
 got=$(wc -l < target/dnstwist-sos.ndjson)
-[ "$want" = "$got" ] || { echo "60-lookalike-dnstwist: list: $got of $want found"; exit 1; }
-echo "60-lookalike-dnstwist: ok"
+[ "$want" = "$got" ] || { echo "70-lookalike-dnstwist: list: $got of $want found"; exit 1; }
+echo "70-lookalike-dnstwist: ok"
