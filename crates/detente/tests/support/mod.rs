@@ -61,20 +61,18 @@ pub fn detente(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 /// The stdout of a run that must have succeeded (else the test fails showing its stderr).
 pub fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    succeeded(out, "")
 }
 
 /// Runs `detente ARGS`, which must succeed, and returns its stdout.
 pub fn run_ok(args: &[&str]) -> String {
-    let out = detente(args, &[]);
+    succeeded(detente(args, &[]), &format!("{args:?}: "))
+}
+
+fn succeeded(out: Output, what: &str) -> String {
     assert!(
         out.status.success(),
-        "{args:?}: {}",
+        "{what}{}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
