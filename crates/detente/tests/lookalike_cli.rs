@@ -1,13 +1,15 @@
 //! `detente lookalike` end to end: name lists and logs (Zeek TSV, JSON lines, syslog), the
 //! NDJSON contract, exit codes, IDNs in both forms, real subdomains, and `generate`.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_detente");
+use std::path::Path;
+use std::process::Output;
+
+use support::{command, tempdir};
 
 fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
+    command()
         .arg("lookalike")
         .args(args)
         .current_dir(dir)
@@ -38,7 +40,7 @@ fn pick(f: &[serde_json::Value], keys: &[&str]) -> Vec<String> {
 }
 
 fn setup() -> tempfile::TempDir {
-    let d = tempfile::tempdir().expect("tempdir");
+    let d = tempdir();
     std::fs::write(
         d.path().join("protected.txt"),
         "# election offices\nsos.ca.gov\nvote.org  # voter information\n\nfvap.gov\n",

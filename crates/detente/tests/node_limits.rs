@@ -42,7 +42,7 @@ fn keep_alive_get(s: &mut TcpStream, path: &str, credentials: &str) -> u16 {
 /// 300 MB and a valid login during the flood answers within a second.
 #[test]
 fn a_flood_of_wrong_secrets_costs_bounded_memory_and_never_delays_a_valid_login() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = support::tempdir();
     let node = Node::start(dir.path(), &[], &[]);
     let stop = Arc::new(AtomicBool::new(false));
     let refused = Arc::new(AtomicUsize::new(0));
@@ -101,7 +101,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 /// by median with a tolerance wide enough for a loaded machine and far below the old gap.
 #[test]
 fn failed_logins_cost_the_same_for_known_and_unknown_names() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = support::tempdir();
     let node = Node::start(dir.path(), &[], &[]);
     let mut known_conn = TcpStream::connect(&node.addr).unwrap();
     let mut unknown_conn = TcpStream::connect(&node.addr).unwrap();
@@ -141,9 +141,9 @@ fn half_open_connections_do_not_hold_the_node() {
         have >= 1200,
         "this test needs 1,200 open files, the limit is {have}"
     );
-    let dir = tempfile::tempdir().unwrap();
+    let dir = support::tempdir();
     let node = Node::start(dir.path(), &["prlimit", "--nofile=1024:1024"], &[]);
-    let limits = std::fs::read_to_string(format!("/proc/{}/limits", node.child.id())).unwrap();
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", node.pid())).unwrap();
     assert!(
         limits
             .lines()
@@ -181,7 +181,7 @@ fn half_open_connections_do_not_hold_the_node() {
 /// stops halfway through its body gets 408 after the body timeout.
 #[test]
 fn silent_and_slow_clients_are_cut_off() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = support::tempdir();
     let node = Node::start(
         dir.path(),
         &[],
@@ -201,7 +201,7 @@ fn silent_and_slow_clients_are_cut_off() {
     assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
 
     let collection = String::from_utf8(
-        std::process::Command::new(support::BIN)
+        support::command()
             .args(["collection", "add", "--title", "t", "--data"])
             .arg(dir.path())
             .output()
@@ -238,9 +238,9 @@ fn cpu_ticks(pid: u32) -> u64 {
 /// soon as descriptors are free.
 #[test]
 fn running_out_of_descriptors_neither_spins_nor_wedges_the_accept_loop() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = support::tempdir();
     let node = Node::start(dir.path(), &[], &["--max-connections", "1000"]);
-    let pid = node.child.id().to_string();
+    let pid = node.pid().to_string();
     let lowered = std::process::Command::new("prlimit")
         .args(["--pid", &pid, "--nofile=128:128"])
         .status()
@@ -259,9 +259,9 @@ fn running_out_of_descriptors_neither_spins_nor_wedges_the_accept_loop() {
         .unwrap()
         .count();
     assert!(open >= 120, "only {open} descriptors open: not out of them");
-    let before = cpu_ticks(node.child.id());
+    let before = cpu_ticks(node.pid());
     std::thread::sleep(Duration::from_secs(2));
-    let spent = cpu_ticks(node.child.id()) - before;
+    let spent = cpu_ticks(node.pid()) - before;
     // A spinning loop would burn about 200 ticks (2 s at 100 Hz); backing off burns ~none.
     assert!(
         spent < 50,
@@ -280,7 +280,7 @@ fn running_out_of_descriptors_neither_spins_nor_wedges_the_accept_loop() {
 /// long before the idle timeout would.
 #[test]
 fn a_stalled_tls_handshake_is_cut_off() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = support::tempdir();
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     let made = std::process::Command::new("openssl")
         .args([

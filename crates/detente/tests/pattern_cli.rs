@@ -1,25 +1,23 @@
 //! `detente pattern`: the JSON-lines protocol (answers streamed line by line, ids echoed,
 //! typed errors) and `match-all` output.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::{Value, json};
-
-fn detente() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_detente"))
-}
+use support::{Process, command};
 
 #[test]
 fn match_batch_answers_each_line_before_the_next_arrives() {
-    let mut child = detente()
-        .args(["pattern", "match-batch"])
+    let mut cmd = command();
+    cmd.args(["pattern", "match-batch"])
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+        .stdout(Stdio::piped());
+    let mut child = Process::spawn(&mut cmd);
+    let mut stdin = child.child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.child.stdout.take().unwrap());
     let observed = json!([{"type": "observed-data", "number_observed": 1,
         "first_observed": "2020-01-01T00:00:00Z", "last_observed": "2020-01-01T00:00:00Z",
         "objects": {"0": {"type": "ipv4-addr", "value": "10.0.0.1"}}}]);
@@ -56,12 +54,12 @@ fn match_batch_answers_each_line_before_the_next_arrives() {
         }
     }
     drop(stdin);
-    assert!(child.wait().unwrap().success());
+    assert!(child.child.wait().unwrap().success());
 }
 
 #[test]
 fn validate_batch_defaults_to_2_1() {
-    let out = detente()
+    let out = command()
         .args(["pattern", "validate-batch"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -131,7 +129,7 @@ fn match_all_writes_one_line_per_indicator_in_order() {
         lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
     )
     .unwrap();
-    let status = detente()
+    let status = command()
         .args(["pattern", "match-all", "--indicators"])
         .arg(&inds)
         .arg("--observations")

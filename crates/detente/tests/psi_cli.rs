@@ -1,48 +1,24 @@
 //! End to end: the real `detente psi serve` and `detente psi query` processes on loopback.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+mod support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_detente");
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
-/// A serving process, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
+use support::{Announces, Process, command, tempdir};
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(items: &PathBuf, extra: &[&str]) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["psi", "serve", "--items"])
+/// Starts `detente psi serve` on a free loopback port; its URL is the returned `listening`.
+fn serve(items: &Path, extra: &[&str]) -> Process {
+    let mut cmd = command();
+    cmd.args(["psi", "serve", "--items"])
         .arg(items)
         .args(["--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    Server { child, url }
+        .args(extra);
+    Process::listen(cmd, Announces::Stdout)
 }
 
-fn query(items: &PathBuf, url: &str, extra: &[&str]) -> Output {
-    Command::new(BIN)
+fn query(items: &Path, url: &str, extra: &[&str]) -> Output {
+    command()
         .args(["psi", "query", "--items"])
         .arg(items)
         .args(["--peer", url])
@@ -51,13 +27,7 @@ fn query(items: &PathBuf, url: &str, extra: &[&str]) -> Output {
         .unwrap()
 }
 
-fn workdir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn write(dir: &std::path::Path, name: &str, lines: &[String]) -> PathBuf {
+fn write(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
     path
@@ -65,7 +35,8 @@ fn write(dir: &std::path::Path, name: &str, lines: &[String]) -> PathBuf {
 
 #[test]
 fn serve_and_query_processes_agree_with_a_plain_set_intersection() {
-    let dir = workdir("psi-e2e");
+    let tmp = tempdir();
+    let dir = tmp.path();
     let answerer: Vec<String> = (0..2000)
         .map(|i| format!("srv{i}.bad-actor.example"))
         .collect();
@@ -74,11 +45,11 @@ fn serve_and_query_processes_agree_with_a_plain_set_intersection() {
     querier.extend((0..200).map(|i| format!("SRV{}.Bad-Actor.Example", i * 10)));
     querier.push("srv0.bad-actor.example.".to_string());
     querier.push("# not an item".to_string());
-    let a = write(&dir, "answerer.txt", &answerer);
-    let q = write(&dir, "querier.txt", &querier);
+    let a = write(dir, "answerer.txt", &answerer);
+    let q = write(dir, "querier.txt", &querier);
     let server = serve(&a, &["--token", "secret"]);
 
-    let out = query(&q, &server.url, &["--token", "secret"]);
+    let out = query(&q, &server.listening, &["--token", "secret"]);
     assert!(
         out.status.success(),
         "{}",
@@ -103,7 +74,7 @@ fn serve_and_query_processes_agree_with_a_plain_set_intersection() {
     let result = dir.join("count.txt");
     let out = query(
         &q,
-        &server.url,
+        &server.listening,
         &[
             "--token",
             "secret",
@@ -119,29 +90,30 @@ fn serve_and_query_processes_agree_with_a_plain_set_intersection() {
     );
     assert_eq!(std::fs::read_to_string(&result).unwrap().trim(), "200");
 
-    let out = query(&q, &server.url, &["--token", "wrong"]);
+    let out = query(&q, &server.listening, &["--token", "wrong"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
 }
 
 #[test]
 fn cap_and_budget_refusals_reach_the_user() {
-    let dir = workdir("psi-e2e-abuse");
+    let tmp = tempdir();
+    let dir = tmp.path();
     let answerer: Vec<String> = (0..50).map(|i| format!("a{i}.example")).collect();
     let querier: Vec<String> = (0..60).map(|i| format!("q{i}.example")).collect();
-    let a = write(&dir, "answerer.txt", &answerer);
-    let q = write(&dir, "querier.txt", &querier);
+    let a = write(dir, "answerer.txt", &answerer);
+    let q = write(dir, "querier.txt", &querier);
 
     let server = serve(&a, &["--max-items", "59"]);
-    let out = query(&q, &server.url, &[]);
+    let out = query(&q, &server.listening, &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("413") && err.contains("at most 59"), "{err}");
     drop(server);
 
     let server = serve(&a, &["--budget-items", "150", "--budget-window", "900"]);
-    assert!(query(&q, &server.url, &[]).status.success());
-    let out = query(&q, &server.url, &[]);
+    assert!(query(&q, &server.listening, &[]).status.success());
+    let out = query(&q, &server.listening, &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("429") && err.contains("retry after"), "{err}");
@@ -149,12 +121,13 @@ fn cap_and_budget_refusals_reach_the_user() {
 
 #[test]
 fn plain_http_off_loopback_is_refused() {
-    let dir = workdir("psi-e2e-tls");
-    let f = write(&dir, "items.txt", &["a.example".to_string()]);
+    let tmp = tempdir();
+    let dir = tmp.path();
+    let f = write(dir, "items.txt", &["a.example".to_string()]);
     let out = query(&f, "http://192.0.2.1:7807", &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
-    let out = Command::new(BIN)
+    let out = command()
         .args(["psi", "serve", "--items"])
         .arg(&f)
         .args(["--listen", "0.0.0.0:0"])

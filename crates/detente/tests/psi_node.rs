@@ -5,89 +5,17 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use detente_psi::{Mode, Request, RequestHeader, SessionId};
 use serde_json::Value;
 
-use support::BIN;
+use support::{Node, agent, basic, detente, last_line, ok};
 
 const AMBER: &str = "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82";
 const GREEN: &str = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da";
 const RED: &str = "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed";
 const SHA: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-
-/// A node process (killed when the test ends however it ends) and its base URL.
-struct Node {
-    url: String,
-    admin_secret: String,
-    _process: support::Node,
-}
-
-/// Waits until the node answers `/healthz`: it prints its address before it has finished
-/// starting (and writing to its store).
-fn wait_ready(url: &str, ca: Option<&str>) {
-    let mut config = ureq::Agent::config_builder().http_status_as_error(false);
-    if let Some(ca) = ca {
-        let pem = std::fs::read(ca).unwrap();
-        let cert = ureq::tls::Certificate::from_pem(&pem).unwrap();
-        config = config.tls_config(
-            ureq::tls::TlsConfig::builder()
-                .root_certs(ureq::tls::RootCerts::new_with_certs(&[cert]))
-                .build(),
-        );
-    }
-    let agent: ureq::Agent = config.build().into();
-    for _ in 0..200 {
-        if agent
-            .get(&format!("{url}/healthz"))
-            .call()
-            .is_ok_and(|r| r.status().as_u16() == 200)
-        {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("node at {url} never became ready");
-}
-
-/// Starts `detente serve`; `ca` is the CA of its TLS certificate, if it serves HTTPS.
-fn start_node(data: &Path, extra: &[&str], ca: Option<&str>) -> Node {
-    let process = support::Node::spawn(data, &[], extra);
-    let scheme = if ca.is_some() { "https" } else { "http" };
-    let url = format!("{scheme}://{}", process.addr);
-    wait_ready(&url, ca);
-    Node {
-        url,
-        admin_secret: process.admin_secret.clone(),
-        _process: process,
-    }
-}
-
-fn detente(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("DETENTE_DATA")
-        .env_remove("DETENTE_SECRET")
-        .env_remove("DETENTE_TOKEN")
-        .env_remove("DETENTE_PSI_TOKEN")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn last_line(s: &str) -> String {
-    s.lines().last().unwrap().to_string()
-}
 
 fn add_collection(data: &str) -> String {
     last_line(&ok(detente(
@@ -132,32 +60,12 @@ fn push(node: &Node, dir: &Path, collection: &str, objects: &[String]) {
 }
 
 fn push_with(node: &Node, dir: &Path, collection: &str, objects: &[String], extra: &[&str]) {
-    let file = dir.join(format!("bundle-{collection}.json"));
-    std::fs::write(
-        &file,
-        format!(
-            r#"{{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[{}]}}"#,
-            objects.join(",")
-        ),
-    )
-    .unwrap();
-    ok(detente(
-        &[
-            "push",
-            file.to_str().unwrap(),
-            "--url",
-            &format!("{}/api/", node.url),
-            "--collection",
-            collection,
-            "--user",
-            "admin",
-        ]
-        .iter()
-        .chain(extra)
-        .copied()
-        .collect::<Vec<_>>(),
-        &[("DETENTE_SECRET", &node.admin_secret)],
-    ));
+    node.push(
+        &dir.join(format!("bundle-{collection}.json")),
+        collection,
+        objects,
+        extra,
+    );
 }
 
 fn marked(marking: &str) -> String {
@@ -253,29 +161,15 @@ fn audit(data: &str) -> Vec<Value> {
         .clone()
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-fn basic(user: &str, secret: &str) -> String {
-    use base64::Engine as _;
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"))
-    )
-}
-
 #[test]
 fn node_to_node_psi_sessions() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = support::tempdir();
     let d = dir.path();
     let a_data = d.join("a");
     let b_data = d.join("b");
-    let a = start_node(
+    let a = Node::start(
         &a_data,
+        &[],
         &[
             "--psi-max-items",
             "100",
@@ -284,9 +178,8 @@ fn node_to_node_psi_sessions() {
             "--psi-budget-window",
             "3600",
         ],
-        None,
     );
-    let b = start_node(&b_data, &[], None);
+    let b = Node::start(&b_data, &[], &[]);
     let (a_s, b_s) = (a_data.to_str().unwrap(), b_data.to_str().unwrap());
 
     let ca = add_collection(a_s);
@@ -334,7 +227,7 @@ fn node_to_node_psi_sessions() {
     let objects = agent()
         .get(&format!("{}/api/collections/{ca}/objects/", a.url))
         .header("Accept", "application/taxii+json;version=2.1")
-        .header("Authorization", &basic("peer", &peer))
+        .header("Authorization", &basic(&format!("peer:{peer}")))
         .call()
         .unwrap();
     assert_eq!(objects.status().as_u16(), 404);
@@ -403,7 +296,7 @@ fn node_to_node_psi_sessions() {
     let send = || {
         agent()
             .post(&url)
-            .header("Authorization", &basic("peer", &peer))
+            .header("Authorization", &basic(&format!("peer:{peer}")))
             .header("Content-Type", "application/octet-stream")
             .send(&request[..])
             .unwrap()
@@ -486,7 +379,7 @@ fn node_to_node_psi_sessions() {
     let get = |user: &str, secret: &str| {
         agent()
             .get(&format!("{}/psi/v1/audit", a.url))
-            .header("Authorization", &basic(user, secret))
+            .header("Authorization", &basic(&format!("{user}:{secret}")))
             .call()
             .unwrap()
     };
@@ -594,12 +487,16 @@ fn certificates(dir: &Path) -> (String, String, String) {
 
 #[test]
 fn psi_over_https_trusting_the_nodes_ca() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = support::tempdir();
     let d = dir.path();
     let (ca, cert, key) = certificates(d);
     let data = d.join("a");
     let data_s = data.to_str().unwrap();
-    let node = start_node(&data, &["--tls-cert", &cert, "--tls-key", &key], Some(&ca));
+    let node = Node::start_tls(
+        &data,
+        &["--tls-cert", &cert, "--tls-key", &key],
+        Path::new(&ca),
+    );
     let collection = add_collection(data_s);
     push_with(
         &node,
@@ -640,10 +537,10 @@ fn psi_over_https_trusting_the_nodes_ca() {
 
 #[test]
 fn replay_refused_after_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = support::tempdir();
     let data = dir.path().join("a");
     let data_s = data.to_str().unwrap();
-    let node = start_node(&data, &[], None);
+    let node = Node::start(&data, &[], &[]);
     let collection = add_collection(data_s);
     let peer = add_member(data_s, "peer", "green", Some((&collection, "psi")));
     let request = |id: u8| {
@@ -663,7 +560,7 @@ fn replay_refused_after_a_restart() {
                 "{}/psi/v1/collections/{collection}/session",
                 node.url
             ))
-            .header("Authorization", &basic("peer", &peer))
+            .header("Authorization", &basic(&format!("peer:{peer}")))
             .send(body)
             .unwrap()
             .status()
@@ -671,7 +568,7 @@ fn replay_refused_after_a_restart() {
     };
     assert_eq!(send(&node, &request(1)), 200);
     drop(node);
-    let node = start_node(&data, &[], None);
+    let node = Node::start(&data, &[], &[]);
     assert_eq!(send(&node, &request(1)), 409);
     assert_eq!(send(&node, &request(2)), 200);
 }

@@ -1,16 +1,18 @@
 //! `detente scan` end to end: output contract, exit codes, bad input, sightings, follow; the
 //! trust rules of issue 14 (corroboration, decay, false positives) and the real-data run.
 
+mod support;
+
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Output, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use detente_scan::sighting::rfc3339_millis;
+use support::{Process, command, tempdir};
 
-const BIN: &str = env!("CARGO_BIN_EXE_detente");
 const DAY_MS: i64 = 86_400_000;
 
 const STIX: &str = r#"{"type":"bundle","id":"bundle--1","objects":[
@@ -22,13 +24,13 @@ const STIX: &str = r#"{"type":"bundle","id":"bundle--1","objects":[
 ]}"#;
 
 fn setup() -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
+    let d = tempdir();
     std::fs::write(d.path().join("ind.json"), STIX).unwrap();
     d
 }
 
 fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
+    command()
         .arg("scan")
         .args(args)
         .current_dir(dir)
@@ -362,24 +364,22 @@ fn follow_reports_appended_lines() {
     let d = setup();
     let log = d.path().join("grow.log");
     std::fs::write(&log, "nothing here\n").unwrap();
-    let mut child = Command::new(BIN)
-        .args(["scan", "--indicators", "ind.json", "--follow", "grow.log"])
+    let mut cmd = command();
+    cmd.args(["scan", "--indicators", "ind.json", "--follow", "grow.log"])
         .current_dir(d.path())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::null());
+    let mut scan = Process::spawn(&mut cmd);
     std::thread::sleep(std::time::Duration::from_millis(500));
     let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
     f.write_all(b"partial evil").unwrap();
     f.flush().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(400));
     f.write_all(b".com line\n").unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut out = BufReader::new(scan.child.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(scan);
     let h: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(h["line"], 2);
     assert_eq!(h["observed"], "evil.com");
@@ -453,7 +453,7 @@ fn taxii_source_and_push() {
     )
     .unwrap();
     let (root, server) = taxii_stub();
-    let o = Command::new(BIN)
+    let o = command()
         .args([
             "scan",
             "--indicators",
@@ -547,7 +547,7 @@ fn on<'a>(h: &'a [serde_json::Value], domain: &str) -> &'a serde_json::Value {
 
 #[test]
 fn one_contributor_alone_never_alerts_at_k2() {
-    let d = tempfile::tempdir().unwrap();
+    let d = tempdir();
     let p = d.path();
     let a = serde_json::json!({"created_by_ref": "identity--00000000-0000-4000-8000-00000000000a"});
     let b = serde_json::json!({"created_by_ref": "identity--00000000-0000-4000-8000-00000000000b"});
@@ -632,7 +632,7 @@ fn one_contributor_alone_never_alerts_at_k2() {
 
 #[test]
 fn scores_decay_drop_with_false_positives_and_expire() {
-    let d = tempfile::tempdir().unwrap();
+    let d = tempdir();
     let p = d.path();
     let now = i64::try_from(
         SystemTime::now()
@@ -737,8 +737,8 @@ fn real(p: &str) -> PathBuf {
 /// indicators, the MISP warninglists as allowlist, the WRCCDC Zeek logs) plus `extra`; a run that does not end within two
 /// minutes (a hang) fails the test.
 fn scan(extra: &[&str]) -> Output {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(BIN);
+    let dir = tempdir();
+    let mut cmd = command();
     cmd.arg("scan")
         .arg("--indicators")
         .arg(real("grizzly-steppe-jar-16-20296/JAR-16-20296A.csv"))
@@ -748,36 +748,8 @@ fn scan(extra: &[&str]) -> Output {
         .arg(real("misp-warninglists/lists"))
         .args(extra)
         .arg(real("zeek-logs-wrccdc2018-brimdata"))
-        .env("DETENTE_STATE_DIR", dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    // Drain both pipes while waiting, so a full pipe cannot stall the scan.
-    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let o = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        std::io::Read::read_to_end(&mut out, &mut b).map(|_| b)
-    });
-    let e = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        std::io::Read::read_to_end(&mut err, &mut b).map(|_| b)
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > Duration::from_secs(120) {
-            child.kill().unwrap();
-            panic!("detente scan did not finish within 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Output {
-        status,
-        stdout: o.join().unwrap().unwrap(),
-        stderr: e.join().unwrap().unwrap(),
-    }
+        .env("DETENTE_STATE_DIR", dir.path());
+    Process::output_within(cmd, Duration::from_secs(120))
 }
 
 /// The warninglists' `string`, `hostname`, `substring` and IPv4 `cidr` entries, read here

@@ -4,9 +4,7 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
-
-use support::{BIN, Node};
+use support::{Node, TAXII, basic, command};
 
 const BUNDLE: &str = r#"{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[
  {"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","pattern":"[domain-name:value = 'evil.com']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"},
@@ -14,7 +12,7 @@ const BUNDLE: &str = r#"{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-3
 ]}"#;
 
 fn detente(args: &[&str], dir: &Path, secret: &str) -> std::process::Output {
-    Command::new(BIN)
+    command()
         .args(args)
         .current_dir(dir)
         .env("DETENTE_USER", "admin")
@@ -26,7 +24,7 @@ fn detente(args: &[&str], dir: &Path, secret: &str) -> std::process::Output {
 
 #[test]
 fn indicators_from_a_collection_and_sightings_pushed_back() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = support::tempdir();
     let data = dir.path().join("node");
     let node = Node::start(&data, &[], &[]);
     let creds = std::fs::read_to_string(data.join("admin.credentials")).unwrap();
@@ -176,7 +174,7 @@ fn indicators_from_a_collection_and_sightings_pushed_back() {
 /// GETs `url` as admin (TAXII media type accepted) and parses the JSON answer.
 fn get_json(url: &str, secret: &str) -> serde_json::Value {
     let body = ureq::get(url)
-        .header("Accept", "application/taxii+json;version=2.1")
+        .header("Accept", TAXII)
         .header("Authorization", &basic(&format!("admin:{secret}")))
         .call()
         .unwrap()
@@ -184,12 +182,4 @@ fn get_json(url: &str, secret: &str) -> serde_json::Value {
         .read_to_string()
         .unwrap();
     serde_json::from_str(&body).unwrap()
-}
-
-fn basic(user_secret: &str) -> String {
-    use base64::Engine as _;
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(user_secret)
-    )
 }

@@ -2,15 +2,18 @@
 //! log under `/log/`, then tampered copies of it; each tampering must fail with a precise message
 //! and exit status 1.
 
+mod support;
+
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 
 use detente_tlog::hash::leaf_hash;
 use detente_tlog::tile::encode_entry_bundle;
 use detente_tlog::{Checkpoint, Note, NoteSigner, TreeBuilder};
+use support::{command, copy_dir, tempdir};
 
 const VECTORS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -82,21 +85,8 @@ impl Server {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let target = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &target);
-        } else {
-            std::fs::copy(&p, &target).unwrap();
-        }
-    }
-}
-
 fn detente_verify(server: &Server, state: &Path, key: Option<&str>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_detente"));
+    let mut cmd = command();
     cmd.args(["verify", "--url", &server.url, "--state"])
         .arg(state);
     if let Some(k) = key {
@@ -157,7 +147,7 @@ fn write_log(dir: &Path, signer: &NoteSigner, entries: &[Vec<u8>]) {
 fn verify_against_a_served_log_and_tampered_copies() {
     let v = vectors();
     let key = v["log_vkey"].as_str().unwrap();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let original = PathBuf::from(VECTORS).join("log");
     let server = Server::start(&original);
 

@@ -2,9 +2,8 @@
 //! the same data directory, never cosigns anything inconsistent with a cosignature it had
 //! already returned: its state is durable before each answer.
 
-mod witness_common;
+mod support;
 
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,7 +12,7 @@ use detente_tlog::hash::leaf_hash;
 use detente_tlog::proof::{MemoryTree, prove_consistency};
 use detente_tlog::witness::add_checkpoint_body;
 use detente_tlog::{Checkpoint, Note, NoteSigner, VerifierKey, Verifiers};
-use witness_common::{BIN, agent, start_node};
+use support::{Node, agent, command};
 
 const ORIGIN: &str = "crash.test/log";
 
@@ -31,23 +30,23 @@ fn post(url: &str, body: &[u8]) -> Result<(u16, String), ureq::Error> {
 
 #[test]
 fn killed_witness_keeps_every_cosignature_it_returned() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = support::tempdir();
     let data = tmp.path().join("w");
     let log = NoteSigner::from_seed(ORIGIN, &[8; 32]).unwrap();
     let tree = Arc::new(MemoryTree::new(
         (0..5000u32).map(|i| leaf_hash(&i.to_be_bytes())).collect(),
     ));
     let fork = MemoryTree::new((0..5000u32).map(|i| leaf_hash(&[9, i as u8])).collect());
-    let node = start_node(&data, "w.test/log");
+    let node = Node::start(&data, &[], &["--origin", "w.test/log"]);
     let url = format!("{}/witness/add-checkpoint", node.url);
-    let out = Command::new(BIN)
+    let out = command()
         .args(["witness", "trust", &log.verifier().to_string(), "--data"])
         .arg(&data)
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let wkey = {
-        let out = Command::new(BIN)
+        let out = command()
             .args(["witness", "key", "--data"])
             .arg(&data)
             .output()
@@ -107,7 +106,7 @@ fn killed_witness_keeps_every_cosignature_it_returned() {
     let m = *max_cosigned.lock().unwrap();
     assert!(m >= 40);
 
-    let node = start_node(&data, "w.test/log");
+    let node = Node::start(&data, &[], &["--origin", "w.test/log"]);
     let url = format!("{}/witness/add-checkpoint", node.url);
     {
         // The restarted witness remembers at least the last size it returned a cosignature for

@@ -3,41 +3,12 @@
 //! restoring an earlier copy of its data directory and pushing other objects: B and C refuse
 //! and keep the evidence, and `verify --quorum 2` fails on the forked history.
 
-mod witness_common;
+mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use witness_common::{BIN, Node, agent, start_node};
-
-fn detente(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("DETENTE_DATA")
-        .env_remove("DETENTE_SECRET")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn last_line(s: &str) -> String {
-    s.lines().last().unwrap().to_string()
-}
-
-fn admin_secret(data: &Path) -> String {
-    let creds = std::fs::read_to_string(data.join("admin.credentials")).unwrap();
-    creds.trim().strip_prefix("admin:").unwrap().to_string()
-}
+use support::{Node, agent, copy_dir, detente, last_line, ok};
 
 fn push(node: &Node, data: &Path, collection: &str, ids: std::ops::Range<usize>, tag: &str) {
     let objects: Vec<String> = ids
@@ -47,28 +18,12 @@ fn push(node: &Node, data: &Path, collection: &str, ids: std::ops::Range<usize>,
             )
         })
         .collect();
-    let file = data.parent().unwrap().join(format!("bundle-{tag}.json"));
-    std::fs::write(
-        &file,
-        format!(
-            r#"{{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[{}]}}"#,
-            objects.join(",")
-        ),
-    )
-    .unwrap();
-    ok(detente(
-        &[
-            "push",
-            file.to_str().unwrap(),
-            "--url",
-            &format!("{}/api/", node.url),
-            "--collection",
-            collection,
-            "--user",
-            "admin",
-        ],
-        &[("DETENTE_SECRET", &admin_secret(data))],
-    ));
+    node.push(
+        &data.parent().unwrap().join(format!("bundle-{tag}.json")),
+        collection,
+        &objects,
+        &[],
+    );
 }
 
 /// The checkpoint A serves: its size and how many signature lines it carries.
@@ -96,31 +51,18 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn partners_witness_a_log_and_catch_its_fork() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = support::tempdir();
     let (a_dir, b_dir, c_dir) = (
         tmp.path().join("a"),
         tmp.path().join("b"),
         tmp.path().join("c"),
     );
     let s = |p: &Path| p.to_str().unwrap().to_owned();
-    let mut a = start_node(&a_dir, "a.test/log");
-    let b = start_node(&b_dir, "b.test/log");
-    let c = start_node(&c_dir, "c.test/log");
+    let mut a = Node::start(&a_dir, &[], &["--origin", "a.test/log"]);
+    let b = Node::start(&b_dir, &[], &["--origin", "b.test/log"]);
+    let c = Node::start(&c_dir, &[], &["--origin", "c.test/log"]);
 
     let a_key = last_line(&ok(detente(&["log-key", "--data", &s(&a_dir)], &[])));
     let b_wkey = last_line(&ok(detente(&["witness", "key", "--data", &s(&b_dir)], &[])));
@@ -219,7 +161,7 @@ fn partners_witness_a_log_and_catch_its_fork() {
     // Take a backup of A's data directory (stopped, so the copy is whole), then carry on.
     drop(a);
     copy_dir(&a_dir, &tmp.path().join("a-backup"));
-    a = start_node(&a_dir, "a.test/log");
+    a = Node::start(&a_dir, &[], &["--origin", "a.test/log"]);
     push(&a, &a_dir, &coll, 4..7, "second");
     wait_for("both cosignatures on size 6", || checkpoint(&a) == (6, 3));
     ok(verify(&a, &state));
@@ -228,7 +170,7 @@ fn partners_witness_a_log_and_catch_its_fork() {
     drop(a);
     std::fs::remove_dir_all(&a_dir).unwrap();
     copy_dir(&tmp.path().join("a-backup"), &a_dir);
-    let a = start_node(&a_dir, "a.test/log");
+    let a = Node::start(&a_dir, &[], &["--origin", "a.test/log"]);
     assert_eq!(checkpoint(&a).0, 3);
     push(&a, &a_dir, &coll, 10..14, "forked");
     wait_for("the forked checkpoint", || checkpoint(&a).0 == 7);

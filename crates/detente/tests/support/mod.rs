@@ -1,137 +1,92 @@
-//! A real `detente serve` process for tests, and raw HTTP/1.1 over loopback.
+//! The one harness of the `detente` binary's integration tests: the binary, temp dirs, CLI runs
+//! with captured output, real `detente serve` nodes (plain HTTP and TLS) killed however a test
+//! ends, and the small HTTP requests the tests make.
 
 // Each test binary that includes this module uses only part of it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+pub mod node;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use base64::Engine;
 
+// Each test binary imports only some of these.
+#[allow(unused_imports)]
+pub use node::{Announces, Node, Process};
+
 /// The `detente` binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_detente");
 
-/// A node process, killed when the test ends however it ends.
-pub struct Node {
-    /// The node process (its pid is the node's, also when started through a wrapper that
-    /// execs it, such as `prlimit`).
-    pub child: Child,
-    /// `127.0.0.1:PORT`.
-    pub addr: String,
-    /// The admin member's secret.
-    pub admin_secret: String,
+/// The TAXII 2.1 media type.
+pub const TAXII: &str = "application/taxii+json;version=2.1";
+
+/// A fresh temporary directory, removed when dropped.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
 }
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// A `detente` command that ignores the environment's `DETENTE_*` settings, so a test sees
+/// only what it passes.
+pub fn command() -> Command {
+    let mut cmd = Command::new(BIN);
+    scrub_env(&mut cmd);
+    cmd
+}
+
+/// Removes the `DETENTE_*` settings from `cmd`'s environment.
+pub fn scrub_env(cmd: &mut Command) {
+    for var in [
+        "DETENTE_DATA",
+        "DETENTE_USER",
+        "DETENTE_SECRET",
+        "DETENTE_TOKEN",
+        "DETENTE_PSI_TOKEN",
+        "DETENTE_STATE_DIR",
+    ] {
+        cmd.env_remove(var);
     }
 }
 
-impl Node {
-    /// Starts `detente serve` on a free loopback port, run through `wrapper` (a command that
-    /// execs the rest, or nothing), with `extra` serve flags; returns once `/healthz` answers.
-    pub fn start(data: &Path, wrapper: &[&str], extra: &[&str]) -> Node {
-        let node = Node::spawn(data, wrapper, extra);
-        for _ in 0..200 {
-            if node
-                .get("/healthz", None, Duration::from_secs(2))
-                .is_ok_and(|(status, _)| status == 200)
-            {
-                return node;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("node at {} never became ready", node.addr);
-    }
+/// Runs `detente ARGS` with `env` set and captures stdout, stderr and exit status.
+pub fn detente(args: &[&str], env: &[(&str, &str)]) -> Output {
+    command()
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
 
-    /// Like [`Node::start`], but returns as soon as the node listens (it may still be
-    /// writing its store), for nodes `/healthz` over plain HTTP cannot reach.
-    pub fn spawn(data: &Path, wrapper: &[&str], extra: &[&str]) -> Node {
-        let mut cmd = match wrapper.split_first() {
-            Some((first, rest)) => {
-                let mut c = Command::new(first);
-                c.args(rest).arg(BIN);
-                c
-            }
-            None => Command::new(BIN),
-        };
-        let mut child = cmd
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .args(extra)
-            .env_remove("DETENTE_DATA")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().expect("node exited before listening").unwrap();
-            if let Some(addr) = line.strip_prefix("listening on ") {
-                break addr.to_string();
-            }
-        };
-        // Keep draining the node's log so it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        let creds = std::fs::read_to_string(data.join("admin.credentials")).unwrap();
-        let admin_secret = creds.trim().strip_prefix("admin:").unwrap().to_string();
-        Node {
-            child,
-            addr,
-            admin_secret,
-        }
-    }
+/// The stdout of a run that must have succeeded (else the test fails showing its stderr).
+pub fn ok(out: Output) -> String {
+    succeeded(out, "")
+}
 
-    /// One `GET` on a fresh connection with optional Basic credentials (`name:secret`):
-    /// (status, body).
-    pub fn get(
-        &self,
-        path: &str,
-        credentials: Option<&str>,
-        timeout: Duration,
-    ) -> std::io::Result<(u16, String)> {
-        let auth = credentials
-            .map(|c| format!("Authorization: {}\r\n", basic(c)))
-            .unwrap_or_default();
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}\
-             Accept: application/taxii+json;version=2.1\r\n\r\n"
-        );
-        self.exchange(request.as_bytes(), timeout)
-    }
+/// Runs `detente ARGS`, which must succeed, and returns its stdout.
+pub fn run_ok(args: &[&str]) -> String {
+    succeeded(detente(args, &[]), &format!("{args:?}: "))
+}
 
-    /// Sends raw bytes on a fresh connection and reads the reply to its end: (status, body).
-    pub fn exchange(&self, request: &[u8], timeout: Duration) -> std::io::Result<(u16, String)> {
-        let addr = self.addr.parse().map_err(std::io::Error::other)?;
-        let mut s = TcpStream::connect_timeout(&addr, timeout)?;
-        s.set_read_timeout(Some(timeout))?;
-        s.set_write_timeout(Some(timeout))?;
-        s.write_all(request)?;
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf)?;
-        let text = String::from_utf8_lossy(&buf).into_owned();
-        let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-        let body = text
-            .split_once("\r\n\r\n")
-            .map_or("", |(_, b)| b)
-            .to_owned();
-        Ok((status, body))
-    }
+fn succeeded(out: Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
 
-    /// A line of `/proc/PID/status` of the node, in kB (e.g. `VmHWM`).
-    pub fn proc_status_kb(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap()
-    }
+/// The last line of `s` (where the CLI prints a new id or secret).
+pub fn last_line(s: &str) -> String {
+    s.lines().last().unwrap().to_string()
+}
+
+/// The admin member's secret a node wrote to `DATA/admin.credentials`.
+pub fn admin_secret(data: &Path) -> String {
+    let creds = std::fs::read_to_string(data.join("admin.credentials")).unwrap();
+    creds.trim().strip_prefix("admin:").unwrap().to_string()
 }
 
 /// An HTTP Basic `Authorization` value for `name:secret`.
@@ -140,4 +95,45 @@ pub fn basic(credentials: &str) -> String {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(credentials)
     )
+}
+
+/// An HTTP agent that returns error statuses as responses, bounded so a hung node fails the
+/// test instead of hanging it.
+pub fn agent() -> ureq::Agent {
+    build_agent(None)
+}
+
+/// Like [`agent`], trusting only the CA certificate in the PEM file `ca`.
+pub fn agent_trusting(ca: &Path) -> ureq::Agent {
+    build_agent(Some(ca))
+}
+
+fn build_agent(ca: Option<&Path>) -> ureq::Agent {
+    let mut config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)));
+    if let Some(ca) = ca {
+        let pem = std::fs::read(ca).unwrap();
+        let cert = ureq::tls::Certificate::from_pem(&pem).unwrap();
+        config = config.tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&[cert]))
+                .build(),
+        );
+    }
+    config.build().into()
+}
+
+/// Copies the directory tree `from` to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
 }
