@@ -726,3 +726,85 @@ fn public_endpoints_and_psi_reveal_nothing_above_a_members_view() {
         members.len()
     );
 }
+
+/// The timing class of a by-id GET and DELETE: for a member who may not read it, an object
+/// above its clearance (with many versions, so a path that loads and then filters them would
+/// show) answers as fast as an id nobody stored.
+///
+/// Bounds: medians of 300 requests each, interleaved (the order flips every round) so drift
+/// in the machine's load hits both alike. On loopback a request costs some 100-300 µs; a
+/// real leak (loading 40 versions, or a check done only for stored ids) costs a multiple of
+/// that. The test asserts the medians are within 3× of each other *and* within 500 µs: both
+/// are loose enough for a loaded 2-core machine (medians of interleaved samples move
+/// together) and tight enough to catch a path that does work only for stored objects.
+#[test]
+fn hidden_and_absent_ids_answer_in_the_same_time_class() {
+    let n = start(&[
+        (
+            "owner".into(),
+            Role::Contributor,
+            Clearance::AmberStrict,
+            Some(Access::ReadWrite),
+        ),
+        (
+            "mallory".into(),
+            Role::Contributor,
+            Clearance::Clear,
+            Some(Access::ReadWrite),
+        ),
+    ]);
+    let hidden = indicator(7, 1, &[2], None)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for i in 0..40u32 {
+        let mut o = indicator(7, 1, &[2], None);
+        o["modified"] = json!(format!(
+            "2024-{:02}-{:02}T00:00:00.000Z",
+            i / 20 + 1,
+            i % 20 + 1
+        ));
+        let st = n.post("owner", &[o]);
+        assert_eq!(st["failure_count"], 0, "{st}");
+    }
+    let path = |id: &str| format!("/api/collections/{COLL}/objects/{id}/");
+    for method in ["GET", "DELETE"] {
+        let (hidden_st, hidden_body) = n.call(method, &path(&hidden), "mallory", None);
+        let (absent_st, absent_body) = n.call(method, &path(ABSENT), "mallory", None);
+        assert_eq!(hidden_st, absent_st, "{method}");
+        assert_eq!(
+            hidden_body.replace(&hidden, "X"),
+            absent_body.replace(ABSENT, "X"),
+            "{method}"
+        );
+        let mut times = [Vec::new(), Vec::new()];
+        for round in 0..300 {
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for k in order {
+                let id = if k == 0 { hidden.as_str() } else { ABSENT };
+                let t = std::time::Instant::now();
+                let (st, _) = n.call(method, &path(id), "mallory", None);
+                times[k].push(t.elapsed());
+                assert_eq!(st, absent_st, "{method} {id}");
+            }
+        }
+        let [h, a] = times.map(|mut v| {
+            v.sort();
+            v[v.len() / 2]
+        });
+        println!("{method} by id, not readable: hidden median {h:?}, absent median {a:?}");
+        let (lo, hi) = if h < a { (h, a) } else { (a, h) };
+        assert!(
+            hi.as_secs_f64() <= 3.0 * lo.as_secs_f64(),
+            "{method}: hidden {h:?} vs absent {a:?}"
+        );
+        assert!(
+            hi - lo <= std::time::Duration::from_micros(500),
+            "{method}: hidden {h:?} vs absent {a:?}"
+        );
+    }
+    // Nothing was deleted: the owner still reads every version.
+    let (_, body) = n.call("GET", &format!("{}versions/", path(&hidden)), "owner", None);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["versions"].as_array().map(Vec::len), Some(40), "{v}");
+}
