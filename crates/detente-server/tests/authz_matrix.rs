@@ -243,17 +243,22 @@ fn envelope_objects(body: &str) -> Vec<Value> {
     v["objects"].as_array().cloned().unwrap_or_default()
 }
 
-#[test]
-fn nothing_above_a_members_view_is_returned_listed_counted_or_deletable() {
+/// A node with every member kind and every object kind, all of it sequenced into the log.
+fn matrix_node() -> (Vec<M>, Node, Vec<V>) {
     let members = members();
-    let recipient = "reader-read-clear";
     let specs: Vec<common::MemberSpec> = members
         .iter()
         .map(|m| (m.name.clone(), m.role, m.clearance, m.grant))
         .collect();
     let mut n = start(&specs);
-    let model = populate(&n, recipient);
+    let model = populate(&n, "reader-read-clear");
     n.sequence();
+    (members, n, model)
+}
+
+#[test]
+fn nothing_above_a_members_view_is_returned_listed_counted_or_deletable() {
+    let (members, n, model) = matrix_node();
     let base = format!("/api/collections/{COLL}");
     let mut cases = 0usize;
     for m in &members {
@@ -572,15 +577,7 @@ impl Node {
 /// member may read under TLP (a real session through `detente-psi-net`'s client).
 #[test]
 fn public_endpoints_and_psi_reveal_nothing_above_a_members_view() {
-    let members = members();
-    let recipient = "reader-read-clear";
-    let specs: Vec<common::MemberSpec> = members
-        .iter()
-        .map(|m| (m.name.clone(), m.role, m.clearance, m.grant))
-        .collect();
-    let mut n = start(&specs);
-    let model = populate(&n, recipient);
-    n.sequence();
+    let (members, n, model) = matrix_node();
     let secrets = secrets(&model);
     let (st, checkpoint) = n.raw("GET", "/log/checkpoint", None, b"");
     assert_eq!(st, 200);
