@@ -93,21 +93,6 @@ impl V {
     }
 }
 
-impl Node {
-    fn post(&self, user: &str, objects: Vec<Value>) -> Value {
-        let (status, body) = self.call(
-            "POST",
-            &format!("/api/collections/{COLL}/objects/"),
-            user,
-            Some(&json!({ "objects": objects })),
-        );
-        assert_eq!(status, 202, "{body}");
-        let st: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(st["failure_count"], 0, "{st}");
-        st
-    }
-}
-
 fn members() -> Vec<M> {
     let mut out = vec![
         M {
@@ -191,7 +176,8 @@ fn populate(n: &Node, recipient: &str) -> Vec<V> {
         if !recipients.is_empty() {
             o["x_detente_recipients"] = json!(recipients);
         }
-        let st = n.post(by, vec![o.clone()]);
+        let st = n.post(by, std::slice::from_ref(&o));
+        assert_eq!(st["failure_count"], 0, "{st}");
         let version = st["successes"][0]["version"].as_str().unwrap().to_owned();
         model.push(V {
             id: o["id"].as_str().unwrap().to_owned(),
@@ -257,17 +243,22 @@ fn envelope_objects(body: &str) -> Vec<Value> {
     v["objects"].as_array().cloned().unwrap_or_default()
 }
 
-#[test]
-fn nothing_above_a_members_view_is_returned_listed_counted_or_deletable() {
+/// A node with every member kind and every object kind, all of it sequenced into the log.
+fn matrix_node() -> (Vec<M>, Node, Vec<V>) {
     let members = members();
-    let recipient = "reader-read-clear";
     let specs: Vec<common::MemberSpec> = members
         .iter()
         .map(|m| (m.name.clone(), m.role, m.clearance, m.grant))
         .collect();
     let mut n = start(&specs);
-    let model = populate(&n, recipient);
+    let model = populate(&n, "reader-read-clear");
     n.sequence();
+    (members, n, model)
+}
+
+#[test]
+fn nothing_above_a_members_view_is_returned_listed_counted_or_deletable() {
+    let (members, n, model) = matrix_node();
     let base = format!("/api/collections/{COLL}");
     let mut cases = 0usize;
     for m in &members {
@@ -526,4 +517,291 @@ fn nothing_above_a_members_view_is_returned_listed_counted_or_deletable() {
         ids(&model).len(),
         model.len()
     );
+}
+
+/// What no answer outside a member's own view may contain: every object id, indicator
+/// value and name, the shared value and the collection id.
+fn secrets(model: &[V]) -> Vec<String> {
+    let mut out: Vec<String> = ids(model).into_iter().collect();
+    for v in model {
+        for k in ["name", "value"] {
+            if let Some(s) = v.body[k].as_str() {
+                out.push(s.to_owned());
+            }
+        }
+        if let Some(p) = v.body["pattern"].as_str() {
+            out.extend(p.split('\'').nth(1).map(str::to_owned));
+        }
+    }
+    out.push(COLL.to_owned());
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn assert_reveals_nothing(what: &str, body: &[u8], secrets: &[String]) {
+    for s in secrets {
+        assert!(
+            !body.windows(s.len()).any(|w| w == s.as_bytes()),
+            "{what} contains {s}"
+        );
+    }
+}
+
+impl Node {
+    /// One request as `user`, or with no credentials: (status, body bytes).
+    fn raw(&self, method: &str, path: &str, user: Option<&str>, body: &[u8]) -> (u16, Vec<u8>) {
+        let url = format!("http://{}{path}", self.addr);
+        let r = if method == "GET" {
+            let mut req = self.agent.get(&url).header("Accept", common::TAXII);
+            if let Some(u) = user {
+                req = req.header("Authorization", common::basic(u));
+            }
+            req.call()
+        } else {
+            let mut req = self.agent.post(&url);
+            if let Some(u) = user {
+                req = req.header("Authorization", common::basic(u));
+            }
+            req.send(body)
+        };
+        let mut r = r.unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_vec().unwrap())
+    }
+}
+
+/// The endpoints outside TAXII: the public log (checkpoint, consistency, tiles) and the
+/// witness answer every caller, member or not, byte for byte alike and name nothing stored;
+/// the status page and `/whoami` name no object; `/metrics` is not on the main listener; a
+/// PSI session is open only to `psi` grants and answers for exactly the indicator values the
+/// member may read under TLP (a real session through `detente-psi-net`'s client).
+#[test]
+fn public_endpoints_and_psi_reveal_nothing_above_a_members_view() {
+    let (members, n, model) = matrix_node();
+    let secrets = secrets(&model);
+    let (st, checkpoint) = n.raw("GET", "/log/checkpoint", None, b"");
+    assert_eq!(st, 200);
+    let size: u64 = String::from_utf8_lossy(&checkpoint)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .unwrap();
+    assert!(size >= model.len() as u64, "{size}");
+    let public = [
+        "/log/checkpoint".to_owned(),
+        "/log/consistency?from=1".to_owned(),
+        format!("/log/consistency?from=3&to={}", size - 1),
+        "/log/tile/0/000.p/".to_owned() + &size.to_string(),
+        "/log/tile/entries/000.p/".to_owned() + &size.to_string(),
+    ];
+    let witness_bodies: [&[u8]; 2] = [b"old 0\n\nnot a checkpoint", &checkpoint];
+    // A PSI querier's set: every value stored, and some nobody stored.
+    let mut values: Vec<String> = model
+        .iter()
+        .filter_map(|v| v.body["pattern"].as_str())
+        .filter_map(|p| p.split('\'').nth(1))
+        .map(|v| detente_psi::normalize(v).unwrap())
+        .chain(["absent-1.example", "absent-2.example"].map(str::to_owned))
+        .collect();
+    values.sort();
+    values.dedup();
+    let peer = format!("http://{}", n.addr);
+    let mut cases = 0usize;
+    let mut anonymous = BTreeMap::new();
+    let callers = std::iter::once(None).chain(members.iter().map(Some));
+    for m in callers {
+        let who = m.map(|m| m.name.as_str());
+        let tag = who.unwrap_or("anonymous");
+        // The public log and the witness: one answer for everybody.
+        for path in &public {
+            let (st, body) = n.raw("GET", path, who, b"");
+            cases += 1;
+            assert_eq!(st, 200, "{tag} {path}");
+            assert_reveals_nothing(path, &body, &secrets);
+            let first = anonymous.entry(path.clone()).or_insert(body.clone());
+            assert_eq!(*first, body, "{tag} {path}");
+        }
+        for (i, b) in witness_bodies.iter().enumerate() {
+            let (st, body) = n.raw("POST", "/witness/add-checkpoint", who, b);
+            cases += 1;
+            assert!((400..500).contains(&st), "{tag} witness {i}: {st}");
+            assert_reveals_nothing("witness", &body, &secrets);
+            let key = format!("witness {i}");
+            let first = anonymous.entry(key).or_insert(body.clone());
+            assert_eq!(*first, body, "{tag} witness {i}");
+        }
+        // The status page: nothing about objects, and the same for everybody but the clock.
+        let (st, page) = n.raw("GET", "/", who, b"");
+        cases += 1;
+        assert_eq!(st, 200);
+        assert_reveals_nothing("/", &page, &secrets);
+        let undated: Vec<u8> = page
+            .iter()
+            .filter(|b| !b.is_ascii_digit())
+            .copied()
+            .collect();
+        let first = anonymous.entry("/".to_owned()).or_insert(undated.clone());
+        assert_eq!(*first, undated, "{tag} /");
+        // Metrics live on their own listener only: here the path is an unknown TAXII one.
+        let (st, body) = n.raw("GET", "/metrics", who, b"");
+        cases += 1;
+        assert_eq!(st, if who.is_none() { 401 } else { 404 }, "{tag} /metrics");
+        assert!(!String::from_utf8_lossy(&body).contains("# TYPE"), "{tag}");
+        let Some(m) = m else {
+            for path in ["/whoami", "/psi/v1/audit"] {
+                assert_eq!(n.raw("GET", path, None, b"").0, 401, "{path}");
+                cases += 1;
+            }
+            continue;
+        };
+        // /whoami: the caller's own name and role, nothing else.
+        let (st, body) = n.raw("GET", "/whoami", who, b"");
+        cases += 1;
+        assert_eq!(st, 200);
+        assert_reveals_nothing("/whoami", &body, &secrets);
+        let me: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(me["member"], m.name.as_str());
+        assert_eq!(me["role"], m.role.as_str());
+        assert_eq!(me.as_object().map(|o| o.len()), Some(3), "{me}");
+        // The PSI audit table is the admins'.
+        let (st, _) = n.raw("GET", "/psi/v1/audit", who, b"");
+        cases += 1;
+        assert_eq!(st, if m.role == Role::Admin { 200 } else { 403 }, "{tag}");
+        // A PSI session: the answerer's set is what the member may read, whatever it may do.
+        let options = detente_psi_net::client::QueryOptions {
+            token: None,
+            basic: Some((m.name.clone(), "pw".to_owned())),
+            ca_cert_pem: None,
+            mode: detente_psi::Mode::Intersection,
+            max_peer_items: 1000,
+        };
+        let report = detente_psi_net::client::query_node(
+            &peer,
+            COLL,
+            &values,
+            &options,
+            &detente_psi_net::NoProgress,
+        );
+        cases += 1;
+        let may_psi = m.role == Role::Admin || m.grant.is_some_and(Access::psi);
+        if !may_psi {
+            let want = if m.role == Role::Admin || m.grant.is_some() {
+                403
+            } else {
+                404
+            };
+            match report {
+                Err(detente_psi_net::client::QueryError::Refused { status, .. }) => {
+                    assert_eq!(status, want, "{tag} psi")
+                }
+                other => panic!("{tag} psi: {other:?}"),
+            }
+            continue;
+        }
+        let report = report.unwrap_or_else(|e| panic!("{tag} psi: {e}"));
+        // TLP as for a TAXII GET, whether or not the grant also reads.
+        let reader = M {
+            grant: Some(Access::Read),
+            ..m.clone()
+        };
+        let want: BTreeSet<String> = ids(&model)
+            .into_iter()
+            .filter_map(|id| seen(&model, &reader, &id).last().copied())
+            .filter_map(|v| v.body["pattern"].as_str())
+            .filter_map(|p| p.split('\'').nth(1))
+            .map(|v| detente_psi::normalize(v).unwrap())
+            .collect();
+        let detente_psi::Outcome::Intersection(found) = report.outcome else {
+            panic!("{tag}: not an intersection")
+        };
+        let got: BTreeSet<String> = found.iter().map(|&i| values[i].clone()).collect();
+        assert_eq!(got, want, "{tag} psi");
+        assert_eq!(report.peer_items, want.len(), "{tag} psi: the set's size");
+    }
+    println!(
+        "public endpoints and PSI: {} callers (+ anonymous): {cases} cases",
+        members.len()
+    );
+}
+
+/// The timing class of a by-id GET and DELETE: for a member who may not read it, an object
+/// above its clearance (with many versions, so a path that loads and then filters them would
+/// show) answers as fast as an id nobody stored.
+///
+/// Bounds: medians of 300 requests each, interleaved (the order flips every round) so drift
+/// in the machine's load hits both alike. On loopback a request costs some 100-300 µs; a
+/// real leak (loading 40 versions, or a check done only for stored ids) costs a multiple of
+/// that. The test asserts the medians are within 3× of each other *and* within 500 µs: both
+/// are loose enough for a loaded 2-core machine (medians of interleaved samples move
+/// together) and tight enough to catch a path that does work only for stored objects.
+#[test]
+fn hidden_and_absent_ids_answer_in_the_same_time_class() {
+    let n = start(&[
+        (
+            "owner".into(),
+            Role::Contributor,
+            Clearance::AmberStrict,
+            Some(Access::ReadWrite),
+        ),
+        (
+            "mallory".into(),
+            Role::Contributor,
+            Clearance::Clear,
+            Some(Access::ReadWrite),
+        ),
+    ]);
+    let hidden = indicator(7, 1, &[2], None)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for i in 0..40u32 {
+        let mut o = indicator(7, 1, &[2], None);
+        o["modified"] = json!(format!(
+            "2024-{:02}-{:02}T00:00:00.000Z",
+            i / 20 + 1,
+            i % 20 + 1
+        ));
+        let st = n.post("owner", &[o]);
+        assert_eq!(st["failure_count"], 0, "{st}");
+    }
+    let path = |id: &str| format!("/api/collections/{COLL}/objects/{id}/");
+    for method in ["GET", "DELETE"] {
+        let (hidden_st, hidden_body) = n.call(method, &path(&hidden), "mallory", None);
+        let (absent_st, absent_body) = n.call(method, &path(ABSENT), "mallory", None);
+        assert_eq!(hidden_st, absent_st, "{method}");
+        assert_eq!(
+            hidden_body.replace(&hidden, "X"),
+            absent_body.replace(ABSENT, "X"),
+            "{method}"
+        );
+        let mut times = [Vec::new(), Vec::new()];
+        for round in 0..300 {
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for k in order {
+                let id = if k == 0 { hidden.as_str() } else { ABSENT };
+                let t = std::time::Instant::now();
+                let (st, _) = n.call(method, &path(id), "mallory", None);
+                times[k].push(t.elapsed());
+                assert_eq!(st, absent_st, "{method} {id}");
+            }
+        }
+        let [h, a] = times.map(|mut v| {
+            v.sort();
+            v[v.len() / 2]
+        });
+        println!("{method} by id, not readable: hidden median {h:?}, absent median {a:?}");
+        let (lo, hi) = if h < a { (h, a) } else { (a, h) };
+        assert!(
+            hi.as_secs_f64() <= 3.0 * lo.as_secs_f64(),
+            "{method}: hidden {h:?} vs absent {a:?}"
+        );
+        assert!(
+            hi - lo <= std::time::Duration::from_micros(500),
+            "{method}: hidden {h:?} vs absent {a:?}"
+        );
+    }
+    // Nothing was deleted: the owner still reads every version.
+    let (_, body) = n.call("GET", &format!("{}versions/", path(&hidden)), "owner", None);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["versions"].as_array().map(Vec::len), Some(40), "{v}");
 }

@@ -77,18 +77,6 @@ impl Node {
             .collect()
     }
 
-    /// POSTs objects as `user`; returns the status resource.
-    fn post(&self, user: &str, objects: &[Value]) -> Value {
-        let (status, body) = self.call(
-            "POST",
-            &format!("/api/collections/{COLL}/objects/"),
-            user,
-            Some(&json!({ "objects": objects })),
-        );
-        assert_eq!(status, 202, "{body}");
-        serde_json::from_str(&body).unwrap()
-    }
-
     fn delete(&self, id: &str, user: &str) -> (u16, String) {
         self.call(
             "DELETE",

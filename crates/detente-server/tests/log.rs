@@ -2,23 +2,23 @@
 //! TAXII serves and prove inclusion; consistency proofs verify; tombstones are receipted; and
 //! a member who may not read an object learns nothing about it from `/log/`.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use base64::Engine;
+use common::{COLL, TAXII, basic};
 use detente_logentry::receipt::{Entry, Receipt};
-use detente_sequencer::{Prover, Sequencer};
-use detente_server::{Config, LogService, Metrics, credentials, serve};
-use detente_store::{Access, ApiRootRecord, Clearance, CollectionRecord, NewMember, Role, Store};
+use detente_sequencer::Sequencer;
+use detente_server::Config;
+use detente_store::{Access, Clearance, Role, Store};
 use detente_store_sqlite::SqliteStore;
 use detente_tlog::proof::verify_consistency;
 use detente_tlog::{Checkpoint, Note, Verifiers};
 use serde_json::{Value, json};
 
-const COLL: &str = "0b1a2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 const OTHER: &str = "7c6b5a49-3827-4165-8e4f-3a2b1c0d9e8f";
-const TAXII: &str = "application/taxii+json;version=2.1";
 const AMBER: &str = "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82";
 const ORIGIN: &str = "log.test/node";
 
@@ -32,96 +32,33 @@ struct Node {
     _dir: tempfile::TempDir,
 }
 
-fn member(s: &SqliteStore, name: &str, role: Role, clearance: Clearance) {
-    s.add_member(&NewMember {
-        name: name.into(),
-        role,
-        clearance,
-        secret_hash: credentials::Hasher::of(s).unwrap().hash("pw"),
-    })
-    .unwrap();
-}
-
 fn start() -> Node {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
-    store
-        .ensure_api_root(&ApiRootRecord {
-            path: "/api/".into(),
-            title: "t".into(),
-            description: None,
-        })
-        .unwrap();
-    for id in [COLL, OTHER] {
-        store
-            .add_collection(&CollectionRecord {
-                id: id.into(),
-                api_root: "/api/".into(),
-                title: id.into(),
-                description: None,
-                alias: None,
-            })
-            .unwrap();
-    }
-    member(&store, "admin", Role::Admin, Clearance::AmberStrict);
-    member(&store, "alice", Role::Contributor, Clearance::Amber);
-    member(&store, "bob", Role::Reader, Clearance::Green);
-    member(&store, "carol", Role::Reader, Clearance::AmberStrict);
+    let store = common::store(dir.path(), &[COLL, OTHER]);
+    common::member(&store, "admin", Role::Admin, Clearance::AmberStrict, "pw");
+    common::member(&store, "alice", Role::Contributor, Clearance::Amber, "pw");
+    common::member(&store, "bob", Role::Reader, Clearance::Green, "pw");
+    common::member(&store, "carol", Role::Reader, Clearance::AmberStrict, "pw");
     store.grant(COLL, "alice", Access::ReadWrite).unwrap();
     store.grant(COLL, "bob", Access::Read).unwrap();
     store.grant(OTHER, "carol", Access::Read).unwrap();
-    let log_dir = dir.path().join("log");
-    let sequencer = Sequencer::open(&log_dir, ORIGIN, &[3u8; 32]).unwrap();
+    let (sequencer, log) = common::log(dir.path(), ORIGIN, 3);
+    let log_dir = log.dir.clone();
     let store = Arc::new(store);
     let config = Config {
-        log: Some(LogService {
-            dir: log_dir.clone(),
-            prover: Arc::new(Prover::new(&log_dir, sequencer.published())),
-            verifier_key: sequencer.verifier_key(),
-            witnesses: Default::default(),
-        }),
+        log: Some(log),
         ..Config::default()
     };
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let s = store.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap()).unwrap();
-            serve(config, s, Arc::new(Metrics::default()), l, async {
-                let _ = stop_rx.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
-    let addr = rx.recv().unwrap();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let (addr, stop) = common::spawn(config, store.clone());
     Node {
         addr,
         store,
         sequencer,
         log_dir,
-        agent,
+        agent: common::agent(),
         _stop: stop,
         _dir: dir,
     }
-}
-
-fn basic(user: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:pw"))
-    )
 }
 
 impl Node {

@@ -1,18 +1,18 @@
 //! In-process tests of the service over real sockets: startup rules, hostile input (never
 //! a 5xx, always a TAXII error body), and graceful shutdown.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use base64::Engine;
+use common::{COLL, TAXII};
 use detente_server::{Config, Metrics, ServeError, credentials, serve};
-use detente_store::{ApiRootRecord, Clearance, CollectionRecord, NewMember, Role, Store};
+use detente_store::{Clearance, NewMember, Role, Store};
 use detente_store_sqlite::SqliteStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-const COLL: &str = "0b1a2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
-const TAXII: &str = "application/taxii+json;version=2.1";
 
 struct Running {
     addr: SocketAddr,
@@ -32,31 +32,14 @@ async fn start() -> Running {
 
 async fn start_with(config: Config) -> Running {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
-    store
-        .ensure_api_root(&ApiRootRecord {
-            path: "/api/".into(),
-            title: "t".into(),
-            description: None,
-        })
-        .unwrap();
-    store
-        .add_collection(&CollectionRecord {
-            id: COLL.into(),
-            api_root: "/api/".into(),
-            title: "c".into(),
-            description: None,
-            alias: None,
-        })
-        .unwrap();
-    store
-        .add_member(&NewMember {
-            name: "admin".into(),
-            role: Role::Admin,
-            clearance: Clearance::AmberStrict,
-            secret_hash: credentials::Hasher::of(&store).unwrap().hash("s3cret"),
-        })
-        .unwrap();
+    let store = common::store(dir.path(), &[COLL]);
+    common::member(
+        &store,
+        "admin",
+        Role::Admin,
+        Clearance::AmberStrict,
+        "s3cret",
+    );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();

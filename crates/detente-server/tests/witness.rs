@@ -2,10 +2,12 @@
 //! in-process node: every refusal the spec orders, the cosignature on success, the evidence of
 //! a conflict, and two requests racing from the same old size (exactly one is cosigned).
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use detente_server::{Config, Metrics, WitnessService, serve};
+use detente_server::{Config, WitnessService};
 use detente_store::Store;
 use detente_store_sqlite::SqliteStore;
 use detente_tlog::hash::{empty_root, leaf_hash};
@@ -40,32 +42,11 @@ fn start(trusted: &[(&str, &NoteSigner)]) -> Node {
         }),
         ..Config::default()
     };
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let s = store.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap()).unwrap();
-            serve(config, s, Arc::new(Metrics::default()), l, async {
-                let _ = stop_rx.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
+    let (addr, stop) = common::spawn(config, store.clone());
     Node {
-        addr: rx.recv().unwrap(),
+        addr,
         store,
-        agent: ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into(),
+        agent: common::agent(),
         witness,
         _stop: stop,
         _dir: dir,

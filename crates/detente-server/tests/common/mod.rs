@@ -5,14 +5,17 @@
 #![allow(dead_code)] // each test binary uses its own part
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use base64::Engine;
 use detente_sequencer::{Prover, Sequencer};
-use detente_server::{Config, LogService, Metrics, credentials, serve};
+use detente_server::{Config, LogService, Metrics, WitnessService, credentials, serve};
 use detente_store::{Access, ApiRootRecord, Clearance, CollectionRecord, NewMember, Role, Store};
 use detente_store_sqlite::SqliteStore;
-use serde_json::Value;
+use detente_tlog::Cosigner;
+use serde_json::{Value, json};
+use tokio::sync::oneshot::Sender;
 
 /// The collection.
 pub const COLL: &str = "0b1a2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
@@ -28,7 +31,7 @@ pub struct Node {
     pub store: Arc<SqliteStore>,
     pub sequencer: Sequencer,
     pub agent: ureq::Agent,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    _stop: Sender<()>,
     _dir: tempfile::TempDir,
 }
 
@@ -40,10 +43,9 @@ pub fn basic(user: &str) -> String {
     )
 }
 
-/// Starts a node with `members`.
-pub fn start(members: &[MemberSpec]) -> Node {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+/// A fresh store with the API root `/api/` and `collections` under it.
+pub fn store(dir: &Path, collections: &[&str]) -> SqliteStore {
+    let store = SqliteStore::open(&dir.join("db.sqlite")).unwrap();
     store
         .ensure_api_root(&ApiRootRecord {
             path: "/api/".into(),
@@ -51,44 +53,50 @@ pub fn start(members: &[MemberSpec]) -> Node {
             description: None,
         })
         .unwrap();
-    store
-        .add_collection(&CollectionRecord {
-            id: COLL.into(),
-            api_root: "/api/".into(),
-            title: "c".into(),
-            description: None,
-            alias: None,
-        })
-        .unwrap();
-    let hash = credentials::Hasher::of(&store).unwrap().hash("pw");
-    for (name, role, clearance, grant) in members {
+    for id in collections {
         store
-            .add_member(&NewMember {
-                name: name.clone(),
-                role: *role,
-                clearance: *clearance,
-                secret_hash: hash.clone(),
+            .add_collection(&CollectionRecord {
+                id: (*id).into(),
+                api_root: "/api/".into(),
+                title: (*id).into(),
+                description: None,
+                alias: None,
             })
             .unwrap();
-        if let Some(g) = grant {
-            store.grant(COLL, name, *g).unwrap();
-        }
     }
-    let log_dir = dir.path().join("log");
-    let sequencer = Sequencer::open(&log_dir, "matrix.test/node", &[5u8; 32]).unwrap();
-    let store = Arc::new(store);
-    let config = Config {
-        log: Some(LogService {
-            dir: log_dir.clone(),
-            prover: Arc::new(Prover::new(&log_dir, sequencer.published())),
-            verifier_key: sequencer.verifier_key(),
-            witnesses: Default::default(),
-        }),
-        ..Config::default()
+    store
+}
+
+/// Adds a member whose secret is `secret`.
+pub fn member(store: &SqliteStore, name: &str, role: Role, clearance: Clearance, secret: &str) {
+    store
+        .add_member(&NewMember {
+            name: name.into(),
+            role,
+            clearance,
+            secret_hash: credentials::Hasher::of(store).unwrap().hash(secret),
+        })
+        .unwrap();
+}
+
+/// The transparency log under `dir/log`, named `origin`: its sequencer and the service.
+pub fn log(dir: &Path, origin: &str, seed: u8) -> (Sequencer, LogService) {
+    let log_dir = dir.join("log");
+    let sequencer = Sequencer::open(&log_dir, origin, &[seed; 32]).unwrap();
+    let service = LogService {
+        dir: log_dir.clone(),
+        prover: Arc::new(Prover::new(&log_dir, sequencer.published())),
+        verifier_key: sequencer.verifier_key(),
+        witnesses: Default::default(),
     };
+    (sequencer, service)
+}
+
+/// Serves `config` over `store` on a loopback port from a runtime of its own: the address,
+/// and the sender whose drop stops the node.
+pub fn spawn(config: Config, store: Arc<SqliteStore>) -> (SocketAddr, Sender<()>) {
     let (tx, rx) = std::sync::mpsc::channel();
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let s = store.clone();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -98,27 +106,67 @@ pub fn start(members: &[MemberSpec]) -> Node {
         rt.block_on(async move {
             let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(l.local_addr().unwrap()).unwrap();
-            serve(config, s, Arc::new(Metrics::default()), l, async {
+            serve(config, store, Arc::new(Metrics::default()), l, async {
                 let _ = stop_rx.await;
             })
             .await
             .unwrap();
         });
     });
+    (rx.recv().unwrap(), stop)
+}
+
+/// An HTTP client that hands back error statuses as responses.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// Starts a node with `members`, the log and a witness (trusting no log).
+pub fn start(members: &[MemberSpec]) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path(), &[COLL]);
+    for (name, role, clearance, grant) in members {
+        member(&store, name, *role, *clearance, "pw");
+        if let Some(g) = grant {
+            store.grant(COLL, name, *g).unwrap();
+        }
+    }
+    let (sequencer, log) = log(dir.path(), "matrix.test/node", 5);
+    let store = Arc::new(store);
+    let config = Config {
+        log: Some(log),
+        witness: Some(WitnessService {
+            cosigner: Cosigner::from_seed("matrix.test/witness", &[6; 32]).unwrap(),
+        }),
+        ..Config::default()
+    };
+    let (addr, stop) = spawn(config, store.clone());
     Node {
-        addr: rx.recv().unwrap(),
+        addr,
         store,
         sequencer,
-        agent: ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into(),
+        agent: agent(),
         _stop: stop,
         _dir: dir,
     }
 }
 
 impl Node {
+    /// POSTs objects as `user`; returns the status resource.
+    pub fn post(&self, user: &str, objects: &[Value]) -> Value {
+        let (status, body) = self.call(
+            "POST",
+            &format!("/api/collections/{COLL}/objects/"),
+            user,
+            Some(&json!({ "objects": objects })),
+        );
+        assert_eq!(status, 202, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
     /// Publishes everything stored so far to the log.
     pub fn sequence(&mut self) {
         while self.sequencer.step(&*self.store).unwrap().is_some() {}
