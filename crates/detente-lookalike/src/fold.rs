@@ -78,8 +78,9 @@ fn valid(h: &[char]) -> bool {
 /// confusable class (dnstwist's glyphs, then the TR39 prototype stripped of marks), then
 /// character pairs that read as one (`rn`, `vv`, `cl`) merged, until nothing changes. Pairs
 /// overlap (`elb`: `el` or `lb`), so the merging goes left to right, or right to left when
-/// `rtl`; a look-alike meets its original in one of the two.
-pub fn fold(h: &[char], out: &mut Vec<char>, rtl: bool) {
+/// `rtl`; a look-alike meets its original in one of the two. Returns whether a pair was merged:
+/// when none was, the other direction gives the same fold.
+pub fn fold(h: &[char], out: &mut Vec<char>, rtl: bool) -> bool {
     let t = &*TABLES;
     out.clear();
     let push_ascii = |out: &mut Vec<char>, b: u8| out.push(char::from(t.class[usize::from(b)]));
@@ -101,9 +102,19 @@ pub fn fold(h: &[char], out: &mut Vec<char>, rtl: bool) {
             }
         }
     }
-    if t.pairs.is_empty() {
-        return;
+    // What the ASCII pair `a b` (in reading order) merges to, 0 for nothing.
+    let merge = |a: char, b: char| {
+        if a.is_ascii() && b.is_ascii() {
+            t.pairs[a as usize * 128 + b as usize]
+        } else {
+            0
+        }
+    };
+    // Most names hold no pair, and then both directions leave them as they are.
+    if !out.windows(2).any(|w| merge(w[0], w[1]) != 0) {
+        return false;
     }
+    let pair = |a: char, b: char| if rtl { merge(b, a) } else { merge(a, b) };
     if rtl {
         out.reverse();
     }
@@ -112,13 +123,12 @@ pub fn fold(h: &[char], out: &mut Vec<char>, rtl: bool) {
         let mut r = 0;
         let mut changed = false;
         while r < out.len() {
-            let merged = (r + 1 < out.len() && out[r].is_ascii() && out[r + 1].is_ascii())
-                .then(|| {
-                    let (a, b) = (out[r] as u8, out[r + 1] as u8);
-                    t.pairs.get(&if rtl { [b, a] } else { [a, b] })
-                })
-                .flatten();
-            if let Some(&m) = merged {
+            let m = if r + 1 < out.len() {
+                pair(out[r], out[r + 1])
+            } else {
+                0
+            };
+            if m != 0 {
                 out[w] = char::from(m);
                 r += 2;
                 changed = true;
@@ -136,6 +146,7 @@ pub fn fold(h: &[char], out: &mut Vec<char>, rtl: bool) {
     if rtl {
         out.reverse();
     }
+    true
 }
 
 /// Whether `c` is a Cyrillic letter (Cyrillic and Cyrillic Supplement blocks).
@@ -170,6 +181,8 @@ pub mod hash {
     pub struct Prefix {
         h: Vec<u64>,
         pow: Vec<u64>,
+        /// `(h[j] − h[j+1]) · B^(n−j−1)` for each `j`, after `load_deletions`.
+        del: Vec<u64>,
     }
 
     impl Prefix {
@@ -193,6 +206,28 @@ pub mod hash {
         /// Hash of `s[a..b]`.
         pub fn range(&self, a: usize, b: usize) -> u64 {
             key(sub(self.h[b], mul(self.h[a], self.pow[b - a])), b - a)
+        }
+
+        /// Prepares `deletion`: the hash of `s[a..]` without `s[j]` is
+        /// `(h[j] − h[j+1]) · B^(n−j−1) + h[n] − h[a] · B^(n−a−1)`, whose first term does not
+        /// depend on `a` and whose rest does not depend on `j`, so each key costs one addition.
+        pub fn load_deletions(&mut self) {
+            let n = self.h.len() - 1;
+            self.del.clear();
+            self.del
+                .extend((0..n).map(|j| mul(sub(self.h[j], self.h[j + 1]), self.pow[n - j - 1])));
+        }
+
+        /// The part of `deletion`'s hashes of `s[a..]` that depends on `a` only (`a < n`).
+        pub fn deletion_base(&self, a: usize) -> u64 {
+            let n = self.h.len() - 1;
+            sub(self.h[n], mul(self.h[a], self.pow[n - a - 1]))
+        }
+
+        /// Hash of `s[a..]` without `s[j]`, equal to `without(a, j, n)`, from
+        /// `deletion_base(a)`; `len` is `n − a − 1`.
+        pub fn deletion(&self, base: u64, j: usize, len: usize) -> u64 {
+            key(add(self.del[j], base), len)
         }
 
         /// Hash of `s[a..b]` without the character at `j` (`a <= j < b`).
@@ -326,7 +361,15 @@ mod tests {
             p.load(c.iter().copied());
             let mut d = c.clone();
             d.remove(j);
-            prop_assert_eq!(p.without(0, j, c.len()), hash::of(d.into_iter()));
+            prop_assert_eq!(p.without(0, j, c.len()), hash::of(d.iter().copied()));
+            p.load_deletions();
+            for a in 0..=j {
+                let base = p.deletion_base(a);
+                prop_assert_eq!(
+                    p.deletion(base, j, c.len() - a - 1),
+                    hash::of(d[a..].iter().copied())
+                );
+            }
         }
     }
 }
