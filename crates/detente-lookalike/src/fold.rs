@@ -19,7 +19,7 @@ pub fn parse(s: &str, out: &mut Vec<char>) -> Option<bool> {
     if s.is_empty() || s.len() > MAX_HOST * 4 {
         return None;
     }
-    let puny = s.len() > 4 && (s.starts_with("xn--") || s.contains(".xn--") || has_xn(s));
+    let puny = s.len() > 4 && has_xn(s);
     if s.is_ascii() && !puny {
         out.extend(s.bytes().map(|b| char::from(b.to_ascii_lowercase())));
     } else {
@@ -34,9 +34,10 @@ pub fn parse(s: &str, out: &mut Vec<char>) -> Option<bool> {
 }
 
 fn has_xn(s: &str) -> bool {
+    // Hyphens first: they are rare, so most windows cost one comparison.
     s.as_bytes()
         .windows(4)
-        .any(|w| w.eq_ignore_ascii_case(b"xn--"))
+        .any(|w| w[3] == b'-' && w[2] == b'-' && w[0] | 0x20 == b'x' && w[1] | 0x20 == b'n')
 }
 
 /// Labels non-empty and at most 63 characters, two or more of them, host characters only, and a
@@ -81,6 +82,12 @@ fn valid(h: &[char]) -> bool {
 /// `rtl`; a look-alike meets its original in one of the two. Returns whether a pair was merged:
 /// when none was, the other direction gives the same fold.
 pub fn fold(h: &[char], out: &mut Vec<char>, rtl: bool) -> bool {
+    classes(h, out);
+    merge(out, rtl)
+}
+
+/// The first step of [`fold`]: every character replaced by its class representative.
+pub fn classes(h: &[char], out: &mut Vec<char>) {
     let t = &*TABLES;
     out.clear();
     let push_ascii = |out: &mut Vec<char>, b: u8| out.push(char::from(t.class[usize::from(b)]));
@@ -102,6 +109,11 @@ pub fn fold(h: &[char], out: &mut Vec<char>, rtl: bool) -> bool {
             }
         }
     }
+}
+
+/// The second step of [`fold`]: pairs merged in `out`, left to right or right to left.
+pub fn merge(out: &mut Vec<char>, rtl: bool) -> bool {
+    let t = &*TABLES;
     // What the ASCII pair `a b` (in reading order) merges to, 0 for nothing.
     let merge = |a: char, b: char| {
         if a.is_ascii() && b.is_ascii() {
@@ -193,10 +205,11 @@ pub mod hash {
             if self.pow.is_empty() {
                 self.pow.push(1);
             }
-            for c in s {
-                let last = *self.h.last().unwrap_or(&0);
-                self.h.push(add(mul(last, B), u64::from(c) + 1));
-            }
+            let mut acc = 0;
+            self.h.extend(s.map(|c| {
+                acc = add(mul(acc, B), u64::from(c) + 1);
+                acc
+            }));
             while self.pow.len() < self.h.len() {
                 let last = *self.pow.last().unwrap_or(&1);
                 self.pow.push(mul(last, B));

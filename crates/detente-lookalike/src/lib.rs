@@ -574,9 +574,12 @@ impl Index {
             }
         }
         // The confusable folds, and their suffixes.
-        let merged = fold::fold(h, &mut s.fold, false);
-        let both = merged && {
-            fold::fold(h, &mut s.fold2, true);
+        // Both directions start from the same classes, so those are computed once.
+        fold::classes(h, &mut s.fold);
+        s.fold2.clear();
+        s.fold2.extend_from_slice(&s.fold);
+        let both = fold::merge(&mut s.fold, false) && {
+            fold::merge(&mut s.fold2, true);
             s.fold != s.fold2
         };
         for f in [&s.fold, &s.fold2]
