@@ -79,8 +79,8 @@ fn valid(h: &[char]) -> bool {
 /// confusable class (dnstwist's glyphs, then the TR39 prototype stripped of marks), then
 /// character pairs that read as one (`rn`, `vv`, `cl`) merged, until nothing changes. Pairs
 /// overlap (`elb`: `el` or `lb`), so the merging goes left to right, or right to left when
-/// `rtl`; a look-alike meets its original in one of the two. Returns whether a pair was merged:
-/// when none was, the other direction gives the same fold.
+/// `rtl`; a look-alike meets its original in one of the two. Returns whether the other
+/// direction may give another fold (see [`merge`]).
 pub fn fold(h: &[char], out: &mut Vec<char>, rtl: bool) -> bool {
     classes(h, out);
     merge(out, rtl)
@@ -111,7 +111,9 @@ pub fn classes(h: &[char], out: &mut Vec<char>) {
     }
 }
 
-/// The second step of [`fold`]: pairs merged in `out`, left to right or right to left.
+/// The second step of [`fold`]: pairs merged in `out`, left to right or right to left. Returns
+/// whether merging the other way may give another result: not when no two pairs overlap and no
+/// merge makes a new pair, since both directions then merge the same pairs once.
 pub fn merge(out: &mut Vec<char>, rtl: bool) -> bool {
     let t = &*TABLES;
     // What the ASCII pair `a b` (in reading order) merges to, 0 for nothing.
@@ -123,14 +125,23 @@ pub fn merge(out: &mut Vec<char>, rtl: bool) -> bool {
         }
     };
     // Most names hold no pair, and then both directions leave them as they are.
-    if !out.windows(2).any(|w| merge(w[0], w[1]) != 0) {
+    let (mut found, mut overlap, mut prev) = (false, false, false);
+    for w in out.windows(2) {
+        let m = merge(w[0], w[1]) != 0;
+        overlap |= m && prev;
+        found |= m;
+        prev = m;
+    }
+    if !found {
         return false;
     }
     let pair = |a: char, b: char| if rtl { merge(b, a) } else { merge(a, b) };
     if rtl {
         out.reverse();
     }
+    let mut passes = 0;
     loop {
+        passes += 1;
         let mut w = 0;
         let mut r = 0;
         let mut changed = false;
@@ -158,7 +169,8 @@ pub fn merge(out: &mut Vec<char>, rtl: bool) -> bool {
     if rtl {
         out.reverse();
     }
-    true
+    // The first pass merged, the second found nothing: no merge made a new pair.
+    overlap || passes > 2
 }
 
 /// Whether `c` is a Cyrillic letter (Cyrillic and Cyrillic Supplement blocks).
@@ -364,6 +376,18 @@ mod tests {
             fold(&once.chars().collect::<Vec<_>>(), &mut again, false);
             let again: String = again.into_iter().collect();
             prop_assert_eq!(once, again);
+        }
+
+        #[test]
+        fn merge_says_when_the_directions_may_differ(s in "[rnmvwcldeib1o0.-]{1,24}") {
+            let h: Vec<char> = s.chars().collect();
+            let (mut ltr, mut rtl) = (Vec::new(), Vec::new());
+            let may_differ = fold(&h, &mut ltr, false);
+            let may_differ_back = fold(&h, &mut rtl, true);
+            prop_assert_eq!(may_differ, may_differ_back);
+            if !may_differ {
+                prop_assert_eq!(ltr, rtl);
+            }
         }
 
         #[test]

@@ -574,7 +574,8 @@ impl Index {
             }
         }
         // The confusable folds, and their suffixes.
-        // Both directions start from the same classes, so those are computed once.
+        // Both directions start from the same classes, so those are computed once; the second
+        // is merged only when it may differ.
         fold::classes(h, &mut s.fold);
         s.fold2.clear();
         s.fold2.extend_from_slice(&s.fold);
