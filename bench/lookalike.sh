@@ -78,18 +78,19 @@ if command -v valgrind >/dev/null; then
   done
 fi
 echo "load average after the classifier runs: $(load)"
-printf '%-34s' ''
-for l in "${labels[@]}"; do printf '%16s' "$l"; done
-echo
-printf '%-34s' 'names/s per core (CPU time)'
-for l in "${labels[@]}"; do printf '%16s' "${rates[$l]:-?}"; done
-echo
-printf '%-34s' 'instructions per name (callgrind)'
-for l in "${labels[@]}"; do printf '%16s' "${instructions[$l]:-n/a}"; done
-echo
-printf '%-34s' 'findings per round'
-for l in "${labels[@]}"; do printf '%16s' "${findings[$l]:-?}"; done
-echo
+# One row of the table: a title, then the named array's value for each version (or $3).
+row() {
+  local -n values=$2
+  printf '%-34s' "$1"
+  for l in "${labels[@]}"; do printf '%16s' "${values[$l]:-$3}"; done
+  echo
+}
+declare -A heads
+for l in "${labels[@]}"; do heads[$l]=$l; done
+row '' heads ''
+row 'names/s per core (CPU time)' rates '?'
+row 'instructions per name (callgrind)' instructions 'n/a'
+row 'findings per round' findings '?'
 
 start=$(date +%s.%N)
 set +e
