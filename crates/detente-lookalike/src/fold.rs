@@ -19,7 +19,7 @@ pub fn parse(s: &str, out: &mut Vec<char>) -> Option<bool> {
     if s.is_empty() || s.len() > MAX_HOST * 4 {
         return None;
     }
-    let puny = s.len() > 4 && (s.starts_with("xn--") || s.contains(".xn--") || has_xn(s));
+    let puny = s.len() > 4 && has_xn(s);
     if s.is_ascii() && !puny {
         out.extend(s.bytes().map(|b| char::from(b.to_ascii_lowercase())));
     } else {
@@ -34,9 +34,10 @@ pub fn parse(s: &str, out: &mut Vec<char>) -> Option<bool> {
 }
 
 fn has_xn(s: &str) -> bool {
+    // Hyphens first: they are rare, so most windows cost one comparison.
     s.as_bytes()
         .windows(4)
-        .any(|w| w.eq_ignore_ascii_case(b"xn--"))
+        .any(|w| w[3] == b'-' && w[2] == b'-' && w[0] | 0x20 == b'x' && w[1] | 0x20 == b'n')
 }
 
 /// Labels non-empty and at most 63 characters, two or more of them, host characters only, and a
@@ -78,8 +79,15 @@ fn valid(h: &[char]) -> bool {
 /// confusable class (dnstwist's glyphs, then the TR39 prototype stripped of marks), then
 /// character pairs that read as one (`rn`, `vv`, `cl`) merged, until nothing changes. Pairs
 /// overlap (`elb`: `el` or `lb`), so the merging goes left to right, or right to left when
-/// `rtl`; a look-alike meets its original in one of the two.
-pub fn fold(h: &[char], out: &mut Vec<char>, rtl: bool) {
+/// `rtl`; a look-alike meets its original in one of the two. Returns whether the other
+/// direction may give another fold (see [`merge`]).
+pub fn fold(h: &[char], out: &mut Vec<char>, rtl: bool) -> bool {
+    classes(h, out);
+    merge(out, rtl)
+}
+
+/// The first step of [`fold`]: every character replaced by its class representative.
+pub fn classes(h: &[char], out: &mut Vec<char>) {
     let t = &*TABLES;
     out.clear();
     let push_ascii = |out: &mut Vec<char>, b: u8| out.push(char::from(t.class[usize::from(b)]));
@@ -101,24 +109,49 @@ pub fn fold(h: &[char], out: &mut Vec<char>, rtl: bool) {
             }
         }
     }
-    if t.pairs.is_empty() {
-        return;
+}
+
+/// The second step of [`fold`]: pairs merged in `out`, left to right or right to left. Returns
+/// whether merging the other way may give another result: not when no two pairs overlap and no
+/// merge makes a new pair, since both directions then merge the same pairs once.
+pub fn merge(out: &mut Vec<char>, rtl: bool) -> bool {
+    let t = &*TABLES;
+    // What the ASCII pair `a b` (in reading order) merges to, 0 for nothing.
+    let merge = |a: char, b: char| {
+        if a.is_ascii() && b.is_ascii() {
+            t.pairs[a as usize * 128 + b as usize]
+        } else {
+            0
+        }
+    };
+    // Most names hold no pair, and then both directions leave them as they are.
+    let (mut found, mut overlap, mut prev) = (false, false, false);
+    for w in out.windows(2) {
+        let m = merge(w[0], w[1]) != 0;
+        overlap |= m && prev;
+        found |= m;
+        prev = m;
     }
+    if !found {
+        return false;
+    }
+    let pair = |a: char, b: char| if rtl { merge(b, a) } else { merge(a, b) };
     if rtl {
         out.reverse();
     }
+    let mut passes = 0;
     loop {
+        passes += 1;
         let mut w = 0;
         let mut r = 0;
         let mut changed = false;
         while r < out.len() {
-            let merged = (r + 1 < out.len() && out[r].is_ascii() && out[r + 1].is_ascii())
-                .then(|| {
-                    let (a, b) = (out[r] as u8, out[r + 1] as u8);
-                    t.pairs.get(&if rtl { [b, a] } else { [a, b] })
-                })
-                .flatten();
-            if let Some(&m) = merged {
+            let m = if r + 1 < out.len() {
+                pair(out[r], out[r + 1])
+            } else {
+                0
+            };
+            if m != 0 {
                 out[w] = char::from(m);
                 r += 2;
                 changed = true;
@@ -136,6 +169,8 @@ pub fn fold(h: &[char], out: &mut Vec<char>, rtl: bool) {
     if rtl {
         out.reverse();
     }
+    // The first pass merged, the second found nothing: no merge made a new pair.
+    overlap || passes > 2
 }
 
 /// Whether `c` is a Cyrillic letter (Cyrillic and Cyrillic Supplement blocks).
@@ -170,6 +205,8 @@ pub mod hash {
     pub struct Prefix {
         h: Vec<u64>,
         pow: Vec<u64>,
+        /// `(h[j] − h[j+1]) · B^(n−j−1)` for each `j`, after `load_deletions`.
+        del: Vec<u64>,
     }
 
     impl Prefix {
@@ -180,10 +217,11 @@ pub mod hash {
             if self.pow.is_empty() {
                 self.pow.push(1);
             }
-            for c in s {
-                let last = *self.h.last().unwrap_or(&0);
-                self.h.push(add(mul(last, B), u64::from(c) + 1));
-            }
+            let mut acc = 0;
+            self.h.extend(s.map(|c| {
+                acc = add(mul(acc, B), u64::from(c) + 1);
+                acc
+            }));
             while self.pow.len() < self.h.len() {
                 let last = *self.pow.last().unwrap_or(&1);
                 self.pow.push(mul(last, B));
@@ -193,6 +231,28 @@ pub mod hash {
         /// Hash of `s[a..b]`.
         pub fn range(&self, a: usize, b: usize) -> u64 {
             key(sub(self.h[b], mul(self.h[a], self.pow[b - a])), b - a)
+        }
+
+        /// Prepares `deletion`: the hash of `s[a..]` without `s[j]` is
+        /// `(h[j] − h[j+1]) · B^(n−j−1) + h[n] − h[a] · B^(n−a−1)`, whose first term does not
+        /// depend on `a` and whose rest does not depend on `j`, so each key costs one addition.
+        pub fn load_deletions(&mut self) {
+            let n = self.h.len() - 1;
+            self.del.clear();
+            self.del
+                .extend((0..n).map(|j| mul(sub(self.h[j], self.h[j + 1]), self.pow[n - j - 1])));
+        }
+
+        /// The part of `deletion`'s hashes of `s[a..]` that depends on `a` only (`a < n`).
+        pub fn deletion_base(&self, a: usize) -> u64 {
+            let n = self.h.len() - 1;
+            sub(self.h[n], mul(self.h[a], self.pow[n - a - 1]))
+        }
+
+        /// Hash of `s[a..]` without `s[j]`, equal to `without(a, j, n)`, from
+        /// `deletion_base(a)`; `len` is `n − a − 1`.
+        pub fn deletion(&self, base: u64, j: usize, len: usize) -> u64 {
+            key(add(self.del[j], base), len)
         }
 
         /// Hash of `s[a..b]` without the character at `j` (`a <= j < b`).
@@ -319,6 +379,18 @@ mod tests {
         }
 
         #[test]
+        fn merge_says_when_the_directions_may_differ(s in "[rnmvwcldeib1o0.-]{1,24}") {
+            let h: Vec<char> = s.chars().collect();
+            let (mut ltr, mut rtl) = (Vec::new(), Vec::new());
+            let may_differ = fold(&h, &mut ltr, false);
+            let may_differ_back = fold(&h, &mut rtl, true);
+            prop_assert_eq!(may_differ, may_differ_back);
+            if !may_differ {
+                prop_assert_eq!(ltr, rtl);
+            }
+        }
+
+        #[test]
         fn deletion_hash_matches_hash_of_deleted(s in "[a-z.-]{2,30}", j in 0usize..30) {
             let c: Vec<u32> = s.chars().map(u32::from).collect();
             let j = j % c.len();
@@ -326,7 +398,15 @@ mod tests {
             p.load(c.iter().copied());
             let mut d = c.clone();
             d.remove(j);
-            prop_assert_eq!(p.without(0, j, c.len()), hash::of(d.into_iter()));
+            prop_assert_eq!(p.without(0, j, c.len()), hash::of(d.iter().copied()));
+            p.load_deletions();
+            for a in 0..=j {
+                let base = p.deletion_base(a);
+                prop_assert_eq!(
+                    p.deletion(base, j, c.len() - a - 1),
+                    hash::of(d[a..].iter().copied())
+                );
+            }
         }
     }
 }

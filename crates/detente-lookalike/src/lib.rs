@@ -215,7 +215,8 @@ const MANY: u32 = 1 << 31;
 impl Keys {
     fn bit(&self, k: u64) -> (usize, u64) {
         // The key's high bits are as good as its low ones (a hash modulo 2^61 − 1).
-        let i = (k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 20) as usize % (self.bits.len() * 64);
+        // `bits` holds a power of two words, so the mask is the modulo.
+        let i = (k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 20) as usize & (self.bits.len() * 64 - 1);
         (i / 64, 1 << (i % 64))
     }
 
@@ -535,6 +536,7 @@ impl Index {
         if !loaded {
             s.prefix.load(h.iter().map(|c| *c as u32));
         }
+        s.prefix.load_deletions();
         // Suffixes at label boundaries that keep two labels: `www.vcte.org` is checked as
         // `vcte.org` too.
         s.starts.clear();
@@ -564,16 +566,23 @@ impl Index {
                 );
             }
             if self.has_len(m - 1) {
+                let c = s.prefix.deletion_base(a);
                 for j in a..n {
-                    let key = s.prefix.without(a, j, n);
+                    let key = s.prefix.deletion(c, j, m - 1);
                     push(self.edits.get(key), pair::EDIT, &mut s.candidates);
                 }
             }
         }
         // The confusable folds, and their suffixes.
-        fold::fold(h, &mut s.fold, false);
-        fold::fold(h, &mut s.fold2, true);
-        let both = s.fold != s.fold2;
+        // Both directions start from the same classes, so those are computed once; the second
+        // is merged only when it may differ.
+        fold::classes(h, &mut s.fold);
+        s.fold2.clear();
+        s.fold2.extend_from_slice(&s.fold);
+        let both = fold::merge(&mut s.fold, false) && {
+            fold::merge(&mut s.fold2, true);
+            s.fold != s.fold2
+        };
         for f in [&s.fold, &s.fold2]
             .into_iter()
             .take(if both { 2 } else { 1 })

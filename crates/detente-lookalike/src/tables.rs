@@ -51,8 +51,9 @@ pub struct Tables {
     pub glyph_pairs: Vec<(&'static str, &'static str)>,
     /// ASCII byte → representative of its confusable class (`1`, `i`, `l` → `1`).
     pub class: [u8; 128],
-    /// Two class representatives read as one (`rn` → `m`, `vv` → `w`, `cl` → `d`).
-    pub pairs: FxHashMap<[u8; 2], u8>,
+    /// Two class representatives read as one (`rn` → `m`, `vv` → `w`, `cl` → `d`), indexed
+    /// `first * 128 + second`, 0 for none: one load per pair, since every name is folded.
+    pub pairs: Vec<u8>,
     /// One character written as two: `(m, r, n)` for `m` → `rn`, with dnstwist's second pass
     /// (`n` → `m` → `nn`, `m` → `rn` → `rm`).
     pub expand: Triples,
@@ -163,11 +164,12 @@ fn build() -> Tables {
             }
         }
     }
-    let mut pairs = FxHashMap::default();
+    let mut pairs = vec![0u8; 128 * 128];
     for (two, one) in multi {
         let t = two.as_bytes();
-        let key = [class[t[0] as usize], class[t[1] as usize]];
-        pairs.insert(key, class[one.as_bytes()[0] as usize]);
+        let key =
+            usize::from(class[usize::from(t[0])]) * 128 + usize::from(class[usize::from(t[1])]);
+        pairs[key] = class[usize::from(one.as_bytes()[0])];
     }
     let mut keys = [0u128; 128];
     for l in lines(KEYBOARDS) {
