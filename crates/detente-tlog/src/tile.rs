@@ -140,14 +140,17 @@ impl TileId {
         };
         let mut groups: Vec<&str> = rest.split('/').collect();
         let mut width = TILE_WIDTH as u16;
-        if groups.len() >= 2 && groups[groups.len() - 2].ends_with(".p") {
+        if groups.len() >= 2
+            && let Some(index_part) = groups[groups.len() - 2].strip_suffix(".p")
+        {
             let w = groups.pop().and_then(parse_decimal).ok_or_else(bad)?;
             if !(1..TILE_WIDTH).contains(&w) {
                 return Err(bad());
             }
             width = w as u16;
+            // Exactly one `.p`: `210.p.p/1` is not canonical (found by the tlog_tiles fuzzer).
             let last = groups.len() - 1;
-            groups[last] = groups[last].trim_end_matches(".p");
+            groups[last] = index_part;
         }
         let mut index: u64 = 0;
         for (i, g) in groups.iter().enumerate() {
@@ -502,6 +505,8 @@ mod tests {
             "tiles/0/000",
             "tile/0/000/",
             "tile/0/.p/5",
+            "tile/entries/210.p.p.p/1",
+            "tile/0/005.p.p/3",
         ] {
             assert!(TileId::parse_path(bad).is_err(), "{bad}");
         }
