@@ -294,6 +294,17 @@ impl SqliteStore {
             tx.commit().map_err(backend)
         })
     }
+
+    /// Replaces a stored secret hash only while it is still `old` (`sql` binds new, key,
+    /// old); whether it did. Not a membership change, so the generation stays.
+    fn swap_hash(&self, sql: &str, key: &str, old: &str, new: &str) -> Result<bool> {
+        self.write(|w| {
+            w.conn
+                .execute(sql, params![new, key, old])
+                .map(|n| n == 1)
+                .map_err(backend)
+        })
+    }
 }
 
 fn ingest_tx(
@@ -754,27 +765,21 @@ impl Store for SqliteStore {
     }
 
     fn upgrade_secret_hash(&self, name: &str, old: &str, new: &str) -> Result<bool> {
-        self.write(|w| {
-            w.conn
-                .execute(
-                    "UPDATE members SET secret_hash = ?1 WHERE name = ?2 AND secret_hash = ?3",
-                    params![new, name, old],
-                )
-                .map(|n| n == 1)
-                .map_err(backend)
-        })
+        self.swap_hash(
+            "UPDATE members SET secret_hash = ?1 WHERE name = ?2 AND secret_hash = ?3",
+            name,
+            old,
+            new,
+        )
     }
 
     fn upgrade_token_hash(&self, id: &str, old: &str, new: &str) -> Result<bool> {
-        self.write(|w| {
-            w.conn
-                .execute(
-                    "UPDATE tokens SET secret_hash = ?1 WHERE id = ?2 AND secret_hash = ?3",
-                    params![new, id, old],
-                )
-                .map(|n| n == 1)
-                .map_err(backend)
-        })
+        self.swap_hash(
+            "UPDATE tokens SET secret_hash = ?1 WHERE id = ?2 AND secret_hash = ?3",
+            id,
+            old,
+            new,
+        )
     }
 
     fn set_clearance(&self, name: &str, clearance: Clearance) -> Result<()> {

@@ -293,12 +293,7 @@ impl Finder<'_> {
                 technique: x.technique.as_str(),
                 score: x.score,
             };
-            let r = serde_json::to_writer(&mut self.out, &l)
-                .map_err(io::Error::from)
-                .and_then(|()| self.out.write_all(b"\n"));
-            if let Err(e) = r {
-                self.error.get_or_insert(e);
-            }
+            crate::scan::write_ndjson(&mut self.out, &l, &mut self.error);
         }
         if let Some(b) = &self.bar {
             b.set_message(format!("{} findings", self.findings));

@@ -174,12 +174,7 @@ impl Events for Out {
                 entry: e.written,
             }),
         };
-        let r = serde_json::to_writer(&mut self.hits, &line)
-            .map_err(io::Error::from)
-            .and_then(|()| self.hits.write_all(b"\n"));
-        if let Err(e) = r {
-            self.write_error.get_or_insert(e);
-        }
+        write_ndjson(&mut self.hits, &line, &mut self.write_error);
     }
 
     fn warning(&mut self, message: &str) {
@@ -715,5 +710,20 @@ fn state_dir() -> Result<PathBuf> {
     match std::env::var_os("HOME") {
         Some(h) => Ok(PathBuf::from(h).join(".local/state/detente")),
         None => bail!("no state directory: set DETENTE_STATE_DIR or HOME, or pass --identity"),
+    }
+}
+
+/// Writes `value` as one NDJSON line; the first write error is kept in `error` (later lines
+/// are still attempted, so a reader sees the error once, at the end).
+pub fn write_ndjson<W: Write, T: serde::Serialize>(
+    out: &mut W,
+    value: &T,
+    error: &mut Option<io::Error>,
+) {
+    let r = serde_json::to_writer(&mut *out, value)
+        .map_err(io::Error::from)
+        .and_then(|()| out.write_all(b"\n"));
+    if let Err(e) = r {
+        error.get_or_insert(e);
     }
 }
