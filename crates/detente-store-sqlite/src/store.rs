@@ -985,8 +985,15 @@ impl Store for SqliteStore {
 
     fn ingest(&self, batch: IngestBatch) -> Result<IngestReport> {
         self.write(|w| {
-            let mut last = w.last_date_added;
             let tx = w.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+            // Another process (an admin command, a sync) may have ingested into this file
+            // since our last write: the write lock taken by BEGIN IMMEDIATE makes the stored
+            // value the one serialization point for date_added.
+            let stored: Option<i64> = tx
+                .query_row("SELECT value FROM meta WHERE key = 'last_date_added'", [], |r| r.get(0))
+                .optional()
+                .map_err(backend)?;
+            let mut last = w.last_date_added.max(stored.unwrap_or(0));
             let outcomes = ingest_tx(&tx, &mut last, &batch)?;
             let mut successes = Vec::new();
             let mut failures = batch.failures.clone();

@@ -49,6 +49,31 @@ fn ingest_one(s: &SqliteStore, id: &str, status: &str) -> i64 {
     }
 }
 
+/// Two processes on one file (a running node and an admin command or a sync): each handle's
+/// date_added continues after the last one stored by any handle, so paging with
+/// `added_after` never skips a row, even when the wall clock steps back between them.
+#[test]
+fn two_handles_on_one_file_interleave_date_added() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    let a = setup(&dir);
+    let b = SqliteStore::open(&path).unwrap();
+    let first = ingest_one(&a, "tool--a", "a");
+    // What a's write leaves behind if the clock then steps back an hour: a last date_added
+    // an hour ahead of every later reading of the clock.
+    let ahead = first + 3_600_000_000;
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'last_date_added'",
+        [ahead],
+    )
+    .unwrap();
+    drop(conn);
+    let next = ingest_one(&b, "tool--b", "b");
+    assert!(next > ahead, "b allocated {next}, not after {ahead}");
+    assert!(ingest_one(&a, "tool--c", "c") > next);
+}
+
 #[test]
 fn reopening_loses_nothing_and_date_added_keeps_increasing() {
     let dir = tempfile::tempdir().unwrap();
