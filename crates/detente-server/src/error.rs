@@ -29,6 +29,10 @@ pub enum ApiError {
     /// 408: the request body did not arrive within the body timeout.
     #[error("the request body did not arrive in time")]
     RequestTimeout,
+    /// 409: a concurrent change kept conflicting with this one (after the node's retries);
+    /// nothing changed and the request may be repeated.
+    #[error("a concurrent change conflicted with this request; nothing was changed, retry it")]
+    Conflict,
     /// 413: the body exceeds max_content_length.
     #[error("the request body exceeds max_content_length ({0} bytes)")]
     TooLarge(usize),
@@ -41,6 +45,15 @@ pub enum ApiError {
     /// 503: not ready yet; retry after a second.
     #[error("{0}")]
     Unavailable(String),
+    /// 503: the store cannot be reached now; retry after this many seconds (the cause is
+    /// logged only).
+    #[error("storage is unavailable; retry later")]
+    StoreUnavailable {
+        /// Seconds for `Retry-After`.
+        retry_after: u64,
+        /// Why, for the log.
+        cause: String,
+    },
     /// 500: a storage or internal failure (details logged only).
     #[error("internal error")]
     Internal(String),
@@ -57,10 +70,13 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Conflict => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::StoreUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -72,6 +88,17 @@ impl From<detente_store::StoreError> for ApiError {
             detente_store::StoreError::NotFound(what) => {
                 ApiError::NotFound(format!("{what} not found"))
             }
+            detente_store::StoreError::Conflict(cause) => {
+                tracing::warn!(%cause, "store conflict persisted through retries");
+                ApiError::Conflict
+            }
+            detente_store::StoreError::Unavailable {
+                reason,
+                retry_after,
+            } => ApiError::StoreUnavailable {
+                retry_after: retry_after.as_secs().max(1),
+                cause: reason,
+            },
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -80,8 +107,12 @@ impl From<detente_store::StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if let ApiError::Internal(cause) = &self {
-            tracing::error!(%cause, "request failed");
+        match &self {
+            ApiError::Internal(cause) => tracing::error!(%cause, "request failed"),
+            ApiError::StoreUnavailable { cause, .. } => {
+                tracing::warn!(%cause, "store unavailable")
+            }
+            _ => {}
         }
         let title = status.canonical_reason().unwrap_or("error").to_owned();
         let body = ErrorMessage {
@@ -93,8 +124,14 @@ impl IntoResponse for ApiError {
         let mut resp = (status, json).into_response();
         let h = resp.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(TAXII_21));
-        if matches!(self, ApiError::Unavailable(_)) {
-            h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        match &self {
+            ApiError::Unavailable(_) => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::StoreUnavailable { retry_after, .. } => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            _ => {}
         }
         if matches!(self, ApiError::Unauthorized) {
             h.insert(
@@ -103,5 +140,35 @@ impl IntoResponse for ApiError {
             );
         }
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use detente_store::StoreError;
+
+    #[test]
+    fn retryable_store_errors_become_409_and_503_with_retry_after() {
+        let r = ApiError::from(StoreError::Conflict("could not serialize".into())).into_response();
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+        let r = ApiError::from(StoreError::Unavailable {
+            reason: "connection refused to 10.0.0.7".into(),
+            retry_after: std::time::Duration::from_secs(3),
+        })
+        .into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "3");
+        // The cause stays in the log, not in the answer.
+        let e = ApiError::from(StoreError::Unavailable {
+            reason: "connection refused to 10.0.0.7".into(),
+            retry_after: std::time::Duration::from_millis(10),
+        });
+        assert!(!e.to_string().contains("10.0.0.7"));
+        assert_eq!(
+            e.into_response().headers()[header::RETRY_AFTER],
+            "1",
+            "never Retry-After: 0"
+        );
     }
 }

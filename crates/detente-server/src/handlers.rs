@@ -555,9 +555,10 @@ fn delete_object<S: Store>(
     } else {
         DeleteScope::Own(p.viewer())
     };
-    let gone = a
-        .store
-        .delete_object(&c.id, oid, &versions, &f.spec_versions, &scope)?;
+    let gone = detente_store::retry_conflicts(|| {
+        a.store
+            .delete_object(&c.id, oid, &versions, &f.spec_versions, &scope)
+    })?;
     if gone.is_empty() {
         return Err(ApiError::NotFound(format!("no object {oid} here")));
     }

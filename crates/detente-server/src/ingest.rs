@@ -230,14 +230,17 @@ pub(crate) fn post_objects<S: Store>(
         )));
     }
     let status_id = uuid::Uuid::new_v4().to_string();
-    let report = a.store.ingest(IngestBatch {
+    let batch = IngestBatch {
         collection: c.id.clone(),
         contributor: p.member.id,
         status_id,
         request_timestamp,
         objects,
         failures,
-    })?;
+    };
+    // Another node writing at the same moment may make the store refuse with a conflict that
+    // changed nothing: the envelope is valid, so the node tries again rather than the client.
+    let report = detente_store::retry_conflicts(|| a.store.ingest(batch.clone()))?;
     let stored = report
         .outcomes
         .iter()

@@ -2,14 +2,14 @@
 
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use detente_store::entries::{self, LogEntry, details_from_json, details_to_json, now_micros};
 use detente_store::rules::{self, Held, HeldVersion, Poster};
 use detente_store::{
     Access, ApiRootRecord, Clearance, CollectionRecord, DeleteScope, DeletedVersion, IngestBatch,
     IngestOutcome, IngestReport, Member, MemberId, NewMember, NewObject, ObjectLogEntry,
-    ObjectQuery, Page, Result, Role, StatusDetail, StatusRecord, Store, StoreError, StoredObject,
-    TlpRank, TokenRecord, TombstoneLogEntry, VersionMatch, Viewer,
+    ObjectQuery, Page, Result, StatusRecord, Store, StoreError, StoredObject, TlpRank, TokenRecord,
+    TombstoneLogEntry, VersionMatch, Viewer,
 };
 use rusqlite::types::Value as Sql;
 use rusqlite::{
@@ -28,13 +28,6 @@ const MAX_IDLE_READERS: usize = 16;
 
 fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
-}
-
-fn now_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// The write side: the single writer connection and the last `date_added` handed out.
@@ -110,27 +103,6 @@ fn to_member(t: (i64, String, String, String, bool, String)) -> Result<Member> {
         disabled: t.4,
         secret_hash: t.5,
     })
-}
-
-fn details_to_json(d: &[StatusDetail]) -> String {
-    serde_json::Value::Array(
-        d.iter()
-            .map(|d| serde_json::json!([d.id, d.version, d.message]))
-            .collect(),
-    )
-    .to_string()
-}
-
-fn details_from_json(s: &str) -> Result<Vec<StatusDetail>> {
-    let v: Vec<(String, String, Option<String>)> =
-        serde_json::from_str(s).map_err(|e| StoreError::Backend(format!("status details: {e}")))?;
-    Ok(v.into_iter()
-        .map(|(id, version, message)| StatusDetail {
-            id,
-            version,
-            message,
-        })
-        .collect())
 }
 
 /// SQL keeping only the rows of `o` in the latest spec version held for their object (the
@@ -407,15 +379,14 @@ fn ingest_tx(
             outcomes.push(outcome);
             continue;
         }
-        let date_added = now_micros().max(*w_last + 1);
+        let date_added = entries::next_date_added(*w_last);
         *w_last = date_added;
         // A value-identified object's copy is versioned by its date_added.
         let v = o.version_micros.unwrap_or(date_added);
         let (min, max): (Option<i64>, Option<i64>) = bounds
             .query_row(params![coll, o.id], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(backend)?;
-        let is_last = max.is_none_or(|m| v > m);
-        let is_first = min.is_none_or(|m| v < m);
+        let (is_first, is_last) = rules::first_last(v, min, max);
         if let (true, Some(m)) = (is_last, max) {
             clear_last
                 .execute(params![coll, o.id, m])
@@ -457,8 +428,7 @@ fn ingest_tx(
     Ok(outcomes)
 }
 
-/// The poster of an envelope: its TLP view and whether it is an admin (a member row that is
-/// missing gives a poster who sees only TLP:CLEAR and owns nothing of anyone else's).
+/// The poster of an envelope ([`Poster::from_row`] of its member row).
 fn poster(tx: &Transaction<'_>, id: MemberId) -> Result<Poster> {
     let row: Option<(String, String, String)> = tx
         .query_row(
@@ -468,28 +438,11 @@ fn poster(tx: &Transaction<'_>, id: MemberId) -> Result<Poster> {
         )
         .optional()
         .map_err(backend)?;
-    Ok(match row {
-        Some((name, role, clearance)) => Poster {
-            viewer: Viewer {
-                member: id,
-                name,
-                clearance: clearance.parse::<Clearance>()?.rank(),
-            },
-            admin: role.parse::<Role>()? == Role::Admin,
-        },
-        None => Poster {
-            viewer: Viewer {
-                member: id,
-                name: id.to_string(),
-                clearance: TlpRank::CLEAR,
-            },
-            admin: false,
-        },
-    })
+    Poster::from_row(id, row)
 }
 
 /// Appends a leaf at the next log index, inside the caller's transaction.
-fn append_leaf(tx: &Transaction<'_>, leaf: &detente_logentry::Leaf) -> Result<i64> {
+fn append_leaf(tx: &Transaction<'_>, entry: &LogEntry) -> Result<i64> {
     let idx: i64 = tx
         .query_row(
             "SELECT coalesce(max(idx) + 1, 0) FROM log_leaves",
@@ -499,17 +452,9 @@ fn append_leaf(tx: &Transaction<'_>, leaf: &detente_logentry::Leaf) -> Result<i6
         .map_err(backend)?;
     tx.prepare_cached("INSERT INTO log_leaves (idx, leaf) VALUES (?1, ?2)")
         .map_err(backend)?
-        .execute(params![idx, leaf.to_bytes().as_slice()])
+        .execute(params![idx, entry.leaf])
         .map_err(backend)?;
     Ok(idx)
-}
-
-/// A random nonce for a log entry.
-fn fresh_nonce() -> Result<[u8; detente_logentry::NONCE_LEN]> {
-    let mut nonce = [0u8; detente_logentry::NONCE_LEN];
-    getrandom::getrandom(&mut nonce)
-        .map_err(|e| StoreError::Backend(format!("no randomness for log nonce: {e}")))?;
-    Ok(nonce)
 }
 
 /// An object version being deleted, with what its tombstone needs.
@@ -530,20 +475,16 @@ fn log_tombstone(
     member: &str,
     time: &str,
 ) -> Result<()> {
-    let nonce = fresh_nonce()?;
     let version = d.version.as_deref().unwrap_or("");
-    let leaf = detente_logentry::tombstone_leaf(
-        &detente_logentry::Tombstone {
-            collection,
-            object_id,
-            version,
-            member,
-            time,
-            deleted_index: d.leaf_idx.unsigned_abs(),
-        },
-        &nonce,
-    );
-    let idx = append_leaf(tx, &leaf)?;
+    let entry = entries::tombstone_entry(&detente_logentry::Tombstone {
+        collection,
+        object_id,
+        version,
+        member,
+        time,
+        deleted_index: d.leaf_idx.unsigned_abs(),
+    })?;
+    let idx = append_leaf(tx, &entry)?;
     tx.prepare_cached(
         "INSERT INTO log_tombstones (leaf_idx, date_added, coll_id, object_id, version, member, \
          time, nonce, deleted_idx, tlp, contributor) \
@@ -558,7 +499,7 @@ fn log_tombstone(
         version,
         member,
         time,
-        nonce.as_slice(),
+        entry.nonce.as_slice(),
         d.leaf_idx,
         d.tlp,
         d.contributor
@@ -575,24 +516,11 @@ fn log_object(
     member: &str,
     date_added: i64,
 ) -> Result<()> {
-    let nonce = fresh_nonce()?;
-    let object: serde_json::Value = serde_json::from_str(&o.body)
-        .map_err(|e| StoreError::Backend(format!("stored object is not JSON: {e}")))?;
-    let leaf = detente_logentry::object_leaf(
-        &detente_logentry::ObjectVersion {
-            collection,
-            object_id: &o.id,
-            version: o.version.as_deref().unwrap_or(""),
-            member,
-            object: &object,
-        },
-        &nonce,
-    )
-    .map_err(|e| StoreError::Backend(e.to_string()))?;
-    let idx = append_leaf(tx, &leaf)?;
+    let entry = entries::object_entry(collection, o, member)?;
+    let idx = append_leaf(tx, &entry)?;
     tx.prepare_cached("INSERT INTO log_nonces (date_added, nonce, leaf_idx) VALUES (?1, ?2, ?3)")
         .map_err(backend)?
-        .execute(params![date_added, nonce.as_slice(), idx])
+        .execute(params![date_added, entry.nonce.as_slice(), idx])
         .map_err(backend)?;
     Ok(())
 }
@@ -995,22 +923,7 @@ impl Store for SqliteStore {
                 .map_err(backend)?;
             let mut last = w.last_date_added.max(stored.unwrap_or(0));
             let outcomes = ingest_tx(&tx, &mut last, &batch)?;
-            let mut successes = Vec::new();
-            let mut failures = batch.failures.clone();
-            for (o, outcome) in batch.objects.iter().zip(&outcomes) {
-                match rules::status_detail(o, outcome) {
-                    (true, d) => successes.push(d),
-                    (false, d) => failures.push(d),
-                }
-            }
-            let status = StatusRecord {
-                id: batch.status_id.clone(),
-                member: batch.contributor,
-                collection: batch.collection.clone(),
-                request_timestamp: batch.request_timestamp,
-                successes,
-                failures,
-            };
+            let status = rules::status_record(&batch, &outcomes);
             tx.execute(
                 "INSERT INTO statuses (id, member_id, collection_id, request_timestamp, successes, failures)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -1089,17 +1002,7 @@ impl Store for SqliteStore {
                     })
                 })
                 .map_err(backend)?;
-            let (mut items, mut bytes) = (Vec::new(), 0usize);
-            for row in rows {
-                let o = row.map_err(backend)?;
-                let size = o.body.len() + o.id.len() + 64;
-                if items.len() == q.limit || (!items.is_empty() && bytes + size > q.max_bytes) {
-                    return Ok(Page { items, more: true });
-                }
-                bytes += size;
-                items.push(o);
-            }
-            Ok(Page { items, more: false })
+            Page::fill(rows.map(|r| r.map_err(backend)), q.limit, q.max_bytes)
         })
     }
 
@@ -1154,7 +1057,7 @@ impl Store for SqliteStore {
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(backend)?
             };
-            let deleted_at = now_micros().to_string();
+            let deleted_at = entries::deletion_time();
             for d in &rows {
                 tx.execute("DELETE FROM objects WHERE date_added = ?1", [d.date_added])
                     .map_err(backend)?;

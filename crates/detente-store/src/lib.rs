@@ -31,10 +31,38 @@
 //!   ([`Store::witness_advance`]), so of two concurrent requests from the same state at most
 //!   one succeeds; trusted log keys, witness states and evidence are never removed.
 //! - Backends are `Send + Sync` and called from blocking threads; calls may run
-//!   concurrently.
+//!   concurrently, and several handles (processes, nodes) may share one database.
+//!
+//! ## One serialization point for `date_added` and log indices
+//!
+//! A reader pages with `added_after = the last date_added it saw`, so a version must never
+//! become visible with a `date_added` below one already visible, and log indices must be
+//! contiguous. Each backend allocates both under one database-wide lock held until its
+//! transaction commits, so the order of allocation is the order of visibility:
+//!
+//! - **SQLite**: `BEGIN IMMEDIATE` takes the file's single write lock; the last `date_added`
+//!   is read from the `meta` row under it, and the next log index is `max(idx) + 1`.
+//! - **PostgreSQL** (`detente-store-pg`): every writing transaction that allocates starts
+//!   with `UPDATE sequence_point … RETURNING` on a single row holding the last `date_added`
+//!   and the log size; the row lock serializes allocating transactions across every node and
+//!   is released only at commit or rollback (no session advisory locks, which leak through
+//!   connection pools).
+//!
+//! Both call [`entries::next_date_added`] with the value read there, and build log entries
+//! with [`entries`], so the rule and the entry format have one home.
+//!
+//! ## Errors a caller may retry
+//!
+//! [`StoreError::Conflict`] means a concurrent transaction got in the way (a serialization
+//! failure, a deadlock): nothing changed, and the same call may succeed if made again;
+//! [`retry_conflicts`] does that a bounded number of times. [`StoreError::Unavailable`] means
+//! the database cannot be reached now (fail-over, connection limit); the caller should come
+//! back after the given delay.
 
 #[cfg(feature = "testing")]
 pub mod conformance;
+pub mod entries;
+pub mod migrations;
 pub mod rules;
 mod types;
 mod witness;
@@ -58,6 +86,57 @@ pub enum StoreError {
     /// The backend failed (I/O, corruption, lock timeout); the message is for logs only.
     #[error("storage backend failed: {0}")]
     Backend(String),
+    /// A concurrent transaction conflicted with this one (serialization failure, deadlock);
+    /// nothing changed and the call may be repeated. The message is for logs only.
+    #[error("conflict with a concurrent change: {0}")]
+    Conflict(String),
+    /// The database cannot be reached now (fail-over, no free connection); nothing changed.
+    /// The message is for logs only.
+    #[error("storage unavailable (retry after {retry_after:?}): {reason}")]
+    Unavailable {
+        /// Why.
+        reason: String,
+        /// When to try again.
+        retry_after: std::time::Duration,
+    },
+}
+
+impl StoreError {
+    /// Whether repeating the same call may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Conflict(_) | StoreError::Unavailable { .. }
+        )
+    }
+}
+
+/// How many times [`retry_conflicts`] makes a call that keeps conflicting.
+pub const CONFLICT_ATTEMPTS: u32 = 8;
+
+/// Makes `call` again while it fails with [`StoreError::Conflict`], at most
+/// [`CONFLICT_ATTEMPTS`] times in all, waiting a little longer (with jitter) before each try,
+/// so a valid write never fails only because another writer was busy.
+pub fn retry_conflicts<T>(mut call: impl FnMut() -> Result<T>) -> Result<T> {
+    let mut attempt = 0;
+    loop {
+        match call() {
+            Err(StoreError::Conflict(_)) if attempt + 1 < CONFLICT_ATTEMPTS => {
+                attempt += 1;
+                // Jitter from the clock's sub-microsecond noise: writers that conflicted
+                // together should not retry together.
+                let jitter = u64::from(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.subsec_nanos() % 1000)
+                        .unwrap_or(0),
+                );
+                let wait = (1u64 << attempt.min(6)) * 1000 + jitter;
+                std::thread::sleep(std::time::Duration::from_micros(wait));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Result of store operations.
@@ -193,4 +272,38 @@ pub trait Store: Send + Sync + 'static {
     fn log_add_witness(&self, witness: &LogWitness) -> Result<()>;
     /// The witnesses of this node's log, in the order they were registered.
     fn log_witnesses(&self) -> Result<Vec<LogWitness>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflicts_are_retried_a_bounded_number_of_times() {
+        let mut calls = 0;
+        let r: Result<u32> = retry_conflicts(|| {
+            calls += 1;
+            if calls < 3 {
+                Err(StoreError::Conflict("busy".into()))
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(r.unwrap(), 3);
+        let mut calls = 0;
+        let r: Result<()> = retry_conflicts(|| {
+            calls += 1;
+            Err(StoreError::Conflict("always".into()))
+        });
+        assert!(matches!(r, Err(StoreError::Conflict(_))));
+        assert_eq!(calls, CONFLICT_ATTEMPTS);
+        // Other errors are not retried.
+        let mut calls = 0;
+        let r: Result<()> = retry_conflicts(|| {
+            calls += 1;
+            Err(StoreError::Backend("disk".into()))
+        });
+        assert!(r.is_err());
+        assert_eq!(calls, 1);
+    }
 }

@@ -14,7 +14,10 @@
 //!   success; posting again what one already holds is "already present". So what a writer
 //!   learns from a POST never depends on copies it cannot read.
 
-use crate::{IngestOutcome, MemberId, NewObject, StatusDetail, TlpRank, Viewer};
+use crate::{
+    Clearance, IngestBatch, IngestOutcome, MemberId, NewObject, Result, Role, StatusDetail,
+    StatusRecord, TlpRank, Viewer,
+};
 
 /// Why a version of an object owned by another member is refused.
 pub const NOT_OWNER: &str = "this object id was first contributed to this collection by \
@@ -54,6 +57,38 @@ pub struct Poster {
     pub viewer: Viewer,
     /// Admins version any object (moderation).
     pub admin: bool,
+}
+
+impl Poster {
+    /// The poster with member id `id`, from its stored (name, role, clearance) as text; a
+    /// member row that is missing gives a poster who sees only TLP:CLEAR and owns nothing of
+    /// anyone else's.
+    pub fn from_row(id: MemberId, row: Option<(String, String, String)>) -> Result<Poster> {
+        Ok(match row {
+            Some((name, role, clearance)) => Poster {
+                viewer: Viewer {
+                    member: id,
+                    name,
+                    clearance: clearance.parse::<Clearance>()?.rank(),
+                },
+                admin: role.parse::<Role>()? == Role::Admin,
+            },
+            None => Poster {
+                viewer: Viewer {
+                    member: id,
+                    name: id.to_string(),
+                    clearance: TlpRank::CLEAR,
+                },
+                admin: false,
+            },
+        })
+    }
+}
+
+/// Whether a version with version key `v` becomes its object's first and last, given the
+/// smallest and largest version keys stored for the object before it.
+pub fn first_last(v: i64, min: Option<i64>, max: Option<i64>) -> (bool, bool) {
+    (min.is_none_or(|m| v < m), max.is_none_or(|m| v > m))
 }
 
 /// What to do with one posted object; [`IngestOutcome::Stored`] means "store it now".
@@ -124,6 +159,27 @@ pub fn status_detail(o: &NewObject, outcome: &IngestOutcome) -> (bool, StatusDet
         }
         IngestOutcome::Conflict => (false, detail(version(0), Some(CONFLICT))),
         IngestOutcome::NotOwner => (false, detail(version(0), Some(NOT_OWNER))),
+    }
+}
+
+/// The status record of an ingested envelope: the server's refusals first, then each
+/// object's entry by its outcome (as [`status_detail`] words it).
+pub fn status_record(batch: &IngestBatch, outcomes: &[IngestOutcome]) -> StatusRecord {
+    let mut successes = Vec::new();
+    let mut failures = batch.failures.clone();
+    for (o, outcome) in batch.objects.iter().zip(outcomes) {
+        match status_detail(o, outcome) {
+            (true, d) => successes.push(d),
+            (false, d) => failures.push(d),
+        }
+    }
+    StatusRecord {
+        id: batch.status_id.clone(),
+        member: batch.contributor,
+        collection: batch.collection.clone(),
+        request_timestamp: batch.request_timestamp,
+        successes,
+        failures,
     }
 }
 

@@ -457,6 +457,29 @@ pub struct Page {
     pub more: bool,
 }
 
+impl Page {
+    /// The page of `rows` (matching rows in ascending `date_added` order, at least one more
+    /// than `limit` if there are) within `limit` rows and about `max_bytes` bytes, with at
+    /// least one row when any matches.
+    pub fn fill(
+        rows: impl IntoIterator<Item = crate::Result<StoredObject>>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> crate::Result<Page> {
+        let (mut items, mut bytes) = (Vec::new(), 0usize);
+        for row in rows {
+            let o = row?;
+            let size = o.body.len() + o.id.len() + 64;
+            if items.len() == limit || (!items.is_empty() && bytes + size > max_bytes) {
+                return Ok(Page { items, more: true });
+            }
+            bytes += size;
+            items.push(o);
+        }
+        Ok(Page { items, more: false })
+    }
+}
+
 /// Whose versions [`crate::Store::delete_object`] may remove.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeleteScope {

@@ -1,0 +1,159 @@
+//! What every backend writes beside the rows it stores, built here so backends only persist
+//! it: the transparency-log entry of a stored or deleted version (leaf and fresh nonce), the
+//! clock and the `date_added` rule, and the stored form of status details.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use detente_logentry::NONCE_LEN;
+
+use crate::{NewObject, Result, StatusDetail, StoreError};
+
+/// A log entry to append: its leaf bytes and the nonce that hides it.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    /// The leaf (`detente-logentry` format), appended at the next log index.
+    pub leaf: Vec<u8>,
+    /// The entry's random nonce, kept for receipts.
+    pub nonce: [u8; NONCE_LEN],
+}
+
+/// A fresh random nonce: a leaf reveals nothing of its content without it.
+pub fn fresh_nonce() -> Result<[u8; NONCE_LEN]> {
+    let mut nonce = [0u8; NONCE_LEN];
+    getrandom::getrandom(&mut nonce)
+        .map_err(|e| StoreError::Backend(format!("no randomness for log nonce: {e}")))?;
+    Ok(nonce)
+}
+
+/// The log entry of a newly stored object version contributed by `member`.
+pub fn object_entry(collection: &str, o: &NewObject, member: &str) -> Result<LogEntry> {
+    let nonce = fresh_nonce()?;
+    let object: serde_json::Value = serde_json::from_str(&o.body)
+        .map_err(|e| StoreError::Invalid(format!("object {} is not JSON: {e}", o.id)))?;
+    let leaf = detente_logentry::object_leaf(
+        &detente_logentry::ObjectVersion {
+            collection,
+            object_id: &o.id,
+            version: o.version.as_deref().unwrap_or(""),
+            member,
+            object: &object,
+        },
+        &nonce,
+    )
+    .map_err(|e| StoreError::Invalid(format!("object {}: {e}", o.id)))?;
+    Ok(LogEntry {
+        leaf: leaf.to_bytes().to_vec(),
+        nonce,
+    })
+}
+
+/// The log entry of a deleted object version (`time` from [`deletion_time`]).
+pub fn tombstone_entry(t: &detente_logentry::Tombstone<'_>) -> Result<LogEntry> {
+    let nonce = fresh_nonce()?;
+    let leaf = detente_logentry::tombstone_leaf(t, &nonce);
+    Ok(LogEntry {
+        leaf: leaf.to_bytes().to_vec(),
+        nonce,
+    })
+}
+
+/// The time recorded in tombstones: µs since the epoch, in decimal.
+pub fn deletion_time() -> String {
+    now_micros().to_string()
+}
+
+/// Now, µs since the epoch.
+pub fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The `date_added` of the next stored version when the last one handed out is `last`: the
+/// clock, but strictly after `last` (so a clock stepping back never reorders the store).
+/// Backends call it at their one serialization point, with `last` read there.
+pub fn next_date_added(last: i64) -> i64 {
+    now_micros().max(last.saturating_add(1))
+}
+
+/// The stored form of a status record's details (a JSON array of `[id, version, message]`).
+pub fn details_to_json(d: &[StatusDetail]) -> String {
+    serde_json::Value::Array(
+        d.iter()
+            .map(|d| serde_json::json!([d.id, d.version, d.message]))
+            .collect(),
+    )
+    .to_string()
+}
+
+/// Reads what [`details_to_json`] wrote.
+pub fn details_from_json(s: &str) -> Result<Vec<StatusDetail>> {
+    let v: Vec<(String, String, Option<String>)> =
+        serde_json::from_str(s).map_err(|e| StoreError::Backend(format!("status details: {e}")))?;
+    Ok(v.into_iter()
+        .map(|(id, version, message)| StatusDetail {
+            id,
+            version,
+            message,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TlpRank;
+
+    #[test]
+    fn details_round_trip() {
+        let d = vec![
+            StatusDetail {
+                id: "x--1".into(),
+                version: "v".into(),
+                message: None,
+            },
+            StatusDetail {
+                id: "x--2".into(),
+                version: "w".into(),
+                message: Some("already present".into()),
+            },
+        ];
+        assert_eq!(details_from_json(&details_to_json(&d)).unwrap(), d);
+        assert!(details_from_json("{").is_err());
+    }
+
+    #[test]
+    fn date_added_never_goes_back() {
+        let far = now_micros() + 3_600_000_000;
+        assert_eq!(next_date_added(far), far + 1);
+        assert!(next_date_added(0) > 1_600_000_000_000_000);
+    }
+
+    #[test]
+    fn entries_have_fresh_nonces_and_reject_non_json() {
+        let o = NewObject {
+            id: "x--1".into(),
+            object_type: "x".into(),
+            spec_version: "2.1".into(),
+            version: Some("v".into()),
+            version_micros: Some(1),
+            tlp: TlpRank::CLEAR,
+            recipients: vec![],
+            body: "{}".into(),
+        };
+        let a = object_entry("c", &o, "m").unwrap();
+        let b = object_entry("c", &o, "m").unwrap();
+        assert_ne!(a.nonce, b.nonce);
+        assert_ne!(a.leaf, b.leaf);
+        assert_eq!(a.leaf.len(), detente_logentry::LEAF_LEN);
+        let bad = NewObject {
+            body: "{".into(),
+            ..o
+        };
+        assert!(matches!(
+            object_entry("c", &bad, "m"),
+            Err(StoreError::Invalid(_))
+        ));
+    }
+}
