@@ -19,6 +19,22 @@ fn conforms_to_the_store_contract() {
     });
 }
 
+#[test]
+fn two_handles_on_one_file_conform() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = AtomicUsize::new(0);
+    conformance::run_shared(|| {
+        let path = dir.path().join(format!(
+            "shared{}.sqlite",
+            n.fetch_add(1, Ordering::Relaxed)
+        ));
+        (
+            SqliteStore::open(&path).unwrap(),
+            SqliteStore::open(&path).unwrap(),
+        )
+    });
+}
+
 fn setup(dir: &tempfile::TempDir) -> SqliteStore {
     conformance::setup(SqliteStore::open(&dir.path().join("db.sqlite")).unwrap())
 }

@@ -24,6 +24,16 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) {
     ownership_of_versions(fresh());
     value_copies_per_contributor(fresh());
     last_is_per_viewer(fresh());
+    filters(fresh());
+    delete_selections(fresh());
+    failed_writes_change_nothing(fresh());
+}
+
+/// Runs the checks that need two handles on one database (two nodes, or a node and an admin
+/// command): `pair` gives two handles on a fresh, empty database.
+pub fn run_shared<S: Store>(pair: impl Fn() -> (S, S)) {
+    interleaved_writers_leave_no_gap(pair());
+    secret_created_once(pair());
 }
 
 /// The collection every check uses (backends' own tests may use it too).
@@ -950,4 +960,303 @@ pub fn last_is_per_viewer<S: Store>(store: S) {
         .unwrap();
     assert_eq!(gone.len(), 1);
     assert_eq!(gone[0].version.as_deref(), Some("v3"));
+}
+
+fn stored_dates(r: &crate::IngestReport) -> Vec<i64> {
+    r.outcomes
+        .iter()
+        .filter_map(|o| match o {
+            IngestOutcome::Stored { date_added } => Some(*date_added),
+            _ => None,
+        })
+        .collect()
+}
+
+fn bodies_of(s: &impl Store, q: &ObjectQuery) -> Vec<String> {
+    s.query_objects(q)
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|o| o.body)
+        .collect()
+}
+
+/// `types`, `ids`, `added_after` and version filters, alone and combined.
+pub fn filters<S: Store>(store: S) {
+    let s = setup(store);
+    let first = s
+        .ingest(batch(
+            vec![
+                obj("indicator--1", 1, TlpRank::CLEAR, "{\"i\":1}"),
+                obj("malware--1", 1, TlpRank::CLEAR, "{\"m\":1}"),
+                obj("tool--1", 1, TlpRank::CLEAR, "{\"t\":1}"),
+            ],
+            "s1",
+        ))
+        .unwrap();
+    let second = s
+        .ingest(batch(
+            vec![
+                obj("indicator--1", 2, TlpRank::CLEAR, "{\"i\":2}"),
+                obj("indicator--2", 1, TlpRank::CLEAR, "{\"i2\":1}"),
+            ],
+            "s2",
+        ))
+        .unwrap();
+    let v = viewer(1, "me", TlpRank::CLEAR);
+    let mut q = query(v.clone(), all());
+    q.types = vec!["indicator".into()];
+    assert_eq!(
+        bodies_of(&s, &q),
+        vec!["{\"i\":1}", "{\"i\":2}", "{\"i2\":1}"]
+    );
+    q.types = vec!["malware".into(), "tool".into()];
+    assert_eq!(bodies_of(&s, &q), vec!["{\"m\":1}", "{\"t\":1}"]);
+    q.types = vec!["campaign".into()];
+    assert!(bodies_of(&s, &q).is_empty());
+    let mut q = query(v.clone(), last());
+    q.ids = vec!["indicator--1".into(), "tool--1".into()];
+    assert_eq!(bodies_of(&s, &q), vec!["{\"t\":1}", "{\"i\":2}"]);
+    q.types = vec!["indicator".into()];
+    assert_eq!(
+        bodies_of(&s, &q),
+        vec!["{\"i\":2}"],
+        "ids and types combine"
+    );
+    // added_after: strictly after the given date_added.
+    let mut q = query(v.clone(), all());
+    q.added_after = Some(*stored_dates(&first).last().unwrap());
+    assert_eq!(bodies_of(&s, &q), vec!["{\"i\":2}", "{\"i2\":1}"]);
+    q.added_after = Some(*stored_dates(&second).last().unwrap());
+    assert!(bodies_of(&s, &q).is_empty());
+    // `after` (the paging position) and `added_after` together: the later one wins.
+    q.added_after = Some(stored_dates(&first)[0]);
+    q.after = Some(stored_dates(&second)[0]);
+    assert_eq!(bodies_of(&s, &q), vec!["{\"i2\":1}"]);
+    // An exact version together with `last`.
+    let mut q = query(
+        v,
+        VersionMatch {
+            all: false,
+            first: false,
+            last: true,
+            exact: vec![1],
+        },
+    );
+    q.ids = vec!["indicator--1".into()];
+    assert_eq!(bodies_of(&s, &q), vec!["{\"i\":1}", "{\"i\":2}"]);
+    // A collection that does not exist.
+    let mut q = query(viewer(1, "me", TlpRank::CLEAR), all());
+    q.collection = "no-such-collection".into();
+    assert!(matches!(s.query_objects(&q), Err(StoreError::NotFound(_))));
+}
+
+/// DELETE by spec version and by `first`; other objects and collections stay; each deleted
+/// version gets one tombstone leaf; an unknown collection is `NotFound`.
+pub fn delete_selections<S: Store>(store: S) {
+    let s = setup(store);
+    let mut old = obj("tool--a", 1, TlpRank::CLEAR, "{\"a\":1}");
+    old.spec_version = "2.0".into();
+    s.ingest(batch(
+        vec![
+            old,
+            obj("tool--a", 2, TlpRank::CLEAR, "{\"a\":2}"),
+            obj("tool--a", 3, TlpRank::CLEAR, "{\"a\":3}"),
+            obj("tool--b", 1, TlpRank::CLEAR, "{\"b\":1}"),
+        ],
+        "s",
+    ))
+    .unwrap();
+    let admin = DeleteScope::Moderator("admin".into());
+    let size = s.log_size().unwrap();
+    let gone = s
+        .delete_object(COLL, "tool--a", &all(), &["2.0".into()], &admin)
+        .unwrap();
+    assert_eq!(gone.len(), 1);
+    assert_eq!(gone[0].version.as_deref(), Some("v1"));
+    assert_eq!(s.log_size().unwrap(), size + 1);
+    let first = VersionMatch {
+        all: false,
+        first: true,
+        last: false,
+        exact: vec![],
+    };
+    let gone = s
+        .delete_object(COLL, "tool--a", &first, &[], &admin)
+        .unwrap();
+    assert_eq!(gone.len(), 1);
+    assert_eq!(
+        gone[0].version.as_deref(),
+        Some("v2"),
+        "first of what is left"
+    );
+    assert_eq!(s.log_size().unwrap(), size + 2);
+    let v = viewer(1, "me", TlpRank::CLEAR);
+    assert_eq!(
+        bodies_of(&s, &query(v.clone(), all())),
+        vec!["{\"a\":3}", "{\"b\":1}"]
+    );
+    let mut q = query(v.clone(), first.clone());
+    q.ids = vec!["tool--a".into()];
+    assert_eq!(
+        bodies_of(&s, &q),
+        vec!["{\"a\":3}"],
+        "flags follow the deletion"
+    );
+    assert!(matches!(
+        s.delete_object("no-such-collection", "tool--a", &all(), &[], &admin),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(
+        s.delete_object(COLL, "tool--none", &all(), &[], &admin)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.log_size().unwrap(),
+        size + 2,
+        "deleting nothing logs nothing"
+    );
+    let t = s.log_tombstones(COLL, "tool--a", &v).unwrap();
+    assert_eq!(t.len(), 2);
+    assert!(t[0].index < t[1].index);
+}
+
+/// A write that fails changes nothing: no object, leaf, status or `date_added` of it stays.
+pub fn failed_writes_change_nothing<S: Store>(store: S) {
+    let s = setup(store);
+    let ok = s
+        .ingest(batch(vec![obj("tool--a", 1, TlpRank::CLEAR, "{}")], "s1"))
+        .unwrap();
+    let size = s.log_size().unwrap();
+    let v = viewer(1, "me", TlpRank::CLEAR);
+    let before = bodies_of(&s, &query(v.clone(), all()));
+    // The second object fails after the first was written inside the transaction.
+    let r = s.ingest(batch(
+        vec![
+            obj("tool--b", 1, TlpRank::CLEAR, "{\"b\":1}"),
+            obj("tool--c", 1, TlpRank::CLEAR, "{not json"),
+        ],
+        "s2",
+    ));
+    assert!(r.is_err(), "{r:?}");
+    // A status id used twice fails the whole envelope.
+    let r = s.ingest(batch(vec![obj("tool--d", 1, TlpRank::CLEAR, "{}")], "s1"));
+    assert!(r.is_err(), "{r:?}");
+    let r = s.ingest(IngestBatch {
+        collection: "no-such-collection".into(),
+        ..batch(vec![obj("tool--e", 1, TlpRank::CLEAR, "{}")], "s3")
+    });
+    assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+    assert_eq!(s.log_size().unwrap(), size);
+    assert_eq!(bodies_of(&s, &query(v.clone(), all())), before);
+    assert!(s.status("s2").unwrap().is_none());
+    assert!(s.status("s3").unwrap().is_none());
+    assert_eq!(s.status("s1").unwrap().unwrap(), ok.status);
+    // The next stored version continues the log and date_added order.
+    let next = s
+        .ingest(batch(vec![obj("tool--b", 1, TlpRank::CLEAR, "{}")], "s4"))
+        .unwrap();
+    assert!(stored_dates(&next)[0] > stored_dates(&ok)[0]);
+    assert_eq!(
+        s.log_object_entry(stored_dates(&next)[0])
+            .unwrap()
+            .unwrap()
+            .index,
+        size
+    );
+}
+
+/// Two writers on two handles of one database while a reader pages with `added_after`: the
+/// reader sees every stored version exactly once and in increasing `date_added`, and the log's
+/// indices are exactly `0..n`, one per stored version.
+pub fn interleaved_writers_leave_no_gap<S: Store>((a, b): (S, S)) {
+    const BATCHES: usize = 40;
+    const PER_BATCH: usize = 5;
+    let a = std::sync::Arc::new(setup(a));
+    let b = std::sync::Arc::new(b);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let writer = |s: std::sync::Arc<S>, name: &'static str| {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut stored = Vec::new();
+            for i in 0..BATCHES {
+                let objects: Vec<NewObject> = (0..PER_BATCH)
+                    .map(|j| {
+                        let id = format!("tool--{name}-{i}-{j}");
+                        let body = format!("{{\"id\":\"{id}\"}}");
+                        obj(&id, 1, TlpRank::CLEAR, &body)
+                    })
+                    .collect();
+                let r = crate::retry_conflicts(|| {
+                    s.ingest(batch(objects.clone(), &format!("{name}{i}")))
+                })
+                .unwrap();
+                stored.extend(stored_dates(&r));
+            }
+            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            stored
+        })
+    };
+    let wa = writer(a.clone(), "a");
+    let wb = writer(b.clone(), "b");
+    let reader = {
+        let (a, done) = (a.clone(), done.clone());
+        std::thread::spawn(move || {
+            let v = viewer(1, "reader", TlpRank::CLEAR);
+            let mut seen: Vec<i64> = Vec::new();
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst) == 2;
+                let mut q = query(v.clone(), all());
+                q.limit = 7;
+                q.added_after = seen.last().copied();
+                let p = a.query_objects(&q).unwrap();
+                seen.extend(p.items.iter().map(|o| o.date_added));
+                if finished && p.items.is_empty() {
+                    return seen;
+                }
+            }
+        })
+    };
+    let mut stored = wa.join().unwrap();
+    stored.extend(wb.join().unwrap());
+    let seen = reader.join().unwrap();
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "the reader saw date_added in increasing order, each once"
+    );
+    stored.sort_unstable();
+    assert_eq!(stored.len(), 2 * BATCHES * PER_BATCH);
+    assert_eq!(seen, stored, "paging with added_after skipped nothing");
+    let n = stored.len() as u64;
+    assert_eq!(a.log_size().unwrap(), n);
+    assert_eq!(b.log_size().unwrap(), n);
+    assert_eq!(b.log_leaves(0, n + 10).unwrap().len() as u64, n);
+    let mut indices: Vec<u64> = stored
+        .iter()
+        .map(|d| b.log_object_entry(*d).unwrap().unwrap().index)
+        .collect();
+    indices.sort_unstable();
+    assert_eq!(indices, (0..n).collect::<Vec<_>>(), "log indices are 0..n");
+}
+
+/// Handles racing to create a node secret all get the one that was stored first.
+pub fn secret_created_once<S: Store>((a, b): (S, S)) {
+    let handles = [std::sync::Arc::new(a), std::sync::Arc::new(b)];
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let got: Vec<Vec<u8>> = (0..8u8)
+        .map(|i| {
+            let s = handles[usize::from(i % 2)].clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                s.secret("node", &|| vec![i; 32]).unwrap()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert!(got.iter().all(|g| *g == got[0]), "one secret: {got:?}");
+    assert_eq!(handles[1].secret("node", &|| vec![99; 32]).unwrap(), got[0]);
 }

@@ -1,0 +1,38 @@
+//! PostgreSQL backend of the detente store, so several stateless nodes can share one database.
+//!
+//! [`PgStore::open`] takes a `postgres://` URL, applies the numbered migrations in
+//! `migrations/` that the database lacks (recorded in `schema_version`, under a
+//! transaction-level advisory lock so nodes starting together apply each once) and keeps a
+//! pool of connections.
+//!
+//! **Driver.** The [`Store`](detente_store::Store) trait is synchronous and called from
+//! blocking threads, so the backend uses the synchronous `postgres` client with an `r2d2`
+//! pool (`r2d2_postgres`), both maintained with `tokio-postgres`: no async runtime is
+//! threaded through the trait, and a pooled connection is checked out per call exactly as
+//! the SQLite backend takes a reader. Connections use no TLS yet (a database on the nodes'
+//! private network or a unix socket).
+//!
+//! **One serialization point.** Every transaction that hands out `date_added` values or log
+//! indices (ingest, delete) first locks the single row of `sequence_point`
+//! (`SELECT … FOR UPDATE`), which holds the last `date_added` and the log size, and writes it
+//! back before committing. The row lock is held to commit or rollback, so allocating
+//! transactions of every node run one after the other in allocation order: a version becomes
+//! visible only after every version with a smaller `date_added`, and log indices are
+//! contiguous. Transaction-scoped, so nothing leaks through the pool the way a session
+//! advisory lock would. Transactions run at READ COMMITTED: each statement after the lock
+//! sees everything committed before it, so the ownership and duplicate rules see the previous
+//! writer's rows.
+//!
+//! **Errors.** Serialization failures and deadlocks become
+//! [`StoreError::Conflict`](detente_store::StoreError::Conflict) (retried by the caller);
+//! a lost connection, a server shutting down or in recovery, a read-only server (a replica
+//! after fail-over) and an exhausted pool become
+//! [`StoreError::Unavailable`](detente_store::StoreError::Unavailable).
+
+mod error;
+mod query;
+mod schema;
+mod store;
+mod witness;
+
+pub use store::PgStore;
