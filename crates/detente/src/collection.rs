@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args as ClapArgs, Subcommand};
-use detente_store::{Access, CollectionRecord, Store};
+use detente_store::{Access, CollectionRecord};
 
 use crate::member::print_value;
 use crate::serve::{API_ROOT, DataArgs, open_store};

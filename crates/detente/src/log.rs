@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, Subcommand};
-use detente_store::{LogWitness, Store, StoreError};
+use detente_store::{LogWitness, StoreError};
 use detente_tlog::VerifierKey;
 use detente_tlog::note::KeyType;
 

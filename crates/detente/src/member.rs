@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args as ClapArgs, Subcommand};
 use detente_server::credentials;
-use detente_store::{Clearance, NewMember, Role, Store};
+use detente_store::{Clearance, NewMember, Role};
 
 use crate::serve::{DataArgs, open_store};
 
@@ -102,7 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     name: name.clone(),
                     role,
                     clearance,
-                    secret_hash: credentials::Hasher::of(&store)?.hash(&secret),
+                    secret_hash: credentials::Hasher::of(&*store)?.hash(&secret),
                 })
                 .with_context(|| format!("couldn't add member {name}"))?;
             eprintln!("added member {name} ({role}, clearance {clearance}); its secret:");
@@ -140,7 +140,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let store = open_store(&data)?;
             let secret = credentials::new_secret()?;
             store
-                .set_secret_hash(&name, &credentials::Hasher::of(&store)?.hash(&secret))
+                .set_secret_hash(&name, &credentials::Hasher::of(&*store)?.hash(&secret))
                 .with_context(|| format!("couldn't rotate the secret of {name}"))?;
             eprintln!("new secret of member {name}:");
             print_value(&secret)?;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args as ClapArgs, Subcommand};
-use detente_store::{DeleteScope, Store, VersionMatch};
+use detente_store::{DeleteScope, VersionMatch};
 
 use crate::serve::{DataArgs, open_store};
 

@@ -15,7 +15,7 @@ use detente_psi_net::client::{self, DEFAULT_MAX_PEER_ITEMS, QueryOptions};
 use detente_psi_net::server::{PsiService, ServeConfig, SessionRecord, Standalone, router};
 use detente_psi_net::{ProgressFactory, is_loopback_host};
 use detente_server::psi::AuditRow;
-use detente_store::{PsiRole, PsiSessionRecord, Store, TlpRank, Viewer};
+use detente_store::{PsiRole, PsiSessionRecord, TlpRank, Viewer};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Sets larger than this get progress bars (when stderr is a terminal).
@@ -250,7 +250,7 @@ fn local_data(args: &QueryArgs) -> Option<crate::serve::DataArgs> {
             .as_ref()
             .map(|_| PathBuf::from("./detente-data"))
     })?;
-    Some(crate::serve::DataArgs { dir })
+    Some(crate::serve::DataArgs::in_dir(dir))
 }
 
 fn query_items(args: &QueryArgs) -> anyhow::Result<QueryItems> {
@@ -264,7 +264,7 @@ fn query_items(args: &QueryArgs) -> anyhow::Result<QueryItems> {
                 name: String::new(),
                 clearance: TlpRank::RED,
             };
-            detente_server::psi::collection_values(&store, collection, &viewer)
+            detente_server::psi::collection_values(&*store, collection, &viewer)
                 .with_context(|| format!("reading the indicators of collection {collection}"))?
         }
         _ => bail!("give --items FILE or --from-collection ID"),

@@ -7,6 +7,10 @@
 //! `witness.ed25519` (the witness's cosigning seed, in hex, mode 0600; separate from the log
 //! key so a witness key never signs a checkpoint) and `log/` (the published tlog-tiles tree:
 //! `checkpoint`, `tile/...`).
+//!
+//! With `--database-url postgres://…` (or `DETENTE_DATABASE_URL`) the store is that
+//! PostgreSQL database instead of `detente.sqlite`; the other files stay in the data
+//! directory.
 
 use std::fs;
 use std::io::Write;
@@ -20,14 +24,33 @@ use anyhow::{Context, bail};
 use clap::Args as ClapArgs;
 use detente_server::{Config, Metrics, credentials};
 use detente_store::{ApiRootRecord, Clearance, NewMember, Role, Store};
+use detente_store_pg::PgStore;
 use detente_store_sqlite::SqliteStore;
 
-/// The data directory option every data-touching command takes.
+/// The data directory and store options every data-touching command takes.
 #[derive(ClapArgs, Debug, Clone)]
 pub struct DataArgs {
     /// The node's data directory.
     #[arg(long = "data", env = "DETENTE_DATA", default_value = "./detente-data")]
     pub dir: PathBuf,
+    /// A PostgreSQL database to keep the store in (`postgres://USER@HOST:PORT/DB`) instead of
+    /// `detente.sqlite` in the data directory; several nodes may share it.
+    #[arg(
+        long = "database-url",
+        env = "DETENTE_DATABASE_URL",
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+}
+
+impl DataArgs {
+    /// The default data directory with the default (SQLite) store.
+    pub fn in_dir(dir: PathBuf) -> DataArgs {
+        DataArgs {
+            dir,
+            database_url: None,
+        }
+    }
 }
 
 /// The path of the API root created on first start.
@@ -239,8 +262,17 @@ fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("couldn't write {}", path.display()))
 }
 
-/// Opens the store of an existing data directory.
-pub fn open_store(data: &DataArgs) -> anyhow::Result<SqliteStore> {
+/// Opens the PostgreSQL store at `url` (the URL may hold a password: it is never printed).
+fn open_pg(url: &str) -> anyhow::Result<PgStore> {
+    PgStore::open(url).context("couldn't open the PostgreSQL store given by --database-url")
+}
+
+/// Opens the store of an existing node: its PostgreSQL database, or its data directory's
+/// SQLite file.
+pub fn open_store(data: &DataArgs) -> anyhow::Result<Box<dyn Store>> {
+    if let Some(url) = &data.database_url {
+        return Ok(Box::new(open_pg(url)?));
+    }
     let db = data.dir.join(DB_FILE);
     if !db.exists() {
         bail!(
@@ -249,12 +281,13 @@ pub fn open_store(data: &DataArgs) -> anyhow::Result<SqliteStore> {
             data.dir.display()
         );
     }
-    SqliteStore::open(&db).with_context(|| format!("couldn't open {}", db.display()))
+    Ok(Box::new(SqliteStore::open(&db).with_context(|| {
+        format!("couldn't open {}", db.display())
+    })?))
 }
 
-/// Creates whatever of the data directory is missing; returns the admin secret if the
-/// admin member was created now.
-fn initialise(dir: &Path) -> anyhow::Result<(SqliteStore, Option<String>)> {
+/// Creates whatever of the data directory is missing.
+fn initialise_dir(dir: &Path) -> anyhow::Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("couldn't create {}", dir.display()))?;
     #[cfg(unix)]
     {
@@ -262,10 +295,12 @@ fn initialise(dir: &Path) -> anyhow::Result<(SqliteStore, Option<String>)> {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
             .with_context(|| format!("couldn't restrict {}", dir.display()))?;
     }
-    ensure_seed(&dir.join(IDENTITY_FILE))?;
-    let db = dir.join(DB_FILE);
-    let store =
-        SqliteStore::open(&db).with_context(|| format!("couldn't open {}", db.display()))?;
+    ensure_seed(&dir.join(IDENTITY_FILE))
+}
+
+/// Creates whatever of the store is missing (the API root, the admin member); returns the
+/// admin secret if the admin member was created now.
+fn initialise_store<S: Store>(store: &S, dir: &Path) -> anyhow::Result<Option<String>> {
     store.ensure_api_root(&ApiRootRecord {
         path: API_ROOT.to_owned(),
         title: "detente".to_owned(),
@@ -278,7 +313,7 @@ fn initialise(dir: &Path) -> anyhow::Result<(SqliteStore, Option<String>)> {
             name: "admin".to_owned(),
             role: Role::Admin,
             clearance: Clearance::AmberStrict,
-            secret_hash: credentials::Hasher::of(&store)?.hash(&secret),
+            secret_hash: credentials::Hasher::of(store)?.hash(&secret),
         })?;
         write_private(
             &dir.join(ADMIN_CREDENTIALS),
@@ -286,7 +321,7 @@ fn initialise(dir: &Path) -> anyhow::Result<(SqliteStore, Option<String>)> {
         )?;
         admin_secret = Some(secret);
     }
-    Ok((store, admin_secret))
+    Ok(admin_secret)
 }
 
 /// Resolves when the process gets SIGINT or SIGTERM.
@@ -348,6 +383,26 @@ impl detente_sequencer::witnessing::Transport for WitnessClient {
 
 /// Runs `detente serve`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.tls_cert.is_none() && !args.insecure_http && !args.listen.ip().is_loopback() {
+        bail!(
+            "refusing plain HTTP on {}: give --tls-cert and --tls-key, or --insecure-http",
+            args.listen
+        );
+    }
+    initialise_dir(&args.data.dir)?;
+    match &args.data.database_url {
+        Some(url) => serve_store(open_pg(url)?, args),
+        None => {
+            let db = args.data.dir.join(DB_FILE);
+            let store = SqliteStore::open(&db)
+                .with_context(|| format!("couldn't open {}", db.display()))?;
+            serve_store(store, args)
+        }
+    }
+}
+
+/// Serves `store` (a fresh one gets its API root and admin member first).
+fn serve_store<S: Store>(store: S, args: Args) -> anyhow::Result<ExitCode> {
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(c), Some(k)) => {
             let cert = fs::read(c).with_context(|| format!("couldn't read {}", c.display()))?;
@@ -356,13 +411,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         _ => None,
     };
-    if tls.is_none() && !args.insecure_http && !args.listen.ip().is_loopback() {
-        bail!(
-            "refusing plain HTTP on {}: give --tls-cert and --tls-key, or --insecure-http",
-            args.listen
-        );
-    }
-    let (store, admin_secret) = initialise(&args.data.dir)?;
+    let admin_secret = initialise_store(&store, &args.data.dir)?;
     let origin = ensure_origin(&args.data.dir, args.origin.as_deref())?;
     let log_dir = args.data.dir.join(LOG_DIR);
     let mut sequencer =

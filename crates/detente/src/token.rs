@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args as ClapArgs, Subcommand};
 use detente_server::credentials;
-use detente_store::{Store, TokenRecord};
+use detente_store::TokenRecord;
 
 use crate::member::print_value;
 use crate::serve::{DataArgs, open_store};
@@ -47,7 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             store.add_token(&TokenRecord {
                 id: id.clone(),
                 member: m.id,
-                secret_hash: credentials::Hasher::of(&store)?.hash(&secret),
+                secret_hash: credentials::Hasher::of(&*store)?.hash(&secret),
                 revoked: false,
             })?;
             eprintln!("issued token {id} for {member}:");

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, Subcommand};
-use detente_store::Store;
 use detente_tlog::VerifierKey;
 use detente_tlog::note::KeyType;
 

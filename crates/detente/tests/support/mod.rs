@@ -45,6 +45,7 @@ pub fn scrub_env(cmd: &mut Command) {
         "DETENTE_TOKEN",
         "DETENTE_PSI_TOKEN",
         "DETENTE_STATE_DIR",
+        "DETENTE_DATABASE_URL",
     ] {
         cmd.env_remove(var);
     }
