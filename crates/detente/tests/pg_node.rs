@@ -115,3 +115,51 @@ fn nodes_and_admin_commands_share_one_postgres_database() {
     assert!(err.contains("--database-url"), "{err}");
     assert!(!err.contains("secret@"), "{err}");
 }
+
+/// A node whose database goes away answers 503 with `Retry-After` (the client may come back),
+/// never a 500, and says nothing of the cause.
+#[test]
+fn a_lost_database_is_503_with_retry_after() {
+    let pg = TestPg::start().unwrap();
+    if !pg.owned() {
+        // The database is someone else's: it cannot be stopped here.
+        return;
+    }
+    let url = pg.fresh_database().unwrap();
+    let dir = support::tempdir();
+    let data = dir.path().join("data");
+    let node = Node::start(&data, &[], &["--database-url", &url]);
+    let coll = last_line(&run_ok(&[
+        "collection",
+        "add",
+        "--title",
+        "c",
+        "--data",
+        data.to_str().unwrap(),
+        "--database-url",
+        &url,
+    ]));
+    assert_eq!(ids_on(&node, &coll), Vec::<String>::new());
+    drop(pg);
+    let mut r = agent()
+        .get(format!("{}/api/collections/{coll}/objects/", node.url))
+        .header("Accept", TAXII)
+        .header(
+            "Authorization",
+            basic(&format!("admin:{}", node.admin_secret)),
+        )
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    let retry: u64 = r.headers()["Retry-After"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1);
+    let body = r.body_mut().read_to_string().unwrap();
+    assert!(
+        !body.contains("127.0.0.1") && !body.contains("postgres"),
+        "{body}"
+    );
+}
