@@ -13,7 +13,7 @@ use detente_scan::sighting::{Sightings, rfc3339_millis, uuid_like};
 use detente_scan::sources::{self, LoadOptions, Loaded};
 use detente_scan::{
     Action, Allowlist, DecayModel, Events, Format, Hit, Index, MatchKind, ScanOptions, Scanner,
-    Scoring,
+    Scoring, Windows,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -126,6 +126,18 @@ struct HitLine<'a> {
     contributors: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     allowlist: Option<AllowlistRef<'a>>,
+    /// A pattern across records: every record that took part, by time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    records: Vec<RecordRef<'a>>,
+}
+
+/// One record of a cross-record hit.
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    file: &'a str,
+    line: u64,
+    field: &'a str,
+    observed: &'a str,
 }
 
 /// The allowlist entry a hit's observed value meets.
@@ -173,6 +185,16 @@ impl Events for Out {
                 list: &e.list.key,
                 entry: e.written,
             }),
+            records: h
+                .records
+                .iter()
+                .map(|r| RecordRef {
+                    file: &r.file,
+                    line: r.line,
+                    field: &r.field,
+                    observed: &r.observed,
+                })
+                .collect(),
         };
         write_ndjson(&mut self.hits, &line, &mut self.write_error);
     }
@@ -330,6 +352,8 @@ fn scan(args: Args) -> Result<ExitCode> {
     };
     let scan_start = Instant::now();
     let (mut bytes, mut lines) = (0u64, 0u64);
+    // Patterns across records see the logs as one stream, in the order given.
+    let mut windows = Windows::new(&index);
     for path in &logs {
         let name = path.display().to_string();
         let reader = match open_log(path) {
@@ -339,7 +363,7 @@ fn scan(args: Args) -> Result<ExitCode> {
                 continue;
             }
         };
-        let st = scanner.scan(&name, reader, &mut out)?;
+        let st = scanner.scan_with(&name, reader, &mut out, &mut windows)?;
         bytes += st.bytes;
         lines += st.lines;
         out.bytes_before += std::fs::metadata(path).map_or(st.bytes, |m| m.len());
