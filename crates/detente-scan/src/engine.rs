@@ -117,10 +117,41 @@ pub struct Hit<'a> {
     pub records: &'a [Took],
 }
 
+/// A check the scan runs on every value beside the indicators, in its workers (`detente scan
+/// --protected`: look-alikes of protected domains).
+pub trait ValueCheck: Sync {
+    /// Reports each finding on `value` as `found(key, label, score)`: what it concerns (e.g.
+    /// which protected domain), how (e.g. the technique) and how strongly (0-1).
+    fn check(&self, value: &[u8], found: &mut dyn FnMut(u32, &'static str, f32));
+}
+
+/// A [`ValueCheck`] finding, as reported.
+#[derive(Debug)]
+pub struct Finding<'a> {
+    /// Log name as given.
+    pub file: &'a str,
+    /// 1-based line number, header lines counted.
+    pub line: u64,
+    /// Field holding the value.
+    pub field: &'a str,
+    /// The value as written in the log.
+    pub observed: &'a str,
+    /// What it concerns, as the check numbers it.
+    pub key: u32,
+    /// How, as the check names it.
+    pub label: &'static str,
+    /// How strongly (0-1).
+    pub score: f32,
+    /// The record's own time (Unix milliseconds) when the format carries one.
+    pub time_ms: Option<i64>,
+}
+
 /// Receives a scan's results in input order.
 pub trait Events {
     /// A hit.
     fn hit(&mut self, hit: &Hit<'_>);
+    /// A finding of the scan's [`ValueCheck`].
+    fn finding(&mut self, _finding: &Finding<'_>) {}
     /// A problem with the input; the scan goes on.
     fn warning(&mut self, message: &str);
     /// Bytes consumed so far in this log (called after every batch).
@@ -189,10 +220,21 @@ struct CrossRecord {
     patterns: Vec<(u32, Box<str>, Box<str>)>,
 }
 
+struct RawFinding {
+    line: u64,
+    field: Box<str>,
+    observed: Box<str>,
+    key: u32,
+    label: &'static str,
+    score: f32,
+    time_ms: Option<i64>,
+}
+
 #[derive(Default)]
 struct ChunkOut {
     lines: u64,
     hits: Vec<RawHit>,
+    findings: Vec<RawFinding>,
     cross: Vec<CrossRecord>,
     warnings: Vec<(u64, String)>,
     suppressed: u64,
@@ -312,17 +354,19 @@ impl Scanner<'_> {
         reader: R,
         ev: &mut dyn Events,
     ) -> Result<FileStats, ScanError> {
-        self.scan_with(name, reader, ev, &mut Windows::new(self.index))
+        self.scan_with(name, reader, ev, &mut Windows::new(self.index), None)
     }
 
     /// Scans one log, cross-record patterns evaluated in `windows` (made from this scanner's
-    /// index with [`Windows::new`]), which go on from the logs scanned before.
+    /// index with [`Windows::new`]), which go on from the logs scanned before; `check`, if
+    /// given, runs on every value too.
     pub fn scan_with<R: Read + Send>(
         &self,
         name: &str,
         reader: R,
         ev: &mut dyn Events,
         windows: &mut Windows,
+        check: Option<&dyn ValueCheck>,
     ) -> Result<FileStats, ScanError> {
         let file: Arc<str> = name.into();
         let mut ch = Chunker::new(reader, self.opts.follow);
@@ -394,7 +438,7 @@ impl Scanner<'_> {
                 }
                 let (tx, n) = (tx.clone(), sent);
                 scope.spawn(move |_| {
-                    let out = caught(|| self.process(&piece, &m));
+                    let out = caught(|| self.process(&piece, &m, check));
                     // The receiver lives until every piece is back.
                     let _ = tx.send((n, out, piece));
                 });
@@ -586,7 +630,23 @@ impl Scanner<'_> {
                 });
             }
         };
+        let mut findings = out.findings.iter().peekable();
+        let mut emit_findings = |upto: u64, ev: &mut dyn Events| {
+            while let Some(f) = findings.next_if(|f| base + f.line <= upto) {
+                ev.finding(&Finding {
+                    file: name,
+                    line: base + f.line,
+                    field: &f.field,
+                    observed: &f.observed,
+                    key: f.key,
+                    label: f.label,
+                    score: f.score,
+                    time_ms: f.time_ms,
+                });
+            }
+        };
         for h in &out.hits {
+            emit_findings(base + h.line, ev);
             emit_cross(base + h.line, stats, ev);
             stats.hits += 1;
             ev.hit(&Hit {
@@ -604,10 +664,11 @@ impl Scanner<'_> {
                 records: &[],
             });
         }
+        emit_findings(u64::MAX, ev);
         emit_cross(u64::MAX, stats, ev);
     }
 
-    fn process(&self, piece: &Piece, mode: &Mode) -> ChunkOut {
+    fn process(&self, piece: &Piece, mode: &Mode, check: Option<&dyn ValueCheck>) -> ChunkOut {
         let mut scoring = self.opts.scoring;
         if self.opts.follow {
             // A followed log may be read for days: scores and validity go by the clock.
@@ -625,6 +686,8 @@ impl Scanner<'_> {
             scoring,
             out: ChunkOut::default(),
             start: 0,
+            check,
+            fstart: 0,
         };
         let buf = match piece {
             Piece::Overlong(len) => {
@@ -699,6 +762,7 @@ impl Scanner<'_> {
                 continue;
             }
             sink.start = sink.out.hits.len();
+            sink.fstart = sink.out.findings.len();
             if let Mode::Zeek(st) = &mut mode {
                 if line[0] == b'#' {
                     if let Err(e) = st.header_line(line) {
@@ -727,11 +791,14 @@ impl Scanner<'_> {
                 self.evaluate_patterns(&mode, line, n, &mut scratch, &mut sink);
             }
             // Only lines with hits pay for reading their timestamp.
-            if sink.out.hits.len() > sink.start {
+            if sink.out.hits.len() > sink.start || sink.out.findings.len() > sink.fstart {
                 let t = formats::record_time_ms(mode_format(&mode), line, zeek_ts(&mode));
                 sink.out.hits[sink.start..]
                     .iter_mut()
                     .for_each(|h| h.time_ms = t);
+                sink.out.findings[sink.fstart..]
+                    .iter_mut()
+                    .for_each(|f| f.time_ms = t);
             }
         }
         sink.out.lines = n;
@@ -996,6 +1063,10 @@ struct Sink<'a> {
     out: ChunkOut,
     /// First hit of the current line (hits are deduplicated per line and indicator).
     start: usize,
+    /// The check run on every value, if any.
+    check: Option<&'a dyn ValueCheck>,
+    /// First finding of the current line (deduplicated per line, value, key and label).
+    fstart: usize,
 }
 
 impl Sink<'_> {
@@ -1015,6 +1086,24 @@ impl Sink<'_> {
             return;
         }
         ix.match_value(v, &mut |n, kind| self.record(line, field, v, n, kind));
+        if let Some(check) = self.check {
+            check.check(v, &mut |key, label, score| {
+                let seen = self.out.findings[self.fstart..]
+                    .iter()
+                    .any(|f| f.key == key && f.label == label && *f.observed.as_bytes() == *v);
+                if !seen {
+                    self.out.findings.push(RawFinding {
+                        line,
+                        field: field.into(),
+                        observed: String::from_utf8_lossy(v).into(),
+                        key,
+                        label,
+                        score,
+                        time_ms: None,
+                    });
+                }
+            });
+        }
     }
 
     fn record(&mut self, line: u64, field: &str, v: &[u8], n: u32, kind: MatchKind) {

@@ -233,7 +233,7 @@ fn scanner_hits_agree_with_match_all() {
         let log = log_of(&recs);
         let mut windows = Windows::new(&index);
         scanner
-            .scan_with("t.jsonl", log.as_bytes(), &mut got, &mut windows)
+            .scan_with("t.jsonl", log.as_bytes(), &mut got, &mut windows, None)
             .unwrap();
         assert_eq!(got.warnings, Vec::<String>::new(), "seed {seed}");
         let all: Vec<(usize, &Record)> = recs.iter().enumerate().collect();

@@ -204,6 +204,100 @@ fn patterns_across_records_name_every_record_across_logs() {
 }
 
 #[test]
+fn protected_domains_report_lookalikes_beside_hits() {
+    let d = setup();
+    std::fs::write(d.path().join("protected.txt"), "# ours\nsos.ca.gov\n").unwrap();
+    std::fs::write(d.path().join("allow.txt"), "s0s.ca.gov\n").unwrap();
+    std::fs::write(
+        d.path().join("a.log"),
+        "sos.ca.gov www.sos.ca.gov evil.com\nvisit sos-ca-gov.com and sos-ca-gov.com\nmail from s0s.ca.gov\n",
+    )
+    .unwrap();
+    let args = [
+        "--indicators",
+        "ind.json",
+        "--protected",
+        "protected.txt",
+        "--allowlist",
+        "allow.txt",
+        "--sightings",
+        "s.json",
+        "--identity",
+        "tester",
+        "a.log",
+    ];
+    let o = run(d.path(), &args);
+    let h = hits(&o);
+    let got: Vec<(u64, &str, &str, &str)> = h
+        .iter()
+        .map(|x| {
+            (
+                x["line"].as_u64().unwrap(),
+                x["observed"].as_str().unwrap(),
+                x["kind"].as_str().unwrap(),
+                x["action"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // The protected domain and its real subdomain are never look-alikes; a name repeated in a
+    // line is reported once; an allowlisted look-alike is `inform`.
+    assert_eq!(
+        got,
+        [
+            (1, "evil.com", "domain", "alert"),
+            (2, "sos-ca-gov.com", "lookalike", "alert"),
+            (3, "s0s.ca.gov", "lookalike", "inform"),
+        ]
+    );
+    assert_eq!(h[1]["protected"], "sos.ca.gov");
+    assert_eq!(h[1]["technique"], "various");
+    assert_eq!(h[1]["score"], 90.0);
+    assert_eq!(h[2]["technique"], "homoglyph");
+    assert_eq!(h[2]["allowlist"]["entry"], "s0s.ca.gov");
+    let bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("s.json")).unwrap()).unwrap();
+    let objects = bundle["objects"].as_array().unwrap();
+    let generated: Vec<&serde_json::Value> = objects
+        .iter()
+        .filter(|o| o["pattern_type"] == "detente-lookalike")
+        .collect();
+    // Only the alerting look-alike is sighted, through its generated indicator.
+    assert_eq!(generated.len(), 1, "{objects:?}");
+    assert_eq!(generated[0]["id"], h[1]["indicator_id"]);
+    assert_eq!(generated[0]["pattern"], "various:sos.ca.gov");
+    assert!(objects.iter().any(|o| o["type"] == "sighting"
+        && o["sighting_of_ref"] == h[1]["indicator_id"]
+        && o["count"] == 1));
+    // The same id on every run and for every party.
+    std::fs::write(d.path().join("b.log"), "sos-ca-gov.com\n").unwrap();
+    let o = run(
+        d.path(),
+        &[
+            "--indicators",
+            "ind.json",
+            "--protected",
+            "protected.txt",
+            "b.log",
+        ],
+    );
+    assert_eq!(hits(&o)[0]["indicator_id"], h[1]["indicator_id"]);
+    // A bad protected domain stops the scan, naming the line.
+    std::fs::write(d.path().join("bad.txt"), "sos.ca.gov\nnot a domain\n").unwrap();
+    let o = run(
+        d.path(),
+        &[
+            "--indicators",
+            "ind.json",
+            "--protected",
+            "bad.txt",
+            "b.log",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bad.txt:2"));
+}
+
+#[test]
 fn allowlist_inform_drop_and_partial_cidr() {
     let d = setup();
     std::fs::write(
