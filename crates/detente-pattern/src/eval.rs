@@ -936,6 +936,38 @@ fn qual_time(l: &Literal) -> Result<i64, MatchError> {
     }
 }
 
+/// The longest time, in microseconds, between the earliest and the latest observation of any
+/// binding of `e` when every observation is a point in time (`first == last`, as log records
+/// are); `None` when nothing bounds it (`AND`, `FOLLOWEDBY` or `REPEATS` without `WITHIN`).
+/// A stream evaluator whose window is at least this long misses no binding.
+pub fn binding_span(e: &ObsExpr) -> Option<i64> {
+    match e {
+        ObsExpr::Simple { .. } => Some(0),
+        ObsExpr::Or(l, r) => Some(binding_span(l)?.max(binding_span(r)?)),
+        ObsExpr::And(..) | ObsExpr::FollowedBy(..) => None,
+        ObsExpr::Repeats { expr, times, .. } => {
+            if *times <= 1 {
+                binding_span(expr)
+            } else {
+                None
+            }
+        }
+        ObsExpr::Within { expr, seconds, .. } => {
+            let dur = (seconds.as_f64() * 1e6).round() as i64;
+            Some(binding_span(expr).map_or(dur, |s| s.min(dur)).max(0))
+        }
+        ObsExpr::StartStop {
+            expr, start, stop, ..
+        } => {
+            let (Ok(start), Ok(stop)) = (qual_time(start), qual_time(stop)) else {
+                return Some(0);
+            };
+            let span = stop.saturating_sub(start).max(0);
+            Some(binding_span(expr).map_or(span, |s| s.min(span)))
+        }
+    }
+}
+
 fn bindings<'s>(
     e: &'s ObsExpr,
     set: &'s ObservationSet<'s>,

@@ -80,3 +80,39 @@ fn replay(use_matcher: bool) {
         failures.join("\n")
     );
 }
+
+#[test]
+fn binding_span_bounds_what_a_stream_window_must_hold() {
+    use detente_pattern::{StixVersion, binding_span, parse};
+    let span = |p: &str| binding_span(&parse(p, StixVersion::V21).unwrap().expr);
+    assert_eq!(span("[a:b = 1]"), Some(0));
+    assert_eq!(span("[a:b = 1] OR [a:b = 2]"), Some(0));
+    assert_eq!(span("[a:b = 1] FOLLOWEDBY [a:b = 2]"), None);
+    assert_eq!(span("[a:b = 1] AND [a:b = 2]"), None);
+    assert_eq!(span("[a:b = 1] REPEATS 2 TIMES"), None);
+    assert_eq!(span("[a:b = 1] REPEATS 1 TIMES"), Some(0));
+    assert_eq!(
+        span("([a:b = 1] FOLLOWEDBY [a:b = 2]) WITHIN 300 SECONDS"),
+        Some(300_000_000)
+    );
+    assert_eq!(
+        span("(([a:b = 1] AND [a:b = 2]) WITHIN 5 SECONDS) WITHIN 60 SECONDS"),
+        Some(5_000_000)
+    );
+    assert_eq!(
+        span("[a:b = 1] FOLLOWEDBY [a:b = 2] WITHIN 5 SECONDS"),
+        None,
+        "WITHIN binds tighter than FOLLOWEDBY"
+    );
+    assert_eq!(
+        span(
+            "([a:b = 1] FOLLOWEDBY [a:b = 2]) START t'2020-01-01T00:00:00Z' STOP t'2020-01-01T00:01:00Z'"
+        ),
+        Some(60_000_000)
+    );
+    assert_eq!(
+        span("[a:b = 1] START t'2020-01-01T00:00:00Z' STOP t'2020-01-01T00:01:00Z'"),
+        Some(0),
+        "one observation spans nothing"
+    );
+}

@@ -4,12 +4,14 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use std::io::{self, Read};
+use std::sync::Arc;
 
 use crate::allowlist::{Allowlist, Entry};
 use crate::formats::{self, Format, ZeekState};
 use crate::index::{Index, Indicator, MatchKind, Value};
 use crate::norm::Ip;
 use crate::score::Scoring;
+use crate::window::{Candidate, Took, Windows};
 
 /// Bytes per chunk handed to one worker: about a core's L2 cache, so the passes over it
 /// (validation, matching) mostly hit it, yet few enough pieces that handing them between
@@ -111,12 +113,45 @@ pub struct Hit<'a> {
     pub contributors: Option<u32>,
     /// The record's own time (Unix milliseconds) when the format carries one.
     pub time_ms: Option<i64>,
+    /// For a pattern across records: every record that took part, by time (empty otherwise).
+    pub records: &'a [Took],
+}
+
+/// A check the scan runs on every value beside the indicators, in its workers (`detente scan
+/// --protected`: look-alikes of protected domains).
+pub trait ValueCheck: Sync {
+    /// Reports each finding on `value` as `found(key, label, score)`: what it concerns (e.g.
+    /// which protected domain), how (e.g. the technique) and how strongly (0-1).
+    fn check(&self, value: &[u8], found: &mut dyn FnMut(u32, &'static str, f32));
+}
+
+/// A [`ValueCheck`] finding, as reported.
+#[derive(Debug)]
+pub struct Finding<'a> {
+    /// Log name as given.
+    pub file: &'a str,
+    /// 1-based line number, header lines counted.
+    pub line: u64,
+    /// Field holding the value.
+    pub field: &'a str,
+    /// The value as written in the log.
+    pub observed: &'a str,
+    /// What it concerns, as the check numbers it.
+    pub key: u32,
+    /// How, as the check names it.
+    pub label: &'static str,
+    /// How strongly (0-1).
+    pub score: f32,
+    /// The record's own time (Unix milliseconds) when the format carries one.
+    pub time_ms: Option<i64>,
 }
 
 /// Receives a scan's results in input order.
 pub trait Events {
     /// A hit.
     fn hit(&mut self, hit: &Hit<'_>);
+    /// A finding of the scan's [`ValueCheck`].
+    fn finding(&mut self, _finding: &Finding<'_>) {}
     /// A problem with the input; the scan goes on.
     fn warning(&mut self, message: &str);
     /// Bytes consumed so far in this log (called after every batch).
@@ -176,10 +211,31 @@ struct RawHit {
     time_ms: Option<i64>,
 }
 
+/// A record selected by cross-record patterns' atoms, for the windows (in input order).
+struct CrossRecord {
+    line: u64,
+    time_ms: Option<i64>,
+    objects: Arc<Vec<serde_json::Value>>,
+    /// (pattern, field, observed) per pattern whose atoms selected it.
+    patterns: Vec<(u32, Box<str>, Box<str>)>,
+}
+
+struct RawFinding {
+    line: u64,
+    field: Box<str>,
+    observed: Box<str>,
+    key: u32,
+    label: &'static str,
+    score: f32,
+    time_ms: Option<i64>,
+}
+
 #[derive(Default)]
 struct ChunkOut {
     lines: u64,
     hits: Vec<RawHit>,
+    findings: Vec<RawFinding>,
+    cross: Vec<CrossRecord>,
     warnings: Vec<(u64, String)>,
     suppressed: u64,
 }
@@ -290,13 +346,29 @@ impl<R: Read> Chunker<R> {
 }
 
 impl Scanner<'_> {
-    /// Scans one log; `name` is reported as the hit's `file`.
+    /// Scans one log; `name` is reported as the hit's `file`. Cross-record patterns see this
+    /// log alone; [`Scanner::scan_with`] carries their windows from log to log.
     pub fn scan<R: Read + Send>(
         &self,
         name: &str,
         reader: R,
         ev: &mut dyn Events,
     ) -> Result<FileStats, ScanError> {
+        self.scan_with(name, reader, ev, &mut Windows::new(self.index), None)
+    }
+
+    /// Scans one log, cross-record patterns evaluated in `windows` (made from this scanner's
+    /// index with [`Windows::new`]), which go on from the logs scanned before; `check`, if
+    /// given, runs on every value too.
+    pub fn scan_with<R: Read + Send>(
+        &self,
+        name: &str,
+        reader: R,
+        ev: &mut dyn Events,
+        windows: &mut Windows,
+        check: Option<&dyn ValueCheck>,
+    ) -> Result<FileStats, ScanError> {
+        let file: Arc<str> = name.into();
         let mut ch = Chunker::new(reader, self.opts.follow);
         let mut stats = FileStats {
             format: self.opts.format.as_str(),
@@ -316,7 +388,7 @@ impl Scanner<'_> {
             while panicked.is_none() {
                 // Emit every finished piece that is next in order.
                 while let Some((out, piece)) = done.remove(&emitted) {
-                    self.emit(name, line_base, &out, &mut stats, ev);
+                    self.emit(&file, line_base, &out, &mut stats, ev, windows);
                     line_base += out.lines;
                     if let Piece::Data(buf) = piece {
                         ch.pool.push(buf);
@@ -366,7 +438,7 @@ impl Scanner<'_> {
                 }
                 let (tx, n) = (tx.clone(), sent);
                 scope.spawn(move |_| {
-                    let out = caught(|| self.process(&piece, &m));
+                    let out = caught(|| self.process(&piece, &m, check));
                     // The receiver lives until every piece is back.
                     let _ = tx.send((n, out, piece));
                 });
@@ -379,6 +451,10 @@ impl Scanner<'_> {
                 line: line_base + 1,
                 message,
             });
+        }
+        for problem in windows.problems(self.index) {
+            stats.warnings += 1;
+            ev.warning(&format!("{name}: {problem}"));
         }
         if let Some(e) = ch.error.take() {
             stats.warnings += 1;
@@ -401,7 +477,9 @@ impl Scanner<'_> {
         scratch: &mut Vec<u8>,
         sink: &mut Sink<'_>,
     ) {
-        let candidates = std::mem::take(&mut sink.candidates);
+        let (cross, candidates): (Vec<_>, Vec<_>) = std::mem::take(&mut sink.candidates)
+            .into_iter()
+            .partition(|c| self.index.is_cross(c.0));
         let mut vals: Vec<Vec<u8>> = Vec::new();
         let _ = values(
             mode,
@@ -411,11 +489,22 @@ impl Scanner<'_> {
             scratch,
             &mut |_, v| vals.push(v.to_vec()),
         );
-        let bundle = record_bundle(&vals);
-        for p in self.index.patterns_matching(&bundle) {
-            if let Some((_, field, observed)) = candidates.iter().find(|c| c.0 == p) {
-                sink.record_pattern(n, field, observed, p);
+        let objects = record_objects(&vals);
+        if !candidates.is_empty() {
+            let bundle = record_bundle(objects.clone());
+            for p in self.index.patterns_matching(&bundle) {
+                if let Some((_, field, observed)) = candidates.iter().find(|c| c.0 == p) {
+                    sink.record_pattern(n, field, observed, p);
+                }
             }
+        }
+        if !cross.is_empty() {
+            sink.out.cross.push(CrossRecord {
+                line: n,
+                time_ms: formats::record_time_ms(mode_format(mode), line, zeek_ts(mode)),
+                objects: Arc::new(objects),
+                patterns: cross,
+            });
         }
     }
 
@@ -465,12 +554,14 @@ impl Scanner<'_> {
 
     fn emit(
         &self,
-        name: &str,
+        file: &Arc<str>,
         base: u64,
         out: &ChunkOut,
         stats: &mut FileStats,
         ev: &mut dyn Events,
+        windows: &mut Windows,
     ) {
+        let name: &str = file;
         for (line, w) in &out.warnings {
             stats.warnings += 1;
             ev.warning(&format!("{name}:{}: {w}", base + line));
@@ -483,7 +574,80 @@ impl Scanner<'_> {
                 base + 1
             ));
         }
+        // Cross-record hits, in input order like the chunk's own; the two are merged by line.
+        let mut cross: Vec<(Took, u32, Verdict, Vec<Took>)> = Vec::new();
+        for c in &out.cross {
+            let Some(time_ms) = c.time_ms else {
+                windows.untimed();
+                continue;
+            };
+            for (p, field, observed) in &c.patterns {
+                let took = Took {
+                    file: file.clone(),
+                    line: base + c.line,
+                    time_ms,
+                    field: field.clone(),
+                    observed: observed.clone(),
+                };
+                let candidate = Candidate {
+                    took: took.clone(),
+                    objects: c.objects.clone(),
+                };
+                let Some(records) = windows.offer(*p, candidate) else {
+                    continue;
+                };
+                let scoring = self.opts.scoring;
+                let v = judge(
+                    self.index,
+                    self.allow,
+                    &self.opts,
+                    &scoring,
+                    *p,
+                    observed.as_bytes(),
+                );
+                if let Some(v) = v {
+                    cross.push((took, *p, v, records));
+                }
+            }
+        }
+        let mut cross = cross.into_iter().peekable();
+        let mut emit_cross = |upto: u64, stats: &mut FileStats, ev: &mut dyn Events| {
+            while let Some((took, p, v, records)) = cross.next_if(|c| c.0.line <= upto) {
+                stats.hits += 1;
+                ev.hit(&Hit {
+                    file: name,
+                    line: took.line,
+                    field: &took.field,
+                    observed: &took.observed,
+                    indicator: self.index.indicator(p),
+                    kind: MatchKind::Pattern,
+                    inform: v.inform,
+                    allowlisted: v.allowlisted.and_then(|e| self.allow.map(|a| a.entry(e))),
+                    score: v.score,
+                    contributors: self.index.contributors(p),
+                    time_ms: Some(took.time_ms),
+                    records: &records,
+                });
+            }
+        };
+        let mut findings = out.findings.iter().peekable();
+        let mut emit_findings = |upto: u64, ev: &mut dyn Events| {
+            while let Some(f) = findings.next_if(|f| base + f.line <= upto) {
+                ev.finding(&Finding {
+                    file: name,
+                    line: base + f.line,
+                    field: &f.field,
+                    observed: &f.observed,
+                    key: f.key,
+                    label: f.label,
+                    score: f.score,
+                    time_ms: f.time_ms,
+                });
+            }
+        };
         for h in &out.hits {
+            emit_findings(base + h.line, ev);
+            emit_cross(base + h.line, stats, ev);
             stats.hits += 1;
             ev.hit(&Hit {
                 file: name,
@@ -497,11 +661,14 @@ impl Scanner<'_> {
                 score: h.score,
                 contributors: self.index.contributors(h.ind),
                 time_ms: h.time_ms,
+                records: &[],
             });
         }
+        emit_findings(u64::MAX, ev);
+        emit_cross(u64::MAX, stats, ev);
     }
 
-    fn process(&self, piece: &Piece, mode: &Mode) -> ChunkOut {
+    fn process(&self, piece: &Piece, mode: &Mode, check: Option<&dyn ValueCheck>) -> ChunkOut {
         let mut scoring = self.opts.scoring;
         if self.opts.follow {
             // A followed log may be read for days: scores and validity go by the clock.
@@ -519,6 +686,8 @@ impl Scanner<'_> {
             scoring,
             out: ChunkOut::default(),
             start: 0,
+            check,
+            fstart: 0,
         };
         let buf = match piece {
             Piece::Overlong(len) => {
@@ -593,6 +762,7 @@ impl Scanner<'_> {
                 continue;
             }
             sink.start = sink.out.hits.len();
+            sink.fstart = sink.out.findings.len();
             if let Mode::Zeek(st) = &mut mode {
                 if line[0] == b'#' {
                     if let Err(e) = st.header_line(line) {
@@ -621,11 +791,14 @@ impl Scanner<'_> {
                 self.evaluate_patterns(&mode, line, n, &mut scratch, &mut sink);
             }
             // Only lines with hits pay for reading their timestamp.
-            if sink.out.hits.len() > sink.start {
+            if sink.out.hits.len() > sink.start || sink.out.findings.len() > sink.fstart {
                 let t = formats::record_time_ms(mode_format(&mode), line, zeek_ts(&mode));
                 sink.out.hits[sink.start..]
                     .iter_mut()
                     .for_each(|h| h.time_ms = t);
+                sink.out.findings[sink.fstart..]
+                    .iter_mut()
+                    .for_each(|f| f.time_ms = t);
             }
         }
         sink.out.lines = n;
@@ -794,19 +967,18 @@ fn values(
     Ok(())
 }
 
-/// One record as a STIX 2.1 bundle with a single observed-data: every typed value becomes an
-/// SCO (URL hosts also as `domain-name`), so the pattern engine can evaluate on it.
-fn record_bundle(vals: &[Vec<u8>]) -> serde_json::Value {
-    let mut objects = Vec::new();
-    let mut refs = Vec::new();
+/// One record's values as STIX 2.1 cyber-observable objects, so the pattern engine can
+/// evaluate on it: every typed value becomes an SCO (URL hosts also as `domain-name`; the
+/// digests of one record one `file`).
+fn record_objects(vals: &[Vec<u8>]) -> Vec<serde_json::Value> {
+    let mut objects: Vec<serde_json::Value> = Vec::new();
     let mut hashes = serde_json::Map::new();
     let mut add = |kind: &str, body: serde_json::Value| {
-        let id = format!("{kind}--00000000-0000-4000-8000-{:012}", refs.len() + 1);
+        let id = format!("{kind}--00000000-0000-4000-8000-{:012}", objects.len() + 1);
         let mut obj = serde_json::json!({ "type": kind, "id": id });
         if let (Some(o), serde_json::Value::Object(b)) = (obj.as_object_mut(), body) {
             o.extend(b);
         }
-        refs.push(serde_json::Value::String(id));
         objects.push(obj);
     };
     for raw in vals {
@@ -849,6 +1021,12 @@ fn record_bundle(vals: &[Vec<u8>]) -> serde_json::Value {
     if !hashes.is_empty() {
         add("file", serde_json::json!({ "hashes": hashes }));
     }
+    objects
+}
+
+/// One record as a STIX 2.1 bundle with a single observed-data holding its SCOs.
+fn record_bundle(mut objects: Vec<serde_json::Value>) -> serde_json::Value {
+    let refs: Vec<serde_json::Value> = objects.iter().map(|o| o["id"].clone()).collect();
     let t = "1970-01-01T00:00:00Z";
     let observed = serde_json::json!({
         "type": "observed-data", "id": "observed-data--00000000-0000-4000-8000-000000000000",
@@ -885,6 +1063,10 @@ struct Sink<'a> {
     out: ChunkOut,
     /// First hit of the current line (hits are deduplicated per line and indicator).
     start: usize,
+    /// The check run on every value, if any.
+    check: Option<&'a dyn ValueCheck>,
+    /// First finding of the current line (deduplicated per line, value, key and label).
+    fstart: usize,
 }
 
 impl Sink<'_> {
@@ -904,6 +1086,24 @@ impl Sink<'_> {
             return;
         }
         ix.match_value(v, &mut |n, kind| self.record(line, field, v, n, kind));
+        if let Some(check) = self.check {
+            check.check(v, &mut |key, label, score| {
+                let seen = self.out.findings[self.fstart..]
+                    .iter()
+                    .any(|f| f.key == key && f.label == label && *f.observed.as_bytes() == *v);
+                if !seen {
+                    self.out.findings.push(RawFinding {
+                        line,
+                        field: field.into(),
+                        observed: String::from_utf8_lossy(v).into(),
+                        key,
+                        label,
+                        score,
+                        time_ms: None,
+                    });
+                }
+            });
+        }
     }
 
     fn record(&mut self, line: u64, field: &str, v: &[u8], n: u32, kind: MatchKind) {
@@ -928,36 +1128,60 @@ impl Sink<'_> {
     /// indicator's value has too few contributors or its score is below the threshold; no hit
     /// at all when a suppressing list holds the value or the indicator is past `valid_until`.
     fn push(&mut self, line: u64, field: &str, v: &[u8], n: u32, kind: MatchKind) {
-        let provenance = &self.ix.indicator(n).provenance;
-        if provenance
-            .valid_until
-            .is_some_and(|t| t <= self.scoring.now)
-        {
+        let Some(verdict) = judge(self.ix, self.allow, self.opts, &self.scoring, n, v) else {
             return;
-        }
-        let verdict = self.allow.and_then(|a| a.check(v));
-        if verdict.is_some_and(|x| x.suppress) {
-            return;
-        }
-        let score = self.scoring.score(provenance);
-        let corroborated = self.opts.min_corroboration <= 1
-            || self
-                .ix
-                .contributors(n)
-                .is_some_and(|c| c >= self.opts.min_corroboration);
-        let inform = verdict.is_some() || !corroborated || self.scoring.below(score);
+        };
         self.out.hits.push(RawHit {
             line,
             field: field.into(),
             observed: String::from_utf8_lossy(v).into(),
             ind: n,
             kind,
-            inform,
-            allowlisted: verdict.map(|x| x.entry),
-            score,
+            inform: verdict.inform,
+            allowlisted: verdict.allowlisted,
+            score: verdict.score,
             time_ms: None,
         });
     }
+}
+
+/// How a hit is reported.
+struct Verdict {
+    inform: bool,
+    allowlisted: Option<u32>,
+    score: f64,
+}
+
+/// The action for a hit of indicator `n` on observed value `v`: `inform` when the value is
+/// allowlisted, the indicator's value has too few contributors or its score is below the
+/// threshold; `None` (no hit at all) when a suppressing list holds the value or the indicator
+/// is past `valid_until`.
+fn judge(
+    ix: &Index,
+    allow: Option<&Allowlist>,
+    opts: &ScanOptions,
+    scoring: &Scoring,
+    n: u32,
+    v: &[u8],
+) -> Option<Verdict> {
+    let provenance = &ix.indicator(n).provenance;
+    if provenance.valid_until.is_some_and(|t| t <= scoring.now) {
+        return None;
+    }
+    let verdict = allow.and_then(|a| a.check(v));
+    if verdict.is_some_and(|x| x.suppress) {
+        return None;
+    }
+    let score = scoring.score(provenance);
+    let corroborated = opts.min_corroboration <= 1
+        || ix
+            .contributors(n)
+            .is_some_and(|c| c >= opts.min_corroboration);
+    Some(Verdict {
+        inform: verdict.is_some() || !corroborated || scoring.below(score),
+        allowlisted: verdict.map(|x| x.entry),
+        score,
+    })
 }
 
 /// Opens a log path: `-` is standard input, gzip is recognised by its magic bytes.

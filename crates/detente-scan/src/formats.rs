@@ -507,7 +507,10 @@ pub fn record_time_ms(fmt: Format, line: &[u8], zeek_ts: Option<(usize, u8)>) ->
             epoch_ms(line.split(|c| *c == sep).nth(col)?)
         }
         Format::ZeekJson | Format::Jsonl => {
-            let p = memchr::memmem::find(line, b"\"ts\":")? + 5;
+            // The first of the keys Zeek, Elastic (`@timestamp`) and others write.
+            let p = [&b"\"ts\":"[..], b"\"@timestamp\":", b"\"timestamp\":"]
+                .iter()
+                .find_map(|k| memchr::memmem::find(line, k).map(|p| p + k.len()))?;
             let rest = line[p..].trim_ascii_start();
             if let Some(q) = rest.strip_prefix(b"\"") {
                 let end = memchr(b'"', q)?;
@@ -796,6 +799,15 @@ mod tests {
             record_time_ms(Format::Jsonl, br#"{"ts": 12.5}"#, None),
             Some(12_500)
         );
+        for j in [
+            &br#"{"@timestamp":"2018-03-24T17:15:20.865Z","host":"a"}"#[..],
+            br#"{"timestamp": "2018-03-24T17:15:20.865Z"}"#,
+        ] {
+            assert_eq!(
+                record_time_ms(Format::Jsonl, j, None),
+                Some(1_521_911_720_865)
+            );
+        }
         let c = b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 1";
         assert_eq!(record_time_ms(Format::Clf, c, None), Some(971_211_336_000));
         let s = b"<165>1 2003-10-11T22:14:15.003Z host app - - - msg";

@@ -205,6 +205,8 @@ pub struct Index {
     max_labels: usize,
     /// Complex patterns' indicator numbers, in matcher order.
     patterns: Vec<u32>,
+    /// Cross-record patterns' indicator numbers, ascending (evaluated by `crate::window`).
+    cross: Vec<u32>,
     /// The pattern engine's compiled matcher over those patterns.
     matcher: Option<Matcher>,
     /// Per indicator, the distinct contributors of its value (empty until counted).
@@ -284,10 +286,16 @@ impl Index {
         self.contributors.get(n as usize).copied()
     }
 
-    /// Adds a complex pattern: its atoms select records, the compiled matcher decides.
-    /// Call [`Index::compile_patterns`] after the last one.
+    /// Adds a complex pattern: its atoms select records, the compiled matcher decides (a
+    /// cross-record pattern: the stream's time windows, `crate::window`). Call
+    /// [`Index::compile_patterns`] after the last one.
     pub fn insert_pattern(&mut self, p: PatternIndicator) {
         let pn = u32::try_from(self.indicators.len()).unwrap_or(u32::MAX);
+        if crate::stix_pattern::is_cross_record(&p.pattern) {
+            self.cross.push(pn);
+        } else {
+            self.patterns.push(pn);
+        }
         self.indicators.push(Indicator {
             id: p.id.clone(),
             written: p.pattern,
@@ -297,7 +305,6 @@ impl Index {
         self.next.push(END);
         self.subdomains.push(false);
         self.atom_of.push(END);
-        self.patterns.push(pn);
         for (written, value) in p.atoms {
             self.insert_with(
                 Indicator {
@@ -321,9 +328,19 @@ impl Index {
         self.matcher = (!texts.is_empty()).then(|| Matcher::compile(&texts, StixVersion::V21));
     }
 
-    /// Number of complex patterns.
+    /// Number of complex patterns (cross-record ones included).
     pub fn pattern_count(&self) -> usize {
-        self.patterns.len()
+        self.patterns.len() + self.cross.len()
+    }
+
+    /// Indicator numbers of the cross-record patterns, ascending.
+    pub fn cross_patterns(&self) -> &[u32] {
+        &self.cross
+    }
+
+    /// Whether indicator `n` is a cross-record pattern.
+    pub fn is_cross(&self, n: u32) -> bool {
+        self.cross.binary_search(&n).is_ok()
     }
 
     /// The complex pattern an indicator is an atom of, if any.

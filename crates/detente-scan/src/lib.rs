@@ -11,9 +11,11 @@ pub mod score;
 pub mod sighting;
 pub mod sources;
 pub mod stix_pattern;
+pub mod window;
 
 pub use allowlist::{Action, Allowlist};
-pub use engine::{Events, FileStats, Hit, ScanError, ScanOptions, Scanner};
+pub use engine::{Events, FileStats, Finding, Hit, ScanError, ScanOptions, Scanner, ValueCheck};
 pub use formats::Format;
 pub use index::{Index, Indicator, MatchKind, Provenance, Value};
 pub use score::{DecayModel, Scoring};
+pub use window::{Took, Windows};

@@ -482,12 +482,14 @@ fn stix_object(obj: &StixObject<'_>, opts: LoadOptions) -> Outcome {
         false_positives: 0,
     };
     match stix_pattern::classify(pattern, opts.subdomains) {
-        Ok(stix_pattern::Usable::Complex(atoms)) => Outcome::Pattern(PatternIndicator {
-            id: id.to_string(),
-            pattern: pattern.to_string(),
-            atoms,
-            provenance,
-        }),
+        Ok(stix_pattern::Usable::Complex(atoms) | stix_pattern::Usable::CrossRecord(atoms)) => {
+            Outcome::Pattern(PatternIndicator {
+                id: id.to_string(),
+                pattern: pattern.to_string(),
+                atoms,
+                provenance,
+            })
+        }
         Ok(stix_pattern::Usable::Simple(list)) => Outcome::Indicators(
             list.into_iter()
                 .map(|(written, value)| Indicator {

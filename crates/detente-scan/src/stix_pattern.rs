@@ -1,7 +1,8 @@
 //! Indexable comparisons from STIX patterns, read with the pattern engine's parser
 //! (`detente-pattern`): a pattern qualifies when it is an `OR` of `=` tests on the object paths
 //! we index (`ipv4-addr:value`, `ipv6-addr:value`, `domain-name:value`, `url:value`,
-//! `email-addr:value`, `file:hashes.*`), inside or between brackets.
+//! `email-addr:value`, `file:hashes.*`), inside or between brackets; other patterns qualify
+//! when every bracket holds such a test that selects the records it can match.
 
 use detente_pattern::{CompExpr, Literal, ObjectPath, ObsExpr, Op, PathStep, StixVersion};
 
@@ -24,13 +25,17 @@ pub enum Usable {
     /// Anything else within one observation: the atoms select candidate records, on which the
     /// pattern engine's compiled matcher then decides.
     Complex(Vec<Comparison>),
+    /// Observation operators (`AND`, `FOLLOWEDBY`) or qualifiers (`WITHIN`, `REPEATS`,
+    /// `START/STOP`): the atoms select the records that enter the pattern's time window, on
+    /// which the pattern engine decides (`crate::window`).
+    CrossRecord(Vec<Comparison>),
 }
 
 /// Classifies a pattern: simple comparisons, or a complex pattern with selecting atoms.
 ///
-/// A complex pattern qualifies when every record it can match must contain one of its
-/// indexable `=` tests (so scanning for those atoms finds every candidate record), and it
-/// needs no more than one observation (no AND/FOLLOWEDBY across records, no qualifiers).
+/// A complex or cross-record pattern qualifies when every record each of its brackets can
+/// match must contain one of its indexable `=` tests (so scanning for those atoms finds every
+/// candidate record).
 pub fn classify(pattern: &str, subdomains: bool) -> Result<Usable, NotSimple> {
     if let Some(c) = single_test(pattern, subdomains) {
         return Ok(Usable::Simple(vec![c]));
@@ -86,7 +91,8 @@ fn classify_parsed(pattern: &str, subdomains: bool) -> Result<Usable, NotSimple>
     };
     let mut atoms = Vec::new();
     match obs_selectors(&parsed.expr, subdomains, &mut atoms) {
-        Ok(()) => Ok(Usable::Complex(atoms)),
+        Ok(()) if single_observation(&parsed.expr) => Ok(Usable::Complex(atoms)),
+        Ok(()) => Ok(Usable::CrossRecord(atoms)),
         // Both readings failed: say why the plain one did too (e.g. a malformed value).
         Err(complex) => Err(NotSimple(format!("{simple}; {complex}"))),
     }
@@ -103,14 +109,28 @@ fn obs_selectors(e: &ObsExpr, sub: bool, out: &mut Vec<Comparison>) -> Result<()
                 "no indexable equality test selects the records this pattern can match".into(),
             )),
         },
-        ObsExpr::Or(a, b) => {
+        ObsExpr::Or(a, b) | ObsExpr::And(a, b) | ObsExpr::FollowedBy(a, b) => {
             obs_selectors(a, sub, out)?;
             obs_selectors(b, sub, out)
         }
-        _ => Err(NotSimple(
-            "observation operators across records or qualifiers are not evaluated by the scanner"
-                .into(),
-        )),
+        ObsExpr::Within { expr, .. }
+        | ObsExpr::Repeats { expr, .. }
+        | ObsExpr::StartStop { expr, .. } => obs_selectors(expr, sub, out),
+    }
+}
+
+/// Whether a (parsable) pattern needs more than one record or the records' times: it has
+/// observation operators `AND`/`FOLLOWEDBY` or qualifiers.
+pub fn is_cross_record(pattern: &str) -> bool {
+    detente_pattern::parse(pattern, StixVersion::V21).is_ok_and(|p| !single_observation(&p.expr))
+}
+
+/// Whether `e` is brackets joined by `OR` only: one record decides it.
+fn single_observation(e: &ObsExpr) -> bool {
+    match e {
+        ObsExpr::Simple { .. } => true,
+        ObsExpr::Or(a, b) => single_observation(a) && single_observation(b),
+        _ => false,
     }
 }
 
@@ -233,7 +253,7 @@ mod tests {
     fn comparisons(p: &str, sub: bool) -> Result<Vec<Comparison>, NotSimple> {
         match classify(p, sub)? {
             Usable::Simple(c) => Ok(c),
-            Usable::Complex(_) => Err(NotSimple("complex".into())),
+            Usable::Complex(_) | Usable::CrossRecord(_) => Err(NotSimple("complex".into())),
         }
     }
 
@@ -324,10 +344,36 @@ mod tests {
         for p in [
             "[file:name = 'x.exe']",
             "[ipv4-addr:value = '1.2.3.4' OR file:name = 'x']",
-            "[ipv4-addr:value = '1.2.3.4'] AND [domain-name:value = 'a.com']",
-            "[ipv4-addr:value = '1.2.3.4' AND file:size > 5] REPEATS 2 TIMES",
+            "[ipv4-addr:value = '1.2.3.4'] FOLLOWEDBY [file:name = 'x.exe']",
         ] {
             assert!(classify(p, true).is_err(), "{p}");
+        }
+    }
+
+    #[test]
+    fn cross_record_patterns_keep_the_atoms_of_every_bracket() {
+        for (p, want) in [
+            (
+                "[ipv4-addr:value = '1.2.3.4'] AND [domain-name:value = 'a.com']",
+                vec!["1.2.3.4", "a.com"],
+            ),
+            (
+                "[ipv4-addr:value = '1.2.3.4' AND file:size > 5] REPEATS 2 TIMES",
+                vec!["1.2.3.4"],
+            ),
+            (
+                "([domain-name:value = 'a.com'] OR [url:value = 'http://x.com/']) FOLLOWEDBY [ipv4-addr:value = '10.0.0.9'] WITHIN 300 SECONDS",
+                vec!["a.com", "http://x.com/", "10.0.0.9"],
+            ),
+            (
+                "[domain-name:value = 'a.com'] START t'2020-01-01T00:00:00Z' STOP t'2020-01-02T00:00:00Z'",
+                vec!["a.com"],
+            ),
+        ] {
+            let Ok(Usable::CrossRecord(atoms)) = classify(p, true) else {
+                panic!("{p}")
+            };
+            assert_eq!(atoms.iter().map(|a| a.0.as_str()).collect::<Vec<_>>(), want);
         }
     }
 

@@ -152,7 +152,7 @@ fn generate(domain: &str, unicode: bool, techniques: bool) -> Result<ExitCode> {
 }
 
 /// Reads the protected domains: one per line, blank lines and `#` comments skipped.
-fn load_protected(path: &Path) -> Result<Index> {
+pub(crate) fn load_protected(path: &Path) -> Result<Index> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading protected domains {}", path.display()))?;
     let mut index = Index::default();
@@ -241,7 +241,10 @@ fn read_logs(args: &Args, f: &mut Finder<'_>) -> Result<()> {
 
 /// The host name a log value holds, if any: a domain, a URL's host, an e-mail address's domain;
 /// or a Unicode name as written (the engine normalises it).
-fn host_of<'a>(v: &'a [u8], buf: &'a mut ([u8; MAX_DOMAIN], [u8; MAX_URL])) -> Option<&'a str> {
+pub(crate) fn host_of<'a>(
+    v: &'a [u8],
+    buf: &'a mut ([u8; MAX_DOMAIN], [u8; MAX_URL]),
+) -> Option<&'a str> {
     let v = v.trim_ascii();
     if v.contains(&b'.') && !v.is_ascii() {
         return std::str::from_utf8(v)

@@ -1,19 +1,22 @@
 //! `detente scan`: match shared indicators against local logs; NDJSON hits, STIX sightings.
 
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
 use detente_scan::engine::{expand_paths, open_log};
 use detente_scan::index::Value;
-use detente_scan::norm::Ip;
+use detente_scan::norm::{Ip, MAX_DOMAIN, MAX_URL};
 use detente_scan::sighting::{Sightings, rfc3339_millis, uuid_like};
 use detente_scan::sources::{self, LoadOptions, Loaded};
 use detente_scan::{
-    Action, Allowlist, DecayModel, Events, Format, Hit, Index, MatchKind, ScanOptions, Scanner,
-    Scoring,
+    Action, Allowlist, DecayModel, Events, Finding, Format, Hit, Index, MatchKind, ScanOptions,
+    Scanner, Scoring, ValueCheck, Windows,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -105,6 +108,11 @@ pub struct Args {
     /// Keep reading the (single) log as it grows.
     #[arg(long)]
     pub follow: bool,
+    /// Protected domains, one per line (`#` comments), as for `detente lookalike`: host names
+    /// in the logs that imitate them are reported beside the indicator hits (`kind`
+    /// `lookalike`), and sighted with `--sightings`/`--push`.
+    #[arg(long, value_name = "FILE")]
+    pub protected: Option<PathBuf>,
     /// Log files or folders (plain or .gz); `-` is standard input.
     #[arg(required = true, value_name = "LOG")]
     pub logs: Vec<PathBuf>,
@@ -126,6 +134,35 @@ struct HitLine<'a> {
     contributors: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     allowlist: Option<AllowlistRef<'a>>,
+    /// A pattern across records: every record that took part, by time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    records: Vec<RecordRef<'a>>,
+}
+
+/// One record of a cross-record hit.
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    file: &'a str,
+    line: u64,
+    field: &'a str,
+    observed: &'a str,
+}
+
+/// One NDJSON look-alike line; field order is part of the output contract.
+#[derive(Serialize)]
+struct LookalikeLine<'a> {
+    file: &'a str,
+    line: u64,
+    field: &'a str,
+    observed: &'a str,
+    protected: &'a str,
+    technique: &'a str,
+    indicator_id: &'a str,
+    kind: &'static str,
+    action: &'a str,
+    score: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allowlist: Option<AllowlistRef<'a>>,
 }
 
 /// The allowlist entry a hit's observed value meets.
@@ -135,8 +172,13 @@ struct AllowlistRef<'a> {
     entry: &'a str,
 }
 
-struct Out {
+struct Out<'a> {
     hits: Box<dyn Write>,
+    /// The protected domains, with `--protected`.
+    protected: Option<&'a Protected>,
+    allow: Option<&'a Allowlist>,
+    /// (protected domain, technique) of every alerting look-alike, for its indicator.
+    lookalikes_sighted: BTreeSet<(u32, &'static str)>,
     bar: Option<ProgressBar>,
     sightings: Sightings,
     alerts: u64,
@@ -147,7 +189,46 @@ struct Out {
     follow: bool,
 }
 
-impl Events for Out {
+impl Events for Out<'_> {
+    fn finding(&mut self, f: &Finding<'_>) {
+        let Some(p) = self.protected else {
+            return;
+        };
+        let verdict = self.allow.and_then(|a| a.check(f.observed.as_bytes()));
+        if verdict.is_some_and(|v| v.suppress) {
+            return;
+        }
+        let protected = p.index.protected(f.key);
+        let indicator = lookalike_indicator_id(protected, f.label);
+        if verdict.is_some() {
+            self.informs += 1;
+        } else {
+            self.alerts += 1;
+            self.sightings
+                .add(&indicator, f.time_ms.unwrap_or_else(now_millis));
+            self.lookalikes_sighted.insert((f.key, f.label));
+        }
+        let line = LookalikeLine {
+            file: f.file,
+            line: f.line,
+            field: f.field,
+            observed: f.observed,
+            protected,
+            technique: f.label,
+            indicator_id: &indicator,
+            kind: "lookalike",
+            action: if verdict.is_some() { "inform" } else { "alert" },
+            score: (f64::from(f.score) * 1000.0).round() / 10.0,
+            allowlist: verdict
+                .and_then(|v| self.allow.map(|a| a.entry(v.entry)))
+                .map(|e| AllowlistRef {
+                    list: &e.list.key,
+                    entry: e.written,
+                }),
+        };
+        write_ndjson(&mut self.hits, &line, &mut self.write_error);
+    }
+
     fn hit(&mut self, h: &Hit<'_>) {
         let action = if h.inform { "inform" } else { "alert" };
         if h.inform {
@@ -173,6 +254,16 @@ impl Events for Out {
                 list: &e.list.key,
                 entry: e.written,
             }),
+            records: h
+                .records
+                .iter()
+                .map(|r| RecordRef {
+                    file: &r.file,
+                    line: r.line,
+                    field: &r.field,
+                    observed: &r.observed,
+                })
+                .collect(),
         };
         write_ndjson(&mut self.hits, &line, &mut self.write_error);
     }
@@ -298,8 +389,16 @@ fn scan(args: Args) -> Result<ExitCode> {
         );
         b
     });
+    let protected = args
+        .protected
+        .as_deref()
+        .map(|p| crate::lookalike::load_protected(p).map(Protected::new))
+        .transpose()?;
     let mut out = Out {
         hits,
+        protected: protected.as_ref(),
+        allow: (!allow.is_empty()).then_some(&allow),
+        lookalikes_sighted: BTreeSet::new(),
         bar,
         sightings: Sightings::default(),
         alerts: 0,
@@ -330,6 +429,8 @@ fn scan(args: Args) -> Result<ExitCode> {
     };
     let scan_start = Instant::now();
     let (mut bytes, mut lines) = (0u64, 0u64);
+    // Patterns across records see the logs as one stream, in the order given.
+    let mut windows = Windows::new(&index);
     for path in &logs {
         let name = path.display().to_string();
         let reader = match open_log(path) {
@@ -339,7 +440,8 @@ fn scan(args: Args) -> Result<ExitCode> {
                 continue;
             }
         };
-        let st = scanner.scan(&name, reader, &mut out)?;
+        let check = protected.as_ref().map(|p| p as &dyn ValueCheck);
+        let st = scanner.scan_with(&name, reader, &mut out, &mut windows, check)?;
         bytes += st.bytes;
         lines += st.lines;
         out.bytes_before += std::fs::metadata(path).map_or(st.bytes, |m| m.len());
@@ -379,6 +481,13 @@ fn scan(args: Args) -> Result<ExitCode> {
         };
         let identity_id = identity["id"].as_str().unwrap_or_default().to_string();
         let mut objects = vec![identity];
+        if let Some(p) = &protected {
+            objects.extend(
+                out.lookalikes_sighted
+                    .iter()
+                    .map(|(k, t)| lookalike_indicator(p.index.protected(*k), t)),
+            );
+        }
         objects.extend(out.sightings.objects(&identity_id, now_millis()));
         if let Some(p) = &args.sightings {
             let bundle = serde_json::json!({
@@ -399,9 +508,11 @@ fn scan(args: Args) -> Result<ExitCode> {
     }
     // Freeing the indexes allocation by allocation takes longer than the process exit that
     // returns their memory anyway.
+    let warnings = out.warnings;
+    drop(out);
     std::mem::forget(index);
     std::mem::forget(allow);
-    Ok(if out.warnings > 0 {
+    Ok(if warnings > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -726,4 +837,120 @@ pub fn write_ndjson<W: Write, T: serde::Serialize>(
     if let Err(e) = r {
         error.get_or_insert(e);
     }
+}
+
+/// The protected domains of `--protected`, checked on every value the scan reads.
+struct Protected {
+    index: detente_lookalike::Index,
+    /// Tells this index's per-thread caches from those of another.
+    serial: u64,
+}
+
+/// Per-thread look-alike state: the classifier's buffers and the verdicts on recent names
+/// (names repeat in logs; a cached verdict costs a hash lookup instead of a classification).
+#[derive(Default)]
+struct CheckState {
+    serial: u64,
+    scratch: detente_lookalike::Scratch,
+    cache: HashMap<Box<str>, Verdicts>,
+}
+
+/// A name's look-alike findings: (protected domain, technique, score).
+type Verdicts = Box<[(u32, &'static str, f32)]>;
+
+/// Names remembered per thread before the cache starts over.
+const CHECK_CACHE: usize = 1 << 16;
+
+impl Protected {
+    fn new(index: detente_lookalike::Index) -> Protected {
+        static SERIAL: AtomicU64 = AtomicU64::new(1);
+        Protected {
+            index,
+            serial: SERIAL.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    fn classify(
+        &self,
+        host: &str,
+        scratch: &mut detente_lookalike::Scratch,
+    ) -> Verdicts {
+        self.index
+            .classify(host, scratch)
+            .iter()
+            .map(|f| (f.protected, f.technique.as_str(), f.score))
+            .collect()
+    }
+}
+
+impl ValueCheck for Protected {
+    fn check(&self, value: &[u8], found: &mut dyn FnMut(u32, &'static str, f32)) {
+        thread_local! {
+            static STATE: RefCell<CheckState> = RefCell::new(CheckState::default());
+        }
+        let mut buf = ([0u8; MAX_DOMAIN], [0u8; MAX_URL]);
+        let Some(host) = crate::lookalike::host_of(value, &mut buf) else {
+            return;
+        };
+        STATE.with(|state| {
+            let verdict = match state.try_borrow_mut() {
+                Ok(mut st) => {
+                    if st.serial != self.serial || st.cache.len() >= CHECK_CACHE {
+                        st.serial = self.serial;
+                        st.cache.clear();
+                    }
+                    match st.cache.get(host) {
+                        Some(v) => v.clone(),
+                        None => {
+                            let st = &mut *st;
+                            let v = self.classify(host, &mut st.scratch);
+                            st.cache.insert(host.into(), v.clone());
+                            v
+                        }
+                    }
+                }
+                // Not re-entered in practice; a fresh buffer is right anyway.
+                Err(_) => self.classify(host, &mut detente_lookalike::Scratch::default()),
+            };
+            for (k, t, s) in verdict.iter() {
+                found(*k, t, *s);
+            }
+        });
+    }
+}
+
+/// When every generated look-alike indicator says it was made: fixed, so that each party's
+/// copy of one is the same object (a node stores the first and calls the rest "already present").
+const LOOKALIKE_EPOCH: &str = "2026-01-01T00:00:00.000Z";
+
+/// The id of the indicator standing for look-alikes of `protected` by `technique`: the same
+/// for every party, so their sightings add up on one object.
+fn lookalike_indicator_id(protected: &str, technique: &str) -> String {
+    format!(
+        "indicator--{}",
+        uuid_like(&format!("detente-lookalike|{protected}|{technique}"), 5)
+    )
+}
+
+/// The generated indicator for look-alikes of `protected` by `technique`. Its pattern is in
+/// detente's own `detente-lookalike` language (`TECHNIQUE:DOMAIN`): STIX patterning cannot say
+/// "imitates", and a `stix` pattern on the domain would make partners alert on the real one.
+fn lookalike_indicator(protected: &str, technique: &str) -> serde_json::Value {
+    serde_json::json!({
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": lookalike_indicator_id(protected, technique),
+        "created": LOOKALIKE_EPOCH,
+        "modified": LOOKALIKE_EPOCH,
+        "valid_from": LOOKALIKE_EPOCH,
+        "name": format!("Look-alike of {protected} ({technique})"),
+        "description": format!(
+            "Host names that imitate the protected domain {protected} by {technique} \
+             (dnstwist's technique names), as `detente scan --protected` finds them; its \
+             sightings say who saw them and when."
+        ),
+        "indicator_types": ["anomalous-activity"],
+        "pattern_type": "detente-lookalike",
+        "pattern": format!("{technique}:{protected}"),
+    })
 }

@@ -53,6 +53,20 @@ fn hits(o: &Output) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The one hit, of kind `pattern`, of a scan without problems (status 0).
+fn one_pattern_hit(o: &Output) -> Vec<serde_json::Value> {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let h = hits(o);
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert_eq!(h[0]["kind"], "pattern");
+    h
+}
+
 #[test]
 fn text_log_hits_and_contract() {
     let d = setup();
@@ -125,21 +139,162 @@ fn complex_patterns_run_on_selected_records() {
         format!("file x.exe md5={md5} sha256={sha256}\nfile y.exe md5={md5} sha256={other}\n");
     std::fs::write(d.path().join("a.log"), log).unwrap();
     let o = run(d.path(), &["--indicators", "ind.json", "a.log"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let h = hits(&o);
-    assert_eq!(h.len(), 1, "{h:?}");
-    assert_eq!(h[0]["kind"], "pattern");
+    let h = one_pattern_hit(&o);
     assert_eq!(h[0]["line"], 1);
     assert_eq!(
         h[0]["indicator_id"],
         "indicator--00000000-0000-4000-8000-000000000005"
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("1 complex patterns"));
+}
+
+#[test]
+fn patterns_across_records_name_every_record_across_logs() {
+    let d = tempdir();
+    let p = "[domain-name:value = 'evil.example'] FOLLOWEDBY [ipv4-addr:value = '203.0.113.9'] WITHIN 300 SECONDS";
+    let ind = serde_json::json!({"type": "bundle", "id": "bundle--1", "objects": [
+        {"type": "indicator", "spec_version": "2.1", "id": "indicator--00000000-0000-4000-8000-000000000009",
+         "created": "2024-01-01T00:00:00Z", "modified": "2024-01-01T00:00:00Z", "pattern": p,
+         "pattern_type": "stix", "valid_from": "2024-01-01T00:00:00Z"}]});
+    std::fs::write(d.path().join("ind.json"), ind.to_string()).unwrap();
+    let header = |fields: &str, types: &str| {
+        format!(
+            "#separator \\x09\n#set_separator\t,\n#path\tx\n#fields\t{fields}\n#types\t{types}\n"
+        )
+    };
+    // Another name, the name, its address 100 s later (a hit), the address again 500 s later.
+    let mut dns = header("ts\tquery\tanswers", "time\tstring\tvector[string]");
+    dns.push_str("1700000000.000000\tquiet.example\t192.0.2.1\n");
+    dns.push_str("1700000010.000000\tevil.example\t-\n");
+    let mut conn = header("ts\tid.orig_h\tid.resp_h", "time\taddr\taddr");
+    conn.push_str("1700000110.000000\t10.0.0.5\t203.0.113.9\n");
+    conn.push_str("1700000610.000000\t10.0.0.5\t203.0.113.9\n");
+    std::fs::write(d.path().join("1-dns.log"), dns).unwrap();
+    std::fs::write(d.path().join("2-conn.log"), conn).unwrap();
+    let o = run(
+        d.path(),
+        &["--indicators", "ind.json", "1-dns.log", "2-conn.log"],
+    );
+    let h = one_pattern_hit(&o);
+    assert_eq!(h[0]["file"], "2-conn.log");
+    assert_eq!(h[0]["line"], 6);
+    assert_eq!(h[0]["observed"], "203.0.113.9");
+    assert_eq!(h[0]["indicator"], p);
+    assert_eq!(
+        h[0]["records"],
+        serde_json::json!([
+            {"file": "1-dns.log", "line": 7, "field": "query", "observed": "evil.example"},
+            {"file": "2-conn.log", "line": 6, "field": "id.resp_h", "observed": "203.0.113.9"},
+        ])
+    );
+    // Without a time the record cannot enter the window: a warning, exit 1, no hit.
+    std::fs::write(
+        d.path().join("3.jsonl"),
+        "{\"q\": \"evil.example\"}\n{\"ts\": 1700000700, \"a\": \"203.0.113.9\"}\n",
+    )
+    .unwrap();
+    let o = run(d.path(), &["--indicators", "ind.json", "3.jsonl"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(hits(&o).is_empty());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("3.jsonl: 1 records selected by cross-record patterns carry no time"),
+        "{err}"
+    );
+}
+
+#[test]
+fn protected_domains_report_lookalikes_beside_hits() {
+    let d = setup();
+    std::fs::write(d.path().join("protected.txt"), "# ours\nsos.ca.gov\n").unwrap();
+    std::fs::write(d.path().join("allow.txt"), "s0s.ca.gov\n").unwrap();
+    std::fs::write(
+        d.path().join("a.log"),
+        "sos.ca.gov www.sos.ca.gov evil.com\nvisit sos-ca-gov.com and sos-ca-gov.com\nmail from s0s.ca.gov\n",
+    )
+    .unwrap();
+    let args = [
+        "--indicators",
+        "ind.json",
+        "--protected",
+        "protected.txt",
+        "--allowlist",
+        "allow.txt",
+        "--sightings",
+        "s.json",
+        "--identity",
+        "tester",
+        "a.log",
+    ];
+    let o = run(d.path(), &args);
+    let h = hits(&o);
+    let got: Vec<(u64, &str, &str, &str)> = h
+        .iter()
+        .map(|x| {
+            (
+                x["line"].as_u64().unwrap(),
+                x["observed"].as_str().unwrap(),
+                x["kind"].as_str().unwrap(),
+                x["action"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // The protected domain and its real subdomain are never look-alikes; a name repeated in a
+    // line is reported once; an allowlisted look-alike is `inform`.
+    assert_eq!(
+        got,
+        [
+            (1, "evil.com", "domain", "alert"),
+            (2, "sos-ca-gov.com", "lookalike", "alert"),
+            (3, "s0s.ca.gov", "lookalike", "inform"),
+        ]
+    );
+    assert_eq!(h[1]["protected"], "sos.ca.gov");
+    assert_eq!(h[1]["technique"], "various");
+    assert_eq!(h[1]["score"], 90.0);
+    assert_eq!(h[2]["technique"], "homoglyph");
+    assert_eq!(h[2]["allowlist"]["entry"], "s0s.ca.gov");
+    let bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("s.json")).unwrap()).unwrap();
+    let objects = bundle["objects"].as_array().unwrap();
+    let generated: Vec<&serde_json::Value> = objects
+        .iter()
+        .filter(|o| o["pattern_type"] == "detente-lookalike")
+        .collect();
+    // Only the alerting look-alike is sighted, through its generated indicator.
+    assert_eq!(generated.len(), 1, "{objects:?}");
+    assert_eq!(generated[0]["id"], h[1]["indicator_id"]);
+    assert_eq!(generated[0]["pattern"], "various:sos.ca.gov");
+    assert!(objects.iter().any(|o| o["type"] == "sighting"
+        && o["sighting_of_ref"] == h[1]["indicator_id"]
+        && o["count"] == 1));
+    // The same id on every run and for every party.
+    std::fs::write(d.path().join("b.log"), "sos-ca-gov.com\n").unwrap();
+    let o = run(
+        d.path(),
+        &[
+            "--indicators",
+            "ind.json",
+            "--protected",
+            "protected.txt",
+            "b.log",
+        ],
+    );
+    assert_eq!(hits(&o)[0]["indicator_id"], h[1]["indicator_id"]);
+    // A bad protected domain stops the scan, naming the line.
+    std::fs::write(d.path().join("bad.txt"), "sos.ca.gov\nnot a domain\n").unwrap();
+    let o = run(
+        d.path(),
+        &[
+            "--indicators",
+            "ind.json",
+            "--protected",
+            "bad.txt",
+            "b.log",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bad.txt:2"));
 }
 
 #[test]

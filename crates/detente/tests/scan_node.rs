@@ -1,5 +1,6 @@
 //! `detente scan` against a real node: indicators fetched from a collection with a `taxii:`
-//! source, sightings pushed back with `--push`, and read back through TAXII.
+//! source, sightings pushed back with `--push` (look-alikes of `--protected` domains too, with
+//! their generated indicators), and read back through TAXII.
 
 mod support;
 
@@ -92,24 +93,31 @@ fn indicators_from_a_collection_and_sightings_pushed_back() {
     std::fs::write(
         d.join("sys.log"),
         "Nov 27 01:00:00 host sshd[1]: connection from 10.1.2.3 to a.evil.com\n\
-         Nov 27 01:00:01 host x: notevil.com\n",
+         Nov 27 01:00:01 host x: notevil.com\n\
+         Nov 27 01:00:02 host x: visit sos-ca-gov.com\n",
     )
     .unwrap();
+    std::fs::write(d.join("protected.txt"), "sos.ca.gov\n").unwrap();
     let source = format!("taxii:{api_root}#{collection}");
-    let out = detente(
-        &[
-            "scan",
-            "--indicators",
-            &source,
-            "--push",
-            &api_root,
-            "--collection",
-            &collection,
-            "sys.log",
-        ],
-        d,
-        &secret,
-    );
+    let scan = || {
+        detente(
+            &[
+                "scan",
+                "--indicators",
+                &source,
+                "--protected",
+                "protected.txt",
+                "--push",
+                &api_root,
+                "--collection",
+                &collection,
+                "sys.log",
+            ],
+            d,
+            &secret,
+        )
+    };
+    let out = scan();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -135,9 +143,14 @@ fn indicators_from_a_collection_and_sightings_pushed_back() {
         got,
         [
             ("10.1.2.3".into(), "cidr".into()),
-            ("a.evil.com".into(), "subdomain".into())
+            ("a.evil.com".into(), "subdomain".into()),
+            ("sos-ca-gov.com".into(), "lookalike".into())
         ]
     );
+    let lookalike = hits.iter().find(|h| h["kind"] == "lookalike").unwrap();
+    assert_eq!(lookalike["protected"], "sos.ca.gov");
+    assert_eq!(lookalike["technique"], "various");
+    let generated = lookalike["indicator_id"].as_str().unwrap();
 
     // The sightings are now in the collection, one per indicator that fired.
     let envelope = get_json(
@@ -151,12 +164,27 @@ fn indicators_from_a_collection_and_sightings_pushed_back() {
         .map(|s| s["sighting_of_ref"].as_str().unwrap())
         .collect();
     sighted.sort();
+    let mut want = vec![
+        "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+        "indicator--9e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+        generated,
+    ];
+    want.sort();
+    assert_eq!(sighted, want);
+    // The generated indicator is stored beside them; partners' scanners do not evaluate it.
+    let ind = get_json(
+        &format!("{api_root}collections/{collection}/objects/{generated}/"),
+        &secret,
+    );
+    assert_eq!(ind["objects"][0]["pattern"], "various:sos.ca.gov");
+    assert_eq!(ind["objects"][0]["pattern_type"], "detente-lookalike");
+    // Scanning again pushes the same indicator: the node has it already, the push succeeds.
+    let again = scan();
     assert_eq!(
-        sighted,
-        [
-            "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
-            "indicator--9e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"
-        ]
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
     );
     // Sighted by the pushing member's identity on this node, which the node now holds too.
     let whoami = get_json(&format!("http://{}/whoami", node.addr), &secret);
