@@ -7,6 +7,8 @@
 //! * `0x02` tombstone: `SHA-256("detente/log-entry/v1/tombstone\0" || nonce ||
 //!   lp(collection) || lp(object id) || lp(deleted version) || lp(member) || lp(time) ||
 //!   u64be(log index of the deleted version's entry))`
+//! * `0x03` key binding: `SHA-256("detente/log-entry/v1/key-binding\0" || nonce || lp(member) ||
+//!   lp(verifier key) || lp(time))`: a member's contributor key bound (or rotated) by an admin
 //!
 //! `lp(x)` is the 8-byte big-endian length of `x` followed by `x`; `JCS` is the
 //! RFC 8785 canonical JSON form. The per-entry random nonce hides object contents (and who
@@ -27,9 +29,12 @@ pub const NONCE_LEN: usize = 32;
 pub const KIND_OBJECT: u8 = 0x01;
 /// Kind byte of a tombstone leaf.
 pub const KIND_TOMBSTONE: u8 = 0x02;
+/// Kind byte of a contributor key binding leaf.
+pub const KIND_KEY_BINDING: u8 = 0x03;
 
 const OBJECT_TAG: &[u8] = b"detente/log-entry/v1/object\0";
 const TOMBSTONE_TAG: &[u8] = b"detente/log-entry/v1/tombstone\0";
+const KEY_BINDING_TAG: &[u8] = b"detente/log-entry/v1/key-binding\0";
 
 /// Errors building or parsing a leaf.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +57,8 @@ pub enum Kind {
     Object,
     /// The deletion of an object version.
     Tombstone,
+    /// A member's contributor key bound or rotated.
+    KeyBinding,
 }
 
 /// A parsed log leaf: its kind and commitment hash.
@@ -70,6 +77,7 @@ impl Leaf {
         out[0] = match self.kind {
             Kind::Object => KIND_OBJECT,
             Kind::Tombstone => KIND_TOMBSTONE,
+            Kind::KeyBinding => KIND_KEY_BINDING,
         };
         out[1..].copy_from_slice(&self.commitment);
         out
@@ -83,6 +91,7 @@ impl Leaf {
         let kind = match bytes[0] {
             KIND_OBJECT => Kind::Object,
             KIND_TOMBSTONE => Kind::Tombstone,
+            KIND_KEY_BINDING => Kind::KeyBinding,
             other => return Err(Error::Kind(other)),
         };
         let mut commitment = [0u8; 32];
@@ -123,6 +132,17 @@ pub struct Tombstone<'a> {
     pub deleted_index: u64,
 }
 
+/// A member's contributor key binding, as committed to the log.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyBinding<'a> {
+    /// The member's name.
+    pub member: &'a str,
+    /// The verifier key bound (`name+hex+base64`, C2SP note key).
+    pub vkey: &'a str,
+    /// When it was bound, as recorded by the node (µs since the epoch, decimal).
+    pub time: &'a str,
+}
+
 fn put(h: &mut Sha256, field: &[u8]) {
     h.update((field.len() as u64).to_be_bytes());
     h.update(field);
@@ -160,6 +180,20 @@ pub fn tombstone_leaf(t: &Tombstone<'_>, nonce: &[u8; NONCE_LEN]) -> Leaf {
     h.update(t.deleted_index.to_be_bytes());
     Leaf {
         kind: Kind::Tombstone,
+        commitment: h.finalize().into(),
+    }
+}
+
+/// Computes the leaf of a key binding with its own nonce.
+pub fn key_binding_leaf(b: &KeyBinding<'_>, nonce: &[u8; NONCE_LEN]) -> Leaf {
+    let mut h = Sha256::new();
+    h.update(KEY_BINDING_TAG);
+    h.update(nonce);
+    for field in [b.member, b.vkey, b.time] {
+        put(&mut h, field.as_bytes());
+    }
+    Leaf {
+        kind: Kind::KeyBinding,
         commitment: h.finalize().into(),
     }
 }
@@ -248,6 +282,26 @@ mod tests {
     }
 
     #[test]
+    fn key_bindings_commit_to_every_field() {
+        let b = KeyBinding {
+            member: "alice",
+            vkey: "alice+01020304+AQ==",
+            time: "1700000000000000",
+        };
+        let n = [9u8; NONCE_LEN];
+        let leaf = key_binding_leaf(&b, &n);
+        assert_eq!(leaf.to_bytes()[0], KIND_KEY_BINDING);
+        assert_eq!(Leaf::parse(&leaf.to_bytes()).unwrap(), leaf);
+        assert_ne!(
+            key_binding_leaf(&KeyBinding { member: "bob", ..b }, &n),
+            leaf
+        );
+        assert_ne!(key_binding_leaf(&KeyBinding { vkey: "x", ..b }, &n), leaf);
+        assert_ne!(key_binding_leaf(&KeyBinding { time: "1", ..b }, &n), leaf);
+        assert_ne!(key_binding_leaf(&b, &[8u8; NONCE_LEN]), leaf);
+    }
+
+    #[test]
     fn parse_rejects_bad_leaves() {
         assert!(matches!(Leaf::parse(&[1u8; 10]), Err(Error::Length(10))));
         let mut b = [0u8; LEAF_LEN];
@@ -257,7 +311,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn parse_roundtrip(kind in prop_oneof![Just(Kind::Object), Just(Kind::Tombstone)],
+        fn parse_roundtrip(kind in prop_oneof![Just(Kind::Object), Just(Kind::Tombstone), Just(Kind::KeyBinding)],
                            c in proptest::array::uniform32(any::<u8>())) {
             let leaf = Leaf { kind, commitment: c };
             prop_assert_eq!(Leaf::parse(&leaf.to_bytes()).unwrap(), leaf);

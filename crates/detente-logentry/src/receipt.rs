@@ -12,7 +12,10 @@ use detente_tlog::proof::verify_inclusion;
 use detente_tlog::{Checkpoint, Hash, Note, leaf_hash};
 use serde::{Deserialize, Serialize};
 
-use crate::{Leaf, NONCE_LEN, ObjectVersion, Tombstone, object_leaf, tombstone_leaf};
+use crate::{
+    KeyBinding, Leaf, NONCE_LEN, ObjectVersion, Tombstone, key_binding_leaf, object_leaf,
+    tombstone_leaf,
+};
 
 /// What the receipted entry records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,19 +101,11 @@ impl Receipt {
 
     /// The checkpoint note (signatures unchecked) and its parsed body.
     pub fn checkpoint(&self) -> Result<(Note, Checkpoint), ReceiptError> {
-        let note = Note::parse(self.checkpoint.as_bytes())
-            .map_err(|e| malformed("checkpoint")(e.to_string()))?;
-        let cp =
-            Checkpoint::parse(note.text()).map_err(|e| malformed("checkpoint")(e.to_string()))?;
-        Ok((note, cp))
+        parse_checkpoint(&self.checkpoint)
     }
 
     fn nonce(&self) -> Result<[u8; NONCE_LEN], ReceiptError> {
-        let n = B64
-            .decode(&self.nonce)
-            .map_err(|e| malformed("nonce")(e.to_string()))?;
-        n.try_into()
-            .map_err(|n: Vec<u8>| malformed("nonce")(format!("{} bytes, not {NONCE_LEN}", n.len())))
+        decode_nonce(&self.nonce)
     }
 
     /// Recomputes the leaf from the receipt's fields and, for an object entry, the object as
@@ -172,25 +167,116 @@ impl Receipt {
 
     /// Checks the inclusion proof of the receipt's leaf against its checkpoint's root.
     pub fn check_inclusion(&self) -> Result<Checkpoint, ReceiptError> {
-        let (_, cp) = self.checkpoint()?;
-        let proof = self
-            .inclusion_proof
-            .iter()
-            .map(|h| Hash::from_base64(h).map_err(|e| malformed("inclusion proof")(e.to_string())))
-            .collect::<Result<Vec<_>, _>>()?;
-        verify_inclusion(
+        check_inclusion(
             self.log_index,
-            cp.size,
-            &leaf_hash(&self.leaf_bytes()?),
-            &proof,
-            &cp.root,
+            &self.leaf_bytes()?,
+            &self.checkpoint,
+            &self.inclusion_proof,
         )
-        .map_err(|e| ReceiptError::NotIncluded {
-            index: self.log_index,
+    }
+}
+
+fn decode_nonce(text: &str) -> Result<[u8; NONCE_LEN], ReceiptError> {
+    let n = B64
+        .decode(text)
+        .map_err(|e| malformed("nonce")(e.to_string()))?;
+    n.try_into()
+        .map_err(|n: Vec<u8>| malformed("nonce")(format!("{} bytes, not {NONCE_LEN}", n.len())))
+}
+
+fn parse_checkpoint(text: &str) -> Result<(Note, Checkpoint), ReceiptError> {
+    let note = Note::parse(text.as_bytes()).map_err(|e| malformed("checkpoint")(e.to_string()))?;
+    let cp = Checkpoint::parse(note.text()).map_err(|e| malformed("checkpoint")(e.to_string()))?;
+    Ok((note, cp))
+}
+
+/// Checks an inclusion proof of `leaf` at `index` against the checkpoint's root.
+fn check_inclusion(
+    index: u64,
+    leaf: &[u8],
+    checkpoint: &str,
+    proof: &[String],
+) -> Result<Checkpoint, ReceiptError> {
+    let (_, cp) = parse_checkpoint(checkpoint)?;
+    let proof = proof
+        .iter()
+        .map(|h| Hash::from_base64(h).map_err(|e| malformed("inclusion proof")(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    verify_inclusion(index, cp.size, &leaf_hash(leaf), &proof, &cp.root).map_err(|e| {
+        ReceiptError::NotIncluded {
+            index,
             size: cp.size,
             reason: e.to_string(),
-        })?;
-        Ok(cp)
+        }
+    })?;
+    Ok(cp)
+}
+
+/// A member's contributor key binding as served by `GET /log/keys`, with what a reader needs
+/// to prove it is in the log: its fields and nonce (to recompute the leaf), index, leaf, a
+/// signed checkpoint and the inclusion proof against it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyBindingReceipt {
+    /// The member's name.
+    pub member: String,
+    /// The verifier key bound (`name+hex+base64`).
+    pub vkey: String,
+    /// When it was bound (µs since the epoch, decimal), as committed.
+    pub time: String,
+    /// Log index of the binding that replaced this one; `None` while it is the member's key.
+    pub superseded_by: Option<u64>,
+    /// The entry's nonce (base64).
+    pub nonce: String,
+    /// Index of the entry in the log.
+    pub log_index: u64,
+    /// The leaf bytes (base64).
+    pub leaf: String,
+    /// The signed checkpoint the proof is against (signed-note text).
+    pub checkpoint: String,
+    /// Inclusion proof of the leaf in the checkpoint's tree (base64 hashes).
+    pub inclusion_proof: Vec<String>,
+}
+
+impl KeyBindingReceipt {
+    /// Recomputes the leaf from the binding's fields and checks it is the receipt's leaf.
+    pub fn check_entry(&self) -> Result<(), ReceiptError> {
+        let leaf = key_binding_leaf(
+            &KeyBinding {
+                member: &self.member,
+                vkey: &self.vkey,
+                time: &self.time,
+            },
+            &decode_nonce(&self.nonce)?,
+        );
+        let logged = B64
+            .decode(&self.leaf)
+            .map_err(|e| malformed("leaf")(e.to_string()))?;
+        let logged = Leaf::parse(&logged).map_err(|e| malformed("leaf")(e.to_string()))?;
+        if leaf != logged {
+            return Err(ReceiptError::LeafMismatch {
+                what: "key binding",
+                index: self.log_index,
+            });
+        }
+        Ok(())
+    }
+
+    /// The checkpoint note (signatures unchecked) and its parsed body.
+    pub fn checkpoint(&self) -> Result<(Note, Checkpoint), ReceiptError> {
+        parse_checkpoint(&self.checkpoint)
+    }
+
+    /// Checks the inclusion proof of the binding's leaf against its checkpoint's root.
+    pub fn check_inclusion(&self) -> Result<Checkpoint, ReceiptError> {
+        let leaf = B64
+            .decode(&self.leaf)
+            .map_err(|e| malformed("leaf")(e.to_string()))?;
+        check_inclusion(
+            self.log_index,
+            &leaf,
+            &self.checkpoint,
+            &self.inclusion_proof,
+        )
     }
 }
 
@@ -281,5 +367,49 @@ mod tests {
             short.check_entry(Some(&obj)),
             Err(ReceiptError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn a_key_binding_receipt_checks_and_a_swapped_key_does_not() {
+        let nonce = [6u8; NONCE_LEN];
+        let b = KeyBinding {
+            member: "alice",
+            vkey: "alice+01020304+AQ==",
+            time: "1700000000000000",
+        };
+        let leaf = key_binding_leaf(&b, &nonce).to_bytes();
+        let mut leaves: Vec<Vec<u8>> = (0u8..5).map(|i| vec![i; 33]).collect();
+        leaves[2] = leaf.to_vec();
+        let tree = MemoryTree::new(leaves.iter().map(|l| leaf_hash(l)).collect());
+        let proof = prove_inclusion(&mut &tree, 2, 5).unwrap();
+        let cp = Checkpoint::new("example.test/log", 5, tree.root(5).unwrap()).unwrap();
+        let r = KeyBindingReceipt {
+            member: b.member.into(),
+            vkey: b.vkey.into(),
+            time: b.time.into(),
+            superseded_by: None,
+            nonce: encode(&nonce),
+            log_index: 2,
+            leaf: encode(&leaf),
+            checkpoint: {
+                let mut note = Note::new(cp.to_string()).unwrap();
+                let signer = NoteSigner::from_seed("example.test/log", &[1u8; 32]).unwrap();
+                note.add_signature(signer.sign(note.text())).unwrap();
+                String::from_utf8(note.to_bytes()).unwrap()
+            },
+            inclusion_proof: proof.iter().map(Hash::to_base64).collect(),
+        };
+        r.check_entry().unwrap();
+        assert_eq!(r.check_inclusion().unwrap().size, 5);
+        let swapped = KeyBindingReceipt {
+            vkey: "mallory+05060708+AQ==".into(),
+            ..r.clone()
+        };
+        assert!(matches!(
+            swapped.check_entry(),
+            Err(ReceiptError::LeafMismatch { .. })
+        ));
+        let moved = KeyBindingReceipt { log_index: 3, ..r };
+        assert!(moved.check_inclusion().is_err());
     }
 }

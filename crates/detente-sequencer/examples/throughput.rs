@@ -49,6 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         title: "bench".into(),
         description: None,
         alias: None,
+        require_signatures: false,
     })?;
     let t = Instant::now();
     for (b, start) in (0..n).step_by(1000).enumerate() {

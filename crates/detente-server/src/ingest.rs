@@ -7,6 +7,11 @@
 //! (object and granular markings, ids compared case-insensitively), and marking definitions
 //! that look like TLP without being the fixed ones are refused. Who may add a version of an
 //! object is decided by the store's shared rules (`detente_store::rules`).
+//!
+//! Contributor signatures (`docs/signatures.md`): an object carrying detente's signature
+//! extension must be signed by the posting member, with the key currently bound to it; in a
+//! collection that requires signatures, an unsigned object is refused. Both are checked here,
+//! before the store's transaction, and a failure is that object's failure in the status.
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -180,6 +185,90 @@ fn known_recipients<S: Store>(
     Ok(o)
 }
 
+/// The poster's current contributor key, looked up once per envelope.
+enum PosterKey {
+    /// Not looked up yet.
+    Unknown,
+    /// The member has no key bound.
+    None,
+    /// The bound key, or why it cannot be used.
+    Bound(Result<Box<detente_tlog::VerifierKey>, String>),
+}
+
+/// `o` if its contributor signature is in order for this poster and collection, else the
+/// failure saying what is wrong with it.
+fn signature_check<S: Store>(
+    a: &App<S>,
+    p: &Principal,
+    c: &CollectionRecord,
+    key: &mut PosterKey,
+    o: NewObject,
+) -> Result<NewObject, StatusDetail> {
+    let fail = |o: &NewObject, reason: String| StatusDetail {
+        id: o.id.clone(),
+        version: o.version.clone().unwrap_or_default(),
+        message: Some(format!("{}: contributor signature: {reason}", o.id)),
+    };
+    let unsigned = |o: NewObject| {
+        if c.require_signatures {
+            Err(fail(
+                &o,
+                format!(
+                    "this collection requires signed objects and the object carries no                      `{}` extension entry (sign it with `detente push --sign KEYFILE`)",
+                    detente_sign::EXTENSION_ID
+                ),
+            ))
+        } else {
+            Ok(o)
+        }
+    };
+    // Most objects never mention the extension: skip parsing them again.
+    if !o.body.contains(detente_sign::EXTENSION_ID) {
+        return unsigned(o);
+    }
+    let value: Value = serde_json::from_str(&o.body).map_err(|e| fail(&o, e.to_string()))?;
+    let sig = match detente_sign::signature_of(&value) {
+        Ok(Some(sig)) => sig,
+        Ok(None) => return unsigned(o),
+        Err(e) => return Err(fail(&o, e.to_string())),
+    };
+    let poster = &p.member.name;
+    if &sig.signer != poster {
+        return Err(fail(
+            &o,
+            format!(
+                "signed as {:?} but posted by {poster:?}: a member posts only objects signed                  with its own key",
+                sig.signer.chars().take(64).collect::<String>()
+            ),
+        ));
+    }
+    if matches!(key, PosterKey::Unknown) {
+        *key = match a.store.current_key(poster) {
+            Ok(None) => PosterKey::None,
+            Ok(Some(b)) => {
+                PosterKey::Bound(detente_sign::parse_contributor_key(&b.vkey).map(Box::new))
+            }
+            Err(e) => PosterKey::Bound(Err(format!("could not read the bound key: {e}"))),
+        };
+    }
+    let vkey = match key {
+        PosterKey::Bound(Ok(k)) => k,
+        PosterKey::Bound(Err(e)) => return Err(fail(&o, e.clone())),
+        PosterKey::None | PosterKey::Unknown => {
+            return Err(fail(
+                &o,
+                format!(
+                    "member {poster:?} has no contributor key bound on this node (an admin                      binds one with `detente member set-key`)"
+                ),
+            ));
+        }
+    };
+    match detente_sign::verify(&value, poster, vkey) {
+        Ok(_) => Ok(o),
+        Err(e) => Err(fail(&o, e.to_string())),
+    }
+}
+
 /// Handles a POST to a collection's objects: every object valid is stored before the reply.
 pub(crate) fn post_objects<S: Store>(
     a: &App<S>,
@@ -206,11 +295,14 @@ pub(crate) fn post_objects<S: Store>(
     let mut failures = Vec::new();
     let skew = i64::try_from(a.config.max_future_skew.as_micros()).unwrap_or(i64::MAX);
     let mut members = std::collections::HashMap::new();
+    let mut key = PosterKey::Unknown;
     for raw in raws {
         let prepared = if raw.get().len() > a.config.max_object_bytes {
             Err(oversized(raw, a.config.max_object_bytes))
         } else {
-            prepare(raw, request_timestamp, skew).and_then(|o| known_recipients(a, &mut members, o))
+            prepare(raw, request_timestamp, skew)
+                .and_then(|o| known_recipients(a, &mut members, o))
+                .and_then(|o| signature_check(a, p, c, &mut key, o))
         };
         match prepared {
             Ok(o) => objects.push(o),
@@ -225,7 +317,7 @@ pub(crate) fn post_objects<S: Store>(
             .collect();
         a.metrics.ingested(0, 0, failures.len() as u64);
         return Err(ApiError::Unprocessable(format!(
-            "no object in the envelope is valid STIX 2.1: {}",
+            "no object in the envelope can be stored: {}",
             reasons.join("; ")
         )));
     }

@@ -16,6 +16,7 @@ mod metrics;
 mod net;
 mod page;
 pub mod psi;
+mod signatures;
 mod witness;
 
 use std::future::Future;
@@ -198,6 +199,10 @@ pub async fn serve<S: Store>(
         .route("/", axum::routing::get(page::index::<S>))
         .route("/log/{*path}", axum::routing::get(log::get::<S>))
         .route("/whoami", axum::routing::get(identity::whoami::<S>))
+        .route(
+            "/signatures/extension-definition",
+            axum::routing::get(signatures::extension_definition),
+        )
         .route(
             "/witness/add-checkpoint",
             axum::routing::post(witness::add_checkpoint::<S>),

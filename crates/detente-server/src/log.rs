@@ -89,6 +89,19 @@ async fn route<S: Store>(
     if path == "consistency" {
         return consistency(log, query);
     }
+    if path == "keys" {
+        let authz = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.as_bytes().to_vec());
+        let log = log.clone();
+        let keys = crate::handlers::blocking(app, move |a| {
+            a.auth.authenticate(&*a.store, authz.as_deref())?;
+            crate::signatures::bindings(a, &log)
+        })
+        .await?;
+        return json("private, no-store", &keys);
+    }
     if let Some(rest) = path.strip_prefix("receipt/") {
         let (cid, oid) = rest
             .split_once('/')
@@ -171,7 +184,8 @@ fn consistency(log: &LogService, query: &str) -> Result<Response, ApiError> {
     )
 }
 
-fn proof_error(e: ProofError) -> ApiError {
+/// The API error for a proof that cannot be made (503 while not yet sequenced).
+pub(crate) fn proof_error(e: ProofError) -> ApiError {
     match e {
         ProofError::NoCheckpoint | ProofError::NotYetSequenced { .. } => {
             ApiError::Unavailable(format!("{e}; retry shortly"))

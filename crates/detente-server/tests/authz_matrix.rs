@@ -3,7 +3,7 @@
 //! RED with and without recipients, upper-case marking ids, granular markings, an object
 //! with versions at several levels, value-identified copies from two contributors) on the
 //! TAXII endpoints (discovery, API root, status, collections, objects, object, versions,
-//! manifest, DELETE, POST), `/whoami` and `/log/receipt`, checked against a model of what
+//! manifest, DELETE, POST), `/whoami`, `/log/receipt` and `/log/keys`, checked against a model of what
 //! each member may see: nothing above a member's view is returned, counted, listed,
 //! receipted or deletable, and a hidden object answers exactly like an absent one.
 
@@ -12,7 +12,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::{COLL, Node, start};
-use detente_store::{Access, Clearance, Role};
+use detente_store::{Access, Clearance, Role, Store};
 use serde_json::{Value, json};
 
 const ABSENT: &str = "indicator--00000000-0000-4000-8000-00000000dead";
@@ -252,6 +252,11 @@ fn matrix_node() -> (Vec<M>, Node, Vec<V>) {
         .collect();
     let mut n = start(&specs);
     let model = populate(&n, "reader-read-clear");
+    // A contributor key binding: every member sees every binding, nobody else any.
+    let key = detente_tlog::NoteSigner::from_seed("owner-key", &[7; 32]).unwrap();
+    n.store
+        .bind_key("owner", &key.verifier().to_string())
+        .unwrap();
     n.sequence();
     (members, n, model)
 }
@@ -593,6 +598,7 @@ fn public_endpoints_and_psi_reveal_nothing_above_a_members_view() {
         format!("/log/consistency?from=3&to={}", size - 1),
         "/log/tile/0/000.p/".to_owned() + &size.to_string(),
         "/log/tile/entries/000.p/".to_owned() + &size.to_string(),
+        "/signatures/extension-definition".to_owned(),
     ];
     let witness_bodies: [&[u8]; 2] = [b"old 0\n\nnot a checkpoint", &checkpoint];
     // A PSI querier's set: every value stored, and some nobody stored.
@@ -648,7 +654,7 @@ fn public_endpoints_and_psi_reveal_nothing_above_a_members_view() {
         assert_eq!(st, if who.is_none() { 401 } else { 404 }, "{tag} /metrics");
         assert!(!String::from_utf8_lossy(&body).contains("# TYPE"), "{tag}");
         let Some(m) = m else {
-            for path in ["/whoami", "/psi/v1/audit"] {
+            for path in ["/whoami", "/psi/v1/audit", "/log/keys"] {
                 assert_eq!(n.raw("GET", path, None, b"").0, 401, "{path}");
                 cases += 1;
             }
@@ -663,6 +669,18 @@ fn public_endpoints_and_psi_reveal_nothing_above_a_members_view() {
         assert_eq!(me["member"], m.name.as_str());
         assert_eq!(me["role"], m.role.as_str());
         assert_eq!(me.as_object().map(|o| o.len()), Some(3), "{me}");
+        // Key bindings: the same list for every member, naming no object.
+        let (st, body) = n.raw("GET", "/log/keys", who, b"");
+        cases += 1;
+        assert_eq!(st, 200, "{tag} /log/keys");
+        assert_reveals_nothing("/log/keys", &body, &secrets);
+        let keys: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(keys.as_array().map(Vec::len), Some(1), "{keys}");
+        assert_eq!(keys[0]["member"], "owner");
+        let first = anonymous
+            .entry("/log/keys".to_owned())
+            .or_insert(body.clone());
+        assert_eq!(*first, body, "{tag} /log/keys");
         // The PSI audit table is the admins'.
         let (st, _) = n.raw("GET", "/psi/v1/audit", who, b"");
         cases += 1;

@@ -30,6 +30,7 @@
 //! [`StoreError::Unavailable`](detente_store::StoreError::Unavailable).
 
 mod error;
+mod keys;
 mod query;
 mod schema;
 mod store;

@@ -6,10 +6,16 @@ use detente_store::migrations::{self, Migration};
 use crate::error::pg;
 
 /// Every migration, in order (files `migrations/NNNN_*.sql`).
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("../migrations/0001_base.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("../migrations/0001_base.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../migrations/0002_contributor_keys.sql"),
+    },
+];
 
 /// Key of the transaction-level advisory lock that serializes migrations across nodes
 /// ("detente" in ASCII).

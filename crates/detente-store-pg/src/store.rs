@@ -6,10 +6,10 @@ use detente_store::entries::{self, LogEntry, details_from_json, details_to_json,
 use detente_store::rules::{self, Held, HeldVersion, Poster};
 use detente_store::{
     Access, ApiRootRecord, Clearance, CollectionRecord, DeleteScope, DeletedVersion, IngestBatch,
-    IngestOutcome, IngestReport, LogWitness, Member, MemberId, NewMember, ObjectLogEntry,
-    ObjectQuery, Page, PsiSessionRecord, Result, StatusRecord, Store, StoreError, StoredObject,
-    TlpRank, TokenRecord, TombstoneLogEntry, TrustedLog, VersionMatch, Viewer, WitnessAdvance,
-    WitnessEvidence, WitnessState,
+    IngestOutcome, IngestReport, KeyBindingRecord, LogWitness, Member, MemberId, NewMember,
+    ObjectLogEntry, ObjectQuery, Page, PsiSessionRecord, Result, StatusRecord, Store, StoreError,
+    StoredObject, TlpRank, TokenRecord, TombstoneLogEntry, TrustedLog, VersionMatch, Viewer,
+    WitnessAdvance, WitnessEvidence, WitnessState,
 };
 use postgres::{GenericClient, NoTls, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
@@ -68,6 +68,7 @@ fn to_collection(r: &postgres::Row) -> CollectionRecord {
         title: r.get(2),
         description: r.get(3),
         alias: r.get(4),
+        require_signatures: r.get(5),
     }
 }
 
@@ -80,13 +81,13 @@ fn coll_key(c: &mut impl GenericClient, id: &str) -> Result<i64> {
 
 /// The allocation state, locked for the rest of the transaction: the one serialization point
 /// of `date_added` and log indices across every node (see the crate doc).
-struct Sequence {
+pub(crate) struct Sequence {
     last_date_added: i64,
     log_size: i64,
 }
 
 impl Sequence {
-    fn lock(tx: &mut Transaction<'_>) -> Result<Sequence> {
+    pub(crate) fn lock(tx: &mut Transaction<'_>) -> Result<Sequence> {
         let r = tx
             .query_one(
                 "SELECT last_date_added, log_size FROM sequence_point FOR UPDATE",
@@ -105,7 +106,7 @@ impl Sequence {
     }
 
     /// Appends a leaf at the next index; its index.
-    fn append(&mut self, tx: &mut Transaction<'_>, entry: &LogEntry) -> Result<i64> {
+    pub(crate) fn append(&mut self, tx: &mut Transaction<'_>, entry: &LogEntry) -> Result<i64> {
         let idx = self.log_size;
         tx.execute(
             "INSERT INTO log_leaves (idx, leaf) VALUES ($1, $2)",
@@ -116,7 +117,7 @@ impl Sequence {
         Ok(idx)
     }
 
-    fn store(&self, tx: &mut Transaction<'_>) -> Result<()> {
+    pub(crate) fn store(&self, tx: &mut Transaction<'_>) -> Result<()> {
         tx.execute(
             "UPDATE sequence_point SET last_date_added = $1, log_size = $2",
             &[&self.last_date_added, &self.log_size],
@@ -583,9 +584,9 @@ impl Store for PgStore {
             }
             // A taken id or alias, even by a concurrent insert, is a unique violation.
             tx.execute(
-                "INSERT INTO collections (id, api_root, title, description, alias)
-                 VALUES ($1, $2, $3, $4, $5)",
-                &[&c.id, &c.api_root, &c.title, &c.description, &c.alias],
+                "INSERT INTO collections (id, api_root, title, description, alias, require_signatures)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&c.id, &c.api_root, &c.title, &c.description, &c.alias, &c.require_signatures],
             )
             .map_err(taken_or_pg(format!("collection {}", c.id)))?;
             bump_generation(tx)
@@ -595,7 +596,7 @@ impl Store for PgStore {
     fn collection(&self, id: &str) -> Result<Option<CollectionRecord>> {
         self.with(|c| {
             Ok(c.query_opt(
-                "SELECT id, api_root, title, description, alias FROM collections WHERE id = $1",
+                "SELECT id, api_root, title, description, alias, require_signatures FROM collections WHERE id = $1",
                 &[&id],
             )
             .map_err(pg)?
@@ -607,7 +608,7 @@ impl Store for PgStore {
     fn collections(&self) -> Result<Vec<CollectionRecord>> {
         self.with(|c| {
             Ok(c.query(
-                "SELECT id, api_root, title, description, alias FROM collections ORDER BY coll",
+                "SELECT id, api_root, title, description, alias, require_signatures FROM collections ORDER BY coll",
                 &[],
             )
             .map_err(pg)?
@@ -1062,5 +1063,32 @@ impl Store for PgStore {
 
     fn log_witnesses(&self) -> Result<Vec<LogWitness>> {
         self.with(witness::log_witnesses)
+    }
+
+    fn bind_key(&self, member: &str, vkey: &str) -> Result<KeyBindingRecord> {
+        self.tx(|tx| crate::keys::bind(tx, member, vkey))
+    }
+
+    fn key_bindings(&self) -> Result<Vec<KeyBindingRecord>> {
+        self.with(|c| crate::keys::all(c))
+    }
+
+    fn current_key(&self, member: &str) -> Result<Option<KeyBindingRecord>> {
+        self.with(|c| crate::keys::current(c, member))
+    }
+
+    fn set_require_signatures(&self, collection: &str, required: bool) -> Result<()> {
+        self.tx(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE collections SET require_signatures = $1 WHERE id = $2",
+                    &[&required, &collection],
+                )
+                .map_err(pg)?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("collection {collection}")));
+            }
+            bump_generation(tx)
+        })
     }
 }

@@ -26,7 +26,7 @@ const UNVERSIONED: i64 = i64::MIN;
 /// The most reader connections kept open for reuse.
 const MAX_IDLE_READERS: usize = 16;
 
-fn backend(e: rusqlite::Error) -> StoreError {
+pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
@@ -71,7 +71,7 @@ fn open_conn(path: &Path, create: bool, cache_kib: u32) -> Result<Connection> {
     Ok(conn)
 }
 
-fn bump_generation(tx: &Transaction<'_>) -> Result<()> {
+pub(crate) fn bump_generation(tx: &Transaction<'_>) -> Result<()> {
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('generation', 1)
          ON CONFLICT (key) DO UPDATE SET value = value + 1",
@@ -190,6 +190,7 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA).map_err(backend)?;
         conn.execute_batch(crate::witness::WITNESS_SCHEMA)
             .map_err(backend)?;
+        crate::keys::migrate(&conn)?;
         // Stores from before per-contributor copies held one copy per value-identified id
         // under a fixed version key: that copy becomes its contributor's, versioned by its
         // date_added like every copy now (idempotent; nothing else changes).
@@ -442,7 +443,7 @@ fn poster(tx: &Transaction<'_>, id: MemberId) -> Result<Poster> {
 }
 
 /// Appends a leaf at the next log index, inside the caller's transaction.
-fn append_leaf(tx: &Transaction<'_>, entry: &LogEntry) -> Result<i64> {
+pub(crate) fn append_leaf(tx: &Transaction<'_>, entry: &LogEntry) -> Result<i64> {
     let idx: i64 = tx
         .query_row(
             "SELECT coalesce(max(idx) + 1, 0) FROM log_leaves",
@@ -792,8 +793,8 @@ impl Store for SqliteStore {
                 return Err(StoreError::NotFound(format!("API root {}", c.api_root)));
             }
             tx.execute(
-                "INSERT INTO collections (id, api_root, title, description, alias) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![c.id, c.api_root, c.title, c.description, c.alias],
+                "INSERT INTO collections (id, api_root, title, description, alias, require_signatures) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![c.id, c.api_root, c.title, c.description, c.alias, c.require_signatures],
             )
             .map_err(backend)?;
             bump_generation(&tx)?;
@@ -804,7 +805,7 @@ impl Store for SqliteStore {
     fn collection(&self, id: &str) -> Result<Option<CollectionRecord>> {
         self.read(|c| {
             c.prepare_cached(
-                "SELECT id, api_root, title, description, alias FROM collections WHERE id = ?1",
+                "SELECT id, api_root, title, description, alias, require_signatures FROM collections WHERE id = ?1",
             )
             .map_err(backend)?
             .query_row([id], |r| {
@@ -814,6 +815,7 @@ impl Store for SqliteStore {
                     title: r.get(2)?,
                     description: r.get(3)?,
                     alias: r.get(4)?,
+                    require_signatures: r.get(5)?,
                 })
             })
             .optional()
@@ -825,7 +827,7 @@ impl Store for SqliteStore {
         self.read(|c| {
             let mut st = c
                 .prepare_cached(
-                    "SELECT id, api_root, title, description, alias FROM collections ORDER BY coll",
+                    "SELECT id, api_root, title, description, alias, require_signatures FROM collections ORDER BY coll",
                 )
                 .map_err(backend)?;
             let rows = st
@@ -836,6 +838,7 @@ impl Store for SqliteStore {
                         title: r.get(2)?,
                         description: r.get(3)?,
                         alias: r.get(4)?,
+                        require_signatures: r.get(5)?,
                     })
                 })
                 .map_err(backend)?;
@@ -1272,5 +1275,21 @@ impl Store for SqliteStore {
 
     fn log_witnesses(&self) -> Result<Vec<detente_store::LogWitness>> {
         self.read(crate::witness::log_witnesses)
+    }
+
+    fn bind_key(&self, member: &str, vkey: &str) -> Result<detente_store::KeyBindingRecord> {
+        self.write(|w| crate::keys::bind(&mut w.conn, member, vkey))
+    }
+
+    fn key_bindings(&self) -> Result<Vec<detente_store::KeyBindingRecord>> {
+        self.read(crate::keys::all)
+    }
+
+    fn current_key(&self, member: &str) -> Result<Option<detente_store::KeyBindingRecord>> {
+        self.read(|c| crate::keys::current(c, member))
+    }
+
+    fn set_require_signatures(&self, collection: &str, required: bool) -> Result<()> {
+        self.write(|w| crate::keys::require_signatures(&mut w.conn, collection, required))
     }
 }

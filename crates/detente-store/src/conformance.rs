@@ -24,6 +24,7 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) {
     ownership_of_versions(fresh());
     value_copies_per_contributor(fresh());
     last_is_per_viewer(fresh());
+    contributor_keys(fresh());
     filters(fresh());
     delete_selections(fresh());
     failed_writes_change_nothing(fresh());
@@ -53,6 +54,7 @@ pub fn setup<S: Store>(s: S) -> S {
         title: "c".into(),
         description: None,
         alias: None,
+        require_signatures: false,
     })
     .unwrap();
     s
@@ -1259,4 +1261,71 @@ pub fn secret_created_once<S: Store>((a, b): (S, S)) {
         .collect();
     assert!(got.iter().all(|g| *g == got[0]), "one secret: {got:?}");
     assert_eq!(handles[1].secret("node", &|| vec![99; 32]).unwrap(), got[0]);
+}
+
+/// Contributor keys (issue 13): a binding appends a key-binding leaf in the same transaction,
+/// a rotation supersedes without removing, re-binding the current key logs nothing, unknown
+/// members are refused, and a collection's signature requirement can be set and cleared.
+pub fn contributor_keys<S: Store>(store: S) {
+    let s = setup(store);
+    for name in ["alice", "bob"] {
+        s.add_member(&NewMember {
+            name: name.into(),
+            role: Role::Contributor,
+            clearance: Clearance::Green,
+            secret_hash: "h".into(),
+        })
+        .unwrap();
+    }
+    assert!(matches!(
+        s.bind_key("nobody", "k+00000000+AA=="),
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(s.log_size().unwrap(), 0);
+    let first = s.bind_key("alice", "k1").unwrap();
+    assert_eq!(first.log_index, 0);
+    assert_eq!(first.superseded_by, None);
+    assert_eq!(first.nonce.len(), 32);
+    assert_eq!(s.log_leaves(0, 1).unwrap(), vec![first.leaf.clone()]);
+    assert_eq!(first.leaf[0], 0x03);
+    assert!(matches!(
+        s.bind_key("alice", "k1"),
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert_eq!(s.log_size().unwrap(), 1);
+    s.bind_key("bob", "kb").unwrap();
+    let second = s.bind_key("alice", "k2").unwrap();
+    assert_eq!(second.log_index, 2);
+    assert_eq!(s.current_key("alice").unwrap().unwrap().vkey, "k2");
+    assert_eq!(s.current_key("bob").unwrap().unwrap().vkey, "kb");
+    assert_eq!(s.current_key("carol").unwrap(), None);
+    let all = s.key_bindings().unwrap();
+    let summary: Vec<(&str, &str, Option<u64>)> = all
+        .iter()
+        .map(|b| (b.member.as_str(), b.vkey.as_str(), b.superseded_by))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("alice", "k1", Some(2)),
+            ("bob", "kb", None),
+            ("alice", "k2", None)
+        ]
+    );
+    assert_eq!(all[0], {
+        let mut f = first;
+        f.superseded_by = Some(2);
+        f
+    });
+    assert!(!s.collection(COLL).unwrap().unwrap().require_signatures);
+    let g = s.generation().unwrap();
+    s.set_require_signatures(COLL, true).unwrap();
+    assert!(s.collection(COLL).unwrap().unwrap().require_signatures);
+    assert!(s.generation().unwrap() > g);
+    s.set_require_signatures(COLL, false).unwrap();
+    assert!(!s.collections().unwrap()[0].require_signatures);
+    assert!(matches!(
+        s.set_require_signatures("no-such-collection", true),
+        Err(StoreError::NotFound(_))
+    ));
 }

@@ -57,6 +57,27 @@ pub fn tombstone_entry(t: &detente_logentry::Tombstone<'_>) -> Result<LogEntry> 
     })
 }
 
+/// The log entry of a contributor key binding (or rotation) made now, and its time.
+pub fn key_binding_entry(member: &str, vkey: &str) -> Result<(LogEntry, String)> {
+    let nonce = fresh_nonce()?;
+    let time = now_micros().to_string();
+    let leaf = detente_logentry::key_binding_leaf(
+        &detente_logentry::KeyBinding {
+            member,
+            vkey,
+            time: &time,
+        },
+        &nonce,
+    );
+    Ok((
+        LogEntry {
+            leaf: leaf.to_bytes().to_vec(),
+            nonce,
+        },
+        time,
+    ))
+}
+
 /// The time recorded in tombstones: µs since the epoch, in decimal.
 pub fn deletion_time() -> String {
     now_micros().to_string()

@@ -30,6 +30,9 @@
 //! - **Witnessing**: the witness state of an origin only moves by compare-and-set
 //!   ([`Store::witness_advance`]), so of two concurrent requests from the same state at most
 //!   one succeeds; trusted log keys, witness states and evidence are never removed.
+//! - **Contributor keys**: binding a key to a member ([`Store::bind_key`]) appends a
+//!   key-binding leaf in the same transaction; bindings are never removed, a new one
+//!   supersedes the member's previous one.
 //! - Backends are `Send + Sync` and called from blocking threads; calls may run
 //!   concurrently, and several handles (processes, nodes) may share one database.
 //!
@@ -63,10 +66,12 @@
 pub mod conformance;
 pub mod entries;
 pub mod migrations;
+mod keys;
 pub mod rules;
 mod types;
 mod witness;
 
+pub use keys::*;
 pub use types::*;
 pub use witness::*;
 
@@ -272,6 +277,19 @@ pub trait Store: Send + Sync + 'static {
     fn log_add_witness(&self, witness: &LogWitness) -> Result<()>;
     /// The witnesses of this node's log, in the order they were registered.
     fn log_witnesses(&self) -> Result<Vec<LogWitness>>;
+
+    // --- Contributor keys (issue 13) ---
+
+    /// Binds `member` to the contributor verifier key `vkey` (superseding its current one),
+    /// appending a key-binding leaf in the same transaction. `NotFound` for an unknown member;
+    /// `AlreadyExists` if `vkey` is the member's current key (nothing is logged).
+    fn bind_key(&self, member: &str, vkey: &str) -> Result<KeyBindingRecord>;
+    /// Every key binding ever made, in log order.
+    fn key_bindings(&self) -> Result<Vec<KeyBindingRecord>>;
+    /// The member's current (latest) key binding.
+    fn current_key(&self, member: &str) -> Result<Option<KeyBindingRecord>>;
+    /// Sets whether a collection refuses objects without a contributor signature.
+    fn set_require_signatures(&self, collection: &str, required: bool) -> Result<()>;
 }
 
 #[cfg(test)]

@@ -282,6 +282,8 @@ pub struct CollectionRecord {
     pub description: Option<String>,
     /// Alias, unique within the API root.
     pub alias: Option<String>,
+    /// Objects posted here must carry a valid contributor signature (issue 13).
+    pub require_signatures: bool,
 }
 
 /// One validated object version to store.

@@ -33,6 +33,20 @@ enum Cmd {
         /// Alias, unique in the API root.
         #[arg(long)]
         alias: Option<String>,
+        /// Refuse objects without a valid contributor signature (docs/signatures.md).
+        #[arg(long)]
+        require_signatures: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Require contributor signatures on an existing collection, or with --off stop requiring
+    /// them (objects already stored are not re-checked).
+    RequireSignatures {
+        /// Collection id.
+        collection: String,
+        /// Stop requiring signatures.
+        #[arg(long)]
+        off: bool,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -72,6 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             id,
             description,
             alias,
+            require_signatures,
             data,
         } => {
             let id = match id {
@@ -89,6 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     title: title.clone(),
                     description,
                     alias,
+                    require_signatures,
                 })
                 .with_context(|| format!("couldn't add collection {title:?}"))?;
             eprintln!("added collection {title:?}; its id:");
@@ -116,11 +132,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("couldn't revoke {member}'s access to {collection}"))?;
             eprintln!("revoked {member}'s access to {collection}");
         }
+        Cmd::RequireSignatures {
+            collection,
+            off,
+            data,
+        } => {
+            open_store(&data)?
+                .set_require_signatures(&collection, !off)
+                .with_context(|| format!("couldn't change collection {collection}"))?;
+            eprintln!(
+                "collection {collection} {} contributor signatures",
+                if off {
+                    "no longer requires"
+                } else {
+                    "now requires"
+                }
+            );
+        }
         Cmd::List { data } => {
             let store = open_store(&data)?;
             let mut out = std::io::stdout().lock();
             for c in store.collections()? {
-                writeln!(out, "{}\t{}\t{}", c.id, c.api_root, c.title)
+                let signed = if c.require_signatures {
+                    "\tsignatures required"
+                } else {
+                    ""
+                };
+                writeln!(out, "{}\t{}\t{}{signed}", c.id, c.api_root, c.title)
                     .context("couldn't write to standard output")?;
             }
         }

@@ -19,6 +19,7 @@ mod pull;
 mod push;
 mod scan;
 mod serve;
+mod signatures;
 mod token;
 mod verify;
 mod witness;
@@ -45,6 +46,8 @@ enum Command {
     Object(object::Args),
     /// Push a STIX bundle to a collection.
     Push(push::Args),
+    /// Make a contributor signing key (for `push --sign`); prints its verifier key.
+    Keygen(signatures::KeygenArgs),
     /// Pull a collection's objects as a STIX bundle.
     Pull(pull::Args),
     /// Verify a node's transparency log: signature, consistency, tiles and entries.
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         Command::Token(args) => token::run(args),
         Command::Object(args) => object::run(args),
         Command::Push(args) => push::run(args),
+        Command::Keygen(args) => signatures::keygen(args),
         Command::Pull(args) => pull::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Pattern(args) => pattern::run(args),

@@ -60,6 +60,22 @@ enum Cmd {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Bind a member to a contributor verifier key (from `detente keygen`), replacing its
+    /// current one; the binding is an entry of the node's transparency log. Safe while the
+    /// node runs.
+    SetKey {
+        /// Member name.
+        name: String,
+        /// The verifier key (name+hex+base64, Ed25519).
+        vkey: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List every key binding ever made, in log order.
+    Keys {
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 /// Prints one value alone on the last line of standard output.
@@ -144,6 +160,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("couldn't rotate the secret of {name}"))?;
             eprintln!("new secret of member {name}:");
             print_value(&secret)?;
+        }
+        Cmd::SetKey { name, vkey, data } => {
+            detente_sign::parse_contributor_key(&vkey)
+                .map_err(|e| anyhow::anyhow!("invalid verifier key: {e}"))?;
+            let b = open_store(&data)?
+                .bind_key(&name, &vkey)
+                .with_context(|| format!("couldn't bind a key to {name}"))?;
+            eprintln!(
+                "bound {name} to {vkey}; the binding is log entry {}",
+                b.log_index
+            );
+        }
+        Cmd::Keys { data } => {
+            let store = open_store(&data)?;
+            let mut out = std::io::stdout().lock();
+            for b in store.key_bindings()? {
+                let state = match b.superseded_by {
+                    Some(i) => format!("superseded at {i}"),
+                    None => "current".to_owned(),
+                };
+                writeln!(out, "{}	{}	{}	{state}", b.log_index, b.member, b.vkey)
+                    .context("couldn't write to standard output")?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

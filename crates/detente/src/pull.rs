@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Args as ClapArgs;
 
 use crate::push::{Client, Remote, progress, query_escape};
+use crate::signatures::{Bindings, KeySources, Verdict};
 
 /// Pull a collection's objects into a STIX bundle.
 #[derive(ClapArgs, Debug)]
@@ -26,11 +27,43 @@ pub struct Args {
     /// Objects per page.
     #[arg(long, default_value_t = 1000)]
     page: u32,
+    /// Check every object's contributor signature against the node's key bindings (proven in
+    /// its log) or --signer-key; list unsigned and failing objects; exit 1 if any fails.
+    #[arg(long)]
+    verify_signatures: bool,
+    /// The node's log verifier key (`detente log-key`), to prove its key bindings; defaults
+    /// to the key `detente verify` pinned for the node.
+    #[arg(long, value_name = "VKEY", requires = "verify_signatures")]
+    log_key: Option<String>,
+    /// A signer's key given directly, `NAME=VKEY` (repeatable); used beside the node's.
+    #[arg(long, value_name = "NAME=VKEY", requires = "verify_signatures")]
+    signer_key: Vec<String>,
+    /// `detente verify`'s state directory [default: $XDG_STATE_HOME/detente or
+    /// ~/.local/state/detente].
+    #[arg(long, env = "DETENTE_STATE", requires = "verify_signatures")]
+    state: Option<PathBuf>,
 }
 
 /// Runs `detente pull`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let client = Client::connect(&args.remote)?;
+    let bindings = if args.verify_signatures {
+        let sources = KeySources {
+            log_key: args.log_key.as_deref(),
+            state: args.state.clone(),
+            signer_keys: &args.signer_key,
+        };
+        let b = Bindings::fetch(&client, client.base()?, &args.remote.login, &sources)?;
+        eprintln!(
+            "signatures: {} key bindings proven in the node's log, {} given",
+            b.proven,
+            args.signer_key.len()
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let mut tally = Tally::default();
     let mut out: Box<dyn Write> = match &args.out {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("couldn't create {}", p.display()))?,
@@ -56,6 +89,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             out.write_all(b",")?;
         }
         serde_json::to_writer(&mut out, o)?;
+        if let Some(b) = &bindings {
+            bar.suspend(|| tally.add(o, b.check(o)));
+        }
         count += 1;
         bar.set_position(count);
         Ok(())
@@ -64,5 +100,55 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     out.flush().context("couldn't write the bundle")?;
     bar.finish_and_clear();
     eprintln!("pulled {count} objects");
+    if bindings.is_some() {
+        eprintln!(
+            "signatures: {} verified ({} by a superseded key), {} unsigned, {} failed",
+            tally.verified, tally.superseded, tally.unsigned, tally.failed
+        );
+        if tally.failed > 0 {
+            return Ok(ExitCode::from(1));
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `--verify-signatures` found.
+#[derive(Default)]
+struct Tally {
+    verified: u64,
+    superseded: u64,
+    unsigned: u64,
+    failed: u64,
+}
+
+impl Tally {
+    /// Counts one object's verdict and reports it unless it verified with a current key.
+    fn add(&mut self, o: &serde_json::Value, verdict: Verdict) {
+        let id = o
+            .get("id")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("?");
+        let version = ["modified", "created"]
+            .iter()
+            .find_map(|k| o.get(k).and_then(serde_json::Value::as_str))
+            .unwrap_or("");
+        match verdict {
+            Verdict::Verified(None) => self.verified += 1,
+            Verdict::Verified(Some(index)) => {
+                self.verified += 1;
+                self.superseded += 1;
+                eprintln!(
+                    "signed by a superseded key: {id} {version} (the key was replaced at log index {index})"
+                );
+            }
+            Verdict::Unsigned => {
+                self.unsigned += 1;
+                eprintln!("unsigned: {id} {version}");
+            }
+            Verdict::Failed(why) => {
+                self.failed += 1;
+                eprintln!("signature FAILED: {id} {version}: {why}");
+            }
+        }
+    }
 }

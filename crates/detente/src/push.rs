@@ -25,8 +25,9 @@ pub struct Remote {
     /// Collection id.
     #[arg(long)]
     collection: String,
+    /// How to authenticate.
     #[command(flatten)]
-    login: Login,
+    pub login: Login,
 }
 
 /// How to authenticate to a node and which certificate to trust.
@@ -162,6 +163,11 @@ impl Client {
         bail!("{what} failed with HTTP {status}: {detail}")
     }
 
+    /// The node's base URL (scheme, host and port), where `/log/` and `/whoami` are.
+    pub fn base(&self) -> anyhow::Result<&str> {
+        origin(&self.collection_url)
+    }
+
     /// GETs a resource as this member; returns the status and body, whatever the status.
     pub fn get(&self, url: &str) -> anyhow::Result<(u16, String)> {
         let mut resp = self
@@ -265,6 +271,10 @@ pub struct Args {
     /// Objects per envelope.
     #[arg(long, default_value_t = 1000)]
     batch: usize,
+    /// Sign each object with this key (from `detente keygen`) as the authenticated member
+    /// before sending it (docs/signatures.md).
+    #[arg(long, value_name = "KEYFILE")]
+    sign: Option<PathBuf>,
 }
 
 /// Runs `detente push`.
@@ -276,7 +286,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("couldn't read {}", args.file.display()))?;
     let value: Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not JSON", args.file.display()))?;
-    let objects = match value {
+    let mut objects = match value {
         Value::Array(a) => a,
         Value::Object(mut o) => match o.remove("objects") {
             Some(Value::Array(a)) => a,
@@ -288,6 +298,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ),
     };
     let client = Client::connect(&args.remote)?;
+    if let Some(path) = &args.sign {
+        let key = crate::signatures::load_signer(path)?;
+        let member = crate::signatures::whoami(&client, client.base()?)?;
+        crate::signatures::sign_all(&mut objects, &member, &key)?;
+        eprintln!(
+            "signed {} objects as {member} with key {}",
+            objects.len(),
+            key.verifier()
+        );
+    }
     let bar = progress(Some(objects.len() as u64), "objects");
     let (mut ok, mut failed) = (0u64, 0u64);
     for chunk in objects.chunks(args.batch) {

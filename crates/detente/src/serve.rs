@@ -246,7 +246,7 @@ fn ensure_origin(dir: &Path, wanted: Option<&str>) -> anyhow::Result<String> {
 }
 
 /// Writes a file only its owner can read.
-fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]

@@ -7,7 +7,7 @@
 //! collection against its receipt (see [`collection`]). Any failure is printed precisely and
 //! exits with status 1.
 
-mod collection;
+pub(crate) mod collection;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,7 +52,8 @@ pub struct Args {
     login: Login,
 }
 
-fn default_state_dir() -> anyhow::Result<PathBuf> {
+/// Where `detente verify` keeps its state when no `--state` is given.
+pub(crate) fn default_state_dir() -> anyhow::Result<PathBuf> {
     if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir).join("detente"));
     }

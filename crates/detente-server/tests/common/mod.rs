@@ -61,6 +61,7 @@ pub fn store(dir: &Path, collections: &[&str]) -> SqliteStore {
                 title: (*id).into(),
                 description: None,
                 alias: None,
+                require_signatures: false,
             })
             .unwrap();
     }

@@ -1,0 +1,223 @@
+//! Contributor signatures in the client (`docs/signatures.md`): `detente keygen`, the signing
+//! behind `detente push --sign` and the checking behind `detente pull --verify-signatures`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use detente_logentry::receipt::KeyBindingReceipt;
+use detente_sign::parse_contributor_key;
+use detente_tlog::{NoteSigner, VerifierKey, Verifiers};
+use detente_tlog_client::{Fetcher as _, HttpFetcher, Options, State, verify_log};
+use serde_json::Value;
+
+use crate::member::print_value;
+use crate::push::{Client, Login};
+use crate::verify::collection::{Checkpoints, fetch_receipt};
+
+/// Make a contributor signing key.
+#[derive(clap::Args, Debug)]
+pub struct KeygenArgs {
+    /// Write the signing key here (mode 0600); refused if the file exists.
+    #[arg(long)]
+    out: PathBuf,
+    /// The key's name (part of the verifier key and its key id).
+    #[arg(long, default_value = "detente-contributor")]
+    name: String,
+}
+
+/// Runs `detente keygen`: writes a C2SP signer key and prints its verifier key last.
+pub fn keygen(args: KeygenArgs) -> anyhow::Result<ExitCode> {
+    if args.out.exists() {
+        bail!(
+            "{} exists; refusing to overwrite a key (choose another --out)",
+            args.out.display()
+        );
+    }
+    let mut seed = [0u8; 32];
+    getrandom::getrandom(&mut seed).context("couldn't get randomness for a key")?;
+    let signer = NoteSigner::from_seed(&args.name, &seed)
+        .map_err(|e| anyhow::anyhow!("key name {:?}: {e}", args.name))?;
+    crate::serve::write_private(&args.out, format!("{}\n", signer.to_skey()).as_bytes())?;
+    eprintln!(
+        "wrote the signing key to {}; bind its verifier key to the member with `detente member set-key NAME VKEY --data DIR`:",
+        args.out.display()
+    );
+    print_value(&signer.verifier().to_string())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a signing key written by `detente keygen`.
+pub fn load_signer(path: &Path) -> anyhow::Result<NoteSigner> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("couldn't read the signing key {}", path.display()))?;
+    NoteSigner::parse(text.trim())
+        .map_err(|e| anyhow::anyhow!("{} is not a signing key: {e}", path.display()))
+}
+
+/// The authenticated member's name on the node (`GET /whoami`): what signatures name.
+pub fn whoami(client: &Client, base: &str) -> anyhow::Result<String> {
+    let me = client.get_json(&format!("{base}/whoami"))?;
+    me.get("member")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .context("the node's /whoami names no member")
+}
+
+/// Signs every object as `member`; the error names the object that could not be signed.
+pub fn sign_all(objects: &mut [Value], member: &str, key: &NoteSigner) -> anyhow::Result<()> {
+    for o in objects {
+        let id = o
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_owned();
+        detente_sign::sign(o, member, key).with_context(|| format!("couldn't sign {id}"))?;
+    }
+    Ok(())
+}
+
+/// A key a signer may have signed with.
+struct Bound {
+    key: VerifierKey,
+    /// Log index of the binding that replaced it.
+    superseded_by: Option<u64>,
+}
+
+/// What checking one object's signature found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Signed by its signer's key; `Some(index)` if that key was replaced by the binding at
+    /// that log index since.
+    Verified(Option<u64>),
+    /// No signature.
+    Unsigned,
+    /// The signature is malformed, by an unknown key, or does not verify.
+    Failed(String),
+}
+
+/// The contributor keys a reader checks signatures against.
+pub struct Bindings {
+    by_member: HashMap<String, Vec<Bound>>,
+    /// How many bindings were fetched from the node and proven in its log.
+    pub proven: usize,
+}
+
+/// Where `pull --verify-signatures` gets its keys from.
+pub struct KeySources<'a> {
+    /// The node's log verifier key, or `None` to use the one `detente verify` pinned.
+    pub log_key: Option<&'a str>,
+    /// `detente verify`'s state directory (pinned keys, last checkpoints).
+    pub state: Option<PathBuf>,
+    /// `NAME=VKEY` keys given on the command line (taken as current keys).
+    pub signer_keys: &'a [String],
+}
+
+impl Bindings {
+    /// Fetches the node's bindings (`/log/keys`) and proves each in its log: the log verifies
+    /// against its key and the remembered checkpoint, each binding's leaf is recomputed and
+    /// its inclusion checked against a checkpoint consistent with that one. Without a log key
+    /// (given or pinned), only `signer_keys` are used.
+    pub fn fetch(
+        client: &Client,
+        base: &str,
+        login: &Login,
+        sources: &KeySources<'_>,
+    ) -> anyhow::Result<Bindings> {
+        let mut out = Bindings {
+            by_member: HashMap::new(),
+            proven: 0,
+        };
+        for pair in sources.signer_keys {
+            let (name, vkey) = pair
+                .split_once('=')
+                .with_context(|| format!("--signer-key {pair:?}: expected NAME=VKEY"))?;
+            let key = parse_contributor_key(vkey)
+                .map_err(|e| anyhow::anyhow!("--signer-key {name}: {e}"))?;
+            out.by_member
+                .entry(name.to_owned())
+                .or_default()
+                .push(Bound {
+                    key,
+                    superseded_by: None,
+                });
+        }
+        let state_root = match &sources.state {
+            Some(d) => d.clone(),
+            None => crate::verify::default_state_dir()?,
+        };
+        let fetcher = HttpFetcher::with_agent(base, login.agent()?);
+        let state = State::new(&state_root, fetcher.location());
+        let log_key = sources
+            .log_key
+            .map(VerifierKey::parse)
+            .transpose()
+            .context("parsing --log-key (expected name+hex+base64)")?;
+        if log_key.is_none() && state.pinned_key()?.is_none() {
+            if sources.signer_keys.is_empty() {
+                bail!(
+                    "--verify-signatures needs the node's log key to prove its key bindings: give \
+                     --log-key (from `detente log-key` on the node), verify the node once with \
+                     `detente verify --key`, or give --signer-key NAME=VKEY"
+                );
+            }
+            return Ok(out);
+        }
+        let options = Options {
+            key: log_key,
+            skip_entries: true,
+            witnesses: Vec::new(),
+            quorum: 0,
+        };
+        let report = verify_log(&fetcher, Some(&state), &options)
+            .map_err(|e| anyhow::anyhow!("the node's log does not verify: {e}"))?;
+        let pinned = VerifierKey::parse(&report.key).context("the pinned log key is malformed")?;
+        let mut checkpoints = Checkpoints::new(client, base, Verifiers::new(vec![pinned]), &report);
+        let url = format!("{base}/log/keys");
+        let receipts: Vec<KeyBindingReceipt> = fetch_receipt(client, &url)?
+            .map_err(|e| anyhow::anyhow!("couldn't fetch the key bindings: {e}"))?;
+        for r in receipts {
+            let what = format!(
+                "the key binding of {} at log index {}",
+                r.member, r.log_index
+            );
+            r.check_entry()
+                .and_then(|()| r.check_inclusion())
+                .map_err(|e| anyhow::anyhow!("{what} is not in the node's log: {e}"))?;
+            checkpoints
+                .check_note(&r.checkpoint)
+                .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+            let key = parse_contributor_key(&r.vkey).map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+            out.by_member.entry(r.member).or_default().push(Bound {
+                key,
+                superseded_by: r.superseded_by,
+            });
+            out.proven += 1;
+        }
+        Ok(out)
+    }
+
+    /// Checks one object's signature against its signer's keys.
+    pub fn check(&self, object: &Value) -> Verdict {
+        let sig = match detente_sign::signature_of(object) {
+            Ok(Some(s)) => s,
+            Ok(None) => return Verdict::Unsigned,
+            Err(e) => return Verdict::Failed(e.to_string()),
+        };
+        let Some(bound) = self.by_member.get(&sig.signer) else {
+            return Verdict::Failed(format!("signer {:?} has no key binding", sig.signer));
+        };
+        let Some(b) = bound.iter().find(|b| b.key.key_id() == sig.key_id) else {
+            return Verdict::Failed(format!(
+                "signer {:?} has no key with id {} bound",
+                sig.signer,
+                sig.key_id_hex()
+            ));
+        };
+        match detente_sign::verify(object, &sig.signer, &b.key) {
+            Ok(_) => Verdict::Verified(b.superseded_by),
+            Err(e) => Verdict::Failed(e.to_string()),
+        }
+    }
+}
