@@ -45,7 +45,8 @@ fn rank(t: Option<Tlp>) -> TlpRank {
 /// Validates one posted object into what the store keeps, or the reason it is refused.
 /// `now` and `max_future_skew` are µs: a `modified` (or `created`) further ahead than the
 /// skew is refused, so no version can stay "latest" by being dated in the far future.
-fn prepare(raw: &RawValue, now: i64, max_future_skew: i64) -> Result<NewObject, StatusDetail> {
+/// (Also how a sync reads a partner's object: the same rules decide what it is.)
+pub fn prepare(raw: &RawValue, now: i64, max_future_skew: i64) -> Result<NewObject, StatusDetail> {
     let value: Value = serde_json::from_str(raw.get()).map_err(|e| StatusDetail {
         id: String::new(),
         version: String::new(),

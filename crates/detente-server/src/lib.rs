@@ -8,6 +8,7 @@ mod auth;
 pub mod credentials;
 mod cursor;
 mod error;
+mod federation;
 mod handlers;
 mod identity;
 mod ingest;
@@ -30,6 +31,7 @@ use detente_store::{ApiRootRecord, Store};
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
+pub use ingest::prepare as prepare_object;
 pub use log::LogService;
 pub use metrics::Metrics;
 pub use net::{Limits, tls_config};
