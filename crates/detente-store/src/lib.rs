@@ -124,7 +124,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores an envelope's object versions and its status record in one transaction.
     ///
-    /// This is the only path by which object versions enter the store.
+    /// This and [`Store::mirror_apply`] (same rules, same log entries) are the only paths by
+    /// which object versions enter the store.
     fn ingest(&self, batch: IngestBatch) -> Result<IngestReport>;
 
     /// Object versions matching a query, one page.

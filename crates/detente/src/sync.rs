@@ -565,3 +565,28 @@ fn check_object(
         partner_date_added: o.date_added,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_frontier_resumes_the_same_tree() {
+        for size in [0u64, 1, 255, 256, 257, 70_000] {
+            let mut tree = TreeBuilder::new();
+            for i in 0..size {
+                tree.append(detente_tlog::leaf_hash(&i.to_be_bytes()));
+                tree.take_full_tiles();
+            }
+            let mut resumed =
+                decode_frontier(size, &encode_frontier(tree.partial_hashes())).unwrap();
+            assert_eq!(resumed.root(), tree.root(), "size {size}");
+            let next = detente_tlog::leaf_hash(b"next");
+            tree.append(next);
+            resumed.append(next);
+            assert_eq!(resumed.root(), tree.root(), "size {size} + 1");
+        }
+        assert!(decode_frontier(3, &encode_frontier(&[vec![]])).is_err());
+        assert!(decode_frontier(1, &[1, 0, 0]).is_err());
+    }
+}
