@@ -45,13 +45,23 @@ fn rank(t: Option<Tlp>) -> TlpRank {
 /// Validates one posted object into what the store keeps, or the reason it is refused.
 /// `now` and `max_future_skew` are µs: a `modified` (or `created`) further ahead than the
 /// skew is refused, so no version can stay "latest" by being dated in the far future.
-/// (Also how a sync reads a partner's object: the same rules decide what it is.)
-pub fn prepare(raw: &RawValue, now: i64, max_future_skew: i64) -> Result<NewObject, StatusDetail> {
+fn prepare(raw: &RawValue, now: i64, max_future_skew: i64) -> Result<NewObject, StatusDetail> {
     let value: Value = serde_json::from_str(raw.get()).map_err(|e| StatusDetail {
         id: String::new(),
         version: String::new(),
         message: Some(format!("not JSON: {e}")),
     })?;
+    prepare_parsed(raw.get(), &value, now, max_future_skew)
+}
+
+/// [`prepare`] of an object already parsed (`value` is `text` parsed); also how a sync reads
+/// a partner's object, so the same rules decide what it is.
+pub fn prepare_parsed(
+    text: &str,
+    value: &Value,
+    now: i64,
+    max_future_skew: i64,
+) -> Result<NewObject, StatusDetail> {
     let str_prop = |name: &str| {
         value
             .get(name)
@@ -67,7 +77,7 @@ pub fn prepare(raw: &RawValue, now: i64, max_future_skew: i64) -> Result<NewObje
         },
         message: Some(message),
     };
-    let meta = detente_stix::validate_object(&value).map_err(|e| fail(e.to_string()))?;
+    let meta = detente_stix::validate_object(value).map_err(|e| fail(e.to_string()))?;
     let spec_version = meta
         .spec_version
         .clone()
@@ -85,7 +95,7 @@ pub fn prepare(raw: &RawValue, now: i64, max_future_skew: i64) -> Result<NewObje
             meta.id
         )));
     }
-    if let Some(problem) = lookalike_problem(&value) {
+    if let Some(problem) = lookalike_problem(value) {
         return Err(fail(problem));
     }
     let version_ts = meta.modified.as_ref().or(meta.created.as_ref());
@@ -136,7 +146,7 @@ pub fn prepare(raw: &RawValue, now: i64, max_future_skew: i64) -> Result<NewObje
         spec_version,
         tlp: rank(tlp),
         recipients,
-        body: raw.get().to_owned(),
+        body: text.to_owned(),
         id: meta.id,
         object_type: meta.object_type,
     })

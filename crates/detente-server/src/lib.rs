@@ -31,7 +31,7 @@ use detente_store::{ApiRootRecord, Store};
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
-pub use ingest::prepare as prepare_object;
+pub use ingest::prepare_parsed as prepare_object;
 pub use log::LogService;
 pub use metrics::Metrics;
 pub use net::{Limits, tls_config};

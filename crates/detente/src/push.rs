@@ -122,6 +122,8 @@ pub struct Client {
     auth: String,
     /// The collection URL, ending in `/`.
     pub collection_url: String,
+    /// The API root URL, ending in `/`.
+    pub api_root: String,
     /// HTTP requests made so far.
     requests: std::cell::Cell<u64>,
 }
@@ -158,6 +160,7 @@ impl Client {
             agent,
             auth,
             collection_url: String::new(),
+            api_root: String::new(),
             requests: std::cell::Cell::new(0),
         };
         let mut root = url.to_owned();
@@ -178,6 +181,7 @@ impl Client {
             };
         }
         client.collection_url = format!("{root}collections/{collection}/");
+        client.api_root = root;
         Ok(client)
     }
 

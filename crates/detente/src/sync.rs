@@ -191,18 +191,12 @@ fn sync_peer<S: Store>(store: &S, peer: &PeerRecord, page: usize) -> PeerReport 
 /// A client of the partner's API root (discovered when the URL is the server's).
 fn connect(peer: &PeerRecord) -> anyhow::Result<Client> {
     let agent = agent_trusting(peer.ca_cert.as_deref().map(str::as_bytes), false)?;
-    // The collection is filled in per mirror; the client only keeps the API root.
-    let c = Client::with_agent(agent, peer.authorization.clone(), &peer.url, "")?;
-    Ok(c)
-}
-
-/// The API root URL of a client made by [`connect`].
-fn api_root(c: &Client) -> &str {
-    c.collection_url.trim_end_matches("collections//")
+    // Mirrors name their collections; the client is used through its API root.
+    Client::with_agent(agent, peer.authorization.clone(), &peer.url, "")
 }
 
 fn log_url(c: &Client, path: &str) -> anyhow::Result<String> {
-    Ok(format!("{}/log/{path}", origin(&c.collection_url)?))
+    Ok(format!("{}/log/{path}", origin(&c.api_root)?))
 }
 
 fn get_ok(c: &Client, url: &str) -> anyhow::Result<Vec<u8>> {
@@ -266,6 +260,7 @@ fn advance_log<S: Store>(store: &S, peer: &PeerRecord, c: &Client) -> anyhow::Re
         None => (TreeBuilder::new(), 0),
     };
     let n = checkpoint.size;
+    let started = std::time::Instant::now();
     let mut chunk: Vec<Vec<u8>> = Vec::new();
     let mut chunk_start = from;
     let mut idx = from;
@@ -313,6 +308,12 @@ fn advance_log<S: Store>(store: &S, peer: &PeerRecord, c: &Client) -> anyhow::Re
             peer.name
         );
     }
+    tracing::info!(
+        peer = %peer.name,
+        entries = n - from,
+        ms = started.elapsed().as_millis() as u64,
+        "verified the partner's new log entries"
+    );
     Ok(log)
 }
 
@@ -413,8 +414,7 @@ fn sync_mirror<S: Store>(
     let mut at = (mirror.objects_after, mirror.tombstones_after);
     let base = format!(
         "{}collections/{}/federation/feed/",
-        api_root(c),
-        mirror.remote_collection
+        c.api_root, mirror.remote_collection
     );
     loop {
         let url = format!(
@@ -425,20 +425,16 @@ fn sync_mirror<S: Store>(
         Client::check(status, &body, &format!("GET {url}"))?;
         let feed: FeedIn = serde_json::from_str(&body)
             .with_context(|| format!("{url} did not answer a federation feed"))?;
+        // The partner's entries at the indices of the page, in feed order (tombstones, then
+        // objects); one beyond the accepted checkpoint is never read.
         let indices: Vec<u64> = feed
             .tombstones
             .iter()
             .map(|t| t.index)
             .chain(feed.objects.iter().map(|o| o.index))
-            .filter(|&i| i < log.size)
+            .map(|i| i.min(log.size))
             .collect();
-        let leaves = store.peer_leaves_at(&peer.name, &indices)?;
-        let leaf_at = |i: u64| {
-            indices
-                .iter()
-                .position(|&x| x == i)
-                .and_then(|p| leaves.get(p).cloned().flatten())
-        };
+        let mut leaves = store.peer_leaves_at(&peer.name, &indices)?.into_iter();
         let mut next = at;
         let mut deleted = Vec::new();
         let mut objects = Vec::new();
@@ -447,19 +443,20 @@ fn sync_mirror<S: Store>(
                 r.pending = true;
                 break;
             }
-            match check_tombstone(t, &mirror.remote_collection, leaf_at(t.index)) {
+            match check_tombstone(t, &mirror.remote_collection, leaves.next().flatten()) {
                 Ok(()) => deleted.push(t.deleted_index),
                 Err(why) => r.refused.push((t.object_id.clone(), why)),
             }
             next.1 = i64::try_from(t.index).unwrap_or(i64::MAX);
         }
+        // Every tombstone took its entry unless the page stopped there.
         if !r.pending {
             for o in &feed.objects {
                 if o.index >= log.size {
                     r.pending = true;
                     break;
                 }
-                match check_object(o, &mirror.remote_collection, leaf_at(o.index)) {
+                match check_object(o, &mirror.remote_collection, leaves.next().flatten()) {
                     Ok(m) => objects.push(m),
                     Err((id, why)) => r.refused.push((id, why)),
                 }
@@ -522,13 +519,16 @@ fn check_object(
     leaf: Option<Vec<u8>>,
 ) -> Result<MirroredObject, (String, String)> {
     let skew = i64::try_from(detente_server::DEFAULT_MAX_FUTURE_SKEW.as_micros()).unwrap_or(0);
-    let mut object = detente_server::prepare_object(&o.object, detente_server::now_micros(), skew)
-        .map_err(|d| {
-            (
-                d.id,
-                format!("not valid STIX 2.1: {}", d.message.unwrap_or_default()),
-            )
-        })?;
+    let value: serde_json::Value = serde_json::from_str(o.object.get())
+        .map_err(|e| (String::new(), format!("not JSON: {e}")))?;
+    let mut object =
+        detente_server::prepare_object(o.object.get(), &value, detente_server::now_micros(), skew)
+            .map_err(|d| {
+                (
+                    d.id,
+                    format!("not valid STIX 2.1: {}", d.message.unwrap_or_default()),
+                )
+            })?;
     let refuse = |why: String| (object.id.clone(), why);
     let leaf = leaf.ok_or_else(|| {
         refuse(format!(
@@ -536,8 +536,6 @@ fn check_object(
             o.index
         ))
     })?;
-    let value: serde_json::Value =
-        serde_json::from_str(o.object.get()).map_err(|e| refuse(format!("not JSON: {e}")))?;
     let expect = detente_logentry::object_leaf(
         &detente_logentry::ObjectVersion {
             collection,

@@ -383,6 +383,35 @@ fn b_mirrors_a_verified_with_provenance_deletions_and_refusals() {
     let (code, out) = sync(&p.b_dir, &["--peer", "wrongkey"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("not signed by the pinned log key"), "{out}");
+
+    // A peer whose checkpoints need a witness's cosignature A does not have is refused too.
+    let b_witness = last_line(&ok(detente(
+        &["witness", "key", "--data", &s(&p.b_dir)],
+        &[],
+    )));
+    ok(detente(
+        &[
+            "peer",
+            "add",
+            "quorum",
+            "--url",
+            &a.url,
+            "--log-key",
+            &p.a_key,
+            "--witness",
+            &b_witness,
+            "--quorum",
+            "1",
+            "--credentials",
+            &s(&p.nodeb_file),
+            "--data",
+            &s(&p.b_dir),
+        ],
+        &[],
+    ));
+    let (code, out) = sync(&p.b_dir, &["--peer", "quorum"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("not cosigned by enough witnesses"), "{out}");
     assert!(!p.a_key.is_empty());
 }
 
