@@ -39,6 +39,10 @@ enum Route {
     Objects(String, String),
     Object(String, String, String),
     Versions(String, String, String),
+    /// A partner's mirroring feed (`crate::federation`).
+    Feed(String, String),
+    /// Provenance of a mirrored object's versions (`crate::federation`).
+    Provenance(String, String, String),
 }
 
 /// Parses a path; every TAXII path ends in `/`.
@@ -60,6 +64,10 @@ fn route(path: &str) -> Option<Route> {
         [r, "collections", c, "objects"] => Route::Objects(root(r), own(c)),
         [r, "collections", c, "objects", o] => Route::Object(root(r), own(c), own(o)),
         [r, "collections", c, "objects", o, "versions"] => Route::Versions(root(r), own(c), own(o)),
+        [r, "collections", c, "federation", "feed"] => Route::Feed(root(r), own(c)),
+        [r, "collections", c, "objects", o, "provenance"] => {
+            Route::Provenance(root(r), own(c), own(o))
+        }
         _ => return None,
     })
 }
@@ -305,6 +313,8 @@ fn get<S: Store>(
         Route::Versions(root, cid, oid) => {
             list(a, p, &root, &cid, Some(&oid), Kind::Versions, query)
         }
+        Route::Feed(root, cid) => crate::federation::feed(a, p, &root, &cid, query),
+        Route::Provenance(root, cid, oid) => crate::federation::provenance(a, p, &root, &cid, &oid),
     }
 }
 

@@ -56,6 +56,17 @@ fn prepare(raw: &RawValue, now: i64, max_future_skew: i64) -> Result<NewObject, 
         version: String::new(),
         message: Some(format!("not JSON: {e}")),
     })?;
+    prepare_parsed(raw.get(), &value, now, max_future_skew)
+}
+
+/// [`prepare`] of an object already parsed (`value` is `text` parsed); also how a sync reads
+/// a partner's object, so the same rules decide what it is.
+pub fn prepare_parsed(
+    text: &str,
+    value: &Value,
+    now: i64,
+    max_future_skew: i64,
+) -> Result<NewObject, StatusDetail> {
     let str_prop = |name: &str| {
         value
             .get(name)
@@ -71,7 +82,7 @@ fn prepare(raw: &RawValue, now: i64, max_future_skew: i64) -> Result<NewObject, 
         },
         message: Some(message),
     };
-    let meta = detente_stix::validate_object(&value).map_err(|e| fail(e.to_string()))?;
+    let meta = detente_stix::validate_object(value).map_err(|e| fail(e.to_string()))?;
     let spec_version = meta
         .spec_version
         .clone()
@@ -89,7 +100,7 @@ fn prepare(raw: &RawValue, now: i64, max_future_skew: i64) -> Result<NewObject, 
             meta.id
         )));
     }
-    if let Some(problem) = lookalike_problem(&value) {
+    if let Some(problem) = lookalike_problem(value) {
         return Err(fail(problem));
     }
     let version_ts = meta.modified.as_ref().or(meta.created.as_ref());
@@ -140,7 +151,7 @@ fn prepare(raw: &RawValue, now: i64, max_future_skew: i64) -> Result<NewObject, 
         spec_version,
         tlp: rank(tlp),
         recipients,
-        body: raw.get().to_owned(),
+        body: text.to_owned(),
         id: meta.id,
         object_type: meta.object_type,
     })

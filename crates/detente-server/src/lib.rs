@@ -8,6 +8,7 @@ mod auth;
 pub mod credentials;
 mod cursor;
 mod error;
+mod federation;
 mod handlers;
 mod identity;
 mod ingest;
@@ -31,6 +32,7 @@ use detente_store::{ApiRootRecord, Store};
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
+pub use ingest::prepare_parsed as prepare_object;
 pub use log::LogService;
 pub use metrics::Metrics;
 pub use net::{Limits, tls_config};

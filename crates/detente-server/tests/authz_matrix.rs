@@ -3,7 +3,8 @@
 //! RED with and without recipients, upper-case marking ids, granular markings, an object
 //! with versions at several levels, value-identified copies from two contributors) on the
 //! TAXII endpoints (discovery, API root, status, collections, objects, object, versions,
-//! manifest, DELETE, POST), `/whoami`, `/log/receipt` and `/log/keys`, checked against a model of what
+//! manifest, DELETE, POST), the federation feed and provenance, `/whoami` and
+//! `/log/receipt` and `/log/keys`, checked against a model of what
 //! each member may see: nothing above a member's view is returned, counted, listed,
 //! receipted or deletable, and a hidden object answers exactly like an absent one.
 
@@ -362,6 +363,43 @@ fn nothing_above_a_members_view_is_returned_listed_counted_or_deletable() {
             assert_eq!(got, want, "{who} {path}");
             assert_eq!(items.len(), want.len(), "{who} {path}: counted once each");
         }
+        // The federation feed (what a partner node mirrors): every version the member may
+        // read, each once, and no tombstones (nothing was deleted).
+        let (st, body) = n.call(
+            "GET",
+            &format!("{base}/federation/feed/?limit=1000"),
+            who,
+            None,
+        );
+        cases += 1;
+        if m.read() {
+            assert_eq!(st, 200, "{who} feed: {body}");
+            let feed: Value = serde_json::from_str(&body).unwrap();
+            let items: Vec<&Value> = feed["objects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| &e["object"])
+                .collect();
+            let got: BTreeSet<(String, String)> = items
+                .iter()
+                .map(|o| {
+                    let v = model.iter().find(|v| v.body == **o).unwrap();
+                    (v.id.clone(), v.version.clone())
+                })
+                .collect();
+            assert_eq!(got, expect_all, "{who} feed");
+            assert_eq!(items.len(), expect_all.len(), "{who} feed: each once");
+            assert_eq!(feed["tombstones"], json!([]), "{who} feed");
+        } else {
+            assert_eq!(st, denied, "{who} feed");
+        }
+        let (_, absent_prov) = n.call(
+            "GET",
+            &format!("{base}/objects/{ABSENT}/provenance/"),
+            who,
+            None,
+        );
         // Per object: by id, versions, receipt, DELETE by anyone but the owner and admins.
         let (_, absent_get) = n.call("GET", &format!("{base}/objects/{ABSENT}/"), who, None);
         let (absent_del_st, absent_del) =
@@ -405,6 +443,27 @@ fn nothing_above_a_members_view_is_returned_listed_counted_or_deletable() {
                     if m.read() { 404 } else { denied },
                     "{who} versions {id}"
                 );
+            }
+            // Provenance: nothing here is mirrored; hidden answers like absent.
+            let (st, body) = n.call(
+                "GET",
+                &format!("{base}/objects/{id}/provenance/"),
+                who,
+                None,
+            );
+            cases += 1;
+            if !m.read() {
+                assert_eq!(st, denied, "{who} provenance {id}");
+            } else if vs.is_empty() {
+                assert_eq!(st, 404, "{who} provenance {id}");
+                assert_eq!(
+                    body.replace(id, "X"),
+                    absent_prov.replace(ABSENT, "X"),
+                    "{who} provenance {id}"
+                );
+            } else {
+                assert_eq!(st, 200, "{who} provenance {id}");
+                assert_eq!(body, r#"{"provenance":[]}"#, "{who} provenance {id}");
             }
             let (st, _) = n.call("GET", &format!("/log/receipt/{COLL}/{id}"), who, None);
             cases += 1;
@@ -515,6 +574,41 @@ fn nothing_above_a_members_view_is_returned_listed_counted_or_deletable() {
                 "{who}"
             );
         }
+    }
+    // Tombstones in the feed: an admin removes every version of the object with versions at
+    // several levels; each member's feed carries the tombstones of exactly the versions it
+    // could read.
+    let multi = "indicator--00000000-0000-4000-8000-000000000040";
+    let (st, _) = n.call("DELETE", &format!("{base}/objects/{multi}/"), "admin", None);
+    assert_eq!(st, 200);
+    for m in &members {
+        let who = &m.name;
+        let (st, body) = n.call(
+            "GET",
+            &format!("{base}/federation/feed/?limit=1000"),
+            who,
+            None,
+        );
+        cases += 1;
+        if !m.read() {
+            assert_eq!(st, if m.write() { 403 } else { 404 }, "{who} feed");
+            continue;
+        }
+        let feed: Value = serde_json::from_str(&body).unwrap();
+        let got: BTreeSet<String> = feed["tombstones"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                assert_eq!(t["object_id"], multi, "{who}");
+                t["version"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        let want: BTreeSet<String> = seen(&model, m, multi)
+            .iter()
+            .map(|v| v.version.clone())
+            .collect();
+        assert_eq!(got, want, "{who} tombstones");
     }
     println!(
         "authorization matrix: {} members x {} objects (+1 absent), {} versions: {cases} cases",

@@ -11,6 +11,7 @@
 //! `(coll, date_added)` for all versions, and `(coll, object_type, date_added)` for types.
 
 mod keys;
+mod peers;
 mod psi_audit;
 mod schema;
 mod store;

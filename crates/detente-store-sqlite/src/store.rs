@@ -119,7 +119,7 @@ fn visibility(viewer: &Viewer, args: &mut Vec<Sql>) -> String {
 }
 
 /// Pushes a viewer's parameters; returns their numbers (clearance, member, name).
-fn vis_params(viewer: &Viewer, args: &mut Vec<Sql>) -> (usize, usize, usize) {
+pub(crate) fn vis_params(viewer: &Viewer, args: &mut Vec<Sql>) -> (usize, usize, usize) {
     args.push(Sql::Integer(i64::from(viewer.clearance.0)));
     let c = args.len();
     args.push(Sql::Integer(viewer.member));
@@ -130,7 +130,7 @@ fn vis_params(viewer: &Viewer, args: &mut Vec<Sql>) -> (usize, usize, usize) {
 
 /// SQL for the visibility of the row `t` to the viewer whose parameters are `(c, m, n)`
 /// ([`Viewer::sees`] in SQL).
-fn vis_of(t: &str, (c, m, n): (usize, usize, usize)) -> String {
+pub(crate) fn vis_of(t: &str, (c, m, n): (usize, usize, usize)) -> String {
     format!(
         "({t}.tlp <= ?{c} OR ({t}.tlp = 4 AND ({t}.contributor = ?{m} OR EXISTS (SELECT 1 FROM \
          red_recipients r WHERE r.date_added = {t}.date_added AND r.member = ?{n}))))"
@@ -191,6 +191,8 @@ impl SqliteStore {
         conn.execute_batch(crate::witness::WITNESS_SCHEMA)
             .map_err(backend)?;
         crate::keys::migrate(&conn)?;
+        conn.execute_batch(crate::peers::PEERS_SCHEMA)
+            .map_err(backend)?;
         // Stores from before per-contributor copies held one copy per value-identified id
         // under a fixed version key: that copy becomes its contributor's, versioned by its
         // date_added like every copy now (idempotent; nothing else changes).
@@ -244,7 +246,7 @@ impl SqliteStore {
         out
     }
 
-    fn coll_key(conn: &Connection, id: &str) -> Result<i64> {
+    pub(crate) fn coll_key(conn: &Connection, id: &str) -> Result<i64> {
         conn.query_row("SELECT coll FROM collections WHERE id = ?1", [id], |r| {
             r.get(0)
         })
@@ -280,7 +282,7 @@ impl SqliteStore {
     }
 }
 
-fn ingest_tx(
+pub(crate) fn ingest_tx(
     tx: &Transaction<'_>,
     w_last: &mut i64,
     batch: &IngestBatch,
@@ -459,16 +461,16 @@ pub(crate) fn append_leaf(tx: &Transaction<'_>, entry: &LogEntry) -> Result<i64>
 }
 
 /// An object version being deleted, with what its tombstone needs.
-struct Deleted {
-    date_added: i64,
-    version: Option<String>,
-    tlp: i64,
-    contributor: i64,
-    leaf_idx: i64,
+pub(crate) struct Deleted {
+    pub(crate) date_added: i64,
+    pub(crate) version: Option<String>,
+    pub(crate) tlp: i64,
+    pub(crate) contributor: i64,
+    pub(crate) leaf_idx: i64,
 }
 
 /// Logs the deletion of one object version, inside the caller's transaction.
-fn log_tombstone(
+pub(crate) fn log_tombstone(
     tx: &Transaction<'_>,
     collection: &str,
     object_id: &str,
@@ -507,6 +509,33 @@ fn log_tombstone(
     ])
     .map_err(backend)?;
     Ok(())
+}
+
+/// Recomputes the first and last flags of an object's remaining versions after a deletion.
+pub(crate) fn refresh_bounds(tx: &Transaction<'_>, coll: i64, object_id: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE objects SET
+           is_first = (version_us = (SELECT min(version_us) FROM objects WHERE coll = ?1 AND object_id = ?2)),
+           is_last = (version_us = (SELECT max(version_us) FROM objects WHERE coll = ?1 AND object_id = ?2))
+         WHERE coll = ?1 AND object_id = ?2",
+        params![coll, object_id],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// The last `date_added` handed out by any process on the file: read inside a write
+/// transaction, so the stored value is the one serialization point.
+fn last_date_added(tx: &Transaction<'_>, ours: i64) -> Result<i64> {
+    let stored: Option<i64> = tx
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'last_date_added'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(backend)?;
+    Ok(ours.max(stored.unwrap_or(0)))
 }
 
 /// Logs a newly stored object version with a fresh random nonce.
@@ -918,13 +947,8 @@ impl Store for SqliteStore {
         self.write(|w| {
             let tx = w.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             // Another process (an admin command, a sync) may have ingested into this file
-            // since our last write: the write lock taken by BEGIN IMMEDIATE makes the stored
-            // value the one serialization point for date_added.
-            let stored: Option<i64> = tx
-                .query_row("SELECT value FROM meta WHERE key = 'last_date_added'", [], |r| r.get(0))
-                .optional()
-                .map_err(backend)?;
-            let mut last = w.last_date_added.max(stored.unwrap_or(0));
+            // since our last write.
+            let mut last = last_date_added(&tx, w.last_date_added)?;
             let outcomes = ingest_tx(&tx, &mut last, &batch)?;
             let status = rules::status_record(&batch, &outcomes);
             tx.execute(
@@ -1018,7 +1042,10 @@ impl Store for SqliteStore {
         scope: &DeleteScope,
     ) -> Result<Vec<DeletedVersion>> {
         self.write(|w| {
-            let tx = w.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
             let coll = SqliteStore::coll_key(&tx, collection)?;
             let mut args: Vec<Sql> = vec![Sql::Integer(coll), Sql::Text(object_id.to_owned())];
             let mut conds = vec!["o.coll = ?1".to_owned(), "o.object_id = ?2".to_owned()];
@@ -1065,7 +1092,14 @@ impl Store for SqliteStore {
                 tx.execute("DELETE FROM objects WHERE date_added = ?1", [d.date_added])
                     .map_err(backend)?;
                 // red_recipients rows stay: they decide who may see the tombstone.
-                log_tombstone(&tx, collection, object_id, d, scope.member_name(), &deleted_at)?;
+                log_tombstone(
+                    &tx,
+                    collection,
+                    object_id,
+                    d,
+                    scope.member_name(),
+                    &deleted_at,
+                )?;
             }
             let gone: Vec<DeletedVersion> = rows
                 .into_iter()
@@ -1076,14 +1110,7 @@ impl Store for SqliteStore {
                 })
                 .collect();
             if !gone.is_empty() {
-                tx.execute(
-                    "UPDATE objects SET
-                       is_first = (version_us = (SELECT min(version_us) FROM objects WHERE coll = ?1 AND object_id = ?2)),
-                       is_last = (version_us = (SELECT max(version_us) FROM objects WHERE coll = ?1 AND object_id = ?2))
-                     WHERE coll = ?1 AND object_id = ?2",
-                    params![coll, object_id],
-                )
-                .map_err(backend)?;
+                refresh_bounds(&tx, coll, object_id)?;
             }
             tx.commit().map_err(backend)?;
             Ok(gone)
@@ -1291,5 +1318,105 @@ impl Store for SqliteStore {
 
     fn set_require_signatures(&self, collection: &str, required: bool) -> Result<()> {
         self.write(|w| crate::keys::require_signatures(&mut w.conn, collection, required))
+    }
+
+    fn peer_add(&self, peer: &detente_store::NewPeer) -> Result<detente_store::PeerRecord> {
+        self.write(|w| {
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let p = crate::peers::add(&tx, peer)?;
+            tx.commit().map_err(backend)?;
+            Ok(p)
+        })
+    }
+
+    fn peer(&self, name: &str) -> Result<Option<detente_store::PeerRecord>> {
+        self.read(|c| crate::peers::peer(c, name))
+    }
+
+    fn peers(&self) -> Result<Vec<detente_store::PeerRecord>> {
+        self.read(crate::peers::peers)
+    }
+
+    fn peer_add_mirror(
+        &self,
+        peer: &str,
+        remote_collection: &str,
+        local_collection: &str,
+    ) -> Result<detente_store::MirrorRecord> {
+        self.write(|w| {
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let m = crate::peers::add_mirror(&tx, peer, remote_collection, local_collection)?;
+            tx.commit().map_err(backend)?;
+            Ok(m)
+        })
+    }
+
+    fn mirrors(&self, peer: Option<&str>) -> Result<Vec<detente_store::MirrorRecord>> {
+        self.read(|c| crate::peers::mirrors(c, peer))
+    }
+
+    fn peer_leaves_put(&self, peer: &str, start: u64, leaves: &[Vec<u8>]) -> Result<()> {
+        self.write(|w| {
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            crate::peers::leaves_put(&tx, peer, start, leaves)?;
+            tx.commit().map_err(backend)
+        })
+    }
+
+    fn peer_leaves_at(&self, peer: &str, indices: &[u64]) -> Result<Vec<Option<Vec<u8>>>> {
+        self.read(|c| crate::peers::leaves_at(c, peer, indices))
+    }
+
+    fn peer_log_accept(
+        &self,
+        peer: &str,
+        expected: Option<u64>,
+        new: &detente_store::PeerLog,
+    ) -> Result<bool> {
+        self.write(|w| crate::peers::log_accept(&w.conn, peer, expected, new))
+    }
+
+    fn mirror_apply(
+        &self,
+        page: &detente_store::MirrorPage,
+    ) -> Result<detente_store::MirrorApplied> {
+        self.write(|w| {
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let mut last = last_date_added(&tx, w.last_date_added)?;
+            let applied = crate::peers::apply(&tx, &mut last, page)?;
+            tx.commit().map_err(backend)?;
+            w.last_date_added = last;
+            Ok(applied)
+        })
+    }
+
+    fn mirror_provenance(
+        &self,
+        collection: &str,
+        date_added: &[i64],
+    ) -> Result<Vec<detente_store::Provenance>> {
+        self.read(|c| crate::peers::provenance(c, collection, date_added))
+    }
+
+    fn log_tombstones_after(
+        &self,
+        collection: &str,
+        viewer: &Viewer,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<detente_store::TombstoneFeedEntry>> {
+        self.read(|c| crate::peers::tombstones_after(c, collection, viewer, after, limit))
     }
 }

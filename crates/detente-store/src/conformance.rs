@@ -24,6 +24,7 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) {
     ownership_of_versions(fresh());
     value_copies_per_contributor(fresh());
     last_is_per_viewer(fresh());
+    peers_and_mirrors(fresh());
     contributor_keys(fresh());
     filters(fresh());
     delete_selections(fresh());
@@ -1328,4 +1329,162 @@ pub fn contributor_keys<S: Store>(store: S) {
         s.set_require_signatures("no-such-collection", true),
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// Peers (issue 13): the identity member, mirrors, partner log entries, the accepted
+/// checkpoint's compare-and-set, and mirror pages: objects with provenance, partner
+/// tombstones with local ones, positions moved by compare-and-set in the same transaction.
+pub fn peers_and_mirrors<S: Store>(store: S) {
+    use crate::{MirrorPage, MirroredObject, NewPeer, PeerLog};
+    let s = setup(store);
+    let peer = NewPeer {
+        name: "a".into(),
+        url: "https://a.example".into(),
+        log_key: "a+00000000+AA".into(),
+        witnesses: vec!["w+11111111+BB".into()],
+        quorum: 1,
+        authorization: "Bearer t".into(),
+        ca_cert: None,
+        identity: NewMember {
+            name: "peer:a".into(),
+            role: Role::Contributor,
+            clearance: Clearance::AmberStrict,
+            secret_hash: "x".into(),
+        },
+    };
+    let g = s.generation().unwrap();
+    let added = s.peer_add(&peer).unwrap();
+    assert!(s.generation().unwrap() > g);
+    let identity = s.member_by_name("peer:a").unwrap().unwrap();
+    assert!(identity.disabled);
+    assert_eq!(added.member, identity.id);
+    assert_eq!(s.peer("a").unwrap().unwrap(), added);
+    assert_eq!(s.peers().unwrap(), vec![added.clone()]);
+    assert!(matches!(
+        s.peer_add(&peer),
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        s.peer_add_mirror("nobody", "r", COLL),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.peer_add_mirror("a", "r", "no-such-collection"),
+        Err(StoreError::NotFound(_))
+    ));
+    let m = s.peer_add_mirror("a", "remote", COLL).unwrap();
+    assert_eq!((m.objects_after, m.tombstones_after), (0, -1));
+    assert!(matches!(
+        s.peer_add_mirror("a", "remote", COLL),
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert_eq!(s.mirrors(Some("a")).unwrap(), vec![m.clone()]);
+    assert_eq!(s.mirrors(None).unwrap(), vec![m.clone()]);
+
+    s.peer_leaves_put("a", 2, &[vec![2], vec![3]]).unwrap();
+    s.peer_leaves_put("a", 3, &[vec![33]]).unwrap();
+    assert_eq!(
+        s.peer_leaves_at("a", &[1, 2, 3]).unwrap(),
+        vec![None, Some(vec![2]), Some(vec![33])]
+    );
+    let log = |size: u64| PeerLog {
+        size,
+        root: vec![size as u8; 32],
+        note: b"note".to_vec(),
+        frontier: vec![1, 2],
+    };
+    assert!(s.peer_log_accept("a", None, &log(4)).unwrap());
+    assert!(!s.peer_log_accept("a", None, &log(5)).unwrap());
+    assert!(!s.peer_log_accept("a", Some(3), &log(5)).unwrap());
+    assert!(s.peer_log_accept("a", Some(4), &log(5)).unwrap());
+    assert_eq!(s.peer("a").unwrap().unwrap().log, Some(log(5)));
+
+    let mirrored = |n: u32, version: i64, partner_index: u64| MirroredObject {
+        object: obj(
+            &format!("tool--{n}"),
+            version,
+            TlpRank::AMBER,
+            &format!(r#"{{"id":"tool--{n}","v":{version}}}"#),
+        ),
+        partner_index,
+        partner_contributor: "alice".into(),
+        partner_date_added: 1000 + partner_index as i64,
+    };
+    let applied = s
+        .mirror_apply(&MirrorPage {
+            mirror: m.id,
+            expected: (0, -1),
+            next: (1002, -1),
+            deleted: vec![],
+            objects: vec![mirrored(1, 1, 0), mirrored(1, 2, 1), mirrored(2, 1, 2)],
+        })
+        .unwrap();
+    assert_eq!(applied.new, vec!["tool--1", "tool--2"]);
+    assert_eq!(applied.updated, vec!["tool--1"]);
+    // Stale positions: refused, nothing applied.
+    assert!(matches!(
+        s.mirror_apply(&MirrorPage {
+            mirror: m.id,
+            expected: (0, -1),
+            next: (1003, -1),
+            deleted: vec![],
+            objects: vec![mirrored(3, 1, 3)],
+        }),
+        Err(StoreError::Invalid(_))
+    ));
+    let admin = viewer(1, "admin", TlpRank::AMBER_STRICT);
+    let page = s.query_objects(&query(admin.clone(), all())).unwrap();
+    assert_eq!(page.items.len(), 3);
+    let dates: Vec<i64> = page.items.iter().map(|o| o.date_added).collect();
+    let prov = s.mirror_provenance(COLL, &dates).unwrap();
+    assert_eq!(
+        prov.iter().map(|p| p.partner_index).collect::<Vec<_>>(),
+        vec![0, 1, 2]
+    );
+    assert!(
+        prov.iter()
+            .all(|p| p.peer == "a" && p.partner_contributor == "alice")
+    );
+    // The peer's identity owns them: a local contributor's new version is refused.
+    let r = s
+        .ingest(IngestBatch {
+            contributor: 2,
+            ..batch(vec![obj("tool--1", 9, TlpRank::CLEAR, r#"{"x":1}"#)], "st")
+        })
+        .unwrap();
+    assert_eq!(r.outcomes, vec![IngestOutcome::NotOwner]);
+    // A partner tombstone of entry 1 deletes that version here, with a local tombstone.
+    let before = s.log_size().unwrap();
+    let applied = s
+        .mirror_apply(&MirrorPage {
+            mirror: m.id,
+            expected: (1002, -1),
+            next: (1002, 7),
+            deleted: vec![1, 99],
+            objects: vec![mirrored(1, 2, 1)],
+        })
+        .unwrap();
+    assert_eq!(applied.deleted, vec!["tool--1"]);
+    // The same version posted again after its deletion is stored again.
+    assert_eq!(applied.updated, vec!["tool--1"]);
+    assert_eq!(s.log_size().unwrap(), before + 2);
+    let ts = s.log_tombstones_after(COLL, &admin, -1, 10).unwrap();
+    assert_eq!(ts.len(), 1);
+    assert_eq!(
+        (ts[0].object_id.as_str(), ts[0].entry.member.as_str()),
+        ("tool--1", "peer:a")
+    );
+    assert!(
+        s.log_tombstones_after(COLL, &admin, i64::try_from(ts[0].entry.index).unwrap(), 10)
+            .unwrap()
+            .is_empty()
+    );
+    // Hidden from a viewer who could not read the deleted version.
+    assert!(
+        s.log_tombstones_after(COLL, &viewer(3, "g", TlpRank::GREEN), -1, 10)
+            .unwrap()
+            .is_empty()
+    );
+    let m = &s.mirrors(Some("a")).unwrap()[0];
+    assert_eq!((m.objects_after, m.tombstones_after), (1002, 7));
 }

@@ -33,6 +33,10 @@
 //! - **Contributor keys**: binding a key to a member ([`Store::bind_key`]) appends a
 //!   key-binding leaf in the same transaction; bindings are never removed, a new one
 //!   supersedes the member's previous one.
+//! - **Federation**: a mirror page ([`Store::mirror_apply`]) stores its objects (through the
+//!   same ingest rules and log entries), applies the partner's tombstones, keeps provenance
+//!   and moves the mirror's positions in one transaction, by compare-and-set on the positions;
+//!   a partner checkpoint is accepted by compare-and-set on the size ([`Store::peer_log_accept`]).
 //! - Backends are `Send + Sync` and called from blocking threads; calls may run
 //!   concurrently, and several handles (processes, nodes) may share one database.
 //!
@@ -67,11 +71,13 @@ pub mod conformance;
 pub mod entries;
 pub mod migrations;
 mod keys;
+mod peers;
 pub mod rules;
 mod types;
 mod witness;
 
 pub use keys::*;
+pub use peers::*;
 pub use types::*;
 pub use witness::*;
 
@@ -202,7 +208,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores an envelope's object versions and its status record in one transaction.
     ///
-    /// This is the only path by which object versions enter the store.
+    /// This and [`Store::mirror_apply`] (same rules, same log entries) are the only paths by
+    /// which object versions enter the store.
     fn ingest(&self, batch: IngestBatch) -> Result<IngestReport>;
 
     /// Object versions matching a query, one page.
@@ -290,6 +297,48 @@ pub trait Store: Send + Sync + 'static {
     fn current_key(&self, member: &str) -> Result<Option<KeyBindingRecord>>;
     /// Sets whether a collection refuses objects without a contributor signature.
     fn set_require_signatures(&self, collection: &str, required: bool) -> Result<()>;
+
+    // --- Peers and mirrors (issue 13) ---
+
+    /// Adds a partner node and its local identity member (disabled) in one transaction;
+    /// `AlreadyExists` on a taken peer or member name.
+    fn peer_add(&self, peer: &NewPeer) -> Result<PeerRecord>;
+    /// The partner called `name`.
+    fn peer(&self, name: &str) -> Result<Option<PeerRecord>>;
+    /// Every partner, ordered by name.
+    fn peers(&self) -> Result<Vec<PeerRecord>>;
+    /// Mirrors a partner collection into a local one; `NotFound` for an unknown peer or local
+    /// collection, `AlreadyExists` if that partner collection is already mirrored there.
+    fn peer_add_mirror(
+        &self,
+        peer: &str,
+        remote_collection: &str,
+        local_collection: &str,
+    ) -> Result<MirrorRecord>;
+    /// The mirrors of one partner (every partner when `None`), in the order they were added.
+    fn mirrors(&self, peer: Option<&str>) -> Result<Vec<MirrorRecord>>;
+    /// Stores fetched partner log entries from index `start` on (not yet accepted: they
+    /// count only below the accepted size); replaces any stored at those indices.
+    fn peer_leaves_put(&self, peer: &str, start: u64, leaves: &[Vec<u8>]) -> Result<()>;
+    /// Stored partner log entries at `indices` (`None` where absent), in the same order.
+    fn peer_leaves_at(&self, peer: &str, indices: &[u64]) -> Result<Vec<Option<Vec<u8>>>>;
+    /// Compare-and-set: accepts `new` as the partner's checkpoint if the accepted size is
+    /// still `expected` (`None`: none yet); false if it was not.
+    fn peer_log_accept(&self, peer: &str, expected: Option<u64>, new: &PeerLog) -> Result<bool>;
+    /// Applies one verified mirror page in one transaction; `Invalid` if the mirror's
+    /// positions are no longer `page.expected` (another sync applied it).
+    fn mirror_apply(&self, page: &MirrorPage) -> Result<MirrorApplied>;
+    /// Provenance of the mirrored versions among `date_added` values of a collection.
+    fn mirror_provenance(&self, collection: &str, date_added: &[i64]) -> Result<Vec<Provenance>>;
+    /// Tombstones of a collection's versions that `viewer` could see, with log index above
+    /// `after`, in log order, at most `limit`.
+    fn log_tombstones_after(
+        &self,
+        collection: &str,
+        viewer: &Viewer,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<TombstoneFeedEntry>>;
 }
 
 #[cfg(test)]

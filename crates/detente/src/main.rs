@@ -14,12 +14,14 @@ mod lookalike;
 mod member;
 mod object;
 mod pattern;
+mod peer;
 mod psi;
 mod pull;
 mod push;
 mod scan;
 mod serve;
 mod signatures;
+mod sync;
 mod token;
 mod verify;
 mod witness;
@@ -64,6 +66,10 @@ enum Command {
     Log(log::Args),
     /// Witness partners' logs: key, trusted logs, evidence of equivocation.
     Witness(witness::Args),
+    /// Partner nodes and mirrors of their collections.
+    Peer(peer::Args),
+    /// Mirror partners' collections: one verified round.
+    Sync(sync::Args),
     /// Look-alikes of protected domains in logs or name lists; permutations of a domain.
     Lookalike(lookalike::Args),
 }
@@ -95,6 +101,8 @@ fn main() -> ExitCode {
         Command::Log(args) => log::run(args),
         Command::Witness(args) => witness::run(args),
         Command::Lookalike(args) => lookalike::run(args),
+        Command::Peer(args) => peer::run(args),
+        Command::Sync(args) => sync::run(args),
     };
     match result {
         Ok(code) => code,

@@ -86,7 +86,8 @@ pub fn print_value(value: &str) -> anyhow::Result<()> {
         .context("couldn't write to standard output")
 }
 
-fn valid_name(name: &str) -> anyhow::Result<()> {
+/// Checks a member (or peer) name: 1-64 of a-z A-Z 0-9 - _ .
+pub fn valid_name(name: &str) -> anyhow::Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name

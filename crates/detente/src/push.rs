@@ -57,21 +57,59 @@ impl Login {
     /// An HTTP agent trusting what `--ca-cert`/`--insecure` say; HTTP error statuses are
     /// returned, not raised.
     pub fn agent(&self) -> anyhow::Result<Agent> {
-        let mut tls = TlsConfig::builder().disable_verification(self.insecure);
-        if let Some(path) = &self.ca_cert {
-            let pem =
-                std::fs::read(path).with_context(|| format!("couldn't read {}", path.display()))?;
-            let cert = Certificate::from_pem(&pem)
-                .with_context(|| format!("{} is not a PEM certificate", path.display()))?;
-            tls = tls.root_certs(RootCerts::new_with_certs(&[cert]));
-        }
-        Ok(Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(300)))
-            .tls_config(tls.build())
-            .build()
-            .into())
+        agent_trusting(self.ca_cert_pem()?.as_deref(), self.insecure)
     }
+
+    /// The PEM text of `--ca-cert`, if given.
+    pub fn ca_cert_pem(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        self.ca_cert
+            .as_ref()
+            .map(|path| {
+                std::fs::read(path).with_context(|| format!("couldn't read {}", path.display()))
+            })
+            .transpose()
+    }
+
+    /// Whether `--insecure` was given.
+    pub fn insecure(&self) -> bool {
+        self.insecure
+    }
+
+    /// The `Authorization` header value these options give.
+    pub fn authorization(&self) -> anyhow::Result<String> {
+        if let Some(t) = &self.token {
+            return Ok(format!("Bearer {t}"));
+        }
+        let pair = match (&self.credentials, &self.user, &self.secret) {
+            (Some(path), _, _) => std::fs::read_to_string(path)
+                .with_context(|| format!("couldn't read {}", path.display()))?
+                .trim()
+                .to_owned(),
+            (None, Some(u), Some(s)) => format!("{u}:{s}"),
+            _ => bail!("give --credentials FILE, --user NAME with DETENTE_SECRET, or --token"),
+        };
+        use base64::Engine;
+        Ok(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        ))
+    }
+}
+
+/// An HTTP agent trusting the PEM certificate `ca` (else the system roots), verifying
+/// nothing if `insecure`; HTTP error statuses are returned, not raised.
+pub fn agent_trusting(ca: Option<&[u8]>, insecure: bool) -> anyhow::Result<Agent> {
+    let mut tls = TlsConfig::builder().disable_verification(insecure);
+    if let Some(pem) = ca {
+        let cert = Certificate::from_pem(pem).context("--ca-cert is not a PEM certificate")?;
+        tls = tls.root_certs(RootCerts::new_with_certs(&[cert]));
+    }
+    Ok(Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(300)))
+        .tls_config(tls.build())
+        .build()
+        .into())
 }
 
 /// Percent-encodes a query-string value.
@@ -85,9 +123,14 @@ pub struct Client {
     auth: String,
     /// The collection URL, ending in `/`.
     pub collection_url: String,
+    /// The API root URL, ending in `/`.
+    pub api_root: String,
+    /// HTTP requests made so far.
+    requests: std::cell::Cell<u64>,
 }
 
-fn origin(url: &str) -> anyhow::Result<&str> {
+/// The scheme and authority of an http(s) URL (`https://host:port`).
+pub fn origin(url: &str) -> anyhow::Result<&str> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
@@ -104,28 +147,22 @@ impl Client {
 
     /// Connects to `collection` at `url` (an API root or server URL) as `login`.
     pub fn connect_to(url: &str, collection: &str, r: &Login) -> anyhow::Result<Client> {
-        let agent = r.agent()?;
-        let auth = if let Some(t) = &r.token {
-            format!("Bearer {t}")
-        } else {
-            let pair = match (&r.credentials, &r.user, &r.secret) {
-                (Some(path), _, _) => std::fs::read_to_string(path)
-                    .with_context(|| format!("couldn't read {}", path.display()))?
-                    .trim()
-                    .to_owned(),
-                (None, Some(u), Some(s)) => format!("{u}:{s}"),
-                _ => bail!("give --credentials FILE, --user NAME with DETENTE_SECRET, or --token"),
-            };
-            use base64::Engine;
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(pair)
-            )
-        };
+        Self::with_agent(r.agent()?, r.authorization()?, url, collection)
+    }
+
+    /// Connects to `collection` at `url` through `agent`, sending `auth` as `Authorization`.
+    pub fn with_agent(
+        agent: Agent,
+        auth: String,
+        url: &str,
+        collection: &str,
+    ) -> anyhow::Result<Client> {
         let mut client = Client {
             agent,
             auth,
             collection_url: String::new(),
+            api_root: String::new(),
+            requests: std::cell::Cell::new(0),
         };
         let mut root = url.to_owned();
         if !root.ends_with('/') {
@@ -145,10 +182,12 @@ impl Client {
             };
         }
         client.collection_url = format!("{root}collections/{collection}/");
+        client.api_root = root;
         Ok(client)
     }
 
-    fn check(status: u16, body: &str, what: &str) -> anyhow::Result<()> {
+    /// Fails with the node's error description unless `status` is a success.
+    pub fn check(status: u16, body: &str, what: &str) -> anyhow::Result<()> {
         if (200..300).contains(&status) {
             return Ok(());
         }
@@ -170,6 +209,15 @@ impl Client {
 
     /// GETs a resource as this member; returns the status and body, whatever the status.
     pub fn get(&self, url: &str) -> anyhow::Result<(u16, String)> {
+        let (status, body) = self.get_bytes(url)?;
+        let body =
+            String::from_utf8(body).with_context(|| format!("the answer of {url} is not UTF-8"))?;
+        Ok((status, body))
+    }
+
+    /// [`Client::get`] for a binary resource.
+    pub fn get_bytes(&self, url: &str) -> anyhow::Result<(u16, Vec<u8>)> {
+        self.requests.set(self.requests.get() + 1);
         let mut resp = self
             .agent
             .get(url)
@@ -182,9 +230,14 @@ impl Client {
             .body_mut()
             .with_config()
             .limit(MAX_RESPONSE)
-            .read_to_string()
+            .read_to_vec()
             .with_context(|| format!("couldn't read the answer of {url}"))?;
         Ok((status, body))
+    }
+
+    /// HTTP requests this client made so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.get()
     }
 
     /// GETs a TAXII resource; returns its JSON.
@@ -223,6 +276,7 @@ impl Client {
 
     /// POSTs an envelope; returns the status resource.
     pub fn post_envelope(&self, body: &str) -> anyhow::Result<Value> {
+        self.requests.set(self.requests.get() + 1);
         let url = format!("{}objects/", self.collection_url);
         let mut resp = self
             .agent

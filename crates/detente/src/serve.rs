@@ -125,6 +125,9 @@ pub struct Args {
     /// How far ahead of this node's clock a posted `modified` may be, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = detente_server::DEFAULT_MAX_FUTURE_SKEW.as_secs())]
     max_future_skew: u64,
+    /// Run a `detente sync` round of every partner every SECS seconds (`docs/federation.md`).
+    #[arg(long, value_name = "SECS")]
+    sync_interval: Option<u64>,
 }
 
 /// Connections the kernel queues for a listener while the node is at its connection cap
@@ -470,6 +473,28 @@ fn serve_store<S: Store>(store: S, args: Args) -> anyhow::Result<ExitCode> {
                     Err(e) => tracing::error!(error = %e, "transparency log step failed"),
                 }
                 std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+        });
+    }
+    if let Some(secs) = args.sync_interval {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_secs(secs.max(1)));
+                match crate::sync::sync_all(&*store, None, crate::sync::DEFAULT_PAGE) {
+                    Ok(reports) => {
+                        for r in reports {
+                            for line in r.lines() {
+                                if r.bad() {
+                                    tracing::warn!("sync: {line}");
+                                } else {
+                                    tracing::info!("sync: {line}");
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %format!("{e:#}"), "sync round failed"),
+                }
             }
         });
     }

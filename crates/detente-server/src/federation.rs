@@ -1,0 +1,228 @@
+//! What a partner node needs to mirror a collection (issue 13), and provenance of mirrored
+//! objects for readers. A partner is an ordinary member here: both endpoints show exactly what
+//! the caller may read (grants, TLP, RED recipients), like the objects endpoints.
+//!
+//! - `GET {root}collections/{id}/federation/feed/?objects_after=µs&tombstones_after=N&limit=L`:
+//!   the tombstones of versions the caller could read, after log index `N`, then (when those
+//!   are exhausted) every version the caller may read added after `objects_after`, each with
+//!   its log entry (index, nonce, contributor) and its stored bytes verbatim.
+//! - `GET {root}collections/{id}/objects/{object}/provenance/`: for each version of the object
+//!   the caller may read that was mirrored from a partner, where it came from.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use detente_logentry::receipt::encode;
+use detente_store::{ObjectQuery, Store, VersionMatch};
+use detente_taxii::time::format_micros;
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::App;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::handlers::collection;
+
+#[derive(Serialize)]
+struct FeedTombstone {
+    index: u64,
+    object_id: String,
+    version: String,
+    member: String,
+    time: String,
+    deleted_index: u64,
+    nonce: String,
+}
+
+#[derive(Serialize)]
+struct FeedObject {
+    date_added: i64,
+    index: u64,
+    nonce: String,
+    contributor: String,
+    object: Box<RawValue>,
+}
+
+#[derive(Serialize)]
+struct Feed {
+    tombstones: Vec<FeedTombstone>,
+    objects: Vec<FeedObject>,
+    more: bool,
+}
+
+#[derive(Serialize)]
+struct ProvenanceOut {
+    version: String,
+    date_added: String,
+    peer: String,
+    partner_log_index: u64,
+    partner_contributor: String,
+    partner_date_added: String,
+}
+
+#[derive(Serialize)]
+struct Provenances {
+    provenance: Vec<ProvenanceOut>,
+}
+
+fn json<T: Serialize>(value: &T) -> Result<Response, ApiError> {
+    let body = serde_json::to_vec(value).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(r)
+}
+
+fn int_param(query: &str, name: &str, default: i64) -> Result<i64, ApiError> {
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        if k == name {
+            return v.parse().map_err(|_| {
+                ApiError::BadRequest(format!("`{name}` must be an integer, not {v:?}"))
+            });
+        }
+    }
+    Ok(default)
+}
+
+fn readable<S: Store>(
+    a: &App<S>,
+    p: &Principal,
+    root: &str,
+    cid: &str,
+) -> Result<detente_store::CollectionRecord, ApiError> {
+    let c = collection(a, p, root, cid)?;
+    if !p.access(&c.id).0 {
+        return Err(ApiError::Forbidden(
+            "you may not read this collection".into(),
+        ));
+    }
+    Ok(c)
+}
+
+const ALL: VersionMatch = VersionMatch {
+    all: true,
+    first: false,
+    last: false,
+    exact: Vec::new(),
+};
+
+/// `GET …/federation/feed/`.
+pub(crate) fn feed<S: Store>(
+    a: &App<S>,
+    p: &Principal,
+    root: &str,
+    cid: &str,
+    query: &str,
+) -> Result<Response, ApiError> {
+    let c = readable(a, p, root, cid)?;
+    let objects_after = int_param(query, "objects_after", 0)?;
+    let tombstones_after = int_param(query, "tombstones_after", -1)?;
+    let limit = int_param(query, "limit", a.config.default_page_size as i64)?;
+    let limit = usize::try_from(limit.max(1))
+        .unwrap_or(1)
+        .min(a.config.max_page_size);
+    let viewer = p.viewer();
+    let mut tombstones =
+        a.store
+            .log_tombstones_after(&c.id, &viewer, tombstones_after, limit + 1)?;
+    let mut more = tombstones.len() > limit;
+    tombstones.truncate(limit);
+    let mut objects = Vec::new();
+    // Objects only once the tombstones are drained, so a partner applies every deletion
+    // before any later re-post of the same version.
+    if !more {
+        let page = a.store.query_objects(&ObjectQuery {
+            collection: c.id.clone(),
+            viewer,
+            ids: Vec::new(),
+            types: Vec::new(),
+            versions: ALL,
+            spec_versions: Vec::new(),
+            added_after: Some(objects_after),
+            after: None,
+            limit,
+            max_bytes: a.config.max_page_bytes,
+            with_body: true,
+        })?;
+        more = page.more;
+        for o in page.items {
+            let e = a
+                .store
+                .log_object_entry(o.date_added)?
+                .ok_or_else(|| ApiError::Internal(format!("no log entry for {}", o.date_added)))?;
+            objects.push(FeedObject {
+                date_added: o.date_added,
+                index: e.index,
+                nonce: encode(&e.nonce),
+                contributor: e.contributor,
+                object: RawValue::from_string(o.body)
+                    .map_err(|e| ApiError::Internal(format!("stored object is not JSON: {e}")))?,
+            });
+        }
+    }
+    json(&Feed {
+        tombstones: tombstones
+            .into_iter()
+            .map(|t| FeedTombstone {
+                index: t.entry.index,
+                object_id: t.object_id,
+                version: t.entry.version,
+                member: t.entry.member,
+                time: t.entry.time,
+                deleted_index: t.entry.deleted_index,
+                nonce: encode(&t.entry.nonce),
+            })
+            .collect(),
+        objects,
+        more,
+    })
+}
+
+/// `GET …/objects/{object}/provenance/`.
+pub(crate) fn provenance<S: Store>(
+    a: &App<S>,
+    p: &Principal,
+    root: &str,
+    cid: &str,
+    oid: &str,
+) -> Result<Response, ApiError> {
+    let c = readable(a, p, root, cid)?;
+    let page = a.store.query_objects(&ObjectQuery {
+        collection: c.id.clone(),
+        viewer: p.viewer(),
+        ids: vec![oid.to_owned()],
+        types: Vec::new(),
+        versions: ALL,
+        spec_versions: Vec::new(),
+        added_after: None,
+        after: None,
+        limit: a.config.max_page_size,
+        max_bytes: usize::MAX,
+        with_body: false,
+    })?;
+    if page.items.is_empty() {
+        return Err(ApiError::NotFound(format!("no object {oid} here")));
+    }
+    let dates: Vec<i64> = page.items.iter().map(|o| o.date_added).collect();
+    let found = a.store.mirror_provenance(&c.id, &dates)?;
+    let provenance = page
+        .items
+        .iter()
+        .filter_map(|o| {
+            let f = found.iter().find(|f| f.date_added == o.date_added)?;
+            Some(ProvenanceOut {
+                version: o
+                    .version
+                    .clone()
+                    .unwrap_or_else(|| format_micros(o.date_added)),
+                date_added: format_micros(o.date_added),
+                peer: f.peer.clone(),
+                partner_log_index: f.partner_index,
+                partner_contributor: f.partner_contributor.clone(),
+                partner_date_added: format_micros(f.partner_date_added),
+            })
+        })
+        .collect();
+    json(&Provenances { provenance })
+}

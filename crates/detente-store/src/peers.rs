@@ -1,0 +1,149 @@
+//! Records of federation (issue 13): the partner nodes this node mirrors from, what it has
+//! verified of each partner's transparency log, the mirrors of partner collections into local
+//! ones, and the provenance kept beside every mirrored object version.
+
+use crate::{MemberId, NewMember, NewObject, TombstoneLogEntry};
+
+/// A partner node to add.
+#[derive(Debug, Clone)]
+pub struct NewPeer {
+    /// Local name of the partner (`[A-Za-z0-9._-]`, 1–64).
+    pub name: String,
+    /// The partner's base URL (discovery and `/log/` live under it).
+    pub url: String,
+    /// The partner's log verifier key (`name+hex+base64`), pinned.
+    pub log_key: String,
+    /// Witness keys whose cosignatures count towards `quorum`.
+    pub witnesses: Vec<String>,
+    /// Valid witness cosignatures a partner checkpoint needs (0: none).
+    pub quorum: u32,
+    /// The `Authorization` header value this node sends to the partner (it is a member there).
+    pub authorization: String,
+    /// A PEM certificate to trust for the partner's TLS, if any.
+    pub ca_cert: Option<String>,
+    /// The local member that contributes the partner's mirrored versions (disabled: nobody
+    /// logs in as it); created with the peer.
+    pub identity: NewMember,
+}
+
+/// A partner node as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerRecord {
+    /// Local name.
+    pub name: String,
+    /// Base URL.
+    pub url: String,
+    /// Pinned log key.
+    pub log_key: String,
+    /// Witness keys.
+    pub witnesses: Vec<String>,
+    /// Witness quorum.
+    pub quorum: u32,
+    /// The `Authorization` header value for the partner.
+    pub authorization: String,
+    /// Trusted PEM certificate.
+    pub ca_cert: Option<String>,
+    /// The local member contributing the mirrored versions.
+    pub member: MemberId,
+    /// The partner checkpoint last accepted, if any.
+    pub log: Option<PeerLog>,
+}
+
+/// A partner checkpoint this node verified and accepted, with the tree's right edge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerLog {
+    /// Tree size.
+    pub size: u64,
+    /// Root hash (32 bytes).
+    pub root: Vec<u8>,
+    /// The signed checkpoint note as the partner served it.
+    pub note: Vec<u8>,
+    /// The tree's partial tiles (opaque to the store; the syncing code encodes them).
+    pub frontier: Vec<u8>,
+}
+
+/// One partner collection mirrored into a local one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorRecord {
+    /// Row id.
+    pub id: i64,
+    /// The partner's local name.
+    pub peer: String,
+    /// The partner's collection id.
+    pub remote_collection: String,
+    /// The local collection id.
+    pub local_collection: String,
+    /// Paging position in the partner's objects: its last `date_added` applied (µs; 0 none).
+    pub objects_after: i64,
+    /// Paging position in the partner's tombstones: its last tombstone log index applied
+    /// (-1: none).
+    pub tombstones_after: i64,
+}
+
+/// One verified partner object version to store.
+#[derive(Debug, Clone)]
+pub struct MirroredObject {
+    /// The object, bytes as the partner served them.
+    pub object: NewObject,
+    /// Its entry's index in the partner's log.
+    pub partner_index: u64,
+    /// The contributor the partner's log entry names.
+    pub partner_contributor: String,
+    /// Its `date_added` on the partner (µs).
+    pub partner_date_added: i64,
+}
+
+/// One page of a mirror, applied in one transaction with the mirror's new positions.
+#[derive(Debug, Clone)]
+pub struct MirrorPage {
+    /// The mirror.
+    pub mirror: i64,
+    /// The positions the mirror must have now (objects, tombstones): a compare-and-set, so
+    /// two syncs of the same mirror never both apply a page.
+    pub expected: (i64, i64),
+    /// The positions after this page.
+    pub next: (i64, i64),
+    /// Partner log indices of deleted versions (verified tombstones), applied first.
+    pub deleted: Vec<u64>,
+    /// Verified object versions, in the partner's order.
+    pub objects: Vec<MirroredObject>,
+}
+
+/// What applying a [`MirrorPage`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MirrorApplied {
+    /// Ids of objects stored whose id was new to the local collection.
+    pub new: Vec<String>,
+    /// Ids of new versions of objects already held.
+    pub updated: Vec<String>,
+    /// Ids of local mirrored versions removed by partner tombstones.
+    pub deleted: Vec<String>,
+    /// Versions identical to one already held.
+    pub unchanged: u64,
+    /// Object versions the local ingest rules refused: (id, reason).
+    pub refused: Vec<(String, String)>,
+}
+
+/// Where a mirrored object version came from, kept beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    /// Its local `date_added`.
+    pub date_added: i64,
+    /// The partner's local name.
+    pub peer: String,
+    /// Its entry's index in the partner's log.
+    pub partner_index: u64,
+    /// The contributor the partner's log names.
+    pub partner_contributor: String,
+    /// Its `date_added` on the partner (µs).
+    pub partner_date_added: i64,
+}
+
+/// A tombstone of a collection with the object it deleted, for the tombstone feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TombstoneFeedEntry {
+    /// The deleted object's id.
+    pub object_id: String,
+    /// The tombstone's log entry.
+    pub entry: TombstoneLogEntry,
+}
