@@ -78,7 +78,7 @@ fn open_conn(path: &Path, create: bool, cache_kib: u32) -> Result<Connection> {
     Ok(conn)
 }
 
-fn bump_generation(tx: &Transaction<'_>) -> Result<()> {
+pub(crate) fn bump_generation(tx: &Transaction<'_>) -> Result<()> {
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('generation', 1)
          ON CONFLICT (key) DO UPDATE SET value = value + 1",
@@ -217,6 +217,8 @@ impl SqliteStore {
         let conn = open_conn(path, true, WRITER_CACHE_KIB)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
         conn.execute_batch(crate::witness::WITNESS_SCHEMA)
+            .map_err(backend)?;
+        conn.execute_batch(crate::assets::FLAGS_SCHEMA)
             .map_err(backend)?;
         // Stores from before per-contributor copies held one copy per value-identified id
         // under a fixed version key: that copy becomes its contributor's, versioned by its
@@ -1369,5 +1371,44 @@ impl Store for SqliteStore {
 
     fn log_witnesses(&self) -> Result<Vec<detente_store::LogWitness>> {
         self.read(crate::witness::log_witnesses)
+    }
+
+    // --- Protected assets and ingest flags (issues 14, 16) ---
+
+    fn flag_warninglist_put(&self, list: &detente_store::WarninglistRecord) -> Result<bool> {
+        self.write(|w| crate::assets::put_warninglist(&mut w.conn, list, now_micros()))
+    }
+
+    fn flag_warninglist_remove(&self, key: &str, collection: Option<&str>) -> Result<()> {
+        self.write(|w| crate::assets::remove_warninglist(&mut w.conn, key, collection))
+    }
+
+    fn flag_warninglists(&self) -> Result<Vec<detente_store::WarninglistRecord>> {
+        self.read(crate::assets::warninglists)
+    }
+
+    fn asset_add(&self, asset: &detente_store::AssetRecord) -> Result<bool> {
+        self.write(|w| crate::assets::add_asset(&mut w.conn, asset, now_micros()))
+    }
+
+    fn asset_remove(
+        &self,
+        kind: detente_store::AssetKind,
+        value: &str,
+        collection: Option<&str>,
+    ) -> Result<()> {
+        self.write(|w| crate::assets::remove_asset(&mut w.conn, kind, value, collection))
+    }
+
+    fn assets(&self) -> Result<Vec<detente_store::AssetRecord>> {
+        self.read(crate::assets::assets)
+    }
+
+    fn flag_record(&self, flags: &[detente_store::FlagRecord]) -> Result<()> {
+        self.write(|w| crate::assets::record(&mut w.conn, flags))
+    }
+
+    fn flags(&self, limit: usize) -> Result<Vec<detente_store::FlagRecord>> {
+        self.read(|c| crate::assets::latest(c, limit))
     }
 }
