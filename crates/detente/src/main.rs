@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod asset;
 mod collection;
+mod flags;
 mod log;
 mod logkey;
 mod lookalike;
@@ -21,6 +23,7 @@ mod scan;
 mod serve;
 mod token;
 mod verify;
+mod warninglist;
 mod witness;
 
 /// Cooperative cyber defence between parties that do not trust each other.
@@ -63,6 +66,12 @@ enum Command {
     Witness(witness::Args),
     /// Look-alikes of protected domains in logs or name lists; permutations of a domain.
     Lookalike(lookalike::Args),
+    /// Protected assets: domains, ranges and organisations flagged at ingest; export as STIX.
+    Asset(asset::Args),
+    /// MISP warninglists that shared indicators are flagged against at ingest.
+    Warninglist(warninglist::Args),
+    /// Indicators the node flagged at ingest (warninglists, protected assets).
+    Flags(flags::Args),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +100,9 @@ fn main() -> ExitCode {
         Command::Log(args) => log::run(args),
         Command::Witness(args) => witness::run(args),
         Command::Lookalike(args) => lookalike::run(args),
+        Command::Asset(args) => asset::run(args),
+        Command::Warninglist(args) => warninglist::run(args),
+        Command::Flags(args) => flags::run(args),
     };
     match result {
         Ok(code) => code,
