@@ -16,6 +16,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use detente_pattern::{Literal, Op, StixVersion};
 use detente_scan::Value;
 use detente_scan::allowlist::{Action, Allowlist};
@@ -285,6 +288,54 @@ pub fn node_identity_of<S: Store>(store: &S) -> Result<Json, ApiError> {
     node_identity(&store.secret("identity", &crate::identity::init)?)
 }
 
+/// Flags `GET /flags` returns at most.
+const LIST_LIMIT: usize = 10_000;
+
+/// A flag as `GET /flags` and `detente flags list` show it.
+pub fn flag_json(f: &FlagRecord) -> Json {
+    let tlp = ["clear", "green", "amber", "amber+strict", "red"]
+        .get(usize::from(f.tlp.0))
+        .copied()
+        .unwrap_or("red");
+    json!({
+        "created": detente_taxii::time::format_micros(f.created),
+        "collection": f.collection,
+        "indicator": f.indicator_id,
+        "indicator_version": f.indicator_version,
+        "contributor": f.contributor,
+        "tlp": tlp,
+        "note": f.note_id,
+        "matches": serde_json::from_str::<Json>(&f.matches).unwrap_or(Json::Null),
+    })
+}
+
+/// `GET /flags`: the latest flags, oldest first, whatever their marking: for admins only.
+pub(crate) async fn list<S: Store>(
+    State(app): State<Arc<crate::App<S>>>,
+    headers: HeaderMap,
+) -> Response {
+    let authz = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes().to_vec());
+    let rows = crate::handlers::blocking(&app, move |a| {
+        let p = a.auth.authenticate(&*a.store, authz.as_deref())?;
+        if p.member.role != Role::Admin {
+            return Err(ApiError::Forbidden(
+                "only admins may list the node's flags".into(),
+            ));
+        }
+        Ok(a.store.flags(LIST_LIMIT)?)
+    })
+    .await;
+    match rows {
+        Ok(rows) => {
+            let body = Json::Array(rows.iter().map(flag_json).collect()).to_string();
+            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
 /// The node's flagging: its member and identity, and the matchers of the current generation.
 pub(crate) struct Flagger {
     member: MemberId,
@@ -356,24 +407,18 @@ impl Flagger {
     }
 
     /// The matchers of the store's current generation, or `None` when nothing is
-    /// configured. Rebuilt only when the generation moved.
+    /// configured. Rebuilt only when the generation moved, by one request while the others
+    /// wait for it (a whole MISP checkout takes a while to compile).
     pub(crate) fn active<S: Store>(&self, store: &S) -> Result<Option<Arc<Matchers>>, StoreError> {
         let generation = store.generation()?;
-        let current = self
+        let mut current = self
             .matchers
             .lock()
-            .map_err(|_| StoreError::Backend("flag matchers lock poisoned".into()))?
-            .clone();
-        let m = if current.generation == generation {
-            current
-        } else {
-            let built = Arc::new(Matchers::build(store, generation)?);
-            if let Ok(mut m) = self.matchers.lock() {
-                *m = built.clone();
-            }
-            built
-        };
-        Ok((!m.is_empty()).then_some(m))
+            .map_err(|_| StoreError::Backend("flag matchers lock poisoned".into()))?;
+        if current.generation != generation {
+            *current = Arc::new(Matchers::build(store, generation)?);
+        }
+        Ok((!current.is_empty()).then(|| current.clone()))
     }
 
     /// Flags the indicators of a stored envelope that match; `poster` posted them. Returns

@@ -204,6 +204,7 @@ pub async fn serve<S: Store>(
         .route("/", axum::routing::get(page::index::<S>))
         .route("/log/{*path}", axum::routing::get(log::get::<S>))
         .route("/whoami", axum::routing::get(identity::whoami::<S>))
+        .route("/flags", axum::routing::get(flags::list::<S>))
         .route(
             "/witness/add-checkpoint",
             axum::routing::post(witness::add_checkpoint::<S>),

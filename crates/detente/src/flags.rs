@@ -4,8 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Args as ClapArgs, Subcommand};
-use detente_store::{Store, TlpRank};
-use serde_json::json;
+use detente_store::Store;
 
 use crate::serve::{DataArgs, open_store};
 
@@ -28,14 +27,6 @@ enum Cmd {
     },
 }
 
-/// The name of a TLP level.
-fn tlp_name(t: TlpRank) -> &'static str {
-    ["clear", "green", "amber", "amber+strict", "red"]
-        .get(usize::from(t.0))
-        .copied()
-        .unwrap_or("red")
-}
-
 /// Runs `detente flags`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
@@ -44,18 +35,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let mut out = std::io::stdout().lock();
             let mut error = None;
             for f in store.flags(limit)? {
-                let matches: serde_json::Value =
-                    serde_json::from_str(&f.matches).unwrap_or(serde_json::Value::Null);
-                let line = json!({
-                    "created": detente_taxii::time::format_micros(f.created),
-                    "collection": f.collection,
-                    "indicator": f.indicator_id,
-                    "indicator_version": f.indicator_version,
-                    "contributor": f.contributor,
-                    "tlp": tlp_name(f.tlp),
-                    "note": f.note_id,
-                    "matches": matches,
-                });
+                let line = detente_server::flags::flag_json(&f);
                 crate::scan::write_ndjson(&mut out, &line, &mut error);
             }
             if let Some(e) = error {

@@ -301,6 +301,20 @@ fn indicators_are_flagged_by_notes_no_more_visible_than_they_are() {
         (Some("red"), Some("alice"))
     );
 
+    // ... and over HTTP: `GET /flags` is the admins' only.
+    let over_http = |auth: &str| {
+        let mut r = agent()
+            .get(format!("{}/flags", node.url))
+            .header("Authorization", auth)
+            .call()
+            .unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    };
+    let (st, body) = over_http(&basic(&format!("admin:{}", node.admin_secret)));
+    assert_eq!(st, 200);
+    assert_eq!(serde_json::from_str::<Vec<Value>>(&body).unwrap(), flags);
+    assert_eq!(over_http(&secrets["alice"]).0, 403);
+
     // Removing configuration applies from the next POST too.
     run_ok(&["warninglist", "remove", "findip-host", "--data", d]);
     alice.post(&[indicator(
