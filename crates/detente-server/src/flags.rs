@@ -26,7 +26,7 @@ use detente_scan::norm::{self, Ip};
 use detente_scan::sources::{LoadOptions, load_bytes};
 use detente_store::{
     AssetKind, CollectionRecord, FlagAction, FlagRecord, IngestBatch, IngestOutcome, MemberId,
-    NewMember, NewObject, Role, Store, StoreError, TlpRank,
+    NewMember, NewObject, ObjectQuery, Role, Store, StoreError, TlpRank, VersionMatch, Viewer,
 };
 use serde_json::{Value as Json, json};
 
@@ -334,6 +334,97 @@ pub(crate) async fn list<S: Store>(
         }
         Err(e) => e.into_response(),
     }
+}
+
+/// Flags the stored indicators no flag names yet (by id and version), in every collection,
+/// against the configuration in force: for lists and assets added after indicators were
+/// shared. Returns the flags written. Meant for `detente flags rescan` on the data directory.
+pub fn rescan<S: Store>(store: &S) -> Result<Vec<FlagRecord>, ApiError> {
+    let flagger = Flagger::start(store, &store.secret("identity", &crate::identity::init)?)?;
+    let Some(m) = flagger.active(store)? else {
+        return Ok(Vec::new());
+    };
+    let done: std::collections::HashSet<(String, String)> = store
+        .flags(usize::MAX)?
+        .into_iter()
+        .map(|f| (f.indicator_id, f.indicator_version))
+        .collect();
+    // The node's own view: every version whatever its marking.
+    let viewer = Viewer {
+        member: flagger.member,
+        name: NODE_MEMBER.into(),
+        clearance: TlpRank::RED,
+    };
+    let mut written = Vec::new();
+    for c in store.collections()? {
+        let mut after = None;
+        loop {
+            let page = store.query_objects(&ObjectQuery {
+                collection: c.id.clone(),
+                viewer: viewer.clone(),
+                ids: Vec::new(),
+                types: vec!["indicator".into()],
+                versions: VersionMatch {
+                    all: true,
+                    first: false,
+                    last: false,
+                    exact: Vec::new(),
+                },
+                spec_versions: Vec::new(),
+                added_after: None,
+                after,
+                limit: 1000,
+                max_bytes: crate::DEFAULT_MAX_PAGE_BYTES,
+                with_body: true,
+            })?;
+            // Grouped by poster: a batch of notes is one ingest.
+            let mut by_poster: HashMap<String, Vec<NewObject>> = HashMap::new();
+            for row in &page.items {
+                after = Some(row.date_added);
+                let version = row.version.clone().unwrap_or_default();
+                if done.contains(&(row.id.clone(), version)) {
+                    continue;
+                }
+                let Some(entry) = store.log_object_entry(row.date_added)? else {
+                    continue;
+                };
+                let Ok(body) = serde_json::from_str::<Json>(&row.body) else {
+                    continue;
+                };
+                let Ok(meta) = detente_stix::validate_object(&body) else {
+                    continue;
+                };
+                let recipients = body
+                    .get(RECIPIENTS_PROPERTY)
+                    .and_then(Json::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r.as_str().map(str::to_owned))
+                    .collect();
+                by_poster
+                    .entry(entry.contributor)
+                    .or_default()
+                    .push(NewObject {
+                        id: row.id.clone(),
+                        object_type: "indicator".into(),
+                        spec_version: row.spec_version.clone(),
+                        version: row.version.clone(),
+                        version_micros: None,
+                        tlp: crate::ingest::rank(meta.tlp()),
+                        recipients,
+                        body: row.body.clone(),
+                    });
+            }
+            for (poster, objects) in by_poster {
+                let stored = vec![IngestOutcome::Stored { date_added: 0 }; objects.len()];
+                written.extend(flagger.flag(store, &m, &poster, &c, &objects, &stored)?);
+            }
+            if !page.more {
+                break;
+            }
+        }
+    }
+    Ok(written)
 }
 
 /// The node's flagging: its member and identity, and the matchers of the current generation.

@@ -33,7 +33,7 @@ struct EnvelopeIn<'a> {
     objects: Option<Vec<&'a RawValue>>,
 }
 
-fn rank(t: Option<Tlp>) -> TlpRank {
+pub(crate) fn rank(t: Option<Tlp>) -> TlpRank {
     match t {
         None | Some(Tlp::Clear) => TlpRank::CLEAR,
         Some(Tlp::Green) => TlpRank::GREEN,

@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Args as ClapArgs, Subcommand};
 use detente_store::Store;
 
@@ -25,6 +26,12 @@ enum Cmd {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Flag the stored indicators not flagged yet against the lists and assets configured now
+    /// (for configuration added after they were shared); prints the new flags as `list` does.
+    Rescan {
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 /// Runs `detente flags`.
@@ -41,6 +48,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             if let Some(e) = error {
                 return Err(anyhow::Error::new(e).context("couldn't write to standard output"));
             }
+        }
+        Cmd::Rescan { data } => {
+            let store = open_store(&data)?;
+            let written = detente_server::flags::rescan(&store)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .context("couldn't flag the stored indicators")?;
+            let mut out = std::io::stdout().lock();
+            let mut error = None;
+            for f in &written {
+                crate::scan::write_ndjson(
+                    &mut out,
+                    &detente_server::flags::flag_json(f),
+                    &mut error,
+                );
+            }
+            if let Some(e) = error {
+                return Err(anyhow::Error::new(e).context("couldn't write to standard output"));
+            }
+            eprintln!("{} indicators flagged", written.len());
         }
     }
     Ok(ExitCode::SUCCESS)

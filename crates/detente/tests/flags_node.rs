@@ -315,6 +315,19 @@ fn indicators_are_flagged_by_notes_no_more_visible_than_they_are() {
     assert_eq!(serde_json::from_str::<Vec<Value>>(&body).unwrap(), flags);
     assert_eq!(over_http(&secrets["alice"]).0, 403);
 
+    // Indicators shared before the configuration are flagged by a rescan, once.
+    let rescanned = run_ok(&["flags", "rescan", "--data", d]);
+    let rescanned: Vec<Value> = rescanned
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rescanned.len(), 1, "{rescanned:?}");
+    assert_eq!(rescanned[0]["indicator"], id(1));
+    assert_eq!(rescanned[0]["contributor"], "alice");
+    assert_eq!(rescanned[0]["matches"][0]["list"], "findip-host");
+    assert!(as_member("rita").notes().contains_key(&id(1)));
+    assert_eq!(run_ok(&["flags", "rescan", "--data", d]), "");
+
     // Removing configuration applies from the next POST too.
     run_ok(&["warninglist", "remove", "findip-host", "--data", d]);
     alice.post(&[indicator(
