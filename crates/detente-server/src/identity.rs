@@ -30,7 +30,7 @@ pub(crate) fn init() -> Vec<u8> {
 }
 
 /// The STIX identity of `member` on the node whose namespace secret is `secret`.
-fn identity(secret: &[u8], member: &str) -> Result<serde_json::Value, ApiError> {
+pub(crate) fn identity(secret: &[u8], member: &str) -> Result<serde_json::Value, ApiError> {
     let (ns, created) = secret
         .split_first_chunk::<16>()
         .and_then(|(ns, rest)| Some((ns, i64::from_be_bytes(*rest.first_chunk::<8>()?))))

@@ -26,6 +26,7 @@ use serde_json::value::RawValue;
 use crate::App;
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::flags::Flagger;
 use crate::handlers::{status_view, taxii};
 
 /// The custom property naming a TLP:RED object's recipients.
@@ -37,7 +38,7 @@ struct EnvelopeIn<'a> {
     objects: Option<Vec<&'a RawValue>>,
 }
 
-fn rank(t: Option<Tlp>) -> TlpRank {
+pub(crate) fn rank(t: Option<Tlp>) -> TlpRank {
     match t {
         None | Some(Tlp::Clear) => TlpRank::CLEAR,
         Some(Tlp::Green) => TlpRank::GREEN,
@@ -50,7 +51,13 @@ fn rank(t: Option<Tlp>) -> TlpRank {
 /// Validates one posted object into what the store keeps, or the reason it is refused.
 /// `now` and `max_future_skew` are µs: a `modified` (or `created`) further ahead than the
 /// skew is refused, so no version can stay "latest" by being dated in the far future.
-fn prepare(raw: &RawValue, now: i64, max_future_skew: i64) -> Result<NewObject, StatusDetail> {
+/// Objects that claim to be the node's (its identity, its flags) are refused.
+fn prepare(
+    raw: &RawValue,
+    now: i64,
+    max_future_skew: i64,
+    flagger: &Flagger,
+) -> Result<NewObject, StatusDetail> {
     let value: Value = serde_json::from_str(raw.get()).map_err(|e| StatusDetail {
         id: String::new(),
         version: String::new(),
@@ -101,6 +108,9 @@ pub fn prepare_parsed(
         )));
     }
     if let Some(problem) = lookalike_problem(value) {
+        return Err(fail(problem));
+    }
+    if let Some(problem) = flagger.forged(&value) {
         return Err(fail(problem));
     }
     let version_ts = meta.modified.as_ref().or(meta.created.as_ref());
@@ -311,7 +321,7 @@ pub(crate) fn post_objects<S: Store>(
         let prepared = if raw.get().len() > a.config.max_object_bytes {
             Err(oversized(raw, a.config.max_object_bytes))
         } else {
-            prepare(raw, request_timestamp, skew)
+            prepare(raw, request_timestamp, skew, &a.flagger)
                 .and_then(|o| known_recipients(a, &mut members, o))
                 .and_then(|o| signature_check(a, p, c, &mut key, o))
         };
@@ -332,6 +342,24 @@ pub(crate) fn post_objects<S: Store>(
             reasons.join("; ")
         )));
     }
+    // Flagging is decided on the configuration in force when the envelope arrives; with
+    // nothing configured it costs one generation read and no copies.
+    let flagging = a.flagger.active(&*a.store).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "could not load the flagging configuration");
+        None
+    });
+    let is_indicator: Vec<bool> = objects
+        .iter()
+        .map(|o| o.object_type == "indicator")
+        .collect();
+    let indicators: Vec<NewObject> = match flagging {
+        Some(_) => objects
+            .iter()
+            .filter(|o| o.object_type == "indicator")
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
     let status_id = uuid::Uuid::new_v4().to_string();
     let batch = IngestBatch {
         collection: c.id.clone(),
@@ -344,6 +372,23 @@ pub(crate) fn post_objects<S: Store>(
     // Another node writing at the same moment may make the store refuse with a conflict that
     // changed nothing: the envelope is valid, so the node tries again rather than the client.
     let report = detente_store::retry_conflicts(|| a.store.ingest(batch.clone()))?;
+    // The envelope is stored and its status final: a flagging failure is the node's problem,
+    // logged, and never the poster's.
+    if let Some(m) = flagging {
+        let outcomes: Vec<IngestOutcome> = report
+            .outcomes
+            .iter()
+            .zip(&is_indicator)
+            .filter(|(_, i)| **i)
+            .map(|(o, _)| o.clone())
+            .collect();
+        if let Err(e) = a
+            .flagger
+            .flag(&*a.store, &m, &p.member.name, c, &indicators, &outcomes)
+        {
+            tracing::error!(error = %e, "flagging the envelope's indicators failed");
+        }
+    }
     let stored = report
         .outcomes
         .iter()

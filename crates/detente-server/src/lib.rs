@@ -9,6 +9,7 @@ pub mod credentials;
 mod cursor;
 mod error;
 mod federation;
+pub mod flags;
 mod handlers;
 mod identity;
 mod ingest;
@@ -122,6 +123,8 @@ pub(crate) struct App<S> {
     pub(crate) identity_secret: Vec<u8>,
     /// The witness's compare-and-set committer, when the node is a witness.
     pub(crate) witness_commits: Option<Arc<witness::Committer>>,
+    /// Ingest flagging: the node's member and identity, and the matchers.
+    pub(crate) flagger: flags::Flagger,
 }
 
 /// Why the service could not start or stopped.
@@ -158,14 +161,16 @@ pub async fn serve<S: Store>(
     }
     // The node's named secrets, read (or made) once: the hot paths never take the store's
     // write lock for them.
-    let (cursor_key, hasher, identity_secret) = {
+    let (cursor_key, hasher, identity_secret, flagger) = {
         let s = store.clone();
         tokio::task::spawn_blocking(move || {
             let init = || credentials::random_key().unwrap_or_default();
             let cursor = s.secret("cursor", &init)?;
             let hasher = credentials::Hasher::of(&*s)?;
             let identity = s.secret("identity", &identity::init)?;
-            Ok::<_, ServeError>((cursor, hasher, identity))
+            let flagger = flags::Flagger::start(&*s, &identity)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            Ok::<_, ServeError>((cursor, hasher, identity, flagger))
         })
         .await
         .map_err(io::Error::other)??
@@ -189,6 +194,7 @@ pub async fn serve<S: Store>(
         .map(|_| Arc::new(witness::Committer::start(store.clone())));
     let app = Arc::new(App {
         witness_commits,
+        flagger,
         store,
         auth: auth::Authenticator::new(credentials::random_key()?, hasher),
         identity_secret,
@@ -201,6 +207,7 @@ pub async fn serve<S: Store>(
         .route("/", axum::routing::get(page::index::<S>))
         .route("/log/{*path}", axum::routing::get(log::get::<S>))
         .route("/whoami", axum::routing::get(identity::whoami::<S>))
+        .route("/flags", axum::routing::get(flags::list::<S>))
         .route(
             "/signatures/extension-definition",
             axum::routing::get(signatures::extension_definition),

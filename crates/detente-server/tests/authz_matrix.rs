@@ -748,7 +748,7 @@ fn public_endpoints_and_psi_reveal_nothing_above_a_members_view() {
         assert_eq!(st, if who.is_none() { 401 } else { 404 }, "{tag} /metrics");
         assert!(!String::from_utf8_lossy(&body).contains("# TYPE"), "{tag}");
         let Some(m) = m else {
-            for path in ["/whoami", "/psi/v1/audit", "/log/keys"] {
+            for path in ["/whoami", "/psi/v1/audit", "/log/keys", "/flags"] {
                 assert_eq!(n.raw("GET", path, None, b"").0, 401, "{path}");
                 cases += 1;
             }
@@ -779,6 +779,14 @@ fn public_endpoints_and_psi_reveal_nothing_above_a_members_view() {
         let (st, _) = n.raw("GET", "/psi/v1/audit", who, b"");
         cases += 1;
         assert_eq!(st, if m.role == Role::Admin { 200 } else { 403 }, "{tag}");
+        // The node's flags (every marking) are the admins'.
+        let (st, _) = n.raw("GET", "/flags", who, b"");
+        cases += 1;
+        assert_eq!(
+            st,
+            if m.role == Role::Admin { 200 } else { 403 },
+            "{tag} /flags"
+        );
         // A PSI session: the answerer's set is what the member may read, whatever it may do.
         let options = detente_psi_net::client::QueryOptions {
             token: None,

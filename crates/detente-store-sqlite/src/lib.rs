@@ -12,6 +12,7 @@
 
 mod keys;
 mod peers;
+mod assets;
 mod psi_audit;
 mod schema;
 mod store;

@@ -193,6 +193,8 @@ impl SqliteStore {
         crate::keys::migrate(&conn)?;
         conn.execute_batch(crate::peers::PEERS_SCHEMA)
             .map_err(backend)?;
+        conn.execute_batch(crate::assets::FLAGS_SCHEMA)
+            .map_err(backend)?;
         // Stores from before per-contributor copies held one copy per value-identified id
         // under a fixed version key: that copy becomes its contributor's, versioned by its
         // date_added like every copy now (idempotent; nothing else changes).
@@ -1418,5 +1420,44 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<detente_store::TombstoneFeedEntry>> {
         self.read(|c| crate::peers::tombstones_after(c, collection, viewer, after, limit))
+    }
+
+    // --- Protected assets and ingest flags (issues 14, 16) ---
+
+    fn flag_warninglist_put(&self, list: &detente_store::WarninglistRecord) -> Result<bool> {
+        self.write(|w| crate::assets::put_warninglist(&mut w.conn, list, now_micros()))
+    }
+
+    fn flag_warninglist_remove(&self, key: &str, collection: Option<&str>) -> Result<()> {
+        self.write(|w| crate::assets::remove_warninglist(&mut w.conn, key, collection))
+    }
+
+    fn flag_warninglists(&self) -> Result<Vec<detente_store::WarninglistRecord>> {
+        self.read(crate::assets::warninglists)
+    }
+
+    fn asset_add(&self, asset: &detente_store::AssetRecord) -> Result<bool> {
+        self.write(|w| crate::assets::add_asset(&mut w.conn, asset, now_micros()))
+    }
+
+    fn asset_remove(
+        &self,
+        kind: detente_store::AssetKind,
+        value: &str,
+        collection: Option<&str>,
+    ) -> Result<()> {
+        self.write(|w| crate::assets::remove_asset(&mut w.conn, kind, value, collection))
+    }
+
+    fn assets(&self) -> Result<Vec<detente_store::AssetRecord>> {
+        self.read(crate::assets::assets)
+    }
+
+    fn flag_record(&self, flags: &[detente_store::FlagRecord]) -> Result<()> {
+        self.write(|w| crate::assets::record(&mut w.conn, flags))
+    }
+
+    fn flags(&self, limit: usize) -> Result<Vec<detente_store::FlagRecord>> {
+        self.read(|c| crate::assets::latest(c, limit))
     }
 }

@@ -24,6 +24,7 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) {
     ownership_of_versions(fresh());
     value_copies_per_contributor(fresh());
     last_is_per_viewer(fresh());
+    flag_sources_and_records(fresh());
     peers_and_mirrors(fresh());
     contributor_keys(fresh());
     filters(fresh());
@@ -1487,4 +1488,128 @@ pub fn peers_and_mirrors<S: Store>(store: S) {
     );
     let m = &s.mirrors(Some("a")).unwrap()[0];
     assert_eq!((m.objects_after, m.tombstones_after), (1002, 7));
+}
+
+/// Protected assets and ingest flags: warninglists are replaced by key and collection, assets
+/// are kept once, both refuse unknown collections and every change moves the generation;
+/// flags are listed oldest first within the limit.
+pub fn flag_sources_and_records<S: Store>(s: S) {
+    use crate::{AssetKind, AssetRecord, FlagAction, FlagRecord, WarninglistRecord};
+    let s = setup(s);
+    let g0 = s.generation().unwrap();
+    let wl = |key: &str, collection: Option<&str>, action| WarninglistRecord {
+        key: key.into(),
+        collection: collection.map(str::to_owned),
+        action,
+        body: format!("{{\"name\":\"{key}\",\"type\":\"string\",\"list\":[\"a\"]}}"),
+        added: 0,
+    };
+    assert!(
+        s.flag_warninglist_put(&wl("google", None, FlagAction::Inform))
+            .unwrap()
+    );
+    assert!(
+        s.flag_warninglist_put(&wl("google", Some(COLL), FlagAction::Suppress))
+            .unwrap()
+    );
+    assert!(
+        !s.flag_warninglist_put(&wl("google", None, FlagAction::Suppress))
+            .unwrap()
+    );
+    let g1 = s.generation().unwrap();
+    assert!(g1 > g0, "adding warninglists moves the generation");
+    let lists = s.flag_warninglists().unwrap();
+    assert_eq!(lists.len(), 2);
+    assert!(
+        lists
+            .iter()
+            .all(|l| l.action == FlagAction::Suppress && l.added > 0)
+    );
+    assert!(matches!(
+        s.flag_warninglist_put(&wl("x", Some("no-such-collection"), FlagAction::Inform)),
+        Err(StoreError::NotFound(_))
+    ));
+    s.flag_warninglist_remove("google", None).unwrap();
+    assert!(matches!(
+        s.flag_warninglist_remove("google", None),
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        s.flag_warninglists().unwrap()[0].collection.as_deref(),
+        Some(COLL)
+    );
+
+    let asset = |kind, value: &str, collection: Option<&str>| AssetRecord {
+        kind,
+        value: value.into(),
+        subdomains: true,
+        collection: collection.map(str::to_owned),
+        added: 0,
+    };
+    let g2 = s.generation().unwrap();
+    assert!(
+        s.asset_add(&asset(AssetKind::Domain, "sos.ca.gov", None))
+            .unwrap()
+    );
+    assert!(
+        !s.asset_add(&asset(AssetKind::Domain, "sos.ca.gov", None))
+            .unwrap()
+    );
+    assert!(
+        s.asset_add(&asset(AssetKind::Domain, "sos.ca.gov", Some(COLL)))
+            .unwrap()
+    );
+    assert!(
+        s.asset_add(&asset(AssetKind::Cidr, "192.0.2.0/24", None))
+            .unwrap()
+    );
+    assert!(
+        s.asset_add(&asset(AssetKind::Org, "Secretary of State", None))
+            .unwrap()
+    );
+    assert!(s.generation().unwrap() > g2);
+    assert!(matches!(
+        s.asset_add(&asset(AssetKind::Cidr, "10.0.0.0/8", Some("nope"))),
+        Err(StoreError::NotFound(_))
+    ));
+    let all = s.assets().unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|a| (a.kind, a.value.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (AssetKind::Cidr, "192.0.2.0/24"),
+            (AssetKind::Domain, "sos.ca.gov"),
+            (AssetKind::Domain, "sos.ca.gov"),
+            (AssetKind::Org, "Secretary of State"),
+        ]
+    );
+    s.asset_remove(AssetKind::Domain, "sos.ca.gov", Some(COLL))
+        .unwrap();
+    assert!(matches!(
+        s.asset_remove(AssetKind::Domain, "sos.ca.gov", Some(COLL)),
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(s.assets().unwrap().len(), 3);
+
+    let flag = |n: i64| FlagRecord {
+        id: 0,
+        collection: COLL.into(),
+        note_id: format!("note--{n}"),
+        indicator_id: "indicator--1".into(),
+        indicator_version: "2026-01-01T00:00:00Z".into(),
+        contributor: "alice".into(),
+        tlp: TlpRank::AMBER,
+        matches: "[]".into(),
+        created: n,
+    };
+    s.flag_record(&[flag(1), flag(2)]).unwrap();
+    s.flag_record(&[flag(3)]).unwrap();
+    let got = s.flags(2).unwrap();
+    assert_eq!(
+        got.iter().map(|f| f.note_id.as_str()).collect::<Vec<_>>(),
+        ["note--2", "note--3"]
+    );
+    assert_eq!(got[1].tlp, TlpRank::AMBER);
+    assert_eq!(s.flags(10).unwrap().len(), 3);
 }

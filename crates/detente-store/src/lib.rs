@@ -69,13 +69,15 @@
 #[cfg(feature = "testing")]
 pub mod conformance;
 pub mod entries;
-pub mod migrations;
+mod flags;
 mod keys;
+pub mod migrations;
 mod peers;
 pub mod rules;
 mod types;
 mod witness;
 
+pub use flags::*;
 pub use keys::*;
 pub use peers::*;
 pub use types::*;
@@ -339,6 +341,29 @@ pub trait Store: Send + Sync + 'static {
         after: i64,
         limit: usize,
     ) -> Result<Vec<TombstoneFeedEntry>>;
+
+    // --- Protected assets and ingest flags (issues 14, 16) ---
+
+    /// Adds a warninglist, or replaces the one with the same key and collection; true if it
+    /// is new. `NotFound` for an unknown collection. Increments the generation.
+    fn flag_warninglist_put(&self, list: &WarninglistRecord) -> Result<bool>;
+    /// Removes a warninglist; `NotFound` if there is none with that key and collection.
+    /// Increments the generation.
+    fn flag_warninglist_remove(&self, key: &str, collection: Option<&str>) -> Result<()>;
+    /// Every warninglist, in the order added.
+    fn flag_warninglists(&self) -> Result<Vec<WarninglistRecord>>;
+    /// Adds a protected asset; false if it is there already (same kind, value and
+    /// collection). `NotFound` for an unknown collection. Increments the generation when it
+    /// adds.
+    fn asset_add(&self, asset: &AssetRecord) -> Result<bool>;
+    /// Removes a protected asset; `NotFound` if there is none. Increments the generation.
+    fn asset_remove(&self, kind: AssetKind, value: &str, collection: Option<&str>) -> Result<()>;
+    /// Every protected asset, ordered by kind, value and collection.
+    fn assets(&self) -> Result<Vec<AssetRecord>>;
+    /// Records flags the node wrote (their notes went through [`Store::ingest`]).
+    fn flag_record(&self, flags: &[FlagRecord]) -> Result<()>;
+    /// The latest `limit` flags, oldest first.
+    fn flags(&self, limit: usize) -> Result<Vec<FlagRecord>>;
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod asset;
 mod collection;
+mod flags;
 mod log;
 mod logkey;
 mod lookalike;
@@ -24,6 +26,7 @@ mod signatures;
 mod sync;
 mod token;
 mod verify;
+mod warninglist;
 mod witness;
 
 /// Cooperative cyber defence between parties that do not trust each other.
@@ -72,6 +75,12 @@ enum Command {
     Sync(sync::Args),
     /// Look-alikes of protected domains in logs or name lists; permutations of a domain.
     Lookalike(lookalike::Args),
+    /// Protected assets: domains, ranges and organisations flagged at ingest; export as STIX.
+    Asset(asset::Args),
+    /// MISP warninglists that shared indicators are flagged against at ingest.
+    Warninglist(warninglist::Args),
+    /// Indicators the node flagged at ingest (warninglists, protected assets).
+    Flags(flags::Args),
 }
 
 fn main() -> ExitCode {
@@ -103,6 +112,9 @@ fn main() -> ExitCode {
         Command::Lookalike(args) => lookalike::run(args),
         Command::Peer(args) => peer::run(args),
         Command::Sync(args) => sync::run(args),
+        Command::Asset(args) => asset::run(args),
+        Command::Warninglist(args) => warninglist::run(args),
+        Command::Flags(args) => flags::run(args),
     };
     match result {
         Ok(code) => code,
