@@ -722,6 +722,7 @@ mod tests {
                 title: "c".into(),
                 description: None,
                 alias: None,
+                require_signatures: false,
             })
             .unwrap();
         }

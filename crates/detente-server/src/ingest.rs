@@ -63,7 +63,15 @@ fn prepare(
         version: String::new(),
         message: Some(format!("not JSON: {e}")),
     })?;
-    prepare_parsed(raw.get(), &value, now, max_future_skew)
+    let o = prepare_parsed(raw.get(), &value, now, max_future_skew)?;
+    match flagger.forged(&value) {
+        Some(problem) => Err(StatusDetail {
+            id: o.id,
+            version: o.version.unwrap_or_default(),
+            message: Some(problem),
+        }),
+        None => Ok(o),
+    }
 }
 
 /// [`prepare`] of an object already parsed (`value` is `text` parsed); also how a sync reads
@@ -108,9 +116,6 @@ pub fn prepare_parsed(
         )));
     }
     if let Some(problem) = lookalike_problem(value) {
-        return Err(fail(problem));
-    }
-    if let Some(problem) = flagger.forged(&value) {
         return Err(fail(problem));
     }
     let version_ts = meta.modified.as_ref().or(meta.created.as_ref());

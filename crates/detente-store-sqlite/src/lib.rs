@@ -10,9 +10,9 @@
 //! `(coll, date_added) WHERE is_last` for the default "latest version" listing,
 //! `(coll, date_added)` for all versions, and `(coll, object_type, date_added)` for types.
 
+mod assets;
 mod keys;
 mod peers;
-mod assets;
 mod psi_audit;
 mod schema;
 mod store;
