@@ -180,14 +180,16 @@ fn known_recipients<S: Store>(
     Ok(o)
 }
 
-/// Handles a POST to a collection's objects: every object valid is stored before the reply.
-pub(crate) fn post_objects<S: Store>(
-    a: &App<S>,
-    p: &Principal,
-    c: &CollectionRecord,
+/// Reads a POST body as a TAXII envelope and validates each object in it (size, STIX 2.1,
+/// id, markings, version dated no further ahead than `max_future_skew` µs past `now`), in
+/// envelope order: what may be stored, or why not. The objects handler uses it before it
+/// checks TLP:RED recipients and stores; it is public so the fuzzer runs the same code.
+pub fn read_envelope(
     body: &[u8],
-) -> Result<Response, ApiError> {
-    let request_timestamp = crate::now_micros();
+    now: i64,
+    max_future_skew: i64,
+    max_object_bytes: usize,
+) -> Result<Vec<Result<NewObject, StatusDetail>>, ApiError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::BadRequest("the request body is not UTF-8".into()))?;
     let env: EnvelopeIn<'_> = serde_json::from_str(text).map_err(|e| match e.classify() {
@@ -202,17 +204,33 @@ pub(crate) fn post_objects<S: Store>(
             "the envelope holds no objects".into(),
         ));
     }
-    let mut objects = Vec::with_capacity(raws.len());
-    let mut failures = Vec::new();
+    Ok(raws
+        .into_iter()
+        .map(|raw| {
+            if raw.get().len() > max_object_bytes {
+                Err(oversized(raw, max_object_bytes))
+            } else {
+                prepare(raw, now, max_future_skew)
+            }
+        })
+        .collect())
+}
+
+/// Handles a POST to a collection's objects: every object valid is stored before the reply.
+pub(crate) fn post_objects<S: Store>(
+    a: &App<S>,
+    p: &Principal,
+    c: &CollectionRecord,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let request_timestamp = crate::now_micros();
     let skew = i64::try_from(a.config.max_future_skew.as_micros()).unwrap_or(i64::MAX);
+    let read = read_envelope(body, request_timestamp, skew, a.config.max_object_bytes)?;
+    let mut objects = Vec::with_capacity(read.len());
+    let mut failures = Vec::new();
     let mut members = std::collections::HashMap::new();
-    for raw in raws {
-        let prepared = if raw.get().len() > a.config.max_object_bytes {
-            Err(oversized(raw, a.config.max_object_bytes))
-        } else {
-            prepare(raw, request_timestamp, skew).and_then(|o| known_recipients(a, &mut members, o))
-        };
-        match prepared {
+    for prepared in read {
+        match prepared.and_then(|o| known_recipients(a, &mut members, o)) {
             Ok(o) => objects.push(o),
             Err(f) => failures.push(f),
         }

@@ -29,7 +29,9 @@ use axum::response::IntoResponse;
 use detente_store::{ApiRootRecord, Store};
 use tokio::net::TcpListener;
 
+pub use cursor::Cursors;
 pub use error::ApiError;
+pub use ingest::read_envelope;
 pub use log::LogService;
 pub use metrics::Metrics;
 pub use net::{Limits, tls_config};
