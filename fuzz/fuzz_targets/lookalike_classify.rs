@@ -1,6 +1,6 @@
 //! Host names from scanned logs against protected domains: classifying never panics, finds
 //! nothing for a protected domain itself, and each finding names a protected domain; the
-//! generator (operator input, but unbounded strings) never panics either.
+//! generator (operator input) never panics on short names either.
 #![no_main]
 
 use detente_lookalike::{Index, Scratch, generate, to_ascii};
@@ -40,7 +40,9 @@ fuzz_target!(|data: &[u8]| {
             .all(|f| (f.protected as usize) < protected.len())
     );
     let _ = to_ascii(host);
-    if host.len() <= 64 {
+    // Generating every permutation of a name is thousands of strings: short names only, so
+    // classifying (the input from logs) keeps most of the executions.
+    if host.len() <= 12 {
         let _ = generate(host);
     }
 });
