@@ -8,14 +8,16 @@
 # RSS is SQLite's memory map of the database, clean page cache). Prints per-member requests, errors (socket
 # errors and non-2xx) and p50/p99, then the RSS series; everything is kept in target/bench-load.
 # Usage: bench/load.sh [DURATION_SECONDS=600] [SEED_OBJECTS=20000]
+# DETENTE_BIN=path runs that binary instead of building target/release/detente (before/after
+# comparisons of one change).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-600}
 SEED=${2:-20000}
 OUT=target/bench-load
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
-cargo build --release --locked -p detente
-BIN=target/release/detente
+BIN=${DETENTE_BIN:-target/release/detente}
+[ -n "${DETENTE_BIN:-}" ] || cargo build --release --locked -p detente
 rm -rf "$OUT" && mkdir -p "$OUT"
 DATA=$OUT/data
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -17,6 +17,8 @@ use crate::window::{Candidate, Took, Windows};
 /// (validation, matching) mostly hit it, yet few enough pieces that handing them between
 /// threads costs little (measured against 512 KiB and 2 MiB).
 const CHUNK: usize = 1 << 20;
+/// The most a read reserves before it has seen that much input.
+const FIRST_READ: usize = 8 << 10;
 /// Longer lines are skipped with a warning.
 pub const MAX_LINE: usize = 1 << 20;
 /// Warnings kept per chunk and kind before they are only counted.
@@ -271,7 +273,10 @@ impl<R: Read> Chunker<R> {
         if want == 0 {
             return 0;
         }
-        buf.reserve(want);
+        // A small input must not cost a whole chunk (a 1 MiB allocation per scan was most of
+        // the time of scanning short logs): reserve at most FIRST_READ and let `read_to_end`
+        // grow the buffer, which the pool keeps, so a big input pays the growth once.
+        buf.reserve(want.min(FIRST_READ));
         // `read_to_end` fills spare capacity without zeroing it first (unlike `resize` + `read`).
         let r = (&mut self.inner).take(want as u64).read_to_end(buf);
         let n = buf.len() - start;

@@ -26,7 +26,6 @@ use serde_json::value::RawValue;
 use crate::App;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::flags::Flagger;
 use crate::handlers::{status_view, taxii};
 
 /// The custom property naming a TLP:RED object's recipients.
@@ -56,7 +55,7 @@ fn prepare(
     raw: &RawValue,
     now: i64,
     max_future_skew: i64,
-    flagger: &Flagger,
+    forged: &dyn Fn(&Value) -> Option<String>,
 ) -> Result<NewObject, StatusDetail> {
     let value: Value = serde_json::from_str(raw.get()).map_err(|e| StatusDetail {
         id: String::new(),
@@ -64,7 +63,7 @@ fn prepare(
         message: Some(format!("not JSON: {e}")),
     })?;
     let o = prepare_parsed(raw.get(), &value, now, max_future_skew)?;
-    match flagger.forged(&value) {
+    match forged(&value) {
         Some(problem) => Err(StatusDetail {
             id: o.id,
             version: o.version.unwrap_or_default(),
@@ -72,6 +71,54 @@ fn prepare(
         }),
         None => Ok(o),
     }
+}
+
+/// Reads a POST body as a TAXII envelope and validates each object in it (size, STIX 2.1,
+/// id, markings, version dated no further ahead than `max_future_skew` µs past `now`), in
+/// envelope order: what may be stored, or why not. The objects handler uses it (with the
+/// node's check against forged node objects) before it checks TLP:RED recipients and
+/// signatures and stores; it is public so the fuzzer runs the same code.
+pub fn read_envelope(
+    body: &[u8],
+    now: i64,
+    max_future_skew: i64,
+    max_object_bytes: usize,
+) -> Result<Vec<Result<NewObject, StatusDetail>>, ApiError> {
+    read_envelope_checked(body, now, max_future_skew, max_object_bytes, &|_| None)
+}
+
+/// [`read_envelope`] refusing the objects `forged` names a problem with.
+fn read_envelope_checked(
+    body: &[u8],
+    now: i64,
+    max_future_skew: i64,
+    max_object_bytes: usize,
+    forged: &dyn Fn(&Value) -> Option<String>,
+) -> Result<Vec<Result<NewObject, StatusDetail>>, ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::BadRequest("the request body is not UTF-8".into()))?;
+    let env: EnvelopeIn<'_> = serde_json::from_str(text).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            ApiError::Unprocessable(format!("the request body is not a TAXII envelope: {e}"))
+        }
+        _ => ApiError::BadRequest(format!("the request body is not valid JSON: {e}")),
+    })?;
+    let raws = env.objects.unwrap_or_default();
+    if raws.is_empty() {
+        return Err(ApiError::Unprocessable(
+            "the envelope holds no objects".into(),
+        ));
+    }
+    Ok(raws
+        .into_iter()
+        .map(|raw| {
+            if raw.get().len() > max_object_bytes {
+                Err(oversized(raw, max_object_bytes))
+            } else {
+                prepare(raw, now, max_future_skew, forged)
+            }
+        })
+        .collect())
 }
 
 /// [`prepare`] of an object already parsed (`value` is `text` parsed); also how a sync reads
@@ -303,34 +350,23 @@ pub(crate) fn post_objects<S: Store>(
     body: &[u8],
 ) -> Result<Response, ApiError> {
     let request_timestamp = crate::now_micros();
-    let text = std::str::from_utf8(body)
-        .map_err(|_| ApiError::BadRequest("the request body is not UTF-8".into()))?;
-    let env: EnvelopeIn<'_> = serde_json::from_str(text).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => {
-            ApiError::Unprocessable(format!("the request body is not a TAXII envelope: {e}"))
-        }
-        _ => ApiError::BadRequest(format!("the request body is not valid JSON: {e}")),
-    })?;
-    let raws = env.objects.unwrap_or_default();
-    if raws.is_empty() {
-        return Err(ApiError::Unprocessable(
-            "the envelope holds no objects".into(),
-        ));
-    }
-    let mut objects = Vec::with_capacity(raws.len());
-    let mut failures = Vec::new();
     let skew = i64::try_from(a.config.max_future_skew.as_micros()).unwrap_or(i64::MAX);
+    let read = read_envelope_checked(
+        body,
+        request_timestamp,
+        skew,
+        a.config.max_object_bytes,
+        &|v| a.flagger.forged(v),
+    )?;
+    let mut objects = Vec::with_capacity(read.len());
+    let mut failures = Vec::new();
     let mut members = std::collections::HashMap::new();
     let mut key = PosterKey::Unknown;
-    for raw in raws {
-        let prepared = if raw.get().len() > a.config.max_object_bytes {
-            Err(oversized(raw, a.config.max_object_bytes))
-        } else {
-            prepare(raw, request_timestamp, skew, &a.flagger)
-                .and_then(|o| known_recipients(a, &mut members, o))
-                .and_then(|o| signature_check(a, p, c, &mut key, o))
-        };
-        match prepared {
+    for prepared in read {
+        match prepared
+            .and_then(|o| known_recipients(a, &mut members, o))
+            .and_then(|o| signature_check(a, p, c, &mut key, o))
+        {
             Ok(o) => objects.push(o),
             Err(f) => failures.push(f),
         }

@@ -32,8 +32,10 @@ use axum::response::IntoResponse;
 use detente_store::{ApiRootRecord, Store};
 use tokio::net::TcpListener;
 
+pub use cursor::Cursors;
 pub use error::ApiError;
 pub use ingest::prepare_parsed as prepare_object;
+pub use ingest::read_envelope;
 pub use log::LogService;
 pub use metrics::Metrics;
 pub use net::{Limits, tls_config};

@@ -1,7 +1,8 @@
 //! SQLite backend of the detente store.
 //!
 //! One file `detente.sqlite` in WAL mode with `synchronous=FULL`, so a committed ingest
-//! survives a crash. Writes go through one connection behind a mutex (SQLite has one
+//! survives a crash; the WAL is checkpointed by a background thread, not inside a commit
+//! (`checkpoint.rs`). Writes go through one connection behind a mutex (SQLite has one
 //! writer anyway); reads use a pool of connections and run concurrently with writes.
 //!
 //! Object versions live in `objects`, keyed by their `date_added` (µs, strictly increasing
@@ -11,6 +12,7 @@
 //! `(coll, date_added)` for all versions, and `(coll, object_type, date_added)` for types.
 
 mod assets;
+mod checkpoint;
 mod keys;
 mod peers;
 mod psi_audit;

@@ -41,6 +41,7 @@ pub struct SqliteStore {
     path: std::path::PathBuf,
     writer: Mutex<Writer>,
     readers: Mutex<Vec<Connection>>,
+    _checkpointer: crate::checkpoint::Checkpointer,
 }
 
 /// Page cache of the writer connection, KiB.
@@ -48,7 +49,7 @@ const WRITER_CACHE_KIB: u32 = 65_536;
 /// Page cache of each reader connection, KiB (reads mostly go through the memory map).
 const READER_CACHE_KIB: u32 = 8_192;
 
-fn open_conn(path: &Path, create: bool, cache_kib: u32) -> Result<Connection> {
+pub(crate) fn open_conn(path: &Path, create: bool, cache_kib: u32) -> Result<Connection> {
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if create {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
@@ -188,6 +189,8 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore> {
         let conn = open_conn(path, true, WRITER_CACHE_KIB)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
+        conn.pragma_update(None, "wal_autocheckpoint", crate::checkpoint::WRITER_PAGES)
+            .map_err(backend)?;
         conn.execute_batch(crate::witness::WITNESS_SCHEMA)
             .map_err(backend)?;
         crate::keys::migrate(&conn)?;
@@ -222,6 +225,7 @@ impl SqliteStore {
                 last_date_added,
             }),
             readers: Mutex::new(Vec::new()),
+            _checkpointer: crate::checkpoint::Checkpointer::start(path)?,
         })
     }
 

@@ -98,7 +98,8 @@ pub struct Filter {
     pub versions: VersionSelector,
     /// `match[spec_version]`.
     pub spec_versions: Vec<String>,
-    /// Every parameter but `next`, sorted: what a cursor must be bound to.
+    /// Every parameter but `next`, sorted and escaped so that it parses back to the same
+    /// filter (two different queries never share one): what a cursor must be bound to.
     pub canonical: String,
 }
 
@@ -126,6 +127,20 @@ fn decode(s: &str) -> Result<String, FilterError> {
         }
     }
     String::from_utf8(out).map_err(|_| FilterError::Encoding)
+}
+
+/// Appends one decoded query component escaped so that [`decode`] gives it back: `%`, `+`
+/// and the separators `&` and `=` (unescaped, `a%26b=c` and `a&b=c` would read alike).
+fn encode(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '+' => out.push_str("%2B"),
+            '&' => out.push_str("%26"),
+            '=' => out.push_str("%3D"),
+            c => out.push(c),
+        }
+    }
 }
 
 /// Splits a comma-separated `match[...]` value, refusing empty items and repeats.
@@ -224,7 +239,11 @@ impl Filter {
                 return Err(FilterError::NotAllowed(k.clone()));
             }
             if k != "next" {
-                canonical.push(format!("{k}={v}"));
+                let mut pair = String::with_capacity(k.len() + v.len() + 1);
+                encode(k, &mut pair);
+                pair.push('=');
+                encode(v, &mut pair);
+                canonical.push(pair);
             }
             match k.as_str() {
                 "added_after" => {
@@ -317,10 +336,39 @@ mod tests {
         assert!(Filter::parse("match[foo]=1&bar=2", Endpoint::Versions).is_ok());
     }
 
+    /// Found by the `taxii_query` fuzzer: `+` and escaped separators were written to the
+    /// canonical form decoded, so different queries shared a canonical form (and a cursor).
+    #[test]
+    fn canonical_form_reads_back_as_the_same_filter() {
+        for (a, b) in [
+            ("match[id]=a+$", "match[id]=a%2B$"),
+            ("match[id]=x&match[type]=y", "match[id]=x%26match[type]%3Dy"),
+            ("match[id]=a%25", "match[id]=a%2525"),
+        ] {
+            let (fa, fb) = (
+                Filter::parse(a, Endpoint::Objects).unwrap(),
+                Filter::parse(b, Endpoint::Objects).unwrap(),
+            );
+            assert_ne!(fa, fb, "{a} / {b}");
+            assert_ne!(fa.canonical, fb.canonical, "{a} / {b}");
+            for f in [fa, fb] {
+                assert_eq!(Filter::parse(&f.canonical, Endpoint::Objects).unwrap(), f);
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn never_panics(q in "\\PC{0,80}") {
             let _ = Filter::parse(&q, Endpoint::Objects);
+        }
+
+        #[test]
+        fn canonical_round_trips(q in "[a-z=&%+,\\[\\]0-9A-F]{0,60}") {
+            if let Ok(f) = Filter::parse(&q, Endpoint::Objects) {
+                let again = Filter::parse(&f.canonical, Endpoint::Objects).unwrap();
+                prop_assert_eq!(Filter { next: f.next.clone(), ..again }, f);
+            }
         }
     }
 }
