@@ -47,10 +47,15 @@ fn rank(t: Option<Tlp>) -> TlpRank {
     }
 }
 
-/// Validates one posted object into what the store keeps, or the reason it is refused.
+/// Validates one posted object into what the store keeps (with its parsed JSON, for the
+/// signature check), or the reason it is refused.
 /// `now` and `max_future_skew` are µs: a `modified` (or `created`) further ahead than the
 /// skew is refused, so no version can stay "latest" by being dated in the far future.
-fn prepare(raw: &RawValue, now: i64, max_future_skew: i64) -> Result<NewObject, StatusDetail> {
+fn prepare(
+    raw: &RawValue,
+    now: i64,
+    max_future_skew: i64,
+) -> Result<(NewObject, Value), StatusDetail> {
     let value: Value = serde_json::from_str(raw.get()).map_err(|e| StatusDetail {
         id: String::new(),
         version: String::new(),
@@ -134,7 +139,7 @@ fn prepare(raw: &RawValue, now: i64, max_future_skew: i64) -> Result<NewObject, 
             recipients.push(name.to_owned());
         }
     }
-    Ok(NewObject {
+    let object = NewObject {
         version: version_ts.map(|t| t.as_str().to_owned()),
         version_micros,
         spec_version,
@@ -143,7 +148,8 @@ fn prepare(raw: &RawValue, now: i64, max_future_skew: i64) -> Result<NewObject, 
         body: raw.get().to_owned(),
         id: meta.id,
         object_type: meta.object_type,
-    })
+    };
+    Ok((object, value))
 }
 
 /// `o` if every recipient it names (TLP:RED) is a member of this node, else the failure
@@ -203,6 +209,7 @@ fn signature_check<S: Store>(
     c: &CollectionRecord,
     key: &mut PosterKey,
     o: NewObject,
+    value: &Value,
 ) -> Result<NewObject, StatusDetail> {
     let fail = |o: &NewObject, reason: String| StatusDetail {
         id: o.id.clone(),
@@ -222,12 +229,9 @@ fn signature_check<S: Store>(
             Ok(o)
         }
     };
-    // Most objects never mention the extension: skip parsing them again.
-    if !o.body.contains(detente_sign::EXTENSION_ID) {
-        return unsigned(o);
-    }
-    let value: Value = serde_json::from_str(&o.body).map_err(|e| fail(&o, e.to_string()))?;
-    let sig = match detente_sign::signature_of(&value) {
+    // The parsed object, never a search of its text: JSON escapes can spell the extension's
+    // id in many ways, and readers parse it.
+    let sig = match detente_sign::signature_of(value) {
         Ok(Some(sig)) => sig,
         Ok(None) => return unsigned(o),
         Err(e) => return Err(fail(&o, e.to_string())),
@@ -263,7 +267,7 @@ fn signature_check<S: Store>(
             ));
         }
     };
-    match detente_sign::verify(&value, poster, vkey) {
+    match detente_sign::verify(value, poster, vkey) {
         Ok(_) => Ok(o),
         Err(e) => Err(fail(&o, e.to_string())),
     }
@@ -300,9 +304,10 @@ pub(crate) fn post_objects<S: Store>(
         let prepared = if raw.get().len() > a.config.max_object_bytes {
             Err(oversized(raw, a.config.max_object_bytes))
         } else {
-            prepare(raw, request_timestamp, skew)
-                .and_then(|o| known_recipients(a, &mut members, o))
-                .and_then(|o| signature_check(a, p, c, &mut key, o))
+            prepare(raw, request_timestamp, skew).and_then(|(o, value)| {
+                let o = known_recipients(a, &mut members, o)?;
+                signature_check(a, p, c, &mut key, o, &value)
+            })
         };
         match prepared {
             Ok(o) => objects.push(o),
