@@ -10,7 +10,7 @@
 //!
 //! The signature is Ed25519 over [`signing_input`]: the RFC 8785 canonical JSON (the same JCS
 //! implementation the log uses) of the whole object with that one entry removed, and with
-//! `extensions` removed too if the entry was its only one. Keys are C2SP signed-note keys
+//! `extensions` removed too if no other entry is left. Keys are C2SP signed-note keys
 //! (`detente_tlog::NoteSigner` / `VerifierKey`, type 0x01), so `key_id` is the note key id.
 //! See `docs/signatures.md`.
 
@@ -205,13 +205,17 @@ fn check_numbers(v: &Value) -> Result<(), SignError> {
     }
 }
 
-/// The object without its signature entry (and without `extensions` if that was its only
-/// entry): what the signature covers.
+/// The object without its signature entry, and without `extensions` if no other entry is
+/// left (also when it was empty to begin with, so signing and verifying see the same input):
+/// what the signature covers.
 pub fn without_signature(obj: &Value) -> Result<Value, SignError> {
     let mut map = object(obj)?.clone();
     let now_empty = match map.get_mut("extensions") {
         None => false,
-        Some(Value::Object(ext)) => ext.remove(EXTENSION_ID).is_some() && ext.is_empty(),
+        Some(Value::Object(ext)) => {
+            ext.remove(EXTENSION_ID);
+            ext.is_empty()
+        }
         Some(_) => return Err(SignError::BadExtensions),
     };
     if now_empty {
@@ -365,6 +369,17 @@ mod tests {
         verify(&with_other, "alice", &k.verifier()).unwrap();
         with_other["extensions"]["x-other"]["a"] = json!(2);
         assert!(verify(&with_other, "alice", &k.verifier()).is_err());
+    }
+
+    #[test]
+    fn an_empty_extensions_map_signs_and_verifies() {
+        let k = key(6);
+        let mut o = indicator();
+        o["extensions"] = json!({});
+        let input = signing_input(&o).unwrap();
+        assert!(!input.contains("extensions"), "{input}");
+        sign(&mut o, "alice", &k).unwrap();
+        verify(&o, "alice", &k.verifier()).unwrap();
     }
 
     #[test]
