@@ -476,6 +476,25 @@ mod tests {
         verify(&stored["signed"], "alice", &key).unwrap();
     }
 
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            ".{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map(".{0,6}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
     proptest! {
         #[test]
         fn round_trip_over_arbitrary_properties(
@@ -492,6 +511,21 @@ mod tests {
             sign(&mut o, "alice", &k).unwrap();
             let reparsed: Value = serde_json::from_str(&serde_json::to_string_pretty(&o).unwrap()).unwrap();
             prop_assert!(verify(&reparsed, "alice", &k.verifier()).is_ok());
+        }
+
+        /// What the fuzz target asserts, on arbitrary JSON: reading never panics, and whatever
+        /// signs verifies.
+        #[test]
+        fn any_json_that_signs_verifies(v in json_value(), ext in json_value()) {
+            let k = key(9);
+            let mut o = json!({"type": "indicator"});
+            o["x_v"] = v;
+            o["extensions"] = ext;
+            let _ = signature_of(&o);
+            let _ = verify(&o, "alice", &k.verifier());
+            if sign(&mut o, "alice", &k).is_ok() {
+                prop_assert!(verify(&o, "alice", &k.verifier()).is_ok(), "{o}");
+            }
         }
 
         #[test]
