@@ -32,8 +32,8 @@ def jcs(value):
 def signing_input(obj):
     bare = copy.deepcopy(obj)
     ext = bare.get("extensions")
-    if isinstance(ext, dict) and EXT in ext:
-        del ext[EXT]
+    if isinstance(ext, dict):
+        ext.pop(EXT, None)
         if not ext:
             del bare["extensions"]
     return jcs(bare)

@@ -47,30 +47,22 @@ pub(crate) fn rank(t: Option<Tlp>) -> TlpRank {
     }
 }
 
-/// Validates one posted object into what the store keeps, or the reason it is refused.
+/// Validates one posted object into what the store keeps (with its parsed JSON, for the
+/// checks that follow), or the reason it is refused.
 /// `now` and `max_future_skew` are µs: a `modified` (or `created`) further ahead than the
 /// skew is refused, so no version can stay "latest" by being dated in the far future.
-/// Objects that claim to be the node's (its identity, its flags) are refused.
 fn prepare(
     raw: &RawValue,
     now: i64,
     max_future_skew: i64,
-    forged: &dyn Fn(&Value) -> Option<String>,
-) -> Result<NewObject, StatusDetail> {
+) -> Result<(NewObject, Value), StatusDetail> {
     let value: Value = serde_json::from_str(raw.get()).map_err(|e| StatusDetail {
         id: String::new(),
         version: String::new(),
         message: Some(format!("not JSON: {e}")),
     })?;
     let o = prepare_parsed(raw.get(), &value, now, max_future_skew)?;
-    match forged(&value) {
-        Some(problem) => Err(StatusDetail {
-            id: o.id,
-            version: o.version.unwrap_or_default(),
-            message: Some(problem),
-        }),
-        None => Ok(o),
-    }
+    Ok((o, value))
 }
 
 /// Reads a POST body as a TAXII envelope and validates each object in it (size, STIX 2.1,
@@ -84,16 +76,18 @@ pub fn read_envelope(
     max_future_skew: i64,
     max_object_bytes: usize,
 ) -> Result<Vec<Result<NewObject, StatusDetail>>, ApiError> {
-    read_envelope_checked(body, now, max_future_skew, max_object_bytes, &|_| None)
+    read_envelope_checked(body, now, max_future_skew, max_object_bytes, &mut |o, _| {
+        Ok(o)
+    })
 }
 
-/// [`read_envelope`] refusing the objects `forged` names a problem with.
+/// [`read_envelope`] with a further check of each valid object, given with its parsed JSON.
 fn read_envelope_checked(
     body: &[u8],
     now: i64,
     max_future_skew: i64,
     max_object_bytes: usize,
-    forged: &dyn Fn(&Value) -> Option<String>,
+    check: &mut dyn FnMut(NewObject, &Value) -> Result<NewObject, StatusDetail>,
 ) -> Result<Vec<Result<NewObject, StatusDetail>>, ApiError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::BadRequest("the request body is not UTF-8".into()))?;
@@ -115,7 +109,7 @@ fn read_envelope_checked(
             if raw.get().len() > max_object_bytes {
                 Err(oversized(raw, max_object_bytes))
             } else {
-                prepare(raw, now, max_future_skew, forged)
+                prepare(raw, now, max_future_skew).and_then(|(o, value)| check(o, &value))
             }
         })
         .collect())
@@ -276,6 +270,7 @@ fn signature_check<S: Store>(
     c: &CollectionRecord,
     key: &mut PosterKey,
     o: NewObject,
+    value: &Value,
 ) -> Result<NewObject, StatusDetail> {
     let fail = |o: &NewObject, reason: String| StatusDetail {
         id: o.id.clone(),
@@ -295,12 +290,9 @@ fn signature_check<S: Store>(
             Ok(o)
         }
     };
-    // Most objects never mention the extension: skip parsing them again.
-    if !o.body.contains(detente_sign::EXTENSION_ID) {
-        return unsigned(o);
-    }
-    let value: Value = serde_json::from_str(&o.body).map_err(|e| fail(&o, e.to_string()))?;
-    let sig = match detente_sign::signature_of(&value) {
+    // The parsed object, never a search of its text: JSON escapes can spell the extension's
+    // id in many ways, and readers parse it.
+    let sig = match detente_sign::signature_of(value) {
         Ok(Some(sig)) => sig,
         Ok(None) => return unsigned(o),
         Err(e) => return Err(fail(&o, e.to_string())),
@@ -336,7 +328,7 @@ fn signature_check<S: Store>(
             ));
         }
     };
-    match detente_sign::verify(&value, poster, vkey) {
+    match detente_sign::verify(value, poster, vkey) {
         Ok(_) => Ok(o),
         Err(e) => Err(fail(&o, e.to_string())),
     }
@@ -351,22 +343,29 @@ pub(crate) fn post_objects<S: Store>(
 ) -> Result<Response, ApiError> {
     let request_timestamp = crate::now_micros();
     let skew = i64::try_from(a.config.max_future_skew.as_micros()).unwrap_or(i64::MAX);
+    let mut members = std::collections::HashMap::new();
+    let mut key = PosterKey::Unknown;
     let read = read_envelope_checked(
         body,
         request_timestamp,
         skew,
         a.config.max_object_bytes,
-        &|v| a.flagger.forged(v),
+        &mut |o, value| {
+            if let Some(problem) = a.flagger.forged(value) {
+                return Err(StatusDetail {
+                    id: o.id,
+                    version: o.version.unwrap_or_default(),
+                    message: Some(problem),
+                });
+            }
+            let o = known_recipients(a, &mut members, o)?;
+            signature_check(a, p, c, &mut key, o, value)
+        },
     )?;
     let mut objects = Vec::with_capacity(read.len());
     let mut failures = Vec::new();
-    let mut members = std::collections::HashMap::new();
-    let mut key = PosterKey::Unknown;
     for prepared in read {
-        match prepared
-            .and_then(|o| known_recipients(a, &mut members, o))
-            .and_then(|o| signature_check(a, p, c, &mut key, o))
-        {
+        match prepared {
             Ok(o) => objects.push(o),
             Err(f) => failures.push(f),
         }

@@ -10,7 +10,7 @@
 //!
 //! The signature is Ed25519 over [`signing_input`]: the RFC 8785 canonical JSON (the same JCS
 //! implementation the log uses) of the whole object with that one entry removed, and with
-//! `extensions` removed too if the entry was its only one. Keys are C2SP signed-note keys
+//! `extensions` removed too if no other entry is left. Keys are C2SP signed-note keys
 //! (`detente_tlog::NoteSigner` / `VerifierKey`, type 0x01), so `key_id` is the note key id.
 //! See `docs/signatures.md`.
 
@@ -205,13 +205,17 @@ fn check_numbers(v: &Value) -> Result<(), SignError> {
     }
 }
 
-/// The object without its signature entry (and without `extensions` if that was its only
-/// entry): what the signature covers.
+/// The object without its signature entry, and without `extensions` if no other entry is
+/// left (also when it was empty to begin with, so signing and verifying see the same input):
+/// what the signature covers.
 pub fn without_signature(obj: &Value) -> Result<Value, SignError> {
     let mut map = object(obj)?.clone();
     let now_empty = match map.get_mut("extensions") {
         None => false,
-        Some(Value::Object(ext)) => ext.remove(EXTENSION_ID).is_some() && ext.is_empty(),
+        Some(Value::Object(ext)) => {
+            ext.remove(EXTENSION_ID);
+            ext.is_empty()
+        }
         Some(_) => return Err(SignError::BadExtensions),
     };
     if now_empty {
@@ -368,6 +372,17 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_extensions_map_signs_and_verifies() {
+        let k = key(6);
+        let mut o = indicator();
+        o["extensions"] = json!({});
+        let input = signing_input(&o).unwrap();
+        assert!(!input.contains("extensions"), "{input}");
+        sign(&mut o, "alice", &k).unwrap();
+        verify(&o, "alice", &k.verifier()).unwrap();
+    }
+
+    #[test]
     fn extra_fields_in_the_entry_are_refused() {
         let k = key(4);
         let mut o = indicator();
@@ -461,6 +476,25 @@ mod tests {
         verify(&stored["signed"], "alice", &key).unwrap();
     }
 
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            ".{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map(".{0,6}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
     proptest! {
         #[test]
         fn round_trip_over_arbitrary_properties(
@@ -477,6 +511,21 @@ mod tests {
             sign(&mut o, "alice", &k).unwrap();
             let reparsed: Value = serde_json::from_str(&serde_json::to_string_pretty(&o).unwrap()).unwrap();
             prop_assert!(verify(&reparsed, "alice", &k.verifier()).is_ok());
+        }
+
+        /// What the fuzz target asserts, on arbitrary JSON: reading never panics, and whatever
+        /// signs verifies.
+        #[test]
+        fn any_json_that_signs_verifies(v in json_value(), ext in json_value()) {
+            let k = key(9);
+            let mut o = json!({"type": "indicator"});
+            o["x_v"] = v;
+            o["extensions"] = ext;
+            let _ = signature_of(&o);
+            let _ = verify(&o, "alice", &k.verifier());
+            if sign(&mut o, "alice", &k).is_ok() {
+                prop_assert!(verify(&o, "alice", &k.verifier()).is_ok(), "{o}");
+            }
         }
 
         #[test]

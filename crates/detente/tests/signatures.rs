@@ -92,6 +92,7 @@ impl World {
             (&coll, "bob", "read"),
             (&coll, "mallory", "read-write"),
             (&strict, "alice", "read-write"),
+            (&strict, "mallory", "read-write"),
         ] {
             run_ok(&["collection", "grant", c, m, a, "--data", d]);
         }
@@ -330,6 +331,37 @@ fn signed_objects_are_checked_by_the_node_and_by_readers() {
             "{poster}: {err}"
         );
     }
+
+    // Nor by spelling the extension's id with JSON escapes (the node reads the parsed object,
+    // as readers do): mallory replays alice's signed object, verbatim otherwise, into a
+    // collection where alice never posted it.
+    let replay = serde_json::to_string(&objects[0])
+        .unwrap()
+        .replace(EXT, &EXT.replace("316c", "316\\u0063"));
+    assert!(
+        replay.contains("\\u0063") && !replay.contains(EXT),
+        "{replay}"
+    );
+    let r = support::agent()
+        .post(format!(
+            "{}/api/collections/{}/objects/",
+            w.node.url, w.strict
+        ))
+        .header("Accept", support::TAXII)
+        .header("Content-Type", support::TAXII)
+        .header(
+            "Authorization",
+            support::basic(&format!("mallory:{}", w.mallory)),
+        )
+        .send(format!(r#"{{"objects":[{replay}]}}"#))
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    assert!(
+        r.contains(r#"signed as \"alice\" but posted by \"mallory\""#),
+        "{r}"
+    );
 
     // A collection that requires signatures refuses unsigned objects, until it no longer does.
     let out = w.push("alice", &w.strict, &[indicator(7, "g.example")], &[]);
