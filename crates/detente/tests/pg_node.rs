@@ -13,43 +13,50 @@ fn indicator(n: u32) -> String {
     )
 }
 
-/// The ids a node serves from a collection, paging with `added_after` as a client would.
-fn ids_on(node: &Node, coll: &str) -> Vec<String> {
+/// One page of ids a node serves from a collection after `added_after`, and the page's
+/// `X-TAXII-Date-Added-Last`.
+fn page_on(node: &Node, coll: &str, added_after: Option<&str>) -> (Vec<String>, Option<String>) {
     let url = format!("{}/api/collections/{coll}/objects/", node.url);
+    let mut req = agent()
+        .get(&url)
+        .query("limit", "7")
+        .header("Accept", TAXII)
+        .header(
+            "Authorization",
+            basic(&format!("admin:{}", node.admin_secret)),
+        );
+    if let Some(a) = added_after {
+        req = req.query("added_after", a);
+    }
+    let mut r = req.call().unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let last = r
+        .headers()
+        .get("X-TAXII-Date-Added-Last")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    let page = body["objects"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|o| o["id"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    (page, last)
+}
+
+/// Every id a node serves from a collection, paging with `added_after` as a client would.
+fn ids_on(node: &Node, coll: &str) -> Vec<String> {
     let mut ids = Vec::new();
-    let mut added_after: Option<String> = None;
+    let mut after: Option<String> = None;
     loop {
-        let mut req = agent()
-            .get(&url)
-            .query("limit", "2")
-            .header("Accept", TAXII)
-            .header(
-                "Authorization",
-                basic(&format!("admin:{}", node.admin_secret)),
-            );
-        if let Some(a) = &added_after {
-            req = req.query("added_after", a);
-        }
-        let mut r = req.call().unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-        let last = r
-            .headers()
-            .get("X-TAXII-Date-Added-Last")
-            .map(|v| v.to_str().unwrap().to_owned());
-        let body: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
-        let page: Vec<String> = body["objects"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|o| o["id"].as_str().unwrap().to_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let (page, last) = page_on(node, coll, after.as_deref());
         if page.is_empty() {
             return ids;
         }
         ids.extend(page);
-        added_after = last;
+        after = last;
     }
 }
 
@@ -90,14 +97,50 @@ fn nodes_and_admin_commands_share_one_postgres_database() {
     )
     .unwrap();
     let node2 = Node::start(&data2, &[], &["--database-url", &url]);
-    let bundle = dir.path().join("bundle.json");
-    node1.push(&bundle, &coll, &[indicator(1), indicator(2)], &[]);
-    node2.push(&bundle, &coll, &[indicator(3)], &[]);
-    let want: Vec<String> = (1..=3)
+    // Both nodes take pushes at once while a reader pages node 1 with added_after: every
+    // object is read exactly once, and both nodes then serve the same list.
+    const PUSHES: u32 = 6;
+    const PER_PUSH: u32 = 40;
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let seen = std::thread::scope(|s| {
+        for (k, node) in [&node1, &node2].into_iter().enumerate() {
+            let (dir, coll, done) = (dir.path(), &coll, &done);
+            s.spawn(move || {
+                for p in 0..PUSHES {
+                    let first = (u32::try_from(k).unwrap() * PUSHES + p) * PER_PUSH;
+                    let objects: Vec<String> = (first..first + PER_PUSH).map(indicator).collect();
+                    node.push(&dir.join(format!("b{k}-{p}.json")), coll, &objects, &[]);
+                }
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
+        let reader = s.spawn(|| {
+            let mut seen = Vec::new();
+            let mut after: Option<String> = None;
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst) == 2;
+                let (page, last) = page_on(&node1, &coll, after.as_deref());
+                if page.is_empty() && finished {
+                    return seen;
+                }
+                seen.extend(page);
+                after = last.or(after);
+            }
+        });
+        reader.join().unwrap()
+    });
+    let mut want: Vec<String> = (0..2 * PUSHES * PER_PUSH)
         .map(|n| format!("indicator--00000000-0000-4000-8000-{n:012}"))
         .collect();
-    assert_eq!(ids_on(&node1, &coll), want);
-    assert_eq!(ids_on(&node2, &coll), want);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    want.sort();
+    assert_eq!(
+        sorted, want,
+        "every pushed object read exactly once while pushing"
+    );
+    assert_eq!(ids_on(&node1, &coll), seen);
+    assert_eq!(ids_on(&node2, &coll), seen);
     // A malformed URL is refused with a message that names the option, not the URL.
     let out = detente(
         &[
