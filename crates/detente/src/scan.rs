@@ -870,11 +870,7 @@ impl Protected {
         }
     }
 
-    fn classify(
-        &self,
-        host: &str,
-        scratch: &mut detente_lookalike::Scratch,
-    ) -> Verdicts {
+    fn classify(&self, host: &str, scratch: &mut detente_lookalike::Scratch) -> Verdicts {
         self.index
             .classify(host, scratch)
             .iter()
