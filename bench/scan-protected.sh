@@ -20,7 +20,7 @@ if [ ! -f "$work/summary.json" ]; then
   echo "generating $bytes-byte workload in $work ..." >&2
   python3 bench/gen/scan_workload.py --bytes "$bytes" --out "$work" 2>/dev/null
 fi
-cargo build --release --locked -p detente >/dev/null 2>&1
+scripts/build-release -p detente >/dev/null 2>&1 # DETENTE_PREBUILT=1: use target/release/detente as built
 bin=target/release/detente
 lists=testdata/real/misp-warninglists/lists
 grep -v '^#' testdata/lookalike/election-domains.txt | grep . > "$out/protected.txt"
