@@ -2,8 +2,8 @@
 //! `FOLLOWEDBY`) and qualifiers (`WITHIN`, `REPEATS`, `START/STOP`) evaluated over a log stream.
 //!
 //! Each such pattern keeps a window of the records its atoms selected (every bracket holds an
-//! indexable `=` test, so the index finds every record a bracket can match), keyed by each
-//! record's own time. When a record enters, the pattern engine (`detente-pattern`'s compiled
+//! indexable `=` test, so the index finds every record a bracket can match) and that satisfy
+//! one of its brackets, keyed by each record's own time. When a record enters, the pattern engine (`detente-pattern`'s compiled
 //! matcher, the one `detente pattern match-all` runs) evaluates the pattern on the window's
 //! records as observations at their times. The window held no binding before the record came
 //! (a binding only depends on the records it binds, so one that lost records to expiry is no
@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use detente_pattern::{Matcher, Observation, ObservationSet, StixVersion};
+use detente_pattern::{Matcher, ObsExpr, Observation, ObservationSet, StixVersion};
 
 use crate::index::Index;
 
@@ -54,19 +54,96 @@ pub struct Candidate {
     pub objects: Arc<Vec<serde_json::Value>>,
 }
 
+/// A record in a window, with the brackets it satisfies (bit `i`: bracket `i`).
+struct Held {
+    c: Candidate,
+    brackets: u64,
+}
+
 struct Window {
     /// The pattern's indicator number.
     ind: u32,
     matcher: Matcher,
+    /// The pattern's observation expression, to tell whether the window can match at all.
+    expr: Option<ObsExpr>,
+    /// Each bracket alone, left to right (at most 64; `None` when there are more).
+    brackets: Option<Matcher>,
+    /// Per bracket, how many held records satisfy it.
+    counts: Vec<u32>,
     /// Window length, microseconds.
     span_us: i64,
-    held: VecDeque<Candidate>,
+    held: VecDeque<Held>,
     /// Latest record time seen, microseconds.
     watermark: Option<i64>,
     late: u64,
     dropped: u64,
     errors: u64,
     last_error: String,
+}
+
+impl Window {
+    /// The brackets `c` satisfies on its own (all of them when they are not known apart).
+    fn satisfied(&self, c: &Candidate) -> u64 {
+        let Some(m) = &self.brackets else {
+            return u64::MAX;
+        };
+        let t = c.took.time_ms.saturating_mul(1000);
+        let one = vec![Observation::from_objects(
+            c.objects.iter().collect(),
+            t,
+            t,
+            1,
+        )];
+        let set = ObservationSet::from_observations(one);
+        m.evaluate(&set)
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.as_ref().is_ok_and(|o| o.matched()))
+            .fold(0, |acc, (i, _)| acc | 1 << i)
+    }
+}
+
+fn uncount(counts: &mut [u32], brackets: u64) {
+    for (i, n) in counts.iter_mut().enumerate() {
+        *n -= u32::from(brackets >> i & 1 == 1);
+    }
+}
+
+/// The brackets of `e` as one-bracket patterns, left to right.
+fn bracket_texts(e: &ObsExpr, out: &mut Vec<String>) {
+    match e {
+        ObsExpr::Simple { comp, .. } => out.push(format!("[{comp}]")),
+        ObsExpr::And(l, r) | ObsExpr::Or(l, r) | ObsExpr::FollowedBy(l, r) => {
+            bracket_texts(l, out);
+            bracket_texts(r, out);
+        }
+        ObsExpr::Within { expr, .. }
+        | ObsExpr::Repeats { expr, .. }
+        | ObsExpr::StartStop { expr, .. } => bracket_texts(expr, out),
+    }
+}
+
+/// Whether `e` could bind given how many held records satisfy each bracket (`next`: the
+/// number of the next bracket, left to right); a necessary condition only.
+fn possible(e: &ObsExpr, counts: &[u32], next: &mut usize) -> bool {
+    match e {
+        ObsExpr::Simple { .. } => {
+            let n = counts.get(*next).copied().unwrap_or(1);
+            *next += 1;
+            n > 0
+        }
+        ObsExpr::And(l, r) | ObsExpr::FollowedBy(l, r) => {
+            let a = possible(l, counts, next);
+            possible(r, counts, next) && a
+        }
+        ObsExpr::Or(l, r) => {
+            let a = possible(l, counts, next);
+            possible(r, counts, next) || a
+        }
+        ObsExpr::Within { expr, .. }
+        | ObsExpr::Repeats { expr, .. }
+        | ObsExpr::StartStop { expr, .. } => possible(expr, counts, next),
+    }
 }
 
 /// The windows of every cross-record pattern of an index, kept across the logs of one scan.
@@ -91,12 +168,21 @@ impl Windows {
             .iter()
             .map(|&ind| {
                 let text = index.indicator(ind).written.as_str();
-                let span = detente_pattern::parse(text, StixVersion::V21)
+                let expr = detente_pattern::parse(text, StixVersion::V21)
                     .ok()
-                    .and_then(|p| detente_pattern::binding_span(&p.expr));
+                    .map(|p| p.expr);
+                let span = expr.as_ref().and_then(detente_pattern::binding_span);
+                let mut comps = Vec::new();
+                if let Some(e) = &expr {
+                    bracket_texts(e, &mut comps);
+                }
                 Window {
                     ind,
                     matcher: Matcher::compile(&[text], StixVersion::V21),
+                    brackets: (comps.len() <= 64)
+                        .then(|| Matcher::compile(&comps, StixVersion::V21)),
+                    counts: vec![0; comps.len()],
+                    expr,
                     span_us: span.map_or(max_us, |s| s.min(max_us)),
                     held: VecDeque::new(),
                     watermark: None,
@@ -138,20 +224,47 @@ impl Windows {
             return None;
         }
         w.watermark = Some(mark);
-        w.held
-            .retain(|h| h.took.time_ms.saturating_mul(1000) >= cutoff);
+        let brackets = w.satisfied(&c);
+        if brackets == 0 {
+            // It holds an atom but satisfies no bracket: it can take part in nothing.
+            return None;
+        }
+        // Records are held in arrival order, which is time order but for stragglers: expiring
+        // from the front costs O(1) a record; a straggler leaves when it reaches the front.
+        while w
+            .held
+            .front()
+            .is_some_and(|h| h.c.took.time_ms.saturating_mul(1000) < cutoff)
+        {
+            if let Some(h) = w.held.pop_front() {
+                uncount(&mut w.counts, h.brackets);
+            }
+        }
         while w.held.len() >= max_retained {
-            w.held.pop_front();
+            if let Some(h) = w.held.pop_front() {
+                uncount(&mut w.counts, h.brackets);
+            }
             w.dropped += 1;
         }
-        w.held.push_back(c);
+        for (i, n) in w.counts.iter_mut().enumerate() {
+            *n += u32::from(brackets >> i & 1 == 1);
+        }
+        w.held.push_back(Held { c, brackets });
+        // Most arrivals cannot complete a match (a bracket nothing in the window satisfies):
+        // those skip the evaluation over the whole window.
+        if let Some(e) = &w.expr
+            && w.brackets.is_some()
+            && !possible(e, &w.counts, &mut 0)
+        {
+            return None;
+        }
         let outcome = {
             let observations = w
                 .held
                 .iter()
                 .map(|h| {
-                    let t = h.took.time_ms.saturating_mul(1000);
-                    Observation::from_objects(h.objects.iter().collect(), t, t, 1)
+                    let t = h.c.took.time_ms.saturating_mul(1000);
+                    Observation::from_objects(h.c.objects.iter().collect(), t, t, 1)
                 })
                 .collect();
             let set = ObservationSet::from_observations(observations);
@@ -170,7 +283,8 @@ impl Windows {
         // Highest index first, so the lower ones stay where they are.
         for &k in bound.iter().rev() {
             if let Some(h) = w.held.remove(k) {
-                took.push(h.took);
+                uncount(&mut w.counts, h.brackets);
+                took.push(h.c.took);
             }
         }
         took.sort_by(|a, b| (a.time_ms, &a.file, a.line).cmp(&(b.time_ms, &b.file, b.line)));
