@@ -30,7 +30,9 @@
 //! [`StoreError::Unavailable`](detente_store::StoreError::Unavailable).
 
 mod error;
+mod flags;
 mod keys;
+mod peers;
 mod query;
 mod schema;
 mod store;
