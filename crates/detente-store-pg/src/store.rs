@@ -1111,7 +1111,7 @@ impl Store for PgStore {
     }
 
     fn key_bindings(&self) -> Result<Vec<KeyBindingRecord>> {
-        self.with(|c| crate::keys::all(c))
+        self.with(crate::keys::all)
     }
 
     fn current_key(&self, member: &str) -> Result<Option<KeyBindingRecord>> {
@@ -1144,7 +1144,7 @@ impl Store for PgStore {
     }
 
     fn peers(&self) -> Result<Vec<PeerRecord>> {
-        self.with(|c| crate::peers::peers(c))
+        self.with(crate::peers::peers)
     }
 
     fn peer_add_mirror(
@@ -1201,7 +1201,7 @@ impl Store for PgStore {
     }
 
     fn flag_warninglists(&self) -> Result<Vec<WarninglistRecord>> {
-        self.with(|c| crate::flags::warninglists(c))
+        self.with(crate::flags::warninglists)
     }
 
     fn asset_add(&self, asset: &AssetRecord) -> Result<bool> {
@@ -1213,7 +1213,7 @@ impl Store for PgStore {
     }
 
     fn assets(&self) -> Result<Vec<AssetRecord>> {
-        self.with(|c| crate::flags::assets(c))
+        self.with(crate::flags::assets)
     }
 
     fn flag_record(&self, flags: &[FlagRecord]) -> Result<()> {
