@@ -9,14 +9,15 @@ use std::collections::{HashMap, HashSet};
 use detente_store::rules;
 use detente_store::{
     IngestBatch, IngestOutcome, MirrorApplied, MirrorPage, MirrorRecord, NewPeer, PeerLog,
-    PeerRecord, Provenance, Result, StoreError, TombstoneFeedEntry, TombstoneLogEntry, Viewer,
+    PeerRecord, Provenance, Result, StoreError, TombstoneFeedEntry, Viewer,
 };
 use postgres::{GenericClient, Transaction};
 
 use crate::error::{pg, taken_or_pg};
 use crate::query::{Arg, Args, vis_of, vis_params};
 use crate::store::{
-    Deleted, Sequence, bump_generation, coll_key, delete_version, ingest_tx, refresh_bounds,
+    Deleted, Sequence, TOMBSTONE, bump_generation, coll_key, delete_version, ingest_tx,
+    refresh_bounds, to_tombstone,
 };
 
 fn index_sql(i: u64) -> Result<i64> {
@@ -438,8 +439,8 @@ pub(crate) fn tombstones_after(
     let vis = vis_params(viewer, &mut args);
     let l_ = args.push(Arg::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
     let sql = format!(
-        "SELECT o.leaf_idx, l.leaf, o.nonce, o.version, o.member, o.time, o.deleted_idx, \
-         o.object_id FROM log_tombstones o JOIN log_leaves l ON l.idx = o.leaf_idx \
+        "SELECT {TOMBSTONE}, o.object_id \
+         FROM log_tombstones o JOIN log_leaves l ON l.idx = o.leaf_idx \
          WHERE o.coll_id = {c_} AND o.leaf_idx > {a_} AND {} ORDER BY o.leaf_idx LIMIT {l_}",
         vis_of("o", &vis)
     );
@@ -448,15 +449,7 @@ pub(crate) fn tombstones_after(
         .iter()
         .map(|r| TombstoneFeedEntry {
             object_id: r.get(7),
-            entry: TombstoneLogEntry {
-                index: r.get::<_, i64>(0).unsigned_abs(),
-                leaf: r.get(1),
-                nonce: r.get(2),
-                version: r.get(3),
-                member: r.get(4),
-                time: r.get(5),
-                deleted_index: r.get::<_, i64>(6).unsigned_abs(),
-            },
+            entry: to_tombstone(r),
         })
         .collect())
 }

@@ -290,6 +290,23 @@ pub(crate) fn ingest_tx(
     Ok(outcomes)
 }
 
+/// The columns of a tombstone `o` joined with its leaf `l`, as [`to_tombstone`] reads them.
+pub(crate) const TOMBSTONE: &str =
+    "o.leaf_idx, l.leaf, o.nonce, o.version, o.member, o.time, o.deleted_idx";
+
+/// A tombstone row selected as [`TOMBSTONE`].
+pub(crate) fn to_tombstone(r: &postgres::Row) -> TombstoneLogEntry {
+    TombstoneLogEntry {
+        index: r.get::<_, i64>(0).unsigned_abs(),
+        leaf: r.get(1),
+        nonce: r.get(2),
+        version: r.get(3),
+        member: r.get(4),
+        time: r.get(5),
+        deleted_index: r.get::<_, i64>(6).unsigned_abs(),
+    }
+}
+
 /// An object version being deleted, with what its tombstone needs.
 pub(crate) struct Deleted {
     pub(crate) date_added: i64,
@@ -972,8 +989,7 @@ impl Store for PgStore {
         let o_ = args.push(Arg::Text(object_id.to_owned()));
         let vis = vis_params(viewer, &mut args);
         let sql = format!(
-            "SELECT o.leaf_idx, l.leaf, o.nonce, o.version, o.member, o.time, o.deleted_idx \
-             FROM log_tombstones o JOIN log_leaves l ON l.idx = o.leaf_idx \
+            "SELECT {TOMBSTONE} FROM log_tombstones o JOIN log_leaves l ON l.idx = o.leaf_idx \
              WHERE o.coll_id = {c_} AND o.object_id = {o_} AND {} ORDER BY o.leaf_idx",
             vis_of("o", &vis)
         );
@@ -981,15 +997,7 @@ impl Store for PgStore {
             Ok(c.query(sql.as_str(), &args.refs())
                 .map_err(pg)?
                 .iter()
-                .map(|r| TombstoneLogEntry {
-                    index: r.get::<_, i64>(0).unsigned_abs(),
-                    leaf: r.get(1),
-                    nonce: r.get(2),
-                    version: r.get(3),
-                    member: r.get(4),
-                    time: r.get(5),
-                    deleted_index: r.get::<_, i64>(6).unsigned_abs(),
-                })
+                .map(to_tombstone)
                 .collect())
         })
     }
