@@ -13,15 +13,22 @@
 //! private network or a unix socket).
 //!
 //! **One serialization point.** Every transaction that hands out `date_added` values or log
-//! indices (ingest, delete) first locks the single row of `sequence_point`
-//! (`SELECT … FOR UPDATE`), which holds the last `date_added` and the log size, and writes it
-//! back before committing. The row lock is held to commit or rollback, so allocating
-//! transactions of every node run one after the other in allocation order: a version becomes
-//! visible only after every version with a smaller `date_added`, and log indices are
-//! contiguous. Transaction-scoped, so nothing leaks through the pool the way a session
-//! advisory lock would. Transactions run at READ COMMITTED: each statement after the lock
-//! sees everything committed before it, so the ownership and duplicate rules see the previous
-//! writer's rows.
+//! indices (ingest, delete, key bindings, mirror pages) first locks the single row of
+//! `sequence_point` (`SELECT … FOR UPDATE`), which holds the last `date_added` and the log
+//! size, and writes it back before committing. The row lock is held to commit or rollback,
+//! so allocating transactions of every node run one after the other in allocation order: a
+//! version becomes visible only after every version with a smaller `date_added`, and log
+//! indices are contiguous. Transaction-scoped, so nothing leaks through the pool the way a
+//! session advisory lock would. Transactions run at READ COMMITTED: each statement after the
+//! lock sees everything committed before it, so the ownership and duplicate rules see the
+//! previous writer's rows.
+//!
+//! **Compare-and-sets** (a mirror's paging positions, a partner's accepted checkpoint) are
+//! one `UPDATE … WHERE <expected>` whose row count says whether it moved: at READ COMMITTED a
+//! concurrent update waits for the row and re-checks the condition on the committed version,
+//! so of nodes racing on one row exactly one wins. A mirror page moves its positions first,
+//! then stores its objects through the same `ingest_tx` as
+//! [`Store::ingest`](detente_store::Store::ingest), all in one transaction.
 //!
 //! **Errors.** Serialization failures and deadlocks become
 //! [`StoreError::Conflict`](detente_store::StoreError::Conflict) (retried by the caller);
@@ -30,7 +37,9 @@
 //! [`StoreError::Unavailable`](detente_store::StoreError::Unavailable).
 
 mod error;
+mod flags;
 mod keys;
+mod peers;
 mod query;
 mod schema;
 mod store;

@@ -15,6 +15,14 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 2,
         sql: include_str!("../migrations/0002_contributor_keys.sql"),
     },
+    Migration {
+        version: 3,
+        sql: include_str!("../migrations/0003_peers.sql"),
+    },
+    Migration {
+        version: 4,
+        sql: include_str!("../migrations/0004_flags.sql"),
+    },
 ];
 
 /// Key of the transaction-level advisory lock that serializes migrations across nodes

@@ -6,11 +6,13 @@ use std::time::Duration;
 use detente_store::entries::{self, LogEntry, details_from_json, details_to_json, now_micros};
 use detente_store::rules::{self, Held, HeldVersion, Poster};
 use detente_store::{
-    Access, ApiRootRecord, Clearance, CollectionRecord, DeleteScope, DeletedVersion, IngestBatch,
-    IngestOutcome, IngestReport, KeyBindingRecord, LogWitness, Member, MemberId, NewMember,
-    ObjectLogEntry, ObjectQuery, Page, PsiSessionRecord, Result, StatusRecord, Store, StoreError,
-    StoredObject, TlpRank, TokenRecord, TombstoneLogEntry, TrustedLog, VersionMatch, Viewer,
-    WitnessAdvance, WitnessEvidence, WitnessState,
+    Access, ApiRootRecord, AssetKind, AssetRecord, Clearance, CollectionRecord, DeleteScope,
+    DeletedVersion, FlagRecord, IngestBatch, IngestOutcome, IngestReport, KeyBindingRecord,
+    LogWitness, Member, MemberId, MirrorApplied, MirrorPage, MirrorRecord, NewMember, NewPeer,
+    ObjectLogEntry, ObjectQuery, Page, PeerLog, PeerRecord, Provenance, PsiSessionRecord, Result,
+    StatusRecord, Store, StoreError, StoredObject, TlpRank, TokenRecord, TombstoneFeedEntry,
+    TombstoneLogEntry, TrustedLog, VersionMatch, Viewer, WarninglistRecord, WitnessAdvance,
+    WitnessEvidence, WitnessState,
 };
 use postgres::{GenericClient, NoTls, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
@@ -42,7 +44,7 @@ fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn bump_generation(c: &mut impl GenericClient) -> Result<()> {
+pub(crate) fn bump_generation(c: &mut impl GenericClient) -> Result<()> {
     c.execute(
         "UPDATE counters SET value = value + 1 WHERE name = 'generation'",
         &[],
@@ -73,7 +75,7 @@ fn to_collection(r: &postgres::Row) -> CollectionRecord {
     }
 }
 
-fn coll_key(c: &mut impl GenericClient, id: &str) -> Result<i64> {
+pub(crate) fn coll_key(c: &mut impl GenericClient, id: &str) -> Result<i64> {
     c.query_opt("SELECT coll FROM collections WHERE id = $1", &[&id])
         .map_err(pg)?
         .map(|r| r.get(0))
@@ -101,7 +103,7 @@ impl Sequence {
         })
     }
 
-    fn next_date_added(&mut self) -> i64 {
+    pub(crate) fn next_date_added(&mut self) -> i64 {
         self.last_date_added = entries::next_date_added(self.last_date_added);
         self.last_date_added
     }
@@ -356,7 +358,7 @@ impl NewRows {
 
 /// Stores the batch's objects inside the caller's transaction, which holds `seq`: a fixed
 /// number of statements per envelope, whatever its size.
-fn ingest_tx(
+pub(crate) fn ingest_tx(
     tx: &mut Transaction<'_>,
     seq: &mut Sequence,
     batch: &IngestBatch,
@@ -442,13 +444,109 @@ fn ingest_tx(
     Ok(outcomes)
 }
 
+/// The columns of a tombstone `o` joined with its leaf `l`, as [`to_tombstone`] reads them.
+pub(crate) const TOMBSTONE: &str =
+    "o.leaf_idx, l.leaf, o.nonce, o.version, o.member, o.time, o.deleted_idx";
+
+/// A tombstone row selected as [`TOMBSTONE`].
+pub(crate) fn to_tombstone(r: &postgres::Row) -> TombstoneLogEntry {
+    TombstoneLogEntry {
+        index: r.get::<_, i64>(0).unsigned_abs(),
+        leaf: r.get(1),
+        nonce: r.get(2),
+        version: r.get(3),
+        member: r.get(4),
+        time: r.get(5),
+        deleted_index: r.get::<_, i64>(6).unsigned_abs(),
+    }
+}
+
 /// An object version being deleted, with what its tombstone needs.
-struct Deleted {
-    date_added: i64,
-    version: Option<String>,
-    tlp: i64,
-    contributor: i64,
-    leaf_idx: i64,
+pub(crate) struct Deleted {
+    pub(crate) date_added: i64,
+    pub(crate) version: Option<String>,
+    pub(crate) tlp: i64,
+    pub(crate) contributor: i64,
+    pub(crate) leaf_idx: i64,
+}
+
+impl Deleted {
+    /// The columns [`Deleted::from_row`] reads from `o` (objects) and `n` (log_nonces), in
+    /// order from the `at`th.
+    pub(crate) const COLUMNS: &'static str =
+        "o.date_added, o.version, o.tlp, o.contributor, n.leaf_idx";
+
+    pub(crate) fn from_row(r: &postgres::Row, at: usize) -> Deleted {
+        Deleted {
+            date_added: r.get(at),
+            version: r.get(at + 1),
+            tlp: r.get(at + 2),
+            contributor: r.get(at + 3),
+            leaf_idx: r.get(at + 4),
+        }
+    }
+}
+
+/// Removes a stored version and logs its tombstone by `member` at the next index of `seq`
+/// (its red_recipients rows stay: they decide who may see the tombstone). The caller
+/// refreshes the object's first and last flags ([`refresh_bounds`]) and stores `seq`.
+pub(crate) fn delete_version(
+    tx: &mut Transaction<'_>,
+    seq: &mut Sequence,
+    collection: &str,
+    object_id: &str,
+    d: &Deleted,
+    member: &str,
+    time: &str,
+) -> Result<()> {
+    tx.execute(
+        "DELETE FROM objects WHERE date_added = $1",
+        &[&d.date_added],
+    )
+    .map_err(pg)?;
+    let version = d.version.as_deref().unwrap_or("");
+    let entry = entries::tombstone_entry(&detente_logentry::Tombstone {
+        collection,
+        object_id,
+        version,
+        member,
+        time,
+        deleted_index: d.leaf_idx.unsigned_abs(),
+    })?;
+    let idx = seq.append(tx, &entry)?;
+    tx.execute(
+        "INSERT INTO log_tombstones (leaf_idx, date_added, coll_id, object_id, version, \
+         member, time, nonce, deleted_idx, tlp, contributor) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        &[
+            &idx,
+            &d.date_added,
+            &collection,
+            &object_id,
+            &version,
+            &member,
+            &time,
+            &entry.nonce.as_slice(),
+            &d.leaf_idx,
+            &d.tlp,
+            &d.contributor,
+        ],
+    )
+    .map_err(pg)?;
+    Ok(())
+}
+
+/// Recomputes the first and last flags of an object's remaining versions after a deletion.
+pub(crate) fn refresh_bounds(tx: &mut Transaction<'_>, coll: i64, object_id: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE objects SET
+           is_first = (version_us = (SELECT min(version_us) FROM objects WHERE coll = $1 AND object_id = $2)),
+           is_last = (version_us = (SELECT max(version_us) FROM objects WHERE coll = $1 AND object_id = $2))
+         WHERE coll = $1 AND object_id = $2",
+        &[&coll, &object_id],
+    )
+    .map_err(pg)?;
+    Ok(())
 }
 
 impl PgStore {
@@ -914,14 +1012,18 @@ impl Store for PgStore {
             let mut args = Args::default();
             let mut conds = vec![
                 format!("o.coll = {}", args.push(Arg::Int(coll))),
-                format!("o.object_id = {}", args.push(Arg::Text(object_id.to_owned()))),
+                format!(
+                    "o.object_id = {}",
+                    args.push(Arg::Text(object_id.to_owned()))
+                ),
             ];
             // A member deletes only what it contributed and sees; `last` is its newest.
             let own = match scope {
                 DeleteScope::Own(viewer) => {
                     let vis = vis_params(viewer, &mut args);
-                    let own =
-                        |t: &str| format!("({} AND {t}.contributor = {})", vis_of(t, &vis), vis.member);
+                    let own = |t: &str| {
+                        format!("({} AND {t}.contributor = {})", vis_of(t, &vis), vis.member)
+                    };
                     conds.push(own("o"));
                     Some(own("s"))
                 }
@@ -934,68 +1036,24 @@ impl Store for PgStore {
                 conds.push(vc);
             }
             let sql = format!(
-                "SELECT o.date_added, o.version, o.tlp, o.contributor, n.leaf_idx \
-                 FROM objects o JOIN log_nonces n ON n.date_added = o.date_added WHERE {} \
-                 ORDER BY o.date_added",
+                "SELECT {} FROM objects o JOIN log_nonces n ON n.date_added = o.date_added \
+                 WHERE {} ORDER BY o.date_added",
+                Deleted::COLUMNS,
                 conds.join(" AND ")
             );
             let rows: Vec<Deleted> = tx
                 .query(sql.as_str(), &args.refs())
                 .map_err(pg)?
                 .iter()
-                .map(|r| Deleted {
-                    date_added: r.get(0),
-                    version: r.get(1),
-                    tlp: r.get(2),
-                    contributor: r.get(3),
-                    leaf_idx: r.get(4),
-                })
+                .map(|r| Deleted::from_row(r, 0))
                 .collect();
             let time = entries::deletion_time();
             let member = scope.member_name();
             for d in &rows {
-                tx.execute("DELETE FROM objects WHERE date_added = $1", &[&d.date_added])
-                    .map_err(pg)?;
-                // red_recipients rows stay: they decide who may see the tombstone.
-                let version = d.version.as_deref().unwrap_or("");
-                let entry = entries::tombstone_entry(&detente_logentry::Tombstone {
-                    collection,
-                    object_id,
-                    version,
-                    member,
-                    time: &time,
-                    deleted_index: d.leaf_idx.unsigned_abs(),
-                })?;
-                let idx = seq.append(tx, &entry)?;
-                tx.execute(
-                    "INSERT INTO log_tombstones (leaf_idx, date_added, coll_id, object_id, version, \
-                     member, time, nonce, deleted_idx, tlp, contributor) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                    &[
-                        &idx,
-                        &d.date_added,
-                        &collection,
-                        &object_id,
-                        &version,
-                        &member,
-                        &time,
-                        &entry.nonce.as_slice(),
-                        &d.leaf_idx,
-                        &d.tlp,
-                        &d.contributor,
-                    ],
-                )
-                .map_err(pg)?;
+                delete_version(tx, &mut seq, collection, object_id, d, member, &time)?;
             }
             if !rows.is_empty() {
-                tx.execute(
-                    "UPDATE objects SET
-                       is_first = (version_us = (SELECT min(version_us) FROM objects WHERE coll = $1 AND object_id = $2)),
-                       is_last = (version_us = (SELECT max(version_us) FROM objects WHERE coll = $1 AND object_id = $2))
-                     WHERE coll = $1 AND object_id = $2",
-                    &[&coll, &object_id],
-                )
-                .map_err(pg)?;
+                refresh_bounds(tx, coll, object_id)?;
                 seq.store(tx)?;
             }
             Ok(rows
@@ -1085,8 +1143,7 @@ impl Store for PgStore {
         let o_ = args.push(Arg::Text(object_id.to_owned()));
         let vis = vis_params(viewer, &mut args);
         let sql = format!(
-            "SELECT o.leaf_idx, l.leaf, o.nonce, o.version, o.member, o.time, o.deleted_idx \
-             FROM log_tombstones o JOIN log_leaves l ON l.idx = o.leaf_idx \
+            "SELECT {TOMBSTONE} FROM log_tombstones o JOIN log_leaves l ON l.idx = o.leaf_idx \
              WHERE o.coll_id = {c_} AND o.object_id = {o_} AND {} ORDER BY o.leaf_idx",
             vis_of("o", &vis)
         );
@@ -1094,15 +1151,7 @@ impl Store for PgStore {
             Ok(c.query(sql.as_str(), &args.refs())
                 .map_err(pg)?
                 .iter()
-                .map(|r| TombstoneLogEntry {
-                    index: r.get::<_, i64>(0).unsigned_abs(),
-                    leaf: r.get(1),
-                    nonce: r.get(2),
-                    version: r.get(3),
-                    member: r.get(4),
-                    time: r.get(5),
-                    deleted_index: r.get::<_, i64>(6).unsigned_abs(),
-                })
+                .map(to_tombstone)
                 .collect())
         })
     }
@@ -1224,7 +1273,7 @@ impl Store for PgStore {
     }
 
     fn key_bindings(&self) -> Result<Vec<KeyBindingRecord>> {
-        self.with(|c| crate::keys::all(c))
+        self.with(crate::keys::all)
     }
 
     fn current_key(&self, member: &str) -> Result<Option<KeyBindingRecord>> {
@@ -1244,5 +1293,96 @@ impl Store for PgStore {
             }
             bump_generation(tx)
         })
+    }
+
+    // --- Peers and mirrors (issue 13) ---
+
+    fn peer_add(&self, peer: &NewPeer) -> Result<PeerRecord> {
+        self.tx(|tx| crate::peers::add(tx, peer))
+    }
+
+    fn peer(&self, name: &str) -> Result<Option<PeerRecord>> {
+        self.with(|c| crate::peers::peer(c, name))
+    }
+
+    fn peers(&self) -> Result<Vec<PeerRecord>> {
+        self.with(crate::peers::peers)
+    }
+
+    fn peer_add_mirror(
+        &self,
+        peer: &str,
+        remote_collection: &str,
+        local_collection: &str,
+    ) -> Result<MirrorRecord> {
+        self.with(|c| crate::peers::add_mirror(c, peer, remote_collection, local_collection))
+    }
+
+    fn mirrors(&self, peer: Option<&str>) -> Result<Vec<MirrorRecord>> {
+        self.with(|c| crate::peers::mirrors(c, peer))
+    }
+
+    fn peer_leaves_put(&self, peer: &str, start: u64, leaves: &[Vec<u8>]) -> Result<()> {
+        self.tx(|tx| crate::peers::leaves_put(tx, peer, start, leaves))
+    }
+
+    fn peer_leaves_at(&self, peer: &str, indices: &[u64]) -> Result<Vec<Option<Vec<u8>>>> {
+        self.with(|c| crate::peers::leaves_at(c, peer, indices))
+    }
+
+    fn peer_log_accept(&self, peer: &str, expected: Option<u64>, new: &PeerLog) -> Result<bool> {
+        self.with(|c| crate::peers::log_accept(c, peer, expected, new))
+    }
+
+    fn mirror_apply(&self, page: &MirrorPage) -> Result<MirrorApplied> {
+        self.tx(|tx| crate::peers::apply(tx, page))
+    }
+
+    fn mirror_provenance(&self, collection: &str, date_added: &[i64]) -> Result<Vec<Provenance>> {
+        self.with(|c| crate::peers::provenance(c, collection, date_added))
+    }
+
+    fn log_tombstones_after(
+        &self,
+        collection: &str,
+        viewer: &Viewer,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<TombstoneFeedEntry>> {
+        self.with(|c| crate::peers::tombstones_after(c, collection, viewer, after, limit))
+    }
+
+    // --- Protected assets and ingest flags (issues 14, 16) ---
+
+    fn flag_warninglist_put(&self, list: &WarninglistRecord) -> Result<bool> {
+        self.tx(|tx| crate::flags::put_warninglist(tx, list, now_micros()))
+    }
+
+    fn flag_warninglist_remove(&self, key: &str, collection: Option<&str>) -> Result<()> {
+        self.tx(|tx| crate::flags::remove_warninglist(tx, key, collection))
+    }
+
+    fn flag_warninglists(&self) -> Result<Vec<WarninglistRecord>> {
+        self.with(crate::flags::warninglists)
+    }
+
+    fn asset_add(&self, asset: &AssetRecord) -> Result<bool> {
+        self.tx(|tx| crate::flags::add_asset(tx, asset, now_micros()))
+    }
+
+    fn asset_remove(&self, kind: AssetKind, value: &str, collection: Option<&str>) -> Result<()> {
+        self.tx(|tx| crate::flags::remove_asset(tx, kind, value, collection))
+    }
+
+    fn assets(&self) -> Result<Vec<AssetRecord>> {
+        self.with(crate::flags::assets)
+    }
+
+    fn flag_record(&self, flags: &[FlagRecord]) -> Result<()> {
+        self.tx(|tx| crate::flags::record(tx, flags))
+    }
+
+    fn flags(&self, limit: usize) -> Result<Vec<FlagRecord>> {
+        self.with(|c| crate::flags::latest(c, limit))
     }
 }

@@ -74,3 +74,109 @@ fn unreachable_database_is_unavailable() {
         Err(StoreError::Invalid(_))
     ));
 }
+
+/// Several nodes on one database syncing the same mirror page at once: the positions'
+/// compare-and-set lets exactly one apply it (the others are refused, nothing doubled), and
+/// of nodes racing to accept a partner checkpoint from the same size exactly one wins.
+#[test]
+fn racing_nodes_apply_a_mirror_page_and_accept_a_checkpoint_once() {
+    use detente_store::{
+        Clearance, MirrorPage, MirroredObject, NewMember, NewObject, NewPeer, PeerLog, Role,
+        TlpRank,
+    };
+    use std::sync::{Arc, Barrier};
+
+    const NODES: usize = 6;
+    let pg = TestPg::start().unwrap();
+    let url = pg.fresh_database().unwrap();
+    let first = conformance::setup(PgStore::open(&url).unwrap());
+    first
+        .peer_add(&NewPeer {
+            name: "a".into(),
+            url: "https://a.example".into(),
+            log_key: "a+00000000+AA".into(),
+            witnesses: vec![],
+            quorum: 0,
+            authorization: "Bearer t".into(),
+            ca_cert: None,
+            identity: NewMember {
+                name: "peer:a".into(),
+                role: Role::Contributor,
+                clearance: Clearance::AmberStrict,
+                secret_hash: "x".into(),
+            },
+        })
+        .unwrap();
+    let mirror = first
+        .peer_add_mirror("a", "remote", conformance::COLL)
+        .unwrap();
+    let objects: Vec<MirroredObject> = (0..20u64)
+        .map(|i| MirroredObject {
+            object: NewObject {
+                id: format!("tool--{i}"),
+                object_type: "tool".into(),
+                spec_version: "2.1".into(),
+                version: Some("v1".into()),
+                version_micros: Some(1),
+                tlp: TlpRank::GREEN,
+                recipients: vec![],
+                body: format!(r#"{{"id":"tool--{i}"}}"#),
+            },
+            partner_index: i,
+            partner_contributor: "alice".into(),
+            partner_date_added: 1000 + i64::try_from(i).unwrap(),
+        })
+        .collect();
+    let nodes: Vec<Arc<PgStore>> = (0..NODES)
+        .map(|_| Arc::new(PgStore::open(&url).unwrap()))
+        .collect();
+    let start = Arc::new(Barrier::new(NODES));
+    let runs: Vec<_> = nodes
+        .iter()
+        .enumerate()
+        .map(|(n, node)| {
+            let (node, start) = (node.clone(), start.clone());
+            let page = MirrorPage {
+                mirror: mirror.id,
+                expected: (0, -1),
+                next: (1019 + i64::try_from(n).unwrap(), -1),
+                deleted: vec![],
+                objects: objects.clone(),
+            };
+            std::thread::spawn(move || {
+                start.wait();
+                let applied = node.mirror_apply(&page);
+                start.wait();
+                let size = 20 + u64::try_from(n).unwrap();
+                let log = PeerLog {
+                    size,
+                    root: vec![1; 32],
+                    note: b"note".to_vec(),
+                    frontier: vec![],
+                };
+                let accepted = node.peer_log_accept("a", None, &log).unwrap();
+                (applied, accepted.then_some(size))
+            })
+        })
+        .collect();
+    let results: Vec<_> = runs.into_iter().map(|t| t.join().unwrap()).collect();
+    let winners: Vec<usize> = (0..NODES).filter(|&n| results[n].0.is_ok()).collect();
+    assert_eq!(winners.len(), 1, "exactly one sync applies the page");
+    for (n, (applied, _)) in results.iter().enumerate() {
+        match applied {
+            Ok(a) => assert_eq!(a.new.len(), 20),
+            Err(e) => assert!(matches!(e, StoreError::Invalid(_)), "node {n}: {e}"),
+        }
+    }
+    assert_eq!(first.log_size().unwrap(), 20, "every version logged once");
+    let m = &first.mirrors(Some("a")).unwrap()[0];
+    assert_eq!(m.objects_after, 1019 + i64::try_from(winners[0]).unwrap());
+    let accepted: Vec<u64> = results.iter().filter_map(|r| r.1).collect();
+    assert_eq!(
+        accepted.len(),
+        1,
+        "exactly one node accepts from no checkpoint"
+    );
+    let log = first.peer("a").unwrap().unwrap().log.unwrap();
+    assert_eq!(log.size, accepted[0]);
+}
