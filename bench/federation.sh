@@ -49,16 +49,32 @@ KEY=$("$BIN" log-key --data "$OUT/a" 2>/dev/null | tail -1)
 "$BIN" peer mirror a --remote-collection "$CA" --into "$CB" --data "$OUT/b" 2>/dev/null
 
 echo "== initial sync (page $PAGE), load $(cut -d' ' -f1-3 /proc/loadavg)"
-/usr/bin/time -f '%e %M' -o "$OUT/sync.time" "$BIN" sync --page "$PAGE" --data "$OUT/b" | tee "$OUT/sync.out"
-read -r secs sync_kb <"$OUT/sync.time"
+# RSS counts the SQLite memory map (file pages the kernel may drop); Anonymous (heap) is what
+# must stay bounded, so both are sampled.
+mem() { awk '/^Rss:/ {r=$2} /^Anonymous:/ {a=$2} END {print r+0, a+0}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0 0; }
+start=$(date +%s.%N)
+"$BIN" sync --page "$PAGE" --data "$OUT/b" >"$OUT/sync.out" 2>"$OUT/sync.err" &
+SYNC=$!
+peak_rss=0; peak_anon=0
+while kill -0 "$SYNC" 2>/dev/null; do
+  read -r rss anon <<<"$(mem "$SYNC")"
+  [ "$rss" -gt "$peak_rss" ] && peak_rss=$rss
+  [ "$anon" -gt "$peak_anon" ] && peak_anon=$anon
+  sleep 0.2
+done
+wait "$SYNC"
+end=$(date +%s.%N)
+cat "$OUT/sync.out"
+secs=$($PY -c "print(round($end - $start, 2))")
 hwm() { awk '/^VmHWM:/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+anon() { read -r _ a <<<"$(mem "$1")"; $PY -c "print(round($a / 1024, 1))"; }
 mirrored=$(count "$OUT/b/detente.sqlite")
-printf '%-28s %s\n' objects "$mirrored" \
+printf '%-34s %s\n' objects "$mirrored" \
   "seconds" "$secs" \
   "objects/s" "$($PY -c "print(round($mirrored / $secs))")" \
-  "peak RSS sync process MiB" "$($PY -c "print(round($sync_kb / 1024, 1))")" \
-  "peak RSS node A MiB" "$(hwm $A)" \
-  "peak RSS node B MiB" "$(hwm $B)" \
+  "sync process peak RSS / anon MiB" "$($PY -c "print(round($peak_rss / 1024, 1), round($peak_anon / 1024, 1))")" \
+  "node A peak RSS / anon now MiB" "$(hwm $A) $(anon $A)" \
+  "node B peak RSS / anon now MiB" "$(hwm $B) $(anon $B)" \
   "load avg after" "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "== no-op sync"

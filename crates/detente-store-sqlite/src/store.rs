@@ -201,11 +201,27 @@ impl SqliteStore {
         // Stores from before per-contributor copies held one copy per value-identified id
         // under a fixed version key: that copy becomes its contributor's, versioned by its
         // date_added like every copy now (idempotent; nothing else changes).
-        conn.execute(
-            "UPDATE objects SET version_us = date_added WHERE version IS NULL AND version_us = ?1",
-            [UNVERSIONED],
-        )
-        .map_err(backend)?;
+        // It scans every object row (no index serves it), so it runs once per file: at a
+        // million objects the scan made every open, and so every CLI command, take seconds.
+        let migrated: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'unversioned_migrated')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        if !migrated {
+            conn.execute(
+                "UPDATE objects SET version_us = date_added WHERE version IS NULL AND version_us = ?1",
+                [UNVERSIONED],
+            )
+            .map_err(backend)?;
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('unversioned_migrated', 1)",
+                [],
+            )
+            .map_err(backend)?;
+        }
         let last_from_meta: Option<i64> = conn
             .query_row(
                 "SELECT value FROM meta WHERE key = 'last_date_added'",

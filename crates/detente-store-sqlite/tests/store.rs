@@ -309,6 +309,9 @@ fn old_single_copies_become_their_contributors_copies() {
         [i64::MIN],
     )
     .unwrap();
+    // A file written before the migration existed does not say it ran.
+    c.execute("DELETE FROM meta WHERE key = 'unversioned_migrated'", [])
+        .unwrap();
     drop(c);
     let s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
     let copy = |contributor| IngestBatch {

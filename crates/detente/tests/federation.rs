@@ -164,9 +164,16 @@ struct Pair {
 }
 
 fn pair(tmp: &Path) -> Pair {
+    pair_with(tmp, &[])
+}
+
+/// [`pair`], with `b_flags` given to B's `detente serve`.
+fn pair_with(tmp: &Path, b_flags: &[&str]) -> Pair {
     let (a_dir, b_dir) = (tmp.join("a"), tmp.join("b"));
     let a = Node::start(&a_dir, &[], &["--origin", "a.test/log"]);
-    let b = Node::start(&b_dir, &[], &["--origin", "b.test/log"]);
+    let mut b_args = vec!["--origin", "b.test/log"];
+    b_args.extend_from_slice(b_flags);
+    let b = Node::start(&b_dir, &[], &b_args);
     let a_key = last_line(&ok(detente(&["log-key", "--data", &s(&a_dir)], &[])));
     let ca = collection(&a_dir);
     let alice = member(&a_dir, "alice", "contributor", "amber");
@@ -547,4 +554,35 @@ fn a_sync_killed_halfway_resumes_with_every_object_once() {
     assert_eq!(code, 0, "{out}");
     assert!(requests(&out) <= 3, "{out}");
     let _ = &p.cb;
+}
+
+#[test]
+fn serve_with_a_sync_interval_mirrors_continuously() {
+    let tmp = support::tempdir();
+    let p = pair_with(tmp.path(), &["--sync-interval", "1"]);
+    let b_admin = format!("admin:{}", p.b.admin_secret);
+    push(
+        &p.a,
+        &tmp.path().join("1.json"),
+        &p.ca,
+        &p.alice,
+        &[indicator(7, "seven", "")],
+    );
+    let path = format!("/api/collections/{}/objects/{}/", p.cb, id(7));
+    let start = Instant::now();
+    while get(&p.b, &path, &b_admin).0 != 200 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "B's node never mirrored the object"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        get(&p.b, &path, &b_admin),
+        get(
+            &p.a,
+            &format!("/api/collections/{}/objects/{}/", p.ca, id(7)),
+            &p.alice
+        )
+    );
 }
