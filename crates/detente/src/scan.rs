@@ -848,11 +848,23 @@ struct Protected {
 
 /// Per-thread look-alike state: the classifier's buffers and the verdicts on recent names
 /// (names repeat in logs; a cached verdict costs a hash lookup instead of a classification).
-#[derive(Default)]
 struct CheckState {
     serial: u64,
     scratch: detente_lookalike::Scratch,
     cache: HashMap<Box<str>, Verdicts>,
+    /// Room for a value's host name (kept, not zeroed for every value).
+    buf: Box<([u8; MAX_DOMAIN], [u8; MAX_URL])>,
+}
+
+impl Default for CheckState {
+    fn default() -> Self {
+        CheckState {
+            serial: 0,
+            scratch: Default::default(),
+            cache: HashMap::new(),
+            buf: Box::new(([0; MAX_DOMAIN], [0; MAX_URL])),
+        }
+    }
 }
 
 /// A name's look-alike findings: (protected domain, technique, score).
@@ -870,6 +882,38 @@ impl Protected {
         }
     }
 
+    /// [`ValueCheck::check`] with this thread's state.
+    fn check_with(
+        &self,
+        st: &mut CheckState,
+        value: &[u8],
+        found: &mut dyn FnMut(u32, &'static str, f32),
+    ) {
+        let CheckState {
+            serial,
+            scratch,
+            cache,
+            buf,
+        } = st;
+        let Some(host) = crate::lookalike::host_of(value, buf) else {
+            return;
+        };
+        if *serial != self.serial || cache.len() >= CHECK_CACHE {
+            *serial = self.serial;
+            cache.clear();
+        }
+        let verdicts = match cache.get(host) {
+            Some(v) => v,
+            None => {
+                let v = self.classify(host, scratch);
+                cache.entry(host.into()).or_insert(v)
+            }
+        };
+        for (k, t, s) in verdicts.iter() {
+            found(*k, t, *s);
+        }
+    }
+
     fn classify(&self, host: &str, scratch: &mut detente_lookalike::Scratch) -> Verdicts {
         self.index
             .classify(host, scratch)
@@ -884,33 +928,10 @@ impl ValueCheck for Protected {
         thread_local! {
             static STATE: RefCell<CheckState> = RefCell::new(CheckState::default());
         }
-        let mut buf = ([0u8; MAX_DOMAIN], [0u8; MAX_URL]);
-        let Some(host) = crate::lookalike::host_of(value, &mut buf) else {
-            return;
-        };
-        STATE.with(|state| {
-            let verdict = match state.try_borrow_mut() {
-                Ok(mut st) => {
-                    if st.serial != self.serial || st.cache.len() >= CHECK_CACHE {
-                        st.serial = self.serial;
-                        st.cache.clear();
-                    }
-                    match st.cache.get(host) {
-                        Some(v) => v.clone(),
-                        None => {
-                            let st = &mut *st;
-                            let v = self.classify(host, &mut st.scratch);
-                            st.cache.insert(host.into(), v.clone());
-                            v
-                        }
-                    }
-                }
-                // Not re-entered in practice; a fresh buffer is right anyway.
-                Err(_) => self.classify(host, &mut detente_lookalike::Scratch::default()),
-            };
-            for (k, t, s) in verdict.iter() {
-                found(*k, t, *s);
-            }
+        STATE.with(|state| match state.try_borrow_mut() {
+            Ok(mut st) => self.check_with(&mut st, value, found),
+            // Not re-entered in practice; fresh state is right anyway.
+            Err(_) => self.check_with(&mut CheckState::default(), value, found),
         });
     }
 }
