@@ -65,7 +65,7 @@ impl Matchers {
             && self.orgs.is_empty()
     }
 
-    fn build<S: Store>(store: &S, generation: u64) -> Result<Matchers, StoreError> {
+    fn build<S: Store + ?Sized>(store: &S, generation: u64) -> Result<Matchers, StoreError> {
         let mut m = Matchers {
             generation,
             ..Matchers::default()
@@ -284,7 +284,7 @@ fn node_identity(identity_secret: &[u8]) -> Result<Json, ApiError> {
 }
 
 /// [`node_identity`] of the node whose store is `store` (for the CLI on a data directory).
-pub fn node_identity_of<S: Store>(store: &S) -> Result<Json, ApiError> {
+pub fn node_identity_of<S: Store + ?Sized>(store: &S) -> Result<Json, ApiError> {
     node_identity(&store.secret("identity", &crate::identity::init)?)
 }
 
@@ -339,7 +339,7 @@ pub(crate) async fn list<S: Store>(
 /// Flags the stored indicators no flag names yet (by id and version), in every collection,
 /// against the configuration in force: for lists and assets added after indicators were
 /// shared. Returns the flags written. Meant for `detente flags rescan` on the data directory.
-pub fn rescan<S: Store>(store: &S) -> Result<Vec<FlagRecord>, ApiError> {
+pub fn rescan<S: Store + ?Sized>(store: &S) -> Result<Vec<FlagRecord>, ApiError> {
     let flagger = Flagger::start(store, &store.secret("identity", &crate::identity::init)?)?;
     let Some(m) = flagger.active(store)? else {
         return Ok(Vec::new());
@@ -437,7 +437,10 @@ pub(crate) struct Flagger {
 
 impl Flagger {
     /// The node's flagger: makes the node's member on first start.
-    pub(crate) fn start<S: Store>(store: &S, identity_secret: &[u8]) -> Result<Flagger, ApiError> {
+    pub(crate) fn start<S: Store + ?Sized>(
+        store: &S,
+        identity_secret: &[u8],
+    ) -> Result<Flagger, ApiError> {
         let member = match store.member_by_name(NODE_MEMBER)? {
             Some(m) => m,
             None => {
@@ -500,7 +503,10 @@ impl Flagger {
     /// The matchers of the store's current generation, or `None` when nothing is
     /// configured. Rebuilt only when the generation moved, by one request while the others
     /// wait for it (a whole MISP checkout takes a while to compile).
-    pub(crate) fn active<S: Store>(&self, store: &S) -> Result<Option<Arc<Matchers>>, StoreError> {
+    pub(crate) fn active<S: Store + ?Sized>(
+        &self,
+        store: &S,
+    ) -> Result<Option<Arc<Matchers>>, StoreError> {
         let generation = store.generation()?;
         let mut current = self
             .matchers
@@ -514,7 +520,7 @@ impl Flagger {
 
     /// Flags the indicators of a stored envelope that match; `poster` posted them. Returns
     /// the flags written.
-    pub(crate) fn flag<S: Store>(
+    pub(crate) fn flag<S: Store + ?Sized>(
         &self,
         store: &S,
         m: &Matchers,

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, Subcommand};
 use detente_scan::norm;
-use detente_store::{AssetKind, AssetRecord, Store};
+use detente_store::{AssetKind, AssetRecord};
 use serde_json::{Value as Json, json};
 
 use crate::serve::{DataArgs, open_store};
@@ -307,7 +307,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Cmd::Export { collection, data } => {
             let store = open_store(&data)?;
-            let identity = detente_server::flags::node_identity_of(&store)
+            let identity = detente_server::flags::node_identity_of(&*store)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let assets: Vec<AssetRecord> = store
                 .assets()?

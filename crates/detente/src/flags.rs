@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args as ClapArgs, Subcommand};
-use detente_store::Store;
 
 use crate::serve::{DataArgs, open_store};
 
@@ -51,7 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Cmd::Rescan { data } => {
             let store = open_store(&data)?;
-            let written = detente_server::flags::rescan(&store)
+            let written = detente_server::flags::rescan(&*store)
                 .map_err(|e| anyhow::anyhow!("{e}"))
                 .context("couldn't flag the stored indicators")?;
             let mut out = std::io::stdout().lock();

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, Subcommand};
 use detente_server::credentials;
-use detente_store::{Clearance, NewMember, NewPeer, Role, Store};
+use detente_store::{Clearance, NewMember, NewPeer, Role};
 
 use crate::member::valid_name;
 use crate::push::Login;
@@ -111,7 +111,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 role: Role::Contributor,
                 clearance: Clearance::AmberStrict,
                 // Never revealed, and the member is disabled: nobody logs in as a peer.
-                secret_hash: credentials::Hasher::of(&store)?.hash(&credentials::new_secret()?),
+                secret_hash: credentials::Hasher::of(&*store)?.hash(&credentials::new_secret()?),
             };
             store
                 .peer_add(&NewPeer {

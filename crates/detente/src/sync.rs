@@ -123,7 +123,7 @@ impl PeerReport {
 /// Runs `detente sync`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let store = open_store(&args.data)?;
-    let reports = sync_all(&store, args.peer.as_deref(), args.page)?;
+    let reports = sync_all(&*store, args.peer.as_deref(), args.page)?;
     let mut bad = false;
     for r in &reports {
         for line in r.lines() {
@@ -139,7 +139,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// One round for every partner (or the one named).
-pub fn sync_all<S: Store>(
+pub fn sync_all<S: Store + ?Sized>(
     store: &S,
     only: Option<&str>,
     page: usize,
@@ -159,7 +159,7 @@ pub fn sync_all<S: Store>(
 }
 
 /// One round for one partner; failures end up in the report.
-fn sync_peer<S: Store>(store: &S, peer: &PeerRecord, page: usize) -> PeerReport {
+fn sync_peer<S: Store + ?Sized>(store: &S, peer: &PeerRecord, page: usize) -> PeerReport {
     let mut report = PeerReport {
         peer: peer.name.clone(),
         ..PeerReport::default()
@@ -212,7 +212,11 @@ fn get_ok(c: &Client, url: &str) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Verifies the partner's checkpoint and brings its accepted log up to it; returns it.
-fn advance_log<S: Store>(store: &S, peer: &PeerRecord, c: &Client) -> anyhow::Result<PeerLog> {
+fn advance_log<S: Store + ?Sized>(
+    store: &S,
+    peer: &PeerRecord,
+    c: &Client,
+) -> anyhow::Result<PeerLog> {
     let key = VerifierKey::parse(&peer.log_key)
         .map_err(|e| anyhow!("the pinned log key of {} is unreadable: {e}", peer.name))?;
     let note_bytes = get_ok(c, &log_url(c, "checkpoint")?)?;
@@ -398,7 +402,7 @@ fn nonce(text: &str) -> Result<[u8; detente_logentry::NONCE_LEN], String> {
 }
 
 /// Pages through one mirror's feed, applying what verifies.
-fn sync_mirror<S: Store>(
+fn sync_mirror<S: Store + ?Sized>(
     store: &S,
     peer: &PeerRecord,
     c: &Client,

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, Subcommand};
 use detente_scan::allowlist::Allowlist;
 use detente_scan::sources::{LoadOptions, load_bytes};
-use detente_store::{FlagAction, Store, WarninglistRecord};
+use detente_store::{FlagAction, WarninglistRecord};
 
 use crate::serve::{DataArgs, open_store};
 
