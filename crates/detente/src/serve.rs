@@ -463,22 +463,13 @@ fn serve_store<S: Store>(store: S, args: Args) -> anyhow::Result<ExitCode> {
     };
     {
         // Publish new leaves at least every second: poll twice a second, and keep stepping
-        // without a pause while a backlog of LOG_BACKLOG leaves remains (a restart, a bulk
-        // import); a failed step is retried next tick. Under steady ingest, stepping again
-        // at once after every few commits kept the log syncing its tiles beside every commit.
-        const LOG_BACKLOG: u64 = 4096;
+        // without a pause while a backlog remains; a failed step is retried next tick.
         let store = store.clone();
         std::thread::spawn(move || {
             loop {
                 match sequencer.step(&*store) {
-                    Ok(Some(size))
-                        if store
-                            .log_size()
-                            .is_ok_and(|have| have.saturating_sub(size) >= LOG_BACKLOG) =>
-                    {
-                        continue;
-                    }
-                    Ok(_) => {}
+                    Ok(Some(_)) => continue,
+                    Ok(None) => {}
                     Err(e) => tracing::error!(error = %e, "transparency log step failed"),
                 }
                 std::thread::sleep(std::time::Duration::from_millis(500));
