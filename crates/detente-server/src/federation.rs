@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use detente_logentry::receipt::encode;
 use detente_store::{ObjectQuery, Store, VersionMatch};
 use detente_taxii::time::format_micros;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::App;
@@ -22,31 +22,52 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::handlers::collection;
 
-#[derive(Serialize)]
-struct FeedTombstone {
-    index: u64,
-    object_id: String,
-    version: String,
-    member: String,
-    time: String,
-    deleted_index: u64,
-    nonce: String,
+/// A tombstone in the feed: the fields its log entry commits to, and where it is.
+#[derive(Serialize, Deserialize)]
+pub struct FeedTombstone {
+    /// The tombstone's log index.
+    pub index: u64,
+    /// The deleted object's id.
+    pub object_id: String,
+    /// The deleted version (empty for value-identified objects).
+    pub version: String,
+    /// The deleting member.
+    pub member: String,
+    /// The deletion time as committed.
+    pub time: String,
+    /// The log index of the deleted version's entry.
+    pub deleted_index: u64,
+    /// The tombstone's nonce, base64.
+    pub nonce: String,
 }
 
-#[derive(Serialize)]
-struct FeedObject {
-    date_added: i64,
-    index: u64,
-    nonce: String,
-    contributor: String,
-    object: Box<RawValue>,
+/// An object version in the feed, with its log entry.
+#[derive(Serialize, Deserialize)]
+pub struct FeedObject {
+    /// Its `date_added` on this node (µs): the feed's paging position.
+    pub date_added: i64,
+    /// Its entry's log index.
+    pub index: u64,
+    /// Its entry's nonce, base64.
+    pub nonce: String,
+    /// The contributor its entry names.
+    pub contributor: String,
+    /// The stored object, verbatim.
+    pub object: Box<RawValue>,
 }
 
-#[derive(Serialize)]
-struct Feed {
-    tombstones: Vec<FeedTombstone>,
-    objects: Vec<FeedObject>,
-    more: bool,
+/// One page of the feed.
+#[derive(Serialize, Deserialize)]
+pub struct Feed {
+    /// Tombstones, in log order.
+    #[serde(default)]
+    pub tombstones: Vec<FeedTombstone>,
+    /// Object versions, in `date_added` order (only once the tombstones are exhausted).
+    #[serde(default)]
+    pub objects: Vec<FeedObject>,
+    /// Whether another request would return more.
+    #[serde(default)]
+    pub more: bool,
 }
 
 #[derive(Serialize)]

@@ -8,7 +8,7 @@ mod auth;
 pub mod credentials;
 mod cursor;
 mod error;
-mod federation;
+pub mod federation;
 pub mod flags;
 mod handlers;
 mod identity;

@@ -4,14 +4,14 @@
 use detente_store::rules;
 use detente_store::{
     IngestBatch, IngestOutcome, MirrorApplied, MirrorPage, MirrorRecord, NewPeer, PeerLog,
-    PeerRecord, Provenance, Result, StoreError, TombstoneFeedEntry, TombstoneLogEntry, Viewer,
+    PeerRecord, Provenance, Result, StoreError, TombstoneFeedEntry, Viewer,
 };
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
 use crate::store::{
-    Deleted, SqliteStore, bump_generation, ingest_tx, log_tombstone, refresh_bounds, vis_of,
-    vis_params,
+    Deleted, SqliteStore, bump_generation, ingest_tx, log_tombstone, refresh_bounds, row_tombstone,
+    vis_of, vis_params,
 };
 
 /// The federation migration step: run after the base schema on every open; idempotent, and it
@@ -503,15 +503,7 @@ pub(crate) fn tombstones_after(
     st.query_map(params_from_iter(args), |r| {
         Ok(TombstoneFeedEntry {
             object_id: r.get(7)?,
-            entry: TombstoneLogEntry {
-                index: r.get::<_, i64>(0)?.unsigned_abs(),
-                leaf: r.get(1)?,
-                nonce: r.get(2)?,
-                version: r.get(3)?,
-                member: r.get(4)?,
-                time: r.get(5)?,
-                deleted_index: r.get::<_, i64>(6)?.unsigned_abs(),
-            },
+            entry: row_tombstone(r)?,
         })
     })
     .map_err(backend)?

@@ -533,6 +533,20 @@ pub(crate) fn log_tombstone(
     Ok(())
 }
 
+/// A tombstone from a row whose first columns are `leaf_idx, leaf, nonce, version, member,
+/// time, deleted_idx`.
+pub(crate) fn row_tombstone(r: &rusqlite::Row<'_>) -> rusqlite::Result<TombstoneLogEntry> {
+    Ok(TombstoneLogEntry {
+        index: r.get::<_, i64>(0)?.unsigned_abs(),
+        leaf: r.get(1)?,
+        nonce: r.get(2)?,
+        version: r.get(3)?,
+        member: r.get(4)?,
+        time: r.get(5)?,
+        deleted_index: r.get::<_, i64>(6)?.unsigned_abs(),
+    })
+}
+
 /// Recomputes the first and last flags of an object's remaining versions after a deletion.
 pub(crate) fn refresh_bounds(tx: &Transaction<'_>, coll: i64, object_id: &str) -> Result<()> {
     tx.execute(
@@ -1208,20 +1222,10 @@ impl Store for SqliteStore {
         );
         self.read(|c| {
             let mut st = c.prepare_cached(&sql).map_err(backend)?;
-            st.query_map(params_from_iter(args), |r| {
-                Ok(TombstoneLogEntry {
-                    index: r.get::<_, i64>(0)?.unsigned_abs(),
-                    leaf: r.get(1)?,
-                    nonce: r.get(2)?,
-                    version: r.get(3)?,
-                    member: r.get(4)?,
-                    time: r.get(5)?,
-                    deleted_index: r.get::<_, i64>(6)?.unsigned_abs(),
-                })
-            })
-            .map_err(backend)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(backend)
+            st.query_map(params_from_iter(args), row_tombstone)
+                .map_err(backend)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(backend)
         })
     }
 

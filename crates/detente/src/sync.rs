@@ -15,12 +15,11 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow, bail};
 use base64::Engine;
 use clap::Args as ClapArgs;
+use detente_server::federation::{Feed, FeedObject, FeedTombstone};
 use detente_store::{MirrorPage, MirrorRecord, MirroredObject, PeerLog, PeerRecord, Store};
 use detente_tlog::tile::{TILE_WIDTH, decode_bundle_for};
 use detente_tlog::witness::check_quorum;
 use detente_tlog::{Checkpoint, Hash, Note, TileId, TreeBuilder, VerifierKey, Verifiers};
-use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use crate::push::{Client, agent_trusting, origin};
 use crate::serve::{DataArgs, open_store};
@@ -363,36 +362,6 @@ fn decode_frontier(size: u64, bytes: &[u8]) -> anyhow::Result<TreeBuilder> {
         .map_err(|e| anyhow!("the stored partner frontier is corrupt: {e}"))
 }
 
-#[derive(Deserialize)]
-struct FeedIn {
-    #[serde(default)]
-    tombstones: Vec<TombstoneIn>,
-    #[serde(default)]
-    objects: Vec<ObjectIn>,
-    #[serde(default)]
-    more: bool,
-}
-
-#[derive(Deserialize)]
-struct TombstoneIn {
-    index: u64,
-    object_id: String,
-    version: String,
-    member: String,
-    time: String,
-    deleted_index: u64,
-    nonce: String,
-}
-
-#[derive(Deserialize)]
-struct ObjectIn {
-    date_added: i64,
-    index: u64,
-    nonce: String,
-    contributor: String,
-    object: Box<RawValue>,
-}
-
 fn nonce(text: &str) -> Result<[u8; detente_logentry::NONCE_LEN], String> {
     base64::engine::general_purpose::STANDARD
         .decode(text)
@@ -427,7 +396,7 @@ fn sync_mirror<S: Store + ?Sized>(
         );
         let (status, body) = c.get(&url)?;
         Client::check(status, &body, &format!("GET {url}"))?;
-        let feed: FeedIn = serde_json::from_str(&body)
+        let feed: Feed = serde_json::from_str(&body)
             .with_context(|| format!("{url} did not answer a federation feed"))?;
         // The partner's entries at the indices of the page, in feed order (tombstones, then
         // objects); one beyond the accepted checkpoint is never read.
@@ -491,7 +460,11 @@ fn sync_mirror<S: Store + ?Sized>(
 }
 
 /// A partner tombstone's entry recomputed from its fields must be the logged one.
-fn check_tombstone(t: &TombstoneIn, collection: &str, leaf: Option<Vec<u8>>) -> Result<(), String> {
+fn check_tombstone(
+    t: &FeedTombstone,
+    collection: &str,
+    leaf: Option<Vec<u8>>,
+) -> Result<(), String> {
     let leaf =
         leaf.ok_or_else(|| format!("entry {} of the partner's log is not mirrored", t.index))?;
     let expect = detente_logentry::tombstone_leaf(
@@ -518,7 +491,7 @@ fn check_tombstone(t: &TombstoneIn, collection: &str, leaf: Option<Vec<u8>>) -> 
 /// from the bytes received (with the partner's nonce, collection and contributor) is the one
 /// the partner logged at that index. Refusals name the object.
 fn check_object(
-    o: &ObjectIn,
+    o: &FeedObject,
     collection: &str,
     leaf: Option<Vec<u8>>,
 ) -> Result<MirroredObject, (String, String)> {
