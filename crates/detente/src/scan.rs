@@ -1,7 +1,7 @@
 //! `detente scan`: match shared indicators against local logs; NDJSON hits, STIX sightings.
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -851,7 +851,7 @@ struct Protected {
 struct CheckState {
     serial: u64,
     scratch: detente_lookalike::Scratch,
-    cache: HashMap<Box<str>, Verdicts>,
+    cache: rustc_hash::FxHashMap<Box<str>, Verdicts>,
     /// Room for a value's host name (kept, not zeroed for every value).
     buf: Box<([u8; MAX_DOMAIN], [u8; MAX_URL])>,
 }
@@ -861,7 +861,7 @@ impl Default for CheckState {
         CheckState {
             serial: 0,
             scratch: Default::default(),
-            cache: HashMap::new(),
+            cache: Default::default(),
             buf: Box::new(([0; MAX_DOMAIN], [0; MAX_URL])),
         }
     }
@@ -889,6 +889,11 @@ impl Protected {
         value: &[u8],
         found: &mut dyn FnMut(u32, &'static str, f32),
     ) {
+        // Most values name no host: no dot (ports, ids, flags, single labels) or an IPv4
+        // address; neither is ever a look-alike, and this test is cheaper than reading them.
+        if !value.contains(&b'.') || value.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
+            return;
+        }
         let CheckState {
             serial,
             scratch,
