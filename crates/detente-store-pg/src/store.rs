@@ -1330,6 +1330,22 @@ impl Store for PgStore {
         self.with(|c| crate::peers::leaves_at(c, peer, indices))
     }
 
+    fn peer_keys_record(
+        &self,
+        peer: &str,
+        bindings: &[detente_store::PeerKeyBinding],
+    ) -> Result<Vec<detente_store::PeerKeyBinding>> {
+        self.tx(|tx| crate::keys::peer_record(tx, peer, bindings))
+    }
+
+    fn peer_keys_publish(&self, peer: &str, partner_members: &[String]) -> Result<u64> {
+        self.tx(|tx| crate::keys::peer_publish(tx, peer, partner_members))
+    }
+
+    fn peer_keys(&self, peer: &str) -> Result<Vec<detente_store::PeerKeyBinding>> {
+        self.with(|c| crate::keys::peer_all(c, peer))
+    }
+
     fn peer_log_accept(&self, peer: &str, expected: Option<u64>, new: &PeerLog) -> Result<bool> {
         self.with(|c| crate::peers::log_accept(c, peer, expected, new))
     }

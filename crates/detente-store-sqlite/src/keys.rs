@@ -4,8 +4,8 @@
 //! `log_leaves` at `leaf_idx`, appended in the same transaction. Rows are never removed: the
 //! member's binding with the highest index is its current key.
 
-use detente_store::{KeyBindingRecord, Result, StoreError};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use detente_store::{KeyBindingRecord, PeerKeyBinding, Result, StoreError};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::store::{append_leaf, backend};
 use detente_store::entries;
@@ -17,7 +17,12 @@ pub(crate) fn migrate(conn: &Connection) -> Result<()> {
         "CREATE TABLE IF NOT EXISTS key_bindings (
              leaf_idx INTEGER PRIMARY KEY, member TEXT NOT NULL, vkey TEXT NOT NULL,
              time TEXT NOT NULL, nonce BLOB NOT NULL);
-         CREATE INDEX IF NOT EXISTS key_bindings_member ON key_bindings (member, leaf_idx);",
+         CREATE INDEX IF NOT EXISTS key_bindings_member ON key_bindings (member, leaf_idx);
+         CREATE TABLE IF NOT EXISTS peer_key_bindings (
+             peer TEXT NOT NULL, partner_index INTEGER NOT NULL, partner_member TEXT NOT NULL,
+             vkey TEXT NOT NULL, member TEXT NOT NULL,
+             leaf_idx INTEGER REFERENCES key_bindings(leaf_idx),
+             PRIMARY KEY (peer, partner_index)) WITHOUT ROWID;",
     )
     .map_err(backend)?;
     let has_column: bool = conn
@@ -118,6 +123,123 @@ pub(crate) fn current(conn: &Connection, member: &str) -> Result<Option<KeyBindi
         "{BINDING} WHERE k.member = ?1 ORDER BY k.leaf_idx DESC LIMIT 1"
     ))
     .and_then(|mut st| st.query_row([member], row_binding).optional())
+    .map_err(backend)
+}
+
+fn partner_index_sql(i: u64) -> Result<i64> {
+    i64::try_from(i).map_err(|_| StoreError::Invalid(format!("log index {i} above 2^63-1")))
+}
+
+/// Publishes one recorded partner binding: its own leaf and `key_bindings` row.
+fn publish_one(tx: &Transaction<'_>, peer: &str, partner_index: i64) -> Result<()> {
+    let (member, vkey): (String, String) = tx
+        .query_row(
+            "SELECT member, vkey FROM peer_key_bindings WHERE peer = ?1 AND partner_index = ?2",
+            params![peer, partner_index],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(backend)?;
+    let (entry, time) = entries::key_binding_entry(&member, &vkey)?;
+    let idx = append_leaf(tx, &entry)?;
+    tx.execute(
+        "INSERT INTO key_bindings (leaf_idx, member, vkey, time, nonce) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![idx, member, vkey, time, entry.nonce.as_slice()],
+    )
+    .map_err(backend)?;
+    tx.execute(
+        "UPDATE peer_key_bindings SET leaf_idx = ?3 WHERE peer = ?1 AND partner_index = ?2",
+        params![peer, partner_index, idx],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// Records a partner's bindings not recorded yet (publishing those of published members);
+/// returns those it recorded.
+pub(crate) fn peer_record(
+    conn: &mut Connection,
+    peer: &str,
+    bindings: &[PeerKeyBinding],
+) -> Result<Vec<PeerKeyBinding>> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    let mut recorded = Vec::new();
+    for b in bindings {
+        let partner_index = partner_index_sql(b.partner_index)?;
+        let n = tx
+            .execute(
+                "INSERT OR IGNORE INTO peer_key_bindings
+                 (peer, partner_index, partner_member, vkey, member) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![peer, partner_index, b.partner_member, b.vkey, b.member],
+            )
+            .map_err(backend)?;
+        if n == 0 {
+            continue;
+        }
+        let published: bool = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM peer_key_bindings
+                 WHERE peer = ?1 AND partner_member = ?2 AND leaf_idx IS NOT NULL)",
+                params![peer, b.partner_member],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        if published {
+            publish_one(&tx, peer, partner_index)?;
+        }
+        recorded.push(b.clone());
+    }
+    tx.commit().map_err(backend)?;
+    Ok(recorded)
+}
+
+/// Publishes the unpublished bindings of some partner members; how many.
+pub(crate) fn peer_publish(conn: &mut Connection, peer: &str, members: &[String]) -> Result<u64> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    let mut n = 0;
+    for m in members {
+        let pending: Vec<i64> = tx
+            .prepare_cached(
+                "SELECT partner_index FROM peer_key_bindings
+                 WHERE peer = ?1 AND partner_member = ?2 AND leaf_idx IS NULL
+                 ORDER BY partner_index",
+            )
+            .and_then(|mut st| {
+                st.query_map(params![peer, m], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(backend)?;
+        for i in pending {
+            publish_one(&tx, peer, i)?;
+            n += 1;
+        }
+    }
+    tx.commit().map_err(backend)?;
+    Ok(n)
+}
+
+/// A partner's recorded bindings, in its log order.
+pub(crate) fn peer_all(conn: &Connection, peer: &str) -> Result<Vec<PeerKeyBinding>> {
+    let mut st = conn
+        .prepare_cached(
+            "SELECT member, partner_member, vkey, partner_index, leaf_idx
+             FROM peer_key_bindings WHERE peer = ?1 ORDER BY partner_index",
+        )
+        .map_err(backend)?;
+    st.query_map([peer], |r| {
+        Ok(PeerKeyBinding {
+            member: r.get(0)?,
+            partner_member: r.get(1)?,
+            vkey: r.get(2)?,
+            partner_index: r.get::<_, i64>(3)?.unsigned_abs(),
+            log_index: r.get::<_, Option<i64>>(4)?.map(i64::unsigned_abs),
+        })
+    })
+    .map_err(backend)?
+    .collect::<rusqlite::Result<Vec<_>>>()
     .map_err(backend)
 }
 

@@ -1402,6 +1402,22 @@ impl Store for SqliteStore {
         self.read(|c| crate::peers::leaves_at(c, peer, indices))
     }
 
+    fn peer_keys_record(
+        &self,
+        peer: &str,
+        bindings: &[detente_store::PeerKeyBinding],
+    ) -> Result<Vec<detente_store::PeerKeyBinding>> {
+        self.write(|w| crate::keys::peer_record(&mut w.conn, peer, bindings))
+    }
+
+    fn peer_keys_publish(&self, peer: &str, partner_members: &[String]) -> Result<u64> {
+        self.write(|w| crate::keys::peer_publish(&mut w.conn, peer, partner_members))
+    }
+
+    fn peer_keys(&self, peer: &str) -> Result<Vec<detente_store::PeerKeyBinding>> {
+        self.read(|c| crate::keys::peer_all(c, peer))
+    }
+
     fn peer_log_accept(
         &self,
         peer: &str,

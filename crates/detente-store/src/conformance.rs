@@ -27,6 +27,7 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) {
     flag_sources_and_records(fresh());
     peers_and_mirrors(fresh());
     contributor_keys(fresh());
+    partner_keys(fresh());
     filters(fresh());
     delete_selections(fresh());
     failed_writes_change_nothing(fresh());
@@ -1330,6 +1331,63 @@ pub fn contributor_keys<S: Store>(store: S) {
         s.set_require_signatures("no-such-collection", true),
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// A partner's key bindings (issue 13): recorded once per partner index, private until
+/// published, then key-binding leaves of this log (served like local bindings), and a
+/// published member's later bindings published as they are recorded.
+pub fn partner_keys<S: Store>(store: S) {
+    use crate::PeerKeyBinding;
+    let s = setup(store);
+    let b = |member: &str, vkey: &str, partner_index: u64| PeerKeyBinding {
+        member: format!("peer:a/{member}"),
+        partner_member: member.into(),
+        vkey: vkey.into(),
+        partner_index,
+        log_index: None,
+    };
+    let first = [b("alice", "k1", 0), b("bob", "kb", 4)];
+    assert_eq!(s.peer_keys_record("a", &first).unwrap(), first.to_vec());
+    // Recording again records nothing; nothing is in this log yet.
+    assert_eq!(s.peer_keys_record("a", &first).unwrap(), vec![]);
+    assert_eq!(s.log_size().unwrap(), 0);
+    assert!(s.key_bindings().unwrap().is_empty());
+    assert_eq!(s.peer_keys("a").unwrap(), first.to_vec());
+    assert_eq!(s.peer_keys("other").unwrap(), vec![]);
+
+    // Publishing alice's: one leaf, served as peer:a/alice; bob's stays private.
+    assert_eq!(s.peer_keys_publish("a", &["alice".into()]).unwrap(), 1);
+    assert_eq!(s.peer_keys_publish("a", &["alice".into()]).unwrap(), 0);
+    assert_eq!(s.log_size().unwrap(), 1);
+    let all = s.key_bindings().unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        (all[0].member.as_str(), all[0].vkey.as_str()),
+        ("peer:a/alice", "k1")
+    );
+    assert_eq!(all[0].leaf[0], 0x03);
+    assert_eq!(s.log_leaves(0, 1).unwrap(), vec![all[0].leaf.clone()]);
+    let keys = s.peer_keys("a").unwrap();
+    assert_eq!(keys[0].log_index, Some(0));
+    assert_eq!(keys[1].log_index, None);
+
+    // alice's rotation is published as it is recorded, and supersedes her first key.
+    let rotation = [b("alice", "k2", 9)];
+    assert_eq!(
+        s.peer_keys_record("a", &rotation).unwrap(),
+        rotation.to_vec()
+    );
+    assert_eq!(s.log_size().unwrap(), 2);
+    let all = s.key_bindings().unwrap();
+    assert_eq!(all[0].superseded_by, Some(1));
+    assert_eq!(s.current_key("peer:a/alice").unwrap().unwrap().vkey, "k2");
+    let order: Vec<u64> = s
+        .peer_keys("a")
+        .unwrap()
+        .iter()
+        .map(|k| k.partner_index)
+        .collect();
+    assert_eq!(order, vec![0, 4, 9]);
 }
 
 /// Peers (issue 13): the identity member, mirrors, partner log entries, the accepted

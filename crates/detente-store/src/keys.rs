@@ -19,3 +19,21 @@ pub struct KeyBindingRecord {
     /// Log index of the member's next binding, which replaced this one; `None` while current.
     pub superseded_by: Option<u64>,
 }
+
+/// A partner's key binding, proven against the partner's log, as this node records it. It is
+/// published (an entry of this node's log binding `member`, a name no local member can hold,
+/// served by `/log/keys`) once an object its member signed is mirrored here, so this node's
+/// members learn only the partner members whose signatures they may meet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerKeyBinding {
+    /// The name this node's log entry binds (`peer:PARTNER/NAME`, built by the caller).
+    pub member: String,
+    /// The member's name as the partner's log commits it.
+    pub partner_member: String,
+    /// The verifier key bound.
+    pub vkey: String,
+    /// The index of the binding's entry in the partner's log.
+    pub partner_index: u64,
+    /// The index of this node's entry for it, once published (ignored when recording).
+    pub log_index: Option<u64>,
+}

@@ -33,6 +33,9 @@
 //! - **Contributor keys**: binding a key to a member ([`Store::bind_key`]) appends a
 //!   key-binding leaf in the same transaction; bindings are never removed, a new one
 //!   supersedes the member's previous one.
+//!   A partner's bindings the sync recorded are published ([`Store::peer_keys_publish`]) as
+//!   key-binding leaves of this log too, under names no local member can hold
+//!   (`peer:PARTNER/NAME`).
 //! - **Federation**: a mirror page ([`Store::mirror_apply`]) stores its objects (through the
 //!   same ingest rules and log entries), applies the partner's tombstones, keeps provenance
 //!   and moves the mirror's positions in one transaction, by compare-and-set on the positions;
@@ -322,6 +325,20 @@ pub trait Store: Send + Sync + 'static {
     /// Stores fetched partner log entries from index `start` on (not yet accepted: they
     /// count only below the accepted size); replaces any stored at those indices.
     fn peer_leaves_put(&self, peer: &str, start: u64, leaves: &[Vec<u8>]) -> Result<()>;
+    /// Records a partner's key bindings (proven against its log) in one transaction; those
+    /// already recorded (same peer and partner index) are skipped. A new binding of a member
+    /// whose bindings are published is published too. Returns the new ones.
+    fn peer_keys_record(
+        &self,
+        peer: &str,
+        bindings: &[PeerKeyBinding],
+    ) -> Result<Vec<PeerKeyBinding>>;
+    /// Publishes every unpublished recorded binding of these partner members, in the
+    /// partner's log order, each as a key-binding entry of this node's log for
+    /// [`PeerKeyBinding::member`], in one transaction; how many it published.
+    fn peer_keys_publish(&self, peer: &str, partner_members: &[String]) -> Result<u64>;
+    /// Every recorded key binding of a partner, in the partner's log order.
+    fn peer_keys(&self, peer: &str) -> Result<Vec<PeerKeyBinding>>;
     /// Stored partner log entries at `indices` (`None` where absent), in the same order.
     fn peer_leaves_at(&self, peer: &str, indices: &[u64]) -> Result<Vec<Option<Vec<u8>>>>;
     /// Compare-and-set: accepts `new` as the partner's checkpoint if the accepted size is
