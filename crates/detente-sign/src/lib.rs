@@ -303,6 +303,17 @@ pub fn parse_contributor_key(vkey: &str) -> Result<VerifierKey, String> {
     Ok(key)
 }
 
+/// The key material of a verifier key (`name+hex+base64`): its base64 part, the key type and
+/// public key. Keys with the same material verify the same signatures whatever their names
+/// (and so key ids), and a signature entry's `key_id` is not signed: one public key must
+/// sign for one member only. `None` if the text is not of that form.
+pub fn key_material(vkey: &str) -> Option<&str> {
+    let mut parts = vkey.splitn(3, '+');
+    parts.next()?;
+    parts.next()?;
+    parts.next().filter(|m| !m.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,6 +332,25 @@ mod tests {
             "pattern": "[ipv4-addr:value = '198.51.100.1']", "pattern_type": "stix",
             "valid_from": "2024-01-01T00:00:00Z"
         })
+    }
+
+    #[test]
+    fn renamed_keys_have_the_same_material() {
+        let a = NoteSigner::from_seed("alice-key", &[5; 32])
+            .unwrap()
+            .verifier();
+        let b = NoteSigner::from_seed("other-name", &[5; 32])
+            .unwrap()
+            .verifier();
+        let c = NoteSigner::from_seed("alice-key", &[6; 32])
+            .unwrap()
+            .verifier();
+        assert_ne!(a.key_id(), b.key_id());
+        let m = |k: &VerifierKey| key_material(&k.to_string()).unwrap().to_owned();
+        assert_eq!(m(&a), m(&b));
+        assert_ne!(m(&a), m(&c));
+        assert_eq!(key_material("no-plus"), None);
+        assert_eq!(key_material("a+b+"), None);
     }
 
     #[test]

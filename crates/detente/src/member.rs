@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, Subcommand};
 use detente_server::credentials;
 use detente_store::{Clearance, NewMember, Role};
@@ -165,7 +165,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Cmd::SetKey { name, vkey, data } => {
             detente_sign::parse_contributor_key(&vkey)
                 .map_err(|e| anyhow::anyhow!("invalid verifier key: {e}"))?;
-            let b = open_store(&data)?
+            let store = open_store(&data)?;
+            // One public key signs for one member: bound to another (a local member, or a
+            // partner's as the sync recorded it), its signatures could be claimed by this one.
+            let material = detente_sign::key_material(&vkey);
+            if let Some(other) = store
+                .key_bindings()?
+                .into_iter()
+                .find(|b| b.member != name && detente_sign::key_material(&b.vkey) == material)
+            {
+                bail!(
+                    "this public key is bound to {} (log entry {}); a key signs for one member only",
+                    other.member,
+                    other.log_index
+                );
+            }
+            let b = store
                 .bind_key(&name, &vkey)
                 .with_context(|| format!("couldn't bind a key to {name}"))?;
             eprintln!(
