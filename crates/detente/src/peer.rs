@@ -69,6 +69,18 @@ pub fn identity_name(peer: &str) -> String {
     format!("peer:{peer}")
 }
 
+/// The name whose key binding must verify a signature by `signer` on a version contributed
+/// here by `contributor`: the signer itself when a member contributed it (and then they must
+/// be the same member: `None` otherwise), `peer:PARTNER/SIGNER` when it was mirrored from a
+/// partner (the partner's binding, as the sync recorded it in this node's log).
+pub fn signer_binding(contributor: &str, signer: &str) -> Option<String> {
+    if contributor.starts_with("peer:") {
+        Some(format!("{contributor}/{signer}"))
+    } else {
+        (contributor == signer).then(|| signer.to_owned())
+    }
+}
+
 /// Runs `detente peer`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {

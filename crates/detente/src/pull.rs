@@ -90,7 +90,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         serde_json::to_writer(&mut out, o)?;
         if let Some(b) = &bindings {
-            bar.suspend(|| tally.add(o, b.check(o)));
+            // Only a signer some partner member shares a name with needs the provenance.
+            let contributors = match detente_sign::signature_of(o) {
+                Ok(Some(sig)) if b.has_partner_signer(&sig.signer) => {
+                    crate::signatures::mirrored_from(&client, o)?
+                }
+                _ => Vec::new(),
+            };
+            bar.suspend(|| tally.add(o, b.check(o, &contributors)));
         }
         count += 1;
         bar.set_position(count);
@@ -105,6 +112,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "signatures: {} verified ({} by a superseded key), {} unsigned, {} failed",
             tally.verified, tally.superseded, tally.unsigned, tally.failed
         );
+        if tally.partner > 0 {
+            eprintln!(
+                "signatures: {} of the verified by partners' members (their keys as this node \
+                 recorded them from the partners' logs)",
+                tally.partner
+            );
+        }
         if tally.failed > 0 {
             return Ok(ExitCode::from(1));
         }
@@ -117,6 +131,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 struct Tally {
     verified: u64,
     superseded: u64,
+    partner: u64,
     unsigned: u64,
     failed: u64,
 }
@@ -132,13 +147,23 @@ impl Tally {
             .iter()
             .find_map(|k| o.get(k).and_then(serde_json::Value::as_str))
             .unwrap_or("");
+        if let Verdict::Verified { binding, .. } = &verdict {
+            self.verified += 1;
+            if binding.starts_with("peer:") {
+                self.partner += 1;
+            }
+        }
         match verdict {
-            Verdict::Verified(None) => self.verified += 1,
-            Verdict::Verified(Some(index)) => {
-                self.verified += 1;
+            Verdict::Verified {
+                superseded: None, ..
+            } => {}
+            Verdict::Verified {
+                binding,
+                superseded: Some(index),
+            } => {
                 self.superseded += 1;
                 eprintln!(
-                    "signed by a superseded key: {id} {version} (the key was replaced at log index {index})"
+                    "signed by a superseded key: {id} {version} (the key was replaced at log index {index}), key of {binding}"
                 );
             }
             Verdict::Unsigned => {

@@ -88,9 +88,15 @@ struct Bound {
 /// What checking one object's signature found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Signed by its signer's key; `Some(index)` if that key was replaced by the binding at
-    /// that log index since.
-    Verified(Option<u64>),
+    /// Signed by the key of `binding` (the signer, or `peer:PARTNER/SIGNER` for a version
+    /// mirrored from a partner); `superseded` is the log index of the binding that replaced
+    /// that key since, if any.
+    Verified {
+        /// The name whose binding verified it.
+        binding: String,
+        /// Where that key was replaced.
+        superseded: Option<u64>,
+    },
     /// No signature.
     Unsigned,
     /// The signature is malformed, by an unknown key, or does not verify.
@@ -198,26 +204,112 @@ impl Bindings {
         Ok(out)
     }
 
-    /// Checks one object's signature against its signer's keys.
-    pub fn check(&self, object: &Value) -> Verdict {
+    /// Whether a signature by `signer` may be a partner member's: the node recorded a
+    /// partner binding of that name, so where the object came from decides whose key counts.
+    pub fn has_partner_signer(&self, signer: &str) -> bool {
+        self.by_member.keys().any(|name| {
+            name.starts_with("peer:")
+                && name
+                    .rsplit_once('/')
+                    .is_some_and(|(_, member)| member == signer)
+        })
+    }
+
+    /// Checks one object's signature against the keys of its signer as the contributor of
+    /// that version here names it (`contributors`: the local member who posted it, or
+    /// `peer:PARTNER` for a mirrored version; several if the node's provenance is ambiguous,
+    /// none to take the signer as the contributor). Passes if one of them verifies.
+    pub fn check(&self, object: &Value, contributors: &[String]) -> Verdict {
         let sig = match detente_sign::signature_of(object) {
             Ok(Some(s)) => s,
             Ok(None) => return Verdict::Unsigned,
             Err(e) => return Verdict::Failed(e.to_string()),
         };
-        let Some(bound) = self.by_member.get(&sig.signer) else {
-            return Verdict::Failed(format!("signer {:?} has no key binding", sig.signer));
+        let own = [sig.signer.clone()];
+        let contributors = if contributors.is_empty() {
+            &own[..]
+        } else {
+            contributors
         };
-        let Some(b) = bound.iter().find(|b| b.key.key_id() == sig.key_id) else {
-            return Verdict::Failed(format!(
-                "signer {:?} has no key with id {} bound",
-                sig.signer,
+        let mut failure = None;
+        for contributor in contributors {
+            match self.check_as(object, &sig, contributor) {
+                Ok(verified) => return verified,
+                Err(why) => {
+                    failure.get_or_insert(why);
+                }
+            }
+        }
+        Verdict::Failed(failure.unwrap_or_default())
+    }
+
+    fn check_as(
+        &self,
+        object: &Value,
+        sig: &detente_sign::Signature,
+        contributor: &str,
+    ) -> Result<Verdict, String> {
+        let name = crate::peer::signer_binding(contributor, &sig.signer).ok_or_else(|| {
+            format!(
+                "signed as {:?} but contributed by {contributor:?}",
+                sig.signer
+            )
+        })?;
+        let bound = self
+            .by_member
+            .get(&name)
+            .ok_or_else(|| format!("signer {name:?} has no key binding"))?;
+        let mut matching = bound
+            .iter()
+            .filter(|b| b.key.key_id() == sig.key_id)
+            .peekable();
+        if matching.peek().is_none() {
+            return Err(format!(
+                "signer {name:?} has no key with id {} bound",
                 sig.key_id_hex()
             ));
-        };
-        match detente_sign::verify(object, &sig.signer, &b.key) {
-            Ok(_) => Verdict::Verified(b.superseded_by),
-            Err(e) => Verdict::Failed(e.to_string()),
         }
+        // Key ids are 32 bits: another key may share one, so every key with it is tried.
+        let mut failure = String::new();
+        for b in matching {
+            match detente_sign::verify(object, &sig.signer, &b.key) {
+                Ok(_) => {
+                    return Ok(Verdict::Verified {
+                        binding: name,
+                        superseded: b.superseded_by,
+                    });
+                }
+                Err(e) => failure = e.to_string(),
+            }
+        }
+        Err(failure)
     }
+}
+
+/// The contributors here of an object's version as the node's provenance endpoint names
+/// them: `peer:PARTNER` for each partner it was mirrored from, none if it was not mirrored.
+pub fn mirrored_from(client: &Client, object: &Value) -> anyhow::Result<Vec<String>> {
+    let id = object.get("id").and_then(Value::as_str).unwrap_or("");
+    let version = ["modified", "created"]
+        .iter()
+        .find_map(|k| object.get(*k).and_then(Value::as_str));
+    let url = format!(
+        "{}objects/{}/provenance/",
+        client.collection_url,
+        crate::push::query_escape(id)
+    );
+    let prov = client.get_json(&url)?;
+    let mut peers: Vec<String> = prov
+        .get("provenance")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        // Value-identified objects have no version of their own: every copy is a candidate.
+        .filter(|p| version.is_none_or(|v| p.get("version").and_then(Value::as_str) == Some(v)))
+        .filter_map(|p| p.get("peer").and_then(Value::as_str))
+        .map(crate::peer::identity_name)
+        .collect();
+    peers.sort();
+    peers.dedup();
+    Ok(peers)
 }

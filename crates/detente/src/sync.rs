@@ -6,23 +6,32 @@
 //! one: so the new checkpoint is proven consistent with the last accepted one, and every
 //! entry below it is known. Then per mirror: page through the partner's feed (tombstones, then
 //! object versions with their log entries), recompute each entry from the bytes received and
-//! compare it with the partner's logged entry at that index, and apply what verifies in one
-//! transaction with the mirror's new positions. What does not verify is refused, reported by
-//! id with the reason, and never stored.
+//! compare it with the partner's logged entry at that index, check its contributor signature
+//! with the key the partner's log bound to its signer before that index (bindings are proven
+//! against the partner's log entries as they arrive, and published in this node's log as
+//! `peer:PARTNER/NAME`), and apply what verifies in one transaction with the mirror's new
+//! positions. What does not verify is refused, reported by id with the reason, and never
+//! stored.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow, bail};
 use base64::Engine;
 use clap::Args as ClapArgs;
+use detente_logentry::receipt::KeyBindingReceipt;
 use detente_server::federation::{Feed, FeedObject, FeedTombstone};
-use detente_store::{MirrorPage, MirrorRecord, MirroredObject, PeerLog, PeerRecord, Store};
+use detente_store::{
+    MirrorPage, MirrorRecord, MirroredObject, PeerKeyBinding, PeerLog, PeerRecord, Store,
+};
 use detente_tlog::tile::{TILE_WIDTH, decode_bundle_for};
 use detente_tlog::witness::check_quorum;
 use detente_tlog::{Checkpoint, Hash, Note, TileId, TreeBuilder, VerifierKey, Verifiers};
 
+use crate::peer::{identity_name, signer_binding};
 use crate::push::{Client, agent_trusting, origin};
 use crate::serve::{DataArgs, open_store};
+use crate::verify::collection::fetch_receipt;
 
 /// Run one sync round: mirror new, changed and deleted objects from partner nodes.
 #[derive(ClapArgs, Debug)]
@@ -73,10 +82,25 @@ pub struct PeerReport {
     pub log: (u64, u64),
     /// Why the round stopped early (the partner's log did not verify, or a fetch failed).
     pub failed: Option<String>,
+    /// Key bindings and rotations seen in the partner's log this round, in its log order.
+    pub keys: Vec<KeyChange>,
     /// The mirrors.
     pub mirrors: Vec<MirrorReport>,
     /// HTTP requests made.
     pub requests: u64,
+}
+
+/// A partner member's contributor key bound or swapped, as the partner's log shows it.
+#[derive(Debug, Clone)]
+pub struct KeyChange {
+    /// The member's name on the partner.
+    pub member: String,
+    /// The key it replaced, if any.
+    pub old: Option<String>,
+    /// The key bound.
+    pub new: String,
+    /// The binding's entry in the partner's log.
+    pub partner_index: u64,
 }
 
 impl PeerReport {
@@ -88,11 +112,25 @@ impl PeerReport {
     /// The report as the lines `detente sync` prints.
     pub fn lines(&self) -> Vec<String> {
         let mut out = vec![format!(
-            "peer {}: checkpoint {} -> {}, {} requests",
-            self.peer, self.log.0, self.log.1, self.requests
+            "peer {}: checkpoint {} -> {}, {} key changes, {} requests",
+            self.peer,
+            self.log.0,
+            self.log.1,
+            self.keys.len(),
+            self.requests
         )];
         if let Some(f) = &self.failed {
             out.push(format!("peer {}: refused: {f}", self.peer));
+        }
+        for k in &self.keys {
+            out.push(format!(
+                "key {}: {}: {} -> {} (entry {} of the partner's log)",
+                self.peer,
+                k.member,
+                k.old.as_deref().unwrap_or("none"),
+                k.new,
+                k.partner_index
+            ));
         }
         for m in &self.mirrors {
             out.push(format!(
@@ -172,10 +210,11 @@ fn sync_peer<S: Store + ?Sized>(store: &S, peer: &PeerRecord, page: usize) -> Pe
             return report;
         }
     };
-    let result = advance_log(store, peer, &client).and_then(|log| {
+    let result = advance_log(store, peer, &client, &mut report.keys).and_then(|log| {
         report.log.1 = log.size;
+        let mut keys = PartnerKeys::load(store, &peer.name)?;
         for m in store.mirrors(Some(&peer.name))? {
-            let r = sync_mirror(store, peer, &client, &log, &m, page)?;
+            let r = sync_mirror(store, peer, &client, &log, &mut keys, &m, page)?;
             report.mirrors.push(r);
         }
         Ok(())
@@ -210,11 +249,14 @@ fn get_ok(c: &Client, url: &str) -> anyhow::Result<Vec<u8>> {
     Ok(body)
 }
 
-/// Verifies the partner's checkpoint and brings its accepted log up to it; returns it.
+/// Verifies the partner's checkpoint and brings its accepted log up to it; returns it. The
+/// key bindings among the new entries are proven and recorded (`keys` gets the changes)
+/// before the checkpoint is accepted, so a round that fails there retries them next time.
 fn advance_log<S: Store + ?Sized>(
     store: &S,
     peer: &PeerRecord,
     c: &Client,
+    keys: &mut Vec<KeyChange>,
 ) -> anyhow::Result<PeerLog> {
     let key = VerifierKey::parse(&peer.log_key)
         .map_err(|e| anyhow!("the pinned log key of {} is unreadable: {e}", peer.name))?;
@@ -267,6 +309,8 @@ fn advance_log<S: Store + ?Sized>(
     let mut chunk: Vec<Vec<u8>> = Vec::new();
     let mut chunk_start = from;
     let mut idx = from;
+    // The key-binding entries among the new ones: few, kept to be proven below.
+    let mut bindings: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
     while idx < n {
         let tile = idx / TILE_WIDTH;
         let end = ((tile + 1) * TILE_WIDTH).min(n);
@@ -279,8 +323,11 @@ fn advance_log<S: Store + ?Sized>(
         let entries = decode_bundle_for(id, &body)
             .map_err(|e| anyhow!("malformed entry bundle {}: {e}", id.entries_path()))?;
         let skip = usize::try_from(idx - tile * TILE_WIDTH).unwrap_or(0);
-        for e in entries.iter().skip(skip) {
+        for (i, e) in entries.iter().skip(skip).enumerate() {
             tree.append(detente_tlog::leaf_hash(e));
+            if e.first() == Some(&detente_logentry::KIND_KEY_BINDING) {
+                bindings.insert(idx + i as u64, e.to_vec());
+            }
             chunk.push(e.to_vec());
         }
         // Completed tiles are not needed here; dropping them keeps memory bounded.
@@ -298,6 +345,9 @@ fn advance_log<S: Store + ?Sized>(
             "the partner's log entries up to {n} do not hash to its signed root: its history \
              is not consistent with the checkpoint of size {from} accepted before"
         );
+    }
+    if !bindings.is_empty() {
+        *keys = record_bindings(store, peer, c, &bindings)?;
     }
     let log = PeerLog {
         size: n,
@@ -318,6 +368,187 @@ fn advance_log<S: Store + ?Sized>(
         "verified the partner's new log entries"
     );
     Ok(log)
+}
+
+/// Proves the partner's key bindings at `entries` (index → leaf, from its verified log)
+/// with its `/log/keys`, every one of them, and records them; returns the changes recorded
+/// now. A binding the partner does not show, or shows with other fields than it logged, or
+/// with a key that is not a contributor key, fails the round.
+fn record_bindings<S: Store + ?Sized>(
+    store: &S,
+    peer: &PeerRecord,
+    c: &Client,
+    entries: &BTreeMap<u64, Vec<u8>>,
+) -> anyhow::Result<Vec<KeyChange>> {
+    let url = log_url(c, "keys")?;
+    let receipts: Vec<KeyBindingReceipt> = fetch_receipt(c, &url)?
+        .map_err(|e| anyhow!("couldn't fetch the partner's key bindings: {e}"))?;
+    let mut proven = Vec::new();
+    for r in receipts {
+        let Some(leaf) = entries.get(&r.log_index) else {
+            continue;
+        };
+        let what = format!(
+            "the partner's key binding of {:?} at entry {}",
+            r.member, r.log_index
+        );
+        r.check_entry().map_err(|e| anyhow!("{what}: {e}"))?;
+        let served = base64::engine::general_purpose::STANDARD
+            .decode(&r.leaf)
+            .map_err(|e| anyhow!("{what}: malformed leaf: {e}"))?;
+        if &served != leaf {
+            bail!("{what} is not the entry at that index of its verified log");
+        }
+        detente_sign::parse_contributor_key(&r.vkey).map_err(|e| anyhow!("{what}: {e}"))?;
+        proven.push(PeerKeyBinding {
+            member: format!("{}/{}", identity_name(&peer.name), r.member),
+            partner_member: r.member,
+            vkey: r.vkey,
+            partner_index: r.log_index,
+            log_index: None,
+        });
+    }
+    if let Some(missing) = entries
+        .keys()
+        .find(|i| !proven.iter().any(|b| b.partner_index == **i))
+    {
+        bail!("entry {missing} of the partner's log is a key binding its /log/keys does not show");
+    }
+    let known = store.peer_keys(&peer.name)?;
+    let recorded = store.peer_keys_record(&peer.name, &proven)?;
+    Ok(recorded
+        .iter()
+        .map(|b| KeyChange {
+            member: b.partner_member.clone(),
+            old: known
+                .iter()
+                .chain(proven.iter())
+                .filter(|k| {
+                    k.partner_member == b.partner_member && k.partner_index < b.partner_index
+                })
+                .max_by_key(|k| k.partner_index)
+                .map(|k| k.vkey.clone()),
+            new: b.vkey.clone(),
+            partner_index: b.partner_index,
+        })
+        .collect())
+}
+
+/// A member's bindings in a partner's log, in log order: the binding's index and its key
+/// (or why it does not parse).
+type KeyHistory = Vec<(u64, Result<VerifierKey, String>)>;
+
+/// A partner's contributor keys as its log binds them: per member, each key with the index of
+/// its binding, in log order; and the members whose bindings this node published.
+struct PartnerKeys {
+    by_member: HashMap<String, KeyHistory>,
+    published: HashSet<String>,
+}
+
+impl PartnerKeys {
+    fn load<S: Store + ?Sized>(store: &S, peer: &str) -> anyhow::Result<PartnerKeys> {
+        let mut by_member: HashMap<String, KeyHistory> = HashMap::new();
+        let mut published = HashSet::new();
+        for b in store.peer_keys(peer)? {
+            if b.log_index.is_some() {
+                published.insert(b.partner_member.clone());
+            }
+            by_member.entry(b.partner_member).or_default().push((
+                b.partner_index,
+                detente_sign::parse_contributor_key(&b.vkey),
+            ));
+        }
+        Ok(PartnerKeys {
+            by_member,
+            published,
+        })
+    }
+
+    /// Publishes the bindings of the signers among `signers` not published yet, so this
+    /// node's readers can check the objects about to be stored.
+    fn publish<S: Store + ?Sized>(
+        &mut self,
+        store: &S,
+        peer: &str,
+        signers: Vec<String>,
+    ) -> anyhow::Result<()> {
+        let mut new: Vec<String> = signers
+            .into_iter()
+            .filter(|s| !self.published.contains(s))
+            .collect();
+        new.sort();
+        new.dedup();
+        if !new.is_empty() {
+            store.peer_keys_publish(peer, &new)?;
+            self.published.extend(new);
+        }
+        Ok(())
+    }
+
+    /// Checks the contributor signature of a version logged at `index` by `contributor`
+    /// against the key the partner's log bound to its signer before that index; the name of
+    /// that binding on the partner if it is signed.
+    fn check(
+        &self,
+        object: &serde_json::Value,
+        contributor: &str,
+        index: u64,
+    ) -> Result<Option<String>, String> {
+        let sig = match detente_sign::signature_of(object) {
+            Ok(Some(sig)) => sig,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        };
+        let name = signer_binding(contributor, &sig.signer).ok_or_else(|| {
+            format!(
+                "signed as {:?} but contributed by {contributor:?} on the partner",
+                sig.signer
+            )
+        })?;
+        let history = self.by_member.get(&name).map_or(&[][..], Vec::as_slice);
+        let Some((bound_at, key)) = history.iter().rev().find(|(i, _)| *i < index) else {
+            return Err(
+                match history.iter().find(|(_, k)| key_id(k) == Some(sig.key_id)) {
+                    Some((later, _)) => format!(
+                        "signed with key {} of {name:?}, which the partner's log binds only at \
+                     entry {later}, after the object's entry {index}",
+                        sig.key_id_hex()
+                    ),
+                    None => format!(
+                        "the partner's log binds no key to {name:?} before the object's entry {index}"
+                    ),
+                },
+            );
+        };
+        let key = key
+            .as_ref()
+            .map_err(|e| format!("the key bound at entry {bound_at}: {e}"))?;
+        if key.key_id() != sig.key_id {
+            let later = history
+                .iter()
+                .find(|(i, k)| *i > index && key_id(k) == Some(sig.key_id));
+            return Err(match later {
+                Some((later, _)) => format!(
+                    "signed with key {} of {name:?}, which the partner's log binds only at \
+                     entry {later}, after the object's entry {index}",
+                    sig.key_id_hex()
+                ),
+                None => format!(
+                    "signed with key {}, but the key of {name:?} at the object's entry {index} \
+                     is {:08x} (bound at entry {bound_at})",
+                    sig.key_id_hex(),
+                    key.key_id()
+                ),
+            });
+        }
+        detente_sign::verify(object, &sig.signer, key)
+            .map(|_| Some(name))
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn key_id(k: &Result<VerifierKey, String>) -> Option<u32> {
+    k.as_ref().ok().map(VerifierKey::key_id)
 }
 
 fn open_checkpoint(bytes: &[u8], key: &VerifierKey) -> anyhow::Result<Checkpoint> {
@@ -376,6 +607,7 @@ fn sync_mirror<S: Store + ?Sized>(
     peer: &PeerRecord,
     c: &Client,
     log: &PeerLog,
+    keys: &mut PartnerKeys,
     mirror: &MirrorRecord,
     page: usize,
 ) -> anyhow::Result<MirrorReport> {
@@ -411,6 +643,7 @@ fn sync_mirror<S: Store + ?Sized>(
         let mut next = at;
         let mut deleted = Vec::new();
         let mut objects = Vec::new();
+        let mut signers = Vec::new();
         for t in &feed.tombstones {
             if t.index >= log.size {
                 r.pending = true;
@@ -429,8 +662,11 @@ fn sync_mirror<S: Store + ?Sized>(
                     r.pending = true;
                     break;
                 }
-                match check_object(o, &mirror.remote_collection, leaves.next().flatten()) {
-                    Ok(m) => objects.push(m),
+                match check_object(o, &mirror.remote_collection, leaves.next().flatten(), keys) {
+                    Ok((m, signer)) => {
+                        objects.push(m);
+                        signers.extend(signer);
+                    }
                     Err((id, why)) => r.refused.push((id, why)),
                 }
                 next.0 = o.date_added;
@@ -439,6 +675,7 @@ fn sync_mirror<S: Store + ?Sized>(
         if next == at {
             break;
         }
+        keys.publish(store, &peer.name, signers)?;
         let applied = store.mirror_apply(&MirrorPage {
             mirror: mirror.id,
             expected: at,
@@ -487,14 +724,17 @@ fn check_tombstone(
     Ok(())
 }
 
-/// Reads and verifies one partner object version: valid STIX 2.1, and its entry recomputed
+/// Reads and verifies one partner object version: valid STIX 2.1, its entry recomputed
 /// from the bytes received (with the partner's nonce, collection and contributor) is the one
-/// the partner logged at that index. Refusals name the object.
+/// the partner logged at that index, and its contributor signature, if it carries one,
+/// verifies with the key the partner's log bound to its signer before that index. Refusals
+/// name the object.
 fn check_object(
     o: &FeedObject,
     collection: &str,
     leaf: Option<Vec<u8>>,
-) -> Result<MirroredObject, (String, String)> {
+    keys: &PartnerKeys,
+) -> Result<(MirroredObject, Option<String>), (String, String)> {
     let skew = i64::try_from(detente_server::DEFAULT_MAX_FUTURE_SKEW.as_micros()).unwrap_or(0);
     let value: serde_json::Value = serde_json::from_str(o.object.get())
         .map_err(|e| (String::new(), format!("not JSON: {e}")))?;
@@ -530,15 +770,21 @@ fn check_object(
             o.index
         )));
     }
+    let signer = keys
+        .check(&value, &o.contributor, o.index)
+        .map_err(|why| refuse(format!("contributor signature: {why}")))?;
     // TLP:RED recipients are the partner's member names, which mean nothing here: a mirrored
     // RED object is visible to no local member.
     object.recipients.clear();
-    Ok(MirroredObject {
-        object,
-        partner_index: o.index,
-        partner_contributor: o.contributor.clone(),
-        partner_date_added: o.date_added,
-    })
+    Ok((
+        MirroredObject {
+            object,
+            partner_index: o.index,
+            partner_contributor: o.contributor.clone(),
+            partner_date_added: o.date_added,
+        },
+        signer,
+    ))
 }
 
 #[cfg(test)]

@@ -2,8 +2,10 @@
 //! collection of A (`detente peer`, `detente sync`) and checks everything against A's log.
 //! Byte-identical objects with provenance, local TLP, a no-op round of at most 3 requests,
 //! deletions as tombstones on both logs, an operator's edit of A's database refused by id,
-//! a wrong pinned key, a rollback and a fork of A's log refused; and a sync killed with
-//! SIGKILL halfway through 50,000 objects resumes with every object stored exactly once.
+//! a wrong pinned key, a rollback and a fork of A's log refused; contributor signatures
+//! checked by B against A's logged key bindings (a swap reported, a forged signature and a
+//! back-dated key refused) and verified by B's readers; and a sync killed with SIGKILL
+//! halfway through 50,000 objects resumes with every object stored exactly once.
 
 mod support;
 
@@ -420,6 +422,268 @@ fn b_mirrors_a_verified_with_provenance_deletions_and_refusals() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("not cosigned by enough witnesses"), "{out}");
     assert!(!p.a_key.is_empty());
+}
+
+/// `detente pull --verify-signatures` of B's collection as B's admin, proving B's bindings
+/// with B's log key: (exit code, stderr).
+fn pull_verify(p: &Pair, tmp: &Path) -> (i32, String) {
+    let b_key = last_line(&ok(detente(&["log-key", "--data", &s(&p.b_dir)], &[])));
+    let out = detente(
+        &[
+            "pull",
+            "--url",
+            &format!("{}/api/", p.b.url),
+            "--collection",
+            &p.cb,
+            "--credentials",
+            &s(&p.b_dir.join("admin.credentials")),
+            "--out",
+            &s(&tmp.join("pulled.json")),
+            "--verify-signatures",
+            "--log-key",
+            &b_key,
+            "--state",
+            &s(&tmp.join("verify-state")),
+        ],
+        &[],
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Writes `object` (a JSON text) into A's store as alice's, as A's operator could: through the
+/// store itself, so it gets a proper log entry, but past the node's signature check.
+fn operator_writes(a_dir: &Path, collection: &str, object: &str) {
+    use detente_store::Store as _;
+    let store = detente_store_sqlite::SqliteStore::open(&a_dir.join("detente.sqlite")).unwrap();
+    let alice = store.member_by_name("alice").unwrap().unwrap();
+    let value: serde_json::Value = serde_json::from_str(object).unwrap();
+    let now = detente_server::now_micros();
+    let new = detente_server::prepare_object(object, &value, now, 0).unwrap();
+    let report = store
+        .ingest(detente_store::IngestBatch {
+            collection: collection.to_owned(),
+            contributor: alice.id,
+            status_id: format!("forged-{now}"),
+            request_timestamp: now,
+            objects: vec![new],
+            failures: Vec::new(),
+        })
+        .unwrap();
+    assert!(
+        matches!(
+            report.outcomes[..],
+            [detente_store::IngestOutcome::Stored { .. }]
+        ),
+        "{report:?}"
+    );
+}
+
+/// The same public key under another name (and so another key id).
+fn renamed(vkey: &str, name: &str) -> String {
+    use base64::Engine as _;
+    let material = vkey.splitn(3, '+').nth(2).unwrap();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(material)
+        .unwrap();
+    let id = detente_tlog::note::key_id(name, bytes[0], &bytes[1..]);
+    format!("{name}+{id:08x}+{material}")
+}
+
+#[test]
+fn contributor_signatures_are_checked_by_b_and_a_key_swap_is_reported() {
+    let tmp = support::tempdir();
+    let p = pair(tmp.path());
+    let (a_dir, b_dir) = (s(&p.a_dir), s(&p.b_dir));
+    let key1 = tmp.path().join("alice1.key");
+    let vkey1 = last_line(&ok(detente(&["keygen", "--out", &s(&key1)], &[])));
+    ok(detente(
+        &["member", "set-key", "alice", &vkey1, "--data", &a_dir],
+        &[],
+    ));
+    let push_signed = |file: &str, key: &Path, objects: &[String]| {
+        let f = tmp.path().join(file);
+        std::fs::write(&f, format!("[{}]", objects.join(","))).unwrap();
+        let (user, secret) = p.alice.split_once(':').unwrap();
+        ok(detente(
+            &[
+                "push",
+                &s(&f),
+                "--sign",
+                &s(key),
+                "--url",
+                &format!("{}/api/", p.a.url),
+                "--collection",
+                &p.ca,
+                "--user",
+                user,
+            ],
+            &[("DETENTE_SECRET", secret)],
+        ));
+    };
+    push_signed(
+        "1.json",
+        &key1,
+        &[indicator(1, "one", ""), indicator(2, "two", "")],
+    );
+    // A's log: the binding (0), then the two objects.
+    wait_checkpoint(&p.a, 3);
+
+    // B mirrors them, checking each signature with the key A's log binds to alice, and
+    // reports the binding it saw.
+    let (code, out) = sync(&p.b_dir, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("new 2, updated 0, deleted 0"), "{out}");
+    assert!(out.contains("1 key changes"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "key a: alice: none -> {vkey1} (entry 0 of the partner's log)"
+        )),
+        "{out}"
+    );
+    // B's log records the binding as peer:a/alice; B's readers verify the mirrored objects
+    // against it.
+    wait_checkpoint(&p.b, 3);
+    let (code, err) = pull_verify(&p, tmp.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("1 key bindings proven in the node's log"),
+        "{err}"
+    );
+    assert!(
+        err.contains("2 verified (0 by a superseded key), 0 unsigned, 0 failed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("signatures: 2 of the verified by partners' members"),
+        "{err}"
+    );
+    let b_admin = format!("admin:{}", p.b.admin_secret);
+    let (status, keys) = get(&p.b, "/log/keys", &b_admin);
+    assert_eq!(status, 200, "{keys}");
+    let keys: serde_json::Value = serde_json::from_str(&keys).unwrap();
+    assert_eq!(keys[0]["member"], "peer:a/alice");
+    assert_eq!(keys[0]["vkey"], vkey1.as_str());
+
+    // A local member of B named like A's alice cannot take her key, renamed or not.
+    member(&p.b_dir, "alice", "contributor", "amber");
+    for stolen in [vkey1.clone(), renamed(&vkey1, "mine")] {
+        let taken = detente(
+            &["member", "set-key", "alice", &stolen, "--data", &b_dir],
+            &[],
+        );
+        assert!(!taken.status.success());
+        let err = String::from_utf8_lossy(&taken.stderr);
+        assert!(
+            err.contains("this public key is bound to peer:a/alice"),
+            "{err}"
+        );
+    }
+
+    // A's admin swaps alice's key: a log entry on A, and B's next round reports the swap.
+    let key2 = tmp.path().join("alice2.key");
+    let vkey2 = last_line(&ok(detente(&["keygen", "--out", &s(&key2)], &[])));
+    ok(detente(
+        &["member", "set-key", "alice", &vkey2, "--data", &a_dir],
+        &[],
+    ));
+    let listed = ok(detente(&["member", "keys", "--data", &a_dir], &[]));
+    assert!(
+        listed.contains(&format!("3\talice\t{vkey2}\tcurrent")),
+        "{listed}"
+    );
+    push_signed("2.json", &key2, &[indicator(3, "three", "")]);
+    wait_checkpoint(&p.a, 5);
+    let (code, out) = sync(&p.b_dir, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("new 1, updated 0"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "key a: alice: {vkey1} -> {vkey2} (entry 3 of the partner's log)"
+        )),
+        "{out}"
+    );
+    // Objects signed before the swap still verify (with the superseded key), on B too.
+    wait_checkpoint(&p.b, 5);
+    let (code, err) = pull_verify(&p, tmp.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("3 verified (2 by a superseded key), 0 unsigned, 0 failed"),
+        "{err}"
+    );
+
+    // A's operator writes an object in alice's name straight into A's store (a proper log
+    // entry, past A's check) with a signature that does not verify: alice's signature of
+    // object 3 (with her current key), on other content.
+    let signed: serde_json::Value = serde_json::from_str(
+        &get(
+            &p.a,
+            &format!("/api/collections/{}/objects/{}/", p.ca, id(3)),
+            &p.alice,
+        )
+        .1,
+    )
+    .unwrap();
+    let mut forged = signed["objects"][0].clone();
+    forged["id"] = id(8).into();
+    forged["name"] = "forged".into();
+    operator_writes(&p.a_dir, &p.ca, &forged.to_string());
+    // And one signed with a key A's log binds to alice only afterwards (back-dated).
+    let key3 = tmp.path().join("alice3.key");
+    let vkey3 = last_line(&ok(detente(&["keygen", "--out", &s(&key3)], &[])));
+    let signer3 =
+        detente_tlog::NoteSigner::parse(std::fs::read_to_string(&key3).unwrap().trim()).unwrap();
+    let mut early: serde_json::Value = serde_json::from_str(&indicator(9, "early", "")).unwrap();
+    detente_sign::sign(&mut early, "alice", &signer3).unwrap();
+    operator_writes(&p.a_dir, &p.ca, &early.to_string());
+    ok(detente(
+        &["member", "set-key", "alice", &vkey3, "--data", &a_dir],
+        &[],
+    ));
+    wait_checkpoint(&p.a, 8);
+
+    let (code, out) = sync(&p.b_dir, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "refused {}: contributor signature: the signature by alice",
+            id(8)
+        )) && out.contains("does not verify"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "refused {}: contributor signature: signed with key",
+            id(9)
+        )) && out.contains("binds only at entry 7, after the object's entry 6"),
+        "{out}"
+    );
+    assert!(
+        out.contains("new 0, updated 0, deleted 0, unchanged 0, refused 2"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "key a: alice: {vkey2} -> {vkey3} (entry 7 of the partner's log)"
+        )),
+        "{out}"
+    );
+    // Nothing of either is stored on B.
+    for i in [8, 9] {
+        let path = format!("/api/collections/{}/objects/{}/", p.cb, id(i));
+        assert_eq!(get(&p.b, &path, &b_admin).0, 404);
+    }
+    let db = rusqlite::Connection::open(p.b_dir.join("detente.sqlite")).unwrap();
+    let n: i64 = db
+        .query_row(
+            "SELECT count(*) FROM objects WHERE body LIKE '%forged%' OR body LIKE '%early%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 0);
 }
 
 /// Points B's peer `a` at another address (A restarted elsewhere), as an operator would.
