@@ -186,6 +186,18 @@ impl Client {
         Ok(client)
     }
 
+    /// Another handle on the same connection pool, login and collection, for another
+    /// thread; it counts its own requests.
+    pub fn fork(&self) -> Client {
+        Client {
+            agent: self.agent.clone(),
+            auth: self.auth.clone(),
+            collection_url: self.collection_url.clone(),
+            api_root: self.api_root.clone(),
+            requests: std::cell::Cell::new(0),
+        }
+    }
+
     /// Fails with the node's error description unless `status` is a success.
     pub fn check(status: u16, body: &str, what: &str) -> anyhow::Result<()> {
         if (200..300).contains(&status) {

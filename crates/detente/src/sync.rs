@@ -27,6 +27,7 @@ use detente_store::{
 use detente_tlog::tile::{TILE_WIDTH, decode_bundle_for};
 use detente_tlog::witness::check_quorum;
 use detente_tlog::{Checkpoint, Hash, Note, TileId, TreeBuilder, VerifierKey, Verifiers};
+use rayon::prelude::*;
 
 use crate::peer::{identity_name, signer_binding};
 use crate::push::{Client, agent_trusting, origin};
@@ -71,6 +72,8 @@ pub struct MirrorReport {
     pub refused: Vec<(String, String)>,
     /// Whether versions newer than the partner's checkpoint wait for the next round.
     pub pending: bool,
+    /// HTTP requests made for its feed.
+    pub requests: u64,
 }
 
 /// What one partner's round did.
@@ -222,7 +225,7 @@ fn sync_peer<S: Store + ?Sized>(store: &S, peer: &PeerRecord, page: usize) -> Pe
     if let Err(e) = result {
         report.failed = Some(format!("{e:#}"));
     }
-    report.requests = client.requests();
+    report.requests = client.requests() + report.mirrors.iter().map(|m| m.requests).sum::<u64>();
     report
 }
 
@@ -601,7 +604,29 @@ fn nonce(text: &str) -> Result<[u8; detente_logentry::NONCE_LEN], String> {
         .ok_or_else(|| "the partner sent a malformed nonce".to_owned())
 }
 
-/// Pages through one mirror's feed, applying what verifies.
+/// Feed pages fetched ahead of the one being checked and applied (memory: this many pages).
+const PREFETCH: usize = 2;
+
+/// GETs and reads one feed page.
+fn fetch_feed(c: &Client, url: &str) -> anyhow::Result<Feed> {
+    let (status, body) = c.get(url)?;
+    Client::check(status, &body, &format!("GET {url}"))?;
+    serde_json::from_str(&body).with_context(|| format!("{url} did not answer a federation feed"))
+}
+
+/// The positions after a whole page: its last object's `date_added` and last tombstone index.
+fn feed_end(feed: &Feed, at: (i64, i64)) -> (i64, i64) {
+    (
+        feed.objects.last().map_or(at.0, |o| o.date_added),
+        feed.tombstones
+            .last()
+            .map_or(at.1, |t| i64::try_from(t.index).unwrap_or(i64::MAX)),
+    )
+}
+
+/// Pages through one mirror's feed, applying what verifies. A second thread fetches the next
+/// pages while this one checks (objects in parallel) and applies the current one, so the
+/// partner building a page, the transfer, the checks and this node's writes overlap.
 fn sync_mirror<S: Store + ?Sized>(
     store: &S,
     peer: &PeerRecord,
@@ -611,25 +636,67 @@ fn sync_mirror<S: Store + ?Sized>(
     mirror: &MirrorRecord,
     page: usize,
 ) -> anyhow::Result<MirrorReport> {
+    let start = (mirror.objects_after, mirror.tombstones_after);
+    let base = format!(
+        "{}collections/{}/federation/feed/",
+        c.api_root, mirror.remote_collection
+    );
+    let feeder = c.fork();
+    std::thread::scope(|scope| {
+        let (pages, receiver) = std::sync::mpsc::sync_channel::<anyhow::Result<Feed>>(PREFETCH);
+        let producer = scope.spawn(move || {
+            let mut at = start;
+            loop {
+                let url = format!(
+                    "{base}?objects_after={}&tombstones_after={}&limit={page}",
+                    at.0, at.1
+                );
+                let feed = fetch_feed(&feeder, &url);
+                let next = feed
+                    .as_ref()
+                    .ok()
+                    .filter(|f| f.more)
+                    .map(|f| feed_end(f, at));
+                // The consumer is gone (done, or stopped early): nothing more to fetch.
+                if pages.send(feed).is_err() {
+                    break;
+                }
+                match next {
+                    Some(n) if n != at => at = n,
+                    _ => break,
+                }
+            }
+            feeder.requests()
+        });
+        let result = apply_pages(store, peer, log, keys, mirror, start, &receiver);
+        drop(receiver);
+        let fetched = producer
+            .join()
+            .map_err(|_| anyhow!("the feed fetching thread panicked"))?;
+        result.map(|mut r| {
+            r.requests = fetched;
+            r
+        })
+    })
+}
+
+/// Checks and applies the pages `pages` delivers, in order, from positions `at`.
+fn apply_pages<S: Store + ?Sized>(
+    store: &S,
+    peer: &PeerRecord,
+    log: &PeerLog,
+    keys: &mut PartnerKeys,
+    mirror: &MirrorRecord,
+    mut at: (i64, i64),
+    pages: &std::sync::mpsc::Receiver<anyhow::Result<Feed>>,
+) -> anyhow::Result<MirrorReport> {
     let mut r = MirrorReport {
         remote: mirror.remote_collection.clone(),
         local: mirror.local_collection.clone(),
         ..MirrorReport::default()
     };
-    let mut at = (mirror.objects_after, mirror.tombstones_after);
-    let base = format!(
-        "{}collections/{}/federation/feed/",
-        c.api_root, mirror.remote_collection
-    );
-    loop {
-        let url = format!(
-            "{base}?objects_after={}&tombstones_after={}&limit={page}",
-            at.0, at.1
-        );
-        let (status, body) = c.get(&url)?;
-        Client::check(status, &body, &format!("GET {url}"))?;
-        let feed: Feed = serde_json::from_str(&body)
-            .with_context(|| format!("{url} did not answer a federation feed"))?;
+    while let Ok(feed) = pages.recv() {
+        let feed = feed?;
         // The partner's entries at the indices of the page, in feed order (tombstones, then
         // objects); one beyond the accepted checkpoint is never read.
         let indices: Vec<u64> = feed
@@ -657,12 +724,22 @@ fn sync_mirror<S: Store + ?Sized>(
         }
         // Every tombstone took its entry unless the page stopped there.
         if !r.pending {
-            for o in &feed.objects {
-                if o.index >= log.size {
+            let ready = match feed.objects.iter().position(|o| o.index >= log.size) {
+                Some(cut) => {
                     r.pending = true;
-                    break;
+                    &feed.objects[..cut]
                 }
-                match check_object(o, &mirror.remote_collection, leaves.next().flatten(), keys) {
+                None => &feed.objects[..],
+            };
+            let leaves: Vec<Option<Vec<u8>>> = leaves.by_ref().take(ready.len()).collect();
+            let shared: &PartnerKeys = keys;
+            let checked: Vec<_> = ready
+                .par_iter()
+                .zip(leaves)
+                .map(|(o, leaf)| check_object(o, &mirror.remote_collection, leaf, shared))
+                .collect();
+            for (o, checked) in ready.iter().zip(checked) {
+                match checked {
                     Ok((m, signer)) => {
                         objects.push(m);
                         signers.extend(signer);
