@@ -17,35 +17,6 @@ use crate::observe::ObservationSet;
 use crate::value::{self, parse_timestamp};
 use crate::{MatchError, StixVersion};
 
-/// STIX 2.1 object types that are not SCOs; the reference never matches them in 2.1.
-pub const TYPES_V21: &[&str] = &[
-    "attack-pattern",
-    "bundle",
-    "campaign",
-    "course-of-action",
-    "extension-definition",
-    "grouping",
-    "identity",
-    "incident",
-    "indicator",
-    "infrastructure",
-    "intrusion-set",
-    "language-content",
-    "location",
-    "malware",
-    "malware-analysis",
-    "marking-definition",
-    "note",
-    "observed-data",
-    "opinion",
-    "relationship",
-    "report",
-    "threat-actor",
-    "tool",
-    "sighting",
-    "vulnerability",
-];
-
 fn err(msg: impl Into<String>) -> MatchError {
     MatchError(msg.into())
 }
@@ -234,8 +205,16 @@ pub(crate) fn select<'a>(
 }
 
 /// Whether the reference looks at objects of this type at all.
+/// In 2.1 the reference never matches the predefined types that are not SCOs (SDOs, SROs, meta
+/// objects and `bundle`).
 pub(crate) fn type_matchable(version: StixVersion, t: &str) -> bool {
-    !(version == StixVersion::V21 && TYPES_V21.contains(&t))
+    use detente_stix::Category;
+    version != StixVersion::V21
+        || !(t == "bundle"
+            || matches!(
+                detente_stix::category(t),
+                Category::Sdo | Category::Sro | Category::Meta
+            ))
 }
 
 /// A literal converted to the reference's Python value.

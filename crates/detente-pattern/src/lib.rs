@@ -50,7 +50,7 @@ pub mod value;
 pub use ast::{
     CompExpr, Literal, Number, ObjectPath, ObsExpr, Op, PathStep, Pattern, PropTest, Span,
 };
-pub use eval::{CompResult, MatchOutcome, PreparedTest, TYPES_V21, binding_span, evaluate};
+pub use eval::{CompResult, MatchOutcome, PreparedTest, binding_span, evaluate};
 pub use matcher::{Matcher, MatcherStats};
 pub use observe::{Observation, ObservationSet};
 pub use parser::{MAX_DEPTH, MAX_OPERATORS, MAX_PATTERN_LEN, parse, parse_with};

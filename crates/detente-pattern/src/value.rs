@@ -1,6 +1,7 @@
 //! Value conversions with the reference's (Python) semantics: timestamps, base64/hex,
 //! IPv4/CIDR, LIKE and Python-`re` regular expressions.
 
+use detente_stix::timestamp::{days_from_civil, days_in_month};
 use std::sync::OnceLock;
 
 /// Decodes standard base64 with padding; `None` when malformed.
@@ -56,25 +57,6 @@ pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        _ => 28,
-    }
-}
-
 fn ts_regex() -> &'static regex::Regex {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     RE.get_or_init(|| {
@@ -108,7 +90,9 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
             .map_or(0, |m| m.as_str().trim().parse().unwrap_or(0))
     };
     let (y, mo, d, h, mi, sec) = (num(1), num(2), num(3), num(4), num(5), num(6));
-    if y < 1 || d > days_in_month(y, mo) || sec > 59 {
+    // The regex admits only months 1-12 and days 1-31.
+    let (month, day) = (u32::try_from(mo).ok()?, u32::try_from(d).ok()?);
+    if y < 1 || d > i64::from(days_in_month(y, month)) || sec > 59 {
         return None;
     }
     let micros = match c.get(7) {
@@ -121,7 +105,7 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
         }
         None => 0,
     };
-    let days = days_from_civil(y, mo, d);
+    let days = days_from_civil(y, month, day);
     Some(((days * 24 + h) * 60 + mi) * 60_000_000 + sec * 1_000_000 + micros)
 }
 

@@ -6,6 +6,7 @@ use memchr::memchr;
 
 /// A log format, as chosen on the command line or detected from the first line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Format {
     /// Detect from content.
     Auto,

@@ -5,8 +5,6 @@ use std::collections::BTreeMap;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::sources::days_from_civil;
-
 /// Per-indicator tallies of alerting hits.
 #[derive(Debug, Default)]
 pub struct Sightings {
@@ -93,32 +91,8 @@ pub fn uuid_like(seed: &str, version: u8) -> String {
 
 /// Formats Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn rfc3339_millis(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms.rem_euclid(1000)
-    )
-}
-
-/// Inverse of [`days_from_civil`].
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    debug_assert_eq!(days_from_civil(y, m, d), z - 719_468);
-    (y, m, d)
+    let frac = u32::try_from(ms.rem_euclid(1000)).unwrap_or(0);
+    detente_stix::timestamp::format_unix(ms.div_euclid(1000), frac * 1_000_000, 3)
 }
 
 #[cfg(test)]

@@ -218,73 +218,16 @@ pub fn derived_id(source: &str, value: &str) -> String {
 
 /// Parses an RFC 3339 timestamp (`2024-09-17T00:00:00.000Z`, offsets allowed) to Unix seconds.
 pub fn parse_timestamp(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        std::str::from_utf8(b.get(r)?).ok()?.parse().ok()
-    };
-    let (y, mo, d, h, mi, sec) = (
-        num(0..4)?,
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
-    let mut i = 19;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-    }
-    let offset = match b.get(i)? {
-        b'Z' | b'z' if i + 1 == b.len() => 0,
-        c @ (b'+' | b'-') if b.len() == i + 6 && b[i + 3] == b':' => {
-            let o = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
-            if *c == b'+' { o } else { -o }
-        }
-        _ => return None,
-    };
-    Some(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset)
+    detente_stix::timestamp::parse_rfc3339(s)
+        .ok()
+        .map(|t| t.secs)
 }
 
 /// Like [`parse_timestamp`], in milliseconds (fractional seconds kept to the millisecond).
 pub fn parse_timestamp_ms(s: &str) -> Option<i64> {
-    let secs = parse_timestamp(s)?;
-    let frac = match s.find('.') {
-        Some(p) if p == 19 => {
-            let digits: String = s[p + 1..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .take(3)
-                .collect();
-            format!("{digits:0<3}").parse::<i64>().ok()?
-        }
-        _ => 0,
-    };
-    Some(secs * 1000 + frac)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's civil algorithm).
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    detente_stix::timestamp::parse_rfc3339(s)
+        .ok()
+        .map(|t| t.unix_millis())
 }
 
 /// The JSON sources we read: a STIX bundle or TAXII envelope (`objects`), or a MISP warninglist
@@ -783,6 +726,11 @@ mod tests {
             Some(1_726_531_200)
         );
         assert_eq!(parse_timestamp("2024-13-17T00:00:00Z"), None);
+        assert_eq!(parse_timestamp("2023-02-31T00:00:00Z"), None);
+        assert_eq!(
+            parse_timestamp_ms("2024-09-17T02:00:00.25+02:00"),
+            Some(1_726_531_200_250)
+        );
         assert_eq!(parse_timestamp("yesterday"), None);
     }
 

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 use crate::error::{ErrorKind, ValidationError, quoted};
 use crate::ident::{dictionary_key_problem, parse_identifier};
 use crate::timestamp::Timestamp;
+use crate::validate::{Category, category};
 
 /// One JSON object under validation, with the id used to name it in errors.
 pub(crate) struct Obj<'a> {
@@ -428,6 +429,8 @@ pub(crate) enum Allowed {
     Only(&'static [&'static str]),
     /// Any type but these.
     Not(&'static [&'static str], &'static str),
+    /// Any type outside these categories and not one of these types.
+    Except(&'static [Category], &'static [&'static str], &'static str),
 }
 
 impl Allowed {
@@ -436,6 +439,9 @@ impl Allowed {
             Allowed::Any => true,
             Allowed::Only(types) => types.contains(&t),
             Allowed::Not(types, _) => !types.contains(&t),
+            Allowed::Except(categories, types, _) => {
+                !categories.contains(&category(t)) && !types.contains(&t)
+            }
         }
     }
 
@@ -443,7 +449,7 @@ impl Allowed {
         match self {
             Allowed::Any => "any object".to_owned(),
             Allowed::Only(types) => format!("an object of type {}", types.join(" or ")),
-            Allowed::Not(_, what) => what.to_owned(),
+            Allowed::Not(_, what) | Allowed::Except(_, _, what) => what.to_owned(),
         }
     }
 }

@@ -71,7 +71,7 @@
 mod check;
 mod error;
 mod ident;
-mod timestamp;
+pub mod timestamp;
 pub mod tlp;
 mod types;
 mod validate;

@@ -73,7 +73,7 @@ impl Timestamp {
         };
         if !(1..=12).contains(&month)
             || day == 0
-            || day > days_in_month(year, month)
+            || day > days_in_month(i64::from(year), month)
             || hour > 23
             || minute > 59
             // 60 is allowed for a leap second, as RFC 3339 and the STIX schemas do.
@@ -108,21 +108,24 @@ impl Timestamp {
     }
 }
 
-fn is_leap(year: u32) -> bool {
-    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
+/// Whether `year` is a leap year of the proleptic Gregorian calendar.
+pub fn is_leap(year: i64) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }
 
-fn days_in_month(year: u32, month: u32) -> u32 {
+/// The number of days in `month` (1-12) of `year`; 0 for a month out of range.
+pub fn days_in_month(year: i64, month: u32) -> u32 {
     match month {
         2 if is_leap(year) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
-        _ => 31,
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        _ => 0,
     }
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -131,6 +134,139 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+/// The proleptic Gregorian date `(year, month, day)` of a day count since 1970-01-01: the
+/// inverse of [`days_from_civil`].
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    // Both fit: day is 1..=31 and month 1..=12 by construction.
+    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Formats an instant as `YYYY-MM-DDTHH:MM:SS[.f]Z` with `digits` fractional digits (0-9,
+/// truncated, not rounded) of `nanos` (0..1_000_000_000) after `secs` Unix seconds.
+pub fn format_unix(secs: i64, nanos: u32, digits: u8) -> String {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    let mut out = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    );
+    let digits = u32::from(digits.min(9));
+    if digits > 0 {
+        let frac = nanos.min(999_999_999) / 10u32.pow(9 - digits);
+        out.push_str(&format!(".{frac:0width$}", width = digits as usize));
+    }
+    out.push('Z');
+    out
+}
+
+/// An RFC 3339 date-time as logs write it, read by [`parse_rfc3339`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DateTime {
+    /// Unix seconds (the offset applied; a leap second `:60` counts as `:59`).
+    pub secs: i64,
+    /// Nanoseconds within the second (digits beyond the ninth are truncated).
+    pub nanos: u32,
+    /// Whether the text ended in `Z`/`z` rather than a numeric offset.
+    pub utc: bool,
+}
+
+impl DateTime {
+    /// Milliseconds since the Unix epoch.
+    pub fn unix_millis(&self) -> i64 {
+        self.secs * 1000 + i64::from(self.nanos / 1_000_000)
+    }
+
+    /// Microseconds since the Unix epoch.
+    pub fn unix_micros(&self) -> i64 {
+        self.secs * 1_000_000 + i64::from(self.nanos / 1000)
+    }
+}
+
+/// Parses an RFC 3339 date-time: `YYYY-MM-DD`, `T`, `t` or a space, `HH:MM:SS`, an optional
+/// fraction of any length, then `Z`, `z` or `±HH:MM`. Every field is range-checked against the
+/// calendar (no 31 February); `:60` is accepted as RFC 3339 allows a leap second.
+pub fn parse_rfc3339(s: &str) -> Result<DateTime, TimestampError> {
+    let syntax = || TimestampError::Syntax(crate::error::cut(s));
+    let range = || TimestampError::Range(crate::error::cut(s));
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return Err(syntax());
+    }
+    let num = |from: usize, len: usize| -> Result<u32, TimestampError> {
+        let part = b.get(from..from + len).ok_or_else(syntax)?;
+        part.iter().try_fold(0u32, |acc, &c| {
+            if c.is_ascii_digit() {
+                Ok(acc * 10 + u32::from(c - b'0'))
+            } else {
+                Err(syntax())
+            }
+        })
+    };
+    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    let mut i = 19;
+    let mut nanos = 0u32;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while let Some(c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+            if i - start < 9 {
+                nanos = nanos * 10 + u32::from(c - b'0');
+            }
+            i += 1;
+        }
+        if i == start {
+            return Err(syntax());
+        }
+        for _ in (i - start).min(9)..9 {
+            nanos *= 10;
+        }
+    }
+    let (offset, utc) = match b.get(i) {
+        Some(b'Z' | b'z') if i + 1 == b.len() => (0, true),
+        Some(&c @ (b'+' | b'-')) if b.len() == i + 6 && b[i + 3] == b':' => {
+            let (oh, om) = (num(i + 1, 2)?, num(i + 4, 2)?);
+            if oh > 23 || om > 59 {
+                return Err(range());
+            }
+            let o = i64::from(oh * 3600 + om * 60);
+            (if c == b'+' { o } else { -o }, false)
+        }
+        _ => return Err(syntax()),
+    };
+    let year = i64::from(year);
+    if !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return Err(range());
+    }
+    let secs = days_from_civil(year, month, day) * 86_400
+        + i64::from(hour * 3600 + minute * 60 + second.min(59))
+        - offset;
+    Ok(DateTime { secs, nanos, utc })
 }
 
 impl PartialEq for Timestamp {
@@ -241,5 +377,28 @@ mod tests {
             assert!(Timestamp::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert!(Timestamp::parse("2016-02-29T23:59:60.123456789123Z").is_ok());
+    }
+
+    #[test]
+    fn rfc3339_checks_the_calendar() {
+        for bad in [
+            "2023-02-29T00:00:00Z",
+            "2023-02-31T00:00:00Z",
+            "2024-04-31T00:00:00Z",
+            "2024-00-10T00:00:00Z",
+            "2024-01-10T24:00:00Z",
+            "2024-01-10T00:00:00+24:00",
+            "2024-01-10T00:00:00.Z",
+            "2024-01-10T00:00:00",
+            "2024-01-10T00:00:00+0100",
+        ] {
+            assert!(parse_rfc3339(bad).is_err(), "{bad}");
+        }
+        let t = parse_rfc3339("2024-02-29 23:59:60.5-01:30").unwrap();
+        assert_eq!(format_unix(t.secs, t.nanos, 3), "2024-03-01T01:29:59.500Z");
+        assert_eq!(
+            format_unix(-1, 999_999_999, 6),
+            "1969-12-31T23:59:59.999999Z"
+        );
     }
 }

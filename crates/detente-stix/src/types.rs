@@ -4,6 +4,7 @@
 use crate::check::{Allowed, Kind, Obj, Res};
 use crate::error::{ErrorKind, quoted};
 use crate::tlp::TLP1_MARKINGS;
+use crate::validate::Category;
 use crate::validate::hashes;
 
 /// STIX Domain Object types (section 4).
@@ -83,96 +84,24 @@ const NOT_RELATABLE: Allowed = Allowed::Not(
 );
 
 /// What `sighting_of_ref` may point at: an SDO (section 5.2), so no SCO, SRO or meta object.
-const SIGHTABLE: Allowed = Allowed::Not(
-    &[
-        "relationship",
-        "sighting",
-        "bundle",
-        "language-content",
-        "marking-definition",
-        "extension-definition",
-        "artifact",
-        "autonomous-system",
-        "directory",
-        "domain-name",
-        "email-addr",
-        "email-message",
-        "file",
-        "ipv4-addr",
-        "ipv6-addr",
-        "mac-addr",
-        "mutex",
-        "network-traffic",
-        "process",
-        "software",
-        "url",
-        "user-account",
-        "windows-registry-key",
-        "x509-certificate",
-    ],
+const SIGHTABLE: Allowed = Allowed::Except(
+    &[Category::Sco, Category::Sro, Category::Meta],
+    &["bundle"],
     "an SDO",
 );
 
 /// What observed-data `object_refs` may point at: SCOs and SROs (section 4.14), so no SDO
 /// or meta object.
-const OBSERVABLE: Allowed = Allowed::Not(
-    &[
-        "attack-pattern",
-        "campaign",
-        "course-of-action",
-        "grouping",
-        "identity",
-        "incident",
-        "indicator",
-        "infrastructure",
-        "intrusion-set",
-        "location",
-        "malware",
-        "malware-analysis",
-        "note",
-        "observed-data",
-        "opinion",
-        "report",
-        "threat-actor",
-        "tool",
-        "vulnerability",
-        "bundle",
-        "language-content",
-        "marking-definition",
-        "extension-definition",
-    ],
+const OBSERVABLE: Allowed = Allowed::Except(
+    &[Category::Sdo, Category::Meta],
+    &["bundle"],
     "an SCO or SRO",
 );
 
 /// What `analysis_sco_refs` may point at: SCOs (section 4.12).
-const SCO_ONLY: Allowed = Allowed::Not(
-    &[
-        "attack-pattern",
-        "campaign",
-        "course-of-action",
-        "grouping",
-        "identity",
-        "incident",
-        "indicator",
-        "infrastructure",
-        "intrusion-set",
-        "location",
-        "malware",
-        "malware-analysis",
-        "note",
-        "observed-data",
-        "opinion",
-        "report",
-        "threat-actor",
-        "tool",
-        "vulnerability",
-        "relationship",
-        "sighting",
-        "bundle",
-        "language-content",
-        "marking-definition",
-        "extension-definition",
-    ],
+const SCO_ONLY: Allowed = Allowed::Except(
+    &[Category::Sdo, Category::Sro, Category::Meta],
+    &["bundle"],
     "an SCO",
 );
 

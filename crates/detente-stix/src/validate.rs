@@ -6,7 +6,7 @@ use crate::check::{Allowed, Obj, Res};
 use crate::error::{ErrorKind, ValidationError, quoted};
 use crate::ident::{is_uuid, parse_identifier, property_name_problem, type_name_problem};
 use crate::timestamp::Timestamp;
-use crate::types;
+use crate::types::{self, META_TYPES, SCO_TYPES, SDO_TYPES, SRO_TYPES};
 
 /// What the node needs of one validated object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,32 +46,17 @@ pub enum Category {
 
 /// The category of a `type` value.
 pub fn category(object_type: &str) -> Category {
-    match object_type {
-        "attack-pattern" | "campaign" | "course-of-action" | "grouping" | "identity"
-        | "incident" | "indicator" | "infrastructure" | "intrusion-set" | "location"
-        | "malware" | "malware-analysis" | "note" | "observed-data" | "opinion" | "report"
-        | "threat-actor" | "tool" | "vulnerability" => Category::Sdo,
-        "relationship" | "sighting" => Category::Sro,
-        "artifact"
-        | "autonomous-system"
-        | "directory"
-        | "domain-name"
-        | "email-addr"
-        | "email-message"
-        | "file"
-        | "ipv4-addr"
-        | "ipv6-addr"
-        | "mac-addr"
-        | "mutex"
-        | "network-traffic"
-        | "process"
-        | "software"
-        | "url"
-        | "user-account"
-        | "windows-registry-key"
-        | "x509-certificate" => Category::Sco,
-        "language-content" | "marking-definition" | "extension-definition" => Category::Meta,
-        _ => Category::Custom,
+    let t = &object_type;
+    if SDO_TYPES.contains(t) {
+        Category::Sdo
+    } else if SCO_TYPES.contains(t) {
+        Category::Sco
+    } else if SRO_TYPES.contains(t) {
+        Category::Sro
+    } else if META_TYPES.contains(t) {
+        Category::Meta
+    } else {
+        Category::Custom
     }
 }
 

@@ -1,5 +1,8 @@
 //! Property tests: the validator never panics, timestamps round-trip.
 
+use detente_stix::timestamp::{
+    civil_from_days, days_from_civil, days_in_month, format_unix, parse_rfc3339,
+};
 use detente_stix::{Timestamp, validate_bundle, validate_object};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
@@ -123,6 +126,43 @@ proptest! {
         let tb = from_unix(b);
         prop_assert_eq!(ta.cmp(&tb), a.cmp(&b));
         prop_assert_eq!(ta.unix_nanos(), i128::from(a) * 1_000_000_000);
+    }
+
+    #[test]
+    fn calendar_round_trips(days in -1_000_000i64..3_000_000) {
+        let (y, m, d) = civil_from_days(days);
+        prop_assert!((1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m));
+        prop_assert_eq!(days_from_civil(y, m, d), days);
+    }
+
+    #[test]
+    fn rfc3339_formats_and_parses_back(secs in -62_135_596_800i64..253_402_300_799, nanos in 0u32..1_000_000_000) {
+        let text = format_unix(secs, nanos, 9);
+        let t = parse_rfc3339(&text).unwrap();
+        prop_assert_eq!((t.secs, t.nanos, t.utc), (secs, nanos, true));
+        // The strict STIX parser agrees on the instant.
+        let strict = Timestamp::parse(&text).unwrap();
+        prop_assert_eq!(strict.unix_nanos(), i128::from(secs) * 1_000_000_000 + i128::from(nanos));
+        // The independent oracle agrees on the calendar.
+        if secs >= 0 {
+            let oracle = from_unix(secs);
+            prop_assert_eq!(&text[..19], &oracle.as_str()[..19]);
+        }
+    }
+
+    #[test]
+    fn rfc3339_offsets_shift_the_instant(secs in 0i64..4_000_000_000, minutes in -1439i64..1440) {
+        let base = format_unix(secs, 0, 0);
+        let sign = if minutes < 0 { '-' } else { '+' };
+        let text = format!("{}{sign}{:02}:{:02}", &base[..19], minutes.abs() / 60, minutes.abs() % 60);
+        let t = parse_rfc3339(&text).unwrap();
+        prop_assert_eq!(t.secs, secs - minutes * 60);
+        prop_assert!(!t.utc);
+    }
+
+    #[test]
+    fn rfc3339_parse_never_panics(s in ".{0,40}") {
+        let _ = parse_rfc3339(&s);
     }
 
     #[test]

@@ -14,8 +14,6 @@ use detente_scan::{Events, Hit, ScanOptions, Scanner};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::scan::FormatArg;
-
 /// Arguments of `detente lookalike`.
 #[derive(clap::Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -34,7 +32,7 @@ pub struct Args {
     pub output: Option<PathBuf>,
     /// Log format.
     #[arg(long, value_enum, default_value = "auto")]
-    pub format: FormatArg,
+    pub format: detente_scan::formats::Format,
     /// Log files or folders (plain or .gz); `-` is standard input.
     #[arg(value_name = "LOG")]
     pub logs: Vec<PathBuf>,
@@ -213,7 +211,7 @@ fn read_logs(args: &Args, f: &mut Finder<'_>) -> Result<()> {
         index: &empty,
         allow: None,
         opts: ScanOptions {
-            format: crate::scan::format_of(args.format),
+            format: args.format,
             ..ScanOptions::default()
         },
     };

@@ -23,25 +23,6 @@ use serde::Serialize;
 
 mod taxii;
 
-/// Log formats accepted by `--format`.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-pub enum FormatArg {
-    /// Detect from the first line of each log.
-    Auto,
-    /// Zeek TSV with headers.
-    Zeek,
-    /// Zeek JSON streaming logs.
-    ZeekJson,
-    /// JSON lines.
-    Jsonl,
-    /// Squid native access.log.
-    Squid,
-    /// Common / combined log format.
-    Clf,
-    /// Plain text (token extraction).
-    Text,
-}
-
 /// Arguments of `detente scan`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -79,7 +60,7 @@ pub struct Args {
     pub default_base_score: f64,
     /// Log format.
     #[arg(long, value_enum, default_value = "auto")]
-    pub format: FormatArg,
+    pub format: Format,
     /// Write NDJSON hits here instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -412,7 +393,7 @@ fn scan(args: Args) -> Result<ExitCode> {
         index: &index,
         allow: (!allow.is_empty()).then_some(&allow),
         opts: ScanOptions {
-            format: format_of(args.format),
+            format: args.format,
             follow: args.follow,
             min_corroboration: args.min_corroboration,
             scoring: Scoring {
@@ -571,19 +552,6 @@ fn load_allowlist(
         }
     }
     Ok(allow)
-}
-
-/// The scanner's format for a `--format` argument.
-pub fn format_of(f: FormatArg) -> Format {
-    match f {
-        FormatArg::Auto => Format::Auto,
-        FormatArg::Zeek => Format::Zeek,
-        FormatArg::ZeekJson => Format::ZeekJson,
-        FormatArg::Jsonl => Format::Jsonl,
-        FormatArg::Squid => Format::Squid,
-        FormatArg::Clf => Format::Clf,
-        FormatArg::Text => Format::Text,
-    }
 }
 
 #[derive(Default)]
