@@ -6,6 +6,8 @@
 #   bench/scan-protected.sh                 # 1 GB workload in target/bench/workload
 #   BYTES=200000000 bench/scan-protected.sh # smaller
 #   WORKLOAD=/tmp/w bench/scan-protected.sh # the workload elsewhere (generated there if absent)
+#   BASE=path/to/detente bench/scan-protected.sh # also another build with --protected (a row
+#                                           # "base"), e.g. main's binary copied aside
 # Off and on run in turns, three times each, so a change of load on a shared machine hits both
 # alike; each row is the turn with the least wall time. Loading (indicators and protected
 # domains) is part of the wall time.
@@ -43,31 +45,45 @@ measure() { # name, command...: runs it under /usr/bin/time -v, prints "wall use
 
 echo "machine: $(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg) (shared with other builders)"
 declare -A best
+modes=(off on)
+[ -n "${BASE:-}" ] && modes+=(base)
 for turn in 1 2 3; do
-  for mode in off on; do
-    extra=()
-    [ "$mode" = on ] && extra=(--protected "$out/protected.txt")
-    r=$(measure "$mode" "$bin" scan --indicators "$work/indicators.stix.json" "${extra[@]}" "$work/logs")
-    echo "turn $turn, --protected $mode: wall user sys rss_kb = $r"
+  for mode in "${modes[@]}"; do
+    b=$bin extra=(--protected "$out/protected.txt")
+    [ "$mode" = off ] && extra=()
+    [ "$mode" = base ] && b=$BASE
+    r=$(measure "$mode" "$b" scan --indicators "$work/indicators.stix.json" "${extra[@]}" "$work/logs")
+    echo "turn $turn, $mode: wall user sys rss_kb = $r"
     read -r w _ <<< "$r"
     read -r bw _ <<< "${best[$mode]:-999999 0}"
     if awk -v a="$w" -v b="$bw" 'BEGIN {exit !(a < b)}'; then best[$mode]=$r; fi
-    if [ "$mode" = on ]; then
-      grep -c '"kind":"lookalike"' "$out/on.stdout" > "$out/on.lookalikes" || true
+    if [ "$mode" != off ]; then
+      grep -c '"kind":"lookalike"' "$out/$mode.stdout" > "$out/$mode.lookalikes" || true
     fi
   done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 hits_off=$(grep -vc '"kind":"lookalike"' "$out/off.stdout" || true)
-hits_on=$(grep -vc '"kind":"lookalike"' "$out/on.stdout" || true)
-[ "$hits_off" = "$hits_on" ] || echo "INDICATOR HITS DIFFER: $hits_off without, $hits_on with --protected"
-read -r fw fu fs fr <<< "${best[off]}"
-read -r nw nu ns nr <<< "${best[on]}"
-awk -v size="$size" -v fw="$fw" -v fu="$fu" -v fs="$fs" -v fr="$fr" -v nw="$nw" -v nu="$nu" -v ns="$ns" -v nr="$nr" \
-    -v hits="$hits_off" -v la="$(cat "$out/on.lookalikes")" -v prot="$(wc -l < "$out/protected.txt")" 'BEGIN {
-  printf "log bytes: %d (%.2f GB); %d indicator hits; %d protected domains\n", size, size/1e9, hits, prot
-  printf "%-14s %8s %8s %10s %12s %12s %11s\n", "--protected", "wall s", "cpu s", "GB/s", "GB/cpu-s", "peak RSS MB", "look-alikes"
-  printf "%-14s %8.2f %8.2f %10.3f %12.3f %12.1f %11s\n", "off", fw, fu+fs, size/1e9/fw, size/1e9/(fu+fs), fr/1024, "-"
-  printf "%-14s %8.2f %8.2f %10.3f %12.3f %12.1f %11d\n", "on", nw, nu+ns, size/1e9/nw, size/1e9/(nu+ns), nr/1024, la
-  printf "cost of --protected: %.1f%% of throughput (wall), %.1f%% more CPU time\n", 100*(1-fw/nw), 100*((nu+ns)/(fu+fs)-1)
-}'
+for mode in "${modes[@]:1}"; do
+  hits=$(grep -vc '"kind":"lookalike"' "$out/$mode.stdout" || true)
+  [ "$hits_off" = "$hits" ] || echo "INDICATOR HITS DIFFER: $hits_off without, $hits with --protected ($mode)"
+done
+if [ -n "${BASE:-}" ]; then
+  if cmp -s <(grep '"kind":"lookalike"' "$out/on.stdout") <(grep '"kind":"lookalike"' "$out/base.stdout"); then
+    echo "look-alike findings of on and base: identical, line for line"
+  else
+    echo "LOOK-ALIKE FINDINGS DIFFER between on and base"
+  fi
+fi
+echo "log bytes: $size ($(awk -v s="$size" 'BEGIN {printf "%.2f", s/1e9}') GB); $hits_off indicator hits; $(wc -l < "$out/protected.txt") protected domains"
+printf "%-6s %8s %8s %8s %10s %12s %11s %8s %8s\n" mode "wall s" "cpu s" "GB/s" "GB/cpu-s" "peak RSS MB" look-alikes "cost %" "+cpu %"
+read -r fw fu fs _ <<< "${best[off]}"
+for mode in "${modes[@]}"; do
+  read -r w u s r <<< "${best[$mode]}"
+  la=-
+  [ "$mode" != off ] && la=$(cat "$out/$mode.lookalikes")
+  # Cost: throughput lost against off (wall), and CPU time added.
+  awk -v m="$mode" -v size="$size" -v w="$w" -v u="$u" -v s="$s" -v r="$r" -v la="$la" -v fw="$fw" -v fc="$(awk -v a="$fu" -v b="$fs" 'BEGIN {print a+b}')" 'BEGIN {
+    printf "%-6s %8.2f %8.2f %8.3f %10.3f %12.1f %11s %8.1f %8.1f\n", m, w, u+s, size/1e9/w, size/1e9/(u+s), r/1024, la, 100*(1-fw/w), 100*((u+s)/fc-1)
+  }'
+done

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::allowlist::{Allowlist, Entry};
 use crate::formats::{self, Format, ZeekState};
-use crate::index::{Index, Indicator, MatchKind, Value};
+use crate::index::{self, Index, Indicator, MatchKind, Value};
 use crate::norm::Ip;
 use crate::score::Scoring;
 use crate::window::{Candidate, Took, Windows};
@@ -119,15 +119,17 @@ pub struct Hit<'a> {
     pub records: &'a [Took],
 }
 
-/// A check the scan runs on every value beside the indicators, in its workers (`detente scan
-/// --protected`: look-alikes of protected domains).
-pub trait ValueCheck: Sync {
-    /// Reports each finding on `value` as `found(key, label, score)`: what it concerns (e.g.
+/// A check the scan runs, beside the indicators and in its workers, on the host name of every
+/// value that names one, as [`crate::index::host_name`] reads it (`detente scan --protected`:
+/// look-alikes of protected domains). The host comes from the typing the indicator lookup does
+/// anyway, so the check reads no value twice.
+pub trait HostCheck: Sync {
+    /// Reports each finding on `host` as `found(key, label, score)`: what it concerns (e.g.
     /// which protected domain), how (e.g. the technique) and how strongly (0-1).
-    fn check(&self, value: &[u8], found: &mut dyn FnMut(u32, &'static str, f32));
+    fn check(&self, host: &[u8], found: &mut dyn FnMut(u32, &'static str, f32));
 }
 
-/// A [`ValueCheck`] finding, as reported.
+/// A [`HostCheck`] finding, as reported.
 #[derive(Debug)]
 pub struct Finding<'a> {
     /// Log name as given.
@@ -152,7 +154,7 @@ pub struct Finding<'a> {
 pub trait Events {
     /// A hit.
     fn hit(&mut self, hit: &Hit<'_>);
-    /// A finding of the scan's [`ValueCheck`].
+    /// A finding of the scan's [`HostCheck`].
     fn finding(&mut self, _finding: &Finding<'_>) {}
     /// A problem with the input; the scan goes on.
     fn warning(&mut self, message: &str);
@@ -371,7 +373,7 @@ impl Scanner<'_> {
         reader: R,
         ev: &mut dyn Events,
         windows: &mut Windows,
-        check: Option<&dyn ValueCheck>,
+        check: Option<&dyn HostCheck>,
     ) -> Result<FileStats, ScanError> {
         let file: Arc<str> = name.into();
         let mut ch = Chunker::new(reader, self.opts.follow);
@@ -673,7 +675,7 @@ impl Scanner<'_> {
         emit_cross(u64::MAX, stats, ev);
     }
 
-    fn process(&self, piece: &Piece, mode: &Mode, check: Option<&dyn ValueCheck>) -> ChunkOut {
+    fn process(&self, piece: &Piece, mode: &Mode, check: Option<&dyn HostCheck>) -> ChunkOut {
         let mut scoring = self.opts.scoring;
         if self.opts.follow {
             // A followed log may be read for days: scores and validity go by the clock.
@@ -1069,7 +1071,7 @@ struct Sink<'a> {
     /// First hit of the current line (hits are deduplicated per line and indicator).
     start: usize,
     /// The check run on every value, if any.
-    check: Option<&'a dyn ValueCheck>,
+    check: Option<&'a dyn HostCheck>,
     /// First finding of the current line (deduplicated per line, value, key and label).
     fstart: usize,
 }
@@ -1090,25 +1092,43 @@ impl Sink<'_> {
             ix.match_url(v, &mut |n, kind| self.record(line, field, v, n, kind));
             return;
         }
-        ix.match_value(v, &mut |n, kind| self.record(line, field, v, n, kind));
-        if let Some(check) = self.check {
-            check.check(v, &mut |key, label, score| {
-                let seen = self.out.findings[self.fstart..]
-                    .iter()
-                    .any(|f| f.key == key && f.label == label && *f.observed.as_bytes() == *v);
-                if !seen {
-                    self.out.findings.push(RawFinding {
-                        line,
-                        field: field.into(),
-                        observed: String::from_utf8_lossy(v).into(),
-                        key,
-                        label,
-                        score,
-                        time_ms: None,
-                    });
-                }
-            });
+        let Some(check) = self.check else {
+            ix.match_value(v, &mut |n, kind| self.record(line, field, v, n, kind));
+            return;
+        };
+        // `host_name` drops surrounding whitespace, the indicator lookup does not: such a value
+        // (rare) is typed twice.
+        let padded = v.first().is_some_and(u8::is_ascii_whitespace)
+            || v.last().is_some_and(u8::is_ascii_whitespace);
+        index::shape(v, |s| {
+            ix.match_shape(&s, &mut |n, kind| self.record(line, field, v, n, kind));
+            if !padded && let Some(host) = s.host() {
+                self.check_host(check, line, field, v, host);
+            }
+        });
+        if padded {
+            index::host_name(v, |host| self.check_host(check, line, field, v, host));
         }
+    }
+
+    /// Runs the check on the host name `value` names, each finding reported once per line.
+    fn check_host(&mut self, check: &dyn HostCheck, line: u64, field: &str, v: &[u8], host: &[u8]) {
+        check.check(host, &mut |key, label, score| {
+            let seen = self.out.findings[self.fstart..]
+                .iter()
+                .any(|f| f.key == key && f.label == label && *f.observed.as_bytes() == *v);
+            if !seen {
+                self.out.findings.push(RawFinding {
+                    line,
+                    field: field.into(),
+                    observed: String::from_utf8_lossy(v).into(),
+                    key,
+                    label,
+                    score,
+                    time_ms: None,
+                });
+            }
+        });
     }
 
     fn record(&mut self, line: u64, field: &str, v: &[u8], n: u32, kind: MatchKind) {
@@ -1361,6 +1381,64 @@ mod tests {
             "{seen:?}"
         );
         assert!(seen.contains(&(1, "msg".into(), "vote-org.com".into())));
+    }
+
+    /// Records the host names it is given, with nothing found.
+    struct Hosts(std::sync::Mutex<Vec<String>>);
+
+    impl HostCheck for Hosts {
+        fn check(&self, host: &[u8], _: &mut dyn FnMut(u32, &'static str, f32)) {
+            if let Ok(mut h) = self.0.lock() {
+                h.push(String::from_utf8_lossy(host).into_owned());
+            }
+        }
+    }
+
+    #[test]
+    fn the_scan_checks_the_host_names_each_value_and_host_name_read() {
+        // Every way a value may name a host, or seem to: a domain with a port, URLs (host as
+        // written; an address is no name), e-mail and mailto, padding, a Unicode name, user
+        // agents and paths.
+        let log = concat!(
+            "{\"q\":\"Sos-CA-gov.com.\",\"p\":\"sos-ca-gov.com:8443\",\"u\":\"https://u@Vote-Org.info:8443/x?y\"}\n",
+            "{\"m\":\"Info@Fvap-Gov.com\",\"t\":\"mailto:a@fvap.gov.us\",\"w\":\"  sos.ca.gov.example \"}\n",
+            "{\"i\":\"\\u0455os.ca.gov\",\"s\":\"\\u0455os ca.gov\",\"a\":\"http://1.2.3.4/x\",\"n\":\"1.2.3.4:80\"}\n",
+            "{\"ua\":\"Mozilla/5.0 (X11; Linux x86_64)\",\"r\":\"/a/b.php?q=1.5\",\"h\":\"vote.org/login\"}\n",
+        );
+        let index = Index::new(false);
+        let scanner = Scanner {
+            index: &index,
+            allow: None,
+            opts: ScanOptions::default(),
+        };
+        let check = Hosts(std::sync::Mutex::new(Vec::new()));
+        let mut ev = Warnings(Vec::new());
+        let mut windows = Windows::new(&index);
+        scanner
+            .scan_with("t", log.as_bytes(), &mut ev, &mut windows, Some(&check))
+            .unwrap();
+        let mut scanned = check.0.into_inner().unwrap();
+        scanned.sort();
+        let mut read = Vec::new();
+        scanner.each_value("t", log.as_bytes(), &mut ev, &mut |_, _, v| {
+            index::host_name(v, |h| read.push(String::from_utf8_lossy(h).into_owned()));
+        });
+        read.sort();
+        assert!(ev.0.is_empty(), "{:?}", ev.0);
+        assert_eq!(scanned, read);
+        assert_eq!(
+            scanned,
+            [
+                "Vote-Org.info",
+                "fvap-gov.com",
+                "fvap.gov.us",
+                "sos-ca-gov.com",
+                "sos-ca-gov.com",
+                "sos.ca.gov.example",
+                "vote.org",
+                "\u{455}os.ca.gov",
+            ]
+        );
     }
 
     proptest::proptest! {

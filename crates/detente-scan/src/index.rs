@@ -690,83 +690,24 @@ impl Index {
         !self.urls.is_empty()
     }
 
-    /// Classifies an observed value by shape and reports every indicator it meets.
-    ///
-    /// Addresses (optionally with `:port`), digests, URLs (their host is matched too), e-mail
-    /// addresses, domains (optionally with `:port`) and scheme-less `host/path` URLs are recognised.
+    /// Classifies an observed value by shape ([`shape`]) and reports every indicator it meets.
     pub fn match_value(&self, v: &[u8], emit: &mut impl FnMut(u32, MatchKind)) {
-        let Some(&c0) = v.first() else { return };
-        if c0.is_ascii_digit()
-            && let Some((ip, n)) = norm::parse_ipv4_prefix(v)
-            && (n == v.len() || is_port_suffix(&v[n..]))
-        {
-            self.lookup_ip(Ip::V4(ip), emit);
-            return;
-        }
-        if matches!(v.len(), 32 | 40 | 64) {
-            let mut h = [0u8; 64];
-            if let Some(h) = norm::normalize_hash(v, &mut h) {
-                self.lookup_hash(h, emit);
-                return;
+        shape(v, |s| self.match_shape(&s, emit));
+    }
+
+    /// Reports every indicator a typed value meets: a URL's host is matched too.
+    pub fn match_shape(&self, s: &Shape<'_>, emit: &mut impl FnMut(u32, MatchKind)) {
+        match s {
+            Shape::Ip(ip) => self.lookup_ip(*ip, emit),
+            Shape::Hash(h) => self.lookup_hash(h, emit),
+            Shape::Domain(d) => self.lookup_domain(d, emit),
+            Shape::Email(e) => self.lookup_email(e, emit),
+            Shape::Url(parts) => {
+                self.lookup_url(parts.normalized, emit);
+                self.match_host(parts.host, emit);
             }
-        }
-        // Short values (most log fields) are typed by one branch-free pass; a value with
-        // neither a separator nor a dot is nothing we index.
-        if v.len() <= 32 {
-            let flags = v.iter().fold(0u8, |f, c| f | VALUE_CLASS[usize::from(*c)]);
-            if flags == 0 {
-                return;
-            }
-        }
-        let Some(p) = memchr::memchr3(b'/', b'@', b':', v) else {
-            // No `/`, `@` or `:`: a domain name or nothing (the normaliser wants a dot).
-            let mut d = [0u8; MAX_DOMAIN];
-            if let Some(d) = norm::normalize_domain(v, &mut d) {
-                self.lookup_domain(d, emit);
-            }
-            return;
-        };
-        if v[p] == b':'
-            && (c0.is_ascii_hexdigit() || c0 == b':')
-            && let Some(ip) = norm::parse_ipv6(v)
-        {
-            self.lookup_ip(Ip::V6(ip), emit);
-            return;
-        }
-        match v[p] {
-            b'@' if !norm::has_scheme(v) => {
-                with_url_buf(|e| {
-                    if let Some(e) = norm::normalize_email(v, e) {
-                        self.lookup_email(e, emit);
-                    }
-                });
-            }
-            b':' if is_port_suffix(&v[p..]) => {
-                let mut d = [0u8; MAX_DOMAIN];
-                if let Some(d) = norm::normalize_domain(&v[..p], &mut d) {
-                    self.lookup_domain(d, emit);
-                }
-            }
-            // A bare path (`/index.php`) names no host.
-            _ if c0 == b'/' => {}
-            _ => {
-                let scheme = norm::has_scheme(v);
-                // Without a scheme only `host/path` with a real host counts as a URL; check the
-                // host before normalising (user agents and MIME types also contain `/`).
-                if !scheme {
-                    let end = memchr::memchr2(b'/', b'?', v).unwrap_or(v.len());
-                    let host = v[..end].split(|c| *c == b':').next().unwrap_or_default();
-                    if !looks_like_host(host) {
-                        return;
-                    }
-                }
-                with_url_buf(|u| {
-                    if let Some(parts) = norm::normalize_url(v, u) {
-                        self.lookup_url(parts.normalized, emit);
-                        self.match_host(parts.host, emit);
-                    }
-                });
-            }
+            // No indicator is a Unicode name (sources keep domains in A-label form).
+            Shape::Unicode(_) => {}
         }
     }
 
@@ -802,14 +743,141 @@ impl Index {
     }
 }
 
+/// What an observed value is, by its shape: the scanner's typing, shared by the indicator
+/// lookups ([`Index::match_shape`]) and by checks on host names ([`host_name`]).
+#[derive(Debug)]
+pub enum Shape<'a> {
+    /// An IPv4 address (optionally with `:port`) or an IPv6 address.
+    Ip(Ip),
+    /// A lower-case hex digest (MD5, SHA-1, SHA-256).
+    Hash(&'a [u8]),
+    /// A lower-case domain name, a `:port` dropped.
+    Domain(&'a [u8]),
+    /// A lower-case e-mail address (`mailto:` dropped).
+    Email(&'a [u8]),
+    /// A URL, with or without scheme (`host/path` only when the host looks like one).
+    Url(norm::UrlParts<'a>),
+    /// A name with non-ASCII characters and a dot, as written (an internationalised name in
+    /// Unicode form; no whitespace).
+    Unicode(&'a str),
+}
+
+impl Shape<'_> {
+    /// The host name the value names, if any: a domain, an e-mail address's domain, a URL's
+    /// host (as written, unless an address), a Unicode name.
+    pub fn host(&self) -> Option<&[u8]> {
+        match self {
+            Shape::Domain(d) => Some(d),
+            Shape::Email(e) => memchr::memrchr(b'@', e).map(|p| &e[p + 1..]),
+            Shape::Url(parts) => norm::parse_ip(parts.host).is_none().then_some(parts.host),
+            Shape::Unicode(s) => Some(s.as_bytes()),
+            Shape::Ip(_) | Shape::Hash(_) => None,
+        }
+    }
+}
+
+/// Types an observed value and hands its shape to `f`; `None` (and `f` not called) when it is
+/// none of [`Shape`]'s. Addresses (IPv4 optionally with `:port`), digests, URLs, e-mail
+/// addresses, domains (optionally with `:port`), scheme-less `host/path` URLs and Unicode names
+/// are recognised; surrounding whitespace is not dropped.
+pub fn shape<T>(v: &[u8], f: impl FnOnce(Shape<'_>) -> T) -> Option<T> {
+    let &c0 = v.first()?;
+    if c0.is_ascii_digit()
+        && let Some((ip, n)) = norm::parse_ipv4_prefix(v)
+        && (n == v.len() || is_port_suffix(&v[n..]))
+    {
+        return Some(f(Shape::Ip(Ip::V4(ip))));
+    }
+    if matches!(v.len(), 32 | 40 | 64) {
+        let mut h = [0u8; 64];
+        if let Some(h) = norm::normalize_hash(v, &mut h) {
+            return Some(f(Shape::Hash(h)));
+        }
+    }
+    // Short values (most log fields) are typed by one branch-free pass; a value with neither a
+    // separator nor a dot is nothing we type.
+    let mut flags = NON_ASCII | SEPARATOR;
+    if v.len() <= 32 {
+        flags = v.iter().fold(0u8, |f, c| f | VALUE_CLASS[usize::from(*c)]);
+        if flags & SEPARATOR == 0 {
+            return None;
+        }
+    }
+    let Some(p) = memchr::memchr3(b'/', b'@', b':', v) else {
+        // No `/`, `@` or `:`: a domain name, a Unicode name or nothing (both want a dot).
+        let mut d = [0u8; MAX_DOMAIN];
+        if let Some(d) = norm::normalize_domain(v, &mut d) {
+            return Some(f(Shape::Domain(d)));
+        }
+        if flags & NON_ASCII != 0
+            && !v.is_ascii()
+            && memchr::memchr(b'.', v).is_some()
+            && let Ok(s) = std::str::from_utf8(v)
+            && !s.contains(char::is_whitespace)
+        {
+            return Some(f(Shape::Unicode(s)));
+        }
+        return None;
+    };
+    if v[p] == b':'
+        && (c0.is_ascii_hexdigit() || c0 == b':')
+        && let Some(ip) = norm::parse_ipv6(v)
+    {
+        return Some(f(Shape::Ip(Ip::V6(ip))));
+    }
+    match v[p] {
+        b'@' if !norm::has_scheme(v) => {
+            with_url_buf(|e| norm::normalize_email(v, e).map(|e| f(Shape::Email(e))))
+        }
+        b':' if v[..p] == *b"mailto" => {
+            with_url_buf(|e| norm::normalize_email(v, e).map(|e| f(Shape::Email(e))))
+        }
+        b':' if is_port_suffix(&v[p..]) => {
+            let mut d = [0u8; MAX_DOMAIN];
+            norm::normalize_domain(&v[..p], &mut d).map(|d| f(Shape::Domain(d)))
+        }
+        // A bare path (`/index.php`) names no host.
+        _ if c0 == b'/' => None,
+        _ => {
+            // Without a scheme only `host/path` with a real host counts as a URL; check the
+            // host before normalising (user agents and MIME types also contain `/`).
+            if !norm::has_scheme(v) {
+                let end = memchr::memchr2(b'/', b'?', v).unwrap_or(v.len());
+                let host = v[..end].split(|c| *c == b':').next().unwrap_or_default();
+                if !looks_like_host(host) {
+                    return None;
+                }
+            }
+            with_url_buf(|u| norm::normalize_url(v, u).map(|parts| f(Shape::Url(parts))))
+        }
+    }
+}
+
+/// The host name a log value names, for checks on host names (look-alikes): the value's
+/// [`Shape::host`], surrounding ASCII whitespace dropped first.
+pub fn host_name<T>(v: &[u8], f: impl FnOnce(&[u8]) -> T) -> Option<T> {
+    shape(v.trim_ascii(), |s| s.host().map(f)).flatten()
+}
+
+/// [`VALUE_CLASS`]: `/`, `@`, `:` or `.`.
+const SEPARATOR: u8 = 1;
+/// [`VALUE_CLASS`]: a byte of a non-ASCII character.
+const NON_ASCII: u8 = 2;
+
 /// Bytes that make a value more than a bare word: `/`, `@`, `:` (URL, e-mail, port, IPv6) and
-/// `.` (domain). A value without any is not matched.
+/// `.` (domain) are [`SEPARATOR`]s, and a value without any is not typed; bytes of non-ASCII
+/// characters are marked [`NON_ASCII`] (a Unicode name).
 static VALUE_CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
-    t[b'/' as usize] = 1;
-    t[b'@' as usize] = 1;
-    t[b':' as usize] = 1;
-    t[b'.' as usize] = 1;
+    t[b'/' as usize] = SEPARATOR;
+    t[b'@' as usize] = SEPARATOR;
+    t[b':' as usize] = SEPARATOR;
+    t[b'.' as usize] = SEPARATOR;
+    let mut c = 0x80;
+    while c < 256 {
+        t[c] = NON_ASCII;
+        c += 1;
+    }
     t
 };
 
@@ -1042,6 +1110,46 @@ mod tests {
             });
             assert_eq!(seen.len(), 1, "{v}");
             assert_eq!(seen[0].1, usize::from(v.starts_with("http")), "{v}");
+        }
+    }
+
+    #[test]
+    fn mailto_addresses_are_email_addresses() {
+        let ix = index(&["bob@evil.com"]);
+        assert_eq!(
+            hits(&ix, "mailto:Bob@Evil.com"),
+            vec![("bob@evil.com".into(), "email")]
+        );
+    }
+
+    #[test]
+    fn host_names() {
+        let host = |v: &str| host_name(v.as_bytes(), |h| String::from_utf8_lossy(h).into_owned());
+        for (v, h) in [
+            ("Sos-CA-gov.com.", "sos-ca-gov.com"),
+            ("sos-ca-gov.com:8443", "sos-ca-gov.com"),
+            ("https://u@Sos-Ca-Gov.com:8443/x?y", "Sos-Ca-Gov.com"),
+            ("sos-ca-gov.com/login", "sos-ca-gov.com"),
+            ("Info@Fvap-Gov.com", "fvap-gov.com"),
+            ("mailto:info@fvap-gov.com", "fvap-gov.com"),
+            (" sos-ca-gov.com\t", "sos-ca-gov.com"),
+            ("\u{455}os.ca.gov", "\u{455}os.ca.gov"),
+        ] {
+            assert_eq!(host(v).as_deref(), Some(h), "{v}");
+        }
+        for v in [
+            "http://1.2.3.4/x",
+            "1.2.3.4:80",
+            "2001:db8::1",
+            "Mozilla/5.0 (X11)",
+            "/a/b.php",
+            "1726531200.5",
+            "\u{455}os ca.gov",
+            "\u{455}os",
+            "d41d8cd98f00b204e9800998ecf8427e",
+            "hello",
+        ] {
+            assert_eq!(host(v), None, "{v}");
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use detente_lookalike::{Index, Scratch};
 use detente_scan::engine::{expand_paths, open_log};
-use detente_scan::norm::{self, MAX_DOMAIN, MAX_URL};
+use detente_scan::index::host_name;
 use detente_scan::{Events, Hit, ScanOptions, Scanner};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -215,7 +215,6 @@ fn read_logs(args: &Args, f: &mut Finder<'_>) -> Result<()> {
             ..ScanOptions::default()
         },
     };
-    let mut buf = ([0u8; MAX_DOMAIN], [0u8; MAX_URL]);
     let mut bytes_before = 0;
     for path in &logs {
         let name = path.display().to_string();
@@ -227,39 +226,17 @@ fn read_logs(args: &Args, f: &mut Finder<'_>) -> Result<()> {
         };
         let finder = &mut *f;
         let st = scanner.each_value(&name, reader, &mut ev, &mut |line, field, v| {
-            if let Some(host) = host_of(v, &mut buf) {
-                finder.check(Some(&name), line, Some(field), host);
-            }
+            // A host name is ASCII, or a Unicode name the scanner found valid UTF-8.
+            host_name(v, |host| {
+                if let Ok(host) = std::str::from_utf8(host) {
+                    finder.check(Some(&name), line, Some(field), host);
+                }
+            });
         });
         f.warnings += ev.warnings;
         bytes_before += std::fs::metadata(path).map_or(st.bytes, |m| m.len());
     }
     Ok(())
-}
-
-/// The host name a log value holds, if any: a domain, a URL's host, an e-mail address's domain;
-/// or a Unicode name as written (the engine normalises it).
-pub(crate) fn host_of<'a>(
-    v: &'a [u8],
-    buf: &'a mut ([u8; MAX_DOMAIN], [u8; MAX_URL]),
-) -> Option<&'a str> {
-    let v = v.trim_ascii();
-    if v.contains(&b'.') && !v.is_ascii() {
-        return std::str::from_utf8(v)
-            .ok()
-            .filter(|s| !s.contains(char::is_whitespace));
-    }
-    let host: &[u8] = if let Some(d) = norm::normalize_domain(v, &mut buf.0) {
-        d
-    } else if v.contains(&b'@') && !norm::has_scheme(v) {
-        let d = norm::normalize_email(v, &mut buf.1)?;
-        &d[d.iter().rposition(|c| *c == b'@')? + 1..]
-    } else if v.contains(&b'/') || v.contains(&b':') {
-        norm::normalize_url(v, &mut buf.1)?.host
-    } else {
-        return None;
-    };
-    std::str::from_utf8(host).ok()
 }
 
 struct Finder<'a> {
