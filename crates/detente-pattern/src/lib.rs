@@ -27,6 +27,9 @@
 //!   [`Matcher::evaluate`] gives one outcome per pattern, and [`Matcher::matches`] only the
 //!   patterns that matched, at a cost proportional to the hits: feed it one set per time
 //!   window of a stream. Observation operators and qualifiers bind across the whole set.
+//! * Literals as observables: [`observable::comparisons`] gives the canonical values
+//!   (`detente-observable`) of a pattern that is only `=` tests on observables joined by `OR`,
+//!   the form indexes and PSI sets take patterns in.
 //!
 //! ```
 //! use detente_pattern::{Matcher, Observation, ObservationSet, StixVersion};
@@ -43,6 +46,7 @@ pub mod ast;
 mod eval;
 pub mod lexer;
 mod matcher;
+pub mod observable;
 mod observe;
 mod parser;
 pub mod value;

@@ -1010,13 +1010,11 @@ fn record_objects(vals: &[Vec<u8>]) -> Vec<serde_json::Value> {
                 add("domain-name", serde_json::json!({ "value": host }));
             }
             Some(Value::Hash(h)) => {
-                let algo = match h.len() {
-                    32 => "MD5",
-                    40 => "SHA-1",
-                    _ => "SHA-256",
+                let Some(algo) = crate::norm::HashKind::from_hex_len(h.len()) else {
+                    continue;
                 };
                 hashes.insert(
-                    algo.to_string(),
+                    algo.stix_name().to_string(),
                     serde_json::Value::String(text.into_owned()),
                 );
             }

@@ -6,7 +6,7 @@ use rustc_hash::FxHashMap;
 
 use crate::sources::PatternIndicator;
 
-use crate::norm::{self, Ip, MAX_DOMAIN, MAX_URL};
+use crate::norm::{self, HashKind, Ip, MAX_DOMAIN, MAX_HASH, MAX_URL, Observable};
 
 /// How an observed value met an indicator; spelled as in the hit output's `kind`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -29,6 +29,8 @@ pub enum MatchKind {
     Sha1,
     /// SHA-256 digest.
     Sha256,
+    /// SHA-512 digest.
+    Sha512,
     /// E-mail address.
     Email,
     /// A pattern beyond a single comparison.
@@ -48,6 +50,7 @@ impl MatchKind {
             MatchKind::Md5 => "md5",
             MatchKind::Sha1 => "sha1",
             MatchKind::Sha256 => "sha256",
+            MatchKind::Sha512 => "sha512",
             MatchKind::Email => "email",
             MatchKind::Pattern => "pattern",
         }
@@ -101,25 +104,21 @@ pub struct Provenance {
 }
 
 impl Value {
-    /// Classifies a bare indicator value by its shape (used for untyped lists).
+    /// Classifies a bare indicator value by its shape (used for untyped lists), as
+    /// [`Observable::parse`] reads it.
     pub fn guess(s: &str, subdomains: bool) -> Option<Value> {
-        let b = s.trim().as_bytes();
-        if let Some((ip, len)) = norm::parse_cidr(b) {
-            return Some(Value::Net(ip, len));
+        Observable::parse(s).map(|o| Value::of(o, subdomains))
+    }
+
+    /// The scanner's form of an observable: its canonical text is the lookup key.
+    pub fn of(o: Observable, subdomains: bool) -> Value {
+        match o {
+            Observable::Net(ip, len) => Value::Net(ip, len),
+            Observable::Domain(d) => Value::Domain(d, subdomains),
+            Observable::Url(u) => Value::Url(u),
+            Observable::Email(e) => Value::Email(e),
+            Observable::Hash(_, h) => Value::Hash(h),
         }
-        let mut h = [0u8; 64];
-        if let Some(x) = norm::normalize_hash(b, &mut h) {
-            return Some(Value::Hash(ascii(x)));
-        }
-        let mut d = [0u8; MAX_DOMAIN];
-        if let Some(x) = norm::normalize_domain(b, &mut d) {
-            return Some(Value::Domain(ascii(x), subdomains));
-        }
-        let mut u = [0u8; MAX_URL];
-        if memchr::memchr(b'@', b).is_some() && !norm::has_scheme(b) {
-            return norm::normalize_email(b, &mut u).map(|x| Value::Email(ascii(x)));
-        }
-        norm::normalize_url(b, &mut u).map(|p| Value::Url(ascii(p.normalized)))
     }
 }
 
@@ -139,10 +138,6 @@ fn text_key(b: &[u8]) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
     h.write(b);
     h.finish()
-}
-
-fn ascii(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// Head of a chain of indicator numbers (`u32` indexes into [`Index::indicators`]); further
@@ -668,10 +663,11 @@ impl Index {
 
     /// Reports hash indicators equal to the lower-case hex digest `h`.
     pub fn lookup_hash(&self, h: &[u8], emit: &mut impl FnMut(u32, MatchKind)) {
-        let kind = match h.len() {
-            32 => MatchKind::Md5,
-            40 => MatchKind::Sha1,
-            _ => MatchKind::Sha256,
+        let kind = match HashKind::from_hex_len(h.len()) {
+            Some(HashKind::Md5) => MatchKind::Md5,
+            Some(HashKind::Sha1) => MatchKind::Sha1,
+            Some(HashKind::Sha512) => MatchKind::Sha512,
+            Some(HashKind::Sha256) | None => MatchKind::Sha256,
         };
         for n in self.text_chain(&self.hashes, h) {
             emit(n, kind);
@@ -788,8 +784,8 @@ pub fn shape<T>(v: &[u8], f: impl FnOnce(Shape<'_>) -> T) -> Option<T> {
     {
         return Some(f(Shape::Ip(Ip::V4(ip))));
     }
-    if matches!(v.len(), 32 | 40 | 64) {
-        let mut h = [0u8; 64];
+    if matches!(v.len(), 32 | 40 | 64 | 128) {
+        let mut h = [0u8; MAX_HASH];
         if let Some(h) = norm::normalize_hash(v, &mut h) {
             return Some(f(Shape::Hash(h)));
         }
@@ -823,7 +819,7 @@ pub fn shape<T>(v: &[u8], f: impl FnOnce(Shape<'_>) -> T) -> Option<T> {
         && (c0.is_ascii_hexdigit() || c0 == b':')
         && let Some(ip) = norm::parse_ipv6(v)
     {
-        return Some(f(Shape::Ip(Ip::V6(ip))));
+        return Some(f(Shape::Ip(Ip::from_v6(ip))));
     }
     match v[p] {
         b'@' if !norm::has_scheme(v) => {

@@ -4,10 +4,10 @@
 //! `email-addr:value`, `file:hashes.*`), inside or between brackets; other patterns qualify
 //! when every bracket holds such a test that selects the records it can match.
 
-use detente_pattern::{CompExpr, Literal, ObjectPath, ObsExpr, Op, PathStep, StixVersion};
+use detente_pattern::observable::{self, NotObservable};
+use detente_pattern::{CompExpr, Literal, ObjectPath, ObsExpr, Op, StixVersion};
 
 use crate::index::Value;
-use crate::norm::{self, MAX_DOMAIN, MAX_URL};
 
 /// Why a pattern is not a disjunction of equality tests we can index.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -37,57 +37,19 @@ pub enum Usable {
 /// match must contain one of its indexable `=` tests (so scanning for those atoms finds every
 /// candidate record).
 pub fn classify(pattern: &str, subdomains: bool) -> Result<Usable, NotSimple> {
-    if let Some(c) = single_test(pattern, subdomains) {
-        return Ok(Usable::Simple(vec![c]));
+    if let Some((written, o)) = observable::single_test(pattern) {
+        return Ok(Usable::Simple(vec![(written, Value::of(o, subdomains))]));
     }
     classify_parsed(pattern, subdomains)
-}
-
-/// The shape nearly every feed uses, `[type:path = 'value']` with no escapes, read without the
-/// full parser (which costs as much as the rest of loading a large bundle). `None` leaves
-/// anything else, including values that do not type, to the parser.
-fn single_test(pattern: &str, subdomains: bool) -> Option<Comparison> {
-    let inner = pattern.strip_prefix('[')?.strip_suffix("']")?;
-    let (lhs, value) = inner.split_once(" = '")?;
-    if value.contains(['\\', '\'']) {
-        return None;
-    }
-    let (object_type, path) = lhs.split_once(':')?;
-    let key = |k: &str| PathStep::Key(k.to_string());
-    let steps = match (object_type, path) {
-        ("ipv4-addr" | "ipv6-addr" | "domain-name" | "url" | "email-addr", "value") => {
-            vec![key("value")]
-        }
-        ("file", p) => {
-            let algo = p.strip_prefix("hashes.")?;
-            let algo = match algo.strip_prefix('\'') {
-                Some(q) => q.strip_suffix('\'').filter(|a| {
-                    !a.is_empty() && a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
-                })?,
-                None => Some(algo).filter(|a| {
-                    a.bytes().next().is_some_and(|c| c.is_ascii_alphabetic())
-                        && a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
-                })?,
-            };
-            vec![key("hashes"), key(algo)]
-        }
-        _ => return None,
-    };
-    let path = ObjectPath {
-        object_type: object_type.to_string(),
-        steps,
-    };
-    let v = typed(&path, value, subdomains).ok()?;
-    Some((value.to_string(), v))
 }
 
 /// [`classify`] through the pattern engine's parser.
 fn classify_parsed(pattern: &str, subdomains: bool) -> Result<Usable, NotSimple> {
     let parsed = detente_pattern::parse(pattern, StixVersion::V21)
         .map_err(|e| NotSimple(format!("invalid pattern: {e}")))?;
-    let mut out = Vec::new();
-    let Err(simple) = obs(&parsed.expr, subdomains, &mut out) else {
-        return Ok(Usable::Simple(out));
+    let simple = match observable::disjunction(&parsed.expr) {
+        Ok(c) => return Ok(Usable::Simple(values(c, subdomains))),
+        Err(NotObservable(why)) => why,
     };
     let mut atoms = Vec::new();
     match obs_selectors(&parsed.expr, subdomains, &mut atoms) {
@@ -153,97 +115,17 @@ fn selectors(c: &CompExpr, sub: bool) -> Option<Vec<Comparison>> {
     }
 }
 
-fn obs(e: &ObsExpr, subdomains: bool, out: &mut Vec<Comparison>) -> Result<(), NotSimple> {
-    match e {
-        ObsExpr::Simple { comp, .. } => comp_expr(comp, subdomains, out),
-        ObsExpr::Or(a, b) => {
-            obs(a, subdomains, out)?;
-            obs(b, subdomains, out)
-        }
-        _ => Err(NotSimple(
-            "observation operators or qualifiers are not evaluated by the scanner".into(),
-        )),
-    }
-}
-
-fn comp_expr(c: &CompExpr, subdomains: bool, out: &mut Vec<Comparison>) -> Result<(), NotSimple> {
-    match c {
-        CompExpr::Or(a, b) => {
-            comp_expr(a, subdomains, out)?;
-            comp_expr(b, subdomains, out)
-        }
-        CompExpr::And(..) => Err(NotSimple(
-            "AND inside an observation is not evaluated".into(),
-        )),
-        CompExpr::Test(t) => match (&t.op, t.negated) {
-            (Op::Eq(Literal::Str(v)), false) => {
-                out.push((v.clone(), typed(&t.path, v, subdomains)?));
-                Ok(())
-            }
-            _ => Err(NotSimple(format!(
-                "comparison `{t}` is not an equality test"
-            ))),
-        },
-    }
+/// The scanner's values of observable comparisons.
+fn values(c: Vec<observable::Comparison>, subdomains: bool) -> Vec<Comparison> {
+    c.into_iter()
+        .map(|(written, o)| (written, Value::of(o, subdomains)))
+        .collect()
 }
 
 fn typed(path: &ObjectPath, v: &str, subdomains: bool) -> Result<Value, NotSimple> {
-    let bad = || NotSimple(format!("value {v:?} is not a valid {path}"));
-    let b = v.as_bytes();
-    let key = |i: usize| match path.steps.get(i) {
-        Some(PathStep::Key(k)) => Some(k.as_str()),
-        _ => None,
-    };
-    let single = path.steps.len() == 1;
-    match (path.object_type.as_str(), key(0)) {
-        (t @ ("ipv4-addr" | "ipv6-addr"), Some("value")) if single => {
-            let (ip, len) = norm::parse_cidr(b).ok_or_else(bad)?;
-            if matches!(ip, norm::Ip::V4(_)) != (t == "ipv4-addr") {
-                return Err(bad());
-            }
-            Ok(Value::Net(ip, len))
-        }
-        ("domain-name", Some("value")) if single => {
-            let mut d = [0u8; MAX_DOMAIN];
-            let d = norm::normalize_domain(b, &mut d).ok_or_else(bad)?;
-            Ok(Value::Domain(
-                String::from_utf8_lossy(d).into_owned(),
-                subdomains,
-            ))
-        }
-        ("url", Some("value")) if single => {
-            let mut u = [0u8; MAX_URL];
-            let u = norm::normalize_url(b, &mut u).ok_or_else(bad)?;
-            Ok(Value::Url(
-                String::from_utf8_lossy(u.normalized).into_owned(),
-            ))
-        }
-        ("email-addr", Some("value")) if single => {
-            let mut e = [0u8; MAX_URL];
-            let e = norm::normalize_email(b, &mut e).ok_or_else(bad)?;
-            Ok(Value::Email(String::from_utf8_lossy(e).into_owned()))
-        }
-        ("file", Some("hashes")) if path.steps.len() == 2 => {
-            let algo = key(1)
-                .unwrap_or_default()
-                .to_ascii_uppercase()
-                .replace('-', "");
-            let want = match algo.as_str() {
-                "MD5" => 32,
-                "SHA1" => 40,
-                "SHA256" => 64,
-                other => return Err(NotSimple(format!("hash algorithm {other} is not indexed"))),
-            };
-            let mut h = [0u8; 64];
-            match norm::normalize_hash(b, &mut h) {
-                Some(h) if h.len() == want => {
-                    Ok(Value::Hash(String::from_utf8_lossy(h).into_owned()))
-                }
-                _ => Err(bad()),
-            }
-        }
-        _ => Err(NotSimple(format!("object path {path} is not indexed"))),
-    }
+    observable::literal(path, v)
+        .map(|o| Value::of(o, subdomains))
+        .map_err(|NotObservable(why)| NotSimple(why))
 }
 
 #[cfg(test)]
@@ -279,35 +161,6 @@ mod tests {
             c.unwrap()[0].1,
             Value::Hash("d41d8cd98f00b204e9800998ecf8427e".into())
         );
-    }
-
-    #[test]
-    fn shortcut_covers_common_forms() {
-        let sha = "AB".repeat(32);
-        for p in [
-            "[ipv4-addr:value = '10.0.0.0/8']".to_string(),
-            "[ipv6-addr:value = '2001:db8::1']".into(),
-            "[domain-name:value = 'Evil.COM']".into(),
-            "[url:value = 'HTTP://evil.com:80/a?b']".into(),
-            "[email-addr:value = 'Bob@evil.com']".into(),
-            format!("[file:hashes.'SHA-256' = '{sha}']"),
-            "[file:hashes.MD5 = 'D41D8CD98F00B204E9800998ECF8427E']".into(),
-        ] {
-            let c = single_test(&p, true).unwrap();
-            assert_eq!(
-                classify_parsed(&p, true),
-                Ok(Usable::Simple(vec![c])),
-                "{p}"
-            );
-        }
-        for p in [
-            "[ipv4-addr:value = 'not-an-ip']",
-            "[url:value = 'http://x.com/a\\'b']",
-            "[file:hashes.MD5 = 'abcd']",
-            "[file:name = 'x.exe']",
-        ] {
-            assert!(single_test(p, true).is_none(), "{p}");
-        }
     }
 
     #[test]
@@ -378,18 +231,6 @@ mod tests {
     }
 
     proptest::proptest! {
-        #[test]
-        fn shortcut_agrees_with_the_parser(
-            lhs in "(ipv4-addr|ipv6-addr|domain-name|url|email-addr|file|x-y):(value|hashes\\.('SHA-256'|MD5|'md5'|SHA1|'A B'|x))",
-            value in "[a-fA-F0-9.:/@x-]{0,70}|[0-9]{1,3}(\\.[0-9]{1,3}){3}(/[0-9]{1,2})?|[a-z]{1,8}\\.(com|co\\.uk)|http://[a-z]{1,5}\\.net/[a-z?=]{0,6}",
-            sub: bool,
-        ) {
-            let p = format!("[{lhs} = '{value}']");
-            if let Some(c) = single_test(&p, sub) {
-                proptest::prop_assert_eq!(classify_parsed(&p, sub), Ok(Usable::Simple(vec![c])));
-            }
-        }
-
         #[test]
         fn never_panics(s: String) {
             let _ = classify(&s, true);

@@ -19,10 +19,9 @@ use std::sync::{Arc, Mutex};
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use detente_observable::{Ip, MAX_URL, Observable, normalize_url, overlap, parse_cidr};
 use detente_pattern::{Literal, Op, StixVersion};
-use detente_scan::Value;
 use detente_scan::allowlist::{Action, Allowlist};
-use detente_scan::norm::{self, Ip};
 use detente_scan::sources::{LoadOptions, load_bytes};
 use detente_store::{
     AssetKind, CollectionRecord, FlagAction, FlagRecord, IngestBatch, IngestOutcome, MemberId,
@@ -106,7 +105,7 @@ impl Matchers {
                     .entry(a.value.clone())
                     .or_default()
                     .push((a.subdomains, a.collection)),
-                AssetKind::Cidr => match norm::parse_cidr(a.value.as_bytes()) {
+                AssetKind::Cidr => match parse_cidr(a.value.as_bytes()) {
                     Some((ip, len)) => m.ranges.push((ip, len, a.value, a.collection)),
                     None => tracing::warn!(asset = %a.value, "stored range does not parse"),
                 },
@@ -118,13 +117,13 @@ impl Matchers {
 
     /// What `value` (a string a pattern compares with) matches in `collection`.
     fn check(&self, collection: &str, value: &str, out: &mut Vec<Json>) {
-        let typed = Value::guess(value, false);
+        let typed = Observable::parse(value);
         let mut probes = vec![value.to_owned()];
         // A range is listed when its first address is: MISP lists hold addresses and ranges.
-        if let Some(Value::Net(ip, len)) = &typed
-            && *len < full(*ip)
+        if let Some(Observable::Net(ip, len)) = &typed
+            && *len < ip.width()
         {
-            probes.push(ip_text(*ip));
+            probes.push(ip.to_string());
         }
         let lists = std::iter::once((&self.node_lists, None)).chain(
             self.collection_lists
@@ -152,27 +151,29 @@ impl Matchers {
         let applies = |c: &Option<String>| c.as_deref().is_none_or(|c| c == collection);
         let scope = |c: &Option<String>| c.clone().unwrap_or_else(|| "node".into());
         match &typed {
-            Some(Value::Domain(d, _)) => self.check_domain(d, value, collection, out),
-            Some(Value::Url(_)) => {
-                let mut buf = [0u8; norm::MAX_URL];
-                if let Some(parts) = norm::normalize_url(value.as_bytes(), &mut buf) {
-                    let host = String::from_utf8_lossy(parts.host).to_ascii_lowercase();
-                    match Value::guess(&host, false) {
-                        Some(Value::Domain(d, _)) => self.check_domain(&d, value, collection, out),
-                        Some(Value::Net(ip, len)) => {
+            Some(Observable::Domain(d)) => self.check_domain(d, value, collection, out),
+            Some(Observable::Url(_)) => {
+                let mut buf = [0u8; MAX_URL];
+                if let Some(parts) = normalize_url(value.trim_ascii().as_bytes(), &mut buf) {
+                    let host = String::from_utf8_lossy(parts.host);
+                    match Observable::parse(&host) {
+                        Some(Observable::Domain(d)) => {
+                            self.check_domain(&d, value, collection, out)
+                        }
+                        Some(Observable::Net(ip, len)) => {
                             self.check_range(ip, len, value, collection, out)
                         }
                         _ => {}
                     }
                 }
             }
-            Some(Value::Email(e)) => {
+            Some(Observable::Email(e)) => {
                 if let Some((_, d)) = e.rsplit_once('@') {
                     self.check_domain(d, value, collection, out);
                 }
             }
-            Some(Value::Net(ip, len)) => self.check_range(*ip, *len, value, collection, out),
-            _ => {}
+            Some(Observable::Net(ip, len)) => self.check_range(*ip, *len, value, collection, out),
+            Some(Observable::Hash(..)) | None => {}
         }
         for (lower, written, c) in &self.orgs {
             if applies(c) && value.to_lowercase() == *lower {
@@ -219,30 +220,6 @@ impl Matchers {
                 }));
             }
         }
-    }
-}
-
-fn full(ip: Ip) -> u8 {
-    match ip {
-        Ip::V4(_) => 32,
-        Ip::V6(_) => 128,
-    }
-}
-
-fn ip_text(ip: Ip) -> String {
-    match ip {
-        Ip::V4(a) => std::net::Ipv4Addr::from(a).to_string(),
-        Ip::V6(a) => std::net::Ipv6Addr::from(a).to_string(),
-    }
-}
-
-/// Whether two prefixes share an address: the shorter one contains the other's network.
-fn overlap(a: Ip, alen: u8, b: Ip, blen: u8) -> bool {
-    let len = alen.min(blen);
-    match (a, b) {
-        (Ip::V4(x), Ip::V4(y)) => norm::mask4(x, len) == norm::mask4(y, len),
-        (Ip::V6(x), Ip::V6(y)) => norm::mask6(x, len) == norm::mask6(y, len),
-        _ => false,
     }
 }
 

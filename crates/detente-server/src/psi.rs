@@ -10,7 +10,6 @@
 //! `GET /psi/v1/audit` returns the audit table to admins as JSON.
 
 use std::collections::HashSet;
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -20,12 +19,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use detente_observable::Observable;
+use detente_pattern::observable::comparisons;
 use detente_psi::{Mode, SessionId};
 use detente_psi_net::NoProgress;
 use detente_psi_net::server::{PsiService, SessionError, SessionFailure};
-use detente_scan::Value;
-use detente_scan::norm::Ip;
-use detente_scan::stix_pattern::{Usable, classify};
 use detente_store::{
     ObjectQuery, PsiRole, PsiSessionRecord, Role, Store, StoreError, VersionMatch, Viewer,
 };
@@ -338,8 +336,9 @@ pub fn collection_items<S: Store + ?Sized>(
 /// may read: the latest version of each indicator, TLP applied by the store exactly as for a
 /// TAXII GET, revoked indicators and non-STIX patterns skipped.
 ///
-/// Only patterns that are an `OR` of `=` tests on single observables count (the scanner's
-/// [`classify`] reading); a CIDR block other than a single address is not an item.
+/// Only patterns that are an `OR` of `=` tests on observables count (the pattern engine's
+/// [`comparisons`], the scanner's reading too); a CIDR block other than a single address is not
+/// an item.
 pub fn collection_values<S: Store + ?Sized>(
     store: &S,
     collection: &str,
@@ -394,15 +393,14 @@ fn indicator_values(body: &str) -> Vec<String> {
     if fields.pattern_type.as_deref().is_some_and(|t| t != "stix") {
         return Vec::new();
     }
-    let Ok(Usable::Simple(comparisons)) = classify(&pattern, false) else {
+    let Ok(comparisons) = comparisons(&pattern) else {
         return Vec::new();
     };
     comparisons
         .into_iter()
         .filter_map(|(written, value)| match value {
-            Value::Net(Ip::V4(a), 32) => Some(Ipv4Addr::from(a).to_string()),
-            Value::Net(Ip::V6(a), 128) => Some(Ipv6Addr::from(a).to_string()),
-            Value::Net(..) => None,
+            Observable::Net(ip, len) if len == ip.width() => Some(ip.to_string()),
+            Observable::Net(..) => None,
             _ => Some(written),
         })
         .collect()
