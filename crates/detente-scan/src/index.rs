@@ -87,6 +87,19 @@ pub struct Indicator {
     pub provenance: Provenance,
 }
 
+impl Indicator {
+    /// What corroboration counts the contributors of: the normalised value (`EVIL.com.` and
+    /// `evil.com` are one), or for a pattern its text.
+    pub fn claim(&self) -> (&Value, &str) {
+        let text = if self.value == Value::Pattern {
+            self.written.as_str()
+        } else {
+            ""
+        };
+        (&self.value, text)
+    }
+}
+
 /// Where an indicator comes from and what its score starts from (see `docs/detection.md`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Provenance {
@@ -242,37 +255,21 @@ impl Index {
     /// nothing). An indicator without a contributor counts as its own; call after the last
     /// insertion.
     pub fn count_contributors(&mut self) {
-        fn key(i: &Indicator) -> (&Value, &str) {
-            let text = if i.value == Value::Pattern {
-                i.written.as_str()
-            } else {
-                ""
-            };
-            (&i.value, text)
-        }
-        let mut per: rustc_hash::FxHashMap<(&Value, &str), Vec<&str>> = Default::default();
         // A pattern's atoms are parts of its claim, not claims of their own.
         let claims = self
             .indicators
             .iter()
             .zip(&self.atom_of)
             .filter(|(_, a)| **a == END)
-            .map(|(i, _)| i);
-        for i in claims {
-            let who = i.provenance.contributor.as_deref().unwrap_or(i.id.as_str());
-            per.entry(key(i)).or_default().push(who);
-        }
-        for v in per.values_mut() {
-            v.sort_unstable();
-            v.dedup();
-        }
+            .map(|(i, _)| {
+                let who = i.provenance.contributor.as_deref();
+                (i.claim(), who.unwrap_or(i.id.as_str()))
+            });
+        let per = crate::score::distinct_parties(claims);
         self.contributors = self
             .indicators
             .iter()
-            .map(|i| {
-                per.get(&key(i))
-                    .map_or(0, |v| u32::try_from(v.len()).unwrap_or(u32::MAX))
-            })
+            .map(|i| per.get(&i.claim()).copied().unwrap_or(0))
             .collect();
     }
 

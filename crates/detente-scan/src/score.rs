@@ -1,7 +1,35 @@
 //! Indicator scores: MISP's polynomial decaying model plus false-positive reports. The model
 //! is described in `docs/detection.md`.
 
+use std::hash::Hash;
+
+use rustc_hash::FxHashMap;
+
 use crate::index::Provenance;
+
+/// How many distinct parties stand behind each key, from (key, party) pairs: the one counting
+/// rule of corroboration (contributors of a value) and of false-positive reports (reporters of
+/// an indicator), in the scanner and on the node.
+pub fn distinct_parties<K: Hash + Eq, P: Ord>(
+    pairs: impl IntoIterator<Item = (K, P)>,
+) -> FxHashMap<K, u32> {
+    let mut per: FxHashMap<K, Vec<P>> = FxHashMap::default();
+    for (k, p) in pairs {
+        per.entry(k).or_default().push(p);
+    }
+    per.into_iter()
+        .map(|(k, mut parties)| {
+            parties.sort_unstable();
+            parties.dedup();
+            (k, u32::try_from(parties.len()).unwrap_or(u32::MAX))
+        })
+        .collect()
+}
+
+/// A score as hits and the node show it: one decimal is all a score means.
+pub fn rounded(score: f64) -> f64 {
+    (score * 10.0).round() / 10.0
+}
 
 /// The parameters of MISP's `Polynomial` decaying model, named as MISP names them.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -84,6 +112,14 @@ mod tests {
     use super::*;
 
     const DAY: i64 = 86_400;
+
+    #[test]
+    fn parties_are_counted_once_per_key() {
+        let n = distinct_parties([("a", "x"), ("a", "y"), ("a", "x"), ("b", "x")]);
+        assert_eq!(n.get("a"), Some(&2));
+        assert_eq!(n.get("b"), Some(&1));
+        assert_eq!(n.get("c"), None);
+    }
 
     #[test]
     fn misp_polynomial_values() {

@@ -31,6 +31,16 @@ impl Sightings {
         t.last = t.last.max(millis);
     }
 
+    /// Whether `indicator_id` was sighted.
+    pub fn contains(&self, indicator_id: &str) -> bool {
+        self.per.contains_key(indicator_id)
+    }
+
+    /// Forgets the sightings of `indicator_id` (it is being reported as a false positive).
+    pub fn remove(&mut self, indicator_id: &str) {
+        self.per.remove(indicator_id);
+    }
+
     /// Number of indicators sighted.
     pub fn len(&self) -> usize {
         self.per.len()
@@ -69,6 +79,26 @@ impl Sightings {
             })
             .collect()
     }
+}
+
+/// A false-positive report: a `sighting` of `indicator_id` by `identity_id` marked
+/// `"x_detente_false_positive": true`, which lowers the indicator's score for every party that
+/// reads it (`docs/detection.md`). Its id is derived from the reporter and the indicator, so
+/// reporting again makes a new version of one report, not a second one.
+pub fn false_positive(identity_id: &str, indicator_id: &str, now_millis: i64) -> serde_json::Value {
+    let now = rfc3339_millis(now_millis);
+    let id = uuid_like(&format!("{identity_id}|{indicator_id}|false-positive"), 5);
+    json!({
+        "type": "sighting",
+        "spec_version": "2.1",
+        "id": format!("sighting--{id}"),
+        "created": now,
+        "modified": now,
+        "created_by_ref": identity_id,
+        "sighting_of_ref": indicator_id,
+        "where_sighted_refs": [identity_id],
+        "x_detente_false_positive": true,
+    })
 }
 
 /// A UUID-shaped string (RFC 9562 layout, given version nibble) derived from `seed` by SHA-256.

@@ -51,6 +51,19 @@ pub struct PatternIndicator {
 }
 
 impl Loaded {
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::NotIndicator => {}
+            Outcome::Revoked => self.revoked += 1,
+            Outcome::Expired => self.expired += 1,
+            Outcome::NotYetValid => self.not_yet_valid += 1,
+            Outcome::Skipped(why) => self.skip(why),
+            Outcome::Indicators(list) => self.indicators.extend(list),
+            Outcome::Pattern(p) => self.patterns.push(p),
+            Outcome::FalsePositive(ind, by) => self.false_positives.push((ind, by)),
+        }
+    }
+
     fn skip(&mut self, why: String) {
         self.skipped_count += 1;
         if self.skipped.len() < 20 {
@@ -119,6 +132,18 @@ pub fn load_bytes(name: &str, data: &[u8], opts: LoadOptions) -> Result<Loaded, 
     Ok(load_plain(name, data, opts))
 }
 
+/// Loads one STIX object (its JSON text) as a bundle holding only it would load: the node
+/// reads its stored objects one by one with the scanner's rules.
+pub fn load_object(data: &[u8], opts: LoadOptions) -> Result<Loaded, SourceError> {
+    let obj: StixObject<'_> = serde_json::from_slice(data)?;
+    let mut out = Loaded {
+        format: "stix",
+        ..Loaded::default()
+    };
+    out.add(stix_object(&obj, opts));
+    Ok(out)
+}
+
 /// Where to cut a large STIX bundle in two for [`load_stix_halves`]: the `}` that ends the
 /// first object at or after `from` which is followed by `,{"type":"`. In valid JSON that text
 /// can only stand between two objects of one array (the quote before `type` opens a string),
@@ -172,20 +197,18 @@ pub fn load_stix_halves(first: &[u8], second: &[u8], opts: LoadOptions) -> Optio
 /// Applies the false-positive reports found in any of `loaded` to the indicators they name
 /// (in any of `loaded`): an indicator's count is the number of distinct reporting parties.
 pub fn apply_false_positives(loaded: &mut [Loaded]) {
-    let mut per: std::collections::HashMap<&str, Vec<&str>> = Default::default();
-    for (id, by) in loaded.iter().flat_map(|l| &l.false_positives) {
-        per.entry(id.as_str()).or_default().push(by.as_str());
-    }
-    if per.is_empty() {
+    let counts = crate::score::distinct_parties(
+        loaded
+            .iter()
+            .flat_map(|l| &l.false_positives)
+            .map(|(id, by)| (id.as_str(), by.as_str())),
+    );
+    if counts.is_empty() {
         return;
     }
-    let counts: std::collections::HashMap<String, u32> = per
+    let counts: std::collections::HashMap<String, u32> = counts
         .into_iter()
-        .map(|(id, mut by)| {
-            by.sort_unstable();
-            by.dedup();
-            (id.to_string(), u32::try_from(by.len()).unwrap_or(u32::MAX))
-        })
+        .map(|(id, n)| (id.to_string(), n))
         .collect();
     for l in loaded.iter_mut() {
         let provenances = l
@@ -312,16 +335,7 @@ impl<'de> Visitor<'de> for ObjectsSeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(obj) = seq.next_element::<StixObject<'de>>()? {
-            match stix_object(&obj, self.opts) {
-                Outcome::NotIndicator => {}
-                Outcome::Revoked => self.out.revoked += 1,
-                Outcome::Expired => self.out.expired += 1,
-                Outcome::NotYetValid => self.out.not_yet_valid += 1,
-                Outcome::Skipped(why) => self.out.skip(why),
-                Outcome::Indicators(list) => self.out.indicators.extend(list),
-                Outcome::Pattern(p) => self.out.patterns.push(p),
-                Outcome::FalsePositive(ind, by) => self.out.false_positives.push((ind, by)),
-            }
+            self.out.add(stix_object(&obj, self.opts));
         }
         Ok(())
     }
@@ -372,7 +386,11 @@ enum Outcome {
 }
 
 fn stix_object(obj: &StixObject<'_>, opts: LoadOptions) -> Outcome {
-    if obj.kind == "sighting" && obj.x_detente_false_positive == Some(true) {
+    // A revoked report is withdrawn.
+    if obj.kind == "sighting"
+        && obj.x_detente_false_positive == Some(true)
+        && obj.revoked != Some(true)
+    {
         // The reporter is the sighting's author; an anonymous report counts once per sighting.
         let by = obj.created_by_ref.as_deref().or(obj.id.as_deref());
         if let (Some(of), Some(by)) = (obj.sighting_of_ref.as_deref(), by) {
@@ -732,6 +750,31 @@ mod tests {
             Some(1_726_531_200_250)
         );
         assert_eq!(parse_timestamp("yesterday"), None);
+    }
+
+    #[test]
+    fn one_object_loads_as_a_bundle_of_it_would() {
+        let ind = br#"{"type":"indicator","id":"indicator--1","pattern":"[domain-name:value = 'Evil.com']","pattern_type":"stix","modified":"2024-09-17T00:00:00Z","confidence":60}"#;
+        let one = load_object(ind, OPTS).unwrap();
+        let mut bundle = br#"{"type":"bundle","objects":["#.to_vec();
+        bundle.extend_from_slice(ind);
+        bundle.extend_from_slice(b"]}");
+        let all = load_bytes("b", &bundle, OPTS).unwrap();
+        assert_eq!(summary(&one), summary(&all));
+        assert_eq!(one.indicators[0].provenance.confidence, Some(60));
+        assert_eq!(one.indicators[0].provenance.since, Some(1_726_531_200));
+        let report = |extra: &str| {
+            let s = format!(
+                r#"{{"type":"sighting","id":"sighting--1","sighting_of_ref":"indicator--1","x_detente_false_positive":true{extra}}}"#
+            );
+            load_object(s.as_bytes(), OPTS).unwrap().false_positives
+        };
+        assert_eq!(
+            report(""),
+            [("indicator--1".to_string(), "sighting--1".to_string())]
+        );
+        assert!(report(r#","revoked":true"#).is_empty());
+        assert!(load_object(b"[]", OPTS).is_err());
     }
 
     /// The halves [`load_stix_halves`] expects for a cut at `p`.

@@ -85,7 +85,8 @@ struct Provenances {
     provenance: Vec<ProvenanceOut>,
 }
 
-fn json<T: Serialize>(value: &T) -> Result<Response, ApiError> {
+/// A 200 with a JSON body (these endpoints are not TAXII resources).
+pub(crate) fn json<T: Serialize>(value: &T) -> Result<Response, ApiError> {
     let body = serde_json::to_vec(value).map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut r = (StatusCode::OK, body).into_response();
     r.headers_mut().insert(
@@ -106,7 +107,8 @@ fn int_param(query: &str, name: &str, default: i64) -> Result<i64, ApiError> {
     Ok(default)
 }
 
-fn readable<S: Store>(
+/// The collection, if the caller may read it (404 when invisible, 403 when not readable).
+pub(crate) fn readable<S: Store>(
     a: &App<S>,
     p: &Principal,
     root: &str,

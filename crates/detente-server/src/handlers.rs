@@ -43,6 +43,8 @@ enum Route {
     Feed(String, String),
     /// Provenance of a mirrored object's versions (`crate::federation`).
     Provenance(String, String, String),
+    /// Corroboration and scores of a collection's indicators (`crate::scores`).
+    Scores(String, String),
 }
 
 /// Parses a path; every TAXII path ends in `/`.
@@ -65,6 +67,7 @@ fn route(path: &str) -> Option<Route> {
         [r, "collections", c, "objects", o] => Route::Object(root(r), own(c), own(o)),
         [r, "collections", c, "objects", o, "versions"] => Route::Versions(root(r), own(c), own(o)),
         [r, "collections", c, "federation", "feed"] => Route::Feed(root(r), own(c)),
+        [r, "collections", c, "scores"] => Route::Scores(root(r), own(c)),
         [r, "collections", c, "objects", o, "provenance"] => {
             Route::Provenance(root(r), own(c), own(o))
         }
@@ -315,6 +318,7 @@ fn get<S: Store>(
         }
         Route::Feed(root, cid) => crate::federation::feed(a, p, &root, &cid, query),
         Route::Provenance(root, cid, oid) => crate::federation::provenance(a, p, &root, &cid, &oid),
+        Route::Scores(root, cid) => crate::scores::get(a, p, &root, &cid),
     }
 }
 
@@ -512,6 +516,48 @@ fn list<S: Store>(
     Ok(resp)
 }
 
+/// Objects read per store page by [`each_latest`].
+const LATEST_PAGE: usize = 5_000;
+
+/// Hands `f` the newest version `viewer` may read of every object of `types` in
+/// `collection`, with bodies, page by page in `date_added` order: the store applies TLP
+/// exactly as for a TAXII GET. What the node derives from a collection for a member (PSI
+/// sets, scores) reads it here.
+pub(crate) fn each_latest<S: Store + ?Sized>(
+    store: &S,
+    collection: &str,
+    viewer: &detente_store::Viewer,
+    types: &[String],
+    mut f: impl FnMut(&[StoredObject]) -> Result<(), detente_store::StoreError>,
+) -> Result<(), detente_store::StoreError> {
+    let mut after = None;
+    loop {
+        let page = store.query_objects(&ObjectQuery {
+            collection: collection.to_owned(),
+            viewer: viewer.clone(),
+            ids: Vec::new(),
+            types: types.to_vec(),
+            versions: VersionMatch {
+                all: false,
+                first: false,
+                last: true,
+                exact: Vec::new(),
+            },
+            spec_versions: Vec::new(),
+            added_after: None,
+            after,
+            limit: LATEST_PAGE,
+            max_bytes: crate::DEFAULT_MAX_PAGE_BYTES,
+            with_body: true,
+        })?;
+        f(&page.items)?;
+        match (page.more, page.items.last()) {
+            (true, Some(last)) => after = Some(last.date_added),
+            _ => return Ok(()),
+        }
+    }
+}
+
 /// The envelope JSON, built from the stored object texts without re-parsing them.
 fn envelope(items: &[StoredObject], more: bool, next: Option<&str>) -> String {
     if items.is_empty() {
@@ -592,6 +638,10 @@ mod tests {
         assert_eq!(
             route("/api/collections/c/objects/o/versions/"),
             Some(Route::Versions("/api/".into(), "c".into(), "o".into()))
+        );
+        assert_eq!(
+            route("/api/collections/c/scores/"),
+            Some(Route::Scores("/api/".into(), "c".into()))
         );
         assert_eq!(route("/api//collections/"), None);
         assert_eq!(route("/api/collections/c/x/"), None);

@@ -18,6 +18,7 @@ mod metrics;
 mod net;
 mod page;
 pub mod psi;
+pub mod scores;
 mod signatures;
 mod witness;
 

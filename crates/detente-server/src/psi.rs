@@ -24,9 +24,7 @@ use detente_pattern::observable::comparisons;
 use detente_psi::{Mode, SessionId};
 use detente_psi_net::NoProgress;
 use detente_psi_net::server::{PsiService, SessionError, SessionFailure};
-use detente_store::{
-    ObjectQuery, PsiRole, PsiSessionRecord, Role, Store, StoreError, VersionMatch, Viewer,
-};
+use detente_store::{PsiRole, PsiSessionRecord, Role, Store, StoreError, Viewer};
 use serde::{Deserialize, Serialize};
 
 use crate::App;
@@ -34,8 +32,6 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::handlers::blocking;
 
-/// Indicators read per store page while building a set.
-const PAGE: usize = 5_000;
 /// Audit rows `GET /psi/v1/audit` returns at most.
 const AUDIT_LIMIT: usize = 10_000;
 
@@ -346,38 +342,22 @@ pub fn collection_values<S: Store + ?Sized>(
 ) -> Result<Vec<String>, StoreError> {
     let mut seen = HashSet::new();
     let mut values = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store.query_objects(&ObjectQuery {
-            collection: collection.to_owned(),
-            viewer: viewer.clone(),
-            ids: Vec::new(),
-            types: vec!["indicator".to_owned()],
-            versions: VersionMatch {
-                all: false,
-                first: false,
-                last: true,
-                exact: Vec::new(),
-            },
-            spec_versions: Vec::new(),
-            added_after: None,
-            after,
-            limit: PAGE,
-            max_bytes: crate::DEFAULT_MAX_PAGE_BYTES,
-            with_body: true,
-        })?;
-        for object in &page.items {
-            for value in indicator_values(&object.body) {
-                if seen.insert(value.clone()) {
-                    values.push(value);
+    crate::handlers::each_latest(
+        store,
+        collection,
+        viewer,
+        &["indicator".to_owned()],
+        |page| {
+            for object in page {
+                for value in indicator_values(&object.body) {
+                    if seen.insert(value.clone()) {
+                        values.push(value);
+                    }
                 }
             }
-        }
-        match (page.more, page.items.last()) {
-            (true, Some(last)) => after = Some(last.date_added),
-            _ => break,
-        }
-    }
+            Ok(())
+        },
+    )?;
     Ok(values)
 }
 

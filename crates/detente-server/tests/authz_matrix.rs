@@ -925,3 +925,224 @@ fn hidden_and_absent_ids_answer_in_the_same_time_class() {
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["versions"].as_array().map(Vec::len), Some(40), "{v}");
 }
+
+/// A false-positive sighting of `of`, posted as `n` on `day` of February 2024.
+fn false_positive(n: u32, of: &str, markings: &[usize], extra: Value) -> Value {
+    let mut o = json!({
+        "type": "sighting", "spec_version": "2.1",
+        "id": format!("sighting--00000000-0000-4000-8000-{n:012}"),
+        "created": "2024-02-01T00:00:00.000Z", "modified": "2024-02-01T00:00:00.000Z",
+        "sighting_of_ref": of, "x_detente_false_positive": true
+    });
+    if !markings.is_empty() {
+        o["object_marking_refs"] =
+            json!(markings.iter().map(|&i| MARKINGS[i].0).collect::<Vec<_>>());
+    }
+    if let Value::Object(m) = extra {
+        for (k, v) in m {
+            o[k] = v;
+        }
+    }
+    o
+}
+
+/// Corroboration counts and scores (`…/scores/`): each member's counts and scores are those
+/// of the newest versions of the indicators and false-positive sightings it may read, and
+/// nothing else. A hidden AMBER copy of a value does not raise the count a GREEN reader
+/// sees, a hidden false-positive report (AMBER, or RED for a recipient) does not lower
+/// anyone else's score, and a member reporting twice, once under a forged `created_by_ref`,
+/// is one party.
+#[test]
+fn scores_count_only_what_a_member_may_read() {
+    let (members, n, mut model) = matrix_node();
+    let base = format!("/api/collections/{COLL}");
+    let mut add = |by: &str, o: Value, level: u8, recipients: &[&str]| {
+        let mut o = o;
+        if !recipients.is_empty() {
+            o["x_detente_recipients"] = json!(recipients);
+        }
+        let st = n.post(by, std::slice::from_ref(&o));
+        assert_eq!(st["failure_count"], 0, "{st}");
+        model.push(V {
+            id: o["id"].as_str().unwrap().to_owned(),
+            version: st["successes"][0]["version"].as_str().unwrap().to_owned(),
+            level,
+            by: by.to_owned(),
+            recipients: recipients.iter().map(|r| (*r).to_owned()).collect(),
+            body: o,
+            status: st["id"].as_str().unwrap().to_owned(),
+        });
+    };
+    let copy = |k: u32, value: &str, markings: &[usize]| {
+        let mut o = indicator(k, 1, markings, None);
+        o["pattern"] = json!(format!("[domain-name:value = '{value}']"));
+        o
+    };
+    // `second` (GREEN) carries the value of the owner's CLEAR indicator 1 twice, and the
+    // value of the owner's AMBER indicator 12 once.
+    add("second", copy(901, "n1.example", &[]), 0, &[]);
+    add("second", copy(902, "N1.example.", &[1]), 1, &[]);
+    add("second", copy(903, "n12.example", &[]), 0, &[]);
+    let one = "indicator--00000000-0000-4000-8000-000000000001";
+    let second_copy = "indicator--00000000-0000-4000-8000-000000000901";
+    add("second", false_positive(1, one, &[], json!({})), 0, &[]);
+    add(
+        "second",
+        false_positive(
+            2,
+            one,
+            &[1],
+            json!({"created_by_ref": "identity--00000000-0000-4000-8000-000000000bad"}),
+        ),
+        1,
+        &[],
+    );
+    add("owner", false_positive(3, one, &[2], json!({})), 2, &[]);
+    add(
+        "owner",
+        false_positive(4, second_copy, &[4], json!({})),
+        4,
+        &["reader-read-green"],
+    );
+    // A report withdrawn by its newer version counts for nothing.
+    add(
+        "owner",
+        false_positive(5, second_copy, &[], json!({})),
+        0,
+        &[],
+    );
+    add(
+        "owner",
+        false_positive(
+            5,
+            second_copy,
+            &[],
+            json!({"modified": "2024-03-01T00:00:00.000Z", "x_detente_false_positive": false}),
+        ),
+        0,
+        &[],
+    );
+    let value_of = |v: &V| -> Option<String> {
+        let p = v.body["pattern"].as_str()?;
+        Some(
+            p.split('\'')
+                .nth(1)?
+                .trim_end_matches('.')
+                .to_ascii_lowercase(),
+        )
+    };
+    let mut cases = 0usize;
+    let mut raised = 0usize;
+    for m in &members {
+        let who = &m.name;
+        let (st, body) = n.call("GET", &format!("{base}/scores/"), who, None);
+        cases += 1;
+        if !m.read() {
+            let visible_coll = m.read() || m.write();
+            assert_eq!(st, if visible_coll { 403 } else { 404 }, "{who} scores");
+            continue;
+        }
+        assert_eq!(st, 200, "{who} scores: {body}");
+        let got: Value = serde_json::from_str(&body).unwrap();
+        let now = detente_scan::sources::parse_timestamp(got["time"].as_str().unwrap()).unwrap();
+        let scoring = detente_scan::Scoring {
+            model: detente_scan::DecayModel::NIDS_SIMPLE,
+            decay: true,
+            now,
+        };
+        // The model: the newest visible version of every object.
+        let latest: Vec<&V> = ids(&model)
+            .into_iter()
+            .filter_map(|id| seen(&model, m, &id).last().copied())
+            .collect();
+        let indicators: Vec<(&V, String)> = latest
+            .iter()
+            .filter_map(|v| Some((*v, value_of(v)?)))
+            .collect();
+        let mut want = BTreeMap::new();
+        for (v, value) in &indicators {
+            let contributors: BTreeSet<&str> = indicators
+                .iter()
+                .filter(|(_, w)| w == value)
+                .map(|(o, _)| o.by.as_str())
+                .collect();
+            let reporters: BTreeSet<&str> = latest
+                .iter()
+                .filter(|s| {
+                    s.body["type"] == "sighting"
+                        && s.body["sighting_of_ref"] == v.id.as_str()
+                        && s.body["x_detente_false_positive"] == true
+                })
+                .map(|s| s.by.as_str())
+                .collect();
+            let provenance = detente_scan::Provenance {
+                since: detente_scan::sources::parse_timestamp(v.body["modified"].as_str().unwrap()),
+                false_positives: reporters.len() as u32,
+                ..Default::default()
+            };
+            let score = detente_scan::score::rounded(scoring.score(&provenance));
+            want.insert(
+                (
+                    v.id.clone(),
+                    v.body["pattern"]
+                        .as_str()
+                        .unwrap()
+                        .split('\'')
+                        .nth(1)
+                        .unwrap()
+                        .to_owned(),
+                ),
+                (contributors.len() as u64, reporters.len() as u64, score),
+            );
+        }
+        let rows: BTreeMap<(String, String), (u64, u64, f64)> = got["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    (
+                        r["indicator"].as_str().unwrap().to_owned(),
+                        r["value"].as_str().unwrap().to_owned(),
+                    ),
+                    (
+                        r["contributors"].as_u64().unwrap(),
+                        r["false_positives"].as_u64().unwrap(),
+                        r["score"].as_f64().unwrap(),
+                    ),
+                )
+            })
+            .collect();
+        assert_eq!(rows, want, "{who} scores");
+        assert_eq!(
+            got["scores"].as_array().unwrap().len(),
+            want.len(),
+            "{who}: one row each"
+        );
+        // The cases the model must make differ between members, checked outright.
+        let row = |id: &str| {
+            rows.iter()
+                .find(|((i, _), _)| i.ends_with(id))
+                .map(|(_, r)| *r)
+        };
+        let amber = m.level() >= 2;
+        assert_eq!(
+            row("000000000903").map(|r| r.0),
+            Some(if amber { 2 } else { 1 }),
+            "{who}"
+        );
+        assert_eq!(row("000000000001").map(|r| r.0), Some(2), "{who}");
+        let reports = 1 + u64::from(amber);
+        assert_eq!(row("000000000001").map(|r| r.1), Some(reports), "{who}");
+        let red = *who == "owner" || *who == "reader-read-green";
+        assert_eq!(
+            row("000000000901").map(|r| r.1),
+            Some(u64::from(red)),
+            "{who}"
+        );
+        raised += usize::from(amber);
+        cases += rows.len();
+    }
+    assert!(raised > 0, "no member saw the AMBER copy");
+    println!("scores: {} members: {cases} cases", members.len());
+}

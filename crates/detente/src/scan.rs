@@ -12,7 +12,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use detente_scan::engine::{expand_paths, open_log};
 use detente_scan::index::Value;
 use detente_scan::norm::Ip;
-use detente_scan::sighting::{Sightings, rfc3339_millis, uuid_like};
+use detente_scan::sighting::{self, Sightings, rfc3339_millis, uuid_like};
 use detente_scan::sources::{self, LoadOptions, Loaded};
 use detente_scan::{
     Action, Allowlist, DecayModel, Events, Finding, Format, Hit, HostCheck, Index, MatchKind,
@@ -80,6 +80,15 @@ pub struct Args {
     /// remembered in the state directory.
     #[arg(long, value_name = "IDENTITY")]
     pub identity: Option<String>,
+    /// Report this indicator (its STIX id) as a false positive: with `--sightings`/`--push`, a
+    /// `sighting` marked `x_detente_false_positive` is written/pushed instead of any sighting
+    /// of it, and lowers its score for every party that reads the report. Repeatable.
+    #[arg(long = "false-positive", value_name = "INDICATOR-ID")]
+    pub false_positive: Vec<String>,
+    /// Also report as false positives the indicators whose hits in this scan were all on
+    /// allowlisted values (`inform` with `allowlist`; hits of `suppress` lists are not seen).
+    #[arg(long)]
+    pub report_allowlisted: bool,
     /// Drop allowlisted hits instead of reporting them as `inform` (every list `suppress`).
     #[arg(long)]
     pub drop_allowlisted: bool,
@@ -162,6 +171,8 @@ struct Out<'a> {
     lookalikes_sighted: BTreeSet<(u32, &'static str)>,
     bar: Option<ProgressBar>,
     sightings: Sightings,
+    /// Ids of indicators with hits on allowlisted values (`inform`), for `--report-allowlisted`.
+    allowlisted: BTreeSet<String>,
     alerts: u64,
     informs: u64,
     warnings: u64,
@@ -212,6 +223,9 @@ impl Events for Out<'_> {
 
     fn hit(&mut self, h: &Hit<'_>) {
         let action = if h.inform { "inform" } else { "alert" };
+        if h.allowlisted.is_some() && !self.allowlisted.contains(&h.indicator.id) {
+            self.allowlisted.insert(h.indicator.id.clone());
+        }
         if h.inform {
             self.informs += 1;
         } else {
@@ -228,8 +242,7 @@ impl Events for Out<'_> {
             indicator_id: &h.indicator.id,
             kind: h.kind.as_str(),
             action,
-            // One decimal is all a score means.
-            score: (h.score * 10.0).round() / 10.0,
+            score: detente_scan::score::rounded(h.score),
             contributors: h.contributors,
             allowlist: h.allowlisted.map(|e| AllowlistRef {
                 list: &e.list.key,
@@ -300,6 +313,17 @@ fn scan(args: Args) -> Result<ExitCode> {
     }
     if args.min_corroboration == 0 {
         bail!("--min-corroboration must be at least 1");
+    }
+    let reports = !args.false_positive.is_empty() || args.report_allowlisted;
+    if reports && args.sightings.is_none() && args.push.is_none() {
+        bail!("--false-positive and --report-allowlisted need --sightings or --push");
+    }
+    if let Some(bad) = args
+        .false_positive
+        .iter()
+        .find(|id| !id.starts_with("indicator--"))
+    {
+        bail!("--false-positive {bad:?}: expected an indicator id (indicator--…)");
     }
     let actions = parse_actions(&args.allowlist_action)?;
     let mut index = Index::new(args.exact_domains);
@@ -382,6 +406,7 @@ fn scan(args: Args) -> Result<ExitCode> {
         lookalikes_sighted: BTreeSet::new(),
         bar,
         sightings: Sightings::default(),
+        allowlisted: BTreeSet::new(),
         alerts: 0,
         informs: 0,
         warnings: 0,
@@ -469,7 +494,30 @@ fn scan(args: Args) -> Result<ExitCode> {
                     .map(|(k, t)| lookalike_indicator(p.index.protected(*k), t)),
             );
         }
-        objects.extend(out.sightings.objects(&identity_id, now_millis()));
+        // An indicator is reported false when the user says so, or (asked to) when all its
+        // hits were allowlisted; a reported indicator is not also sighted.
+        let mut reported: BTreeSet<String> = args.false_positive.iter().cloned().collect();
+        if args.report_allowlisted {
+            reported.extend(
+                out.allowlisted
+                    .iter()
+                    .filter(|id| !out.sightings.contains(id))
+                    .cloned(),
+            );
+        }
+        for id in &reported {
+            out.sightings.remove(id);
+        }
+        let now = now_millis();
+        objects.extend(out.sightings.objects(&identity_id, now));
+        objects.extend(
+            reported
+                .iter()
+                .map(|id| sighting::false_positive(&identity_id, id, now)),
+        );
+        if !reported.is_empty() {
+            eprintln!("detente scan: {} false-positive reports", reported.len());
+        }
         if let Some(p) = &args.sightings {
             let bundle = serde_json::json!({
                 "type": "bundle",

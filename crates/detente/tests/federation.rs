@@ -686,6 +686,53 @@ fn contributor_signatures_are_checked_by_b_and_a_key_swap_is_reported() {
     assert_eq!(n, 0);
 }
 
+/// Corroboration across nodes (`…/scores/`): on B, a mirrored indicator counts as partner A
+/// and A's contributing member, so A's two members and B's local one are three contributors
+/// of one value; on A, the same two objects are two.
+#[test]
+fn mirrored_indicators_corroborate_as_partner_and_member() {
+    let tmp = support::tempdir();
+    let p = pair(tmp.path());
+    let (a, b) = (&p.a, &p.b);
+    let same = |n: usize| {
+        format!(
+            r#"{{"type":"indicator","spec_version":"2.1","id":"{}","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","pattern":"[ipv4-addr:value = '10.0.0.1']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}}"#,
+            id(n)
+        )
+    };
+    push(a, &tmp.path().join("1.json"), &p.ca, &p.alice, &[same(1)]);
+    let erin = member(&p.a_dir, "erin", "contributor", "amber");
+    grant(&p.a_dir, &p.ca, "erin", "read-write");
+    push(a, &tmp.path().join("2.json"), &p.ca, &erin, &[same(2)]);
+    wait_checkpoint(a, 2);
+    let (code, out) = sync(&p.b_dir, &[]);
+    assert_eq!(code, 0, "{out}");
+    let dave = member(&p.b_dir, "dave", "contributor", "amber");
+    grant(&p.b_dir, &p.cb, "dave", "read-write");
+    push(b, &tmp.path().join("3.json"), &p.cb, &dave, &[same(3)]);
+    let contributors = |node: &Node, coll: &str, who: &str| -> Vec<(String, u64)> {
+        let (status, body) = get(node, &format!("/api/collections/{coll}/scores/"), who);
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["indicator"].as_str().unwrap().to_owned(),
+                    r["contributors"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        contributors(b, &p.cb, &dave),
+        [(id(1), 3), (id(2), 3), (id(3), 3)]
+    );
+    assert_eq!(contributors(a, &p.ca, &p.alice), [(id(1), 2), (id(2), 2)]);
+}
+
 /// Points B's peer `a` at another address (A restarted elsewhere), as an operator would.
 fn repoint(b_dir: &Path, url: &str) {
     let db = rusqlite::Connection::open(b_dir.join("detente.sqlite")).unwrap();

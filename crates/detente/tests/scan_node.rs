@@ -211,3 +211,263 @@ fn get_json(url: &str, secret: &str) -> serde_json::Value {
         .unwrap();
     serde_json::from_str(&body).unwrap()
 }
+
+/// Runs `detente ARGS` in `dir` as member `user` (secret `secret`).
+fn as_member(args: &[&str], dir: &Path, user: &str, secret: &str) -> std::process::Output {
+    command()
+        .args(args)
+        .current_dir(dir)
+        .env("DETENTE_USER", user)
+        .env("DETENTE_SECRET", secret)
+        .env("DETENTE_STATE_DIR", dir.join(format!("state-{user}")))
+        .output()
+        .unwrap()
+}
+
+fn succeeded(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The node's scores as `user` sees them, by indicator id: (false positives, score).
+fn node_scores(
+    api_root: &str,
+    collection: &str,
+    credentials: &str,
+) -> std::collections::BTreeMap<String, (u64, f64)> {
+    let body = ureq::get(&format!("{api_root}collections/{collection}/scores/"))
+        .header("Accept", TAXII)
+        .header("Authorization", &basic(credentials))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["indicator"].as_str().unwrap().to_owned(),
+                (
+                    r["false_positives"].as_u64().unwrap(),
+                    r["score"].as_f64().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// False positives reach the node two ways and lower the score every reader sees: a member
+/// posts a `sighting` marked `x_detente_false_positive` through TAXII, and `detente scan
+/// --push` reports them (`--false-positive ID`, `--report-allowlisted`), instead of sighting
+/// those indicators. A scan of the collection then reads the reports too.
+#[test]
+fn false_positive_reports_from_members_and_scan_push_lower_the_score() {
+    let dir = support::tempdir();
+    let d = dir.path();
+    let data = d.join("node");
+    let node = Node::start(&data, &[], &[]);
+    let data_s = data.to_str().unwrap();
+    let admin = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(["--data", data_s]);
+        succeeded(as_member(&a, d, "admin", &node.admin_secret))
+    };
+    let collection = support::last_line(&admin(&["collection", "add", "--title", "intel"]));
+    let mut secrets = std::collections::BTreeMap::new();
+    for (name, role) in [
+        ("alice", "contributor"),
+        ("bob", "contributor"),
+        ("carol", "reader"),
+    ] {
+        let out = admin(&["member", "add", name, "--role", role, "--tlp", "amber"]);
+        secrets.insert(name, support::last_line(&out));
+        let access = if role == "reader" {
+            "read"
+        } else {
+            "read-write"
+        };
+        admin(&["collection", "grant", &collection, name, access]);
+    }
+    let api_root = format!("{}/api/", node.url);
+    // alice shares three indicators, modified now (the node's scores decay from then).
+    let now = detente_scan::sighting::rfc3339_millis(
+        i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+        )
+        .unwrap(),
+    );
+    let ind = |n: u32, value: &str| {
+        serde_json::json!({
+            "type": "indicator", "spec_version": "2.1",
+            "id": format!("indicator--00000000-0000-4000-8000-{n:012}"),
+            "created": now, "modified": now, "valid_from": now,
+            "pattern": format!("[domain-name:value = '{value}']"), "pattern_type": "stix"
+        })
+    };
+    let id = |n: u32| format!("indicator--00000000-0000-4000-8000-{n:012}");
+    let bundle = serde_json::json!({"type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
+        "objects": [ind(1, "one.example"), ind(2, "two.example"), ind(3, "three.example")]});
+    std::fs::write(d.join("alice.json"), bundle.to_string()).unwrap();
+    succeeded(as_member(
+        &[
+            "push",
+            "alice.json",
+            "--url",
+            &api_root,
+            "--collection",
+            &collection,
+            "--user",
+            "alice",
+        ],
+        d,
+        "alice",
+        &secrets["alice"],
+    ));
+    let carol = format!("carol:{}", secrets["carol"]);
+    let fresh = node_scores(&api_root, &collection, &carol);
+    for n in 1..=3 {
+        assert_eq!(fresh[&id(n)], (0, 80.0), "{fresh:?}");
+    }
+
+    // bob posts a false-positive sighting of indicator 1 through TAXII.
+    let report = serde_json::json!({"objects": [{
+        "type": "sighting", "spec_version": "2.1",
+        "id": "sighting--00000000-0000-4000-8000-000000000001",
+        "created": now, "modified": now, "sighting_of_ref": id(1),
+        "x_detente_false_positive": true
+    }]});
+    let r = ureq::post(&format!("{api_root}collections/{collection}/objects/"))
+        .header("Accept", TAXII)
+        .header("Content-Type", TAXII)
+        .header("Authorization", &basic(&format!("bob:{}", secrets["bob"])))
+        .send(report.to_string())
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_str(&r).unwrap();
+    assert_eq!(status["success_count"], 1, "{status}");
+    let after_post = node_scores(&api_root, &collection, &carol);
+    assert_eq!(after_post[&id(1)], (1, 40.0), "{after_post:?}");
+    assert_eq!(after_post[&id(2)], (0, 80.0), "{after_post:?}");
+
+    // bob scans a log where all three indicators hit: indicator 2 he reports by id, indicator
+    // 3 only hits an allowlisted value; indicator 1 is sighted as usual.
+    std::fs::write(
+        d.join("dns.log"),
+        "query one.example\nquery two.example\nquery three.example\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("allow.txt"), "three.example\n").unwrap();
+    let source = format!("taxii:{api_root}#{collection}");
+    let out = as_member(
+        &[
+            "scan",
+            "--indicators",
+            &source,
+            "--allowlist",
+            "allow.txt",
+            "--false-positive",
+            &id(2),
+            "--report-allowlisted",
+            "--push",
+            &api_root,
+            "--collection",
+            &collection,
+            "--format",
+            "text",
+            "dns.log",
+        ],
+        d,
+        "bob",
+        &secrets["bob"],
+    );
+    let hits = succeeded(out);
+    // The scan read bob's own TAXII report: indicator 1 scores 40 in its hits.
+    let one: serde_json::Value = hits
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|h| h["indicator_id"] == id(1).as_str())
+        .unwrap();
+    assert_eq!(one["score"], 40.0, "{hits}");
+    let after_scan = node_scores(&api_root, &collection, &carol);
+    assert_eq!(after_scan[&id(1)], (1, 40.0), "{after_scan:?}");
+    assert_eq!(after_scan[&id(2)], (1, 40.0), "{after_scan:?}");
+    assert_eq!(after_scan[&id(3)], (1, 40.0), "{after_scan:?}");
+    // What bob pushed: a sighting of indicator 1 only, and two reports by his identity.
+    let body = ureq::get(&format!(
+        "{api_root}collections/{collection}/objects/?match%5Btype%5D=sighting"
+    ))
+    .header("Accept", TAXII)
+    .header("Authorization", &basic(&carol))
+    .call()
+    .unwrap()
+    .body_mut()
+    .read_to_string()
+    .unwrap();
+    let envelope: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut pushed: Vec<(String, bool)> = envelope["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["id"] != "sighting--00000000-0000-4000-8000-000000000001")
+        .map(|s| {
+            (
+                s["sighting_of_ref"].as_str().unwrap().to_owned(),
+                s["x_detente_false_positive"] == true,
+            )
+        })
+        .collect();
+    pushed.sort();
+    assert_eq!(pushed, [(id(1), false), (id(2), true), (id(3), true)]);
+    // Reporting again is a new version of the same report: still one party.
+    succeeded(as_member(
+        &[
+            "scan",
+            "--indicators",
+            &source,
+            "--false-positive",
+            &id(2),
+            "--push",
+            &api_root,
+            "--collection",
+            &collection,
+            "--format",
+            "text",
+            "dns.log",
+        ],
+        d,
+        "bob",
+        &secrets["bob"],
+    ));
+    assert_eq!(
+        node_scores(&api_root, &collection, &carol)[&id(2)],
+        (1, 40.0)
+    );
+    // Without somewhere to send them, reports are refused.
+    let out = as_member(
+        &[
+            "scan",
+            "--indicators",
+            &source,
+            "--false-positive",
+            &id(2),
+            "dns.log",
+        ],
+        d,
+        "bob",
+        &secrets["bob"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}

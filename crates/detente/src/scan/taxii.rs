@@ -62,7 +62,8 @@ fn objects_url(api_root: &str, collection: &str) -> String {
     )
 }
 
-/// Loads the indicators of `API-ROOT-URL#COLLECTION`, following `next` pages.
+/// Loads the indicators of `API-ROOT-URL#COLLECTION`, and the false-positive reports among its
+/// sightings, following `next` pages.
 pub fn fetch(spec: &str, opts: LoadOptions) -> Result<Loaded> {
     let Some((root, coll)) = spec.rsplit_once('#') else {
         bail!("taxii source {spec:?} must be taxii:API-ROOT-URL#COLLECTION");
@@ -73,7 +74,7 @@ pub fn fetch(spec: &str, opts: LoadOptions) -> Result<Loaded> {
     loop {
         let mut req = ureq::get(&url)
             .header("Accept", MEDIA)
-            .query("match[type]", "indicator");
+            .query("match[type]", "indicator,sighting");
         if let Some(n) = &next {
             req = req.query("next", n);
         }
