@@ -1,6 +1,7 @@
 //! The answering side as an axum service.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -13,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use detente_psi::codec::REQUEST_HEADER_LEN;
 use detente_psi::{
-    AcceptedSession, AnswererPolicy, BudgetError, DecodeError, ProtocolError, Request,
-    RequestHeader, SessionId, SlidingWindowBudget, accept,
+    AnswererPolicy, BudgetError, DecodeError, ProtocolError, ReplayGuard, Request, RequestHeader,
+    SessionId, SlidingWindowBudget, accept,
 };
 use http_body_util::BodyExt;
 use rand_core::OsRng;
@@ -63,6 +64,12 @@ pub enum SessionError {
     /// The protocol refused the request contents, e.g. an invalid point (422).
     #[error("PSI request rejected: {0}")]
     Protocol(ProtocolError),
+    /// Where the replay set and budgets are kept cannot be reached now (503 + Retry-After).
+    #[error("the answerer cannot check its limits now; retry in {}s", retry_after.as_secs().max(1))]
+    Unavailable {
+        /// Wait this long before retrying.
+        retry_after: Duration,
+    },
     /// The computation did not complete (500).
     #[error("internal error: {0}")]
     Internal(String),
@@ -89,6 +96,7 @@ impl SessionError {
             SessionError::Budget(BudgetError::Exhausted { .. }) => StatusCode::TOO_MANY_REQUESTS,
             SessionError::Budget(BudgetError::ExceedsBudget { .. }) => StatusCode::FORBIDDEN,
             SessionError::Protocol(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            SessionError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             SessionError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -102,6 +110,10 @@ impl IntoResponse for SessionError {
             SessionError::Budget(BudgetError::Exhausted { retry_after, .. }) => {
                 let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            }
+            SessionError::Unavailable { retry_after } => {
+                let secs = retry_after.as_secs().max(1);
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
             SessionError::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -133,48 +145,47 @@ pub struct SessionRecord {
     pub duration: Duration,
 }
 
-/// The answerer's state shared by all sessions: its items, caps, replay set and budgets.
-pub struct PsiService {
-    items: Arc<Vec<String>>,
-    config: ServeConfig,
+/// Where an answerer keeps its replay set and budgets, and how it consults them: in this
+/// process ([`MemoryAdmission`]), or somewhere every answering process shares (a node's
+/// database). The size cap is checked before either method is called.
+pub trait Admission: Sync {
+    /// Refuses a session from its header alone, recording nothing: a replayed session id,
+    /// or a querier set that the peer's budget cannot take even on its own.
+    fn precheck(
+        &self,
+        peer: &str,
+        header: &RequestHeader,
+    ) -> impl Future<Output = Result<(), SessionError>> + Send;
+
+    /// Charges `cost` items (|X| + |Y|) to `peer`'s budget and records the session id, or
+    /// refuses the session (replay, budget) without doing either.
+    fn admit(
+        &self,
+        peer: &str,
+        header: &RequestHeader,
+        cost: u64,
+    ) -> impl Future<Output = Result<(), SessionError>> + Send;
+}
+
+/// The replay set and per-peer budgets in this process's memory (a standalone answerer).
+pub struct MemoryAdmission {
     replay: Mutex<HashSet<SessionId>>,
     budget: Option<Mutex<SlidingWindowBudget<String>>>,
     origin: Instant,
-    progress: Arc<dyn ProgressFactory>,
 }
 
-impl PsiService {
-    /// A service answering over `items` (distinct, normalised values).
-    pub fn new(
-        items: Arc<Vec<String>>,
-        config: ServeConfig,
-        progress: Arc<dyn ProgressFactory>,
-    ) -> Self {
-        let budget = config
-            .budget
-            .map(|(limit, window)| Mutex::new(SlidingWindowBudget::new(limit, window)));
-        PsiService {
-            items,
-            config,
+impl MemoryAdmission {
+    /// An empty replay set and the budget `(items, window)` per peer, if any.
+    pub fn new(budget: Option<(u64, Duration)>) -> Self {
+        MemoryAdmission {
             replay: Mutex::new(HashSet::new()),
-            budget,
+            budget: budget
+                .map(|(limit, window)| Mutex::new(SlidingWindowBudget::new(limit, window))),
             origin: Instant::now(),
-            progress,
         }
     }
 
-    /// Marks sessions as already used (e.g. those answered before a restart), so that
-    /// replaying them is refused.
-    pub fn remember(&self, sessions: impl IntoIterator<Item = SessionId>) {
-        self.replay
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend(sessions);
-    }
-
-    /// The checks that need no items, made before they are loaded: a replayed session, or a
-    /// querier set the budget cannot take even on its own, is refused without loading them.
-    fn precheck(&self, peer: &str, header: &RequestHeader) -> Result<(), SessionError> {
+    fn precheck_now(&self, peer: &str, header: &RequestHeader) -> Result<(), SessionError> {
         let replayed = self
             .replay
             .lock()
@@ -194,22 +205,72 @@ impl PsiService {
         Ok(())
     }
 
-    /// Cap, replay and budget checks: everything that can refuse a session from its header.
-    /// `own_items` is the answerer's set size, charged to the budget with the request's.
+    fn admit_now(&self, peer: &str, header: &RequestHeader, cost: u64) -> Result<(), SessionError> {
+        // Both locks at once, so that of two sessions with one id only one is charged.
+        let mut replay = self.replay.lock().unwrap_or_else(PoisonError::into_inner);
+        if replay.contains(&header.session) {
+            return Err(ProtocolError::Replayed(header.session).into());
+        }
+        if let Some(budget) = &self.budget {
+            let mut budget = budget.lock().unwrap_or_else(PoisonError::into_inner);
+            budget.charge(&peer.to_string(), cost, self.origin.elapsed())?;
+        }
+        replay.insert(header.session);
+        Ok(())
+    }
+}
+
+impl Admission for MemoryAdmission {
+    fn precheck(
+        &self,
+        peer: &str,
+        header: &RequestHeader,
+    ) -> impl Future<Output = Result<(), SessionError>> + Send {
+        std::future::ready(self.precheck_now(peer, header))
+    }
+
     fn admit(
         &self,
         peer: &str,
         header: &RequestHeader,
-        own_items: usize,
-    ) -> Result<AcceptedSession, SessionError> {
-        let policy = self.policy();
-        if let Some(budget) = &self.budget {
-            let cost = u64::from(header.count) + own_items as u64;
-            let mut budget = budget.lock().unwrap_or_else(PoisonError::into_inner);
-            budget.charge(&peer.to_string(), cost, self.origin.elapsed())?;
+        cost: u64,
+    ) -> impl Future<Output = Result<(), SessionError>> + Send {
+        std::future::ready(self.admit_now(peer, header, cost))
+    }
+}
+
+/// Marks a session as checked for replay: the [`Admission`] recorded it before
+/// [`accept`] is called.
+struct RecordedByAdmission;
+
+impl ReplayGuard for RecordedByAdmission {
+    fn first_use(&mut self, _session: SessionId) -> bool {
+        true
+    }
+}
+
+/// The answerer's state shared by all sessions: its items, caps, and (for [`PsiService::handle`]
+/// and [`PsiService::handle_with`]) its replay set and budgets in memory.
+pub struct PsiService {
+    items: Arc<Vec<String>>,
+    config: ServeConfig,
+    memory: MemoryAdmission,
+    progress: Arc<dyn ProgressFactory>,
+}
+
+impl PsiService {
+    /// A service answering over `items` (distinct, normalised values).
+    pub fn new(
+        items: Arc<Vec<String>>,
+        config: ServeConfig,
+        progress: Arc<dyn ProgressFactory>,
+    ) -> Self {
+        PsiService {
+            items,
+            memory: MemoryAdmission::new(config.budget),
+            config,
+            progress,
         }
-        let mut replay = self.replay.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(accept(header, &policy, &mut *replay)?)
     }
 
     fn policy(&self) -> AnswererPolicy {
@@ -246,7 +307,24 @@ impl PsiService {
     ) -> Result<(Vec<u8>, SessionRecord), SessionFailure>
     where
         F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<Arc<Vec<String>>, SessionError>>,
+        Fut: Future<Output = Result<Arc<Vec<String>>, SessionError>>,
+    {
+        self.handle_admitted(peer, body, load, &self.memory).await
+    }
+
+    /// Like [`PsiService::handle_with`], with the replay set and budgets of `admission`
+    /// instead of this service's memory.
+    pub async fn handle_admitted<F, Fut, A>(
+        &self,
+        peer: &str,
+        body: Body,
+        load: F,
+        admission: &A,
+    ) -> Result<(Vec<u8>, SessionRecord), SessionFailure>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Arc<Vec<String>>, SessionError>>,
+        A: Admission,
     {
         let started = Instant::now();
         let mut failure = SessionFailure {
@@ -291,14 +369,19 @@ impl PsiService {
                 count: u64::from(header.count),
                 max: u64::from(self.config.max_items),
             })
-        } else if let Err(e) = self.precheck(peer, &header) {
+        } else if let Err(e) = admission.precheck(peer, &header).await {
             Err(e)
         } else {
             match load().await {
                 Ok(items) => {
                     failure.own_items = Some(items.len());
-                    self.admit(peer, &header, items.len())
-                        .map(|session| (session, items))
+                    let cost = u64::from(header.count) + items.len() as u64;
+                    match admission.admit(peer, &header, cost).await {
+                        Ok(()) => accept(&header, &self.policy(), &mut RecordedByAdmission)
+                            .map(|session| (session, items))
+                            .map_err(SessionError::from),
+                        Err(e) => Err(e),
+                    }
                 }
                 Err(e) => Err(e),
             }

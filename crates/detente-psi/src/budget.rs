@@ -35,6 +35,43 @@ pub enum BudgetError {
     },
 }
 
+/// Whether a charge of `cost` fits a budget of `limit` items per `window` whose peer was
+/// charged `charges` (time, items; oldest first; all within the window ending at `now`), or
+/// else when it will: the one rule of the budget, whoever keeps the charges (this crate's
+/// [`SlidingWindowBudget`] in memory, or a node's database).
+pub fn fits(
+    charges: &[(Duration, u64)],
+    cost: u64,
+    limit: u64,
+    window: Duration,
+    now: Duration,
+) -> Result<(), BudgetError> {
+    if cost > limit {
+        return Err(BudgetError::ExceedsBudget { cost, limit });
+    }
+    let used = charges
+        .iter()
+        .fold(0u64, |sum, &(_, c)| sum.saturating_add(c));
+    if used.saturating_add(cost) <= limit {
+        return Ok(());
+    }
+    // The oldest charges expire first: find the one whose expiry makes room.
+    let mut remaining = used;
+    let mut retry_after = window;
+    for &(at, c) in charges {
+        remaining = remaining.saturating_sub(c);
+        if remaining.saturating_add(cost) <= limit {
+            retry_after = (at + window).saturating_sub(now);
+            break;
+        }
+    }
+    Err(BudgetError::Exhausted {
+        used,
+        limit,
+        retry_after,
+    })
+}
+
 /// Sliding-window budgets, one per peer key.
 #[derive(Debug, Clone)]
 pub struct SlidingWindowBudget<K> {
@@ -73,33 +110,13 @@ impl<K: Eq + Hash + Clone> SlidingWindowBudget<K> {
 
     /// What [`SlidingWindowBudget::charge`] would answer, without charging anything.
     pub fn check(&mut self, peer: &K, cost: u64, now: Duration) -> Result<(), BudgetError> {
-        if cost > self.limit {
-            return Err(BudgetError::ExceedsBudget {
-                cost,
-                limit: self.limit,
-            });
-        }
-        let used = self.used(peer, now);
-        if used.saturating_add(cost) <= self.limit {
-            return Ok(());
-        }
-        // The oldest charges expire first: find the one whose expiry makes room.
-        let mut remaining = used;
-        let mut retry_after = self.window;
-        if let Some(queue) = self.charges.get(peer) {
-            for &(at, c) in queue {
-                remaining -= c;
-                if remaining + cost <= self.limit {
-                    retry_after = (at + self.window).saturating_sub(now);
-                    break;
-                }
-            }
-        }
-        Err(BudgetError::Exhausted {
-            used,
-            limit: self.limit,
-            retry_after,
-        })
+        self.expire(now);
+        let charges: Vec<(Duration, u64)> = self
+            .charges
+            .get(peer)
+            .map(|q| q.iter().copied().collect())
+            .unwrap_or_default();
+        fits(&charges, cost, self.limit, self.window, now)
     }
 
     /// Drops charges that have left the window (and peers with none left).
@@ -163,5 +180,27 @@ mod tests {
             })
         );
         assert_eq!(b.used(&"p", S(0)), 0);
+    }
+
+    #[test]
+    fn fits_decides_over_charges_kept_elsewhere() {
+        let charges = [(S(0), 60), (S(30), 40)];
+        assert_eq!(fits(&charges, 0, 100, S(60), S(45)), Ok(()));
+        assert_eq!(
+            fits(&charges, 50, 100, S(60), S(45)),
+            Err(BudgetError::Exhausted {
+                used: 100,
+                limit: 100,
+                retry_after: S(15)
+            })
+        );
+        assert_eq!(fits(&charges[1..], 50, 100, S(60), S(45)), Ok(()));
+        assert_eq!(
+            fits(&[], 101, 100, S(60), S(0)),
+            Err(BudgetError::ExceedsBudget {
+                cost: 101,
+                limit: 100
+            })
+        );
     }
 }

@@ -41,7 +41,7 @@ pub mod items;
 pub mod normalize;
 pub mod protocol;
 
-pub use budget::{BudgetError, SlidingWindowBudget};
+pub use budget::{BudgetError, SlidingWindowBudget, fits};
 pub use codec::{DecodeError, Mode, Request, RequestHeader, Response, SessionId};
 pub use items::ItemSet;
 pub use normalize::{NormalizeError, normalize};

@@ -219,7 +219,7 @@ pub async fn serve<S: Store>(
             "/witness/add-checkpoint",
             axum::routing::post(witness::add_checkpoint::<S>),
         );
-    let router = psi::routes(router, &app).await?;
+    let router = psi::routes(router, &app);
     let router = router.fallback(handlers::handle::<S>).with_state(app);
     tracing::info!(%addr, tls = tls.is_some(), "serving TAXII 2.1");
     net::run(router, listener, tls, limits, shutdown).await?;

@@ -4,14 +4,16 @@
 //! authenticated member holding the `psi` grant on the collection (or an admin). The
 //! answerer's set is the indicator values of the collection's indicators that this member
 //! may read under TLP, so a session never reveals holdings the member could not fetch. The
-//! size cap, the per-member sliding-window budget (charging |X| + |Y|) and replay refusal
-//! are [`PsiService`]'s. Every session that reaches the service is written to the audit
+//! size cap is [`PsiService`]'s; the per-member sliding-window budget (charging |X| + |Y|)
+//! and replay refusal are kept in the store ([`StoreAdmission`]), shared by every node on
+//! one database. Every session that reaches the service is written to the audit
 //! table, with both set sizes but never a result (the answerer does not learn one).
 //! `GET /psi/v1/audit` returns the audit table to admins as JSON.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -21,10 +23,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use detente_observable::Observable;
 use detente_pattern::observable::comparisons;
-use detente_psi::{Mode, SessionId};
+use detente_psi::{Mode, RequestHeader, fits};
 use detente_psi_net::NoProgress;
-use detente_psi_net::server::{PsiService, SessionError, SessionFailure};
-use detente_store::{PsiRole, PsiSessionRecord, Role, Store, StoreError, Viewer};
+use detente_psi_net::server::{Admission, PsiService, SessionError, SessionFailure};
+use detente_store::{
+    PsiCharge, PsiChargeOutcome, PsiRole, PsiSessionRecord, Role, Store, StoreError, Viewer,
+    retry_conflicts,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::App;
@@ -35,28 +40,18 @@ use crate::handlers::blocking;
 /// Audit rows `GET /psi/v1/audit` returns at most.
 const AUDIT_LIMIT: usize = 10_000;
 
-/// Adds the PSI routes, answering under the node's cap and budget. Sessions answered before
-/// (the audit table keeps their ids) stay refused as replays after a restart.
-pub(crate) async fn routes<S: Store>(
+/// Adds the PSI routes, answering under the node's cap, with the budgets and the replay set
+/// in the store ([`StoreAdmission`]).
+pub(crate) fn routes<S: Store>(
     router: Router<Arc<App<S>>>,
     app: &Arc<App<S>>,
-) -> Result<Router<Arc<App<S>>>, crate::ServeError> {
+) -> Router<Arc<App<S>>> {
     let service = Arc::new(PsiService::new(
         Arc::new(Vec::new()),
         app.config.psi.clone(),
         Arc::new(NoProgress),
     ));
-    let store = app.store.clone();
-    let answered = tokio::task::spawn_blocking(move || store.psi_sessions(usize::MAX))
-        .await
-        .map_err(std::io::Error::other)??;
-    service.remember(
-        answered
-            .iter()
-            .filter(|r| r.role == PsiRole::Answerer)
-            .filter_map(|r| parse_session(&r.session)),
-    );
-    Ok(router
+    router
         .route(
             "/psi/v1/collections/{id}/session",
             post(
@@ -77,19 +72,91 @@ pub(crate) async fn routes<S: Store>(
                 },
             ),
         )
-        .route("/psi/v1/audit", get(audit::<S>)))
+        .route("/psi/v1/audit", get(audit::<S>))
 }
 
-/// A session id from its 32 hex digits.
-fn parse_session(hex: &str) -> Option<SessionId> {
-    let mut id = [0u8; 16];
-    if hex.len() != 32 || !hex.is_ascii() {
-        return None;
+/// The node's PSI budgets and replay set, kept in its store ([`Store::psi_charge`]): every
+/// node on one database charges a member against one budget and refuses a session id that
+/// any of them answered, also after a restart. The window is measured on the wall clock,
+/// which the nodes share.
+struct StoreAdmission<'a, S: Store> {
+    app: &'a Arc<App<S>>,
+}
+
+impl<S: Store> StoreAdmission<'_, S> {
+    async fn charge(
+        &self,
+        peer: &str,
+        header: &RequestHeader,
+        cost: u64,
+        dry_run: bool,
+    ) -> Result<(), SessionError> {
+        let budget = self.app.config.psi.budget;
+        let at = crate::now_micros();
+        let now = Duration::from_micros(at.unsigned_abs());
+        if let Some((limit, window)) = budget {
+            // A session costing more than the whole budget needs no store to refuse.
+            fits(&[], cost, limit, window, now)?;
+        }
+        let charge = PsiCharge {
+            peer: peer.to_owned(),
+            session: header.session.to_string(),
+            cost,
+            limit: budget.map(|(limit, _)| limit),
+            window_micros: budget
+                .map_or(0, |(_, w)| i64::try_from(w.as_micros()).unwrap_or(i64::MAX)),
+            at,
+            dry_run,
+        };
+        let outcome = blocking(self.app, move |a| {
+            Ok(retry_conflicts(|| a.store.psi_charge(&charge))?)
+        })
+        .await
+        .map_err(|e| match e {
+            ApiError::StoreUnavailable { retry_after, .. } => SessionError::Unavailable {
+                retry_after: Duration::from_secs(retry_after),
+            },
+            other => SessionError::Internal(other.to_string()),
+        })?;
+        match (outcome, budget) {
+            (PsiChargeOutcome::Charged, _) => Ok(()),
+            (PsiChargeOutcome::Replayed, _) => Err(SessionError::Replayed(header.session)),
+            (PsiChargeOutcome::Exhausted { charges }, Some((limit, window))) => {
+                let charges: Vec<(Duration, u64)> = charges
+                    .into_iter()
+                    .map(|(t, c)| (Duration::from_micros(t.unsigned_abs()), c))
+                    .collect();
+                Err(match fits(&charges, cost, limit, window, now) {
+                    Err(e) => e.into(),
+                    Ok(()) => SessionError::Internal(
+                        "the store refused a charge that fits the budget".into(),
+                    ),
+                })
+            }
+            (PsiChargeOutcome::Exhausted { .. }, None) => Err(SessionError::Internal(
+                "the store refused a charge without a budget".into(),
+            )),
+        }
     }
-    for (i, b) in id.iter_mut().enumerate() {
-        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+}
+
+impl<S: Store> Admission for StoreAdmission<'_, S> {
+    fn precheck(
+        &self,
+        peer: &str,
+        header: &RequestHeader,
+    ) -> impl Future<Output = Result<(), SessionError>> + Send {
+        self.charge(peer, header, u64::from(header.count), true)
     }
-    Some(SessionId(id))
+
+    fn admit(
+        &self,
+        peer: &str,
+        header: &RequestHeader,
+        cost: u64,
+    ) -> impl Future<Output = Result<(), SessionError>> + Send {
+        self.charge(peer, header, cost, false)
+    }
 }
 
 /// Whether the member may run PSI sessions against `collection`.
@@ -143,7 +210,10 @@ async fn session<S: Store>(
     };
     // The budget is per member, whatever token or address the member comes from.
     let budget_key = format!("member:{}", principal.member.id);
-    let result = service.handle_with(&budget_key, body, load).await;
+    let admission = StoreAdmission { app };
+    let result = service
+        .handle_admitted(&budget_key, body, load, &admission)
+        .await;
     let mut record = PsiSessionRecord {
         id: 0,
         time: crate::now_micros(),
@@ -395,15 +465,6 @@ mod tests {
             r#"{{"type":"indicator","pattern":{},"pattern_type":"stix"{extra}}}"#,
             serde_json::to_string(pattern).unwrap()
         )
-    }
-
-    #[test]
-    fn session_ids_round_trip_through_hex() {
-        let id = SessionId([0xab; 16]);
-        assert_eq!(parse_session(&id.to_string()), Some(id));
-        for bad in ["", "ab", &"g".repeat(32), &"é".repeat(16)] {
-            assert_eq!(parse_session(bad), None, "{bad}");
-        }
     }
 
     #[test]

@@ -12,6 +12,8 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use base64::Engine as _;
+
 use common::{COLL, Node, start};
 use detente_store::{Access, Clearance, Role, Store};
 use serde_json::{Value, json};
@@ -842,6 +844,64 @@ fn public_endpoints_and_psi_reveal_nothing_above_a_members_view() {
         "public endpoints and PSI: {} callers (+ anonymous): {cases} cases",
         members.len()
     );
+}
+
+/// PSI limits against members who may not run sessions: a refused session (no credentials,
+/// a wrong secret, no `psi` grant) records nothing in the store, so nobody can burn the
+/// session id a querier is about to use or spend its budget; an answered id is refused as a
+/// replay for every member, its own querier included.
+#[test]
+fn psi_refusals_record_nothing_and_answered_ids_are_refused_to_all() {
+    let (members, n, _) = matrix_node();
+    let path = format!("/psi/v1/collections/{COLL}/session");
+    let session = |id: u8| {
+        detente_psi::Request {
+            header: detente_psi::RequestHeader {
+                session: detente_psi::SessionId([id; 16]),
+                mode: detente_psi::Mode::CountOnly,
+                count: 0,
+            },
+            points: Vec::new(),
+        }
+        .encode()
+    };
+    let may_psi = |m: &M| m.role == Role::Admin || m.grant.is_some_and(Access::psi);
+    let mut cases = 0usize;
+    // Every refused caller tries the same id first.
+    let (st, _) = n.raw("POST", &path, None, &session(1));
+    assert_eq!(st, 401, "anonymous");
+    let wrong = format!("{}:wrong", members[0].name);
+    let url = format!("http://{}{path}", n.addr);
+    let st = common::agent()
+        .post(&url)
+        .header(
+            "Authorization",
+            &format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(wrong)
+            ),
+        )
+        .send(&session(1)[..])
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(st, 401, "a wrong secret");
+    cases += 2;
+    for m in members.iter().filter(|m| !may_psi(m)) {
+        let (st, _) = n.raw("POST", &path, Some(&m.name), &session(1));
+        assert!(st == 403 || st == 404, "{} psi: {st}", m.name);
+        cases += 1;
+    }
+    let allowed: Vec<&M> = members.iter().filter(|m| may_psi(m)).collect();
+    assert!(allowed.len() >= 3);
+    let (st, _) = n.raw("POST", &path, Some(&allowed[0].name), &session(1));
+    assert_eq!(st, 200, "the id nobody could burn");
+    for m in &allowed {
+        let (st, _) = n.raw("POST", &path, Some(&m.name), &session(1));
+        assert_eq!(st, 409, "{} replays an answered id", m.name);
+        cases += 1;
+    }
+    println!("PSI refusals: {cases} cases");
 }
 
 /// The timing class of a by-id GET and DELETE: for a member who may not read it, an object

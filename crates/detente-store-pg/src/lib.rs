@@ -23,6 +23,11 @@
 //! lock sees everything committed before it, so the ownership and duplicate rules see the
 //! previous writer's rows.
 //!
+//! **PSI charges** ([`Store::psi_charge`](detente_store::Store::psi_charge)) serialize per
+//! member instead: each first locks its budget key's row of `psi_peers` (an upsert, held to
+//! commit), then reads that key's charges; a session id inserted concurrently for another key
+//! is caught by `ON CONFLICT` on `psi_charges`' primary key and reported as a replay.
+//!
 //! **Compare-and-sets** (a mirror's paging positions, a partner's accepted checkpoint) are
 //! one `UPDATE … WHERE <expected>` whose row count says whether it moved: at READ COMMITTED a
 //! concurrent update waits for the row and re-checks the condition on the committed version,

@@ -27,6 +27,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 5,
         sql: include_str!("../migrations/0005_peer_keys.sql"),
     },
+    Migration {
+        version: 6,
+        sql: include_str!("../migrations/0006_psi_charges.sql"),
+    },
 ];
 
 /// Key of the transaction-level advisory lock that serializes migrations across nodes

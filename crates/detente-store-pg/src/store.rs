@@ -9,10 +9,10 @@ use detente_store::{
     Access, ApiRootRecord, AssetKind, AssetRecord, Clearance, CollectionRecord, DeleteScope,
     DeletedVersion, FlagRecord, IngestBatch, IngestOutcome, IngestReport, KeyBindingRecord,
     LogWitness, Member, MemberId, MirrorApplied, MirrorPage, MirrorRecord, NewMember, NewPeer,
-    ObjectLogEntry, ObjectQuery, Page, PeerLog, PeerRecord, Provenance, PsiSessionRecord, Result,
-    StatusRecord, Store, StoreError, StoredObject, TlpRank, TokenRecord, TombstoneFeedEntry,
-    TombstoneLogEntry, TrustedLog, VersionMatch, Viewer, WarninglistRecord, WitnessAdvance,
-    WitnessEvidence, WitnessState,
+    ObjectLogEntry, ObjectQuery, Page, PeerLog, PeerRecord, Provenance, PsiCharge,
+    PsiChargeOutcome, PsiSessionRecord, Result, StatusRecord, Store, StoreError, StoredObject,
+    TlpRank, TokenRecord, TombstoneFeedEntry, TombstoneLogEntry, TrustedLog, VersionMatch, Viewer,
+    WarninglistRecord, WitnessAdvance, WitnessEvidence, WitnessState,
 };
 use postgres::{GenericClient, NoTls, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
@@ -1214,6 +1214,63 @@ impl Store for PgStore {
                 })
             })
             .collect()
+        })
+    }
+
+    fn psi_charge(&self, charge: &PsiCharge) -> Result<PsiChargeOutcome> {
+        self.tx(|tx| {
+            if !charge.dry_run {
+                // Held to commit: charges of one peer from every node run one at a time, and
+                // each reads the charges the previous one committed.
+                tx.execute(
+                    "INSERT INTO psi_peers (peer) VALUES ($1)
+                     ON CONFLICT (peer) DO UPDATE SET peer = EXCLUDED.peer",
+                    &[&charge.peer],
+                )
+                .map_err(pg)?;
+            }
+            let replayed = tx
+                .query_opt(
+                    "SELECT 1 FROM psi_charges WHERE session = $1",
+                    &[&charge.session],
+                )
+                .map_err(pg)?
+                .is_some();
+            let charges = if replayed || charge.limit.is_none() {
+                Vec::new()
+            } else {
+                tx.query(
+                    "SELECT at, cost FROM psi_charges WHERE peer = $1 AND at > $2 ORDER BY at",
+                    &[&charge.peer, &charge.window_start()],
+                )
+                .map_err(pg)?
+                .iter()
+                .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1).unsigned_abs()))
+                .collect()
+            };
+            let outcome = detente_store::decide_psi_charge(charge, replayed, charges);
+            if outcome != PsiChargeOutcome::Charged || charge.dry_run {
+                return Ok(outcome);
+            }
+            // Another peer's session with the same id may commit first: its row wins and
+            // this one is a replay (the insert waits for that commit, then does nothing).
+            let inserted = tx
+                .execute(
+                    "INSERT INTO psi_charges (session, peer, at, cost) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (session) DO NOTHING",
+                    &[
+                        &charge.session,
+                        &charge.peer,
+                        &charge.at,
+                        &to_i64(charge.cost),
+                    ],
+                )
+                .map_err(pg)?;
+            Ok(if inserted == 1 {
+                PsiChargeOutcome::Charged
+            } else {
+                PsiChargeOutcome::Replayed
+            })
         })
     }
 

@@ -1,7 +1,10 @@
-//! The PSI session audit table (`psi_sessions`).
+//! The PSI session audit table (`psi_sessions`) and the PSI budgets and answered session
+//! ids (`psi_charges`).
 
-use detente_store::{PsiSessionRecord, Result, StoreError};
-use rusqlite::{Connection, params};
+use detente_store::{
+    PsiCharge, PsiChargeOutcome, PsiSessionRecord, Result, StoreError, decide_psi_charge,
+};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -83,4 +86,65 @@ pub(crate) fn latest(conn: &Connection, limit: usize) -> Result<Vec<PsiSessionRe
             })
         })
         .collect()
+}
+
+/// Makes the session ids answered before `psi_charges` existed (kept only in the audit table)
+/// replays, once per file; at no cost, as the budgets were then in memory.
+pub(crate) fn migrate(conn: &Connection) -> Result<()> {
+    let migrated = conn
+        .query_row(
+            "SELECT 1 FROM meta WHERE key = 'psi_charges_migrated'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()
+        .map_err(backend)?
+        .is_some();
+    if migrated {
+        return Ok(());
+    }
+    conn.execute_batch(
+        "INSERT OR IGNORE INTO psi_charges (session, peer, at, cost)
+           SELECT session, '', min(time), 0 FROM psi_sessions
+           WHERE role = 'answerer' AND session <> '' GROUP BY session;
+         INSERT OR IGNORE INTO meta (key, value) VALUES ('psi_charges_migrated', 1);",
+    )
+    .map_err(backend)
+}
+
+/// [`detente_store::Store::psi_charge`]: `BEGIN IMMEDIATE` takes the file's write lock, which
+/// every handle on the file needs to charge.
+pub(crate) fn charge(conn: &mut Connection, c: &PsiCharge) -> Result<PsiChargeOutcome> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    let replayed = tx
+        .prepare_cached("SELECT 1 FROM psi_charges WHERE session = ?1")
+        .and_then(|mut st| st.query_row([&c.session], |_| Ok(())).optional())
+        .map_err(backend)?
+        .is_some();
+    let charges = if replayed || c.limit.is_none() {
+        Vec::new()
+    } else {
+        tx.prepare_cached(
+            "SELECT at, cost FROM psi_charges WHERE peer = ?1 AND at > ?2 ORDER BY at",
+        )
+        .and_then(|mut st| {
+            st.query_map(params![c.peer, c.window_start()], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?.unsigned_abs()))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(backend)?
+    };
+    let outcome = decide_psi_charge(c, replayed, charges);
+    if outcome == PsiChargeOutcome::Charged && !c.dry_run {
+        tx.prepare_cached(
+            "INSERT INTO psi_charges (session, peer, at, cost) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut st| st.execute(params![c.session, c.peer, c.at, to_sql(c.cost)]))
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+    }
+    Ok(outcome)
 }

@@ -88,4 +88,10 @@ CREATE TABLE IF NOT EXISTS psi_sessions (
     bytes_out INTEGER NOT NULL,
     duration_us INTEGER NOT NULL,
     outcome TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS psi_charges (
+    session TEXT PRIMARY KEY,
+    peer TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    cost INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS psi_charges_peer ON psi_charges (peer, at);
 ";

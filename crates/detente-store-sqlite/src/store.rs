@@ -198,6 +198,7 @@ impl SqliteStore {
             .map_err(backend)?;
         conn.execute_batch(crate::assets::FLAGS_SCHEMA)
             .map_err(backend)?;
+        crate::psi_audit::migrate(&conn)?;
         // Stores from before per-contributor copies held one copy per value-identified id
         // under a fixed version key: that copy becomes its contributor's, versioned by its
         // date_added like every copy now (idempotent; nothing else changes).
@@ -1269,6 +1270,13 @@ impl Store for SqliteStore {
 
     fn psi_sessions(&self, limit: usize) -> Result<Vec<detente_store::PsiSessionRecord>> {
         self.read(|c| crate::psi_audit::latest(c, limit))
+    }
+
+    fn psi_charge(
+        &self,
+        charge: &detente_store::PsiCharge,
+    ) -> Result<detente_store::PsiChargeOutcome> {
+        self.write(|w| crate::psi_audit::charge(&mut w.conn, charge))
     }
 
     fn witness_trust(&self, origin: &str, vkey: &str) -> Result<bool> {

@@ -6,9 +6,9 @@
 use crate::rules::NOT_OWNER;
 use crate::{
     Access, ApiRootRecord, Clearance, CollectionRecord, DeleteScope, IngestBatch, IngestOutcome,
-    LogWitness, NewMember, NewObject, ObjectQuery, PsiRole, PsiSessionRecord, Role, Store,
-    StoreError, TlpRank, TokenRecord, VersionMatch, Viewer, WitnessAdvance, WitnessEvidence,
-    WitnessState,
+    LogWitness, NewMember, NewObject, ObjectQuery, PsiCharge, PsiChargeOutcome, PsiRole,
+    PsiSessionRecord, Role, Store, StoreError, TlpRank, TokenRecord, VersionMatch, Viewer,
+    WitnessAdvance, WitnessEvidence, WitnessState,
 };
 
 /// Runs every check, each on a store from `fresh`.
@@ -19,6 +19,7 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) {
     latest_spec_version_by_default(fresh());
     log_rows(fresh());
     psi_grants_and_audit(fresh());
+    psi_budget_and_replay(fresh());
     page_byte_budget(fresh());
     witness_rows(fresh());
     ownership_of_versions(fresh());
@@ -38,6 +39,7 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) {
 pub fn run_shared<S: Store>(pair: impl Fn() -> (S, S)) {
     interleaved_writers_leave_no_gap(pair());
     secret_created_once(pair());
+    psi_charges_shared_by_handles(pair());
 }
 
 /// The collection every check uses (backends' own tests may use it too).
@@ -526,6 +528,98 @@ pub fn psi_grants_and_audit<S: Store>(store: S) {
         );
     }
     assert_eq!(s.psi_sessions(100).unwrap().len(), 3);
+}
+
+/// A PSI charge at `at` (µs), `cost` items of `peer`'s budget of 100 per minute.
+fn psi_charge(peer: &str, session: &str, cost: u64, at: i64) -> PsiCharge {
+    PsiCharge {
+        peer: peer.into(),
+        session: session.into(),
+        cost,
+        limit: Some(100),
+        window_micros: 60_000_000,
+        at,
+        dry_run: false,
+    }
+}
+
+/// PSI budgets: charges add up per peer within the sliding window and a charge that does not
+/// fit is refused with the charges in the window; a dry run records nothing; a session id is
+/// refused for good once charged, whatever the peer, the budget or the time.
+pub fn psi_budget_and_replay<S: Store>(s: S) {
+    const T: i64 = 1_700_000_000_000_000;
+    const SEC: i64 = 1_000_000;
+    use PsiChargeOutcome::{Charged, Exhausted, Replayed};
+    assert_eq!(
+        s.psi_charge(&psi_charge("p1", "s1", 60, T)).unwrap(),
+        Charged
+    );
+    let dry = PsiCharge {
+        dry_run: true,
+        ..psi_charge("p1", "s2", 50, T + SEC)
+    };
+    assert_eq!(
+        s.psi_charge(&dry).unwrap(),
+        Exhausted {
+            charges: vec![(T, 60)]
+        }
+    );
+    let dry_fits = PsiCharge {
+        dry_run: true,
+        ..psi_charge("p1", "s2", 40, T + SEC)
+    };
+    assert_eq!(s.psi_charge(&dry_fits).unwrap(), Charged);
+    assert_eq!(
+        s.psi_charge(&psi_charge("p1", "s2", 40, T + 10 * SEC))
+            .unwrap(),
+        Charged,
+        "the dry runs recorded nothing"
+    );
+    assert_eq!(
+        s.psi_charge(&psi_charge("p1", "s3", 1, T + 20 * SEC))
+            .unwrap(),
+        Exhausted {
+            charges: vec![(T, 60), (T + 10 * SEC, 40)]
+        }
+    );
+    // Another peer has its own budget; the refused id was not recorded.
+    assert_eq!(
+        s.psi_charge(&psi_charge("p2", "s3", 100, T + 20 * SEC))
+            .unwrap(),
+        Charged
+    );
+    // An id charged before is a replay for any peer, at any time, even on a dry run.
+    for (peer, at) in [("p1", T + 20 * SEC), ("p3", T + 3600 * SEC)] {
+        assert_eq!(
+            s.psi_charge(&psi_charge(peer, "s1", 0, at)).unwrap(),
+            Replayed
+        );
+    }
+    let dry_replay = PsiCharge {
+        dry_run: true,
+        ..psi_charge("p3", "s2", 0, T)
+    };
+    assert_eq!(s.psi_charge(&dry_replay).unwrap(), Replayed);
+    // The window slides: at T + 60 s the first charge has left it (40 of 100 remain used).
+    assert_eq!(
+        s.psi_charge(&psi_charge("p1", "s4", 61, T + 60 * SEC))
+            .unwrap(),
+        Exhausted {
+            charges: vec![(T + 10 * SEC, 40)]
+        }
+    );
+    assert_eq!(
+        s.psi_charge(&psi_charge("p1", "s4", 60, T + 60 * SEC))
+            .unwrap(),
+        Charged
+    );
+    // Without a budget only replays are refused.
+    let unlimited = PsiCharge {
+        limit: None,
+        ..psi_charge("p1", "s5", u64::MAX / 2, T + 61 * SEC)
+    };
+    assert_eq!(s.psi_charge(&unlimited).unwrap(), Charged);
+    assert_eq!(s.psi_charge(&unlimited).unwrap(), Replayed);
 }
 
 /// Every stored version and every deletion appends one leaf, in order; entries and
@@ -1264,6 +1358,57 @@ pub fn secret_created_once<S: Store>((a, b): (S, S)) {
         .collect();
     assert!(got.iter().all(|g| *g == got[0]), "one secret: {got:?}");
     assert_eq!(handles[1].secret("node", &|| vec![99; 32]).unwrap(), got[0]);
+}
+
+/// Handles on one database charging one peer's budget at once never exceed it, and of
+/// handles racing to charge one session id (for different peers) exactly one does.
+pub fn psi_charges_shared_by_handles<S: Store>((a, b): (S, S)) {
+    const THREADS: usize = 8;
+    const TRIES: usize = 10;
+    let handles = [std::sync::Arc::new(a), std::sync::Arc::new(b)];
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(THREADS));
+    let at = crate::entries::now_micros();
+    let charged: usize = (0..THREADS)
+        .map(|t| {
+            let s = handles[t % 2].clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut charged = 0;
+                for i in 0..TRIES {
+                    let charge = psi_charge("member:1", &format!("t{t}-{i}"), 7, at);
+                    if crate::retry_conflicts(|| s.psi_charge(&charge)).unwrap()
+                        == PsiChargeOutcome::Charged
+                    {
+                        charged += 1;
+                    }
+                }
+                // Every thread also races for one shared session id, as its own peer.
+                let shared = psi_charge(&format!("member:{}", 100 + t), "shared", 1, at);
+                let won = crate::retry_conflicts(|| s.psi_charge(&shared)).unwrap();
+                (charged, won)
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .fold(0, |sum, (charged, won)| {
+            assert!(
+                matches!(won, PsiChargeOutcome::Charged | PsiChargeOutcome::Replayed),
+                "{won:?}"
+            );
+            sum + charged + 1000 * usize::from(won == PsiChargeOutcome::Charged)
+        });
+    assert_eq!(
+        charged % 1000,
+        100 / 7,
+        "exactly as many 7-item charges as fit in 100, across both handles"
+    );
+    assert_eq!(
+        charged / 1000,
+        1,
+        "one handle charged the shared session id"
+    );
 }
 
 /// Contributor keys (issue 13): a binding appends a key-binding leaf in the same transaction,

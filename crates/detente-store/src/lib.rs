@@ -27,6 +27,9 @@
 //!   index; leaves are never changed or removed. The sequencer reads them with
 //!   [`Store::log_leaves`]; receipts come from [`Store::log_object_entry`] and
 //!   [`Store::log_tombstones`].
+//! - **PSI limits** ([`Store::psi_charge`]): a member's item budget and the set of answered
+//!   session ids are in the store, charged and checked atomically, so nodes sharing a
+//!   database share them.
 //! - **Witnessing**: the witness state of an origin only moves by compare-and-set
 //!   ([`Store::witness_advance`]), so of two concurrent requests from the same state at most
 //!   one succeeds; trusted log keys, witness states and evidence are never removed.
@@ -76,6 +79,7 @@ mod flags;
 mod keys;
 pub mod migrations;
 mod peers;
+mod psi;
 pub mod rules;
 mod types;
 mod witness;
@@ -83,6 +87,7 @@ mod witness;
 pub use flags::*;
 pub use keys::*;
 pub use peers::*;
+pub use psi::*;
 pub use types::*;
 pub use witness::*;
 
@@ -253,6 +258,13 @@ pub trait Store: Send + Sync + 'static {
     fn record_psi_session(&self, record: &PsiSessionRecord) -> Result<()>;
     /// The latest `limit` audited PSI sessions, oldest first.
     fn psi_sessions(&self, limit: usize) -> Result<Vec<PsiSessionRecord>>;
+    /// Charges a PSI session to its peer's budget and records its session id, in one
+    /// transaction that serializes with every other charge of that peer on any handle of the
+    /// database ([`decide_psi_charge`] under the lock): `Replayed` if the id was recorded
+    /// before (session ids are kept for good), `Exhausted` if the peer's charges made after
+    /// [`PsiCharge::window_start`] plus the cost exceed the limit. A refusal, or a dry run,
+    /// changes nothing.
+    fn psi_charge(&self, charge: &PsiCharge) -> Result<PsiChargeOutcome>;
 
     // --- Witnessing (issue 12) ---
 

@@ -206,3 +206,209 @@ fn a_lost_database_is_503_with_retry_after() {
         "{body}"
     );
 }
+
+/// `node`'s data directory beside `first`'s, holding the admin's credentials (the admin
+/// member exists already on the shared database), and the node started on `url` with `extra`.
+fn another_node(
+    first: &std::path::Path,
+    data: &std::path::Path,
+    url: &str,
+    extra: &[&str],
+) -> Node {
+    std::fs::create_dir_all(data).unwrap();
+    std::fs::copy(
+        first.join("admin.credentials"),
+        data.join("admin.credentials"),
+    )
+    .unwrap();
+    let mut args = vec!["--database-url", url];
+    args.extend_from_slice(extra);
+    Node::start(data, &[], &args)
+}
+
+/// `detente ARGS --data DATA --database-url URL`, which must succeed; its last line of
+/// output (where a new id or secret is printed), if any.
+fn admin(data: &std::path::Path, url: &str, args: &[&str]) -> String {
+    let mut all = args.to_vec();
+    all.extend(["--data", data.to_str().unwrap(), "--database-url", url]);
+    run_ok(&all).lines().last().unwrap_or_default().to_owned()
+}
+
+/// PSI abuse limits are the database's: a querier spreading sessions over three nodes is
+/// charged once against one budget (the third node refuses once the sum exceeds it, where
+/// nodes with budgets of their own would each have taken it), and a session id answered by
+/// one node is refused as a replay by the others.
+#[test]
+fn psi_budget_and_replays_are_shared_by_nodes_on_one_database() {
+    let pg = TestPg::start().unwrap();
+    let url = pg.fresh_database().unwrap();
+    let dir = support::tempdir();
+    let budget = ["--psi-budget-items", "60", "--psi-budget-window", "3600"];
+    let data: Vec<std::path::PathBuf> = (1..=3).map(|i| dir.path().join(format!("n{i}"))).collect();
+    let mut args = vec!["--database-url", url.as_str()];
+    args.extend(budget);
+    let first = Node::start(&data[0], &[], &args);
+    let nodes = [
+        first,
+        another_node(&data[0], &data[1], &url, &budget),
+        another_node(&data[0], &data[2], &url, &budget),
+    ];
+    let coll = admin(&data[0], &url, &["collection", "add", "--title", "intel"]);
+    // The answerer's set: 5 values.
+    nodes[0].push(
+        &dir.path().join("b.json"),
+        &coll,
+        &(0..5).map(indicator).collect::<Vec<_>>(),
+        &[],
+    );
+    let peer = admin(
+        &data[0],
+        &url,
+        &["member", "add", "peer", "--role", "reader"],
+    );
+    admin(
+        &data[0],
+        &url,
+        &["collection", "grant", &coll, "peer", "psi"],
+    );
+    // Each session costs 20 querier items + 5 = 25 of the 60.
+    let items = dir.path().join("items.txt");
+    let values: Vec<String> = (0..20).map(|n| format!("evil{n}.example")).collect();
+    std::fs::write(&items, values.join("\n")).unwrap();
+    let query = |node: &Node| {
+        detente(
+            &[
+                "psi",
+                "query",
+                "--peer",
+                &node.url,
+                "--collection",
+                &coll,
+                "--items",
+                items.to_str().unwrap(),
+                "--count-only",
+                "--user",
+                "peer",
+            ],
+            &[("DETENTE_SECRET", &peer)],
+        )
+    };
+    assert_eq!(ok(query(&nodes[0])).trim(), "5");
+    assert_eq!(ok(query(&nodes[1])).trim(), "5");
+    let out = query(&nodes[2]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("HTTP 429") && err.contains("50 of 60"),
+        "the third node charged the same budget: {err}"
+    );
+    // Raw sessions with chosen ids and no querier items cost 5 each.
+    let send = |node: &Node, id: u8| {
+        let body = detente_psi::Request {
+            header: detente_psi::RequestHeader {
+                session: detente_psi::SessionId([id; 16]),
+                mode: detente_psi::Mode::CountOnly,
+                count: 0,
+            },
+            points: Vec::new(),
+        }
+        .encode();
+        agent()
+            .post(format!("{}/psi/v1/collections/{coll}/session", node.url))
+            .header("Authorization", basic(&format!("peer:{peer}")))
+            .send(&body[..])
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(send(&nodes[0], 1), 200, "55 of 60");
+    assert_eq!(
+        send(&nodes[1], 1),
+        409,
+        "answered by node 1: a replay on node 2"
+    );
+    assert_eq!(send(&nodes[2], 1), 409, "and on node 3");
+    assert_eq!(
+        send(&nodes[2], 2),
+        200,
+        "60 of 60: the replays cost nothing"
+    );
+    assert_eq!(send(&nodes[1], 3), 429, "65 of 60");
+    // Another member's budget is its own, on any node.
+    let other = admin(
+        &data[0],
+        &url,
+        &["member", "add", "other", "--role", "reader"],
+    );
+    admin(
+        &data[0],
+        &url,
+        &["collection", "grant", &coll, "other", "psi"],
+    );
+    let out = detente(
+        &[
+            "psi",
+            "query",
+            "--peer",
+            &nodes[2].url,
+            "--collection",
+            &coll,
+            "--items",
+            items.to_str().unwrap(),
+            "--count-only",
+            "--user",
+            "other",
+        ],
+        &[("DETENTE_SECRET", &other)],
+    );
+    assert_eq!(ok(out).trim(), "5");
+}
+
+/// The credential cache of every node follows the database: a member whose secret is
+/// rotated, whose token is revoked, whose grant is withdrawn or who is disabled through the
+/// CLI on the shared database is refused by a node that had just authenticated it, on its
+/// next request.
+#[test]
+fn credential_changes_reach_every_node_at_once() {
+    let pg = TestPg::start().unwrap();
+    let url = pg.fresh_database().unwrap();
+    let dir = support::tempdir();
+    let (d1, d2) = (dir.path().join("one"), dir.path().join("two"));
+    let node1 = Node::start(&d1, &[], &["--database-url", &url]);
+    let node2 = another_node(&d1, &d2, &url, &[]);
+    let coll = admin(&d1, &url, &["collection", "add", "--title", "c"]);
+    let old = admin(&d1, &url, &["member", "add", "alice", "--role", "reader"]);
+    admin(&d1, &url, &["collection", "grant", &coll, "alice", "read"]);
+    let token = admin(&d1, &url, &["token", "issue", "alice"]);
+    let status = |node: &Node, auth: &str| {
+        agent()
+            .get(format!("{}/api/collections/{coll}/objects/", node.url))
+            .header("Accept", TAXII)
+            .header("Authorization", auth)
+            .call()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let by_secret = |s: &str| basic(&format!("alice:{s}"));
+    let bearer = format!("Bearer {token}");
+    // Both nodes have the member's credentials cached.
+    for node in [&node1, &node2] {
+        assert_eq!(status(node, &by_secret(&old)), 200);
+        assert_eq!(status(node, &bearer), 200);
+    }
+    let new = admin(&d1, &url, &["member", "rotate", "alice"]);
+    for node in [&node2, &node1] {
+        assert_eq!(status(node, &by_secret(&old)), 401, "the old secret");
+        assert_eq!(status(node, &by_secret(&new)), 200, "the new secret");
+    }
+    admin(&d2, &url, &["token", "revoke", &token]);
+    assert_eq!(status(&node1, &bearer), 401, "a revoked token");
+    admin(&d1, &url, &["collection", "revoke", &coll, "alice"]);
+    assert_eq!(status(&node2, &by_secret(&new)), 404, "a withdrawn grant");
+    admin(&d1, &url, &["collection", "grant", &coll, "alice", "read"]);
+    assert_eq!(status(&node2, &by_secret(&new)), 200);
+    admin(&d1, &url, &["member", "disable", "alice"]);
+    for node in [&node2, &node1] {
+        assert_eq!(status(node, &by_secret(&new)), 401, "a disabled member");
+    }
+}
