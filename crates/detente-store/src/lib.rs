@@ -73,6 +73,7 @@ mod flags;
 mod keys;
 pub mod migrations;
 mod peers;
+pub mod published;
 pub mod rules;
 mod types;
 mod witness;
