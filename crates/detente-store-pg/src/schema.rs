@@ -23,6 +23,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 4,
         sql: include_str!("../migrations/0004_flags.sql"),
     },
+    Migration {
+        version: 5,
+        sql: include_str!("../migrations/0005_published_log.sql"),
+    },
 ];
 
 /// Key of the transaction-level advisory lock that serializes migrations across nodes
