@@ -1,9 +1,8 @@
 //! Inclusion and consistency proofs served from the published tiles.
 
-use std::fs;
-use std::io;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+
+use detente_store::published::{LogStorage, LogStorageError};
 
 use detente_tlog::proof::{ProveError, prove_consistency, prove_inclusion};
 use detente_tlog::tile::{TileHashReader, TileReadError, TileSource};
@@ -42,24 +41,38 @@ pub enum ProofError {
     /// A published tile could not be read or is malformed.
     #[error("reading published tiles: {0}")]
     Tiles(String),
+    /// The log storage cannot be reached now.
+    #[error("the published log cannot be read now: {0}")]
+    Unavailable(String),
 }
 
-/// Reads hash tiles from the published directory.
-struct DirTiles(PathBuf);
+/// Why a tile could not be read from storage.
+#[derive(Debug, thiserror::Error)]
+enum TileFetchError {
+    #[error("{0} is not published")]
+    Missing(String),
+    #[error(transparent)]
+    Storage(#[from] LogStorageError),
+}
 
-impl TileSource for DirTiles {
-    type Error = io::Error;
+/// Reads hash tiles from the log storage.
+struct StorageTiles(Arc<dyn LogStorage>);
 
-    fn read_tile(&mut self, tile: TileId) -> Result<Vec<u8>, io::Error> {
-        fs::read(self.0.join(tile.path()))
+impl TileSource for StorageTiles {
+    type Error = TileFetchError;
+
+    fn read_tile(&mut self, tile: TileId) -> Result<Vec<u8>, TileFetchError> {
+        let path = tile.path();
+        self.0.tile(&path)?.ok_or(TileFetchError::Missing(path))
     }
 }
 
 /// Makes proofs against the latest published checkpoint, keeping tiles and their inner
 /// subtree hashes cached so a proof costs a few hash operations.
 pub struct Prover {
+    storage: Arc<dyn LogStorage>,
     published: Arc<Published>,
-    reader: Mutex<TileHashReader<DirTiles>>,
+    reader: Mutex<TileHashReader<StorageTiles>>,
 }
 
 fn tiles_error<E: std::error::Error>(e: ProveError<TileReadError<E>>) -> ProofError {
@@ -67,27 +80,42 @@ fn tiles_error<E: std::error::Error>(e: ProveError<TileReadError<E>>) -> ProofEr
 }
 
 impl Prover {
-    /// A prover over the log published in `dir`, following `published`.
-    pub fn new(dir: &Path, published: Arc<Published>) -> Self {
+    /// A prover over the log published in `storage`, sharing `published` with the process's
+    /// sequencer.
+    pub fn new(storage: Arc<dyn LogStorage>, published: Arc<Published>) -> Self {
         Prover {
-            published,
             reader: Mutex::new(
-                TileHashReader::new(DirTiles(dir.to_owned()), 0).with_cache_limit(CACHED_TILES),
+                TileHashReader::new(StorageTiles(storage.clone()), 0)
+                    .with_cache_limit(CACHED_TILES),
             ),
+            storage,
+            published,
         }
     }
 
-    /// The latest published checkpoint.
+    /// The latest checkpoint this process has seen (without asking the storage: for status
+    /// pages and witnesses, which may lag a little).
     pub fn latest(&self) -> Option<Arc<Latest>> {
         self.published.latest()
     }
 
-    /// Runs `f` on a reader for the tree of the latest checkpoint.
+    /// The checkpoint published in the storage now (never smaller than one this process
+    /// served before): what `/log/` serves, so that nodes sharing a storage never show a
+    /// verifier a smaller checkpoint after a larger one.
+    pub fn current(&self) -> Result<Arc<Latest>, ProofError> {
+        match self.storage.checkpoint() {
+            Ok(Some(cp)) => Ok(self.published.advance(&cp)),
+            Ok(None) => self.latest().ok_or(ProofError::NoCheckpoint),
+            Err(e) => Err(ProofError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// Runs `f` on a reader for the tree of the current checkpoint.
     fn with_reader<T>(
         &self,
-        f: impl FnOnce(&mut TileHashReader<DirTiles>, &Arc<Latest>) -> Result<T, ProofError>,
+        f: impl FnOnce(&mut TileHashReader<StorageTiles>, &Arc<Latest>) -> Result<T, ProofError>,
     ) -> Result<T, ProofError> {
-        let latest = self.latest().ok_or(ProofError::NoCheckpoint)?;
+        let latest = self.current()?;
         let mut reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
         if reader.size() != latest.size {
             reader.set_size(latest.size);
@@ -95,7 +123,7 @@ impl Prover {
         f(&mut reader, &latest)
     }
 
-    /// The inclusion proof of entry `index` in the latest checkpoint's tree, with that
+    /// The inclusion proof of entry `index` in the current checkpoint's tree, with that
     /// checkpoint.
     pub fn inclusion(&self, index: u64) -> Result<(Arc<Latest>, Vec<Hash>), ProofError> {
         self.with_reader(|r, latest| {
@@ -110,7 +138,7 @@ impl Prover {
         })
     }
 
-    /// The consistency proof from tree size `from` to `to` (both at most the published size).
+    /// The consistency proof from tree size `from` to `to` (both at most the current size).
     pub fn consistency(&self, from: u64, to: u64) -> Result<Vec<Hash>, ProofError> {
         self.with_reader(|r, latest| {
             if from > to || to > latest.size {

@@ -1,6 +1,8 @@
 //! Sequencing store leaves into tiles and checkpoints, across restarts.
 
-use detente_sequencer::{ProofError, Prover, Sequencer, checkpoint_root, read_published};
+use detente_sequencer::{
+    FsLogStorage, ProofError, Prover, Sequencer, checkpoint_root, read_published,
+};
 use detente_store::conformance::{self, COLL};
 use detente_store::{IngestBatch, NewObject, Store, TlpRank};
 use detente_store_sqlite::SqliteStore;
@@ -50,11 +52,23 @@ fn publishes_and_resumes() {
     assert_eq!(q.step(&s).unwrap(), Some(310));
     let leaves = s.log_leaves(0, 1000).unwrap();
     let hashes: Vec<_> = leaves.iter().map(|l| leaf_hash(l)).collect();
-    assert_eq!(checkpoint_root(&log).unwrap(), (310, subtree_root(&hashes)));
-    assert!(read_published(&log, "tile/0/000").unwrap().immutable);
-    assert!(read_published(&log, "tile/entries/001.p/54").is_some());
-    assert!(read_published(&log, "tile/0/../../db.sqlite").is_none());
-    assert!(!read_published(&log, "checkpoint").unwrap().immutable);
+    let fs = FsLogStorage::open(&log).unwrap();
+    assert_eq!(checkpoint_root(&fs).unwrap(), (310, subtree_root(&hashes)));
+    assert_eq!(
+        read_published(&fs, "tile/0/000").unwrap().unwrap().len(),
+        8192
+    );
+    assert!(
+        read_published(&fs, "tile/entries/001.p/54")
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        read_published(&fs, "tile/0/../../db.sqlite")
+            .unwrap()
+            .is_none()
+    );
+    assert!(read_published(&fs, "checkpoint").unwrap().is_none());
 }
 
 #[test]
@@ -63,13 +77,13 @@ fn proves_from_published_tiles_as_the_log_grows() {
     let s = store(dir.path());
     let log = dir.path().join("log");
     let mut q = Sequencer::open(&log, "example.test/log", &[7u8; 32]).unwrap();
-    let prover = Prover::new(&log, q.published());
+    let prover = Prover::new(q.storage(), q.published());
     assert!(matches!(prover.inclusion(0), Err(ProofError::NoCheckpoint)));
     let mut roots = vec![];
     for (from, n) in [(0, 1), (1, 255), (256, 1), (257, 600), (857, 70_000)] {
         ingest(&s, from, n);
         while q.step(&s).unwrap().is_some() {}
-        let (size, root) = checkpoint_root(&log).unwrap();
+        let (size, root) = checkpoint_root(&*q.storage()).unwrap();
         assert_eq!(size, (from + n) as u64);
         roots.push((size, root));
     }

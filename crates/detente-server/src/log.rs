@@ -6,7 +6,6 @@
 //! may read; every other case, including a collection the caller cannot read, gets the same
 //! 404, so the endpoint tells a non-reader nothing.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
@@ -14,6 +13,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use detente_logentry::receipt::{Entry, Receipt, encode};
 use detente_sequencer::{ProofError, Prover};
+use detente_store::published::LogStorage;
 use detente_store::{ObjectQuery, Store, StoreError, VersionMatch};
 use detente_taxii::time::parse_micros;
 use serde::Serialize;
@@ -25,9 +25,9 @@ use crate::error::ApiError;
 /// Where the published log lives and how proofs are made.
 #[derive(Clone)]
 pub struct LogService {
-    /// Directory of the published tiles and checkpoint.
-    pub dir: PathBuf,
-    /// Proofs against the latest checkpoint.
+    /// Where the published tiles and checkpoint are (a directory, or the nodes' database).
+    pub storage: Arc<dyn LogStorage>,
+    /// The current checkpoint, and proofs against it.
     pub prover: Arc<Prover>,
     /// The log's verifier key (`name+hex+base64`), shown on the status page.
     pub verifier_key: String,
@@ -76,10 +76,13 @@ async fn route<S: Store>(
 ) -> Result<Response, ApiError> {
     let query = req.uri().query().unwrap_or("");
     if path == "checkpoint" {
-        let latest = log
-            .prover
-            .latest()
-            .ok_or_else(|| ApiError::NotFound("no checkpoint yet".into()))?;
+        // The checkpoint is read from the log storage (with PostgreSQL, a query: blocking).
+        let l = log.clone();
+        let latest = crate::handlers::blocking(app, move |_| match l.prover.current() {
+            Err(ProofError::NoCheckpoint) => Err(ApiError::NotFound("no checkpoint yet".into())),
+            other => other.map_err(proof_error),
+        })
+        .await?;
         return Ok(body(
             "text/plain; charset=utf-8",
             "no-cache",
@@ -87,7 +90,8 @@ async fn route<S: Store>(
         ));
     }
     if path == "consistency" {
-        return consistency(log, query);
+        let (l, q) = (log.clone(), query.to_owned());
+        return crate::handlers::blocking(app, move |_| consistency(&l, &q)).await;
     }
     if path == "keys" {
         let authz = req
@@ -112,27 +116,37 @@ async fn route<S: Store>(
         let authz = req
             .headers()
             .get(header::AUTHORIZATION)
-            .map(|v| v.as_bytes());
-        // A receipt is a few indexed point reads (microseconds, never waiting on a writer in
-        // WAL mode), so they run in place: handing them to a blocking thread cost a third of
-        // the throughput in bench/tlog.sh.
-        let a = &**app;
-        let p = a.auth.authenticate(&*a.store, authz)?;
-        let r = receipt(a, log, &p, cid, oid, query)?;
+            .map(|v| v.as_bytes().to_vec());
+        // A receipt is a few indexed point reads; `blocking` runs them in place on the
+        // multi-threaded runtime (handing them to another thread cost a third of the
+        // throughput in bench/tlog.sh), which PostgreSQL's blocking client also needs.
+        let (l, cid, oid, q) = (
+            log.clone(),
+            cid.to_owned(),
+            oid.to_owned(),
+            query.to_owned(),
+        );
+        let r = crate::handlers::blocking(app, move |a| {
+            let p = a.auth.authenticate(&*a.store, authz.as_deref())?;
+            receipt(a, &l, &p, &cid, &oid, &q)
+        })
+        .await?;
         return json("private, no-store", &r);
     }
-    let dir = log.dir.clone();
+    let storage = log.storage.clone();
     let path = path.to_owned();
-    let found = tokio::task::spawn_blocking(move || detente_sequencer::read_published(&dir, &path))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let found =
+        tokio::task::spawn_blocking(move || detente_sequencer::read_published(&*storage, &path))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
     match found {
-        Some(r) => Ok(body(
+        Ok(Some(tile)) => Ok(body(
             "application/octet-stream",
             "public, max-age=31536000, immutable",
-            r.body,
+            tile,
         )),
-        None => Err(ApiError::NotFound("no such log resource".into())),
+        Ok(None) => Err(ApiError::NotFound("no such log resource".into())),
+        Err(e) => Err(storage_error(e)),
     }
 }
 
@@ -166,12 +180,7 @@ fn consistency(log: &LogService, query: &str) -> Result<Response, ApiError> {
         .ok_or_else(|| ApiError::BadRequest("`from` (a tree size) is required".into()))?;
     let to = match size_param(query, "to")? {
         Some(t) => t,
-        None => {
-            log.prover
-                .latest()
-                .ok_or_else(|| ApiError::NotFound("no checkpoint yet".into()))?
-                .size
-        }
+        None => log.prover.current().map_err(proof_error)?.size,
     };
     let proof = log.prover.consistency(from, to).map_err(proof_error)?;
     json(
@@ -187,11 +196,19 @@ fn consistency(log: &LogService, query: &str) -> Result<Response, ApiError> {
 /// The API error for a proof that cannot be made (503 while not yet sequenced).
 pub(crate) fn proof_error(e: ProofError) -> ApiError {
     match e {
-        ProofError::NoCheckpoint | ProofError::NotYetSequenced { .. } => {
-            ApiError::Unavailable(format!("{e}; retry shortly"))
-        }
+        ProofError::NoCheckpoint
+        | ProofError::NotYetSequenced { .. }
+        | ProofError::Unavailable(_) => ApiError::Unavailable(format!("{e}; retry shortly")),
         ProofError::BadRange { .. } => ApiError::BadRequest(e.to_string()),
         ProofError::Tiles(_) => ApiError::Internal(e.to_string()),
+    }
+}
+
+/// The API error for a log storage failure: 503 when the database may come back.
+fn storage_error(e: detente_store::published::LogStorageError) -> ApiError {
+    match e {
+        detente_store::published::LogStorageError::Store(s) => s.into(),
+        other => ApiError::Internal(other.to_string()),
     }
 }
 

@@ -43,7 +43,7 @@ fn start() -> Node {
     store.grant(COLL, "bob", Access::Read).unwrap();
     store.grant(OTHER, "carol", Access::Read).unwrap();
     let (sequencer, log) = common::log(dir.path(), ORIGIN, 3);
-    let log_dir = log.dir.clone();
+    let log_dir = dir.path().join("log");
     let store = Arc::new(store);
     let config = Config {
         log: Some(log),

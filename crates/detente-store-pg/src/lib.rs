@@ -35,6 +35,11 @@
 //! then stores its objects through the same `ingest_tx` as
 //! [`Store::ingest`](detente_store::Store::ingest), all in one transaction.
 //!
+//! **The published log** (tiles, checkpoint, sequencer lease) is in the database too
+//! (`src/published.rs`, implementing
+//! [`LogStorage`](detente_store::published::LogStorage)), so every node serves one log and
+//! one sequencer at a time publishes it, fenced by the lease's epoch.
+//!
 //! **Errors.** Serialization failures and deadlocks become
 //! [`StoreError::Conflict`](detente_store::StoreError::Conflict) (retried by the caller);
 //! a lost connection, a server shutting down or in recovery, a read-only server (a replica
@@ -45,6 +50,7 @@ mod error;
 mod flags;
 mod keys;
 mod peers;
+mod published;
 mod query;
 mod schema;
 mod store;

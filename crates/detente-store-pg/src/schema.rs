@@ -31,6 +31,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 6,
         sql: include_str!("../migrations/0006_psi_charges.sql"),
     },
+    Migration {
+        version: 7,
+        sql: include_str!("../migrations/0007_published_log.sql"),
+    },
 ];
 
 /// Key of the transaction-level advisory lock that serializes migrations across nodes

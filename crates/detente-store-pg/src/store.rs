@@ -571,14 +571,14 @@ impl PgStore {
         Ok(store)
     }
 
-    fn conn(&self) -> Result<Conn> {
+    pub(crate) fn conn(&self) -> Result<Conn> {
         self.pool
             .get()
             .map_err(|e| unavailable(format!("no database connection: {e}")))
     }
 
     /// Runs `f` in one transaction, committed if it returns `Ok` and rolled back otherwise.
-    fn tx<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
+    pub(crate) fn tx<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut c = self.conn()?;
         let mut tx = c.transaction().map_err(pg)?;
         let out = f(&mut tx)?;
@@ -587,7 +587,7 @@ impl PgStore {
     }
 
     /// Runs `f` on a pooled connection, outside any explicit transaction.
-    fn with<T>(&self, f: impl FnOnce(&mut postgres::Client) -> Result<T>) -> Result<T> {
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut postgres::Client) -> Result<T>) -> Result<T> {
         let mut c = self.conn()?;
         f(&mut c)
     }

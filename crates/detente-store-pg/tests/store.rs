@@ -180,3 +180,13 @@ fn racing_nodes_apply_a_mirror_page_and_accept_a_checkpoint_once() {
     let log = first.peer("a").unwrap().unwrap().log.unwrap();
     assert_eq!(log.size, accepted[0]);
 }
+
+/// The published log's storage on two handles of one database (two nodes): one lease holder,
+/// epochs fencing stale writers, immutable tiles, the checkpoint moved by compare-and-set.
+#[test]
+fn the_published_log_storage_conforms_on_two_handles() {
+    let pg = TestPg::start().unwrap();
+    let url = pg.fresh_database().unwrap();
+    let (a, b) = (PgStore::open(&url).unwrap(), PgStore::open(&url).unwrap());
+    conformance::log_storage(&a, &b, std::time::Duration::from_millis(500));
+}

@@ -3,6 +3,8 @@
 //! Each check takes a fresh, empty store and panics on a violation; a backend's tests call
 //! [`run_all`] with a factory of fresh stores.
 
+use std::time::Duration;
+
 use crate::rules::NOT_OWNER;
 use crate::{
     Access, ApiRootRecord, Clearance, CollectionRecord, DeleteScope, IngestBatch, IngestOutcome,
@@ -1815,4 +1817,73 @@ pub fn flag_sources_and_records<S: Store>(s: S) {
     );
     assert_eq!(got[1].tlp, TlpRank::AMBER);
     assert_eq!(s.flags(10).unwrap().len(), 3);
+}
+
+/// The [`LogStorage`](crate::published::LogStorage) contract on two handles of one storage
+/// (two nodes): one lease holder at a time, a growing epoch at takeover, writes fenced by
+/// it, immutable tiles and a checkpoint moved only by compare-and-set. `ttl` must be short
+/// (the check waits it out to let the lease expire).
+pub fn log_storage<L: crate::published::LogStorage + ?Sized>(a: &L, b: &L, ttl: Duration) {
+    use crate::published::{LogStorageError, PublishedCheckpoint};
+    assert!(a.checkpoint().unwrap().is_none());
+    assert!(a.tile("tile/0/000").unwrap().is_none());
+    let e1 = a.lease("a", ttl).unwrap().expect("a free lease is taken");
+    assert!(b.lease("b", ttl).unwrap().is_none(), "a held lease is not");
+    assert_eq!(
+        a.lease("a", ttl).unwrap(),
+        Some(e1),
+        "renewal keeps the epoch"
+    );
+    let tiles = vec![
+        ("tile/0/000.p/1".to_owned(), vec![1u8; 32]),
+        ("tile/entries/000.p/1".to_owned(), b"\x00\x01x".to_vec()),
+    ];
+    a.put_tiles(e1, &tiles).unwrap();
+    a.put_tiles(e1, &tiles).unwrap();
+    assert_eq!(b.tile("tile/0/000.p/1").unwrap(), Some(vec![1u8; 32]));
+    assert!(matches!(
+        a.put_tiles(e1, &[("tile/0/000.p/1".to_owned(), vec![2u8; 32])]),
+        Err(LogStorageError::Immutable(p)) if p == "tile/0/000.p/1"
+    ));
+    assert_eq!(b.tile("tile/0/000.p/1").unwrap(), Some(vec![1u8; 32]));
+    let cp = |size: u64, epoch: u64| PublishedCheckpoint {
+        size,
+        root: vec![u8::try_from(size % 256).unwrap_or(0); 32],
+        epoch,
+        note: format!("note {size}\n").into_bytes(),
+    };
+    let one = cp(1, e1);
+    assert!(a.swap_checkpoint(None, &one).unwrap());
+    assert!(
+        !a.swap_checkpoint(None, &cp(2, e1)).unwrap(),
+        "CAS on absence"
+    );
+    assert_eq!(b.checkpoint().unwrap(), Some(one.clone()));
+    // b waits the lease out and takes over with a larger epoch; a is fenced from then on.
+    std::thread::sleep(ttl + Duration::from_millis(200));
+    let e2 = b
+        .lease("b", ttl)
+        .unwrap()
+        .expect("an expired lease is taken over");
+    assert!(e2 > e1, "epoch {e2} after {e1}");
+    assert!(a.lease("a", ttl).unwrap().is_none());
+    assert!(matches!(
+        a.put_tiles(e1, &[("tile/0/000.p/2".to_owned(), vec![3u8; 64])]),
+        Err(LogStorageError::Fenced(e)) if e == e1
+    ));
+    assert!(b.tile("tile/0/000.p/2").unwrap().is_none());
+    assert!(matches!(
+        a.swap_checkpoint(Some(&one), &cp(2, e1)),
+        Err(LogStorageError::Fenced(_))
+    ));
+    assert_eq!(b.checkpoint().unwrap(), Some(one.clone()));
+    // The new holder swaps from what it read; a stale expectation (wrong epoch) is refused.
+    let stale = PublishedCheckpoint {
+        epoch: e2,
+        ..one.clone()
+    };
+    assert!(!b.swap_checkpoint(Some(&stale), &cp(2, e2)).unwrap());
+    let two = cp(2, e2);
+    assert!(b.swap_checkpoint(Some(&one), &two).unwrap());
+    assert_eq!(a.checkpoint().unwrap(), Some(two));
 }

@@ -80,6 +80,7 @@ mod keys;
 pub mod migrations;
 mod peers;
 mod psi;
+pub mod published;
 pub mod rules;
 mod types;
 mod witness;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Args as ClapArgs;
 
-use crate::serve::{DataArgs, log_origin, node_seed};
+use crate::serve::{DataArgs, node_identity};
 
 /// Print the transparency log's verifier key, alone on the last line.
 #[derive(ClapArgs, Debug)]
@@ -15,10 +15,6 @@ pub struct Args {
 
 /// Runs `detente log-key`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let origin = log_origin(&args.data.dir)?;
-    let seed = node_seed(&args.data.dir)?;
-    let signer = detente_tlog::NoteSigner::from_seed(&origin, &seed)
-        .map_err(|e| anyhow::anyhow!("couldn't derive the log key: {e}"))?;
-    println!("{}", signer.verifier());
+    println!("{}", node_identity(&args.data)?.log_vkey()?);
     Ok(ExitCode::SUCCESS)
 }

@@ -9,8 +9,10 @@
 //! `checkpoint`, `tile/...`).
 //!
 //! With `--database-url postgres://…` (or `DETENTE_DATABASE_URL`) the store is that
-//! PostgreSQL database instead of `detente.sqlite`; the other files stay in the data
-//! directory.
+//! PostgreSQL database instead of `detente.sqlite`, and so is the published log (tiles,
+//! checkpoint, sequencer lease) with its origin, signing key and witness key, shared by every
+//! node on the database (`docs/node.md`, "One log, many nodes"); the data directory keeps the
+//! admin credentials file.
 
 use std::fs;
 use std::io::Write;
@@ -22,7 +24,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args as ClapArgs;
+use detente_sequencer::FsLogStorage;
 use detente_server::{Config, Metrics, credentials};
+use detente_store::published::LogStorage;
 use detente_store::{ApiRootRecord, Clearance, NewMember, Role, Store};
 use detente_store_pg::PgStore;
 use detente_store_sqlite::SqliteStore;
@@ -168,7 +172,7 @@ fn connection_cap(wanted: Option<usize>) -> anyhow::Result<usize> {
 }
 
 /// Reads the node's Ed25519 seed from the data directory.
-pub fn node_seed(dir: &Path) -> anyhow::Result<[u8; 32]> {
+fn node_seed(dir: &Path) -> anyhow::Result<[u8; 32]> {
     read_seed(&dir.join(IDENTITY_FILE))
 }
 
@@ -201,13 +205,94 @@ fn ensure_seed(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The node's witness cosigner, named `<log origin>/witness`; its key is created on first use.
-pub fn witness_cosigner(dir: &Path) -> anyhow::Result<detente_tlog::Cosigner> {
-    let origin = log_origin(dir)?;
-    let path = dir.join(WITNESS_KEY_FILE);
-    ensure_seed(&path)?;
-    detente_tlog::Cosigner::from_seed(&format!("{origin}/witness"), &read_seed(&path)?)
-        .map_err(|e| anyhow::anyhow!("couldn't derive the witness key: {e}"))
+/// What signs for the node: the transparency log's origin and key, and the witness's key.
+pub struct LogIdentity {
+    /// The log's origin line.
+    pub origin: String,
+    /// The log's Ed25519 signing seed.
+    pub seed: [u8; 32],
+    /// The witness's cosigning seed (separate from the log key).
+    pub witness_seed: [u8; 32],
+}
+
+impl LogIdentity {
+    /// The node's witness cosigner, named `<log origin>/witness`.
+    pub fn cosigner(&self) -> anyhow::Result<detente_tlog::Cosigner> {
+        detente_tlog::Cosigner::from_seed(&format!("{}/witness", self.origin), &self.witness_seed)
+            .map_err(|e| anyhow::anyhow!("couldn't derive the witness key: {e}"))
+    }
+
+    /// The log's verifier key line.
+    pub fn log_vkey(&self) -> anyhow::Result<String> {
+        let signer = detente_tlog::NoteSigner::from_seed(&self.origin, &self.seed)
+            .map_err(|e| anyhow::anyhow!("couldn't derive the log key: {e}"))?;
+        Ok(signer.verifier().to_string())
+    }
+}
+
+/// The identity of an existing node (`detente log-key`, `detente witness key`): its data
+/// directory's files, or with `--database-url` the ones the database holds for every node.
+pub fn node_identity(data: &DataArgs) -> anyhow::Result<LogIdentity> {
+    match &data.database_url {
+        Some(url) => shared_identity(&open_pg(url)?, &data.dir, None),
+        None => {
+            let path = data.dir.join(WITNESS_KEY_FILE);
+            ensure_seed(&path)?;
+            Ok(LogIdentity {
+                origin: log_origin(&data.dir)?,
+                seed: node_seed(&data.dir)?,
+                witness_seed: read_seed(&path)?,
+            })
+        }
+    }
+}
+
+/// The identity every node on one database shares, fixed in the database by the first node
+/// (or admin command) to ask, from its data directory's files where it has them, so an
+/// existing node's log keeps its key. A `wanted` origin must be the fixed one.
+fn shared_identity(
+    store: &dyn Store,
+    dir: &Path,
+    wanted: Option<&str>,
+) -> anyhow::Result<LogIdentity> {
+    let local_seed = |file: &str| -> anyhow::Result<[u8; 32]> {
+        let path = dir.join(file);
+        if path.exists() {
+            return read_seed(&path);
+        }
+        let mut seed = [0u8; 32];
+        getrandom::getrandom(&mut seed).context("couldn't get randomness for a key")?;
+        Ok(seed)
+    };
+    let shared_seed = |name: &str, init: [u8; 32]| -> anyhow::Result<[u8; 32]> {
+        let v = store
+            .secret(name, &|| init.to_vec())
+            .with_context(|| format!("couldn't read the shared {name}"))?;
+        v.try_into()
+            .map_err(|_| anyhow::anyhow!("the database's {name} is not 32 bytes"))
+    };
+    let local_origin = match wanted {
+        Some(w) => w.to_owned(),
+        None if dir.join(ORIGIN_FILE).exists() => log_origin(dir)?,
+        None => default_origin(),
+    };
+    if !detente_tlog::note::is_valid_name(&local_origin) {
+        bail!("log origin {local_origin:?} is not a valid note name (no spaces or '+')");
+    }
+    let origin = store
+        .secret("log-origin", &|| local_origin.clone().into_bytes())
+        .context("couldn't read the shared log origin")?;
+    let origin = String::from_utf8(origin).context("the database's log origin is not UTF-8")?;
+    if let Some(w) = wanted
+        && w != origin
+    {
+        bail!("this database's log origin is {origin:?}; it cannot change to {w:?}");
+    }
+    Ok(LogIdentity {
+        origin,
+        seed: shared_seed("log-seed", local_seed(IDENTITY_FILE)?)?,
+        witness_seed: shared_seed("witness-seed", local_seed(WITNESS_KEY_FILE)?)?,
+    })
 }
 
 /// Reads the log origin fixed in the data directory.
@@ -230,22 +315,26 @@ fn ensure_origin(dir: &Path, wanted: Option<&str>) -> anyhow::Result<String> {
         }
         return Ok(have);
     }
-    let origin = match wanted {
-        Some(o) => o.to_owned(),
-        None => {
-            let host = fs::read_to_string("/proc/sys/kernel/hostname")
-                .ok()
-                .map(|h| h.trim().to_owned())
-                .filter(|h| !h.is_empty())
-                .unwrap_or_else(|| "localhost".to_owned());
-            format!("{host}/detente")
-        }
-    };
+    let origin = wanted.map_or_else(default_origin, str::to_owned);
     if !detente_tlog::note::is_valid_name(&origin) {
         bail!("log origin {origin:?} is not a valid note name (no spaces or '+')");
     }
     write_private(&path, format!("{origin}\n").as_bytes())?;
     Ok(origin)
+}
+
+/// The machine's host name (`localhost` if unknown).
+fn host_name() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// `<host name>/detente`, the origin of a log created without `--origin`.
+fn default_origin() -> String {
+    format!("{}/detente", host_name())
 }
 
 /// Writes a file only its owner can read.
@@ -394,18 +483,46 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     initialise_dir(&args.data.dir)?;
     match &args.data.database_url {
-        Some(url) => serve_store(open_pg(url)?, args),
+        Some(url) => {
+            let store = Arc::new(open_pg(url)?);
+            let identity = shared_identity(&*store, &args.data.dir, args.origin.as_deref())?;
+            let storage: Arc<dyn LogStorage> = store.clone();
+            serve_store(store, storage, identity, args)
+        }
         None => {
             let db = args.data.dir.join(DB_FILE);
             let store = SqliteStore::open(&db)
                 .with_context(|| format!("couldn't open {}", db.display()))?;
-            serve_store(store, args)
+            ensure_origin(&args.data.dir, args.origin.as_deref())?;
+            let identity = node_identity(&args.data)?;
+            let log_dir = args.data.dir.join(LOG_DIR);
+            let storage = FsLogStorage::open(&log_dir).with_context(|| {
+                format!(
+                    "couldn't open the transparency log in {}",
+                    log_dir.display()
+                )
+            })?;
+            serve_store(Arc::new(store), Arc::new(storage), identity, args)
         }
     }
 }
 
-/// Serves `store` (a fresh one gets its API root and admin member first).
-fn serve_store<S: Store>(store: S, args: Args) -> anyhow::Result<ExitCode> {
+/// How this process is named in the sequencer lease: host, process id and a random part.
+fn lease_holder() -> anyhow::Result<String> {
+    let mut nonce = [0u8; 8];
+    getrandom::getrandom(&mut nonce).context("couldn't get randomness")?;
+    let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("{}/{}/{nonce}", host_name(), std::process::id()))
+}
+
+/// Serves `store` (a fresh one gets its API root and admin member first), publishing its
+/// log to `storage` whenever this node holds the sequencer lease.
+fn serve_store<S: Store>(
+    store: Arc<S>,
+    storage: Arc<dyn LogStorage>,
+    identity: LogIdentity,
+    args: Args,
+) -> anyhow::Result<ExitCode> {
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(c), Some(k)) => {
             let cert = fs::read(c).with_context(|| format!("couldn't read {}", c.display()))?;
@@ -414,22 +531,22 @@ fn serve_store<S: Store>(store: S, args: Args) -> anyhow::Result<ExitCode> {
         }
         _ => None,
     };
-    let admin_secret = initialise_store(&store, &args.data.dir)?;
-    let origin = ensure_origin(&args.data.dir, args.origin.as_deref())?;
-    let log_dir = args.data.dir.join(LOG_DIR);
-    let mut sequencer =
-        detente_sequencer::Sequencer::open(&log_dir, &origin, &node_seed(&args.data.dir)?)
-            .with_context(|| {
-                format!(
-                    "couldn't open the transparency log in {} (the store holds every leaf: \
-                     move that directory away and restart to republish it)",
-                    log_dir.display()
-                )
-            })?;
+    let admin_secret = initialise_store(&*store, &args.data.dir)?;
+    let mut sequencer = detente_sequencer::Sequencer::with_storage(
+        storage.clone(),
+        &identity.origin,
+        &identity.seed,
+        &lease_holder()?,
+    )
+    .context(
+        "couldn't open the transparency log (the store holds every leaf: with a data \
+         directory, move its log/ away and restart to republish it)",
+    )?;
     // Catch up with every leaf before serving, so a republished log never shows a checkpoint
-    // smaller than one it published before.
+    // smaller than one it published before (with a shared database, unless another node
+    // holds the lease and publishes).
     while sequencer
-        .step(&store)
+        .step(&*store)
         .context("couldn't publish the transparency log")?
         .is_some()
     {}
@@ -443,9 +560,8 @@ fn serve_store<S: Store>(store: S, args: Args) -> anyhow::Result<ExitCode> {
             .and_then(|()| out.flush())
             .context("couldn't print the admin secret")?;
     }
-    let store = Arc::new(store);
     let prover = Arc::new(detente_sequencer::Prover::new(
-        &log_dir,
+        storage.clone(),
         sequencer.published(),
     ));
     let witnesses = Arc::new(detente_sequencer::witnessing::Witnessing::default());
@@ -458,16 +574,27 @@ fn serve_store<S: Store>(store: S, args: Args) -> anyhow::Result<ExitCode> {
     let log = detente_server::LogService {
         prover,
         verifier_key: sequencer.verifier_key(),
-        dir: log_dir,
+        storage,
         witnesses,
     };
     {
-        // Publish new leaves at least every second: poll twice a second, and keep stepping
-        // without a pause while a backlog remains; a failed step is retried next tick.
+        // Publish new leaves at least every second: poll twice a second (renewing the lease,
+        // or waiting for it), and keep stepping without a pause while a backlog remains; a
+        // failed step is retried next tick from what is published.
         let store = store.clone();
         std::thread::spawn(move || {
+            let mut epoch = sequencer.epoch();
             loop {
-                match sequencer.step(&*store) {
+                let step = sequencer.step(&*store);
+                if sequencer.epoch() != epoch {
+                    epoch = sequencer.epoch();
+                    if epoch == 0 {
+                        tracing::info!("another node holds the sequencer lease");
+                    } else {
+                        tracing::info!(epoch, "this node holds the sequencer lease");
+                    }
+                }
+                match step {
                     Ok(Some(_)) => continue,
                     Ok(None) => {}
                     Err(e) => tracing::error!(error = %e, "transparency log step failed"),
@@ -499,7 +626,7 @@ fn serve_store<S: Store>(store: S, args: Args) -> anyhow::Result<ExitCode> {
         });
     }
     let witness = detente_server::WitnessService {
-        cosigner: witness_cosigner(&args.data.dir)?,
+        cosigner: identity.cosigner()?,
     };
     let config = Config {
         log: Some(log),

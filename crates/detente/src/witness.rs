@@ -8,7 +8,7 @@ use clap::{Args as ClapArgs, Subcommand};
 use detente_tlog::VerifierKey;
 use detente_tlog::note::KeyType;
 
-use crate::serve::{DataArgs, open_store, witness_cosigner};
+use crate::serve::{DataArgs, node_identity, open_store};
 
 /// Witness partners' logs: cosign their checkpoints only while they stay consistent.
 #[derive(ClapArgs, Debug)]
@@ -47,7 +47,7 @@ enum Cmd {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Cmd::Key { data } => {
-            println!("{}", witness_cosigner(&data.dir)?.verifier());
+            println!("{}", node_identity(&data)?.cosigner()?.verifier());
         }
         Cmd::Trust { vkey, origin, data } => {
             let key = VerifierKey::parse(&vkey)

@@ -85,8 +85,8 @@ pub fn log(dir: &Path, origin: &str, seed: u8) -> (Sequencer, LogService) {
     let log_dir = dir.join("log");
     let sequencer = Sequencer::open(&log_dir, origin, &[seed; 32]).unwrap();
     let service = LogService {
-        dir: log_dir.clone(),
-        prover: Arc::new(Prover::new(&log_dir, sequencer.published())),
+        storage: sequencer.storage(),
+        prover: Arc::new(Prover::new(sequencer.storage(), sequencer.published())),
         verifier_key: sequencer.verifier_key(),
         witnesses: Default::default(),
     };
