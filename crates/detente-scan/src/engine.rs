@@ -1434,7 +1434,8 @@ mod tests {
                 "sos-ca-gov.com",
                 "sos.ca.gov.example",
                 "vote.org",
-                "\u{455}os.ca.gov",
+                // The Cyrillic name, as its A-label.
+                "xn--os-doc.ca.gov",
             ]
         );
     }
