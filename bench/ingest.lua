@@ -1,9 +1,14 @@
 -- wrk script: POST envelopes of `batch` new indicators (unique ids) to measure durable
 -- ingest without a Python client in the way. Usage (see bench/taxii.sh):
---   wrk -s bench/ingest.lua -H "Authorization: Basic ..." URL/objects/ -- BATCH
-local batch = 1000
+--   wrk -s bench/ingest.lua -H "Authorization: Basic ..." URL/objects/ -- BATCH [STREAM]
+-- STREAM (0-255, default 0) keeps the ids of several wrk processes run at once apart.
+-- Only 2xx answers count as acknowledged.
+-- Globals, not locals: wrk's setup() and done() reach a thread's values only through
+-- thread:set / thread:get, which see globals alone.
+batch = 1000
+stream = 0
+thread_id = 0
 local counter = 0
-local thread_id = 0
 local threads = {}
 
 function setup(thread)
@@ -13,7 +18,8 @@ end
 
 function init(args)
   batch = tonumber(args[1] or "1000")
-  math.randomseed(os.time() + thread_id * 7919)
+  stream = tonumber(args[2] or "0")
+  math.randomseed(os.time() + thread_id * 7919 + stream * 104729)
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/taxii+json;version=2.1"
   wrk.headers["Accept"] = "application/taxii+json;version=2.1"
@@ -21,7 +27,7 @@ end
 
 local function uuid()
   counter = counter + 1
-  return string.format("%08x-%04x-4%03x-8%03x-%012x", math.random(0, 0x7fffffff), thread_id,
+  return string.format("%08x-%04x-4%03x-8%03x-%012x", math.random(0, 0x7fffffff), stream * 256 + thread_id,
     math.random(0, 0xfff), math.random(0, 0xfff), counter)
 end
 
@@ -38,7 +44,11 @@ function request()
 end
 
 function done(summary, latency, requests)
-  io.write(string.format("objects/s: %.0f (%d envelopes of %d, %d non-2xx)\n",
-    summary.requests / (summary.duration / 1e6) * batch, summary.requests, batch,
-    summary.errors.status))
+  -- done() runs in wrk's main Lua state, where init() never ran: ask a thread for its batch.
+  batch = threads[1] and threads[1]:get("batch") or batch
+  local ok = summary.requests - summary.errors.status
+  io.write(string.format("objects/s: %.0f (%d envelopes of %d acknowledged, %d non-2xx)\n",
+    ok / (summary.duration / 1e6) * batch, ok, batch, summary.errors.status))
+  io.write(string.format("acknowledged_objects %d seconds %.3f\n", ok * batch,
+    summary.duration / 1e6))
 end
