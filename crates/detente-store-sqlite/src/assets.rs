@@ -7,21 +7,6 @@ use detente_store::{
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-/// The flagging migration step: run after the base schema on every open; idempotent, and it
-/// only adds tables, so data directories from before open unchanged.
-pub(crate) const FLAGS_SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS flag_warninglists (
-    key TEXT NOT NULL, coll_id TEXT NOT NULL, action TEXT NOT NULL, body TEXT NOT NULL,
-    added INTEGER NOT NULL, PRIMARY KEY (key, coll_id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS flag_assets (
-    kind TEXT NOT NULL, value TEXT NOT NULL, coll_id TEXT NOT NULL, subdomains INTEGER NOT NULL,
-    added INTEGER NOT NULL, PRIMARY KEY (kind, value, coll_id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS flags (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, coll_id TEXT NOT NULL, note_id TEXT NOT NULL,
-    indicator_id TEXT NOT NULL, indicator_version TEXT NOT NULL, contributor TEXT NOT NULL,
-    tlp INTEGER NOT NULL, matches TEXT NOT NULL, created INTEGER NOT NULL);
-";
-
 fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }

@@ -10,38 +10,6 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use crate::store::{append_leaf, backend};
 use detente_store::entries;
 
-/// The key-binding migration step, run after the base schema on every open; idempotent. It
-/// adds a table and a column with a default, so older data directories open unchanged.
-pub(crate) fn migrate(conn: &Connection) -> Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS key_bindings (
-             leaf_idx INTEGER PRIMARY KEY, member TEXT NOT NULL, vkey TEXT NOT NULL,
-             time TEXT NOT NULL, nonce BLOB NOT NULL);
-         CREATE INDEX IF NOT EXISTS key_bindings_member ON key_bindings (member, leaf_idx);
-         CREATE TABLE IF NOT EXISTS peer_key_bindings (
-             peer TEXT NOT NULL, partner_index INTEGER NOT NULL, partner_member TEXT NOT NULL,
-             vkey TEXT NOT NULL, member TEXT NOT NULL,
-             leaf_idx INTEGER REFERENCES key_bindings(leaf_idx),
-             PRIMARY KEY (peer, partner_index)) WITHOUT ROWID;",
-    )
-    .map_err(backend)?;
-    let has_column: bool = conn
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('collections')
-             WHERE name = 'require_signatures')",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(backend)?;
-    if !has_column {
-        conn.execute_batch(
-            "ALTER TABLE collections ADD COLUMN require_signatures INTEGER NOT NULL DEFAULT 0",
-        )
-        .map_err(backend)?;
-    }
-    Ok(())
-}
-
 /// The columns of a binding row `k` with the leaf and the index of its successor.
 const BINDING: &str = "SELECT k.member, k.vkey, k.time, k.nonce, k.leaf_idx, l.leaf,
      (SELECT min(n.leaf_idx) FROM key_bindings n WHERE n.member = k.member AND n.leaf_idx > k.leaf_idx)

@@ -3,7 +3,8 @@
 //! One file `detente.sqlite` in WAL mode with `synchronous=FULL`, so a committed ingest
 //! survives a crash; the WAL is checkpointed by a background thread, not inside a commit
 //! (`checkpoint.rs`). Writes go through one connection behind a mutex (SQLite has one
-//! writer anyway); reads use a pool of connections and run concurrently with writes.
+//! writer anyway); reads use a pool of connections and run concurrently with writes. The
+//! schema comes from numbered migrations (`migrations/`, applied on open by `schema.rs`).
 //!
 //! Object versions live in `objects`, keyed by their `date_added` (µs, strictly increasing
 //! across the store). The indexes cover every TAXII query:

@@ -14,28 +14,6 @@ use crate::store::{
     vis_of, vis_params,
 };
 
-/// The federation migration step: run after the base schema on every open; idempotent, and it
-/// only adds tables, so data directories from before federation open unchanged.
-pub(crate) const PEERS_SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS peers (
-    name TEXT PRIMARY KEY, url TEXT NOT NULL, log_key TEXT NOT NULL, witnesses TEXT NOT NULL,
-    quorum INTEGER NOT NULL, authorization TEXT NOT NULL, ca_cert TEXT,
-    member_id INTEGER NOT NULL REFERENCES members(id),
-    log_size INTEGER, log_root BLOB, log_note BLOB, log_frontier BLOB) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS peer_leaves (
-    peer TEXT NOT NULL, idx INTEGER NOT NULL, leaf BLOB NOT NULL,
-    PRIMARY KEY (peer, idx)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS mirrors (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, peer TEXT NOT NULL REFERENCES peers(name),
-    remote_collection TEXT NOT NULL, local_collection TEXT NOT NULL,
-    objects_after INTEGER NOT NULL DEFAULT 0, tombstones_after INTEGER NOT NULL DEFAULT -1,
-    UNIQUE (peer, remote_collection, local_collection));
-CREATE TABLE IF NOT EXISTS mirror_provenance (
-    date_added INTEGER PRIMARY KEY, peer TEXT NOT NULL, partner_index INTEGER NOT NULL,
-    partner_contributor TEXT NOT NULL, partner_date_added INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS mirror_provenance_partner ON mirror_provenance (peer, partner_index);
-";
-
 fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }

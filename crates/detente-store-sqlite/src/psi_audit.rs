@@ -88,30 +88,6 @@ pub(crate) fn latest(conn: &Connection, limit: usize) -> Result<Vec<PsiSessionRe
         .collect()
 }
 
-/// Makes the session ids answered before `psi_charges` existed (kept only in the audit table)
-/// replays, once per file; at no cost, as the budgets were then in memory.
-pub(crate) fn migrate(conn: &Connection) -> Result<()> {
-    let migrated = conn
-        .query_row(
-            "SELECT 1 FROM meta WHERE key = 'psi_charges_migrated'",
-            [],
-            |_| Ok(()),
-        )
-        .optional()
-        .map_err(backend)?
-        .is_some();
-    if migrated {
-        return Ok(());
-    }
-    conn.execute_batch(
-        "INSERT OR IGNORE INTO psi_charges (session, peer, at, cost)
-           SELECT session, '', min(time), 0 FROM psi_sessions
-           WHERE role = 'answerer' AND session <> '' GROUP BY session;
-         INSERT OR IGNORE INTO meta (key, value) VALUES ('psi_charges_migrated', 1);",
-    )
-    .map_err(backend)
-}
-
 /// [`detente_store::Store::psi_charge`]: `BEGIN IMMEDIATE` takes the file's write lock, which
 /// every handle on the file needs to charge.
 pub(crate) fn charge(conn: &mut Connection, c: &PsiCharge) -> Result<PsiChargeOutcome> {

@@ -1,97 +1,112 @@
-//! The schema, created idempotently when a store is opened.
+//! The numbered migrations of the SQLite schema and their application (the idea both backends
+//! share: `detente_store::migrations`).
 
-/// Statements run on every open; each is idempotent.
-pub const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS api_roots (
-    path TEXT PRIMARY KEY, title TEXT NOT NULL, description TEXT) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS members (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    name TEXT NOT NULL UNIQUE,
-    role TEXT NOT NULL,
-    clearance TEXT NOT NULL,
-    disabled INTEGER NOT NULL DEFAULT 0,
-    secret_hash TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tokens (
-    id TEXT PRIMARY KEY,
-    member_id INTEGER NOT NULL REFERENCES members(id),
-    secret_hash TEXT NOT NULL,
-    revoked INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS collections (
-    coll INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    api_root TEXT NOT NULL REFERENCES api_roots(path),
-    title TEXT NOT NULL,
-    description TEXT,
-    alias TEXT,
-    UNIQUE (api_root, alias));
-CREATE TABLE IF NOT EXISTS grants (
-    coll INTEGER NOT NULL REFERENCES collections(coll),
-    member_id INTEGER NOT NULL REFERENCES members(id),
-    access TEXT NOT NULL,
-    PRIMARY KEY (coll, member_id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS objects (
-    date_added INTEGER PRIMARY KEY,
-    coll INTEGER NOT NULL,
-    object_id TEXT NOT NULL,
-    object_type TEXT NOT NULL,
-    spec_version TEXT NOT NULL,
-    version TEXT,
-    version_us INTEGER NOT NULL,
-    is_first INTEGER NOT NULL,
-    is_last INTEGER NOT NULL,
-    tlp INTEGER NOT NULL,
-    contributor INTEGER NOT NULL,
-    body TEXT NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS objects_version ON objects (coll, object_id, version_us);
-DROP INDEX IF EXISTS objects_last;
-CREATE INDEX IF NOT EXISTS objects_all ON objects (coll, date_added);
-CREATE INDEX IF NOT EXISTS objects_type ON objects (coll, object_type, date_added);
-CREATE TABLE IF NOT EXISTS red_recipients (
-    date_added INTEGER NOT NULL, member TEXT NOT NULL,
-    PRIMARY KEY (date_added, member)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS statuses (
-    id TEXT PRIMARY KEY,
-    member_id INTEGER NOT NULL,
-    collection_id TEXT NOT NULL,
-    request_timestamp INTEGER NOT NULL,
-    successes TEXT NOT NULL,
-    failures TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS log_leaves (idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS log_nonces (
-    date_added INTEGER PRIMARY KEY, nonce BLOB NOT NULL, leaf_idx INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS log_tombstones (
-    leaf_idx INTEGER PRIMARY KEY,
-    date_added INTEGER NOT NULL,
-    coll_id TEXT NOT NULL,
-    object_id TEXT NOT NULL,
-    version TEXT NOT NULL,
-    member TEXT NOT NULL,
-    time TEXT NOT NULL,
-    nonce BLOB NOT NULL,
-    deleted_idx INTEGER NOT NULL,
-    tlp INTEGER NOT NULL,
-    contributor INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS log_tombstones_object ON log_tombstones (coll_id, object_id);
-CREATE TABLE IF NOT EXISTS psi_sessions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    time INTEGER NOT NULL,
-    role TEXT NOT NULL,
-    session TEXT NOT NULL,
-    peer TEXT NOT NULL,
-    collection_id TEXT NOT NULL,
-    mode TEXT NOT NULL,
-    own_items INTEGER,
-    peer_items INTEGER,
-    result_items INTEGER,
-    bytes_in INTEGER NOT NULL,
-    bytes_out INTEGER NOT NULL,
-    duration_us INTEGER NOT NULL,
-    outcome TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS psi_charges (
-    session TEXT PRIMARY KEY,
-    peer TEXT NOT NULL,
-    at INTEGER NOT NULL,
-    cost INTEGER NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS psi_charges_peer ON psi_charges (peer, at);
-";
+use detente_store::Result;
+use detente_store::migrations::{self, Migration};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use crate::store::{UNVERSIONED, backend};
+
+/// Every migration, in order (files `migrations/NNNN_*.sql`).
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: include_str!("../migrations/0001_base.sql"),
+}];
+
+/// Applies the migrations the file lacks and records the last one in `schema_version`, all in
+/// one immediate transaction: it holds the file's write lock, so handles opening the file at
+/// once apply each migration once.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    let versioned: bool = tx
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' \
+             AND name = 'schema_version')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    let current = if versioned {
+        tx.query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .optional()
+            .map_err(backend)?
+            .unwrap_or(0)
+    } else {
+        tx.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+            .map_err(backend)?;
+        let existing: bool = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' \
+                 AND name = 'meta')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        if existing {
+            adopt(&tx)?;
+            1
+        } else {
+            0
+        }
+    };
+    for m in migrations::pending(MIGRATIONS, current)? {
+        tx.execute_batch(m.sql).map_err(backend)?;
+    }
+    let latest = MIGRATIONS.last().map_or(0, |m| m.version);
+    tx.execute("DELETE FROM schema_version", [])
+        .map_err(backend)?;
+    tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [latest])
+        .map_err(backend)?;
+    tx.commit().map_err(backend)
+}
+
+/// Brings a file written before numbered migrations (whichever release made it) to version 1:
+/// migration 1 over what it has (it only creates what is missing), then what `IF NOT EXISTS`
+/// cannot do, each step skipped where the file shows it done.
+fn adopt(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    tx.execute_batch(MIGRATIONS[0].sql).map_err(backend)?;
+    let has_column: bool = tx
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('collections')
+             WHERE name = 'require_signatures')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    if !has_column {
+        tx.execute_batch(
+            "ALTER TABLE collections ADD COLUMN require_signatures INTEGER NOT NULL DEFAULT 0",
+        )
+        .map_err(backend)?;
+    }
+    let done = |key: &str| -> Result<bool> {
+        tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM meta WHERE key = ?1)",
+            [key],
+            |r| r.get(0),
+        )
+        .map_err(backend)
+    };
+    // Session ids answered before `psi_charges` existed (kept only in the audit table) become
+    // replays, at no cost: the budgets were then in memory.
+    if !done("psi_charges_migrated")? {
+        tx.execute_batch(
+            "INSERT OR IGNORE INTO psi_charges (session, peer, at, cost)
+               SELECT session, '', min(time), 0 FROM psi_sessions
+               WHERE role = 'answerer' AND session <> '' GROUP BY session",
+        )
+        .map_err(backend)?;
+    }
+    // Before per-contributor copies, a value-identified id held one copy under a fixed
+    // version key: it becomes its contributor's copy, versioned by its date_added.
+    if !done("unversioned_migrated")? {
+        tx.execute(
+            "UPDATE objects SET version_us = date_added WHERE version IS NULL AND version_us = ?1",
+            [UNVERSIONED],
+        )
+        .map_err(backend)?;
+    }
+    Ok(())
+}

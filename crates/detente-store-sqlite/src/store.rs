@@ -17,11 +17,9 @@ use rusqlite::{
     params_from_iter,
 };
 
-use crate::schema::SCHEMA;
-
 /// The version key that stores before per-contributor copies gave objects with neither
-/// `modified` nor `created` (one copy per id); [`SqliteStore::open`] migrates it.
-const UNVERSIONED: i64 = i64::MIN;
+/// `modified` nor `created` (one copy per id); opening such a file migrates it.
+pub(crate) const UNVERSIONED: i64 = i64::MIN;
 
 /// The most reader connections kept open for reuse.
 const MAX_IDLE_READERS: usize = 16;
@@ -187,42 +185,10 @@ fn version_cond(v: &VersionMatch, scope: Option<&str>, args: &mut Vec<Sql>) -> O
 impl SqliteStore {
     /// Opens (creating if needed) the store in the file at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore> {
-        let conn = open_conn(path, true, WRITER_CACHE_KIB)?;
-        conn.execute_batch(SCHEMA).map_err(backend)?;
+        let mut conn = open_conn(path, true, WRITER_CACHE_KIB)?;
         conn.pragma_update(None, "wal_autocheckpoint", crate::checkpoint::WRITER_PAGES)
             .map_err(backend)?;
-        conn.execute_batch(crate::witness::WITNESS_SCHEMA)
-            .map_err(backend)?;
-        crate::keys::migrate(&conn)?;
-        conn.execute_batch(crate::peers::PEERS_SCHEMA)
-            .map_err(backend)?;
-        conn.execute_batch(crate::assets::FLAGS_SCHEMA)
-            .map_err(backend)?;
-        crate::psi_audit::migrate(&conn)?;
-        // Stores from before per-contributor copies held one copy per value-identified id
-        // under a fixed version key: that copy becomes its contributor's, versioned by its
-        // date_added like every copy now (idempotent; nothing else changes).
-        // It scans every object row (no index serves it), so it runs once per file: at a
-        // million objects the scan made every open, and so every CLI command, take seconds.
-        let migrated: bool = conn
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'unversioned_migrated')",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(backend)?;
-        if !migrated {
-            conn.execute(
-                "UPDATE objects SET version_us = date_added WHERE version IS NULL AND version_us = ?1",
-                [UNVERSIONED],
-            )
-            .map_err(backend)?;
-            conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('unversioned_migrated', 1)",
-                [],
-            )
-            .map_err(backend)?;
-        }
+        crate::schema::migrate(&mut conn)?;
         let last_from_meta: Option<i64> = conn
             .query_row(
                 "SELECT value FROM meta WHERE key = 'last_date_added'",

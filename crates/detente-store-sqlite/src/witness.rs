@@ -4,23 +4,6 @@
 use detente_store::{LogWitness, Result, StoreError, TrustedLog, WitnessEvidence, WitnessState};
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// The witnessing migration step: run after the base schema on every open; idempotent, and it
-/// only adds tables, so data directories from before witnessing open unchanged.
-pub(crate) const WITNESS_SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS witness_trusted (
-    origin TEXT NOT NULL, vkey TEXT NOT NULL, added INTEGER NOT NULL,
-    PRIMARY KEY (origin, vkey)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS witness_state (
-    origin TEXT PRIMARY KEY, size INTEGER NOT NULL, root BLOB NOT NULL, note BLOB NOT NULL,
-    updated INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS witness_evidence (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, origin TEXT NOT NULL, cosigned BLOB NOT NULL,
-    conflicting BLOB NOT NULL, reason TEXT NOT NULL, seen INTEGER NOT NULL,
-    UNIQUE (origin, conflicting));
-CREATE TABLE IF NOT EXISTS log_witnesses (
-    vkey TEXT PRIMARY KEY, url TEXT NOT NULL, added INTEGER NOT NULL) WITHOUT ROWID;
-";
-
 fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }

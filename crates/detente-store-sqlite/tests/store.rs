@@ -270,11 +270,12 @@ fn a_data_directory_from_before_witnessing_opens_and_gains_the_witness_tables() 
     let s = setup(&dir);
     ingest_one(&s, "tool--a", "s1");
     drop(s);
-    // What a node from before witnessing left: the same file without the witness tables.
+    // What a node from before witnessing left: the same file without the witness tables (nor
+    // the schema version, which came later).
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "DROP TABLE witness_trusted; DROP TABLE witness_state; DROP TABLE witness_evidence;
-         DROP TABLE log_witnesses;",
+         DROP TABLE log_witnesses; DROP TABLE schema_version;",
     )
     .unwrap();
     drop(conn);
@@ -309,9 +310,12 @@ fn old_single_copies_become_their_contributors_copies() {
         [i64::MIN],
     )
     .unwrap();
-    // A file written before the migration existed does not say it ran.
-    c.execute("DELETE FROM meta WHERE key = 'unversioned_migrated'", [])
-        .unwrap();
+    // A file written before the migration existed does not say it ran, and has no schema
+    // version.
+    c.execute_batch(
+        "DELETE FROM meta WHERE key = 'unversioned_migrated'; DROP TABLE schema_version;",
+    )
+    .unwrap();
     drop(c);
     let s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
     let copy = |contributor| IngestBatch {
