@@ -180,14 +180,15 @@ PY
     "$(non2xx "$name-ingest")" "$byid" "$(non2xx "$name-byid")" "$l1" "$l2" >>"$RESULTS"
 }
 
-# start_node NAME [serve flags...]: a detente node in $OUT/NAME; prints its base URL.
+# start_node NAME [serve flags...]: a detente node in $OUT/NAME; sets NODE to its base URL
+# (not printed: in a command substitution the node's pid would not reach PIDS).
 start_node() {
   local name=$1; shift
   local p; p=$(port)
   "$BIN" serve --data "$OUT/$name" --listen "127.0.0.1:$p" "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" &
   PIDS+=($!)
   wait_up "http://127.0.0.1:$p/healthz"
-  echo "http://127.0.0.1:$p"
+  NODE="http://127.0.0.1:$p"
 }
 stop_nodes() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -196,7 +197,7 @@ stop_nodes() {
 }
 
 # --- (a) one node on SQLite -------------------------------------------------------------------
-U=$(start_node sqlite)
+start_node sqlite; U=$NODE
 COLL=$("$BIN" collection add --title bench --data "$OUT/sqlite" 2>/dev/null | tail -1)
 AUTH=$(b64 "$(cat "$OUT/sqlite/admin.credentials")")
 O="$U/api/collections/$COLL/objects/"
@@ -206,7 +207,7 @@ measure sqlite "$SECS" "$AUTH" sqlite_count sqlite_ids "$O" "$O" "$O"
 stop_nodes
 
 # --- (b) one node on PostgreSQL ---------------------------------------------------------------
-U=$(start_node pg1 --database-url "$PGURL/detente_one")
+start_node pg1 --database-url "$PGURL/detente_one"; U=$NODE
 COLL=$("$BIN" collection add --title bench --data "$OUT/pg1" --database-url "$PGURL/detente_one" 2>/dev/null | tail -1)
 AUTH=$(b64 "$(cat "$OUT/pg1/admin.credentials")")
 O="$U/api/collections/$COLL/objects/"
@@ -216,11 +217,11 @@ SAMPLE_DB=detente_one measure pg-1-node "$SECS" "$AUTH" one_count one_ids "$O" "
 stop_nodes
 
 # --- (c) three nodes on one PostgreSQL database -----------------------------------------------
-U1=$(start_node pg3a --database-url "$PGURL/detente_three")
+start_node pg3a --database-url "$PGURL/detente_three"; U1=$NODE
 COLL=$("$BIN" collection add --title bench --data "$OUT/pg3a" --database-url "$PGURL/detente_three" 2>/dev/null | tail -1)
 for n in pg3b pg3c; do mkdir -p "$OUT/$n" && cp "$OUT/pg3a/admin.credentials" "$OUT/$n/"; done
-U2=$(start_node pg3b --database-url "$PGURL/detente_three")
-U3=$(start_node pg3c --database-url "$PGURL/detente_three")
+start_node pg3b --database-url "$PGURL/detente_three"; U2=$NODE
+start_node pg3c --database-url "$PGURL/detente_three"; U3=$NODE
 AUTH=$(b64 "$(cat "$OUT/pg3a/admin.credentials")")
 P="/api/collections/$COLL/objects/"
 three_count() { psqlc detente_three -c "select count(*) from objects"; }
