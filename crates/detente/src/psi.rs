@@ -93,9 +93,17 @@ struct QueryArgs {
     #[arg(long, value_name = "ID", requires = "collection")]
     from_collection: Option<String>,
     /// The local node's data directory: source of --from-collection, and where the session
-    /// is audited (default with --from-collection: ./detente-data).
+    /// is audited (default with --from-collection or --database-url: ./detente-data).
     #[arg(long = "data", value_name = "DIR", env = "DETENTE_DATA")]
     data: Option<PathBuf>,
+    /// The local node's PostgreSQL store (`postgres://USER@HOST:PORT/DB`) instead of the
+    /// data directory's SQLite file: source of --from-collection and of the audit.
+    #[arg(
+        long = "database-url",
+        env = "DETENTE_DATABASE_URL",
+        value_name = "URL"
+    )]
+    database_url: Option<String>,
     /// Bearer token for the peer.
     #[arg(
         long,
@@ -243,14 +251,17 @@ struct QueryItems {
     lines: Vec<String>,
 }
 
-/// The local data directory: `--data`, or the default one when `--from-collection` needs it.
+/// The local node's store: `--data` and `--database-url`, with the default directory when
+/// `--from-collection` or `--database-url` needs one; none for a query from a file alone.
 fn local_data(args: &QueryArgs) -> Option<crate::serve::DataArgs> {
     let dir = args.data.clone().or_else(|| {
-        args.from_collection
-            .as_ref()
-            .map(|_| PathBuf::from("./detente-data"))
+        (args.from_collection.is_some() || args.database_url.is_some())
+            .then(|| PathBuf::from("./detente-data"))
     })?;
-    Some(crate::serve::DataArgs::in_dir(dir))
+    Some(crate::serve::DataArgs {
+        dir,
+        database_url: args.database_url.clone(),
+    })
 }
 
 fn query_items(args: &QueryArgs) -> anyhow::Result<QueryItems> {
@@ -406,7 +417,10 @@ fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
 fn write_audit(data: &crate::serve::DataArgs, record: &PsiSessionRecord) -> anyhow::Result<()> {
     crate::serve::open_store(data)?
         .record_psi_session(record)
-        .with_context(|| format!("writing the PSI audit row to {}", data.dir.display()))
+        .with_context(|| match data.database_url {
+            Some(_) => "writing the PSI audit row to the --database-url store".to_owned(),
+            None => format!("writing the PSI audit row to {}", data.dir.display()),
+        })
 }
 
 fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {

@@ -47,16 +47,6 @@ pub struct DataArgs {
     pub database_url: Option<String>,
 }
 
-impl DataArgs {
-    /// The default data directory with the default (SQLite) store.
-    pub fn in_dir(dir: PathBuf) -> DataArgs {
-        DataArgs {
-            dir,
-            database_url: None,
-        }
-    }
-}
-
 /// The path of the API root created on first start.
 pub const API_ROOT: &str = "/api/";
 const DB_FILE: &str = "detente.sqlite";

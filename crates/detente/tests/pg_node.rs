@@ -412,3 +412,87 @@ fn credential_changes_reach_every_node_at_once() {
         assert_eq!(status(node, &by_secret(&new)), 401, "a disabled member");
     }
 }
+
+/// `detente psi query --from-collection` on a node kept in PostgreSQL: `--database-url` is
+/// where its items come from and where the session is audited (the data directory holds no
+/// store at all).
+#[test]
+fn psi_query_from_a_collection_reads_the_postgres_store() {
+    let pg = TestPg::start().unwrap();
+    let url = pg.fresh_database().unwrap();
+    let dir = support::tempdir();
+    let (ours, theirs) = (dir.path().join("ours"), dir.path().join("theirs"));
+    // This side: a node on PostgreSQL holding evil0..evil9.
+    let local = Node::start(&ours, &[], &["--database-url", &url]);
+    let mine = admin(&ours, &url, &["collection", "add", "--title", "ours"]);
+    local.push(
+        &dir.path().join("ours.json"),
+        &mine,
+        &(0..10).map(indicator).collect::<Vec<_>>(),
+        &[],
+    );
+    assert!(!ours.join("detente.sqlite").exists());
+    // The answering node (SQLite) holds evil5..evil14.
+    let remote = Node::start(&theirs, &[], &[]);
+    let t = theirs.to_str().unwrap();
+    let coll = last_line(&run_ok(&[
+        "collection",
+        "add",
+        "--title",
+        "theirs",
+        "--data",
+        t,
+    ]));
+    remote.push(
+        &dir.path().join("theirs.json"),
+        &coll,
+        &(5..15).map(indicator).collect::<Vec<_>>(),
+        &[],
+    );
+    let secret = last_line(&run_ok(&[
+        "member", "add", "peer", "--role", "reader", "--data", t,
+    ]));
+    run_ok(&["collection", "grant", &coll, "peer", "psi", "--data", t]);
+    let found = ok(detente(
+        &[
+            "psi",
+            "query",
+            "--peer",
+            &remote.url,
+            "--collection",
+            &coll,
+            "--from-collection",
+            &mine,
+            "--data",
+            ours.to_str().unwrap(),
+            "--database-url",
+            &url,
+            "--user",
+            "peer",
+        ],
+        &[("DETENTE_SECRET", &secret)],
+    ));
+    let mut found: Vec<&str> = found.lines().collect();
+    found.sort_unstable();
+    let want: Vec<String> = (5..10).map(|n| format!("evil{n}.example")).collect();
+    assert_eq!(found, want);
+    // The querier's audit row is in the database, read by any admin command on it.
+    let audit = ok(detente(
+        &["psi", "audit", "--json"],
+        &[
+            ("DETENTE_DATABASE_URL", &url),
+            ("DETENTE_DATA", ours.to_str().unwrap()),
+        ],
+    ));
+    let rows: Value = serde_json::from_str(&audit).unwrap();
+    let querier: Vec<&Value> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["role"] == "querier")
+        .collect();
+    assert_eq!(querier.len(), 1, "{audit}");
+    assert_eq!(querier[0]["result_items"], 5, "{audit}");
+    assert_eq!(querier[0]["own_items"], 10, "{audit}");
+    assert!(!ours.join("detente.sqlite").exists());
+}
