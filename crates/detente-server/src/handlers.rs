@@ -382,16 +382,6 @@ fn version_of(o: &StoredObject) -> String {
         .unwrap_or_else(|| format_micros(o.date_added))
 }
 
-#[derive(Serialize)]
-struct ManifestOut {
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    more: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    objects: Vec<ManifestRecord>,
-}
-
 fn list<S: Store>(
     a: &App<S>,
     p: &Principal,
@@ -478,7 +468,7 @@ fn list<S: Store>(
         ),
         Kind::Manifest => json(
             StatusCode::OK,
-            &ManifestOut {
+            &detente_taxii::Manifest {
                 more: page.more,
                 next,
                 objects: page

@@ -193,6 +193,20 @@ fn parse_versions(value: &str) -> Result<VersionSelector, FilterError> {
     Ok(sel)
 }
 
+/// `s` percent-encoded for a URL path segment or query component: everything but RFC 3986's
+/// unreserved characters is escaped, so a server's decoding gives it back whatever it holds.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 impl Filter {
     /// Parses a raw query string (without `?`) for the given endpoint.
     pub fn parse(query: &str, endpoint: Endpoint) -> Result<Filter, FilterError> {
@@ -284,6 +298,64 @@ impl Filter {
         f.canonical = canonical.join("&");
         Ok(f)
     }
+
+    /// The query string (without `?`) a client sends for this filter, `next` included;
+    /// [`Filter::parse`] reads it back as the same filter. `canonical` is ignored, and so is
+    /// a `match[version]` that selects nothing. List items cannot contain `,` (TAXII's list
+    /// separator).
+    pub fn to_query(&self) -> String {
+        let mut params: Vec<(&str, String)> = Vec::new();
+        if let Some(t) = self.added_after {
+            params.push(("added_after", time::format_micros(t)));
+        }
+        if let Some(n) = self.limit {
+            params.push(("limit", n.to_string()));
+        }
+        for (name, items) in [("match[id]", &self.ids), ("match[type]", &self.types)] {
+            if !items.is_empty() {
+                params.push((name, items.join(",")));
+            }
+        }
+        let v = &self.versions;
+        if *v != VersionSelector::default() {
+            let mut items: Vec<String> = Vec::new();
+            if v.all {
+                items.push("all".to_owned());
+            } else {
+                for (on, name) in [(v.first, "first"), (v.last, "last")] {
+                    if on {
+                        items.push(name.to_owned());
+                    }
+                }
+                items.extend(v.exact.iter().map(|&t| time::format_micros(t)));
+            }
+            if !items.is_empty() {
+                params.push(("match[version]", items.join(",")));
+            }
+        }
+        if !self.spec_versions.is_empty() {
+            params.push(("match[spec_version]", self.spec_versions.join(",")));
+        }
+        if let Some(n) = &self.next {
+            params.push(("next", n.clone()));
+        }
+        let mut out = String::new();
+        for (name, value) in params {
+            if !out.is_empty() {
+                out.push('&');
+            }
+            out.push_str(&escape(name));
+            out.push('=');
+            // Items stay separated by a literal `,`; each item is escaped.
+            for (i, item) in value.split(',').enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&escape(item));
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -357,10 +429,61 @@ mod tests {
         }
     }
 
+    #[test]
+    fn to_query_is_read_back() {
+        let f = Filter {
+            added_after: Some(1_609_459_200_123_456),
+            limit: Some(7),
+            next: Some("a+b/c=".into()),
+            ids: vec!["indicator--1".into(), "x&y=z".into()],
+            types: vec!["indicator".into(), "sighting".into()],
+            versions: VersionSelector::all(),
+            spec_versions: vec!["2.1".into()],
+            canonical: String::new(),
+        };
+        let q = f.to_query();
+        assert!(q.contains("match%5Btype%5D=indicator,sighting"), "{q}");
+        let back = Filter::parse(&q, Endpoint::Objects).unwrap();
+        assert_eq!(
+            Filter {
+                canonical: String::new(),
+                ..back
+            },
+            f
+        );
+        assert_eq!(Filter::default().to_query(), "");
+    }
+
     proptest! {
         #[test]
         fn never_panics(q in "\\PC{0,80}") {
             let _ = Filter::parse(&q, Endpoint::Objects);
+        }
+
+        #[test]
+        fn to_query_round_trips(
+            after in proptest::option::of(0i64..4_000_000_000_000_000),
+            limit in proptest::option::of(1u64..100_000),
+            next in proptest::option::of("[^,]{1,12}"),
+            ids in proptest::collection::btree_set("[^,]{1,10}", 0..3),
+            first in any::<bool>(),
+            last in any::<bool>(),
+            exact in proptest::collection::btree_set(0i64..4_000_000_000_000_000, 0..2),
+        ) {
+            let versions = VersionSelector { all: false, first, last, exact: exact.into_iter().collect() };
+            let selects = first || last || !versions.exact.is_empty();
+            let f = Filter {
+                added_after: after,
+                limit,
+                next,
+                ids: ids.into_iter().collect(),
+                types: Vec::new(),
+                versions: if selects { versions } else { VersionSelector::default() },
+                spec_versions: Vec::new(),
+                canonical: String::new(),
+            };
+            let back = Filter::parse(&f.to_query(), Endpoint::Objects).unwrap();
+            prop_assert_eq!(Filter { canonical: String::new(), ..back }, f);
         }
 
         #[test]

@@ -1,7 +1,8 @@
 //! TAXII 2.1 wire types, media types, timestamps and query filters.
 //!
 //! Pure: no I/O. The server builds its responses from these types and parses its requests
-//! with [`media`] and [`filter`].
+//! with [`media`] and [`filter`]; the client (`detente-taxii-client`) reads the same types and
+//! writes its queries with [`Filter::to_query`].
 
 pub mod filter;
 pub mod media;
@@ -10,6 +11,6 @@ mod types;
 
 pub use filter::{Endpoint, Filter, FilterError, VersionSelector};
 pub use types::{
-    ApiRoot, Collection, Collections, Discovery, ErrorMessage, ManifestRecord, Status,
-    StatusDetails, Versions,
+    ApiRoot, Collection, Collections, Discovery, Envelope, ErrorMessage, Manifest, ManifestRecord,
+    Status, StatusDetails, Versions,
 };

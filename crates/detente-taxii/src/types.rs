@@ -82,6 +82,45 @@ pub struct ManifestRecord {
     pub media_type: Option<String>,
 }
 
+/// The envelope resource (section 3.7): one page of objects, or the body of a POST.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<T = serde_json::Value> {
+    /// Whether more objects are available.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub more: bool,
+    /// The cursor to the next page, when `more`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub next: Option<String>,
+    /// The objects, oldest `date_added` first.
+    #[serde(skip_serializing_if = "Vec::is_empty", default = "Vec::new")]
+    pub objects: Vec<T>,
+}
+
+impl<T> Envelope<T> {
+    /// An envelope of `objects` with no paging (what a client POSTs).
+    pub fn of(objects: Vec<T>) -> Self {
+        Envelope {
+            more: false,
+            next: None,
+            objects,
+        }
+    }
+}
+
+/// The manifest resource (section 5.3.1): one page of manifest records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Manifest {
+    /// Whether more records are available.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub more: bool,
+    /// The cursor to the next page, when `more`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub next: Option<String>,
+    /// The records, oldest `date_added` first.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub objects: Vec<ManifestRecord>,
+}
+
 /// The versions resource (section 5.8.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Versions {
@@ -175,5 +214,19 @@ mod tests {
         };
         let v = serde_json::to_value(&s).unwrap();
         assert!(v.get("successes").is_none() && v.get("failure_count").is_some());
+        assert_eq!(serde_json::to_string(&Manifest::default()).unwrap(), "{}");
+        let e: Envelope = Envelope::of(vec![]);
+        assert_eq!(serde_json::to_string(&e).unwrap(), "{}");
+    }
+
+    #[test]
+    fn envelope_reads_an_empty_page_and_paging() {
+        let e: Envelope = serde_json::from_str("{}").unwrap();
+        assert!(!e.more && e.next.is_none() && e.objects.is_empty());
+        let e: Envelope =
+            serde_json::from_str(r#"{"more":true,"next":"c1","objects":[{"id":"x"}]}"#).unwrap();
+        assert!(e.more);
+        assert_eq!(e.next.as_deref(), Some("c1"));
+        assert_eq!(e.objects[0]["id"], "x");
     }
 }

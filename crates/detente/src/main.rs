@@ -20,6 +20,7 @@ mod peer;
 mod psi;
 mod pull;
 mod push;
+mod remote;
 mod scan;
 mod serve;
 mod signatures;

@@ -10,7 +10,7 @@ use detente_server::credentials;
 use detente_store::{Clearance, NewMember, NewPeer, Role};
 
 use crate::member::valid_name;
-use crate::push::Login;
+use crate::remote::Login;
 use crate::serve::{DataArgs, open_store};
 
 /// Manage partner nodes and mirrors of their collections.
@@ -94,7 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             data,
         } => {
             valid_name(&name)?;
-            crate::push::origin(&url)?;
+            crate::remote::origin(&url)?;
             detente_tlog::VerifierKey::parse(&log_key)
                 .map_err(|e| anyhow::anyhow!("--log-key {log_key:?} is not a verifier key: {e}"))?;
             for w in &witnesses {

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args as ClapArgs;
+use detente_taxii_client::{Filter, VersionSelector};
 
-use crate::push::{Client, Remote, progress, query_escape};
+use crate::push::{Remote, progress};
 use crate::signatures::{Bindings, KeySources, Verdict};
 
 /// Pull a collection's objects into a STIX bundle.
@@ -46,14 +47,21 @@ pub struct Args {
 
 /// Runs `detente pull`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let client = Client::connect(&args.remote)?;
+    let added_after = args
+        .added_after
+        .as_deref()
+        .map(detente_taxii::time::parse_micros)
+        .transpose()
+        .context("--added-after")?;
+    let client = args.remote.connect()?;
+    let collection = &args.remote.collection;
     let bindings = if args.verify_signatures {
         let sources = KeySources {
             log_key: args.log_key.as_deref(),
             state: args.state.clone(),
             signer_keys: &args.signer_key,
         };
-        let b = Bindings::fetch(&client, client.base()?, &args.remote.login, &sources)?;
+        let b = Bindings::fetch(&client, &sources)?;
         eprintln!(
             "signatures: {} key bindings proven in the node's log, {} given",
             b.proven,
@@ -70,13 +78,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let mut query = format!("limit={}", args.page.max(1));
-    if let Some(a) = &args.added_after {
-        query.push_str(&format!("&added_after={}", query_escape(a)));
-    }
-    if args.all_versions {
-        query.push_str("&match%5Bversion%5D=all");
-    }
+    let filter = Filter {
+        limit: Some(u64::from(args.page.max(1))),
+        added_after,
+        versions: if args.all_versions {
+            VersionSelector::all()
+        } else {
+            VersionSelector::default()
+        },
+        ..Filter::default()
+    };
     let bar = progress(None, "objects");
     write!(
         out,
@@ -84,20 +95,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         uuid::Uuid::new_v4()
     )?;
     let mut count = 0u64;
-    client.each_object(&query, |o| {
+    client.each_object(collection, &filter, |o| -> anyhow::Result<()> {
         if count > 0 {
             out.write_all(b",")?;
         }
-        serde_json::to_writer(&mut out, o)?;
+        serde_json::to_writer(&mut out, &o)?;
         if let Some(b) = &bindings {
             // Only a signer some partner member shares a name with needs the provenance.
-            let contributors = match detente_sign::signature_of(o) {
+            let contributors = match detente_sign::signature_of(&o) {
                 Ok(Some(sig)) if b.has_partner_signer(&sig.signer) => {
-                    crate::signatures::mirrored_from(&client, o)?
+                    crate::signatures::mirrored_from(&client, collection, &o)?
                 }
                 _ => Vec::new(),
             };
-            bar.suspend(|| tally.add(o, b.check(o, &contributors)));
+            bar.suspend(|| tally.add(&o, b.check(&o, &contributors)));
         }
         count += 1;
         bar.set_position(count);

@@ -67,9 +67,8 @@ pub struct Args {
     /// Write a STIX 2.1 bundle of `sighting` objects (one per alerting indicator) here.
     #[arg(long, value_name = "FILE")]
     pub sightings: Option<PathBuf>,
-    /// Push the sightings to this TAXII 2.1 API root (credentials from DETENTE_TOKEN or
-    /// DETENTE_USER/DETENTE_SECRET, else the JSON file DETENTE_CREDENTIALS or
-    /// ~/.config/detente/credentials.json).
+    /// Push the sightings to this TAXII 2.1 API root (or the server URL to discover it), as
+    /// the member the login options name.
     #[arg(long, value_name = "URL", requires = "collection")]
     pub push: Option<String>,
     /// Collection id for `--push`.
@@ -106,6 +105,9 @@ pub struct Args {
     /// Log files or folders (plain or .gz); `-` is standard input.
     #[arg(required = true, value_name = "LOG")]
     pub logs: Vec<PathBuf>,
+    /// How `taxii:` sources and `--push` log in (docs/client.md); anonymous when none given.
+    #[command(flatten)]
+    pub login: crate::remote::Login,
 }
 
 /// One NDJSON hit line; field order is part of the output contract.
@@ -330,7 +332,7 @@ fn scan(args: Args) -> Result<ExitCode> {
     let mut totals = LoadTotals::default();
     let mut all = Vec::new();
     for src in &args.indicators {
-        for (name, mut loaded) in load_named(src, opts)? {
+        for (name, mut loaded) in load_named(src, &args.login, opts)? {
             totals.add(src, &loaded);
             if args.min_corroboration > 1 {
                 // Without attribution, a source file counts as one contributor.
@@ -476,9 +478,14 @@ fn scan(args: Args) -> Result<ExitCode> {
     );
 
     if args.sightings.is_some() || args.push.is_some() {
+        let node = args
+            .push
+            .as_deref()
+            .map(|url| args.login.connect_any(url))
+            .transpose()?;
         // The node we push to knows who we are; otherwise --identity or a remembered one.
-        let from_node = match (&args.identity, &args.push) {
-            (None, Some(url)) => taxii::member_identity(url)?,
+        let from_node = match (&args.identity, &node) {
+            (None, Some(client)) => taxii::member_identity(client)?,
             _ => None,
         };
         let identity = match from_node {
@@ -527,8 +534,8 @@ fn scan(args: Args) -> Result<ExitCode> {
             let text = serde_json::to_string_pretty(&bundle)?;
             std::fs::write(p, text + "\n").with_context(|| format!("writing {}", p.display()))?;
         }
-        if let (Some(url), Some(coll)) = (&args.push, &args.collection) {
-            taxii::push(url, coll, &objects)?;
+        if let (Some(client), Some(url), Some(coll)) = (&node, &args.push, &args.collection) {
+            taxii::push(client, coll, &objects)?;
             eprintln!(
                 "detente scan: pushed {} objects to {url} collection {coll}",
                 objects.len()
@@ -577,7 +584,7 @@ fn load_allowlist(
 ) -> Result<Allowlist> {
     let mut allow = Allowlist::new();
     for src in &args.allowlist {
-        for (name, loaded) in load_named(src, opts)? {
+        for (name, loaded) in load_named(src, &args.login, opts)? {
             let label = loaded
                 .warninglist
                 .as_ref()
@@ -634,9 +641,13 @@ fn report_skips(src: &str, l: &Loaded) {
 
 /// Loads one `--indicators`/`--allowlist` source: a folder yields one result per file, each
 /// with the file (or source) it came from.
-fn load_named(src: &str, opts: LoadOptions) -> Result<Vec<(String, Loaded)>> {
+fn load_named(
+    src: &str,
+    login: &crate::remote::Login,
+    opts: LoadOptions,
+) -> Result<Vec<(String, Loaded)>> {
     if let Some(rest) = src.strip_prefix("taxii:") {
-        return Ok(vec![(src.to_string(), taxii::fetch(rest, opts)?)]);
+        return Ok(vec![(src.to_string(), taxii::fetch(rest, login, opts)?)]);
     }
     let path = Path::new(src);
     if !path.is_dir() {

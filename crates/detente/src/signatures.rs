@@ -13,7 +13,7 @@ use detente_tlog_client::{Fetcher as _, HttpFetcher, Options, State, verify_log}
 use serde_json::Value;
 
 use crate::member::print_value;
-use crate::push::{Client, Login};
+use crate::remote::Client;
 use crate::verify::collection::{Checkpoints, fetch_receipt};
 
 /// Make a contributor signing key.
@@ -57,8 +57,8 @@ pub fn load_signer(path: &Path) -> anyhow::Result<NoteSigner> {
 }
 
 /// The authenticated member's name on the node (`GET /whoami`): what signatures name.
-pub fn whoami(client: &Client, base: &str) -> anyhow::Result<String> {
-    let me = client.get_json(&format!("{base}/whoami"))?;
+pub fn whoami(client: &Client) -> anyhow::Result<String> {
+    let me: Value = client.get_json(&format!("{}/whoami", client.base()))?;
     me.get("member")
         .and_then(Value::as_str)
         .map(str::to_owned)
@@ -125,12 +125,8 @@ impl Bindings {
     /// against its key and the remembered checkpoint, each binding's leaf is recomputed and
     /// its inclusion checked against a checkpoint consistent with that one. Without a log key
     /// (given or pinned), only `signer_keys` are used.
-    pub fn fetch(
-        client: &Client,
-        base: &str,
-        login: &Login,
-        sources: &KeySources<'_>,
-    ) -> anyhow::Result<Bindings> {
+    pub fn fetch(client: &Client, sources: &KeySources<'_>) -> anyhow::Result<Bindings> {
+        let base = client.base();
         let mut out = Bindings {
             by_member: HashMap::new(),
             proven: 0,
@@ -153,7 +149,7 @@ impl Bindings {
             Some(d) => d.clone(),
             None => crate::verify::default_state_dir()?,
         };
-        let fetcher = HttpFetcher::with_agent(base, login.agent()?);
+        let fetcher = HttpFetcher::with_agent(base, client.agent().clone());
         let state = State::new(&state_root, fetcher.location());
         let log_key = sources
             .log_key
@@ -288,17 +284,21 @@ impl Bindings {
 
 /// The contributors here of an object's version as the node's provenance endpoint names
 /// them: `peer:PARTNER` for each partner it was mirrored from, none if it was not mirrored.
-pub fn mirrored_from(client: &Client, object: &Value) -> anyhow::Result<Vec<String>> {
+pub fn mirrored_from(
+    client: &Client,
+    collection: &str,
+    object: &Value,
+) -> anyhow::Result<Vec<String>> {
     let id = object.get("id").and_then(Value::as_str).unwrap_or("");
     let version = ["modified", "created"]
         .iter()
         .find_map(|k| object.get(*k).and_then(Value::as_str));
     let url = format!(
         "{}objects/{}/provenance/",
-        client.collection_url,
-        crate::push::query_escape(id)
+        client.collection_url(collection),
+        detente_taxii_client::escape(id)
     );
-    let prov = client.get_json(&url)?;
+    let prov: Value = client.get_json(&url)?;
     let mut peers: Vec<String> = prov
         .get("provenance")
         .and_then(Value::as_array)

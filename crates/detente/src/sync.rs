@@ -30,7 +30,7 @@ use detente_tlog::{Checkpoint, Hash, Note, TileId, TreeBuilder, VerifierKey, Ver
 use rayon::prelude::*;
 
 use crate::peer::{identity_name, signer_binding};
-use crate::push::{Client, agent_trusting, origin};
+use crate::remote::{Client, agent_trusting, origin};
 use crate::serve::{DataArgs, open_store};
 use crate::verify::collection::fetch_receipt;
 
@@ -233,7 +233,11 @@ fn sync_peer<S: Store + ?Sized>(store: &S, peer: &PeerRecord, page: usize) -> Pe
 fn connect(peer: &PeerRecord) -> anyhow::Result<Client> {
     let agent = agent_trusting(peer.ca_cert.as_deref().map(str::as_bytes), false)?;
     // Mirrors name their collections; the client is used through its API root.
-    Client::with_agent(agent, peer.authorization.clone(), &peer.url, "")
+    Ok(Client::with_agent(
+        agent,
+        Some(peer.authorization.clone()),
+        &peer.url,
+    )?)
 }
 
 fn log_url(c: &Client, path: &str) -> anyhow::Result<String> {

@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use detente_tlog::{VerifierKey, Verifiers};
 use detente_tlog_client::{Fetcher as _, HttpFetcher, Options, State, verify_log};
 
-use crate::push::Login;
+use crate::remote::Login;
 
 /// Arguments of `detente verify`.
 #[derive(clap::Args)]
@@ -75,7 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(dir) => dir,
         None => default_state_dir()?,
     };
-    let fetcher = HttpFetcher::with_agent(&args.url, args.login.agent()?);
+    let fetcher = HttpFetcher::with_agent(&args.url, args.login.tls()?.agent());
     let state = State::new(&state_root, fetcher.location());
     let witnesses = args
         .witnesses

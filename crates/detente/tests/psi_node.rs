@@ -5,12 +5,11 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
 use detente_psi::{Mode, Request, RequestHeader, SessionId};
 use serde_json::Value;
 
-use support::{Node, agent, basic, detente, last_line, ok};
+use support::{Node, agent, basic, certificates, detente, last_line, ok};
 
 const AMBER: &str = "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82";
 const GREEN: &str = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da";
@@ -411,78 +410,6 @@ fn node_to_node_psi_sessions() {
         &[],
     ));
     assert_eq!(out.trim(), "4");
-}
-
-/// A CA and a leaf certificate for 127.0.0.1, made with the openssl command.
-fn certificates(dir: &Path) -> (String, String, String) {
-    let p = |name: &str| dir.join(name).to_str().unwrap().to_string();
-    let (ca, ca_key, cert, key, csr, ext) = (
-        p("ca.pem"),
-        p("ca.key"),
-        p("cert.pem"),
-        p("key.pem"),
-        p("leaf.csr"),
-        p("leaf.ext"),
-    );
-    std::fs::write(
-        &ext,
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let mut args = vec!["req", "-x509"];
-    args.extend(ec);
-    args.extend([
-        "-days",
-        "2",
-        "-subj",
-        "/CN=detente test CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign",
-        "-keyout",
-        &ca_key,
-        "-out",
-        &ca,
-    ]);
-    openssl(&args);
-    let mut args = vec!["req"];
-    args.extend(ec);
-    args.extend(["-subj", "/CN=127.0.0.1", "-keyout", &key, "-out", &csr]);
-    openssl(&args);
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        &csr,
-        "-CA",
-        &ca,
-        "-CAkey",
-        &ca_key,
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        &ext,
-        "-out",
-        &cert,
-    ]);
-    (ca, cert, key)
 }
 
 #[test]

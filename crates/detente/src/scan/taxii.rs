@@ -1,155 +1,63 @@
-//! TAXII 2.1 client side of `detente scan`: `taxii:` indicator sources and `--push`.
+//! TAXII 2.1 client side of `detente scan`: `taxii:` indicator sources and `--push`, through
+//! `detente-taxii-client` with the scan's `--user`/`--token`/`--credentials`/`--ca-cert`.
+
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use base64::Engine;
 use detente_scan::sources::{self, LoadOptions, Loaded};
+use detente_taxii_client::{Client, Filter};
 
-const MEDIA: &str = "application/taxii+json;version=2.1";
-/// Pages larger than this are refused rather than buffered.
-const MAX_PAGE: u64 = 256 << 20;
+use crate::remote::Login;
 
-/// `Authorization` header: from the environment (DETENTE_TOKEN as Bearer, or
-/// DETENTE_USER/DETENTE_SECRET as Basic), else from the JSON config file named by
-/// DETENTE_CREDENTIALS (default `$XDG_CONFIG_HOME/detente/credentials.json` or
-/// `~/.config/detente/credentials.json`) with keys `token`, or `user` and `secret`.
-fn authorization() -> Result<Option<String>> {
-    let env = |k: &str| std::env::var(k).ok();
-    let (mut token, mut user, mut secret) = (
-        env("DETENTE_TOKEN"),
-        env("DETENTE_USER"),
-        env("DETENTE_SECRET"),
-    );
-    if token.is_none()
-        && (user.is_none() || secret.is_none())
-        && let Some(path) = credentials_path()
-        && path.exists()
-    {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let v: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
-        let get = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-        token = get("token");
-        user = get("user");
-        secret = get("secret");
-    }
-    Ok(match (token, user, secret) {
-        (Some(t), _, _) => Some(format!("Bearer {t}")),
-        (None, Some(u), Some(s)) => Some(format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{s}"))
-        )),
-        _ => None,
-    })
-}
-
-fn credentials_path() -> Option<std::path::PathBuf> {
-    if let Some(p) = std::env::var_os("DETENTE_CREDENTIALS") {
-        return Some(p.into());
-    }
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".config"))
-        })?;
-    Some(base.join("detente/credentials.json"))
-}
-
-fn objects_url(api_root: &str, collection: &str) -> String {
-    format!(
-        "{}/collections/{collection}/objects/",
-        api_root.trim_end_matches('/')
-    )
-}
+/// How long a push waits for the node to finish processing the sightings.
+const PATIENCE: Duration = Duration::from_secs(300);
 
 /// Loads the indicators of `API-ROOT-URL#COLLECTION`, and the false-positive reports among its
-/// sightings, following `next` pages.
-pub fn fetch(spec: &str, opts: LoadOptions) -> Result<Loaded> {
+/// sightings, following the node's pages.
+pub fn fetch(spec: &str, login: &Login, opts: LoadOptions) -> Result<Loaded> {
     let Some((root, coll)) = spec.rsplit_once('#') else {
         bail!("taxii source {spec:?} must be taxii:API-ROOT-URL#COLLECTION");
     };
-    let url = objects_url(root, coll);
+    let client = login.connect_any(root)?;
+    let filter = Filter {
+        types: vec!["indicator".into(), "sighting".into()],
+        ..Filter::default()
+    };
     let mut objects = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        let mut req = ureq::get(&url)
-            .header("Accept", MEDIA)
-            .query("match[type]", "indicator,sighting");
-        if let Some(n) = &next {
-            req = req.query("next", n);
-        }
-        if let Some(a) = authorization()? {
-            req = req.header("Authorization", &a);
-        }
-        let mut resp = req.call().with_context(|| format!("GET {url}"))?;
-        let text = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_PAGE)
-            .read_to_string()
-            .with_context(|| format!("reading {url}"))?;
-        let env: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("{url}: not a TAXII envelope"))?;
-        if let Some(list) = env.get("objects").and_then(|o| o.as_array()) {
-            objects.extend(list.iter().cloned());
-        }
-        let more = env.get("more").and_then(|m| m.as_bool()).unwrap_or(false);
-        next = env.get("next").and_then(|n| n.as_str()).map(str::to_string);
-        if !more || next.is_none() {
-            break;
-        }
-    }
+    client.each_object(coll, &filter, |o| {
+        objects.push(o);
+        Ok::<_, detente_taxii_client::Error>(())
+    })?;
     let bundle = serde_json::json!({ "type": "bundle", "objects": objects });
     sources::load_bytes(spec, bundle.to_string().as_bytes(), opts)
-        .with_context(|| format!("loading {url}"))
+        .with_context(|| format!("loading {}objects/", client.collection_url(coll)))
 }
 
-/// POSTs `objects` as one envelope to the collection's objects endpoint.
-pub fn push(api_root: &str, collection: &str, objects: &[serde_json::Value]) -> Result<()> {
-    let url = objects_url(api_root, collection);
-    let body = serde_json::json!({ "objects": objects }).to_string();
-    let mut req = ureq::post(&url)
-        .header("Accept", MEDIA)
-        .header("Content-Type", MEDIA);
-    if let Some(a) = authorization()? {
-        req = req.header("Authorization", &a);
-    }
-    let mut resp = req
-        .send(body.as_bytes())
-        .with_context(|| format!("POST {url}"))?;
-    let text = resp.body_mut().read_to_string().unwrap_or_default();
-    let status: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    if let Some(f) = status.get("failure_count").and_then(|f| f.as_u64())
-        && f > 0
-    {
+/// POSTs `objects` as one envelope to `collection`; every object must be accepted.
+pub fn push(client: &Client, collection: &str, objects: &[serde_json::Value]) -> Result<()> {
+    let status = client.add_objects(collection, objects, PATIENCE)?;
+    if status.failure_count > 0 {
+        let why: Vec<String> = status
+            .failures
+            .iter()
+            .map(|f| format!("{}: {}", f.id, f.message.as_deref().unwrap_or("")))
+            .collect();
         bail!(
-            "{url}: node rejected {f} of {} objects: {text}",
-            objects.len()
+            "{}: the node refused {} of {} objects: {}",
+            client.collection_url(collection),
+            status.failure_count,
+            objects.len(),
+            why.join("; ")
         );
     }
     Ok(())
 }
 
-/// The pushing member's STIX identity on the detente node serving `api_root` (its
+/// The pushing member's STIX identity on the detente node `client` talks to (its
 /// `/whoami`); `None` when the server is not a detente node (another TAXII server).
-pub fn member_identity(api_root: &str) -> Result<Option<serde_json::Value>> {
-    let rest = api_root
-        .split_once("://")
-        .map(|(_, r)| r)
-        .with_context(|| format!("{api_root:?} is not an http(s) URL"))?;
-    let origin = &api_root[..api_root.len() - rest.len() + rest.find('/').unwrap_or(rest.len())];
-    let url = format!("{origin}/whoami");
-    let mut req = ureq::get(&url)
-        .header("Accept", "application/json")
-        .config()
-        .http_status_as_error(false)
-        .build();
-    if let Some(a) = authorization()? {
-        req = req.header("Authorization", &a);
-    }
-    let mut resp = req.call().with_context(|| format!("GET {url}"))?;
-    let status = resp.status().as_u16();
-    let text = resp.body_mut().read_to_string().unwrap_or_default();
+pub fn member_identity(client: &Client) -> Result<Option<serde_json::Value>> {
+    let url = format!("{}/whoami", client.base());
+    let (status, text) = client.get(&url)?;
     if status == 401 {
         bail!("{url}: the node refused our credentials");
     }

@@ -12,7 +12,10 @@ use detente_tlog_client::{Report, State};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::push::{Client, Login, progress, query_escape};
+use detente_taxii_client::{Filter, VersionSelector, escape};
+
+use crate::push::progress;
+use crate::remote::{Client, Login};
 
 /// What was checked.
 pub struct Outcome {
@@ -189,7 +192,7 @@ pub fn check(
     verifiers: Verifiers,
 ) -> anyhow::Result<Outcome> {
     let base = base.trim_end_matches('/');
-    let client = Client::connect_to(base, collection, login)?;
+    let client = login.connect(base)?;
     let file = memory_file(collection);
     let remembered: Memory = match state.read(&file)? {
         Some(bytes) => serde_json::from_slice(&bytes)
@@ -202,15 +205,20 @@ pub fn check(
     let receipt_url = |id: &str, version: &str| {
         let mut u = format!("{base}/log/receipt/{collection}/{id}");
         if !version.is_empty() {
-            u.push_str(&format!("?version={}", query_escape(version)));
+            u.push_str(&format!("?version={}", escape(version)));
         }
         u
     };
     let bar = progress(None, "objects checked");
-    let query = "limit=1000&match%5Bversion%5D=all&match%5Bspec_version%5D=2.0,2.1";
-    client.each_object(query, |o| {
+    let filter = Filter {
+        limit: Some(1000),
+        versions: VersionSelector::all(),
+        spec_versions: vec!["2.0".into(), "2.1".into()],
+        ..Filter::default()
+    };
+    client.each_object(collection, &filter, |o| -> anyhow::Result<()> {
         let id = o.get("id").and_then(Value::as_str).unwrap_or("").to_owned();
-        let version = version_of(o);
+        let version = version_of(&o);
         let what = format!("{id} version {version:?}");
         let r = match fetch_receipt(&client, &receipt_url(&id, &version))? {
             Ok(r) => r,
@@ -219,7 +227,7 @@ pub fn check(
                 return Ok(());
             }
         };
-        if let Err(e) = check_object(&r, o, collection, &id, &version, &mut checkpoints) {
+        if let Err(e) = check_object(&r, &o, collection, &id, &version, &mut checkpoints) {
             failures.push(format!("{what}: {e}"));
             return Ok(());
         }
