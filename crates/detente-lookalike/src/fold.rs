@@ -41,17 +41,15 @@ fn has_xn(s: &str) -> bool {
         .any(|w| w[3] == b'-' && w[2] == b'-' && w[0] | 0x20 == b'x' && w[1] | 0x20 == b'n')
 }
 
-/// [`valid`] for an ASCII name, lower-cased into `out` on the way (`out` is left partial when
-/// the name is not valid).
+/// [`valid`] for an ASCII name, checked in one pass and then lower-cased into `out` (left
+/// untouched when the name is not valid).
 fn ascii_host(s: &[u8], out: &mut Vec<char>) -> bool {
     if s.len() > MAX_HOST || s.len() < 3 {
         return false;
     }
-    out.reserve(s.len());
     let (mut label, mut labels, mut last_digits) = (0usize, 1, true);
     for &b in s {
         let c = b.to_ascii_lowercase();
-        out.push(char::from(c));
         if c == b'.' {
             if label == 0 {
                 return false;
@@ -70,7 +68,11 @@ fn ascii_host(s: &[u8], out: &mut Vec<char>) -> bool {
             return false;
         }
     }
-    label > 0 && labels >= 2 && !last_digits
+    let ok = label > 0 && labels >= 2 && !last_digits;
+    if ok {
+        out.extend(s.iter().map(|b| char::from(b.to_ascii_lowercase())));
+    }
+    ok
 }
 
 /// Labels non-empty and at most 63 characters, two or more of them, host characters only, and a
