@@ -21,7 +21,8 @@ pub fn parse(s: &str, out: &mut Vec<char>) -> Option<bool> {
     }
     let puny = s.len() > 4 && has_xn(s);
     if s.is_ascii() && !puny {
-        out.extend(s.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        // Most names: lower-cased and checked in one pass.
+        return ascii_host(s.as_bytes(), out).then_some(false);
     } else {
         let (u, _errors) = idna::domain_to_unicode(s);
         // UTS 46 marks what it cannot map; such a name is not one anybody can register.
@@ -38,6 +39,40 @@ fn has_xn(s: &str) -> bool {
     s.as_bytes()
         .windows(4)
         .any(|w| w[3] == b'-' && w[2] == b'-' && w[0] | 0x20 == b'x' && w[1] | 0x20 == b'n')
+}
+
+/// [`valid`] for an ASCII name, checked in one pass and then lower-cased into `out` (left
+/// untouched when the name is not valid).
+fn ascii_host(s: &[u8], out: &mut Vec<char>) -> bool {
+    if s.len() > MAX_HOST || s.len() < 3 {
+        return false;
+    }
+    let (mut label, mut labels, mut last_digits) = (0usize, 1, true);
+    for &b in s {
+        let c = b.to_ascii_lowercase();
+        if c == b'.' {
+            if label == 0 {
+                return false;
+            }
+            labels += 1;
+            label = 0;
+            last_digits = true;
+            continue;
+        }
+        if !(c.is_ascii_alphanumeric() || c == b'-' || c == b'_') {
+            return false;
+        }
+        last_digits &= c.is_ascii_digit();
+        label += 1;
+        if label > 63 {
+            return false;
+        }
+    }
+    let ok = label > 0 && labels >= 2 && !last_digits;
+    if ok {
+        out.extend(s.iter().map(|b| char::from(b.to_ascii_lowercase())));
+    }
+    ok
 }
 
 /// Labels non-empty and at most 63 characters, two or more of them, host characters only, and a
@@ -118,8 +153,10 @@ pub fn merge(out: &mut Vec<char>, rtl: bool) -> bool {
     let t = &*TABLES;
     // What the ASCII pair `a b` (in reading order) merges to, 0 for nothing.
     let merge = |a: char, b: char| {
-        if a.is_ascii() && b.is_ascii() {
-            t.pairs[a as usize * 128 + b as usize]
+        let (a, b) = (a as usize, b as usize);
+        // The mask is a no-op for ASCII and spares the bounds check.
+        if a | b < 128 {
+            t.pairs[(a << 7 | b) & 0x3fff]
         } else {
             0
         }
@@ -205,8 +242,6 @@ pub mod hash {
     pub struct Prefix {
         h: Vec<u64>,
         pow: Vec<u64>,
-        /// `(h[j] − h[j+1]) · B^(n−j−1)` for each `j`, after `load_deletions`.
-        del: Vec<u64>,
     }
 
     impl Prefix {
@@ -233,26 +268,21 @@ pub mod hash {
             key(sub(self.h[b], mul(self.h[a], self.pow[b - a])), b - a)
         }
 
-        /// Prepares `deletion`: the hash of `s[a..]` without `s[j]` is
-        /// `(h[j] − h[j+1]) · B^(n−j−1) + h[n] − h[a] · B^(n−a−1)`, whose first term does not
-        /// depend on `a` and whose rest does not depend on `j`, so each key costs one addition.
-        pub fn load_deletions(&mut self) {
-            let n = self.h.len() - 1;
-            self.del.clear();
-            self.del
-                .extend((0..n).map(|j| mul(sub(self.h[j], self.h[j + 1]), self.pow[n - j - 1])));
-        }
-
-        /// The part of `deletion`'s hashes of `s[a..]` that depends on `a` only (`a < n`).
+        /// The part of `deletion`'s hashes of `s[a..]` that depends on `a` only (`a < n`): the
+        /// hash of `s[a..]` without `s[j]` is `(h[j] − h[j+1]) · B^(n−j−1) + h[n] − h[a] · B^(n−a−1)`,
+        /// whose first term does not depend on `a` and whose rest does not depend on `j`.
         pub fn deletion_base(&self, a: usize) -> u64 {
             let n = self.h.len() - 1;
             sub(self.h[n], mul(self.h[a], self.pow[n - a - 1]))
         }
 
         /// Hash of `s[a..]` without `s[j]`, equal to `without(a, j, n)`, from
-        /// `deletion_base(a)`; `len` is `n − a − 1`.
+        /// `deletion_base(a)`; `len` is `n − a − 1`. The term of `j` is computed here, not for
+        /// every `j` ahead: most deletions are never probed (see `Grams`).
         pub fn deletion(&self, base: u64, j: usize, len: usize) -> u64 {
-            key(add(self.del[j], base), len)
+            let n = self.h.len() - 1;
+            let term = mul(sub(self.h[j], self.h[j + 1]), self.pow[n - j - 1]);
+            key(add(term, base), len)
         }
 
         /// Hash of `s[a..b]` without the character at `j` (`a <= j < b`).
@@ -365,6 +395,17 @@ mod tests {
         }
 
         #[test]
+        fn ascii_pass_agrees_with_valid(s in "[a-zA-Z0-9._ /-]{0,80}") {
+            let mut fast = Vec::new();
+            let ok = ascii_host(s.as_bytes(), &mut fast);
+            let slow: Vec<char> = s.chars().map(|c| c.to_ascii_lowercase()).collect();
+            prop_assert_eq!(ok, valid(&slow));
+            if ok {
+                prop_assert_eq!(fast, slow);
+            }
+        }
+
+        #[test]
         fn case_and_trailing_dot_do_not_matter(s in "[a-zA-Z0-9-]{1,20}\\.[a-zA-Z]{2,6}") {
             prop_assert_eq!(norm(&s), norm(&format!("{}.", s.to_uppercase())));
         }
@@ -399,7 +440,6 @@ mod tests {
             let mut d = c.clone();
             d.remove(j);
             prop_assert_eq!(p.without(0, j, c.len()), hash::of(d.iter().copied()));
-            p.load_deletions();
             for a in 0..=j {
                 let base = p.deletion_base(a);
                 prop_assert_eq!(

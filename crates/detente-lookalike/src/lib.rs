@@ -184,12 +184,20 @@ pub struct Index {
     exact: FxHashMap<u64, u32>,
     /// Each name and its one-character deletions (and plural `es` forms).
     edits: Keys,
+    /// The first three characters of every key of `edits`.
+    edit_grams: Grams,
     /// The confusable fold.
     folds: Keys,
+    /// The first three characters of every key of `folds`.
+    fold_grams: Grams,
     /// The name without its TLD.
     names: Keys,
+    /// The first three characters of every key of `names`.
+    name_grams: Grams,
     /// All labels run together, and the labels before the TLD run together.
     runs: Keys,
+    /// The first three characters of every key of `runs`.
+    run_grams: Grams,
     /// Bit `n` set when some key of `edits` covers `n` characters.
     edit_lens: [u64; 4],
     /// The longest run key.
@@ -211,6 +219,50 @@ struct Keys {
 }
 
 const MANY: u32 = 1 << 31;
+
+/// The first three characters of a table's keys, one bit each (one hash, 2^16 bits: 8 KiB).
+/// A probe string that starts with three characters no key starts with cannot hit, so a whole
+/// family of probes is skipped on one bit: the deletions of `s[a..]` after its third character
+/// all start like `s[a..]`, and most observed names start like no protected one. Keys and
+/// probes shorter than three characters are not gated.
+#[derive(Debug, Default)]
+struct Grams {
+    bits: Vec<u64>,
+}
+
+/// log2 of the bits of a [`Grams`].
+const GRAM_BITS: u32 = 16;
+
+impl Grams {
+    fn bit(a: char, b: char, c: char) -> (usize, u64) {
+        let x = u64::from(a) | u64::from(b) << 21 | u64::from(c) << 42;
+        let i = (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - GRAM_BITS)) as usize;
+        (i / 64, 1 << (i % 64))
+    }
+
+    /// Notes the first three characters of `key` (nothing for a shorter key).
+    fn add(&mut self, key: &[char]) {
+        if key.len() < 3 {
+            return;
+        }
+        if self.bits.is_empty() {
+            self.bits = vec![0; (1 << GRAM_BITS) / 64];
+        }
+        let (w, b) = Grams::bit(key[0], key[1], key[2]);
+        self.bits[w] |= b;
+    }
+
+    /// Whether some key may start with `a`, `b`, `c`.
+    fn may(&self, a: char, b: char, c: char) -> bool {
+        let (w, b) = Grams::bit(a, b, c);
+        self.bits.get(w).is_some_and(|x| x & b != 0)
+    }
+
+    /// Whether a probe of `s` may hit: shorter than three characters, or starting as some key.
+    fn open(&self, s: &[char]) -> bool {
+        s.len() < 3 || self.may(s[0], s[1], s[2])
+    }
+}
 
 impl Keys {
     fn bit(&self, k: u64) -> (usize, u64) {
@@ -309,6 +361,15 @@ pub(crate) fn tld_start(h: &[char]) -> usize {
     last + 1
 }
 
+/// `p` holding the prefix hashes of `h`, loaded now unless `loaded` says they are.
+fn ensure<'p>(p: &'p mut hash::Prefix, loaded: &mut bool, h: &[char]) -> &'p hash::Prefix {
+    if !*loaded {
+        p.load(h.iter().map(|c| *c as u32));
+        *loaded = true;
+    }
+    p
+}
+
 /// The characters of `h` other than dots and hyphens.
 pub(crate) fn squeeze(h: &[char]) -> Vec<char> {
     h.iter()
@@ -372,17 +433,21 @@ impl Index {
         fold::fold(&chars, &mut f2, true);
         if f2 != f {
             self.folds.add(chars_hash(&f2), n);
+            self.fold_grams.add(&f2);
         }
         self.folds.add(chars_hash(&f), n);
+        self.fold_grams.add(&f);
         let tld = tld_start(&chars);
         let name = squeeze(&chars[..tld.saturating_sub(1)]);
         let all = squeeze(&chars);
         self.names
             .add(chars_hash(&chars[..tld.saturating_sub(1)]), n);
+        self.name_grams.add(&chars[..tld.saturating_sub(1)]);
         for run in [&all, &name] {
             if !run.is_empty() {
                 self.max_run = self.max_run.max(run.len());
                 self.runs.add(chars_hash(run), n);
+                self.run_grams.add(run);
             }
         }
         self.entries.push(Entry {
@@ -399,9 +464,15 @@ impl Index {
 
     fn add_edits(&mut self, chars: &[char], n: u32) {
         let mut keys = vec![chars_hash(chars)];
+        self.edit_grams.add(chars);
         let mut p = hash::Prefix::default();
         p.load(chars.iter().map(|c| *c as u32));
         keys.extend((0..chars.len()).map(|j| p.without(0, j, chars.len())));
+        for j in 0..chars.len() {
+            let mut v = chars.to_vec();
+            v.remove(j);
+            self.edit_grams.add(&v);
+        }
         // Plural `es` after s, x or z: two characters, so keyed whole.
         for (i, c) in chars.iter().enumerate() {
             if matches!(c, 's' | 'x' | 'z') {
@@ -409,6 +480,7 @@ impl Index {
                 v.extend(['e', 's']);
                 v.extend(&chars[i + 1..]);
                 keys.push(chars_hash(&v));
+                self.edit_grams.add(&v);
             }
         }
         for len in [chars.len(), chars.len() + 2] {
@@ -457,8 +529,9 @@ impl Index {
         };
         let chars = std::mem::take(&mut s.chars);
         s.candidates.clear();
-        if !self.is_protected(&chars, s) {
-            self.candidates(&chars, true, s);
+        let mut loaded = false;
+        if !self.is_protected(&chars, s, &mut loaded) {
+            self.candidates(&chars, loaded, s);
             if puny {
                 // The A-label form as written, for edits made to a protected IDN's A-label.
                 let mut ascii = std::mem::take(&mut s.ascii);
@@ -511,8 +584,8 @@ impl Index {
     }
 
     /// Whether `h` is a protected domain or one of its subdomains.
-    fn is_protected(&self, h: &[char], s: &mut Scratch) -> bool {
-        s.prefix.load(h.iter().map(|c| *c as u32));
+    /// `loaded` tells whether `s.prefix` holds `h`'s hashes (loaded when first needed).
+    fn is_protected(&self, h: &[char], s: &mut Scratch, loaded: &mut bool) -> bool {
         let n = h.len();
         std::iter::once(0)
             .chain(
@@ -521,8 +594,11 @@ impl Index {
                     .filter(|(_, c)| **c == '.')
                     .map(|(i, _)| i + 1),
             )
+            // A protected name (either form) is a key of `edits`.
+            .filter(|a| self.edit_grams.open(&h[*a..]))
             .any(|a| {
-                self.exact.get(&s.prefix.range(a, n)).is_some_and(|&p| {
+                let p = ensure(&mut s.prefix, loaded, h);
+                self.exact.get(&p.range(a, n)).is_some_and(|&p| {
                     let e = &self.entries[p as usize];
                     e.chars == h[a..] || e.alabel.as_deref() == Some(&h[a..])
                 })
@@ -530,13 +606,10 @@ impl Index {
     }
 
     /// Collects into `s.candidates` every protected domain some key of `h` points at;
-    /// `loaded` when `s.prefix` already holds `h`'s hashes.
-    fn candidates(&self, h: &[char], loaded: bool, s: &mut Scratch) {
+    /// `loaded` when `s.prefix` already holds `h`'s hashes. A probe is computed only when its
+    /// string starts as some key of its table may (`Grams`), and the hashes only for the first.
+    fn candidates(&self, h: &[char], mut loaded: bool, s: &mut Scratch) {
         let n = h.len();
-        if !loaded {
-            s.prefix.load(h.iter().map(|c| *c as u32));
-        }
-        s.prefix.load_deletions();
         // Suffixes at label boundaries that keep two labels: `www.vcte.org` is checked as
         // `vcte.org` too.
         s.starts.clear();
@@ -556,20 +629,36 @@ impl Index {
         let push = |list: &[u32], key: u8, out: &mut Vec<(u32, u8)>| {
             out.extend(list.iter().map(|n| (*n, key)));
         };
+        let g = &self.edit_grams;
         for &a in &s.starts[skip..] {
             let m = n - a;
-            if self.has_len(m) {
-                push(
-                    self.edits.get(s.prefix.range(a, n)),
-                    pair::EDIT,
-                    &mut s.candidates,
-                );
+            let open = g.open(&h[a..]);
+            if self.has_len(m) && open {
+                let p = ensure(&mut s.prefix, &mut loaded, h);
+                push(self.edits.get(p.range(a, n)), pair::EDIT, &mut s.candidates);
             }
             if self.has_len(m - 1) {
-                let c = s.prefix.deletion_base(a);
-                for j in a..n {
-                    let key = s.prefix.deletion(c, j, m - 1);
-                    push(self.edits.get(key), pair::EDIT, &mut s.candidates);
+                // Without `h[j]`, `h[a..]` starts with `h[a..a + 3]` when `j >= a + 3`, and
+                // otherwise with three characters of `h[a..a + 4]`.
+                let may = |j: usize| {
+                    m < 4
+                        || match j - a {
+                            0 => g.may(h[a + 1], h[a + 2], h[a + 3]),
+                            1 => g.may(h[a], h[a + 2], h[a + 3]),
+                            2 => g.may(h[a], h[a + 1], h[a + 3]),
+                            _ => open,
+                        }
+                };
+                let last = if open || m < 4 { n } else { a + 3 };
+                let mut base = None;
+                for j in (a..last).filter(|j| may(*j)) {
+                    let p = ensure(&mut s.prefix, &mut loaded, h);
+                    let c = *base.get_or_insert_with(|| p.deletion_base(a));
+                    push(
+                        self.edits.get(p.deletion(c, j, m - 1)),
+                        pair::EDIT,
+                        &mut s.candidates,
+                    );
                 }
             }
         }
@@ -587,14 +676,21 @@ impl Index {
             .into_iter()
             .take(if both { 2 } else { 1 })
         {
-            s.prefix2.load(f.iter().map(|c| *c as u32));
             let fl = f.len();
+            let mut loaded = false;
             for a in std::iter::once(0).chain(
                 f.iter()
                     .enumerate()
                     .filter(|(_, c)| **c == '.')
                     .map(|(i, _)| i + 1),
             ) {
+                if !self.fold_grams.open(&f[a..]) {
+                    continue;
+                }
+                if !loaded {
+                    s.prefix2.load(f.iter().map(|c| *c as u32));
+                    loaded = true;
+                }
                 push(
                     self.folds.get(s.prefix2.range(a, fl)),
                     pair::FOLD,
@@ -607,8 +703,12 @@ impl Index {
         if tld >= 2 {
             let end = tld - 1;
             for &a in s.starts.iter().filter(|a| **a < end) {
+                if !self.name_grams.open(&h[a..end]) {
+                    continue;
+                }
+                let p = ensure(&mut s.prefix, &mut loaded, h);
                 push(
-                    self.names.get(s.prefix.range(a, end)),
+                    self.names.get(p.range(a, end)),
                     pair::NAME,
                     &mut s.candidates,
                 );
@@ -624,10 +724,15 @@ impl Index {
             &mut s.ends,
             &mut s.words,
         );
-        s.prefix2.load(s.squeezed.iter().map(|c| *c as u32));
+        let sq = &s.squeezed;
+        let mut loaded = false;
         for &a in &s.cuts {
             for &b in &s.ends {
-                if b > a && b - a <= self.max_run {
+                if b > a && b - a <= self.max_run && self.run_grams.open(&sq[a..b]) {
+                    if !loaded {
+                        s.prefix2.load(sq.iter().map(|c| *c as u32));
+                        loaded = true;
+                    }
                     push(
                         self.runs.get(s.prefix2.range(a, b)),
                         pair::RUN,
@@ -636,9 +741,14 @@ impl Index {
                 }
             }
         }
-        let sl = s.squeezed.len();
+        let sl = sq.len();
         for &(x, y) in &s.words {
-            if x > 0 && y < sl {
+            // The piece before the word is a key's start when three characters or longer.
+            if x > 0 && y < sl && (x < 3 || self.run_grams.open(&sq[..x])) {
+                if !loaded {
+                    s.prefix2.load(sq.iter().map(|c| *c as u32));
+                    loaded = true;
+                }
                 let key = s.prefix2.cut(0, x, y, sl);
                 push(self.runs.get(key), pair::RUN, &mut s.candidates);
             }

@@ -53,7 +53,7 @@ pub struct Tables {
     pub class: [u8; 128],
     /// Two class representatives read as one (`rn` → `m`, `vv` → `w`, `cl` → `d`), indexed
     /// `first * 128 + second`, 0 for none: one load per pair, since every name is folded.
-    pub pairs: Vec<u8>,
+    pub pairs: Box<[u8; 128 * 128]>,
     /// One character written as two: `(m, r, n)` for `m` → `rn`, with dnstwist's second pass
     /// (`n` → `m` → `nn`, `m` → `rn` → `rm`).
     pub expand: Triples,
@@ -164,7 +164,7 @@ fn build() -> Tables {
             }
         }
     }
-    let mut pairs = vec![0u8; 128 * 128];
+    let mut pairs = Box::new([0u8; 128 * 128]);
     for (two, one) in multi {
         let t = two.as_bytes();
         let key =
