@@ -104,6 +104,85 @@ pub fn fetch(spec: &str, opts: LoadOptions) -> Result<Loaded> {
         .with_context(|| format!("loading {url}"))
 }
 
+/// Counts the contributors of a `taxii:` source's indicators as the node does: from a
+/// detente node's `…/scores/` (the members its log names, from what this member may read), each
+/// indicator listed there is attested that many contributors and attributed to the source
+/// alone, so `created_by_ref` claims (which one member can forge) count for nothing. A server
+/// without `/scores/` (another TAXII server) leaves `created_by_ref` counting, with a note.
+pub fn attest(spec: &str, loaded: &mut Loaded) -> Result<()> {
+    let Some((root, coll)) = spec.rsplit_once('#') else {
+        bail!("taxii source {spec:?} must be taxii:API-ROOT-URL#COLLECTION");
+    };
+    let url = format!("{}/collections/{coll}/scores/", root.trim_end_matches('/'));
+    let mut counts: std::collections::HashMap<String, u32> = Default::default();
+    let mut next: Option<String> = None;
+    loop {
+        let mut req = ureq::get(&url)
+            .header("Accept", MEDIA)
+            .query("limit", "10000")
+            .config()
+            .http_status_as_error(false)
+            .build();
+        if let Some(n) = &next {
+            req = req.query("next", n);
+        }
+        if let Some(a) = authorization()? {
+            req = req.header("Authorization", &a);
+        }
+        let mut resp = req.call().with_context(|| format!("GET {url}"))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            eprintln!(
+                "note: {url}: status {status}, no contributor counts from the server; counting created_by_ref"
+            );
+            return Ok(());
+        }
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_PAGE)
+            .read_to_string()
+            .with_context(|| format!("reading {url}"))?;
+        let page: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{url}: not JSON"))?;
+        let rows = page
+            .get("scores")
+            .and_then(|r| r.as_array())
+            .with_context(|| format!("{url}: no `scores`"))?;
+        for r in rows {
+            let (Some(id), Some(n)) = (r["indicator"].as_str(), r["contributors"].as_u64()) else {
+                bail!("{url}: a row without `indicator` or `contributors`: {r}");
+            };
+            let n = u32::try_from(n).unwrap_or(u32::MAX);
+            let c = counts.entry(id.to_string()).or_default();
+            *c = (*c).max(n);
+        }
+        next = page
+            .get("next")
+            .and_then(|n| n.as_str())
+            .map(str::to_string);
+        if next.is_none() {
+            break;
+        }
+    }
+    let who = format!("taxii:{spec}");
+    let indicators = loaded
+        .indicators
+        .iter_mut()
+        .map(|i| (&i.id, &mut i.provenance));
+    let patterns = loaded
+        .patterns
+        .iter_mut()
+        .map(|p| (&p.id, &mut p.provenance));
+    for (id, p) in indicators.chain(patterns) {
+        if let Some(n) = counts.get(id.as_str()) {
+            p.attested = *n;
+            p.contributor = Some(who.clone());
+        }
+    }
+    Ok(())
+}
+
 /// POSTs `objects` as one envelope to the collection's objects endpoint.
 pub fn push(api_root: &str, collection: &str, objects: &[serde_json::Value]) -> Result<()> {
     let url = objects_url(api_root, collection);
