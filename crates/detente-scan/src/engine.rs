@@ -51,6 +51,9 @@ pub struct ScanOptions {
     pub min_corroboration: u32,
     /// The indicator score and the threshold below which hits are `inform`.
     pub scoring: Scoring,
+    /// The year of RFC 3164 syslog times (which name none); by default each log's time of last
+    /// write places them ([`formats::bsd_syslog_time_ms`]).
+    pub syslog_year: Option<i32>,
 }
 
 impl Default for ScanOptions {
@@ -60,6 +63,7 @@ impl Default for ScanOptions {
             follow: false,
             min_corroboration: 1,
             scoring: Scoring::default(),
+            syslog_year: None,
         }
     }
 }
@@ -158,7 +162,8 @@ pub trait Events {
     fn finding(&mut self, _finding: &Finding<'_>) {}
     /// A problem with the input; the scan goes on.
     fn warning(&mut self, message: &str);
-    /// Bytes consumed so far in this log (called after every batch).
+    /// Bytes consumed so far: in all the logs of [`Scanner::scan_logs`], in this log for
+    /// [`Scanner::each_value`] (called after every batch).
     fn progress(&mut self, _bytes: u64) {}
 }
 
@@ -193,7 +198,8 @@ enum Mode {
     Json,
     Squid,
     Clf,
-    Syslog,
+    /// With the reference instant for RFC 3164 years (Unix ms).
+    Syslog(i64),
     Text,
 }
 
@@ -352,6 +358,167 @@ impl<R: Read> Chunker<R> {
     }
 }
 
+/// Opens a log when the scan first reads from it.
+pub type Opener<'r> = Box<dyn FnOnce() -> io::Result<Box<dyn Read + 'r>> + 'r>;
+
+/// One log of a scan: its name, how to open it, and when it was last written.
+pub struct Log<'r> {
+    /// Reported as hits' `file`.
+    pub name: String,
+    /// Opens it, when the scan first reads from it.
+    pub open: Opener<'r>,
+    /// When it was last written (Unix ms; its file's mtime): the reference that places RFC 3164
+    /// syslog times in a year, unless [`ScanOptions::syslog_year`] names the year.
+    pub modified_ms: Option<i64>,
+}
+
+impl<'r> Log<'r> {
+    /// A log read from `reader`, with no time of last write.
+    pub fn from_reader(name: &str, reader: impl Read + 'r) -> Log<'r> {
+        Log {
+            name: name.to_string(),
+            open: Box::new(move || Ok(Box::new(reader) as Box<dyn Read + 'r>)),
+            modified_ms: None,
+        }
+    }
+}
+
+/// The last lines of a piece [`last_time`] looks at for a time.
+const LAST_TIME_LINES: usize = 16;
+
+/// A log being read: its reader, format and how far it has got.
+struct Source<'r> {
+    name: Arc<str>,
+    open: Option<Opener<'r>>,
+    ch: Option<Chunker<Box<dyn Read + 'r>>>,
+    /// No more to read (end of input, or it could not be opened).
+    eof: bool,
+    /// Its results are all emitted and reported.
+    finished: bool,
+    syslog_reference_ms: i64,
+    mode: Option<Mode>,
+    line_base: u64,
+    stats: FileStats,
+    /// Pieces sent to the workers and not yet emitted.
+    in_flight: u64,
+    /// Latest record time in the pieces read / emitted so far (see [`Merge`]).
+    read_bound: Option<i64>,
+    emit_bound: Option<i64>,
+    /// Records selected by cross-record patterns that carry no time.
+    untimed: u64,
+}
+
+impl Source<'_> {
+    /// Bytes read from it so far.
+    fn bytes(&self) -> u64 {
+        self.ch.as_ref().map_or(self.stats.bytes, |c| c.bytes)
+    }
+}
+
+/// A record selected by a cross-record pattern, waiting for its turn in time order.
+struct Pending {
+    time_ms: i64,
+    src: usize,
+    seq: u64,
+    pattern: u32,
+    candidate: Candidate,
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.time_ms, self.src, self.seq).cmp(&(o.time_ms, o.src, o.seq))
+    }
+}
+
+/// The k-way merge of several logs' selected records by time, in front of the windows. Each
+/// log is taken to be in time order: a record of log `s` at time `t` goes to the windows once
+/// every other unfinished log has been emitted up to a record at `t` or later, so records
+/// reach the windows in time order across logs (ties: by log, then line). A log's own records
+/// never wait for each other (its disorder is the windows' to tolerate), so one log alone is
+/// never held. The scan reads next from the log that has got least far, so what waits here is
+/// about a piece's worth per log.
+#[derive(Default)]
+struct Merge {
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<Pending>>,
+    seq: u64,
+}
+
+/// A cross-record hit, ready to report.
+struct CrossHit {
+    src: usize,
+    took: Took,
+    pattern: u32,
+    verdict: Verdict,
+    records: Vec<Took>,
+}
+
+impl Merge {
+    fn push(&mut self, src: usize, time_ms: i64, pattern: u32, candidate: Candidate) {
+        self.seq += 1;
+        self.heap.push(std::cmp::Reverse(Pending {
+            time_ms,
+            src,
+            seq: self.seq,
+            pattern,
+            candidate,
+        }));
+    }
+
+    /// Offers the windows every record no unfinished log can still precede.
+    fn release(
+        &mut self,
+        scanner: &Scanner<'_>,
+        sources: &[Source<'_>],
+        windows: &mut Windows,
+    ) -> Vec<CrossHit> {
+        let mut hits = Vec::new();
+        while let Some(std::cmp::Reverse(top)) = self.heap.peek() {
+            let ready = sources.iter().enumerate().all(|(i, s)| {
+                i == top.src || s.finished || s.emit_bound.is_some_and(|b| b >= top.time_ms)
+            });
+            if !ready {
+                break;
+            }
+            let Some(std::cmp::Reverse(p)) = self.heap.pop() else {
+                break;
+            };
+            let took = p.candidate.took.clone();
+            let Some(records) = windows.offer(p.pattern, p.candidate) else {
+                continue;
+            };
+            let verdict = judge(
+                scanner.index,
+                scanner.allow,
+                &scanner.opts,
+                &scanner.opts.scoring,
+                p.pattern,
+                took.observed.as_bytes(),
+            );
+            if let Some(verdict) = verdict {
+                hits.push(CrossHit {
+                    src: p.src,
+                    took,
+                    pattern: p.pattern,
+                    verdict,
+                    records,
+                });
+            }
+        }
+        hits
+    }
+}
+
 impl Scanner<'_> {
     /// Scans one log; `name` is reported as the hit's `file`. Cross-record patterns see this
     /// log alone; [`Scanner::scan_with`] carries their windows from log to log.
@@ -375,104 +542,293 @@ impl Scanner<'_> {
         windows: &mut Windows,
         check: Option<&dyn HostCheck>,
     ) -> Result<FileStats, ScanError> {
-        let file: Arc<str> = name.into();
-        let mut ch = Chunker::new(reader, self.opts.follow);
-        let mut stats = FileStats {
-            format: self.opts.format.as_str(),
-            ..FileStats::default()
-        };
+        let stats = self.scan_logs(vec![Log::from_reader(name, reader)], ev, windows, check)?;
+        Ok(stats.into_iter().next().unwrap_or_default())
+    }
+
+    /// The reference instant for RFC 3164 years: that of [`ScanOptions::syslog_year`], else
+    /// the log's last write, else the scan's clock.
+    fn syslog_reference_ms(&self, modified_ms: Option<i64>) -> i64 {
+        match self.opts.syslog_year {
+            Some(y) => formats::end_of_year_ms(y),
+            None => modified_ms.unwrap_or(self.opts.scoring.now.saturating_mul(1000)),
+        }
+    }
+
+    /// Scans several logs; returns each one's totals, in the order given. Without cross-record
+    /// patterns (or with one log) they are read one after the other. With them, the logs are
+    /// read together, merged by record time: the next piece comes from the log whose records
+    /// have got least far (a log whose pieces carry no time yet goes first), and the records
+    /// the patterns select reach `windows` in time order across logs ([`Merge`]); hits are
+    /// reported as the pieces are, so the logs' hits interleave.
+    pub fn scan_logs<'r>(
+        &self,
+        logs: Vec<Log<'r>>,
+        ev: &mut dyn Events,
+        windows: &mut Windows,
+        check: Option<&dyn HostCheck>,
+    ) -> Result<Vec<FileStats>, ScanError> {
+        let merging = logs.len() > 1 && !windows.is_empty();
+        let mut sources: Vec<Source<'r>> = logs
+            .into_iter()
+            .map(|l| Source {
+                name: l.name.as_str().into(),
+                open: Some(l.open),
+                ch: None,
+                eof: false,
+                finished: false,
+                syslog_reference_ms: self.syslog_reference_ms(l.modified_ms),
+                mode: None,
+                line_base: 0,
+                stats: FileStats {
+                    format: self.opts.format.as_str(),
+                    ..FileStats::default()
+                },
+                in_flight: 0,
+                read_bound: None,
+                emit_bound: None,
+                untimed: 0,
+            })
+            .collect();
+        let mut merge = Merge::default();
+        // Buffers of emitted pieces, for the next reads of any log.
+        let mut pool: Vec<Vec<u8>> = Vec::new();
         // Pieces are read here and matched by the pool as they come, with no batch barrier: a
-        // thread that finishes early takes the next piece. Results are emitted in input order;
-        // at most `window` pieces (1 MiB each) are in flight, which bounds memory.
+        // thread that finishes early takes the next piece. Results are emitted in the order
+        // read; at most `window` pieces (1 MiB each) are in flight, which bounds memory.
         let window = rayon::current_num_threads().max(1) as u64 * 6;
-        let mut mode: Option<Mode> = None;
-        let mut line_base: u64 = 0;
-        let (tx, rx) = std::sync::mpsc::channel::<(u64, Result<ChunkOut, String>, Piece)>();
-        let mut done: std::collections::BTreeMap<u64, (ChunkOut, Piece)> = Default::default();
+        type Done = (u64, usize, Option<i64>, Result<ChunkOut, String>, Piece);
+        let (tx, rx) = std::sync::mpsc::channel::<Done>();
+        let mut done: std::collections::BTreeMap<u64, (usize, Option<i64>, ChunkOut, Piece)> =
+            Default::default();
         let (mut sent, mut emitted) = (0u64, 0u64);
-        let mut panicked: Option<String> = None;
+        let mut panicked: Option<(usize, String)> = None;
         rayon::in_place_scope(|scope| {
             while panicked.is_none() {
                 // Emit every finished piece that is next in order.
-                while let Some((out, piece)) = done.remove(&emitted) {
-                    self.emit(&file, line_base, &out, &mut stats, ev, windows);
-                    line_base += out.lines;
+                while let Some((k, last, out, piece)) = done.remove(&emitted) {
+                    let src = &mut sources[k];
+                    src.in_flight -= 1;
+                    let base = src.line_base;
+                    src.line_base += out.lines;
+                    let mut selected = Vec::new();
+                    for c in &out.cross {
+                        let Some(time_ms) = c.time_ms else {
+                            src.untimed += 1;
+                            continue;
+                        };
+                        for (p, field, observed) in &c.patterns {
+                            let took = Took {
+                                file: src.name.clone(),
+                                line: base + c.line,
+                                time_ms,
+                                field: field.clone(),
+                                observed: observed.clone(),
+                            };
+                            let objects = c.objects.clone();
+                            selected.push((time_ms, *p, Candidate { took, objects }));
+                        }
+                    }
+                    // One at a time, so a log's own records go on in its order; the log has
+                    // got as far as the piece's end only once all of them wait.
+                    let mut cross = Vec::new();
+                    for (time_ms, p, candidate) in selected {
+                        merge.push(k, time_ms, p, candidate);
+                        cross.extend(merge.release(self, &sources, windows));
+                    }
+                    if last.is_some() {
+                        sources[k].emit_bound = sources[k].emit_bound.max(last);
+                        cross.extend(merge.release(self, &sources, windows));
+                    }
+                    self.emit(k, base, &out, &mut sources, ev, cross);
                     if let Piece::Data(buf) = piece {
-                        ch.pool.push(buf);
+                        pool.push(buf);
                     }
                     emitted += 1;
-                    ev.progress(ch.bytes);
+                    if sources[k].eof && sources[k].in_flight == 0 {
+                        self.finish(k, &mut sources, &mut merge, windows, merging, ev);
+                    }
+                    ev.progress(sources.iter().map(Source::bytes).sum());
                 }
-                let piece = if sent - emitted >= window {
+                let pick = if sent - emitted >= window {
                     None
                 } else {
-                    ch.next_piece()
+                    // Logs not yet read through: the one that has got least far when merging
+                    // (`None` first), else the first.
+                    sources
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| !s.eof)
+                        .min_by_key(|(i, s)| {
+                            if merging {
+                                (s.read_bound.is_some(), s.read_bound, *i)
+                            } else {
+                                (false, None, *i)
+                            }
+                        })
+                        .map(|(i, _)| i)
                 };
-                let Some(piece) = piece else {
+                let mut piece = None;
+                if let Some(k) = pick {
+                    let src = &mut sources[k];
+                    if let Some(open) = src.open.take() {
+                        match open() {
+                            Ok(r) => src.ch = Some(Chunker::new(r, self.opts.follow)),
+                            Err(e) => {
+                                src.stats.warnings += 1;
+                                ev.warning(&format!("{}: cannot open: {e}", src.name));
+                                self.finish(k, &mut sources, &mut merge, windows, merging, ev);
+                                continue;
+                            }
+                        }
+                    }
+                    let Some(ch) = src.ch.as_mut() else {
+                        self.finish(k, &mut sources, &mut merge, windows, merging, ev);
+                        continue;
+                    };
+                    if ch.pool.is_empty()
+                        && let Some(buf) = pool.pop()
+                    {
+                        ch.pool.push(buf);
+                    }
+                    piece = ch.next_piece();
+                    if piece.is_none() && ch.eof {
+                        src.eof = true;
+                        src.stats.bytes = ch.bytes;
+                        if src.in_flight == 0 {
+                            self.finish(k, &mut sources, &mut merge, windows, merging, ev);
+                        }
+                        continue;
+                    }
+                }
+                let (Some(k), Some(piece)) = (pick, piece) else {
                     if sent > emitted {
                         // Full window, or input paused: wait for a result.
                         match rx.recv() {
-                            Ok((n, Ok(out), piece)) => {
-                                done.insert(n, (out, piece));
+                            Ok((n, k, last, Ok(out), piece)) => {
+                                done.insert(n, (k, last, out, piece));
                             }
                             // The pieces still out finish before the scope ends; their
                             // results are not wanted.
-                            Ok((_, Err(message), _)) => panicked = Some(message),
+                            Ok((_, k, _, Err(message), _)) => panicked = Some((k, message)),
                             Err(_) => break,
                         }
                         continue;
                     }
-                    stats.bytes = ch.bytes;
-                    ev.progress(ch.bytes);
-                    if ch.eof {
+                    if sources.iter().all(|s| s.eof) {
                         break;
                     }
                     // Following a file that has not grown: wait for more.
                     std::thread::sleep(std::time::Duration::from_millis(200));
                     continue;
                 };
-                let m = match &mode {
+                let src = &mut sources[k];
+                let m = match &src.mode {
                     Some(m) => m.clone(),
                     None => {
-                        let m = self.initial_mode(&piece, name, &mut stats, ev);
-                        mode = Some(m.clone());
+                        let m = self.initial_mode(
+                            &piece,
+                            &src.name,
+                            src.syslog_reference_ms,
+                            &mut src.stats,
+                            ev,
+                        );
+                        src.mode = Some(m.clone());
                         m
                     }
                 };
                 // Header lines inside this piece change the schema for the pieces after it.
-                if let (Piece::Data(buf), Some(Mode::Zeek(st))) = (&piece, mode.as_mut()) {
+                if let (Piece::Data(buf), Some(Mode::Zeek(st))) = (&piece, src.mode.as_mut()) {
                     advance_zeek_state(st, buf);
                 }
+                let last = match (&piece, &src.mode) {
+                    (Piece::Data(buf), Some(mode)) if merging => last_time(mode, buf),
+                    _ => None,
+                };
+                if last.is_some() {
+                    src.read_bound = src.read_bound.max(last);
+                }
+                src.in_flight += 1;
                 let (tx, n) = (tx.clone(), sent);
                 scope.spawn(move |_| {
                     let out = caught(|| self.process(&piece, &m, check));
                     // The receiver lives until every piece is back.
-                    let _ = tx.send((n, out, piece));
+                    let _ = tx.send((n, k, last, out, piece));
                 });
                 sent += 1;
             }
         });
-        if let Some(message) = panicked {
+        if let Some((k, message)) = panicked {
             return Err(ScanError::WorkerPanicked {
-                file: name.to_string(),
-                line: line_base + 1,
+                file: sources[k].name.to_string(),
+                line: sources[k].line_base + 1,
                 message,
             });
         }
-        for problem in windows.problems(self.index) {
-            stats.warnings += 1;
-            ev.warning(&format!("{name}: {problem}"));
+        for k in 0..sources.len() {
+            if !sources[k].finished {
+                self.finish(k, &mut sources, &mut merge, windows, merging, ev);
+            }
         }
-        if let Some(e) = ch.error.take() {
-            stats.warnings += 1;
-            ev.warning(&format!(
-                "{name}: read error after {} bytes (line {}): {e}",
-                ch.bytes,
-                line_base + 1
+        if merging {
+            // Problems of the patterns' windows, over the logs merged.
+            let first = sources.first().map_or("", |s| &s.name).to_string();
+            let label = format!("{first} and {} more logs merged by time", sources.len() - 1);
+            let mut stats = sources.first_mut().map(|s| &mut s.stats);
+            for problem in windows.problems(self.index) {
+                if let Some(st) = stats.as_mut() {
+                    st.warnings += 1;
+                }
+                ev.warning(&format!("{label}: {problem}"));
+            }
+        }
+        Ok(sources.into_iter().map(|s| s.stats).collect())
+    }
+
+    /// Reports a log read through and emitted: its untimed records, its windows' problems
+    /// (when logs are read one after the other), a read error; releases what it held back.
+    fn finish(
+        &self,
+        k: usize,
+        sources: &mut [Source<'_>],
+        merge: &mut Merge,
+        windows: &mut Windows,
+        merging: bool,
+        ev: &mut dyn Events,
+    ) {
+        sources[k].finished = true;
+        sources[k].eof = true;
+        // Nothing of this log is still to come: what waited for it can go.
+        let cross = merge.release(self, sources, windows);
+        self.emit_cross(cross, sources, ev);
+        let src = &mut sources[k];
+        let name = src.name.clone();
+        let mut problems = Vec::new();
+        if src.untimed > 0 {
+            problems.push(format!(
+                "{} records selected by cross-record patterns carry no time and were not evaluated",
+                src.untimed
             ));
         }
-        stats.lines = line_base;
-        Ok(stats)
+        if !merging {
+            problems.extend(windows.problems(self.index));
+        }
+        for problem in problems {
+            src.stats.warnings += 1;
+            ev.warning(&format!("{name}: {problem}"));
+        }
+        if let Some(mut ch) = src.ch.take() {
+            src.stats.bytes = ch.bytes;
+            if let Some(e) = ch.error.take() {
+                src.stats.warnings += 1;
+                ev.warning(&format!(
+                    "{name}: read error after {} bytes (line {}): {e}",
+                    ch.bytes,
+                    src.line_base + 1
+                ));
+            }
+        }
+        src.stats.lines = src.line_base;
     }
 
     /// Runs the compiled matcher on a record selected by complex-pattern atoms.
@@ -508,7 +864,7 @@ impl Scanner<'_> {
         if !cross.is_empty() {
             sink.out.cross.push(CrossRecord {
                 line: n,
-                time_ms: formats::record_time_ms(mode_format(mode), line, zeek_ts(mode)),
+                time_ms: record_time(mode, line),
                 objects: Arc::new(objects),
                 patterns: cross,
             });
@@ -519,6 +875,7 @@ impl Scanner<'_> {
         &self,
         piece: &Piece,
         name: &str,
+        syslog_reference_ms: i64,
         stats: &mut FileStats,
         ev: &mut dyn Events,
     ) -> Mode {
@@ -548,7 +905,7 @@ impl Scanner<'_> {
             Format::ZeekJson | Format::Jsonl => Mode::Json,
             Format::Squid => Mode::Squid,
             Format::Clf => Mode::Clf,
-            Format::Syslog => Mode::Syslog,
+            Format::Syslog => Mode::Syslog(syslog_reference_ms),
             Format::Text | Format::Auto => {
                 if formats::looks_like_headless_zeek(first) {
                     stats.warnings += 1;
@@ -559,16 +916,23 @@ impl Scanner<'_> {
         }
     }
 
+    /// Reports one piece's results in line order, with the cross-record hits the merge released
+    /// on its account (those of other logs first: their records are older).
     fn emit(
         &self,
-        file: &Arc<str>,
+        k: usize,
         base: u64,
         out: &ChunkOut,
-        stats: &mut FileStats,
+        sources: &mut [Source<'_>],
         ev: &mut dyn Events,
-        windows: &mut Windows,
+        cross: Vec<CrossHit>,
     ) {
-        let name: &str = file;
+        let (own, other): (Vec<_>, Vec<_>) = cross.into_iter().partition(|c| c.src == k);
+        self.emit_cross(other, sources, ev);
+        let src = &mut sources[k];
+        let file = src.name.clone();
+        let name: &str = &file;
+        let stats = &mut src.stats;
         for (line, w) in &out.warnings {
             stats.warnings += 1;
             ev.warning(&format!("{name}:{}: {w}", base + line));
@@ -581,60 +945,11 @@ impl Scanner<'_> {
                 base + 1
             ));
         }
-        // Cross-record hits, in input order like the chunk's own; the two are merged by line.
-        let mut cross: Vec<(Took, u32, Verdict, Vec<Took>)> = Vec::new();
-        for c in &out.cross {
-            let Some(time_ms) = c.time_ms else {
-                windows.untimed();
-                continue;
-            };
-            for (p, field, observed) in &c.patterns {
-                let took = Took {
-                    file: file.clone(),
-                    line: base + c.line,
-                    time_ms,
-                    field: field.clone(),
-                    observed: observed.clone(),
-                };
-                let candidate = Candidate {
-                    took: took.clone(),
-                    objects: c.objects.clone(),
-                };
-                let Some(records) = windows.offer(*p, candidate) else {
-                    continue;
-                };
-                let scoring = self.opts.scoring;
-                let v = judge(
-                    self.index,
-                    self.allow,
-                    &self.opts,
-                    &scoring,
-                    *p,
-                    observed.as_bytes(),
-                );
-                if let Some(v) = v {
-                    cross.push((took, *p, v, records));
-                }
-            }
-        }
-        let mut cross = cross.into_iter().peekable();
+        // Cross-record hits of this log and the piece's own hits are merged by line.
+        let mut cross = own.into_iter().peekable();
         let mut emit_cross = |upto: u64, stats: &mut FileStats, ev: &mut dyn Events| {
-            while let Some((took, p, v, records)) = cross.next_if(|c| c.0.line <= upto) {
-                stats.hits += 1;
-                ev.hit(&Hit {
-                    file: name,
-                    line: took.line,
-                    field: &took.field,
-                    observed: &took.observed,
-                    indicator: self.index.indicator(p),
-                    kind: MatchKind::Pattern,
-                    inform: v.inform,
-                    allowlisted: v.allowlisted.and_then(|e| self.allow.map(|a| a.entry(e))),
-                    score: v.score,
-                    contributors: self.index.contributors(p),
-                    time_ms: Some(took.time_ms),
-                    records: &records,
-                });
+            while let Some(c) = cross.next_if(|c| c.took.line <= upto) {
+                self.report_cross(&c, stats, ev);
             }
         };
         let mut findings = out.findings.iter().peekable();
@@ -673,6 +988,34 @@ impl Scanner<'_> {
         }
         emit_findings(u64::MAX, ev);
         emit_cross(u64::MAX, stats, ev);
+    }
+
+    /// Reports cross-record hits, each counted to the log of the record that completed it.
+    fn emit_cross(&self, cross: Vec<CrossHit>, sources: &mut [Source<'_>], ev: &mut dyn Events) {
+        for c in cross {
+            if let Some(src) = sources.get_mut(c.src) {
+                self.report_cross(&c, &mut src.stats, ev);
+            }
+        }
+    }
+
+    fn report_cross(&self, c: &CrossHit, stats: &mut FileStats, ev: &mut dyn Events) {
+        stats.hits += 1;
+        let v = &c.verdict;
+        ev.hit(&Hit {
+            file: &c.took.file,
+            line: c.took.line,
+            field: &c.took.field,
+            observed: &c.took.observed,
+            indicator: self.index.indicator(c.pattern),
+            kind: MatchKind::Pattern,
+            inform: v.inform,
+            allowlisted: v.allowlisted.and_then(|e| self.allow.map(|a| a.entry(e))),
+            score: v.score,
+            contributors: self.index.contributors(c.pattern),
+            time_ms: Some(c.took.time_ms),
+            records: &c.records,
+        });
     }
 
     fn process(&self, piece: &Piece, mode: &Mode, check: Option<&dyn HostCheck>) -> ChunkOut {
@@ -799,7 +1142,7 @@ impl Scanner<'_> {
             }
             // Only lines with hits pay for reading their timestamp.
             if sink.out.hits.len() > sink.start || sink.out.findings.len() > sink.fstart {
-                let t = formats::record_time_ms(mode_format(&mode), line, zeek_ts(&mode));
+                let t = record_time(&mode, line);
                 sink.out.hits[sink.start..]
                     .iter_mut()
                     .for_each(|h| h.time_ms = t);
@@ -884,7 +1227,8 @@ impl Scanner<'_> {
                 Some(m) => m,
                 None => {
                     let first = Piece::Data(l.to_vec());
-                    mode.insert(self.initial_mode(&first, name, &mut stats, ev))
+                    let reference = self.syslog_reference_ms(None);
+                    mode.insert(self.initial_mode(&first, name, reference, &mut stats, ev))
                 }
             };
             if let Mode::Zeek(st) = m
@@ -928,9 +1272,28 @@ fn mode_format(m: &Mode) -> Format {
         Mode::Json => Format::Jsonl,
         Mode::Squid => Format::Squid,
         Mode::Clf => Format::Clf,
-        Mode::Syslog => Format::Syslog,
+        Mode::Syslog(_) => Format::Syslog,
         Mode::Text => Format::Text,
     }
+}
+
+/// A record's time as its log's mode reads it (Unix ms), if it carries one.
+fn record_time(m: &Mode, line: &[u8]) -> Option<i64> {
+    let syslog_reference = match m {
+        Mode::Syslog(r) => Some(*r),
+        _ => None,
+    };
+    formats::record_time_ms(mode_format(m), line, zeek_ts(m), syslog_reference)
+}
+
+/// The time of the last timed record among the last lines of `buf` (a piece read in `mode`),
+/// looking at a few lines only: how far a log has got, for merging logs by time.
+fn last_time(mode: &Mode, buf: &[u8]) -> Option<i64> {
+    buf.trim_ascii_end()
+        .rsplit(|c| *c == b'\n')
+        .take(LAST_TIME_LINES)
+        .filter(|l| !l.starts_with(b"#"))
+        .find_map(|l| record_time(mode, l.strip_suffix(b"\r").unwrap_or(l)))
 }
 
 /// Column of Zeek's `ts` field and the field separator.
@@ -968,7 +1331,7 @@ fn values(
         Mode::Json => return formats::json_line(line, rebuild, scratch, f),
         Mode::Squid => formats::squid_line(line, f),
         Mode::Clf => formats::clf_line(line, f),
-        Mode::Syslog => formats::syslog_line(line, f),
+        Mode::Syslog(_) => formats::syslog_line(line, f),
         Mode::Text => formats::tokens(line, &mut |t| f("text", t)),
     }
     Ok(())

@@ -500,8 +500,15 @@ fn unescape_json(raw: &[u8], out: &mut Vec<u8>) -> Result<(), &'static str> {
 
 /// The record time of a log line in Unix milliseconds, when its format carries one: Zeek `ts`
 /// (column `zeek_ts` with its separator), JSON `"ts"` (epoch or RFC 3339), Squid's first field,
-/// CLF `[10/Oct/2000:13:55:36 -0700]`, RFC 5424 syslog timestamps.
-pub fn record_time_ms(fmt: Format, line: &[u8], zeek_ts: Option<(usize, u8)>) -> Option<i64> {
+/// CLF `[10/Oct/2000:13:55:36 -0700]`, syslog's RFC 5424 (RFC 3339) timestamp, or its RFC 3164
+/// `Mmm dd hh:mm:ss` placed in a year by [`bsd_syslog_time_ms`] when `syslog_reference_ms` is
+/// given (without it such a record has no time).
+pub fn record_time_ms(
+    fmt: Format,
+    line: &[u8],
+    zeek_ts: Option<(usize, u8)>,
+    syslog_reference_ms: Option<i64>,
+) -> Option<i64> {
     match fmt {
         Format::Zeek => {
             let (col, sep) = zeek_ts?;
@@ -531,12 +538,73 @@ pub fn record_time_ms(fmt: Format, line: &[u8], zeek_ts: Option<(usize, u8)>) ->
             clf_time_ms(&line[open + 1..close])
         }
         Format::Syslog => {
-            let rest = &line[memchr(b'>', line).map_or(0, |p| p + 1)..];
-            let ts = rest.strip_prefix(b"1 ")?.split(|c| *c == b' ').next()?;
+            let rest = match line.first() {
+                Some(b'<') => &line[memchr(b'>', line)? + 1..],
+                _ => line,
+            };
+            if is_bsd_syslog_time(rest) {
+                return bsd_syslog_time_ms(&rest[..15], syslog_reference_ms?);
+            }
+            // RFC 5424 (`1 TIMESTAMP ...`), or an RFC 3339 time leading the line as rsyslog's
+            // file format writes it.
+            let rest = rest.strip_prefix(b"1 ").unwrap_or(rest);
+            let ts = rest.split(|c| *c == b' ').next()?;
             crate::sources::parse_timestamp_ms(std::str::from_utf8(ts).ok()?)
         }
         Format::Text | Format::Auto => None,
     }
+}
+
+/// How far after its reference instant an RFC 3164 time may fall before it is taken to be of
+/// the year before: one day, for time zones and clocks a little ahead of the reference.
+pub const SYSLOG_SLACK_MS: i64 = 86_400_000;
+
+/// The instant of an RFC 3164 timestamp `Mmm dd hh:mm:ss` (day space- or zero-padded), read as
+/// UTC since it names no zone, in Unix milliseconds. It names no year either: the year is the
+/// latest that puts the time at most [`SYSLOG_SLACK_MS`] after `reference_ms` (the log's last
+/// write, or the end of the year the user names), so a log written in January that begins in
+/// December places its December records in the year before. `None` for anything else.
+pub fn bsd_syslog_time_ms(ts: &[u8], reference_ms: i64) -> Option<i64> {
+    let ts: &[u8; 15] = ts.try_into().ok()?;
+    let num = |b: &[u8]| -> Option<u32> {
+        b.iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let month = MONTHS.iter().position(|m| *m == &ts[..3])? as u32 + 1;
+    let day = match (ts[4], ts[5]) {
+        (b' ', d) => num(&[d])?,
+        (a, b) => num(&[a, b])?,
+    };
+    if ts[3] != b' ' || ts[6] != b' ' || ts[9] != b':' || ts[12] != b':' {
+        return None;
+    }
+    let (h, m, s) = (num(&ts[7..9])?, num(&ts[10..12])?, num(&ts[13..15])?);
+    if !(1..=31).contains(&day) || h > 23 || m > 59 || s > 59 {
+        return None;
+    }
+    let secs_of_day = i64::from(h * 3600 + m * 60 + s);
+    let latest = reference_ms.checked_add(SYSLOG_SLACK_MS)?;
+    let (ref_year, _, _) =
+        detente_stix::timestamp::civil_from_days(reference_ms.div_euclid(86_400_000));
+    // The slack may reach into the next year; February 29th goes back to the latest leap year
+    // (at most 8 years: 1896 to 1904).
+    (ref_year - 8..=ref_year + 1).rev().find_map(|y| {
+        if day > detente_stix::timestamp::days_in_month(y, month) {
+            return None;
+        }
+        let days = detente_stix::timestamp::days_from_civil(y, month, day);
+        let t = (days * 86_400 + secs_of_day).checked_mul(1000)?;
+        (t <= latest).then_some(t)
+    })
+}
+
+/// The reference instant that places every RFC 3164 time in `year` (when the user names it):
+/// [`SYSLOG_SLACK_MS`] before the year's last millisecond.
+pub fn end_of_year_ms(year: i32) -> i64 {
+    detente_stix::timestamp::days_from_civil(i64::from(year) + 1, 1, 1) * 86_400_000
+        - 1
+        - SYSLOG_SLACK_MS
 }
 
 fn epoch_ms(v: &[u8]) -> Option<i64> {
@@ -788,16 +856,16 @@ mod tests {
     fn record_times() {
         let z = Some((0, b'\t'));
         assert_eq!(
-            record_time_ms(Format::Zeek, b"1521911720.865716\tC", z),
+            record_time_ms(Format::Zeek, b"1521911720.865716\tC", z, None),
             Some(1_521_911_720_866)
         );
         let j = br#"{"_path":"dns","ts":"2018-03-24T17:15:20.865716Z","uid":"C"}"#;
         assert_eq!(
-            record_time_ms(Format::ZeekJson, j, None),
+            record_time_ms(Format::ZeekJson, j, None, None),
             Some(1_521_911_720_865)
         );
         assert_eq!(
-            record_time_ms(Format::Jsonl, br#"{"ts": 12.5}"#, None),
+            record_time_ms(Format::Jsonl, br#"{"ts": 12.5}"#, None, None),
             Some(12_500)
         );
         for j in [
@@ -805,18 +873,95 @@ mod tests {
             br#"{"timestamp": "2018-03-24T17:15:20.865Z"}"#,
         ] {
             assert_eq!(
-                record_time_ms(Format::Jsonl, j, None),
+                record_time_ms(Format::Jsonl, j, None, None),
                 Some(1_521_911_720_865)
             );
         }
         let c = b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 1";
-        assert_eq!(record_time_ms(Format::Clf, c, None), Some(971_211_336_000));
+        assert_eq!(
+            record_time_ms(Format::Clf, c, None, None),
+            Some(971_211_336_000)
+        );
         let s = b"<165>1 2003-10-11T22:14:15.003Z host app - - - msg";
         assert_eq!(
-            record_time_ms(Format::Syslog, s, None),
+            record_time_ms(Format::Syslog, s, None, None),
             Some(1_065_910_455_003)
         );
-        assert_eq!(record_time_ms(Format::Text, b"x", None), None);
+        assert_eq!(record_time_ms(Format::Text, b"x", None, None), None);
+    }
+
+    /// `t` (Unix ms) as an RFC 3164 timestamp, day space-padded.
+    fn bsd(t: i64) -> String {
+        let (_, m, d) = detente_stix::timestamp::civil_from_days(t.div_euclid(86_400_000));
+        let s = t.div_euclid(1000).rem_euclid(86_400);
+        let mon = std::str::from_utf8(MONTHS[m as usize - 1]).unwrap_or("?");
+        format!(
+            "{mon} {d:>2} {:02}:{:02}:{:02}",
+            s / 3600,
+            s / 60 % 60,
+            s % 60
+        )
+    }
+
+    #[test]
+    fn syslog_times() {
+        // 2026-01-02T03:00:00Z: the log was last written early in January.
+        let jan = crate::sources::parse_timestamp_ms("2026-01-02T03:00:00Z").unwrap();
+        let at = |l: &[u8], r| record_time_ms(Format::Syslog, l, None, r);
+        let ms = |s| crate::sources::parse_timestamp_ms(s);
+        assert_eq!(
+            at(b"<34>Jan  2 01:02:03 host su: x", Some(jan)),
+            ms("2026-01-02T01:02:03Z")
+        );
+        // December before a January reference is the year before.
+        assert_eq!(
+            at(b"Dec 31 23:59:59 host su: x", Some(jan)),
+            ms("2025-12-31T23:59:59Z")
+        );
+        // Up to a day past the reference stays in its year; more goes back a year.
+        assert_eq!(
+            at(b"Jan 03 02:59:59 h a: x", Some(jan)),
+            ms("2026-01-03T02:59:59Z")
+        );
+        assert_eq!(
+            at(b"Jan 03 03:00:01 h a: x", Some(jan)),
+            ms("2025-01-03T03:00:01Z")
+        );
+        // February 29th: the latest leap year.
+        assert_eq!(
+            at(b"Feb 29 12:00:00 h a: x", Some(jan)),
+            ms("2024-02-29T12:00:00Z")
+        );
+        // A named year: its end is the reference.
+        let y = Some(end_of_year_ms(2024));
+        assert_eq!(at(b"Dec 31 23:59:59 h a: x", y), ms("2024-12-31T23:59:59Z"));
+        assert_eq!(at(b"Jan  1 00:00:00 h a: x", y), ms("2024-01-01T00:00:00Z"));
+        // No reference: no time. Malformed: no time.
+        assert_eq!(at(b"Jan  1 00:00:00 h a: x", None), None);
+        for bad in [
+            &b"Jan 32 00:00:00 h a: x"[..],
+            b"Jan  0 00:00:00 h a: x",
+            b"Jan  1 24:00:00 h a: x",
+            b"Jan  1 00:60:00 h a: x",
+            b"Jan  1 00:00:6x h a: x",
+            b"Jan -1 00:00:00 h a: x",
+            b"Foo  1 00:00:00 h a: x",
+            b"<13>",
+            b"<13",
+        ] {
+            assert_eq!(at(bad, y), None, "{}", String::from_utf8_lossy(bad));
+        }
+        // RFC 5424, and an RFC 3339 time leading the line (rsyslog's file format).
+        assert_eq!(
+            at(b"<165>1 2003-10-11T22:14:15.003Z host app - - - msg", None),
+            Some(1_065_910_455_003)
+        );
+        assert_eq!(
+            at(b"2003-10-11T22:14:15.003+00:00 host app: msg", None),
+            Some(1_065_910_455_003)
+        );
+        assert_eq!(at(b"<165>1 - host app - - - msg", None), None);
+        assert_eq!(bsd(ms("2025-03-04T05:06:07Z").unwrap()), "Mar  4 05:06:07");
     }
 
     #[test]
@@ -860,6 +1005,33 @@ mod tests {
             let want: Vec<usize> = (from..buf.len()).filter(|i| buf[*i] == a || buf[*i] == b).collect();
             let got: Vec<usize> = Seps::new(&buf, from, a, b).collect();
             proptest::prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn syslog_time_round_trips(
+            secs in -2_000_000_000i64..5_000_000_000,
+            // From a day before the record to 300 days after it: within the year it names.
+            after in -86_400i64..300 * 86_400,
+        ) {
+            let t = secs * 1000;
+            let reference = t + after * 1000;
+            let line = format!("<13>{} web1 app: hello", bsd(t));
+            proptest::prop_assert_eq!(
+                record_time_ms(Format::Syslog, line.as_bytes(), None, Some(reference)),
+                Some(t)
+            );
+            // More than the slack before the record, the same text is a year (or more) earlier.
+            let early = t - SYSLOG_SLACK_MS - 1000;
+            let back = record_time_ms(Format::Syslog, line.as_bytes(), None, Some(early));
+            proptest::prop_assert!(back.is_some_and(|b| b < t - 300 * 86_400_000), "{back:?}");
+        }
+
+        #[test]
+        fn syslog_times_never_panic(line: Vec<u8>, reference: i64) {
+            let _ = record_time_ms(Format::Syslog, &line, None, Some(reference));
+            if let Some(ts) = line.get(..15) {
+                let _ = bsd_syslog_time_ms(ts, reference);
+            }
         }
 
         #[test]

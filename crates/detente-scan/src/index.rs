@@ -114,6 +114,10 @@ pub struct Provenance {
     pub valid_until: Option<i64>,
     /// Distinct parties that reported the indicator as a false positive.
     pub false_positives: u32,
+    /// Distinct contributors of the indicator's value its source attests (a detente node's
+    /// `/scores/`, counted from the members its log names): the value counts at least this
+    /// many; 0 when the source says nothing.
+    pub attested: u32,
 }
 
 impl Value {
@@ -252,8 +256,8 @@ impl Index {
 
     /// Counts, for every indicator, the distinct contributors among all indicators with the
     /// same normalised value (patterns: the same pattern text; a pattern's atoms count for
-    /// nothing). An indicator without a contributor counts as its own; call after the last
-    /// insertion.
+    /// nothing), or the most any of them has [`Provenance::attested`] if more. An indicator
+    /// without a contributor counts as its own; call after the last insertion.
     pub fn count_contributors(&mut self) {
         // A pattern's atoms are parts of its claim, not claims of their own.
         let claims = self
@@ -266,10 +270,20 @@ impl Index {
                 (i.claim(), who.unwrap_or(i.id.as_str()))
             });
         let per = crate::score::distinct_parties(claims);
+        // What a source attests cannot be told apart from other sources' parties: the larger
+        // count stands, never their sum.
+        let mut attested: FxHashMap<_, u32> = FxHashMap::default();
+        for i in &self.indicators {
+            let a = attested.entry(i.claim()).or_default();
+            *a = (*a).max(i.provenance.attested);
+        }
         self.contributors = self
             .indicators
             .iter()
-            .map(|i| per.get(&i.claim()).copied().unwrap_or(0))
+            .map(|i| {
+                let n = per.get(&i.claim()).copied().unwrap_or(0);
+                n.max(attested.get(&i.claim()).copied().unwrap_or(0))
+            })
             .collect();
     }
 
@@ -1086,6 +1100,17 @@ mod tests {
         assert_eq!(counts[..5], [Some(2), Some(2), Some(2), Some(2), Some(2)]);
         let last = u32::try_from(ix.len() - 1).unwrap();
         assert_eq!(ix.contributors(last), Some(1));
+        // A source attesting three contributors of evil.com raises its count (a, b) to three,
+        // not to five; attesting one changes nothing.
+        let attested = |v: &str, n: u32| {
+            let mut i = by(v, Some("a"));
+            i.provenance.attested = n;
+            i
+        };
+        ix.extend(vec![attested("evil.com", 3), attested("10.0.0.1", 1)]);
+        ix.count_contributors();
+        assert_eq!(ix.contributors(0), Some(3));
+        assert_eq!(ix.contributors(3), Some(2), "a and the unattributed one");
     }
 
     #[test]

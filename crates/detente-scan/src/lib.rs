@@ -14,7 +14,9 @@ pub mod stix_pattern;
 pub mod window;
 
 pub use allowlist::{Action, Allowlist};
-pub use engine::{Events, FileStats, Finding, Hit, HostCheck, ScanError, ScanOptions, Scanner};
+pub use engine::{
+    Events, FileStats, Finding, Hit, HostCheck, Log, ScanError, ScanOptions, Scanner,
+};
 pub use formats::Format;
 pub use index::{Index, Indicator, MatchKind, Provenance, Value};
 pub use score::{DecayModel, Scoring};

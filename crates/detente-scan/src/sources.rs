@@ -441,6 +441,7 @@ fn stix_object(obj: &StixObject<'_>, opts: LoadOptions) -> Outcome {
             .find_map(|t| t.as_deref().and_then(parse_timestamp)),
         valid_until: stix_time(&obj.valid_until).and_then(|(_, t)| t),
         false_positives: 0,
+        attested: 0,
     };
     match stix_pattern::classify(pattern, opts.subdomains) {
         Ok(stix_pattern::Usable::Complex(atoms) | stix_pattern::Usable::CrossRecord(atoms)) => {

@@ -14,8 +14,9 @@
 //! Memory is bounded per pattern: the window spans the pattern's longest binding
 //! ([`detente_pattern::binding_span`]), at most [`MAX_WINDOW_SECS`], and retains at most
 //! [`MAX_RETAINED`] records (the oldest go first, with a warning). Records are taken in the
-//! order the scan reads them; one more than the window behind the latest time the pattern has
-//! seen is late and does not enter (counted in a warning). `docs/detection.md` has the rules.
+//! order the scan offers them (several logs merged by time, [`crate::Scanner::scan_logs`]);
+//! one more than the window behind the latest time the pattern has seen is late and does not
+//! enter (counted in a warning). `docs/detection.md` has the rules.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -150,7 +151,6 @@ fn possible(e: &ObsExpr, counts: &[u32], next: &mut usize) -> bool {
 pub struct Windows {
     per: Vec<Window>,
     max_retained: usize,
-    untimed: u64,
 }
 
 impl Windows {
@@ -196,18 +196,12 @@ impl Windows {
         Windows {
             per,
             max_retained: max_retained.max(1),
-            untimed: 0,
         }
     }
 
     /// Whether there is any cross-record pattern.
     pub fn is_empty(&self) -> bool {
         self.per.is_empty()
-    }
-
-    /// Counts a selected record that carries no time: it cannot enter any window.
-    pub fn untimed(&mut self) {
-        self.untimed += 1;
     }
 
     /// Offers pattern `ind` a record its atoms selected; returns the records of the hit it
@@ -291,17 +285,10 @@ impl Windows {
         Some(took)
     }
 
-    /// Problems since the last call, one message each (for the log just read): late,
-    /// untimed and dropped records, evaluation errors.
+    /// Problems since the last call, one message each (for the logs just read): late and
+    /// dropped records, evaluation errors.
     pub fn problems(&mut self, index: &Index) -> Vec<String> {
         let mut out = Vec::new();
-        if self.untimed > 0 {
-            out.push(format!(
-                "{} records selected by cross-record patterns carry no time and were not evaluated",
-                self.untimed
-            ));
-            self.untimed = 0;
-        }
         for w in &mut self.per {
             let ind = index.indicator(w.ind);
             let name = format!("pattern {} ({})", ind.written, ind.id);
@@ -413,11 +400,6 @@ mod tests {
             problems[0]
                 .contains("more than 2 records within its window; the 1 oldest were dropped"),
             "{problems:?}"
-        );
-        w.untimed();
-        assert!(
-            w.problems(&ix)[0]
-                .starts_with("1 records selected by cross-record patterns carry no time")
         );
     }
 }

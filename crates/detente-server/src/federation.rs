@@ -96,7 +96,8 @@ pub(crate) fn json<T: Serialize>(value: &T) -> Result<Response, ApiError> {
     Ok(r)
 }
 
-fn int_param(query: &str, name: &str, default: i64) -> Result<i64, ApiError> {
+/// The integer query parameter `name`, or `default` when absent (400 when not an integer).
+pub(crate) fn int_param(query: &str, name: &str, default: i64) -> Result<i64, ApiError> {
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
         if k == name {
             return v.parse().map_err(|_| {

@@ -318,7 +318,7 @@ fn get<S: Store>(
         }
         Route::Feed(root, cid) => crate::federation::feed(a, p, &root, &cid, query),
         Route::Provenance(root, cid, oid) => crate::federation::provenance(a, p, &root, &cid, &oid),
-        Route::Scores(root, cid) => crate::scores::get(a, p, &root, &cid),
+        Route::Scores(root, cid) => crate::scores::get(a, p, &root, &cid, query),
     }
 }
 

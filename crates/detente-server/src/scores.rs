@@ -10,6 +10,12 @@
 //! Contributors and reporters are the members the node bound the objects to (their log
 //! entries), never what an object says of itself (`created_by_ref`), so one member cannot
 //! pose as several; a mirrored object counts as its partner node and the partner's member.
+//!
+//! Pages as TAXII lists do: `limit` (default and maximum the node's page sizes) and `more`
+//! with a `next` cursor, a position in the caller's ordered rows bound to the caller, the
+//! collection and the limit ([`crate::cursor`]). Each page is computed from the collection
+//! anew, from the caller's view alone, so how many rows and pages there are says nothing
+//! about objects the caller may not read.
 
 use std::collections::HashMap;
 
@@ -24,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::App;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::federation::{json, readable};
+use crate::federation::{int_param, json, readable};
 use crate::handlers::each_latest;
 
 /// The scores of one collection as one reader sees them.
@@ -34,6 +40,12 @@ pub struct Scores {
     pub time: String,
     /// The decay model's parameters.
     pub model: Model,
+    /// Whether rows follow this page.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub more: bool,
+    /// The cursor of the next page (`?next=`), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
     /// One row per indicator value, ordered by indicator id, then value.
     pub scores: Vec<ScoreRow>,
 }
@@ -68,21 +80,44 @@ pub struct ScoreRow {
     pub below_threshold: bool,
 }
 
-/// `GET …/collections/{id}/scores/`.
+/// `GET …/collections/{id}/scores/[?limit=N][&next=CURSOR]`.
 pub(crate) fn get<S: Store>(
     a: &App<S>,
     p: &Principal,
     root: &str,
     cid: &str,
+    query: &str,
 ) -> Result<Response, ApiError> {
     let c = readable(a, p, root, cid)?;
+    let limit = int_param(query, "limit", a.config.default_page_size as i64)?;
+    let limit = usize::try_from(limit.max(1))
+        .unwrap_or(1)
+        .min(a.config.max_page_size);
+    let binding = format!("{}|scores|{}|limit={limit}", p.member.id, c.id);
+    let next = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "next");
+    let from = match next {
+        Some((_, cursor)) => a
+            .cursors
+            .open(&binding, &cursor)
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| {
+                ApiError::BadRequest("the `next` cursor is not valid for this query".into())
+            })?,
+        None => 0,
+    };
     let now = crate::now_micros();
     let scoring = Scoring {
         model: DecayModel::NIDS_SIMPLE,
         decay: true,
         now: now.div_euclid(1_000_000),
     };
-    let scores = collection_scores(&*a.store, &c.id, &p.viewer(), &scoring)?;
+    let mut scores = collection_scores(&*a.store, &c.id, &p.viewer(), &scoring)?;
+    let more = scores.len() > from.saturating_add(limit);
+    scores = scores.into_iter().skip(from).take(limit).collect();
+    let next = more
+        .then(|| i64::try_from(from + limit).ok())
+        .flatten()
+        .map(|n| a.cursors.mint(&binding, n));
     let m = scoring.model;
     json(&Scores {
         time: format_micros(now),
@@ -92,6 +127,8 @@ pub(crate) fn get<S: Store>(
             threshold: m.threshold,
             default_base_score: m.default_base_score,
         },
+        more: next.is_some(),
+        next,
         scores,
     })
 }

@@ -1179,6 +1179,20 @@ fn scores_count_only_what_a_member_may_read() {
             want.len(),
             "{who}: one row each"
         );
+        // Paging: at any limit the pages are the rows in order, and how many pages there are
+        // follows from what this member may read alone (`want`).
+        let all: Vec<(String, String)> = score_keys(&got);
+        for limit in [1, 2, 5] {
+            let pages = score_pages(&n, &base, who, limit);
+            let flat: Vec<(String, String)> = pages.iter().flat_map(|p| p.0.clone()).collect();
+            assert_eq!(flat, all, "{who} limit {limit}");
+            assert_eq!(
+                pages.len(),
+                want.len().div_ceil(limit).max(1),
+                "{who} limit {limit}"
+            );
+            cases += pages.len();
+        }
         // The cases the model must make differ between members, checked outright.
         let row = |id: &str| {
             rows.iter()
@@ -1204,5 +1218,100 @@ fn scores_count_only_what_a_member_may_read() {
         cases += rows.len();
     }
     assert!(raised > 0, "no member saw the AMBER copy");
+    // A cursor serves the member it was given to, at its limit, and nothing forged.
+    let readers: Vec<&M> = members.iter().filter(|m| m.read()).collect();
+    let first = format!("{base}/scores/?limit=1");
+    let (_, body) = n.call("GET", &first, &readers[0].name, None);
+    let next = serde_json::from_str::<Value>(&body).unwrap()["next"]
+        .as_str()
+        .expect("more than one row")
+        .to_owned();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut raw = b64.decode(&next).unwrap();
+    raw[7] ^= 1;
+    let forged = b64.encode(raw);
+    for (who, limit, cursor) in [
+        (&readers[1].name, 1, next.as_str()),
+        (&readers[0].name, 2, next.as_str()),
+        (&readers[0].name, 1, forged.as_str()),
+    ] {
+        let q = format!("{base}/scores/?limit={limit}&next={cursor}");
+        let (st, body) = n.call("GET", &q, who, None);
+        assert_eq!(st, 400, "{who} limit {limit}: {body}");
+        cases += 1;
+    }
+    // Hidden objects change nothing a GREEN reader's pages show — neither rows nor their
+    // number nor `more` — while an AMBER reader's pages show them (so the objects count).
+    let green = members
+        .iter()
+        .find(|m| m.read() && m.level() == 1)
+        .expect("a GREEN reader");
+    let amber = members
+        .iter()
+        .find(|m| m.read() && m.level() >= 2)
+        .expect("an AMBER reader");
+    let before = [green, amber].map(|m| score_pages(&n, &base, &m.name, 2));
+    for (k, value) in [(904, "n1.example"), (905, "hidden.example")] {
+        let mut o = indicator(k, 1, &[2], None);
+        o["pattern"] = json!(format!("[domain-name:value = '{value}']"));
+        let st = n.post("owner", &[o]);
+        assert_eq!(st["failure_count"], 0, "{st}");
+    }
+    let after = [green, amber].map(|m| score_pages(&n, &base, &m.name, 2));
+    assert_eq!(
+        after[0], before[0],
+        "{}: hidden AMBER objects showed",
+        green.name
+    );
+    assert_ne!(
+        after[1], before[1],
+        "{}: AMBER objects did not count",
+        amber.name
+    );
+    cases += 2;
     println!("scores: {} members: {cases} cases", members.len());
+}
+
+/// The (indicator, value) of each row of a scores page, in order.
+fn score_keys(page: &Value) -> Vec<(String, String)> {
+    page["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["indicator"].as_str().unwrap().to_owned(),
+                r["value"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// `who`'s scores page by page at `limit`: each page's rows and its `more`.
+fn score_pages(
+    n: &Node,
+    base: &str,
+    who: &str,
+    limit: usize,
+) -> Vec<(Vec<(String, String)>, bool)> {
+    let mut pages = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let q = match &next {
+            Some(c) => format!("{base}/scores/?limit={limit}&next={c}"),
+            None => format!("{base}/scores/?limit={limit}"),
+        };
+        let (st, body) = n.call("GET", &q, who, None);
+        assert_eq!(st, 200, "{who} page {}: {body}", pages.len());
+        let v: Value = serde_json::from_str(&body).unwrap();
+        let more = v["more"].as_bool().unwrap_or(false);
+        assert_eq!(more, v["next"].is_string(), "{who}: {body}");
+        assert!(score_keys(&v).len() <= limit, "{who}: {body}");
+        pages.push((score_keys(&v), more));
+        next = v["next"].as_str().map(str::to_owned);
+        if next.is_none() {
+            return pages;
+        }
+        assert!(pages.len() < 1000, "{who}: pages without end");
+    }
 }

@@ -15,7 +15,7 @@ use detente_scan::norm::Ip;
 use detente_scan::sighting::{self, Sightings, rfc3339_millis, uuid_like};
 use detente_scan::sources::{self, LoadOptions, Loaded};
 use detente_scan::{
-    Action, Allowlist, DecayModel, Events, Finding, Format, Hit, HostCheck, Index, MatchKind,
+    Action, Allowlist, DecayModel, Events, Finding, Format, Hit, HostCheck, Index, Log, MatchKind,
     ScanOptions, Scanner, Scoring, Windows,
 };
 use indicatif::{ProgressBar, ProgressStyle};
@@ -40,7 +40,8 @@ pub struct Args {
     #[arg(long = "allowlist-action", value_name = "LIST=ACTION")]
     pub allowlist_action: Vec<String>,
     /// Alert only on indicator values shared by at least K distinct contributors (STIX
-    /// `created_by_ref`; unattributed indicators count as their source); below K: `inform`.
+    /// `created_by_ref`; unattributed indicators count as their source; a `taxii:` source on a
+    /// detente node counts its members, from `…/scores/`); below K: `inform`.
     #[arg(long, value_name = "K", default_value_t = 1)]
     pub min_corroboration: u32,
     /// Let indicator scores decay with age (MISP's polynomial model, from `modified`).
@@ -94,6 +95,11 @@ pub struct Args {
     /// Match domain indicators exactly (no subdomains).
     #[arg(long)]
     pub exact_domains: bool,
+    /// The year of RFC 3164 syslog times (`Oct 11 22:14:15` names none); default: the year that
+    /// puts each at most a day after its log's last write (a log written in January that begins
+    /// in December places those records in the year before).
+    #[arg(long, value_name = "YEAR")]
+    pub syslog_year: Option<i32>,
     /// Keep reading the (single) log as it grows.
     #[arg(long)]
     pub follow: bool,
@@ -179,7 +185,6 @@ struct Out<'a> {
     informs: u64,
     warnings: u64,
     write_error: Option<io::Error>,
-    bytes_before: u64,
     follow: bool,
 }
 
@@ -271,7 +276,7 @@ impl Events for Out<'_> {
 
     fn progress(&mut self, bytes: u64) {
         if let Some(b) = &self.bar {
-            b.set_position(self.bytes_before + bytes);
+            b.set_position(bytes);
             b.set_message(format!("{} hits", self.alerts + self.informs));
         }
         if self.follow {
@@ -287,6 +292,16 @@ pub fn print_warning(bar: Option<&ProgressBar>, message: &str) {
         Some(b) => b.suspend(print),
         None => print(),
     }
+}
+
+/// When a log file was last written (Unix ms); `None` for standard input or when unknown.
+fn modified_ms(path: &Path) -> Option<i64> {
+    if path.as_os_str() == "-" {
+        return None;
+    }
+    let t = std::fs::metadata(path).ok()?.modified().ok()?;
+    let d = t.duration_since(UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_millis()).ok()
 }
 
 fn now_millis() -> i64 {
@@ -335,6 +350,11 @@ fn scan(args: Args) -> Result<ExitCode> {
         for (name, mut loaded) in load_named(src, &args.login, opts)? {
             totals.add(src, &loaded);
             if args.min_corroboration > 1 {
+                // A detente node says how many of its members carry each value; what the
+                // objects say of themselves (`created_by_ref`) then counts for nothing.
+                if let Some(spec) = src.strip_prefix("taxii:") {
+                    taxii::attest(spec, &args.login, &mut loaded)?;
+                }
                 // Without attribution, a source file counts as one contributor.
                 let who = format!("source:{name}");
                 let provenances = loaded.indicators.iter_mut().map(|i| &mut i.provenance);
@@ -413,7 +433,6 @@ fn scan(args: Args) -> Result<ExitCode> {
         informs: 0,
         warnings: 0,
         write_error: None,
-        bytes_before: 0,
         follow: args.follow,
     };
     let scanner = Scanner {
@@ -433,27 +452,25 @@ fn scan(args: Args) -> Result<ExitCode> {
                 decay: args.decay,
                 now: opts.now,
             },
+            syslog_year: args.syslog_year,
         },
     };
     let scan_start = Instant::now();
-    let (mut bytes, mut lines) = (0u64, 0u64);
-    // Patterns across records see the logs as one stream, in the order given.
+    // Patterns across records see the logs as one stream: merged by record time when there
+    // are several (docs/detection.md, "Order").
     let mut windows = Windows::new(&index);
-    for path in &logs {
-        let name = path.display().to_string();
-        let reader = match open_log(path) {
-            Ok(r) => r,
-            Err(e) => {
-                out.warning(&format!("{name}: cannot open: {e}"));
-                continue;
-            }
-        };
-        let check = protected.as_ref().map(|p| p as &dyn HostCheck);
-        let st = scanner.scan_with(&name, reader, &mut out, &mut windows, check)?;
-        bytes += st.bytes;
-        lines += st.lines;
-        out.bytes_before += std::fs::metadata(path).map_or(st.bytes, |m| m.len());
-    }
+    let to_scan: Vec<Log<'_>> = logs
+        .iter()
+        .map(|path| Log {
+            name: path.display().to_string(),
+            open: Box::new(move || open_log(path).map(|r| r as Box<dyn io::Read>)),
+            modified_ms: modified_ms(path),
+        })
+        .collect();
+    let check = protected.as_ref().map(|p| p as &dyn HostCheck);
+    let stats = scanner.scan_logs(to_scan, &mut out, &mut windows, check)?;
+    let bytes: u64 = stats.iter().map(|s| s.bytes).sum();
+    let lines: u64 = stats.iter().map(|s| s.lines).sum();
     out.hits.flush().context("writing hits")?;
     if let Some(e) = out.write_error.take() {
         return Err(e).context("writing hits");

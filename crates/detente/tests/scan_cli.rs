@@ -203,6 +203,71 @@ fn patterns_across_records_name_every_record_across_logs() {
     );
 }
 
+/// Logs of one period are merged by time (issue 14): given first, an hour of `conn.log` (Zeek)
+/// holds the address at its start and again at its end; given second, a syslog log (RFC 3164,
+/// no year) holds the name just before the first. Read one after the other, the name would
+/// come an hour behind the latest time seen: late, no hit. Its year comes from `--syslog-year`
+/// or the log's last write; placed in another year, it matches nothing.
+#[test]
+fn logs_of_one_period_merge_by_time_with_syslog_years() {
+    let d = tempdir();
+    let p = "[domain-name:value = 'evil.example'] FOLLOWEDBY [ipv4-addr:value = '203.0.113.9'] WITHIN 300 SECONDS";
+    let ind = serde_json::json!({"type": "bundle", "id": "bundle--1", "objects": [
+        {"type": "indicator", "spec_version": "2.1", "id": "indicator--00000000-0000-4000-8000-000000000009",
+         "created": "2024-01-01T00:00:00Z", "modified": "2024-01-01T00:00:00Z", "pattern": p,
+         "pattern_type": "stix", "valid_from": "2024-01-01T00:00:00Z"}]});
+    std::fs::write(d.path().join("ind.json"), ind.to_string()).unwrap();
+    let conn = concat!(
+        "#separator \\x09\n#set_separator\t,\n#path\tconn\n#fields\tts\tid.orig_h\tid.resp_h\n",
+        "#types\ttime\taddr\taddr\n",
+        "1700000100.000000\t10.0.0.5\t203.0.113.9\n",
+        "1700003600.000000\t10.0.0.5\t203.0.113.9\n",
+    );
+    // 1700000050 is 2023-11-14T22:14:10Z.
+    let syslog = concat!(
+        "<30>Nov 14 22:13:30 gw dnsmasq[7]: query[A] quiet.example from 10.0.0.5\n",
+        "<30>Nov 14 22:14:10 gw dnsmasq[7]: query[A] evil.example from 10.0.0.5\n",
+    );
+    std::fs::write(d.path().join("conn.log"), conn).unwrap();
+    let dns = d.path().join("dns.syslog");
+    std::fs::write(&dns, syslog).unwrap();
+    let args = ["--indicators", "ind.json", "conn.log", "dns.syslog"];
+    let with = |extra: &[&str]| {
+        let mut a: Vec<&str> = extra.to_vec();
+        a.extend(args);
+        run(d.path(), &a)
+    };
+    let want = serde_json::json!([
+        {"file": "dns.syslog", "line": 2, "field": "msg", "observed": "evil.example"},
+        {"file": "conn.log", "line": 6, "field": "id.resp_h", "observed": "203.0.113.9"},
+    ]);
+    let h = one_pattern_hit(&with(&["--syslog-year", "2023"]));
+    assert_eq!(
+        (&h[0]["file"], &h[0]["line"]),
+        (&"conn.log".into(), &6.into())
+    );
+    assert_eq!(h[0]["records"], want);
+    // Written this year (the file's time now), the records are of this year: no match.
+    let o = with(&[]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(hits(&o).is_empty());
+    assert!(hits(&with(&["--syslog-year", "2024"])).is_empty());
+    // Last written the day after: 2023.
+    let written = UNIX_EPOCH + Duration::from_secs(1_700_000_000 + 86_400);
+    std::fs::File::options()
+        .append(true)
+        .open(&dns)
+        .unwrap()
+        .set_modified(written)
+        .unwrap();
+    assert_eq!(one_pattern_hit(&with(&[]))[0]["records"], want);
+}
+
 #[test]
 fn protected_domains_report_lookalikes_beside_hits() {
     let d = setup();

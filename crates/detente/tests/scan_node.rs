@@ -471,3 +471,102 @@ fn false_positive_reports_from_members_and_scan_push_lower_the_score() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Corroboration on a `taxii:` source counts distinct members as the node knows them
+/// (`…/scores/`), not `created_by_ref`: one member posting a value twice under two claimed
+/// identities is one contributor (`inform` at `--min-corroboration 2`); a second member
+/// posting it makes two (`alert`).
+#[test]
+fn taxii_corroboration_counts_members_as_the_node_does() {
+    let dir = support::tempdir();
+    let d = dir.path();
+    let data = d.join("node");
+    let node = Node::start(&data, &[], &[]);
+    let data_s = data.to_str().unwrap();
+    let admin = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(["--data", data_s]);
+        succeeded(as_member(&a, d, "admin", &node.admin_secret))
+    };
+    let collection = support::last_line(&admin(&["collection", "add", "--title", "intel"]));
+    let mut secrets = std::collections::BTreeMap::new();
+    for (name, role, access) in [
+        ("alice", "contributor", "read-write"),
+        ("bob", "contributor", "read-write"),
+        ("carol", "reader", "read"),
+    ] {
+        let out = admin(&["member", "add", name, "--role", role, "--tlp", "amber"]);
+        secrets.insert(name, support::last_line(&out));
+        admin(&["collection", "grant", &collection, name, access]);
+    }
+    let api_root = format!("{}/api/", node.url);
+    let ind = |n: u32, by: &str| {
+        serde_json::json!({
+            "type": "indicator", "spec_version": "2.1",
+            "id": format!("indicator--00000000-0000-4000-8000-{n:012}"),
+            "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+            "valid_from": "2026-01-01T00:00:00Z", "created_by_ref": by,
+            "pattern": "[domain-name:value = 'evil.example']", "pattern_type": "stix"
+        })
+    };
+    let push = |who: &str, objects: Vec<serde_json::Value>| {
+        let file = format!("{who}.json");
+        let bundle = serde_json::json!({"type": "bundle",
+            "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d", "objects": objects});
+        std::fs::write(d.join(&file), bundle.to_string()).unwrap();
+        let args = [
+            "push",
+            &file,
+            "--url",
+            &api_root,
+            "--collection",
+            &collection,
+            "--user",
+            who,
+        ];
+        succeeded(as_member(&args, d, who, &secrets[who]));
+    };
+    // alice, under two identities she claims.
+    push(
+        "alice",
+        vec![
+            ind(1, "identity--00000000-0000-4000-8000-0000000000a1"),
+            ind(2, "identity--00000000-0000-4000-8000-0000000000a2"),
+        ],
+    );
+    std::fs::write(d.join("dns.log"), "query evil.example\n").unwrap();
+    let source = format!("taxii:{api_root}#{collection}");
+    let scan = || {
+        let args = [
+            "scan",
+            "--indicators",
+            &source,
+            "--min-corroboration",
+            "2",
+            "--format",
+            "text",
+            "dns.log",
+        ];
+        let hits = succeeded(as_member(&args, d, "carol", &secrets["carol"]));
+        let mut got: Vec<(String, u64)> = hits
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .map(|h| {
+                (
+                    h["action"].as_str().unwrap().to_owned(),
+                    h["contributors"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        got.sort();
+        got
+    };
+    let one = ("inform".to_string(), 1);
+    assert_eq!(scan(), [one.clone(), one]);
+    push(
+        "bob",
+        vec![ind(3, "identity--00000000-0000-4000-8000-0000000000b1")],
+    );
+    let two = ("alert".to_string(), 2);
+    assert_eq!(scan(), [two.clone(), two.clone(), two]);
+}
