@@ -4,33 +4,38 @@
 # peer (logged in as A's admin) and runs `detente sync` once: objects/s, peak RSS of A's node,
 # B's node and the sync process, then a no-op round's latency and request count.
 # Usage: bench/federation.sh [N=100000] [PAGE=1000]
+#   BASE=path/to/detente bench/federation.sh …   # also the same sync by another build (node A
+#                                                # and B served by it too), side by side
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}
 PAGE=${2:-1000}
-OUT=${BENCH_DIR:-/tmp/bench-federation}
+OUT=${BENCH_DIR:-target/bench-federation}
 rm -rf "$OUT" && mkdir -p "$OUT"
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
 cargo build --release --locked -p detente
 BIN=target/release/detente
 PY=python3
 port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-PA=$(port); PB=$(port)
-"$BIN" serve --data "$OUT/a" --origin bench-a/log --listen "127.0.0.1:$PA" >"$OUT/a.out" 2>"$OUT/a.err" &
-A=$!
-"$BIN" serve --data "$OUT/b" --origin bench-b/log --listen "127.0.0.1:$PB" >"$OUT/b.out" 2>"$OUT/b.err" &
-B=$!
-trap 'kill $A $B 2>/dev/null || true; wait 2>/dev/null || true' EXIT
-for p in "$PA" "$PB"; do
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/healthz" >/dev/null && break; sleep 0.1; done
-done
-CA=$("$BIN" collection add --title bench --data "$OUT/a" 2>/dev/null | tail -1)
-CB=$("$BIN" collection add --title mirror --data "$OUT/b" 2>/dev/null | tail -1)
-AUTH=$(tr -d '\n' <"$OUT/a/admin.credentials" | base64 -w0)
-URL="http://127.0.0.1:$PA/api/collections/$CA/objects/"
+up() { for _ in $(seq 100); do curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && return; sleep 0.1; done; }
 count() {
   $PY -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from objects").fetchone()[0])' "$1"
 }
+# RSS counts the SQLite memory map (file pages the kernel may drop); Anonymous (heap) is what
+# must stay bounded, so both are sampled.
+mem() { awk '/^Rss:/ {r=$2} /^Anonymous:/ {a=$2} END {print r+0, a+0}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0 0; }
+hwm() { awk '/^VmHWM:/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+PIDS=()
+trap 'kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+
+# Node A is filled once, by this build; every build measured then serves the same data.
+PA=$(port)
+"$BIN" serve --data "$OUT/a" --origin bench-a/log --listen "127.0.0.1:$PA" >"$OUT/a.out" 2>"$OUT/a.err" &
+A=$!; PIDS+=("$A")
+up "$PA"
+CA=$("$BIN" collection add --title bench --data "$OUT/a" 2>/dev/null | tail -1)
+AUTH=$(tr -d '\n' <"$OUT/a/admin.credentials" | base64 -w0)
+URL="http://127.0.0.1:$PA/api/collections/$CA/objects/"
 echo "== filling A with $N objects"
 have=0
 while [ "$have" -lt "$N" ]; do
@@ -44,44 +49,88 @@ for _ in $(seq 600); do
   sleep 0.5
 done
 KEY=$("$BIN" log-key --data "$OUT/a" 2>/dev/null | tail -1)
-"$BIN" peer add a --url "http://127.0.0.1:$PA" --log-key "$KEY" \
-  --credentials "$OUT/a/admin.credentials" --data "$OUT/b" 2>/dev/null
-"$BIN" peer mirror a --remote-collection "$CA" --into "$CB" --data "$OUT/b" 2>/dev/null
+kill "$A"; wait "$A" 2>/dev/null || true
 
-echo "== initial sync (page $PAGE), load $(cut -d' ' -f1-3 /proc/loadavg)"
-# RSS counts the SQLite memory map (file pages the kernel may drop); Anonymous (heap) is what
-# must stay bounded, so both are sampled.
-mem() { awk '/^Rss:/ {r=$2} /^Anonymous:/ {a=$2} END {print r+0, a+0}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0 0; }
-start=$(date +%s.%N)
-"$BIN" sync --page "$PAGE" --data "$OUT/b" >"$OUT/sync.out" 2>"$OUT/sync.err" &
-SYNC=$!
-peak_rss=0; peak_anon=0
-while kill -0 "$SYNC" 2>/dev/null; do
-  read -r rss anon <<<"$(mem "$SYNC")"
-  [ "$rss" -gt "$peak_rss" ] && peak_rss=$rss
-  [ "$anon" -gt "$peak_anon" ] && peak_anon=$anon
-  sleep 0.2
-done
-wait "$SYNC"
-end=$(date +%s.%N)
-cat "$OUT/sync.out"
-secs=$($PY -c "print(round($end - $start, 2))")
-hwm() { awk '/^VmHWM:/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
-anon() { read -r _ a <<<"$(mem "$1")"; $PY -c "print(round($a / 1024, 1))"; }
-mirrored=$(count "$OUT/b/detente.sqlite")
-printf '%-34s %s\n' objects "$mirrored" \
-  "seconds" "$secs" \
-  "objects/s" "$($PY -c "print(round($mirrored / $secs))")" \
-  "sync process peak RSS / anon MiB" "$($PY -c "print(round($peak_rss / 1024, 1), round($peak_anon / 1024, 1))")" \
-  "node A peak RSS / anon now MiB" "$(hwm $A) $(anon $A)" \
-  "node B peak RSS / anon now MiB" "$(hwm $B) $(anon $B)" \
-  "load avg after" "$(cut -d' ' -f1-3 /proc/loadavg)"
-
-echo "== no-op sync"
-for i in 1 2 3; do
+# One initial sync and three no-op rounds by build $2, results into $OUT/$1.txt.
+measure() {
+  local name=$1 bin=$2 b="$OUT/b-$1" pa pb a b_pid sync peak_rss peak_anon start end secs mirrored
+  pa=$(port); pb=$(port)
+  "$bin" serve --data "$OUT/a" --origin bench-a/log --listen "127.0.0.1:$pa" >>"$OUT/a.out" 2>>"$OUT/a.err" &
+  a=$!; PIDS+=("$a")
+  "$bin" serve --data "$b" --origin bench-b/log --listen "127.0.0.1:$pb" >"$b.out" 2>"$b.err" &
+  b_pid=$!; PIDS+=("$b_pid")
+  up "$pa"; up "$pb"
+  local cb
+  cb=$("$bin" collection add --title mirror --data "$b" 2>/dev/null | tail -1)
+  "$bin" peer add a --url "http://127.0.0.1:$pa" --log-key "$KEY" \
+    --credentials "$OUT/a/admin.credentials" --data "$b" 2>/dev/null
+  "$bin" peer mirror a --remote-collection "$CA" --into "$cb" --data "$b" 2>/dev/null
+  echo "== $name: initial sync (page $PAGE), load $(cut -d' ' -f1-3 /proc/loadavg)"
   start=$(date +%s.%N)
-  "$BIN" sync --data "$OUT/b" >"$OUT/noop.out"
+  /usr/bin/time -f '%U %S' -o "$b.time" "$bin" sync --page "$PAGE" --data "$b" >"$b.sync.out" 2>"$b.sync.err" &
+  sync=$!
+  peak_rss=0; peak_anon=0
+  while kill -0 "$sync" 2>/dev/null; do
+    # /usr/bin/time's child is the sync process.
+    local child rss anon
+    child=$(pgrep -P "$sync" | head -1 || true)
+    read -r rss anon <<<"$(mem "${child:-$sync}")"
+    [ "$rss" -gt "$peak_rss" ] && peak_rss=$rss
+    [ "$anon" -gt "$peak_anon" ] && peak_anon=$anon
+    sleep 0.2
+  done
+  wait "$sync" || true
   end=$(date +%s.%N)
-  printf 'no-op %d: %.3f s, %s\n' "$i" "$($PY -c "print($end - $start)")" \
-    "$(grep -o '[0-9]* requests' "$OUT/noop.out")"
+  cat "$b.sync.out"
+  secs=$($PY -c "print(round($end - $start, 2))")
+  mirrored=$(count "$b/detente.sqlite")
+  {
+    echo "objects $mirrored"
+    echo "seconds $secs"
+    echo "objects/s $($PY -c "print(round($mirrored / $secs))")"
+    echo "sync CPU s (user+sys) $(awk '{print $1 + $2}' "$b.time")"
+    echo "sync peak RSS MiB $($PY -c "print(round($peak_rss / 1024, 1))")"
+    echo "sync peak anon MiB $($PY -c "print(round($peak_anon / 1024, 1))")"
+    echo "node A peak RSS MiB $(hwm "$a")"
+    echo "node B peak RSS MiB $(hwm "$b_pid")"
+    for i in 1 2 3; do
+      start=$(date +%s.%N)
+      "$bin" sync --data "$b" >"$b.noop.out"
+      end=$(date +%s.%N)
+      echo "no-op $i s $($PY -c "print(round($end - $start, 3))")"
+      echo "no-op $i requests $(grep -o '[0-9]* requests' "$b.noop.out" | cut -d' ' -f1)"
+    done
+    echo "load avg after $(cut -d' ' -f1 /proc/loadavg)"
+  } >"$OUT/$name.txt"
+  kill "$a" "$b_pid"; wait "$a" "$b_pid" 2>/dev/null || true
+}
+
+modes=(this)
+[ -n "${BASE:-}" ] && modes=(base this)
+for m in "${modes[@]}"; do
+  if [ "$m" = base ]; then measure base "$BASE"; else measure this "$BIN"; fi
 done
+
+echo "== results (N=$N, page $PAGE)"
+if [ -n "${BASE:-}" ]; then
+  $PY - "$OUT/base.txt" "$OUT/this.txt" <<'EOF'
+import sys
+def read(p):
+    rows = []
+    for line in open(p):
+        k, v = line.rstrip("\n").rsplit(" ", 1)
+        rows.append((k, v))
+    return rows
+base, this = read(sys.argv[1]), dict(read(sys.argv[2]))
+print(f"{'':34} {'base':>10} {'this':>10} {'this/base':>10}")
+for k, b in base:
+    t = this.get(k, "")
+    try:
+        ratio = f"{float(t) / float(b):.2f}" if float(b) else ""
+    except ValueError:
+        ratio = ""
+    print(f"{k:34} {b:>10} {t:>10} {ratio:>10}")
+EOF
+else
+  awk '{v=$NF; $NF=""; printf "%-34s %s\n", $0, v}' "$OUT/this.txt"
+fi

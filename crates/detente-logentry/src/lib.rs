@@ -150,23 +150,60 @@ fn put(h: &mut Sha256, field: &[u8]) {
 
 /// Computes the leaf of an object version with its per-version nonce.
 pub fn object_leaf(v: &ObjectVersion<'_>, nonce: &[u8; NONCE_LEN]) -> Result<Leaf, Error> {
-    let canonical = serde_json_canonicalizer::to_vec(v.object)?;
+    let fields = ObjectFields {
+        collection: v.collection,
+        object_id: v.object_id,
+        version: v.version,
+        member: v.member,
+    };
+    Ok(object_leaf_canonical(
+        &fields,
+        &canonical_form(v.object)?,
+        nonce,
+    ))
+}
+
+/// The fields of an object version's entry other than the object.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectFields<'a> {
+    /// TAXII collection id.
+    pub collection: &'a str,
+    /// STIX object id.
+    pub object_id: &'a str,
+    /// STIX version (the object's `modified` timestamp as stored).
+    pub version: &'a str,
+    /// Member that contributed the version.
+    pub member: &'a str,
+}
+
+/// The RFC 8785 canonical form of an object, as an object leaf commits to it.
+pub fn canonical_form(object: &serde_json::Value) -> Result<Vec<u8>, Error> {
+    Ok(serde_json_canonicalizer::to_vec(object)?)
+}
+
+/// [`object_leaf`] for a caller that already has the object's [`canonical_form`]: one
+/// object committed in several leaves (a partner's and this node's) is canonicalized once.
+pub fn object_leaf_canonical(
+    f: &ObjectFields<'_>,
+    canonical: &[u8],
+    nonce: &[u8; NONCE_LEN],
+) -> Leaf {
     let mut h = Sha256::new();
     h.update(OBJECT_TAG);
     h.update(nonce);
     for field in [
-        v.collection.as_bytes(),
-        v.object_id.as_bytes(),
-        v.version.as_bytes(),
-        v.member.as_bytes(),
-        &canonical,
+        f.collection.as_bytes(),
+        f.object_id.as_bytes(),
+        f.version.as_bytes(),
+        f.member.as_bytes(),
+        canonical,
     ] {
         put(&mut h, field);
     }
-    Ok(Leaf {
+    Leaf {
         kind: Kind::Object,
         commitment: h.finalize().into(),
-    })
+    }
 }
 
 /// Computes the leaf of a tombstone with its own nonce.
@@ -237,6 +274,29 @@ mod tests {
         let mut v = ov(&obj, "m");
         v.collection = "c2";
         assert_ne!(base, object_leaf(&v, &n).unwrap());
+    }
+
+    #[test]
+    fn a_precomputed_canonical_form_gives_the_same_leaf() {
+        let obj: serde_json::Value = serde_json::from_str(r#"{"b":1, "a":"\u00e9"}"#).unwrap();
+        let canonical = canonical_form(&obj).unwrap();
+        assert_eq!(canonical, "{\"a\":\"\u{e9}\",\"b\":1}".as_bytes());
+        let v = ov(&obj, "m");
+        let fields = ObjectFields {
+            collection: v.collection,
+            object_id: v.object_id,
+            version: v.version,
+            member: v.member,
+        };
+        let n = [3u8; 32];
+        assert_eq!(
+            object_leaf(&v, &n).unwrap(),
+            object_leaf_canonical(&fields, &canonical, &n)
+        );
+        assert_ne!(
+            object_leaf(&v, &n).unwrap(),
+            object_leaf_canonical(&fields, b"{}", &n)
+        );
     }
 
     #[test]

@@ -170,11 +170,13 @@ pub(crate) fn feed<S: Store>(
             with_body: true,
         })?;
         more = page.more;
-        for o in page.items {
-            let e = a
-                .store
-                .log_object_entry(o.date_added)?
-                .ok_or_else(|| ApiError::Internal(format!("no log entry for {}", o.date_added)))?;
+        // The page's log entries in one query, not one per object.
+        let dates: Vec<i64> = page.items.iter().map(|o| o.date_added).collect();
+        let entries = a.store.log_object_entries(&dates)?;
+        objects.reserve(page.items.len());
+        for (o, e) in page.items.into_iter().zip(entries) {
+            let e =
+                e.ok_or_else(|| ApiError::Internal(format!("no log entry for {}", o.date_added)))?;
             objects.push(FeedObject {
                 date_added: o.date_added,
                 index: e.index,

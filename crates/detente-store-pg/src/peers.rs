@@ -353,7 +353,12 @@ pub(crate) fn apply(tx: &mut Transaction<'_>, page: &MirrorPage) -> Result<Mirro
         objects: page.objects.iter().map(|m| m.object.clone()).collect(),
         failures: Vec::new(),
     };
-    let outcomes = ingest_tx(tx, &mut seq, &batch)?;
+    let canonical: Vec<&[u8]> = page
+        .objects
+        .iter()
+        .map(|m| m.canonical.as_slice())
+        .collect();
+    let outcomes = ingest_tx(tx, &mut seq, &batch, &canonical)?;
     seq.store(tx)?;
     let provenance = tx
         .prepare(

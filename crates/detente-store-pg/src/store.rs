@@ -357,18 +357,20 @@ impl NewRows {
 }
 
 /// Stores the batch's objects inside the caller's transaction, which holds `seq`: a fixed
-/// number of statements per envelope, whatever its size.
+/// number of statements per envelope, whatever its size. `canonical` holds the RFC 8785 forms
+/// of the objects' bodies, in order, when the caller computed them (empty: derived).
 pub(crate) fn ingest_tx(
     tx: &mut Transaction<'_>,
     seq: &mut Sequence,
     batch: &IngestBatch,
+    canonical: &[&[u8]],
 ) -> Result<Vec<IngestOutcome>> {
     let coll = coll_key(tx, &batch.collection)?;
     let poster = poster(tx, batch.contributor)?;
     let mut h = Holdings::read(tx, coll, batch)?;
     let mut rows = NewRows::default();
     let mut outcomes = Vec::with_capacity(batch.objects.len());
-    for o in &batch.objects {
+    for (i, o) in batch.objects.iter().enumerate() {
         let mut held = Held::default();
         match o.version_micros {
             Some(v) => {
@@ -419,7 +421,12 @@ pub(crate) fn ingest_tx(
                 .or_default()
                 .push((date_added, o.body.clone()));
         }
-        let entry = entries::object_entry(&batch.collection, o, &poster.viewer.name)?;
+        let entry = entries::object_entry(
+            &batch.collection,
+            o,
+            &poster.viewer.name,
+            canonical.get(i).copied(),
+        )?;
         rows.index.insert((o.id.clone(), v), rows.date_added.len());
         rows.date_added.push(date_added);
         rows.object_id.push(o.id.clone());
@@ -924,7 +931,7 @@ impl Store for PgStore {
     fn ingest(&self, batch: IngestBatch) -> Result<IngestReport> {
         self.tx(|tx| {
             let mut seq = Sequence::lock(tx)?;
-            let outcomes = ingest_tx(tx, &mut seq, &batch)?;
+            let outcomes = ingest_tx(tx, &mut seq, &batch, &[])?;
             seq.store(tx)?;
             let status = rules::status_record(&batch, &outcomes);
             tx.execute(
@@ -1130,6 +1137,37 @@ impl Store for PgStore {
                 contributor: r.get(3),
             }))
         })
+    }
+
+    fn log_object_entries(&self, date_added: &[i64]) -> Result<Vec<Option<ObjectLogEntry>>> {
+        if date_added.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut found: std::collections::HashMap<i64, ObjectLogEntry> = self.with(|c| {
+            Ok(c.query(
+                "SELECT n.date_added, n.leaf_idx, l.leaf, n.nonce, \
+                 coalesce(m.name, o.contributor::text) \
+                 FROM log_nonces n JOIN log_leaves l ON l.idx = n.leaf_idx \
+                 JOIN objects o ON o.date_added = n.date_added \
+                 LEFT JOIN members m ON m.id = o.contributor WHERE n.date_added = ANY($1)",
+                &[&date_added],
+            )
+            .map_err(pg)?
+            .iter()
+            .map(|r| {
+                (
+                    r.get(0),
+                    ObjectLogEntry {
+                        index: r.get::<_, i64>(1).unsigned_abs(),
+                        leaf: r.get(2),
+                        nonce: r.get(3),
+                        contributor: r.get(4),
+                    },
+                )
+            })
+            .collect())
+        })?;
+        Ok(date_added.iter().map(|d| found.remove(d)).collect())
     }
 
     fn log_tombstones(

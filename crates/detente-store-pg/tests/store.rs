@@ -122,6 +122,7 @@ fn racing_nodes_apply_a_mirror_page_and_accept_a_checkpoint_once() {
                 recipients: vec![],
                 body: format!(r#"{{"id":"tool--{i}"}}"#),
             },
+            canonical: format!(r#"{{"id":"tool--{i}"}}"#).into_bytes(),
             partner_index: i,
             partner_contributor: "alice".into(),
             partner_date_added: 1000 + i64::try_from(i).unwrap(),

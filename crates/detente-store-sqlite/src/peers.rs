@@ -330,7 +330,12 @@ pub(crate) fn apply(
         objects: page.objects.iter().map(|m| m.object.clone()).collect(),
         failures: Vec::new(),
     };
-    let outcomes = ingest_tx(tx, last, &batch)?;
+    let canonical: Vec<&[u8]> = page
+        .objects
+        .iter()
+        .map(|m| m.canonical.as_slice())
+        .collect();
+    let outcomes = ingest_tx(tx, last, &batch, &canonical)?;
     let mut provenance = tx
         .prepare_cached(
             "INSERT INTO mirror_provenance (date_added, peer, partner_index, partner_contributor,

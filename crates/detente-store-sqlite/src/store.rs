@@ -271,10 +271,13 @@ impl SqliteStore {
     }
 }
 
+/// Stores the batch's objects inside the caller's transaction. `canonical` holds the RFC 8785
+/// forms of the objects' bodies, in order, when the caller computed them (empty: derived).
 pub(crate) fn ingest_tx(
     tx: &Transaction<'_>,
     w_last: &mut i64,
     batch: &IngestBatch,
+    canonical: &[&[u8]],
 ) -> Result<Vec<IngestOutcome>> {
     let coll = SqliteStore::coll_key(tx, &batch.collection)?;
     let mut bounds = tx
@@ -332,7 +335,7 @@ pub(crate) fn ingest_tx(
     let poster = poster(tx, batch.contributor)?;
     let contributor = poster.viewer.name.clone();
     let mut outcomes = Vec::with_capacity(batch.objects.len());
-    for o in &batch.objects {
+    for (i, o) in batch.objects.iter().enumerate() {
         let mut held = Held::default();
         match o.version_micros {
             Some(v) => {
@@ -408,7 +411,15 @@ pub(crate) fn ingest_tx(
         for r in &o.recipients {
             recipient.execute(params![date_added, r]).map_err(backend)?;
         }
-        log_object(tx, &batch.collection, o, &contributor, date_added)?;
+        let canonical = canonical.get(i).copied();
+        log_object(
+            tx,
+            &batch.collection,
+            o,
+            &contributor,
+            date_added,
+            canonical,
+        )?;
         outcomes.push(IngestOutcome::Stored { date_added });
     }
     tx.execute(
@@ -435,12 +446,10 @@ fn poster(tx: &Transaction<'_>, id: MemberId) -> Result<Poster> {
 
 /// Appends a leaf at the next log index, inside the caller's transaction.
 pub(crate) fn append_leaf(tx: &Transaction<'_>, entry: &LogEntry) -> Result<i64> {
+    // Cached: this runs once per stored version, and parsing it each time showed in profiles.
     let idx: i64 = tx
-        .query_row(
-            "SELECT coalesce(max(idx) + 1, 0) FROM log_leaves",
-            [],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT coalesce(max(idx) + 1, 0) FROM log_leaves")
+        .and_then(|mut st| st.query_row([], |r| r.get(0)))
         .map_err(backend)?;
     tx.prepare_cached("INSERT INTO log_leaves (idx, leaf) VALUES (?1, ?2)")
         .map_err(backend)?
@@ -548,8 +557,9 @@ fn log_object(
     o: &NewObject,
     member: &str,
     date_added: i64,
+    canonical: Option<&[u8]>,
 ) -> Result<()> {
-    let entry = entries::object_entry(collection, o, member)?;
+    let entry = entries::object_entry(collection, o, member, canonical)?;
     let idx = append_leaf(tx, &entry)?;
     tx.prepare_cached("INSERT INTO log_nonces (date_added, nonce, leaf_idx) VALUES (?1, ?2, ?3)")
         .map_err(backend)?
@@ -952,7 +962,7 @@ impl Store for SqliteStore {
             // Another process (an admin command, a sync) may have ingested into this file
             // since our last write.
             let mut last = last_date_added(&tx, w.last_date_added)?;
-            let outcomes = ingest_tx(&tx, &mut last, &batch)?;
+            let outcomes = ingest_tx(&tx, &mut last, &batch, &[])?;
             let status = rules::status_record(&batch, &outcomes);
             tx.execute(
                 "INSERT INTO statuses (id, member_id, collection_id, request_timestamp, successes, failures)
@@ -1169,6 +1179,43 @@ impl Store for SqliteStore {
             .optional()
             .map_err(backend)
         })
+    }
+
+    fn log_object_entries(&self, date_added: &[i64]) -> Result<Vec<Option<ObjectLogEntry>>> {
+        if date_added.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One statement whatever the page size: the values travel as one JSON array, and each
+        // drives a primary-key lookup.
+        let wanted = serde_json::to_string(date_added)
+            .map_err(|e| StoreError::Backend(format!("date_added list: {e}")))?;
+        let mut found = self.read(|c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT n.date_added, n.leaf_idx, l.leaf, n.nonce, \
+                     coalesce(m.name, CAST(o.contributor AS TEXT)) \
+                     FROM log_nonces n JOIN log_leaves l ON l.idx = n.leaf_idx \
+                     JOIN objects o ON o.date_added = n.date_added \
+                     LEFT JOIN members m ON m.id = o.contributor \
+                     WHERE n.date_added IN (SELECT value FROM json_each(?1))",
+                )
+                .map_err(backend)?;
+            st.query_map([wanted], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    ObjectLogEntry {
+                        index: r.get::<_, i64>(1)?.unsigned_abs(),
+                        leaf: r.get(2)?,
+                        nonce: r.get(3)?,
+                        contributor: r.get(4)?,
+                    },
+                ))
+            })
+            .map_err(backend)?
+            .collect::<rusqlite::Result<std::collections::HashMap<_, _>>>()
+            .map_err(backend)
+        })?;
+        Ok(date_added.iter().map(|d| found.remove(d)).collect())
     }
 
     fn log_tombstones(

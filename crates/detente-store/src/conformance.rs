@@ -663,6 +663,14 @@ pub fn log_rows<S: Store>(store: S) {
         .map(|d| s.log_object_entry(*d).unwrap().unwrap().nonce)
         .collect();
     assert_ne!(nonces[0], nonces[1], "nonces are fresh per version");
+    // The batched form answers the same entries in the order asked, `None` for an absent one.
+    let asked = [added[1], 12345, added[0]];
+    let batch = s.log_object_entries(&asked).unwrap();
+    assert_eq!(batch.len(), 3);
+    assert_eq!(batch[0], s.log_object_entry(added[1]).unwrap());
+    assert_eq!(batch[1], None);
+    assert_eq!(batch[2], s.log_object_entry(added[0]).unwrap());
+    assert!(s.log_object_entries(&[]).unwrap().is_empty());
     let admin = viewer(1, "admin", TlpRank::AMBER_STRICT);
     for id in ["tool--a", "tool--b"] {
         s.delete_object(
@@ -1605,16 +1613,16 @@ pub fn peers_and_mirrors<S: Store>(store: S) {
     assert!(s.peer_log_accept("a", Some(4), &log(5)).unwrap());
     assert_eq!(s.peer("a").unwrap().unwrap().log, Some(log(5)));
 
-    let mirrored = |n: u32, version: i64, partner_index: u64| MirroredObject {
-        object: obj(
-            &format!("tool--{n}"),
-            version,
-            TlpRank::AMBER,
-            &format!(r#"{{"id":"tool--{n}","v":{version}}}"#),
-        ),
-        partner_index,
-        partner_contributor: "alice".into(),
-        partner_date_added: 1000 + partner_index as i64,
+    let mirrored = |n: u32, version: i64, partner_index: u64| {
+        let body = format!(r#"{{"v":{version}, "id":"tool--{n}"}}"#);
+        let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+        MirroredObject {
+            object: obj(&format!("tool--{n}"), version, TlpRank::AMBER, &body),
+            canonical: detente_logentry::canonical_form(&value).unwrap(),
+            partner_index,
+            partner_contributor: "alice".into(),
+            partner_date_added: 1000 + partner_index as i64,
+        }
     };
     let applied = s
         .mirror_apply(&MirrorPage {
@@ -1651,6 +1659,25 @@ pub fn peers_and_mirrors<S: Store>(store: S) {
         prov.iter()
             .all(|p| p.peer == "a" && p.partner_contributor == "alice")
     );
+    // Each version's local entry, by the peer's identity, commits to the stored bytes (the
+    // canonical form handed in with the page is the body's).
+    for (o, e) in page.items.iter().zip(s.log_object_entries(&dates).unwrap()) {
+        let e = e.unwrap();
+        let value: serde_json::Value = serde_json::from_str(&o.body).unwrap();
+        let leaf = detente_logentry::object_leaf(
+            &detente_logentry::ObjectVersion {
+                collection: COLL,
+                object_id: &o.id,
+                version: o.version.as_deref().unwrap_or(""),
+                member: "peer:a",
+                object: &value,
+            },
+            &e.nonce.clone().try_into().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(e.leaf, leaf.to_bytes());
+        assert_eq!(e.contributor, "peer:a");
+    }
     // The peer's identity owns them: a local contributor's new version is refused.
     let r = s
         .ingest(IngestBatch {

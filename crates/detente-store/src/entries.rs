@@ -25,22 +25,37 @@ pub fn fresh_nonce() -> Result<[u8; NONCE_LEN]> {
     Ok(nonce)
 }
 
-/// The log entry of a newly stored object version contributed by `member`.
-pub fn object_entry(collection: &str, o: &NewObject, member: &str) -> Result<LogEntry> {
+/// The log entry of a newly stored object version contributed by `member`. `canonical` is
+/// the RFC 8785 form of `o.body` when the caller already computed it (a mirrored version,
+/// checked against the partner's entry); otherwise it is derived here.
+pub fn object_entry(
+    collection: &str,
+    o: &NewObject,
+    member: &str,
+    canonical: Option<&[u8]>,
+) -> Result<LogEntry> {
     let nonce = fresh_nonce()?;
-    let object: serde_json::Value = serde_json::from_str(&o.body)
-        .map_err(|e| StoreError::Invalid(format!("object {} is not JSON: {e}", o.id)))?;
-    let leaf = detente_logentry::object_leaf(
-        &detente_logentry::ObjectVersion {
+    let derived;
+    let canonical = match canonical {
+        Some(c) => c,
+        None => {
+            let object: serde_json::Value = serde_json::from_str(&o.body)
+                .map_err(|e| StoreError::Invalid(format!("object {} is not JSON: {e}", o.id)))?;
+            derived = detente_logentry::canonical_form(&object)
+                .map_err(|e| StoreError::Invalid(format!("object {}: {e}", o.id)))?;
+            &derived
+        }
+    };
+    let leaf = detente_logentry::object_leaf_canonical(
+        &detente_logentry::ObjectFields {
             collection,
             object_id: &o.id,
             version: o.version.as_deref().unwrap_or(""),
             member,
-            object: &object,
         },
+        canonical,
         &nonce,
-    )
-    .map_err(|e| StoreError::Invalid(format!("object {}: {e}", o.id)))?;
+    );
     Ok(LogEntry {
         leaf: leaf.to_bytes().to_vec(),
         nonce,
@@ -163,17 +178,33 @@ mod tests {
             recipients: vec![],
             body: "{}".into(),
         };
-        let a = object_entry("c", &o, "m").unwrap();
-        let b = object_entry("c", &o, "m").unwrap();
+        let a = object_entry("c", &o, "m", None).unwrap();
+        let b = object_entry("c", &o, "m", None).unwrap();
         assert_ne!(a.nonce, b.nonce);
         assert_ne!(a.leaf, b.leaf);
         assert_eq!(a.leaf.len(), detente_logentry::LEAF_LEN);
+        // A canonical form handed in is what the entry commits to, instead of the body's.
+        let object = serde_json::json!({"given": true});
+        let canonical = detente_logentry::canonical_form(&object).unwrap();
+        let given = object_entry("c", &o, "m", Some(&canonical)).unwrap();
+        let expect = detente_logentry::object_leaf(
+            &detente_logentry::ObjectVersion {
+                collection: "c",
+                object_id: "x--1",
+                version: "v",
+                member: "m",
+                object: &object,
+            },
+            &given.nonce,
+        )
+        .unwrap();
+        assert_eq!(given.leaf, expect.to_bytes());
         let bad = NewObject {
             body: "{".into(),
             ..o
         };
         assert!(matches!(
-            object_entry("c", &bad, "m"),
+            object_entry("c", &bad, "m", None),
             Err(StoreError::Invalid(_))
         ));
     }

@@ -246,6 +246,9 @@ pub trait Store: Send + Sync + 'static {
     fn log_leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>>;
     /// The log entry of the stored object version added at `date_added`.
     fn log_object_entry(&self, date_added: i64) -> Result<Option<ObjectLogEntry>>;
+    /// The log entries of the stored object versions added at `date_added` (`None` where
+    /// absent), in the order asked: one query for a whole page (the federation feed).
+    fn log_object_entries(&self, date_added: &[i64]) -> Result<Vec<Option<ObjectLogEntry>>>;
     /// Tombstones of deleted versions of one object that `viewer` could see before the
     /// deletion, in log order.
     fn log_tombstones(

@@ -85,6 +85,9 @@ pub struct MirrorRecord {
 pub struct MirroredObject {
     /// The object, bytes as the partner served them.
     pub object: NewObject,
+    /// The RFC 8785 form of `object.body`, as the verifier computed it to check the partner's
+    /// entry: this node's own entry commits to it without canonicalizing the object again.
+    pub canonical: Vec<u8>,
     /// Its entry's index in the partner's log.
     pub partner_index: u64,
     /// The contributor the partner's log entry names.

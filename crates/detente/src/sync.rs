@@ -834,17 +834,19 @@ fn check_object(
             o.index
         ))
     })?;
-    let expect = detente_logentry::object_leaf(
-        &detente_logentry::ObjectVersion {
+    // Canonicalized once: the partner's entry is checked with it here, and this node's own
+    // entry is built from it when the page is stored.
+    let canonical = detente_logentry::canonical_form(&value).map_err(|e| refuse(e.to_string()))?;
+    let expect = detente_logentry::object_leaf_canonical(
+        &detente_logentry::ObjectFields {
             collection,
             object_id: &object.id,
             version: object.version.as_deref().unwrap_or(""),
             member: &o.contributor,
-            object: &value,
         },
+        &canonical,
         &nonce(&o.nonce).map_err(refuse)?,
-    )
-    .map_err(|e| refuse(e.to_string()))?;
+    );
     if expect.to_bytes().as_slice() != leaf.as_slice() {
         return Err(refuse(format!(
             "its bytes do not match entry {} of the partner's log (altered after it was logged)",
@@ -860,6 +862,7 @@ fn check_object(
     Ok((
         MirroredObject {
             object,
+            canonical,
             partner_index: o.index,
             partner_contributor: o.contributor.clone(),
             partner_date_added: o.date_added,
