@@ -225,6 +225,10 @@ fn scanner_hits_agree_with_match_all() {
         let patterns: Vec<String> = (0..8).map(|_| pattern(&mut rng)).collect();
         let index = index_of(&patterns);
         let scanner = Scanner {
+            pool: &rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap(),
             index: &index,
             allow: None,
             opts: ScanOptions::default(),
