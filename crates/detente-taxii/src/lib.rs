@@ -2,6 +2,8 @@
 //!
 //! Pure: no I/O. The server builds its responses from these types and parses its requests
 //! with [`media`] and [`filter`].
+//!
+//! Per-process state: none.
 
 pub mod filter;
 pub mod media;
