@@ -16,6 +16,8 @@
 //!
 //! This crate is pure: callers supply the nonce (from a CSPRNG) and the time string.
 //! [`receipt`] is the JSON a node hands a reader to prove one entry is in its log.
+//!
+//! Per-process state: none.
 
 pub mod receipt;
 

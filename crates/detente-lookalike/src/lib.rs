@@ -7,6 +7,9 @@
 //! domains are protected; the few candidates found are then checked exactly and the technique
 //! named with dnstwist's fuzzer names ([`Technique`]). [`generate`] lists permutations of one
 //! domain from the same tables. Pure: no I/O, no clocks.
+//!
+//! Per-process state: the look-up tables (confusables, keyboard neighbours, TLDs:
+//! `tables::TABLES`), built once on first use and read-only after.
 
 #![forbid(unsafe_code)]
 

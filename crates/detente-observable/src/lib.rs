@@ -13,6 +13,8 @@
 //!   and printed with its kind as prefix (`domain:evil.com`, `ip:10.0.0.0/8`).
 //!
 //! The canonical forms are documented in `docs/observables.md`.
+//!
+//! Per-process state: none (constant tables only).
 
 #![forbid(unsafe_code)]
 

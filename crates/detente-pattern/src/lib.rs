@@ -41,6 +41,9 @@
 //! let hits: Vec<usize> = m.matches(&set).into_iter().map(|(i, _)| i).collect();
 //! assert_eq!(hits, vec![0]);
 //! ```
+//!
+//! Per-process state: one compiled regex for the reference's timestamp syntax, built on first
+//! use; a compiled pattern keeps its own regexes, per pattern.
 
 pub mod ast;
 mod eval;

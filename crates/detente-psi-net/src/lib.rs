@@ -14,6 +14,9 @@
 //! A detente node mounts the same service per collection at
 //! [`collection_session_path`] (`/psi/v1/collections/{id}/session`), behind its member
 //! authentication; [`client::query_node`] runs a session against it.
+//!
+//! Per-process state: none; the answerer's replay set and budgets are in the `Admission` its
+//! caller passes (memory or the store).
 
 pub mod client;
 pub mod server;

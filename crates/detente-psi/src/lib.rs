@@ -34,6 +34,8 @@
 //! The answerer's set travels as tags of ℓ bytes with 8ℓ ≥ 40 + log₂|X| + log₂|Y|; the
 //! probability that any querier item falsely matches is at most |X|·|Y|·2^-8ℓ ≤ 2^-40
 //! (see [`protocol::tag_len_for`]).
+//!
+//! Per-process state: none; its parallel loops run on the caller's rayon pool.
 
 pub mod budget;
 pub mod codec;

@@ -24,19 +24,12 @@ pub const MAX_LINE: usize = 1 << 20;
 /// Warnings kept per chunk and kind before they are only counted.
 const WARN_CAP: usize = 5;
 
-/// Sizes rayon's global pool for scanning: a worker per core plus one, because the thread that
-/// reads the logs is not a worker and keeps waking up to hand out pieces (measured: 6% faster
-/// on two cores than a worker per core). No effect when `RAYON_NUM_THREADS` is set or the pool
-/// already exists; call before any other rayon use.
-pub fn init_pool() {
-    if std::env::var_os("RAYON_NUM_THREADS").is_some() {
-        return;
-    }
-    let n = std::thread::available_parallelism().map_or(1, |n| n.get()) + 1;
-    // An existing pool is kept as it is.
-    let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build_global();
+/// How many workers a scan's pool wants: one per core plus one, because the thread that reads
+/// the logs is not a worker and keeps waking up to hand out pieces (measured: 6% faster on two
+/// cores than a worker per core). The caller builds the pool ([`Scanner::pool`]); the scanner
+/// configures no pool of its own and never the global one.
+pub fn scan_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) + 1
 }
 
 /// Options of one scan.
@@ -190,6 +183,9 @@ pub struct Scanner<'a> {
     pub allow: Option<&'a Allowlist>,
     /// Options.
     pub opts: ScanOptions,
+    /// The workers that match pieces of a log; the thread calling [`Scanner::scan`] reads the
+    /// log and hands them out. Built by the caller, once per process ([`scan_threads`] wide).
+    pub pool: &'a rayon::ThreadPool,
 }
 
 #[derive(Clone)]
@@ -596,14 +592,14 @@ impl Scanner<'_> {
         // Pieces are read here and matched by the pool as they come, with no batch barrier: a
         // thread that finishes early takes the next piece. Results are emitted in the order
         // read; at most `window` pieces (1 MiB each) are in flight, which bounds memory.
-        let window = rayon::current_num_threads().max(1) as u64 * 6;
+        let window = self.pool.current_num_threads().max(1) as u64 * 6;
         type Done = (u64, usize, Option<i64>, Result<ChunkOut, String>, Piece);
         let (tx, rx) = std::sync::mpsc::channel::<Done>();
         let mut done: std::collections::BTreeMap<u64, (usize, Option<i64>, ChunkOut, Piece)> =
             Default::default();
         let (mut sent, mut emitted) = (0u64, 0u64);
         let mut panicked: Option<(usize, String)> = None;
-        rayon::in_place_scope(|scope| {
+        self.pool.in_place_scope(|scope| {
             while panicked.is_none() {
                 // Emit every finished piece that is next in order.
                 while let Some((k, last, out, piece)) = done.remove(&emitted) {
@@ -1669,6 +1665,10 @@ mod tests {
                 ..ScanOptions::default()
             };
             let s = Scanner {
+                pool: &rayon::ThreadPoolBuilder::new()
+                    .num_threads(2)
+                    .build()
+                    .unwrap(),
                 index: &ix,
                 allow: None,
                 opts,
@@ -1712,6 +1712,10 @@ mod tests {
     fn each(log: &str) -> (Vec<(u64, String, String)>, Vec<String>) {
         let index = Index::new(false);
         let scanner = Scanner {
+            pool: &rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap(),
             index: &index,
             allow: None,
             opts: ScanOptions::default(),
@@ -1768,6 +1772,10 @@ mod tests {
         );
         let index = Index::new(false);
         let scanner = Scanner {
+            pool: &rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap(),
             index: &index,
             allow: None,
             opts: ScanOptions::default(),

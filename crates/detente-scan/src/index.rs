@@ -4,9 +4,8 @@
 use detente_pattern::{Matcher, ObservationSet, StixVersion};
 use rustc_hash::FxHashMap;
 
-use crate::sources::PatternIndicator;
-
-use crate::norm::{self, HashKind, Ip, MAX_DOMAIN, MAX_HASH, MAX_URL, Observable};
+pub use crate::indicator::{Indicator, PatternIndicator, Provenance, Value};
+use crate::norm::{self, HashKind, Ip, MAX_DOMAIN, MAX_HASH, MAX_URL};
 
 /// How an observed value met an indicator; spelled as in the hit output's `kind`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -53,88 +52,6 @@ impl MatchKind {
             MatchKind::Sha512 => "sha512",
             MatchKind::Email => "email",
             MatchKind::Pattern => "pattern",
-        }
-    }
-}
-
-/// A typed indicator value, normalised for lookup.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Value {
-    /// An address or CIDR block (`len` = full width for a single address).
-    Net(Ip, u8),
-    /// A domain; `subdomains` says whether names below it match too.
-    Domain(String, bool),
-    /// A URL in [`norm::normalize_url`] form.
-    Url(String),
-    /// A lower-case hex digest.
-    Hash(String),
-    /// A lower-case e-mail address.
-    Email(String),
-    /// A pattern evaluated by the pattern engine on records its atoms select.
-    Pattern,
-}
-
-/// One loaded indicator.
-#[derive(Clone, Debug)]
-pub struct Indicator {
-    /// The STIX id (or a stable derived id for other sources).
-    pub id: String,
-    /// The value as written in the source (`evil.com`, `10.0.0.0/8`, `http://x/y`).
-    pub written: String,
-    /// The normalised value.
-    pub value: Value,
-    /// Who contributed it and how far it is trusted.
-    pub provenance: Provenance,
-}
-
-impl Indicator {
-    /// What corroboration counts the contributors of: the normalised value (`EVIL.com.` and
-    /// `evil.com` are one), or for a pattern its text.
-    pub fn claim(&self) -> (&Value, &str) {
-        let text = if self.value == Value::Pattern {
-            self.written.as_str()
-        } else {
-            ""
-        };
-        (&self.value, text)
-    }
-}
-
-/// Where an indicator comes from and what its score starts from (see `docs/detection.md`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Provenance {
-    /// The contributing party: the STIX `created_by_ref` (for data pulled over TAXII, the
-    /// contributing member's identity); `None` when the source does not say.
-    pub contributor: Option<String>,
-    /// The STIX `confidence` (0-100): the base score of the decay model when present.
-    pub confidence: Option<u8>,
-    /// Unix seconds from which the score decays: `modified`, else `created`, else `valid_from`.
-    pub since: Option<i64>,
-    /// Unix seconds of `valid_until`: from then on the indicator hits nothing.
-    pub valid_until: Option<i64>,
-    /// Distinct parties that reported the indicator as a false positive.
-    pub false_positives: u32,
-    /// Distinct contributors of the indicator's value its source attests (a detente node's
-    /// `/scores/`, counted from the members its log names): the value counts at least this
-    /// many; 0 when the source says nothing.
-    pub attested: u32,
-}
-
-impl Value {
-    /// Classifies a bare indicator value by its shape (used for untyped lists), as
-    /// [`Observable::parse`] reads it.
-    pub fn guess(s: &str, subdomains: bool) -> Option<Value> {
-        Observable::parse(s).map(|o| Value::of(o, subdomains))
-    }
-
-    /// The scanner's form of an observable: its canonical text is the lookup key.
-    pub fn of(o: Observable, subdomains: bool) -> Value {
-        match o {
-            Observable::Net(ip, len) => Value::Net(ip, len),
-            Observable::Domain(d) => Value::Domain(d, subdomains),
-            Observable::Url(u) => Value::Url(u),
-            Observable::Email(e) => Value::Email(e),
-            Observable::Hash(_, h) => Value::Hash(h),
         }
     }
 }

@@ -3,11 +3,13 @@
 
 use std::borrow::Cow;
 
+use detente_warninglist::Warninglist;
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sha2::{Digest, Sha256};
 
-use crate::index::{Indicator, Provenance, Value};
+pub use crate::indicator::PatternIndicator;
+use crate::indicator::{Indicator, Provenance, Value};
 use crate::norm::{self, MAX_URL};
 use crate::stix_pattern;
 
@@ -35,19 +37,6 @@ pub struct Loaded {
     /// False-positive reports: (indicator id, reporting party), from sightings marked
     /// `x_detente_false_positive`.
     pub false_positives: Vec<(String, String)>,
-}
-
-/// A STIX indicator whose pattern needs the pattern engine.
-#[derive(Clone, Debug)]
-pub struct PatternIndicator {
-    /// The STIX id.
-    pub id: String,
-    /// The pattern text.
-    pub pattern: String,
-    /// Equality tests of which every matching record holds one.
-    pub atoms: Vec<stix_pattern::Comparison>,
-    /// Who contributed it and how far it is trusted.
-    pub provenance: Provenance,
 }
 
 impl Loaded {
@@ -463,42 +452,6 @@ fn stix_object(obj: &StixObject<'_>, opts: LoadOptions) -> Outcome {
                 .collect(),
         ),
         Err(e) => Outcome::Skipped(format!("{id}: {e}: {pattern}")),
-    }
-}
-
-/// A MISP warninglist as written: `name`, `type` and the `list` entries.
-#[derive(Clone, Debug, Default)]
-pub struct Warninglist {
-    /// The list's `name`.
-    pub name: String,
-    /// The list's `type` (`string` when absent, as MISP reads it).
-    pub kind: String,
-    /// The entries, trimmed; empty entries are left out (MISP skips them too).
-    pub entries: Vec<String>,
-    /// Entries that are not strings (reported, never applied).
-    pub non_strings: usize,
-}
-
-impl Warninglist {
-    fn new(name: String, kind: String, list: Vec<serde_json::Value>) -> Self {
-        let kind = if kind.is_empty() {
-            "string".into()
-        } else {
-            kind
-        };
-        let mut wl = Warninglist {
-            name,
-            kind,
-            ..Warninglist::default()
-        };
-        for e in list {
-            match e.as_str().map(str::trim) {
-                Some("") => {}
-                Some(s) => wl.entries.push(s.to_string()),
-                None => wl.non_strings += 1,
-            }
-        }
-        wl
     }
 }
 

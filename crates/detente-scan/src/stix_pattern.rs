@@ -7,15 +7,13 @@
 use detente_pattern::observable::{self, NotObservable};
 use detente_pattern::{CompExpr, Literal, ObjectPath, ObsExpr, Op, StixVersion};
 
-use crate::index::Value;
+pub use crate::indicator::Comparison;
+use crate::indicator::Value;
 
 /// Why a pattern is not a disjunction of equality tests we can index.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct NotSimple(pub String);
-
-/// One comparison: the value as written in the pattern and its typed form.
-pub type Comparison = (String, Value);
 
 /// How the scanner uses a pattern.
 #[derive(Debug, PartialEq)]

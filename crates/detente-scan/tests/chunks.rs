@@ -62,6 +62,10 @@ fn schema_switch_and_line_numbers_across_chunks() {
     }
     assert!(log.len() > 6 << 20);
     let scanner = Scanner {
+        pool: &rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap(),
         index: &ix,
         allow: None,
         opts: ScanOptions::default(),
@@ -98,6 +102,10 @@ fn long_lines_below_the_limit_are_read_and_longer_ones_skipped() {
     );
     let log = format!("x evil.com\n{long}{too_long}y evil.com\n");
     let scanner = Scanner {
+        pool: &rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap(),
         index: &ix,
         allow: None,
         opts: ScanOptions {

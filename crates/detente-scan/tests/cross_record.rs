@@ -271,8 +271,20 @@ enum Flavor {
     SyslogModified,
 }
 
+/// One pool for every scan of this test binary (scanners borrow their caller's pool).
+fn pool() -> &'static rayon::ThreadPool {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .expect("a thread pool")
+    })
+}
+
 fn scanner(index: &Index) -> Scanner<'_> {
     Scanner {
+        pool: pool(),
         index,
         allow: None,
         opts: ScanOptions {

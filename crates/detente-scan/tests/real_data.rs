@@ -42,6 +42,10 @@ impl Events for Collect {
 
 fn scan(index: &Index, allow: Option<&Allowlist>, path: &Path) -> Collect {
     let scanner = Scanner {
+        pool: &rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap(),
         index,
         allow,
         opts: ScanOptions::default(),

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use detente_sequencer::Sequencer;
-use detente_store::{ApiRootRecord, CollectionRecord, IngestBatch, NewObject, Store, TlpRank};
+use detente_store::{ApiRootRecord, CollectionRecord, IngestBatch, NewObject, Store, Tlp};
 use detente_store_sqlite::SqliteStore;
 
 const COLL: &str = "11111111-2222-4333-8444-555555555555";
@@ -60,7 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 spec_version: "2.1".into(),
                 version: Some("2024-01-01T00:00:00.000Z".into()),
                 version_micros: Some(1_704_067_200_000_000),
-                tlp: TlpRank::CLEAR,
+                tlp: Tlp::Clear,
                 recipients: vec![],
                 body: format!(
                     "{{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"id\":\"indicator--00000000-0000-4000-8000-{i:012}\",\"created\":\"2024-01-01T00:00:00.000Z\",\"modified\":\"2024-01-01T00:00:00.000Z\",\"pattern\":\"[ipv4-addr:value = '10.{}.{}.{}']\",\"pattern_type\":\"stix\",\"valid_from\":\"2024-01-01T00:00:00Z\"}}",

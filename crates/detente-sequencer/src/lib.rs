@@ -12,6 +12,10 @@
 //! epoch (`detente_store::published`). A sequencer whose step failed, or that (re)gained the
 //! lease, reloads its tree from the published checkpoint and partial tiles before it goes
 //! on, so whatever a crash or a lost lease left behind, it continues from what is published.
+//!
+//! Per-process state: none global; each [`Sequencer`] holds its tree, and [`witnessing::start`]
+//! runs a supervisor thread and one submitter thread per witness for as long as the process
+//! runs.
 
 mod prover;
 mod storage;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use detente_sequencer::{Faults, MemoryLogStorage, Prover, Sequencer, checkpoint_root};
 use detente_store::conformance::{self, COLL};
 use detente_store::published::{LogStorage, LogStorageError, PublishedCheckpoint};
-use detente_store::{IngestBatch, NewObject, Store, TlpRank};
+use detente_store::{IngestBatch, NewObject, Store, Tlp};
 use detente_store_sqlite::SqliteStore;
 use detente_tlog::hash::subtree_root;
 use detente_tlog::proof::verify_inclusion;
@@ -28,7 +28,7 @@ fn ingest(s: &SqliteStore, n: usize) {
             spec_version: "2.1".into(),
             version: Some("v".into()),
             version_micros: Some(1),
-            tlp: TlpRank::CLEAR,
+            tlp: Tlp::Clear,
             recipients: vec![],
             body: format!("{{\"n\":{i}}}"),
         })

@@ -4,7 +4,7 @@ use detente_sequencer::{
     FsLogStorage, ProofError, Prover, Sequencer, checkpoint_root, read_published,
 };
 use detente_store::conformance::{self, COLL};
-use detente_store::{IngestBatch, NewObject, Store, TlpRank};
+use detente_store::{IngestBatch, NewObject, Store, Tlp};
 use detente_store_sqlite::SqliteStore;
 use detente_tlog::hash::subtree_root;
 use detente_tlog::leaf_hash;
@@ -18,7 +18,7 @@ fn ingest(s: &SqliteStore, from: usize, n: usize) {
             spec_version: "2.1".into(),
             version: Some("v".into()),
             version_micros: Some(1),
-            tlp: TlpRank::CLEAR,
+            tlp: Tlp::Clear,
             recipients: vec![],
             body: format!("{{\"n\":{i}}}"),
         })

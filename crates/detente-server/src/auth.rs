@@ -57,7 +57,7 @@ impl Principal {
         Viewer {
             member: self.member.id,
             name: self.member.name.clone(),
-            clearance: self.member.clearance.rank(),
+            clearance: self.member.clearance.level(),
         }
     }
 }

@@ -21,12 +21,11 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use detente_observable::{Ip, MAX_URL, Observable, normalize_url, overlap, parse_cidr};
 use detente_pattern::{Literal, Op, StixVersion};
-use detente_scan::allowlist::{Action, Allowlist};
-use detente_scan::sources::{LoadOptions, load_bytes};
 use detente_store::{
     AssetKind, CollectionRecord, FlagAction, FlagRecord, IngestBatch, IngestOutcome, MemberId,
-    NewMember, NewObject, ObjectQuery, Role, Store, StoreError, TlpRank, VersionMatch, Viewer,
+    NewMember, NewObject, ObjectQuery, Role, Store, StoreError, Tlp, VersionMatch, Viewer,
 };
+use detente_warninglist::{Action, Matcher, Warninglist};
 use serde_json::{Value as Json, json};
 
 use crate::error::ApiError;
@@ -45,8 +44,8 @@ pub const FLAGGED_VERSION_PROPERTY: &str = "x_detente_flagged_version";
 pub(crate) struct Matchers {
     generation: u64,
     /// Node-wide warninglists, then per-collection ones.
-    node_lists: Allowlist,
-    collection_lists: HashMap<String, Allowlist>,
+    node_lists: Matcher,
+    collection_lists: HashMap<String, Matcher>,
     /// Protected domains: name → (subdomains included, collection or every one).
     domains: HashMap<String, Vec<(bool, Option<String>)>>,
     /// Protected ranges: (network, prefix length, as written, collection).
@@ -69,17 +68,9 @@ impl Matchers {
             generation,
             ..Matchers::default()
         };
-        let opts = LoadOptions {
-            now: crate::now_micros() / 1_000_000,
-            subdomains: false,
-        };
         for l in store.flag_warninglists()? {
-            let loaded = match load_bytes(&l.key, l.body.as_bytes(), opts) {
-                Ok(x) if x.warninglist.is_some() => x,
-                Ok(_) => {
-                    tracing::warn!(list = %l.key, "stored warninglist is not a MISP warninglist; not applied");
-                    continue;
-                }
+            let wl = match Warninglist::parse(l.body.as_bytes()) {
+                Ok(wl) => wl,
                 Err(e) => {
                     tracing::warn!(list = %l.key, error = %e, "stored warninglist does not load; not applied");
                     continue;
@@ -89,7 +80,7 @@ impl Matchers {
                 None => &mut m.node_lists,
                 Some(c) => m.collection_lists.entry(c.clone()).or_default(),
             };
-            for why in target.add(&l.key, loaded) {
+            for why in target.add(&l.key, &wl) {
                 tracing::warn!(list = %l.key, "warninglist entry not applied: {why}");
             }
             if l.action == FlagAction::Suppress {
@@ -97,7 +88,7 @@ impl Matchers {
             }
         }
         m.node_lists.finish();
-        m.collection_lists.values_mut().for_each(Allowlist::finish);
+        m.collection_lists.values_mut().for_each(Matcher::finish);
         for a in store.assets()? {
             match a.kind {
                 AssetKind::Domain => m
@@ -270,17 +261,13 @@ const LIST_LIMIT: usize = 10_000;
 
 /// A flag as `GET /flags` and `detente flags list` show it.
 pub fn flag_json(f: &FlagRecord) -> Json {
-    let tlp = ["clear", "green", "amber", "amber+strict", "red"]
-        .get(usize::from(f.tlp.0))
-        .copied()
-        .unwrap_or("red");
     json!({
         "created": detente_taxii::time::format_micros(f.created),
         "collection": f.collection,
         "indicator": f.indicator_id,
         "indicator_version": f.indicator_version,
         "contributor": f.contributor,
-        "tlp": tlp,
+        "tlp": f.tlp.as_str(),
         "note": f.note_id,
         "matches": serde_json::from_str::<Json>(&f.matches).unwrap_or(Json::Null),
     })
@@ -330,7 +317,7 @@ pub fn rescan<S: Store + ?Sized>(store: &S) -> Result<Vec<FlagRecord>, ApiError>
     let viewer = Viewer {
         member: flagger.member,
         name: NODE_MEMBER.into(),
-        clearance: TlpRank::RED,
+        clearance: Tlp::Red,
     };
     let mut written = Vec::new();
     for c in store.collections()? {
@@ -387,7 +374,7 @@ pub fn rescan<S: Store + ?Sized>(store: &S) -> Result<Vec<FlagRecord>, ApiError>
                         spec_version: row.spec_version.clone(),
                         version: row.version.clone(),
                         version_micros: None,
-                        tlp: crate::ingest::rank(meta.tlp()),
+                        tlp: meta.tlp().unwrap_or(Tlp::Clear),
                         recipients,
                         body: row.body.clone(),
                     });
@@ -424,7 +411,7 @@ impl Flagger {
                 let added = store.add_member(&NewMember {
                     name: NODE_MEMBER.into(),
                     role: Role::Contributor,
-                    clearance: detente_store::Clearance::AmberStrict,
+                    clearance: detente_store::Clearance::AMBER_STRICT,
                     // No secret hashes to this: the member never logs in.
                     secret_hash: "!".into(),
                 });
@@ -526,7 +513,7 @@ impl Flagger {
             version_micros: self.identity["modified"]
                 .as_str()
                 .and_then(|t| detente_taxii::time::parse_micros(t).ok()),
-            tlp: TlpRank::CLEAR,
+            tlp: Tlp::Clear,
             recipients: Vec::new(),
             body: self.identity.to_string(),
         }];
@@ -606,7 +593,7 @@ impl Flagger {
         markings.sort();
         markings.dedup();
         let mut recipients = Vec::new();
-        if o.tlp == TlpRank::RED {
+        if o.tlp == Tlp::Red {
             recipients = o.recipients.clone();
             recipients.push(poster.to_owned());
             recipients.sort();
@@ -890,11 +877,7 @@ mod tests {
         );
         let value: Json = serde_json::from_str(&body).unwrap();
         let meta = detente_stix::validate_object(&value).unwrap();
-        let tlp = match meta.tlp() {
-            Some(detente_stix::tlp::Tlp::Red) => TlpRank::RED,
-            Some(detente_stix::tlp::Tlp::Amber) => TlpRank::AMBER,
-            _ => TlpRank::CLEAR,
-        };
+        let tlp = meta.tlp().unwrap_or(Tlp::Clear);
         NewObject {
             id: id.into(),
             object_type: "indicator".into(),
@@ -902,7 +885,7 @@ mod tests {
             version: Some("2026-01-01T00:00:00.000Z".into()),
             version_micros: Some(1_767_225_600_000_000),
             tlp,
-            recipients: if tlp == TlpRank::RED {
+            recipients: if tlp == Tlp::Red {
                 vec!["bob".into()]
             } else {
                 vec![]
@@ -958,7 +941,7 @@ mod tests {
                 viewer: Viewer {
                     member: node.id,
                     name: NODE_MEMBER.into(),
-                    clearance: TlpRank::AMBER_STRICT,
+                    clearance: Tlp::AmberStrict,
                 },
                 ids: vec![],
                 types: vec!["note".into()],

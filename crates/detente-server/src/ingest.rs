@@ -16,9 +16,7 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 use detente_stix::tlp::{Tlp, lookalike_problem};
-use detente_store::{
-    CollectionRecord, IngestBatch, IngestOutcome, NewObject, StatusDetail, Store, TlpRank,
-};
+use detente_store::{CollectionRecord, IngestBatch, IngestOutcome, NewObject, StatusDetail, Store};
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -35,16 +33,6 @@ pub const RECIPIENTS_PROPERTY: &str = "x_detente_recipients";
 struct EnvelopeIn<'a> {
     #[serde(borrow)]
     objects: Option<Vec<&'a RawValue>>,
-}
-
-pub(crate) fn rank(t: Option<Tlp>) -> TlpRank {
-    match t {
-        None | Some(Tlp::Clear) => TlpRank::CLEAR,
-        Some(Tlp::Green) => TlpRank::GREEN,
-        Some(Tlp::Amber) => TlpRank::AMBER,
-        Some(Tlp::AmberStrict) => TlpRank::AMBER_STRICT,
-        Some(Tlp::Red) => TlpRank::RED,
-    }
 }
 
 /// Validates one posted object into what the store keeps (with its parsed JSON, for the
@@ -205,7 +193,8 @@ pub fn prepare_parsed(
         version: version_ts.map(|t| t.as_str().to_owned()),
         version_micros,
         spec_version,
-        tlp: rank(tlp),
+        // Unmarked is stored as TLP:CLEAR.
+        tlp: tlp.unwrap_or(Tlp::Clear),
         recipients,
         body: text.to_owned(),
         id: meta.id,
@@ -221,7 +210,7 @@ fn known_recipients<S: Store>(
     known: &mut std::collections::HashMap<String, bool>,
     o: NewObject,
 ) -> Result<NewObject, StatusDetail> {
-    if o.tlp != TlpRank::RED {
+    if o.tlp != Tlp::Red {
         return Ok(o);
     }
     for name in &o.recipients {

@@ -3,6 +3,10 @@
 //! [`serve`] runs the TAXII service on a bound listener until a shutdown future resolves;
 //! [`serve_metrics`] runs the Prometheus endpoint on another. The server depends on the
 //! store trait only; the binary picks the backend.
+//!
+//! Per-process state: none global; each [`serve`] call keeps its caches (credentials, flag
+//! matchers) and witness committer thread in its own state, and runs blocking work on the
+//! caller's tokio runtime.
 
 mod auth;
 pub mod credentials;

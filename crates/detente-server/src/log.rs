@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use detente_logentry::receipt::{Entry, Receipt, encode};
+use detente_logentry::receipt::{Entry, KeyBindingReceipt, Receipt, encode};
 use detente_sequencer::{ProofError, Prover};
 use detente_store::published::LogStorage;
 use detente_store::{ObjectQuery, Store, StoreError, VersionMatch};
@@ -101,7 +101,7 @@ async fn route<S: Store>(
         let log = log.clone();
         let keys = crate::handlers::blocking(app, move |a| {
             a.auth.authenticate(&*a.store, authz.as_deref())?;
-            crate::signatures::bindings(a, &log)
+            bindings(a, &log)
         })
         .await?;
         return json("private, no-store", &keys);
@@ -309,4 +309,32 @@ fn receipt<S: Store>(
         checkpoint,
         inclusion_proof: proof.iter().map(|h| h.to_base64()).collect(),
     })
+}
+
+/// `GET /log/keys`: every key binding, in log order, each with an inclusion proof against the
+/// latest checkpoint. 503 while the newest binding is not yet in a checkpoint. Any authenticated
+/// member may ask: member names are not secrets among a node's members (they address TLP:RED
+/// objects and name contributors in receipts), and every reader needs every contributor's
+/// binding to check signatures.
+fn bindings<S: Store>(a: &App<S>, log: &LogService) -> Result<Vec<KeyBindingReceipt>, ApiError> {
+    a.store
+        .key_bindings()?
+        .into_iter()
+        .map(|b| {
+            let (latest, proof) = log.prover.inclusion(b.log_index).map_err(proof_error)?;
+            let checkpoint = String::from_utf8(latest.note.clone())
+                .map_err(|e| ApiError::Internal(format!("checkpoint is not UTF-8: {e}")))?;
+            Ok(KeyBindingReceipt {
+                member: b.member,
+                vkey: b.vkey,
+                time: b.time,
+                superseded_by: b.superseded_by,
+                nonce: encode(&b.nonce),
+                log_index: b.log_index,
+                leaf: encode(&b.leaf),
+                checkpoint,
+                inclusion_proof: proof.iter().map(|h| h.to_base64()).collect(),
+            })
+        })
+        .collect()
 }

@@ -70,7 +70,7 @@ impl M {
             || (self.role == Role::Contributor && self.grant.is_some_and(Access::write))
     }
     fn level(&self) -> u8 {
-        self.clearance.rank().0
+        self.clearance.level().rank()
     }
 }
 
@@ -102,19 +102,19 @@ fn members() -> Vec<M> {
             name: "admin".into(),
             role: Role::Admin,
             grant: None,
-            clearance: Clearance::AmberStrict,
+            clearance: Clearance::AMBER_STRICT,
         },
         M {
             name: "owner".into(),
             role: Role::Contributor,
             grant: Some(Access::ReadWrite),
-            clearance: Clearance::AmberStrict,
+            clearance: Clearance::AMBER_STRICT,
         },
         M {
             name: "second".into(),
             role: Role::Contributor,
             grant: Some(Access::ReadWrite),
-            clearance: Clearance::Green,
+            clearance: Clearance::GREEN,
         },
     ];
     let grants = [
@@ -128,10 +128,10 @@ fn members() -> Vec<M> {
     for role in [Role::Contributor, Role::Reader] {
         for grant in grants {
             for clearance in [
-                Clearance::Clear,
-                Clearance::Green,
-                Clearance::Amber,
-                Clearance::AmberStrict,
+                Clearance::CLEAR,
+                Clearance::GREEN,
+                Clearance::AMBER,
+                Clearance::AMBER_STRICT,
             ] {
                 out.push(M {
                     name: format!(
@@ -920,13 +920,13 @@ fn hidden_and_absent_ids_answer_in_the_same_time_class() {
         (
             "owner".into(),
             Role::Contributor,
-            Clearance::AmberStrict,
+            Clearance::AMBER_STRICT,
             Some(Access::ReadWrite),
         ),
         (
             "mallory".into(),
             Role::Contributor,
-            Clearance::Clear,
+            Clearance::CLEAR,
             Some(Access::ReadWrite),
         ),
     ]);

@@ -18,26 +18,26 @@ const RED: &str = "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed";
 fn start() -> Node {
     let m = |name: &str, role, clearance, grant| (name.to_owned(), role, clearance, grant);
     common::start(&[
-        m("admin", Role::Admin, Clearance::AmberStrict, None),
+        m("admin", Role::Admin, Clearance::AMBER_STRICT, None),
         m(
             "alice",
             Role::Contributor,
-            Clearance::Amber,
+            Clearance::AMBER,
             Some(Access::ReadWrite),
         ),
         m(
             "mallory",
             Role::Contributor,
-            Clearance::Green,
+            Clearance::GREEN,
             Some(Access::ReadWrite),
         ),
         m(
             "dropbox",
             Role::Contributor,
-            Clearance::Green,
+            Clearance::GREEN,
             Some(Access::Write),
         ),
-        m("reader", Role::Reader, Clearance::Green, Some(Access::Read)),
+        m("reader", Role::Reader, Clearance::GREEN, Some(Access::Read)),
     ])
 }
 

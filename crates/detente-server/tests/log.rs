@@ -35,10 +35,10 @@ struct Node {
 fn start() -> Node {
     let dir = tempfile::tempdir().unwrap();
     let store = common::store(dir.path(), &[COLL, OTHER]);
-    common::member(&store, "admin", Role::Admin, Clearance::AmberStrict, "pw");
-    common::member(&store, "alice", Role::Contributor, Clearance::Amber, "pw");
-    common::member(&store, "bob", Role::Reader, Clearance::Green, "pw");
-    common::member(&store, "carol", Role::Reader, Clearance::AmberStrict, "pw");
+    common::member(&store, "admin", Role::Admin, Clearance::AMBER_STRICT, "pw");
+    common::member(&store, "alice", Role::Contributor, Clearance::AMBER, "pw");
+    common::member(&store, "bob", Role::Reader, Clearance::GREEN, "pw");
+    common::member(&store, "carol", Role::Reader, Clearance::AMBER_STRICT, "pw");
     store.grant(COLL, "alice", Access::ReadWrite).unwrap();
     store.grant(COLL, "bob", Access::Read).unwrap();
     store.grant(OTHER, "carol", Access::Read).unwrap();

@@ -89,22 +89,22 @@ fn node() -> Node {
         spec(
             "alice",
             Role::Contributor,
-            Clearance::Amber,
+            Clearance::AMBER,
             Some(Access::ReadWrite),
         ),
         spec(
             "bob",
             Role::Contributor,
-            Clearance::Amber,
+            Clearance::AMBER,
             Some(Access::ReadWrite),
         ),
         spec(
             "carol",
             Role::Contributor,
-            Clearance::Green,
+            Clearance::GREEN,
             Some(Access::ReadWrite),
         ),
-        spec("dave", Role::Reader, Clearance::Amber, Some(Access::Read)),
+        spec("dave", Role::Reader, Clearance::AMBER, Some(Access::Read)),
     ])
 }
 

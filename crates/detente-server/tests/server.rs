@@ -37,7 +37,7 @@ async fn start_with(config: Config) -> Running {
         &store,
         "admin",
         Role::Admin,
-        Clearance::AmberStrict,
+        Clearance::AMBER_STRICT,
         "s3cret",
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -330,7 +330,7 @@ async fn legacy_argon2_hashes_log_in_and_are_upgraded() {
         .add_member(&NewMember {
             name: "old".into(),
             role: Role::Reader,
-            clearance: Clearance::Green,
+            clearance: Clearance::GREEN,
             secret_hash: argon2("old-secret"),
         })
         .unwrap();

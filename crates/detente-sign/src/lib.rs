@@ -13,6 +13,8 @@
 //! `extensions` removed too if no other entry is left. Keys are C2SP signed-note keys
 //! (`detente_tlog::NoteSigner` / `VerifierKey`, type 0x01), so `key_id` is the note key id.
 //! See `docs/signatures.md`.
+//!
+//! Per-process state: none.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;

@@ -2,10 +2,10 @@
 
 use serde_json::{Map, Value};
 
+use crate::category::{Category, category};
 use crate::error::{ErrorKind, ValidationError, quoted};
 use crate::ident::{dictionary_key_problem, parse_identifier};
 use crate::timestamp::Timestamp;
-use crate::validate::{Category, category};
 
 /// One JSON object under validation, with the id used to name it in errors.
 pub(crate) struct Obj<'a> {
@@ -452,4 +452,46 @@ impl Allowed {
             Allowed::Not(_, what) | Allowed::Except(_, _, what) => what.to_owned(),
         }
     }
+}
+
+/// Whether `tag` has the shape of an RFC 5646 language tag: subtags of 1 to 8 ASCII
+/// letters or digits separated by `-`, the first made of letters (`en`, `de-CH`, `zh-Hant-TW`,
+/// `i-klingon`). Registry membership is not checked.
+pub(crate) fn is_language_tag(tag: &str) -> bool {
+    let mut subtags = tag.split('-');
+    let first_ok = subtags
+        .next()
+        .is_some_and(|s| (1..=8).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_alphabetic()));
+    first_ok
+        && subtags
+            .all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_alphanumeric()))
+}
+
+/// A `hashes` dictionary (the hashes type): string values; the algorithms the spec names get
+/// their digest length checked.
+pub(crate) fn hashes(o: &Obj<'_>, prop: &str) -> Res<()> {
+    let Some(m) = o.dictionary(prop)? else {
+        return Ok(());
+    };
+    for (alg, v) in m {
+        let Value::String(h) = v else {
+            return Err(o.err(&format!("{prop}.{alg}"), ErrorKind::WrongType("a string")));
+        };
+        let hex_len = match alg.as_str() {
+            "MD5" => Some(32),
+            "SHA-1" => Some(40),
+            "SHA-256" | "SHA3-256" => Some(64),
+            "SHA-512" | "SHA3-512" => Some(128),
+            _ => None,
+        };
+        if let Some(n) = hex_len
+            && (h.len() != n || !h.bytes().all(|c| c.is_ascii_hexdigit()))
+        {
+            return Err(o.invalid(
+                &format!("{prop}.{alg}"),
+                format!("a {alg} hash is {n} hexadecimal digits"),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -67,7 +67,10 @@
 //! ```
 //!
 //! [`tlp`] maps marking references to Traffic Light Protocol levels, for access control.
+//!
+//! Per-process state: none.
 
+mod category;
 mod check;
 mod error;
 mod ident;
@@ -76,7 +79,7 @@ pub mod tlp;
 mod types;
 mod validate;
 
+pub use category::{Category, META_TYPES, SCO_TYPES, SDO_TYPES, SRO_TYPES, category};
 pub use error::{ErrorKind, ValidationError};
 pub use timestamp::{Timestamp, TimestampError};
-pub use types::{META_TYPES, SCO_TYPES, SDO_TYPES, SRO_TYPES};
-pub use validate::{Category, ObjectMeta, category, validate_bundle, validate_object};
+pub use validate::{ObjectMeta, validate_bundle, validate_object};

@@ -96,6 +96,25 @@ impl Tlp {
         }
     }
 
+    /// The level as a number, 0 (`Clear`) to 4 (`Red`), in the order of restriction: how
+    /// stores keep it, so visibility is a numeric comparison.
+    pub fn rank(self) -> u8 {
+        self as u8
+    }
+
+    /// The level of a [`Tlp::rank`]; `None` for a number above 4.
+    pub fn from_rank(rank: u8) -> Option<Tlp> {
+        [
+            Tlp::Clear,
+            Tlp::Green,
+            Tlp::Amber,
+            Tlp::AmberStrict,
+            Tlp::Red,
+        ]
+        .get(usize::from(rank))
+        .copied()
+    }
+
     /// The lower-case name used by TLP 2.0 (`clear`, `green`, `amber`, `amber+strict`, `red`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -255,10 +274,14 @@ mod tests {
         ] {
             assert_eq!(t.as_str().parse::<Tlp>().unwrap(), t);
             assert_eq!(Tlp::of_marking(t.marking_id()), Some(t));
+            assert_eq!(Tlp::from_rank(t.rank()), Some(t));
         }
         assert_eq!("white".parse::<Tlp>().unwrap(), Tlp::Clear);
         assert_eq!("TLP:AMBER+STRICT".parse::<Tlp>().unwrap(), Tlp::AmberStrict);
         assert!("amber-strict".parse::<Tlp>().is_err());
         assert!(Tlp::Clear < Tlp::Green && Tlp::Amber < Tlp::AmberStrict);
+        // The ranks stores keep: CLEAR is 0, RED is 4, nothing above.
+        assert_eq!((Tlp::Clear.rank(), Tlp::Red.rank()), (0, 4));
+        assert_eq!(Tlp::from_rank(5), None);
     }
 }

@@ -1,66 +1,10 @@
 //! Per-type rules: the required properties and value constraints STIX 2.1 sets for each of
 //! its predefined object types (sections 4 to 7).
 
-use crate::check::{Allowed, Kind, Obj, Res};
+use crate::category::{Category, SCO_TYPES};
+use crate::check::{Allowed, Kind, Obj, Res, hashes, is_language_tag};
 use crate::error::{ErrorKind, quoted};
 use crate::tlp::TLP1_MARKINGS;
-use crate::validate::Category;
-use crate::validate::hashes;
-
-/// STIX Domain Object types (section 4).
-pub const SDO_TYPES: &[&str] = &[
-    "attack-pattern",
-    "campaign",
-    "course-of-action",
-    "grouping",
-    "identity",
-    "incident",
-    "indicator",
-    "infrastructure",
-    "intrusion-set",
-    "location",
-    "malware",
-    "malware-analysis",
-    "note",
-    "observed-data",
-    "opinion",
-    "report",
-    "threat-actor",
-    "tool",
-    "vulnerability",
-];
-
-/// STIX Relationship Object types (section 5).
-pub const SRO_TYPES: &[&str] = &["relationship", "sighting"];
-
-/// STIX Cyber-observable Object types (section 6).
-pub const SCO_TYPES: &[&str] = &[
-    "artifact",
-    "autonomous-system",
-    "directory",
-    "domain-name",
-    "email-addr",
-    "email-message",
-    "file",
-    "ipv4-addr",
-    "ipv6-addr",
-    "mac-addr",
-    "mutex",
-    "network-traffic",
-    "process",
-    "software",
-    "url",
-    "user-account",
-    "windows-registry-key",
-    "x509-certificate",
-];
-
-/// STIX Meta Object types (section 7).
-pub const META_TYPES: &[&str] = &[
-    "language-content",
-    "marking-definition",
-    "extension-definition",
-];
 
 /// The values of `extension_type` (section 7.3).
 pub(crate) const EXTENSION_TYPES: &[&str] = &[
@@ -222,7 +166,7 @@ pub(crate) fn specific(o: &Obj<'_>, object_type: &str) -> Res<()> {
             o.timestamp("object_modified")?;
             let contents = o.dictionary("contents")?;
             for (lang, v) in contents.into_iter().flatten() {
-                if !crate::validate::is_language_tag(lang) {
+                if !is_language_tag(lang) {
                     return Err(o.invalid(
                         "contents",
                         format!("key {} is not an RFC 5646 language tag", quoted(lang)),
@@ -1067,6 +1011,7 @@ fn network_traffic(o: &Obj<'_>) -> Res<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::category::{META_TYPES, SDO_TYPES, SRO_TYPES, category};
 
     #[test]
     fn cidr() {
@@ -1099,7 +1044,6 @@ mod tests {
 
     #[test]
     fn category_matches_the_lists() {
-        use crate::validate::{Category, category};
         for t in SDO_TYPES {
             assert_eq!(category(t), Category::Sdo, "{t}");
         }

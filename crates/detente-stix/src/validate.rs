@@ -2,11 +2,12 @@
 
 use serde_json::{Map, Value};
 
-use crate::check::{Allowed, Obj, Res};
+use crate::category::{Category, category};
+use crate::check::{Allowed, Obj, Res, hashes, is_language_tag};
 use crate::error::{ErrorKind, ValidationError, quoted};
 use crate::ident::{is_uuid, parse_identifier, property_name_problem, type_name_problem};
 use crate::timestamp::Timestamp;
-use crate::types::{self, META_TYPES, SCO_TYPES, SDO_TYPES, SRO_TYPES};
+use crate::types;
 
 /// What the node needs of one validated object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,37 +28,6 @@ pub struct ObjectMeta {
     pub granular_marking_refs: Vec<String>,
     /// `created_by_ref`, when present.
     pub created_by_ref: Option<String>,
-}
-
-/// The broad kind of a STIX object, which decides its required common properties.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Category {
-    /// STIX Domain Object (section 4).
-    Sdo,
-    /// STIX Relationship Object: `relationship`, `sighting` (section 5).
-    Sro,
-    /// STIX Cyber-observable Object (section 6).
-    Sco,
-    /// STIX Meta Object: `language-content`, `marking-definition`, `extension-definition`.
-    Meta,
-    /// A type this crate does not know (a custom object).
-    Custom,
-}
-
-/// The category of a `type` value.
-pub fn category(object_type: &str) -> Category {
-    let t = &object_type;
-    if SDO_TYPES.contains(t) {
-        Category::Sdo
-    } else if SCO_TYPES.contains(t) {
-        Category::Sco
-    } else if SRO_TYPES.contains(t) {
-        Category::Sro
-    } else if META_TYPES.contains(t) {
-        Category::Meta
-    } else {
-        Category::Custom
-    }
 }
 
 /// Validates one STIX 2.1 object (any type, custom ones too) and returns its summary.
@@ -290,19 +260,6 @@ fn external_references(o: &Obj<'_>) -> Res<()> {
     Ok(())
 }
 
-/// Whether `tag` has the shape of an RFC 5646 language tag: subtags of 1 to 8 ASCII
-/// letters or digits separated by `-`, the first made of letters (`en`, `de-CH`, `zh-Hant-TW`,
-/// `i-klingon`). Registry membership is not checked.
-pub(crate) fn is_language_tag(tag: &str) -> bool {
-    let mut subtags = tag.split('-');
-    let first_ok = subtags
-        .next()
-        .is_some_and(|s| (1..=8).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_alphabetic()));
-    first_ok
-        && subtags
-            .all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_alphanumeric()))
-}
-
 fn is_cve(x: &str) -> bool {
     let Some(rest) = x.strip_prefix("CVE-") else {
         return false;
@@ -314,35 +271,6 @@ fn is_cve(x: &str) -> bool {
         && year.bytes().all(|c| c.is_ascii_digit())
         && num.len() >= 4
         && num.bytes().all(|c| c.is_ascii_digit())
-}
-
-/// A `hashes` dictionary (the hashes type): string values; the algorithms the spec names get
-/// their digest length checked.
-pub(crate) fn hashes(o: &Obj<'_>, prop: &str) -> Res<()> {
-    let Some(m) = o.dictionary(prop)? else {
-        return Ok(());
-    };
-    for (alg, v) in m {
-        let Value::String(h) = v else {
-            return Err(o.err(&format!("{prop}.{alg}"), ErrorKind::WrongType("a string")));
-        };
-        let hex_len = match alg.as_str() {
-            "MD5" => Some(32),
-            "SHA-1" => Some(40),
-            "SHA-256" | "SHA3-256" => Some(64),
-            "SHA-512" | "SHA3-512" => Some(128),
-            _ => None,
-        };
-        if let Some(n) = hex_len
-            && (h.len() != n || !h.bytes().all(|c| c.is_ascii_hexdigit()))
-        {
-            return Err(o.invalid(
-                &format!("{prop}.{alg}"),
-                format!("a {alg} hash is {n} hexadecimal digits"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// `granular_markings` (section 7.2.3): each applies a marking or a language to selected

@@ -4,7 +4,7 @@
 //! own transaction, so running nodes rebuild their matchers.
 
 use detente_store::{
-    AssetKind, AssetRecord, FlagRecord, Result, StoreError, TlpRank, WarninglistRecord,
+    AssetKind, AssetRecord, FlagRecord, Result, StoreError, WarninglistRecord, tlp_from_stored,
 };
 use postgres::{GenericClient, Transaction};
 
@@ -171,7 +171,7 @@ pub(crate) fn record(tx: &mut Transaction<'_>, flags: &[FlagRecord]) -> Result<(
                 &f.indicator_id,
                 &f.indicator_version,
                 &f.contributor,
-                &i64::from(f.tlp.0),
+                &i64::from(f.tlp.rank()),
                 &f.matches,
                 &f.created,
             ],
@@ -200,10 +200,7 @@ pub(crate) fn latest(c: &mut impl GenericClient, limit: usize) -> Result<Vec<Fla
             indicator_id: r.get(3),
             indicator_version: r.get(4),
             contributor: r.get(5),
-            tlp: TlpRank(
-                u8::try_from(tlp)
-                    .map_err(|_| StoreError::Backend(format!("flag tlp {tlp} out of range")))?,
-            ),
+            tlp: tlp_from_stored(tlp)?,
             matches: r.get(7),
             created: r.get(8),
         })

@@ -45,6 +45,8 @@
 //! a lost connection, a server shutting down or in recovery, a read-only server (a replica
 //! after fail-over) and an exhausted pool become
 //! [`StoreError::Unavailable`](detente_store::StoreError::Unavailable).
+//!
+//! Per-process state: none global; each [`PgStore`] holds its own connection pool.
 
 mod error;
 mod flags;

@@ -54,7 +54,7 @@ pub(crate) struct Vis {
 /// Pushes a viewer's parameters.
 pub(crate) fn vis_params(viewer: &Viewer, args: &mut Args) -> Vis {
     Vis {
-        clearance: args.push(Arg::Int(i64::from(viewer.clearance.0))),
+        clearance: args.push(Arg::Int(i64::from(viewer.clearance.rank()))),
         member: args.push(Arg::Int(viewer.member)),
         name: args.push(Arg::Text(viewer.name.clone())),
     }

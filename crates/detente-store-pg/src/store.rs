@@ -11,8 +11,8 @@ use detente_store::{
     LogWitness, Member, MemberId, MirrorApplied, MirrorPage, MirrorRecord, NewMember, NewPeer,
     ObjectLogEntry, ObjectQuery, Page, PeerLog, PeerRecord, Provenance, PsiCharge,
     PsiChargeOutcome, PsiSessionRecord, Result, StatusRecord, Store, StoreError, StoredObject,
-    TlpRank, TokenRecord, TombstoneFeedEntry, TombstoneLogEntry, TrustedLog, VersionMatch, Viewer,
-    WarninglistRecord, WitnessAdvance, WitnessEvidence, WitnessState,
+    TokenRecord, TombstoneFeedEntry, TombstoneLogEntry, TrustedLog, VersionMatch, Viewer,
+    WarninglistRecord, WitnessAdvance, WitnessEvidence, WitnessState, tlp_from_stored,
 };
 use postgres::{GenericClient, NoTls, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
@@ -377,11 +377,9 @@ pub(crate) fn ingest_tx(
                 held.owner = h.owners.get(&o.id).copied();
                 held.same_version = h.same.get(&(o.id.clone(), v)).map(|s| HeldVersion {
                     body: s.body.clone(),
-                    visible: poster.viewer.sees(
-                        TlpRank(u8::try_from(s.tlp).unwrap_or(u8::MAX)),
-                        s.contributor,
-                        &s.recipients,
-                    ),
+                    // A rank no level has is seen by no one.
+                    visible: tlp_from_stored(s.tlp)
+                        .is_ok_and(|t| poster.viewer.sees(t, s.contributor, &s.recipients)),
                 });
             }
             None => held.own_copies = h.own_copies.get(&o.id).cloned().unwrap_or_default(),
@@ -410,7 +408,7 @@ pub(crate) fn ingest_tx(
                 (o.id.clone(), v),
                 SameVersion {
                     body: o.body.clone(),
-                    tlp: i64::from(o.tlp.0),
+                    tlp: i64::from(o.tlp.rank()),
                     contributor: batch.contributor,
                     recipients: o.recipients.clone(),
                 },
@@ -436,7 +434,7 @@ pub(crate) fn ingest_tx(
         rows.version_us.push(v);
         rows.is_first.push(is_first);
         rows.is_last.push(is_last);
-        rows.tlp.push(i64::from(o.tlp.0));
+        rows.tlp.push(i64::from(o.tlp.rank()));
         rows.body.push(o.body.clone());
         for r in &o.recipients {
             rows.recipient_added.push(date_added);

@@ -81,8 +81,7 @@ fn unreachable_database_is_unavailable() {
 #[test]
 fn racing_nodes_apply_a_mirror_page_and_accept_a_checkpoint_once() {
     use detente_store::{
-        Clearance, MirrorPage, MirroredObject, NewMember, NewObject, NewPeer, PeerLog, Role,
-        TlpRank,
+        Clearance, MirrorPage, MirroredObject, NewMember, NewObject, NewPeer, PeerLog, Role, Tlp,
     };
     use std::sync::{Arc, Barrier};
 
@@ -102,7 +101,7 @@ fn racing_nodes_apply_a_mirror_page_and_accept_a_checkpoint_once() {
             identity: NewMember {
                 name: "peer:a".into(),
                 role: Role::Contributor,
-                clearance: Clearance::AmberStrict,
+                clearance: Clearance::AMBER_STRICT,
                 secret_hash: "x".into(),
             },
         })
@@ -118,7 +117,7 @@ fn racing_nodes_apply_a_mirror_page_and_accept_a_checkpoint_once() {
                 spec_version: "2.1".into(),
                 version: Some("v1".into()),
                 version_micros: Some(1),
-                tlp: TlpRank::GREEN,
+                tlp: Tlp::Green,
                 recipients: vec![],
                 body: format!(r#"{{"id":"tool--{i}"}}"#),
             },

@@ -3,7 +3,7 @@
 //! collection of the node.
 
 use detente_store::{
-    AssetKind, AssetRecord, FlagRecord, Result, StoreError, TlpRank, WarninglistRecord,
+    AssetKind, AssetRecord, FlagRecord, Result, StoreError, Tlp, WarninglistRecord,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -216,7 +216,7 @@ pub(crate) fn record(conn: &mut Connection, flags: &[FlagRecord]) -> Result<()> 
                 f.indicator_id,
                 f.indicator_version,
                 f.contributor,
-                f.tlp.0,
+                f.tlp.rank(),
                 f.matches,
                 f.created
             ])
@@ -236,6 +236,9 @@ pub(crate) fn latest(conn: &Connection, limit: usize) -> Result<Vec<FlagRecord>>
         )
         .map_err(backend)?;
     st.query_map([limit], |r| {
+        let rank: u8 = r.get(6)?;
+        let tlp =
+            Tlp::from_rank(rank).ok_or(rusqlite::Error::IntegralValueOutOfRange(6, rank.into()))?;
         Ok(FlagRecord {
             id: r.get(0)?,
             collection: r.get(1)?,
@@ -243,7 +246,7 @@ pub(crate) fn latest(conn: &Connection, limit: usize) -> Result<Vec<FlagRecord>>
             indicator_id: r.get(3)?,
             indicator_version: r.get(4)?,
             contributor: r.get(5)?,
-            tlp: TlpRank(r.get(6)?),
+            tlp,
             matches: r.get(7)?,
             created: r.get(8)?,
         })

@@ -11,6 +11,9 @@
 //! `(coll, object_id, version_us)` for ids, versions and de-duplication,
 //! `(coll, date_added) WHERE is_last` for the default "latest version" listing,
 //! `(coll, date_added)` for all versions, and `(coll, object_type, date_added)` for types.
+//!
+//! Per-process state: none global; each [`SqliteStore`] holds its writer connection, a pool of
+//! readers and its WAL checkpoint thread (stopped when the store is dropped).
 
 mod assets;
 mod checkpoint;

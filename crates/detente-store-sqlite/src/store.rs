@@ -8,7 +8,7 @@ use detente_store::rules::{self, Held, HeldVersion, Poster};
 use detente_store::{
     Access, ApiRootRecord, Clearance, CollectionRecord, DeleteScope, DeletedVersion, IngestBatch,
     IngestOutcome, IngestReport, Member, MemberId, NewMember, NewObject, ObjectLogEntry,
-    ObjectQuery, Page, Result, StatusRecord, Store, StoreError, StoredObject, TlpRank, TokenRecord,
+    ObjectQuery, Page, Result, StatusRecord, Store, StoreError, StoredObject, Tlp, TokenRecord,
     TombstoneLogEntry, VersionMatch, Viewer,
 };
 use rusqlite::types::Value as Sql;
@@ -119,7 +119,7 @@ fn visibility(viewer: &Viewer, args: &mut Vec<Sql>) -> String {
 
 /// Pushes a viewer's parameters; returns their numbers (clearance, member, name).
 pub(crate) fn vis_params(viewer: &Viewer, args: &mut Vec<Sql>) -> (usize, usize, usize) {
-    args.push(Sql::Integer(i64::from(viewer.clearance.0)));
+    args.push(Sql::Integer(i64::from(viewer.clearance.rank())));
     let c = args.len();
     args.push(Sql::Integer(viewer.member));
     let m = args.len();
@@ -355,7 +355,9 @@ pub(crate) fn ingest_tx(
                         .map_err(backend)?
                         .collect::<rusqlite::Result<Vec<String>>>()
                         .map_err(backend)?;
-                    let visible = poster.viewer.sees(TlpRank(tlp), by, &recipients);
+                    // A rank no level has is seen by no one.
+                    let visible =
+                        Tlp::from_rank(tlp).is_some_and(|t| poster.viewer.sees(t, by, &recipients));
                     held.same_version = Some(HeldVersion { body, visible });
                 }
             }
@@ -403,7 +405,7 @@ pub(crate) fn ingest_tx(
                 v,
                 is_first,
                 is_last,
-                o.tlp.0,
+                o.tlp.rank(),
                 batch.contributor,
                 o.body
             ])

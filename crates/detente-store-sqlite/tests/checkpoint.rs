@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use detente_store::conformance::{self, COLL};
-use detente_store::{IngestBatch, NewObject, Store, TlpRank};
+use detente_store::{IngestBatch, NewObject, Store, Tlp};
 use detente_store_sqlite::SqliteStore;
 
 #[test]
@@ -29,7 +29,7 @@ fn the_wal_is_checkpointed_in_the_background() {
                     spec_version: "2.1".into(),
                     version: Some("v".into()),
                     version_micros: Some(1),
-                    tlp: TlpRank::CLEAR,
+                    tlp: Tlp::Clear,
                     recipients: vec![],
                     body: body.clone(),
                 }],

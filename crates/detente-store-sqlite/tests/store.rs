@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use detente_store::conformance::{self, COLL};
 use detente_store::{
-    DeleteScope, IngestBatch, IngestOutcome, NewObject, Store, TlpRank, VersionMatch, Viewer,
+    DeleteScope, IngestBatch, IngestOutcome, NewObject, Store, Tlp, VersionMatch, Viewer,
 };
 use detente_store_sqlite::SqliteStore;
 
@@ -52,7 +52,7 @@ fn ingest_one(s: &SqliteStore, id: &str, status: &str) -> i64 {
                 spec_version: "2.1".into(),
                 version: Some("v".into()),
                 version_micros: Some(1),
-                tlp: TlpRank::CLEAR,
+                tlp: Tlp::Clear,
                 recipients: vec![],
                 body: "{}".into(),
             }],
@@ -106,7 +106,7 @@ fn reopening_loses_nothing_and_date_added_keeps_increasing() {
             viewer: Viewer {
                 member: 1,
                 name: "x".into(),
-                clearance: TlpRank::CLEAR,
+                clearance: Tlp::Clear,
             },
             ids: vec![],
             types: vec![],
@@ -148,7 +148,7 @@ fn ingest_and_delete_append_log_leaves_in_the_same_transaction() {
             spec_version: "2.1".into(),
             version: Some("v".into()),
             version_micros: Some(1),
-            tlp: TlpRank::CLEAR,
+            tlp: Tlp::Clear,
             recipients: vec![],
             body: "{}".into(),
         }],
@@ -178,7 +178,7 @@ fn ingest_and_delete_append_log_leaves_in_the_same_transaction() {
     let viewer = Viewer {
         member: 1,
         name: "deleter".into(),
-        clearance: TlpRank::CLEAR,
+        clearance: Tlp::Clear,
     };
     let all = VersionMatch {
         all: true,
@@ -329,7 +329,7 @@ fn old_single_copies_become_their_contributors_copies() {
             spec_version: "2.1".into(),
             version: None,
             version_micros: None,
-            tlp: TlpRank::CLEAR,
+            tlp: Tlp::Clear,
             recipients: vec![],
             body: "{}".into(),
         }],
@@ -354,7 +354,7 @@ fn old_single_copies_become_their_contributors_copies() {
         viewer: Viewer {
             member: 3,
             name: "r".into(),
-            clearance: TlpRank::CLEAR,
+            clearance: Tlp::Clear,
         },
         ids: vec!["domain-name--d".into()],
         types: vec![],

@@ -9,7 +9,7 @@ use crate::rules::NOT_OWNER;
 use crate::{
     Access, ApiRootRecord, Clearance, CollectionRecord, DeleteScope, IngestBatch, IngestOutcome,
     LogWitness, NewMember, NewObject, ObjectQuery, PsiCharge, PsiChargeOutcome, PsiRole,
-    PsiSessionRecord, Role, Store, StoreError, TlpRank, TokenRecord, VersionMatch, Viewer,
+    PsiSessionRecord, Role, Store, StoreError, Tlp, TokenRecord, VersionMatch, Viewer,
     WitnessAdvance, WitnessEvidence, WitnessState,
 };
 
@@ -67,7 +67,7 @@ pub fn setup<S: Store>(s: S) -> S {
     s
 }
 
-fn obj(id: &str, version_us: i64, tlp: TlpRank, body: &str) -> NewObject {
+fn obj(id: &str, version_us: i64, tlp: Tlp, body: &str) -> NewObject {
     NewObject {
         id: id.into(),
         object_type: id.split("--").next().unwrap().into(),
@@ -75,7 +75,7 @@ fn obj(id: &str, version_us: i64, tlp: TlpRank, body: &str) -> NewObject {
         version: Some(format!("v{version_us}")),
         version_micros: Some(version_us),
         tlp,
-        recipients: if tlp == TlpRank::RED {
+        recipients: if tlp == Tlp::Red {
             vec!["friend".into()]
         } else {
             vec![]
@@ -95,7 +95,7 @@ fn batch(objects: Vec<NewObject>, status: &str) -> IngestBatch {
     }
 }
 
-fn viewer(member: i64, name: &str, clearance: TlpRank) -> Viewer {
+fn viewer(member: i64, name: &str, clearance: Tlp) -> Viewer {
     Viewer {
         member,
         name: name.into(),
@@ -146,34 +146,24 @@ pub fn ingest_versions_paging_delete<S: Store>(store: S) {
                 obj(
                     "indicator--a",
                     10,
-                    TlpRank::CLEAR,
+                    Tlp::Clear,
                     r#"{"id":"indicator--a","v":10}"#,
                 ),
                 obj(
                     "indicator--a",
                     20,
-                    TlpRank::CLEAR,
+                    Tlp::Clear,
                     r#"{"id":"indicator--a","v":20}"#,
                 ),
-                obj("malware--b", 5, TlpRank::CLEAR, r#"{"id":"malware--b"}"#),
+                obj("malware--b", 5, Tlp::Clear, r#"{"id":"malware--b"}"#),
                 // Same version again in the same batch, spaced differently: a duplicate.
-                obj(
-                    "malware--b",
-                    5,
-                    TlpRank::CLEAR,
-                    r#"{ "id" : "malware--b" }"#,
-                ),
-                obj(
-                    "malware--b",
-                    5,
-                    TlpRank::CLEAR,
-                    r#"{"id":"malware--b","x":1}"#,
-                ),
+                obj("malware--b", 5, Tlp::Clear, r#"{ "id" : "malware--b" }"#),
+                obj("malware--b", 5, Tlp::Clear, r#"{"id":"malware--b","x":1}"#),
                 // An older version arriving later.
                 obj(
                     "indicator--a",
                     1,
-                    TlpRank::CLEAR,
+                    Tlp::Clear,
                     r#"{"id":"indicator--a","v":1}"#,
                 ),
             ],
@@ -199,7 +189,7 @@ pub fn ingest_versions_paging_delete<S: Store>(store: S) {
     assert_eq!(r.status.failures.len(), 1);
     assert_eq!(s.status("s1").unwrap().unwrap(), r.status);
 
-    let v = viewer(1, "me", TlpRank::GREEN);
+    let v = viewer(1, "me", Tlp::Green);
     let latest = s.query_objects(&query(v.clone(), last())).unwrap();
     let got: Vec<_> = latest
         .items
@@ -312,10 +302,10 @@ pub fn tlp_visibility<S: Store>(store: S) {
     let s = setup(store);
     s.ingest(batch(
         vec![
-            obj("indicator--clear", 1, TlpRank::CLEAR, "{}"),
-            obj("indicator--green", 1, TlpRank::GREEN, "{}"),
-            obj("indicator--amber", 1, TlpRank::AMBER, "{}"),
-            obj("indicator--red", 1, TlpRank::RED, "{}"),
+            obj("indicator--clear", 1, Tlp::Clear, "{}"),
+            obj("indicator--green", 1, Tlp::Green, "{}"),
+            obj("indicator--amber", 1, Tlp::Amber, "{}"),
+            obj("indicator--red", 1, Tlp::Red, "{}"),
         ],
         "s",
     ))
@@ -328,14 +318,11 @@ pub fn tlp_visibility<S: Store>(store: S) {
             .map(|o| o.id)
             .collect()
     };
-    assert_eq!(
-        ids(viewer(9, "x", TlpRank::CLEAR)),
-        vec!["indicator--clear"]
-    );
-    assert_eq!(ids(viewer(9, "x", TlpRank::AMBER)).len(), 3);
-    assert!(!ids(viewer(9, "x", TlpRank::AMBER_STRICT)).contains(&"indicator--red".to_owned()));
-    assert!(ids(viewer(9, "friend", TlpRank::CLEAR)).contains(&"indicator--red".to_owned()));
-    assert!(ids(viewer(1, "author", TlpRank::CLEAR)).contains(&"indicator--red".to_owned()));
+    assert_eq!(ids(viewer(9, "x", Tlp::Clear)), vec!["indicator--clear"]);
+    assert_eq!(ids(viewer(9, "x", Tlp::Amber)).len(), 3);
+    assert!(!ids(viewer(9, "x", Tlp::AmberStrict)).contains(&"indicator--red".to_owned()));
+    assert!(ids(viewer(9, "friend", Tlp::Clear)).contains(&"indicator--red".to_owned()));
+    assert!(ids(viewer(1, "author", Tlp::Clear)).contains(&"indicator--red".to_owned()));
     // Nobody deletes what they cannot see.
     assert!(
         s.delete_object(
@@ -343,7 +330,7 @@ pub fn tlp_visibility<S: Store>(store: S) {
             "indicator--red",
             &all(),
             &[],
-            &DeleteScope::Own(viewer(9, "x", TlpRank::AMBER))
+            &DeleteScope::Own(viewer(9, "x", Tlp::Amber))
         )
         .unwrap()
         .is_empty()
@@ -358,7 +345,7 @@ pub fn members_and_generation<S: Store>(store: S) {
         .add_member(&NewMember {
             name: "alice".into(),
             role: Role::Reader,
-            clearance: Clearance::Amber,
+            clearance: Clearance::AMBER,
             secret_hash: "h".into(),
         })
         .unwrap();
@@ -366,7 +353,7 @@ pub fn members_and_generation<S: Store>(store: S) {
         s.add_member(&NewMember {
             name: "alice".into(),
             role: Role::Reader,
-            clearance: Clearance::Green,
+            clearance: Clearance::GREEN,
             secret_hash: "h".into()
         }),
         Err(StoreError::AlreadyExists(_))
@@ -424,14 +411,14 @@ pub fn members_and_generation<S: Store>(store: S) {
         s.revoke("no-such-collection", "alice"),
         Err(StoreError::NotFound(_))
     ));
-    s.set_clearance("alice", Clearance::Clear).unwrap();
+    s.set_clearance("alice", Clearance::CLEAR).unwrap();
     assert_eq!(
         s.member_by_name("alice").unwrap().unwrap().clearance,
-        Clearance::Clear
+        Clearance::CLEAR
     );
     assert!(s.generation().unwrap() > g2);
     assert!(matches!(
-        s.set_clearance("bob", Clearance::Green),
+        s.set_clearance("bob", Clearance::GREEN),
         Err(StoreError::NotFound(_))
     ));
 }
@@ -440,13 +427,13 @@ pub fn members_and_generation<S: Store>(store: S) {
 /// exactly the versions named.
 pub fn latest_spec_version_by_default<S: Store>(store: S) {
     let s = setup(store);
-    let mut old = obj("tool--a", 1, TlpRank::CLEAR, "{\"a\":20}");
+    let mut old = obj("tool--a", 1, Tlp::Clear, "{\"a\":20}");
     old.spec_version = "2.0".into();
-    let newer = obj("tool--a", 2, TlpRank::CLEAR, "{\"a\":21}");
-    let mut only_old = obj("tool--b", 1, TlpRank::CLEAR, "{\"b\":20}");
+    let newer = obj("tool--a", 2, Tlp::Clear, "{\"a\":21}");
+    let mut only_old = obj("tool--b", 1, Tlp::Clear, "{\"b\":20}");
     only_old.spec_version = "2.0".into();
     s.ingest(batch(vec![old, newer, only_old], "s1")).unwrap();
-    let v = viewer(1, "admin", TlpRank::CLEAR);
+    let v = viewer(1, "admin", Tlp::Clear);
     let bodies = |q: &ObjectQuery| -> Vec<String> {
         s.query_objects(q)
             .unwrap()
@@ -475,7 +462,7 @@ pub fn psi_grants_and_audit<S: Store>(store: S) {
         .add_member(&NewMember {
             name: "peer".into(),
             role: Role::Reader,
-            clearance: Clearance::Green,
+            clearance: Clearance::GREEN,
             secret_hash: "h".into(),
         })
         .unwrap();
@@ -632,8 +619,8 @@ pub fn log_rows<S: Store>(store: S) {
     let r = s
         .ingest(batch(
             vec![
-                obj("tool--a", 1, TlpRank::CLEAR, "{\"a\":1}"),
-                obj("tool--b", 1, TlpRank::AMBER, "{\"b\":1}"),
+                obj("tool--a", 1, Tlp::Clear, "{\"a\":1}"),
+                obj("tool--b", 1, Tlp::Amber, "{\"b\":1}"),
             ],
             "s1",
         ))
@@ -647,7 +634,7 @@ pub fn log_rows<S: Store>(store: S) {
         })
         .collect();
     // A duplicate stores nothing and logs nothing.
-    s.ingest(batch(vec![obj("tool--a", 1, TlpRank::CLEAR, "{}")], "s2"))
+    s.ingest(batch(vec![obj("tool--a", 1, Tlp::Clear, "{}")], "s2"))
         .unwrap();
     assert_eq!(s.log_size().unwrap(), 2);
     let leaves = s.log_leaves(0, 10).unwrap();
@@ -671,7 +658,7 @@ pub fn log_rows<S: Store>(store: S) {
     assert_eq!(batch[1], None);
     assert_eq!(batch[2], s.log_object_entry(added[0]).unwrap());
     assert!(s.log_object_entries(&[]).unwrap().is_empty());
-    let admin = viewer(1, "admin", TlpRank::AMBER_STRICT);
+    let admin = viewer(1, "admin", Tlp::AmberStrict);
     for id in ["tool--a", "tool--b"] {
         s.delete_object(
             COLL,
@@ -684,7 +671,7 @@ pub fn log_rows<S: Store>(store: S) {
     }
     assert_eq!(s.log_size().unwrap(), 4);
     assert_eq!(s.log_leaves(2, 4).unwrap().len(), 2);
-    let green = viewer(2, "other", TlpRank::GREEN);
+    let green = viewer(2, "other", Tlp::Green);
     let t = s.log_tombstones(COLL, "tool--a", &green).unwrap();
     assert_eq!(t.len(), 1);
     assert_eq!((t[0].index, t[0].deleted_index), (2, 0));
@@ -704,10 +691,10 @@ pub fn page_byte_budget<S: Store>(store: S) {
     let s = setup(store);
     let big = format!("{{\"x\":\"{}\"}}", "a".repeat(1000));
     let objects = (0..5)
-        .map(|i| obj(&format!("tool--{i}"), 1, TlpRank::CLEAR, &big))
+        .map(|i| obj(&format!("tool--{i}"), 1, Tlp::Clear, &big))
         .collect();
     s.ingest(batch(objects, "s")).unwrap();
-    let mut q = query(viewer(1, "m", TlpRank::CLEAR), last());
+    let mut q = query(viewer(1, "m", Tlp::Clear), last());
     q.max_bytes = 2500;
     let mut seen = Vec::new();
     loop {
@@ -829,12 +816,12 @@ fn three_members<S: Store>(s: &S) -> [Viewer; 3] {
                 secret_hash: "x".into(),
             })
             .unwrap();
-        viewer(m.id, name, clearance.rank())
+        viewer(m.id, name, clearance.level())
     };
     [
-        add("alice", Role::Contributor, Clearance::Green),
-        add("bob", Role::Contributor, Clearance::Green),
-        add("root", Role::Admin, Clearance::AmberStrict),
+        add("alice", Role::Contributor, Clearance::GREEN),
+        add("bob", Role::Contributor, Clearance::GREEN),
+        add("root", Role::Admin, Clearance::AMBER_STRICT),
     ]
 }
 
@@ -865,7 +852,7 @@ pub fn ownership_of_versions<S: Store>(store: S) {
     let r = s
         .ingest(batch_by(
             &alice,
-            vec![obj(x, 10, TlpRank::GREEN, "{\"v\":10}")],
+            vec![obj(x, 10, Tlp::Green, "{\"v\":10}")],
             "a1",
         ))
         .unwrap();
@@ -876,9 +863,9 @@ pub fn ownership_of_versions<S: Store>(store: S) {
         .ingest(batch_by(
             &bob,
             vec![
-                obj(x, 99, TlpRank::RED, "{\"v\":99}"),
-                obj(x, 10, TlpRank::GREEN, "{\"v\":666}"),
-                obj(x, 10, TlpRank::GREEN, "{ \"v\": 10 }"),
+                obj(x, 99, Tlp::Red, "{\"v\":99}"),
+                obj(x, 10, Tlp::Green, "{\"v\":666}"),
+                obj(x, 10, Tlp::Green, "{ \"v\": 10 }"),
             ],
             "b1",
         ))
@@ -899,14 +886,10 @@ pub fn ownership_of_versions<S: Store>(store: S) {
             .all(|f| f.message.as_deref() == Some(NOT_OWNER))
     );
     let h = "indicator--hidden";
-    s.ingest(batch_by(
-        &alice,
-        vec![obj(h, 1, TlpRank::AMBER, "{}")],
-        "a2",
-    ))
-    .unwrap();
+    s.ingest(batch_by(&alice, vec![obj(h, 1, Tlp::Amber, "{}")], "a2"))
+        .unwrap();
     let r = s
-        .ingest(batch_by(&bob, vec![obj(h, 1, TlpRank::AMBER, "{}")], "b2"))
+        .ingest(batch_by(&bob, vec![obj(h, 1, Tlp::Amber, "{}")], "b2"))
         .unwrap();
     assert_eq!(r.outcomes, vec![IngestOutcome::NotOwner]);
     assert_eq!(
@@ -918,7 +901,7 @@ pub fn ownership_of_versions<S: Store>(store: S) {
     let r = s
         .ingest(batch_by(
             &root,
-            vec![obj(x, 30, TlpRank::GREEN, "{\"v\":30}")],
+            vec![obj(x, 30, Tlp::Green, "{\"v\":30}")],
             "r1",
         ))
         .unwrap();
@@ -936,7 +919,7 @@ pub fn ownership_of_versions<S: Store>(store: S) {
     assert_eq!(ids_versions(&s, &bob, x, all()), vec!["{\"v\":30}"]);
     // The admin deletes what it cannot even see (RED, not a recipient).
     let red = "indicator--red";
-    let mut o = obj(red, 1, TlpRank::RED, "{}");
+    let mut o = obj(red, 1, Tlp::Red, "{}");
     o.recipients.clear();
     s.ingest(batch_by(&alice, vec![o], "a3")).unwrap();
     assert!(ids_versions(&s, &root, red, all()).is_empty());
@@ -957,12 +940,12 @@ pub fn ownership_of_versions<S: Store>(store: S) {
     s.delete_object(COLL, x, &all(), &[], &DeleteScope::Moderator("root".into()))
         .unwrap();
     let r = s
-        .ingest(batch_by(&bob, vec![obj(x, 40, TlpRank::GREEN, "{}")], "b3"))
+        .ingest(batch_by(&bob, vec![obj(x, 40, Tlp::Green, "{}")], "b3"))
         .unwrap();
     assert_eq!(r.outcomes, vec![IngestOutcome::NotOwner]);
 }
 
-fn copy(id: &str, tlp: TlpRank, body: &str) -> NewObject {
+fn copy(id: &str, tlp: Tlp, body: &str) -> NewObject {
     NewObject {
         version: None,
         version_micros: None,
@@ -980,7 +963,7 @@ pub fn value_copies_per_contributor<S: Store>(store: S) {
         let r = s
             .ingest(batch_by(
                 &bob,
-                vec![copy(id, TlpRank::GREEN, "{\"b\":1}")],
+                vec![copy(id, Tlp::Green, "{\"b\":1}")],
                 status,
             ))
             .unwrap();
@@ -992,7 +975,7 @@ pub fn value_copies_per_contributor<S: Store>(store: S) {
     };
     s.ingest(batch_by(
         &alice,
-        vec![copy(d, TlpRank::AMBER, "{\"a\":1}")],
+        vec![copy(d, Tlp::Amber, "{\"a\":1}")],
         "a1",
     ))
     .unwrap();
@@ -1003,7 +986,7 @@ pub fn value_copies_per_contributor<S: Store>(store: S) {
     let r = s
         .ingest(batch_by(
             &bob,
-            vec![copy(d, TlpRank::GREEN, "{ \"b\": 1 }")],
+            vec![copy(d, Tlp::Green, "{ \"b\": 1 }")],
             "b3",
         ))
         .unwrap();
@@ -1033,10 +1016,10 @@ pub fn last_is_per_viewer<S: Store>(store: S) {
     s.ingest(batch_by(
         &alice,
         vec![
-            obj(m, 1, TlpRank::GREEN, "{\"v\":1}"),
-            obj(m, 2, TlpRank::AMBER, "{\"v\":2}"),
-            obj(m, 3, TlpRank::GREEN, "{\"v\":3}"),
-            obj(m, 4, TlpRank::AMBER, "{\"v\":4}"),
+            obj(m, 1, Tlp::Green, "{\"v\":1}"),
+            obj(m, 2, Tlp::Amber, "{\"v\":2}"),
+            obj(m, 3, Tlp::Green, "{\"v\":3}"),
+            obj(m, 4, Tlp::Amber, "{\"v\":4}"),
         ],
         "a1",
     ))
@@ -1096,9 +1079,9 @@ pub fn filters<S: Store>(store: S) {
     let first = s
         .ingest(batch(
             vec![
-                obj("indicator--1", 1, TlpRank::CLEAR, "{\"i\":1}"),
-                obj("malware--1", 1, TlpRank::CLEAR, "{\"m\":1}"),
-                obj("tool--1", 1, TlpRank::CLEAR, "{\"t\":1}"),
+                obj("indicator--1", 1, Tlp::Clear, "{\"i\":1}"),
+                obj("malware--1", 1, Tlp::Clear, "{\"m\":1}"),
+                obj("tool--1", 1, Tlp::Clear, "{\"t\":1}"),
             ],
             "s1",
         ))
@@ -1106,13 +1089,13 @@ pub fn filters<S: Store>(store: S) {
     let second = s
         .ingest(batch(
             vec![
-                obj("indicator--1", 2, TlpRank::CLEAR, "{\"i\":2}"),
-                obj("indicator--2", 1, TlpRank::CLEAR, "{\"i2\":1}"),
+                obj("indicator--1", 2, Tlp::Clear, "{\"i\":2}"),
+                obj("indicator--2", 1, Tlp::Clear, "{\"i2\":1}"),
             ],
             "s2",
         ))
         .unwrap();
-    let v = viewer(1, "me", TlpRank::CLEAR);
+    let v = viewer(1, "me", Tlp::Clear);
     let mut q = query(v.clone(), all());
     q.types = vec!["indicator".into()];
     assert_eq!(
@@ -1155,7 +1138,7 @@ pub fn filters<S: Store>(store: S) {
     q.ids = vec!["indicator--1".into()];
     assert_eq!(bodies_of(&s, &q), vec!["{\"i\":1}", "{\"i\":2}"]);
     // A collection that does not exist.
-    let mut q = query(viewer(1, "me", TlpRank::CLEAR), all());
+    let mut q = query(viewer(1, "me", Tlp::Clear), all());
     q.collection = "no-such-collection".into();
     assert!(matches!(s.query_objects(&q), Err(StoreError::NotFound(_))));
 }
@@ -1164,14 +1147,14 @@ pub fn filters<S: Store>(store: S) {
 /// version gets one tombstone leaf; an unknown collection is `NotFound`.
 pub fn delete_selections<S: Store>(store: S) {
     let s = setup(store);
-    let mut old = obj("tool--a", 1, TlpRank::CLEAR, "{\"a\":1}");
+    let mut old = obj("tool--a", 1, Tlp::Clear, "{\"a\":1}");
     old.spec_version = "2.0".into();
     s.ingest(batch(
         vec![
             old,
-            obj("tool--a", 2, TlpRank::CLEAR, "{\"a\":2}"),
-            obj("tool--a", 3, TlpRank::CLEAR, "{\"a\":3}"),
-            obj("tool--b", 1, TlpRank::CLEAR, "{\"b\":1}"),
+            obj("tool--a", 2, Tlp::Clear, "{\"a\":2}"),
+            obj("tool--a", 3, Tlp::Clear, "{\"a\":3}"),
+            obj("tool--b", 1, Tlp::Clear, "{\"b\":1}"),
         ],
         "s",
     ))
@@ -1200,7 +1183,7 @@ pub fn delete_selections<S: Store>(store: S) {
         "first of what is left"
     );
     assert_eq!(s.log_size().unwrap(), size + 2);
-    let v = viewer(1, "me", TlpRank::CLEAR);
+    let v = viewer(1, "me", Tlp::Clear);
     assert_eq!(
         bodies_of(&s, &query(v.clone(), all())),
         vec!["{\"a\":3}", "{\"b\":1}"]
@@ -1235,26 +1218,26 @@ pub fn delete_selections<S: Store>(store: S) {
 pub fn failed_writes_change_nothing<S: Store>(store: S) {
     let s = setup(store);
     let ok = s
-        .ingest(batch(vec![obj("tool--a", 1, TlpRank::CLEAR, "{}")], "s1"))
+        .ingest(batch(vec![obj("tool--a", 1, Tlp::Clear, "{}")], "s1"))
         .unwrap();
     let size = s.log_size().unwrap();
-    let v = viewer(1, "me", TlpRank::CLEAR);
+    let v = viewer(1, "me", Tlp::Clear);
     let before = bodies_of(&s, &query(v.clone(), all()));
     // The second object fails after the first was written inside the transaction.
     let r = s.ingest(batch(
         vec![
-            obj("tool--b", 1, TlpRank::CLEAR, "{\"b\":1}"),
-            obj("tool--c", 1, TlpRank::CLEAR, "{not json"),
+            obj("tool--b", 1, Tlp::Clear, "{\"b\":1}"),
+            obj("tool--c", 1, Tlp::Clear, "{not json"),
         ],
         "s2",
     ));
     assert!(r.is_err(), "{r:?}");
     // A status id used twice fails the whole envelope.
-    let r = s.ingest(batch(vec![obj("tool--d", 1, TlpRank::CLEAR, "{}")], "s1"));
+    let r = s.ingest(batch(vec![obj("tool--d", 1, Tlp::Clear, "{}")], "s1"));
     assert!(r.is_err(), "{r:?}");
     let r = s.ingest(IngestBatch {
         collection: "no-such-collection".into(),
-        ..batch(vec![obj("tool--e", 1, TlpRank::CLEAR, "{}")], "s3")
+        ..batch(vec![obj("tool--e", 1, Tlp::Clear, "{}")], "s3")
     });
     assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
     assert_eq!(s.log_size().unwrap(), size);
@@ -1264,7 +1247,7 @@ pub fn failed_writes_change_nothing<S: Store>(store: S) {
     assert_eq!(s.status("s1").unwrap().unwrap(), ok.status);
     // The next stored version continues the log and date_added order.
     let next = s
-        .ingest(batch(vec![obj("tool--b", 1, TlpRank::CLEAR, "{}")], "s4"))
+        .ingest(batch(vec![obj("tool--b", 1, Tlp::Clear, "{}")], "s4"))
         .unwrap();
     assert!(stored_dates(&next)[0] > stored_dates(&ok)[0]);
     assert_eq!(
@@ -1294,7 +1277,7 @@ pub fn interleaved_writers_leave_no_gap<S: Store>((a, b): (S, S)) {
                     .map(|j| {
                         let id = format!("tool--{name}-{i}-{j}");
                         let body = format!("{{\"id\":\"{id}\"}}");
-                        obj(&id, 1, TlpRank::CLEAR, &body)
+                        obj(&id, 1, Tlp::Clear, &body)
                     })
                     .collect();
                 let r = crate::retry_conflicts(|| {
@@ -1312,7 +1295,7 @@ pub fn interleaved_writers_leave_no_gap<S: Store>((a, b): (S, S)) {
     let reader = {
         let (a, done) = (a.clone(), done.clone());
         std::thread::spawn(move || {
-            let v = viewer(1, "reader", TlpRank::CLEAR);
+            let v = viewer(1, "reader", Tlp::Clear);
             let mut seen: Vec<i64> = Vec::new();
             loop {
                 let finished = done.load(std::sync::atomic::Ordering::SeqCst) == 2;
@@ -1430,7 +1413,7 @@ pub fn contributor_keys<S: Store>(store: S) {
         s.add_member(&NewMember {
             name: name.into(),
             role: Role::Contributor,
-            clearance: Clearance::Green,
+            clearance: Clearance::GREEN,
             secret_hash: "h".into(),
         })
         .unwrap();
@@ -1562,7 +1545,7 @@ pub fn peers_and_mirrors<S: Store>(store: S) {
         identity: NewMember {
             name: "peer:a".into(),
             role: Role::Contributor,
-            clearance: Clearance::AmberStrict,
+            clearance: Clearance::AMBER_STRICT,
             secret_hash: "x".into(),
         },
     };
@@ -1617,7 +1600,7 @@ pub fn peers_and_mirrors<S: Store>(store: S) {
         let body = format!(r#"{{"v":{version}, "id":"tool--{n}"}}"#);
         let value: serde_json::Value = serde_json::from_str(&body).unwrap();
         MirroredObject {
-            object: obj(&format!("tool--{n}"), version, TlpRank::AMBER, &body),
+            object: obj(&format!("tool--{n}"), version, Tlp::Amber, &body),
             canonical: detente_logentry::canonical_form(&value).unwrap(),
             partner_index,
             partner_contributor: "alice".into(),
@@ -1646,7 +1629,7 @@ pub fn peers_and_mirrors<S: Store>(store: S) {
         }),
         Err(StoreError::Invalid(_))
     ));
-    let admin = viewer(1, "admin", TlpRank::AMBER_STRICT);
+    let admin = viewer(1, "admin", Tlp::AmberStrict);
     let page = s.query_objects(&query(admin.clone(), all())).unwrap();
     assert_eq!(page.items.len(), 3);
     let dates: Vec<i64> = page.items.iter().map(|o| o.date_added).collect();
@@ -1682,7 +1665,7 @@ pub fn peers_and_mirrors<S: Store>(store: S) {
     let r = s
         .ingest(IngestBatch {
             contributor: 2,
-            ..batch(vec![obj("tool--1", 9, TlpRank::CLEAR, r#"{"x":1}"#)], "st")
+            ..batch(vec![obj("tool--1", 9, Tlp::Clear, r#"{"x":1}"#)], "st")
         })
         .unwrap();
     assert_eq!(r.outcomes, vec![IngestOutcome::NotOwner]);
@@ -1714,7 +1697,7 @@ pub fn peers_and_mirrors<S: Store>(store: S) {
     );
     // Hidden from a viewer who could not read the deleted version.
     assert!(
-        s.log_tombstones_after(COLL, &viewer(3, "g", TlpRank::GREEN), -1, 10)
+        s.log_tombstones_after(COLL, &viewer(3, "g", Tlp::Green), -1, 10)
             .unwrap()
             .is_empty()
     );
@@ -1831,7 +1814,7 @@ pub fn flag_sources_and_records<S: Store>(s: S) {
         indicator_id: "indicator--1".into(),
         indicator_version: "2026-01-01T00:00:00Z".into(),
         contributor: "alice".into(),
-        tlp: TlpRank::AMBER,
+        tlp: Tlp::Amber,
         matches: "[]".into(),
         created: n,
     };
@@ -1842,7 +1825,7 @@ pub fn flag_sources_and_records<S: Store>(s: S) {
         got.iter().map(|f| f.note_id.as_str()).collect::<Vec<_>>(),
         ["note--2", "note--3"]
     );
-    assert_eq!(got[1].tlp, TlpRank::AMBER);
+    assert_eq!(got[1].tlp, Tlp::Amber);
     assert_eq!(s.flags(10).unwrap().len(), 3);
 }
 

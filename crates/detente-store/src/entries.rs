@@ -139,7 +139,7 @@ pub fn details_from_json(s: &str) -> Result<Vec<StatusDetail>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::TlpRank;
+    use crate::Tlp;
 
     #[test]
     fn details_round_trip() {
@@ -174,7 +174,7 @@ mod tests {
             spec_version: "2.1".into(),
             version: Some("v".into()),
             version_micros: Some(1),
-            tlp: TlpRank::CLEAR,
+            tlp: Tlp::Clear,
             recipients: vec![],
             body: "{}".into(),
         };

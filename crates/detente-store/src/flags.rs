@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{StoreError, TlpRank};
+use crate::{StoreError, Tlp};
 
 /// What a warninglist match means for the readers of a flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +132,7 @@ pub struct FlagRecord {
     /// The member who posted the indicator.
     pub contributor: String,
     /// The indicator's (and so the note's) TLP level.
-    pub tlp: TlpRank,
+    pub tlp: Tlp,
     /// The matches, as the JSON array the note carries in `x_detente_flags`.
     pub matches: String,
     /// When it was written, µs since the epoch.

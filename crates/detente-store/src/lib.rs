@@ -71,6 +71,8 @@
 //! [`retry_conflicts`] does that a bounded number of times. [`StoreError::Unavailable`] means
 //! the database cannot be reached now (fail-over, connection limit); the caller should come
 //! back after the given delay.
+//!
+//! Per-process state: none.
 
 #[cfg(feature = "testing")]
 pub mod conformance;

@@ -16,7 +16,7 @@
 
 use crate::{
     Clearance, IngestBatch, IngestOutcome, MemberId, NewObject, Result, Role, StatusDetail,
-    StatusRecord, TlpRank, Viewer,
+    StatusRecord, Tlp, Viewer,
 };
 
 /// Why a version of an object owned by another member is refused.
@@ -69,7 +69,7 @@ impl Poster {
                 viewer: Viewer {
                     member: id,
                     name,
-                    clearance: clearance.parse::<Clearance>()?.rank(),
+                    clearance: clearance.parse::<Clearance>()?.level(),
                 },
                 admin: role.parse::<Role>()? == Role::Admin,
             },
@@ -77,7 +77,7 @@ impl Poster {
                 viewer: Viewer {
                     member: id,
                     name: id.to_string(),
-                    clearance: TlpRank::CLEAR,
+                    clearance: Tlp::Clear,
                 },
                 admin: false,
             },
@@ -122,10 +122,9 @@ pub fn decide(new: &NewObject, poster: &Poster, held: &Held) -> IngestOutcome {
 impl Viewer {
     /// Whether this viewer may read a version of level `tlp` contributed by `contributor`
     /// and naming `recipients` (TLP:RED goes by contributor and recipients only).
-    pub fn sees(&self, tlp: TlpRank, contributor: MemberId, recipients: &[String]) -> bool {
+    pub fn sees(&self, tlp: Tlp, contributor: MemberId, recipients: &[String]) -> bool {
         tlp <= self.clearance
-            || (tlp == TlpRank::RED
-                && (contributor == self.member || recipients.contains(&self.name)))
+            || (tlp == Tlp::Red && (contributor == self.member || recipients.contains(&self.name)))
     }
 }
 
@@ -194,7 +193,7 @@ mod tests {
             spec_version: "2.1".into(),
             version: version.map(|v| format!("v{v}")),
             version_micros: version,
-            tlp: TlpRank::CLEAR,
+            tlp: Tlp::Clear,
             recipients: vec![],
             body: body.into(),
         }
@@ -205,7 +204,7 @@ mod tests {
             viewer: Viewer {
                 member,
                 name: format!("m{member}"),
-                clearance: TlpRank::GREEN,
+                clearance: Tlp::Green,
             },
             admin,
         }
@@ -282,10 +281,10 @@ mod tests {
     #[test]
     fn red_goes_by_contributor_and_recipients() {
         let v = poster(2, false).viewer;
-        assert!(v.sees(TlpRank::GREEN, 9, &[]));
-        assert!(!v.sees(TlpRank::AMBER, 9, &[]));
-        assert!(!v.sees(TlpRank::RED, 9, &[]));
-        assert!(v.sees(TlpRank::RED, 2, &[]));
-        assert!(v.sees(TlpRank::RED, 9, &["m2".into()]));
+        assert!(v.sees(Tlp::Green, 9, &[]));
+        assert!(!v.sees(Tlp::Amber, 9, &[]));
+        assert!(!v.sees(Tlp::Red, 9, &[]));
+        assert!(v.sees(Tlp::Red, 2, &[]));
+        assert!(v.sees(Tlp::Red, 9, &["m2".into()]));
     }
 }

@@ -3,6 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// The one TLP level type: object versions carry one, clearances are built on it.
+pub use detente_stix::tlp::Tlp;
+
 use crate::StoreError;
 
 /// A member's numeric id.
@@ -50,53 +53,49 @@ impl fmt::Display for Role {
     }
 }
 
-/// The highest TLP level a member may see (TLP:RED goes by recipients instead).
+/// The highest TLP level a member may read: a [`Tlp`] below RED (TLP:RED goes by
+/// contributor and recipients instead). Kept as its level's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Clearance {
-    /// TLP:CLEAR only.
-    Clear,
-    /// Up to TLP:GREEN (the default).
-    Green,
-    /// Up to TLP:AMBER.
-    Amber,
-    /// Up to TLP:AMBER+STRICT.
-    AmberStrict,
-}
+pub struct Clearance(Tlp);
 
 impl Clearance {
-    /// The clearance's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Clearance::Clear => "clear",
-            Clearance::Green => "green",
-            Clearance::Amber => "amber",
-            Clearance::AmberStrict => "amber+strict",
-        }
+    /// TLP:CLEAR only.
+    pub const CLEAR: Clearance = Clearance(Tlp::Clear);
+    /// Up to TLP:GREEN (the default).
+    pub const GREEN: Clearance = Clearance(Tlp::Green);
+    /// Up to TLP:AMBER.
+    pub const AMBER: Clearance = Clearance(Tlp::Amber);
+    /// Up to TLP:AMBER+STRICT.
+    pub const AMBER_STRICT: Clearance = Clearance(Tlp::AmberStrict);
+
+    /// The clearance up to `level`; `None` for TLP:RED, which no clearance grants.
+    pub fn new(level: Tlp) -> Option<Clearance> {
+        (level < Tlp::Red).then_some(Clearance(level))
     }
 
-    /// The highest [`TlpRank`] this clearance sees.
-    pub fn rank(self) -> TlpRank {
-        match self {
-            Clearance::Clear => TlpRank::CLEAR,
-            Clearance::Green => TlpRank::GREEN,
-            Clearance::Amber => TlpRank::AMBER,
-            Clearance::AmberStrict => TlpRank::AMBER_STRICT,
-        }
+    /// The highest level this clearance reads.
+    pub fn level(self) -> Tlp {
+        self.0
+    }
+
+    /// The clearance's name (its level's).
+    pub fn as_str(self) -> &'static str {
+        self.0.as_str()
     }
 }
 
 impl FromStr for Clearance {
     type Err = StoreError;
     fn from_str(s: &str) -> Result<Self, StoreError> {
-        match s.to_ascii_lowercase().as_str() {
-            "clear" | "white" => Ok(Clearance::Clear),
-            "green" => Ok(Clearance::Green),
-            "amber" => Ok(Clearance::Amber),
-            "amber+strict" => Ok(Clearance::AmberStrict),
-            _ => Err(StoreError::Invalid(format!(
+        let unknown = || {
+            StoreError::Invalid(format!(
                 "unknown clearance {s:?} (expected clear, green, amber or amber+strict)"
-            ))),
-        }
+            ))
+        };
+        s.parse::<Tlp>()
+            .ok()
+            .and_then(Clearance::new)
+            .ok_or_else(unknown)
     }
 }
 
@@ -106,21 +105,13 @@ impl fmt::Display for Clearance {
     }
 }
 
-/// An object version's TLP level as a number: unmarked and CLEAR are 0, RED is 4.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct TlpRank(pub u8);
-
-impl TlpRank {
-    /// Unmarked or TLP:CLEAR.
-    pub const CLEAR: TlpRank = TlpRank(0);
-    /// TLP:GREEN.
-    pub const GREEN: TlpRank = TlpRank(1);
-    /// TLP:AMBER.
-    pub const AMBER: TlpRank = TlpRank(2);
-    /// TLP:AMBER+STRICT.
-    pub const AMBER_STRICT: TlpRank = TlpRank(3);
-    /// TLP:RED: visible only to the contributor and named recipients.
-    pub const RED: TlpRank = TlpRank(4);
+/// The level of a stored TLP rank ([`Tlp::rank`]); a number no level has is refused rather
+/// than read as any level, so a damaged row is never shown.
+pub fn tlp_from_stored(rank: i64) -> Result<Tlp, StoreError> {
+    u8::try_from(rank)
+        .ok()
+        .and_then(Tlp::from_rank)
+        .ok_or_else(|| StoreError::Backend(format!("stored TLP rank {rank} names no level")))
 }
 
 /// A member's access to one collection.
@@ -300,8 +291,8 @@ pub struct NewObject {
     pub version: Option<String>,
     /// The version in microseconds since the epoch (the identity of a version).
     pub version_micros: Option<i64>,
-    /// TLP level from the object's markings.
-    pub tlp: TlpRank,
+    /// TLP level from the object's markings (unmarked is TLP:CLEAR); stored as [`Tlp::rank`].
+    pub tlp: Tlp,
     /// For TLP:RED, the member names the object names as recipients.
     pub recipients: Vec<String>,
     /// The object's JSON text, byte for byte as received.
@@ -389,8 +380,9 @@ pub struct Viewer {
     pub member: MemberId,
     /// Member name (TLP:RED recipient check).
     pub name: String,
-    /// Highest non-RED rank visible.
-    pub clearance: TlpRank,
+    /// Highest level visible whoever contributed it: a member's [`Clearance::level`], or
+    /// TLP:RED for the node's own view of every version.
+    pub clearance: Tlp,
 }
 
 /// Which versions of each object to return.
@@ -634,6 +626,34 @@ mod tests {
         assert!(!Access::ReadWrite.psi());
         for bad in ["", "psi+", "admin", "read+admin", "+"] {
             assert!(bad.parse::<Access>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn clearances_are_levels_below_red() {
+        for c in [
+            Clearance::CLEAR,
+            Clearance::GREEN,
+            Clearance::AMBER,
+            Clearance::AMBER_STRICT,
+        ] {
+            assert_eq!(c.as_str().parse::<Clearance>().unwrap(), c);
+            assert_eq!(Clearance::new(c.level()), Some(c));
+        }
+        assert_eq!("white".parse::<Clearance>().unwrap(), Clearance::CLEAR);
+        // RED goes by recipients: no clearance grants it, and it is not stored as one.
+        assert_eq!(Clearance::new(Tlp::Red), None);
+        assert!("red".parse::<Clearance>().is_err());
+        assert!("purple".parse::<Clearance>().is_err());
+        assert!(Clearance::GREEN.level() < Clearance::AMBER.level());
+    }
+
+    #[test]
+    fn stored_ranks_are_the_levels_and_nothing_else() {
+        assert_eq!(tlp_from_stored(0).unwrap(), Tlp::Clear);
+        assert_eq!(tlp_from_stored(4).unwrap(), Tlp::Red);
+        for bad in [-1, 5, 255, 256, i64::MAX] {
+            assert!(tlp_from_stored(bad).is_err(), "{bad}");
         }
     }
 }

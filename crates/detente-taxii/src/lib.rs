@@ -3,6 +3,8 @@
 //! Pure: no I/O. The server builds its responses from these types and parses its requests
 //! with [`media`] and [`filter`]; the client (`detente-taxii-client`) reads the same types and
 //! writes its queries with [`Filter::to_query`].
+//!
+//! Per-process state: none.
 
 pub mod filter;
 pub mod media;

@@ -11,6 +11,8 @@
 //!
 //! The cluster trades durability for speed (`fsync=off`): it is for tests of behaviour, not
 //! for measurements.
+//!
+//! Per-process state: none; each [`TestPg`] owns its cluster and stops it when dropped.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -6,6 +6,8 @@
 //! level-0 hashes from the entry bundles), recomputes the root, and only then remembers the new
 //! checkpoint. Every failure is a distinct [`ClientError`]. No help from the server is needed
 //! beyond static files: proofs are computed from tiles.
+//!
+//! Per-process state: none; what it verified is pinned in the caller's [`State`] directory.
 
 mod fetch;
 mod state;

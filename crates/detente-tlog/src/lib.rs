@@ -25,6 +25,8 @@
 //! * Proofs for receipts and `consistency?from=&to=`: implement [`tile::TileSource`] over the
 //!   store and keep one [`tile::TileHashReader`] per published size (it memoizes subtree hashes);
 //!   call [`proof::prove_inclusion`] / [`proof::prove_consistency`].
+//!
+//! Per-process state: none.
 
 pub mod builder;
 pub mod checkpoint;

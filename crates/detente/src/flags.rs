@@ -42,7 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let mut error = None;
             for f in store.flags(limit)? {
                 let line = detente_server::flags::flag_json(&f);
-                crate::scan::write_ndjson(&mut out, &line, &mut error);
+                crate::output::write_ndjson(&mut out, &line, &mut error);
             }
             if let Some(e) = error {
                 return Err(anyhow::Error::new(e).context("couldn't write to standard output"));
@@ -56,7 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let mut out = std::io::stdout().lock();
             let mut error = None;
             for f in &written {
-                crate::scan::write_ndjson(
+                crate::output::write_ndjson(
                     &mut out,
                     &detente_server::flags::flag_json(f),
                     &mut error,

@@ -207,7 +207,9 @@ fn read_logs(args: &Args, f: &mut Finder<'_>) -> Result<()> {
         b
     });
     let empty = detente_scan::Index::new(false);
+    let pool = crate::pool::scan_pool()?;
     let scanner = Scanner {
+        pool: &pool,
         index: &empty,
         allow: None,
         opts: ScanOptions {
@@ -271,7 +273,7 @@ impl Finder<'_> {
                 technique: x.technique.as_str(),
                 score: x.score,
             };
-            crate::scan::write_ndjson(&mut self.out, &l, &mut self.error);
+            crate::output::write_ndjson(&mut self.out, &l, &mut self.error);
         }
         if let Some(b) = &self.bar {
             b.set_message(format!("{} findings", self.findings));
@@ -292,7 +294,7 @@ impl Events for Warn {
 
     fn warning(&mut self, message: &str) {
         self.warnings += 1;
-        crate::scan::print_warning(self.bar.as_ref(), message);
+        crate::output::print_warning(self.bar.as_ref(), message);
     }
 
     fn progress(&mut self, bytes: u64) {

@@ -2,6 +2,10 @@
 //!
 //! Each subcommand lives in its own module with an `Args` type and a
 //! `run(args) -> anyhow::Result<ExitCode>`; errors reaching `main` exit with status 2.
+//!
+//! Per-process state: what the running subcommand sets up, once: a tokio runtime where it
+//! speaks HTTP, the store and its background threads under `serve`, and one rayon pool of scan
+//! workers under `scan` and `lookalike` (`pool.rs`), handed to the scanner.
 
 use std::process::ExitCode;
 
@@ -15,8 +19,10 @@ mod logkey;
 mod lookalike;
 mod member;
 mod object;
+mod output;
 mod pattern;
 mod peer;
+mod pool;
 mod psi;
 mod pull;
 mod push;

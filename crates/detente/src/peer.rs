@@ -121,7 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let identity = NewMember {
                 name: identity_name(&name),
                 role: Role::Contributor,
-                clearance: Clearance::AmberStrict,
+                clearance: Clearance::AMBER_STRICT,
                 // Never revealed, and the member is disabled: nobody logs in as a peer.
                 secret_hash: credentials::Hasher::of(&*store)?.hash(&credentials::new_secret()?),
             };

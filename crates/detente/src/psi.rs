@@ -15,7 +15,7 @@ use detente_psi_net::client::{self, DEFAULT_MAX_PEER_ITEMS, QueryOptions};
 use detente_psi_net::server::{PsiService, ServeConfig, SessionRecord, Standalone, router};
 use detente_psi_net::{ProgressFactory, is_loopback_host};
 use detente_server::psi::AuditRow;
-use detente_store::{PsiRole, PsiSessionRecord, TlpRank, Viewer};
+use detente_store::{PsiRole, PsiSessionRecord, Tlp, Viewer};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Sets larger than this get progress bars (when stderr is a terminal).
@@ -273,7 +273,7 @@ fn query_items(args: &QueryArgs) -> anyhow::Result<QueryItems> {
             let viewer = Viewer {
                 member: 0,
                 name: String::new(),
-                clearance: TlpRank::RED,
+                clearance: Tlp::Red,
             };
             detente_server::psi::collection_values(&*store, collection, &viewer)
                 .with_context(|| format!("reading the indicators of collection {collection}"))?

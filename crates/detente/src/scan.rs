@@ -21,6 +21,8 @@ use detente_scan::{
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use crate::output::{print_warning, write_ndjson};
+
 mod taxii;
 
 /// Arguments of `detente scan`.
@@ -285,15 +287,6 @@ impl Events for Out<'_> {
     }
 }
 
-/// Prints a warning to standard error above the progress bar, if one is shown.
-pub fn print_warning(bar: Option<&ProgressBar>, message: &str) {
-    let print = || eprintln!("warning: {message}");
-    match bar {
-        Some(b) => b.suspend(print),
-        None => print(),
-    }
-}
-
 /// When a log file was last written (Unix ms); `None` for standard input or when unknown.
 fn modified_ms(path: &Path) -> Option<i64> {
     if path.as_os_str() == "-" {
@@ -320,7 +313,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
 fn scan(args: Args) -> Result<ExitCode> {
     let started = Instant::now();
-    detente_scan::engine::init_pool();
+    let pool = crate::pool::scan_pool()?;
     let opts = LoadOptions {
         now: now_millis() / 1000,
         subdomains: true,
@@ -343,43 +336,47 @@ fn scan(args: Args) -> Result<ExitCode> {
         bail!("--false-positive {bad:?}: expected an indicator id (indicator--…)");
     }
     let actions = parse_actions(&args.allowlist_action)?;
-    let mut index = Index::new(args.exact_domains);
-    let mut totals = LoadTotals::default();
-    let mut all = Vec::new();
-    for src in &args.indicators {
-        for (name, mut loaded) in load_named(src, &args.login, opts)? {
-            totals.add(src, &loaded);
-            if args.min_corroboration > 1 {
-                // A detente node says how many of its members carry each value; what the
-                // objects say of themselves (`created_by_ref`) then counts for nothing.
-                if let Some(spec) = src.strip_prefix("taxii:") {
-                    taxii::attest(spec, &args.login, &mut loaded)?;
+    // Loading splits large bundles and builds the index in parallel: in the scan's pool too.
+    let (index, totals) = pool.install(|| -> Result<(Index, LoadTotals)> {
+        let mut index = Index::new(args.exact_domains);
+        let mut totals = LoadTotals::default();
+        let mut all = Vec::new();
+        for src in &args.indicators {
+            for (name, mut loaded) in load_named(src, &args.login, opts)? {
+                totals.add(src, &loaded);
+                if args.min_corroboration > 1 {
+                    // A detente node says how many of its members carry each value; what the
+                    // objects say of themselves (`created_by_ref`) then counts for nothing.
+                    if let Some(spec) = src.strip_prefix("taxii:") {
+                        taxii::attest(spec, &args.login, &mut loaded)?;
+                    }
+                    // Without attribution, a source file counts as one contributor.
+                    let who = format!("source:{name}");
+                    let provenances = loaded.indicators.iter_mut().map(|i| &mut i.provenance);
+                    provenances
+                        .chain(loaded.patterns.iter_mut().map(|p| &mut p.provenance))
+                        .for_each(|p| {
+                            p.contributor.get_or_insert_with(|| who.clone());
+                        });
                 }
-                // Without attribution, a source file counts as one contributor.
-                let who = format!("source:{name}");
-                let provenances = loaded.indicators.iter_mut().map(|i| &mut i.provenance);
-                provenances
-                    .chain(loaded.patterns.iter_mut().map(|p| &mut p.provenance))
-                    .for_each(|p| {
-                        p.contributor.get_or_insert_with(|| who.clone());
-                    });
+                all.push(loaded);
             }
-            all.push(loaded);
         }
-    }
-    sources::apply_false_positives(&mut all);
-    for loaded in all {
-        index.extend(loaded.indicators);
-        loaded
-            .patterns
-            .into_iter()
-            .for_each(|p| index.insert_pattern(p));
-    }
-    index.compile_patterns();
-    if args.min_corroboration > 1 {
-        index.count_contributors();
-    }
-    let allow = load_allowlist(&args, &actions, opts)?;
+        sources::apply_false_positives(&mut all);
+        for loaded in all {
+            index.extend(loaded.indicators);
+            loaded
+                .patterns
+                .into_iter()
+                .for_each(|p| index.insert_pattern(p));
+        }
+        index.compile_patterns();
+        if args.min_corroboration > 1 {
+            index.count_contributors();
+        }
+        Ok((index, totals))
+    })?;
+    let allow = pool.install(|| load_allowlist(&args, &actions, opts))?;
     report_cidr_overlaps(&index, &allow);
     eprintln!(
         "detente scan: {} indicators loaded ({} complex patterns; {} revoked, {} expired, {} not yet valid, {} skipped), {} allowlist entries, in {:.2} s",
@@ -436,6 +433,7 @@ fn scan(args: Args) -> Result<ExitCode> {
         follow: args.follow,
     };
     let scanner = Scanner {
+        pool: &pool,
         index: &index,
         allow: (!allow.is_empty()).then_some(&allow),
         opts: ScanOptions {
@@ -767,18 +765,15 @@ fn report_cidr_overlaps(index: &Index, allow: &Allowlist) {
             eprintln!("note: {msg}");
         }
     };
-    for a in allow.typed_entries() {
-        let Value::Net(net, len) = a.value else {
-            continue;
-        };
+    for (net, len, written) in allow.nets() {
         index.lookup_ip(net, &mut |n, kind| {
             let ind = index.indicator(n);
             if let (MatchKind::Cidr, Value::Net(_, ilen)) = (kind, &ind.value)
                 && *ilen < len
             {
                 note(format!(
-                    "allowlist entry {} covers part of CIDR indicator {} ({})",
-                    a.written, ind.written, ind.id
+                    "allowlist entry {written} covers part of CIDR indicator {} ({})",
+                    ind.written, ind.id
                 ));
             }
         });
@@ -786,8 +781,8 @@ fn report_cidr_overlaps(index: &Index, allow: &Allowlist) {
             let ind = index.indicator(n);
             if is_cidr(&ind.value) {
                 note(format!(
-                    "CIDR indicator {} ({}) lies entirely in allowlist entry {}",
-                    ind.written, ind.id, a.written
+                    "CIDR indicator {} ({}) lies entirely in allowlist entry {written}",
+                    ind.written, ind.id
                 ));
             }
         }
@@ -865,21 +860,6 @@ fn state_dir() -> Result<PathBuf> {
     match std::env::var_os("HOME") {
         Some(h) => Ok(PathBuf::from(h).join(".local/state/detente")),
         None => bail!("no state directory: set DETENTE_STATE_DIR or HOME, or pass --identity"),
-    }
-}
-
-/// Writes `value` as one NDJSON line; the first write error is kept in `error` (later lines
-/// are still attempted, so a reader sees the error once, at the end).
-pub fn write_ndjson<W: Write, T: serde::Serialize>(
-    out: &mut W,
-    value: &T,
-    error: &mut Option<io::Error>,
-) {
-    let r = serde_json::to_writer(&mut *out, value)
-        .map_err(io::Error::from)
-        .and_then(|()| out.write_all(b"\n"));
-    if let Err(e) = r {
-        error.get_or_insert(e);
     }
 }
 

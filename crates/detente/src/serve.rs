@@ -394,7 +394,7 @@ fn initialise_store<S: Store>(store: &S, dir: &Path) -> anyhow::Result<Option<St
         store.add_member(&NewMember {
             name: "admin".to_owned(),
             role: Role::Admin,
-            clearance: Clearance::AmberStrict,
+            clearance: Clearance::AMBER_STRICT,
             secret_hash: credentials::Hasher::of(store)?.hash(&secret),
         })?;
         write_private(

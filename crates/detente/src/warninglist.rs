@@ -7,9 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, Subcommand};
-use detente_scan::allowlist::Allowlist;
-use detente_scan::sources::{LoadOptions, load_bytes};
 use detente_store::{FlagAction, WarninglistRecord};
+use detente_warninglist::{Matcher, Warninglist};
 
 use crate::serve::{DataArgs, open_store};
 
@@ -92,20 +91,10 @@ fn check(
     body: &str,
     report: bool,
 ) -> anyhow::Result<(String, usize, String)> {
-    let opts = LoadOptions {
-        now: 0,
-        subdomains: false,
-    };
-    let loaded = load_bytes(key, body.as_bytes(), opts)
+    let wl = Warninglist::parse(body.as_bytes())
         .with_context(|| format!("{}: not a MISP warninglist", file.display()))?;
-    let Some(wl) = loaded.warninglist.clone() else {
-        bail!(
-            "{}: not a MISP warninglist (a JSON object with `name`, `type` and `list`)",
-            file.display()
-        );
-    };
-    let mut lists = Allowlist::new();
-    for why in lists.add(key, loaded).into_iter().filter(|_| report) {
+    let mut lists = Matcher::new();
+    for why in lists.add(key, &wl).into_iter().filter(|_| report) {
         eprintln!("note: {} ({}): {why}", file.display(), wl.name);
     }
     Ok((wl.kind, lists.len(), wl.name))

@@ -5,29 +5,30 @@
 
 use std::path::Path;
 
-use detente_scan::allowlist::{Action, Allowlist};
-use detente_scan::sources::{self, LoadOptions};
+use detente_warninglist::{Action, Matcher, Warninglist};
 
-const OPTS: LoadOptions = LoadOptions {
-    now: 1_800_000_000,
-    subdomains: true,
-};
-
-/// The test list of one type, loaded as `scan --allowlist` loads it; with the notes it gave.
-fn list(kind: &str) -> (Allowlist, Vec<String>) {
+/// The test list of one type and the path it is read from.
+fn read(kind: &str) -> (String, Warninglist) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("testdata/warninglists")
         .join(kind)
         .join("list.json");
-    let loaded = sources::load_bytes("t", &std::fs::read(&path).unwrap(), OPTS).unwrap();
-    let mut allow = Allowlist::new();
-    let notes = allow.add(&path.display().to_string(), loaded);
+    let wl = Warninglist::parse(&std::fs::read(&path).unwrap()).unwrap();
+    (path.display().to_string(), wl)
+}
+
+/// The test list of one type, loaded as `scan --allowlist` and the node load it; with the notes
+/// it gave.
+fn list(kind: &str) -> (Matcher, Vec<String>) {
+    let (path, wl) = read(kind);
+    let mut allow = Matcher::new();
+    let notes = allow.add(&path, &wl);
     allow.finish();
     (allow, notes)
 }
 
 /// Which of `values` the list holds, and which entry each met.
-fn check(allow: &Allowlist, yes: &[(&str, &str)], no: &[&str]) {
+fn check(allow: &Matcher, yes: &[(&str, &str)], no: &[&str]) {
     for (v, entry) in yes {
         let got = allow
             .check(v.as_bytes())
@@ -164,14 +165,10 @@ fn regex_lists_use_pcre_delimiters_and_report_what_they_cannot_use() {
 
 #[test]
 fn suppress_wins_over_inform() {
-    let mut allow = Allowlist::new();
+    let mut allow = Matcher::new();
     for kind in ["substring", "hostname"] {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("testdata/warninglists")
-            .join(kind)
-            .join("list.json");
-        let loaded = sources::load_bytes("t", &std::fs::read(&path).unwrap(), OPTS).unwrap();
-        allow.add(&path.display().to_string(), loaded);
+        let (path, wl) = read(kind);
+        allow.add(&path, &wl);
     }
     allow.finish();
     let v = b"cdn.jsdelivr.gmail.com";
@@ -184,4 +181,26 @@ fn suppress_wins_over_inform() {
     assert_eq!(allow.entry(suppressed.entry).written, "gmail.com");
     // A value only the inform list holds stays inform.
     assert!(!allow.check(b"cdn.jsdelivr.net").unwrap().suppress);
+}
+
+#[test]
+fn foreign_lists_share_the_numbering_and_the_actions() {
+    let (path, wl) = read("cidr");
+    let mut m = Matcher::new();
+    m.add(&path, &wl);
+    let ids = m.add_foreign("mine.txt", "indicators", ["10.1.2.3"]);
+    m.finish();
+    assert_eq!(m.entry(ids[0]).written, "10.1.2.3");
+    assert_eq!(m.entry(ids[0]).list.kind, "indicators");
+    // The matcher itself does not match a foreign list's entries.
+    let mut found = m.check(b"10.1.2.3");
+    assert_eq!(m.entry(found.unwrap().entry).written, "10.0.0.0/8");
+    // An inform entry found later does not displace the first; a suppressing one does.
+    assert!(!m.consider(&mut found, ids[0]));
+    assert_eq!(m.entry(found.unwrap().entry).written, "10.0.0.0/8");
+    assert!(m.set_action("mine.txt", Action::Suppress));
+    assert!(m.consider(&mut found, ids[0]));
+    assert_eq!(found.map(|v| (v.entry, v.suppress)), Some((ids[0], true)));
+    assert!(m.nets().any(|(_, len, w)| len == 8 && w == "10.0.0.0/8"));
+    assert!(!m.nets().any(|(_, _, w)| w == "10.1.2.3"));
 }
