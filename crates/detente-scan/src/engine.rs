@@ -391,6 +391,10 @@ impl Scanner<'_> {
         let mut done: std::collections::BTreeMap<u64, (ChunkOut, Piece)> = Default::default();
         let (mut sent, mut emitted) = (0u64, 0u64);
         let mut panicked: Option<String> = None;
+        // On the only thread of a rayon pool (a scan inside a one-thread pool's `install`),
+        // a spawned piece would wait for this very thread, blocked below on the channel: the
+        // pieces are matched here instead. Anywhere else (every real scan) the pool does it.
+        let here = rayon::current_thread_index().is_some() && rayon::current_num_threads() == 1;
         rayon::in_place_scope(|scope| {
             while panicked.is_none() {
                 // Emit every finished piece that is next in order.
@@ -444,11 +448,16 @@ impl Scanner<'_> {
                     advance_zeek_state(st, buf);
                 }
                 let (tx, n) = (tx.clone(), sent);
-                scope.spawn(move |_| {
+                let work = move || {
                     let out = caught(|| self.process(&piece, &m, check));
                     // The receiver lives until every piece is back.
                     let _ = tx.send((n, out, piece));
-                });
+                };
+                if here {
+                    work();
+                } else {
+                    scope.spawn(move |_| work());
+                }
                 sent += 1;
             }
         });
