@@ -599,6 +599,11 @@ impl Scanner<'_> {
             Default::default();
         let (mut sent, mut emitted) = (0u64, 0u64);
         let mut panicked: Option<(usize, String)> = None;
+        // On the only thread of a one-thread pool (a scan inside that pool's `install`), a
+        // spawned piece would wait for this very thread, blocked below on the channel: the
+        // pieces are matched here instead. Anywhere else (every real scan) the pool does it.
+        let here =
+            self.pool.current_thread_index().is_some() && self.pool.current_num_threads() == 1;
         self.pool.in_place_scope(|scope| {
             while panicked.is_none() {
                 // Emit every finished piece that is next in order.
@@ -746,11 +751,16 @@ impl Scanner<'_> {
                 }
                 src.in_flight += 1;
                 let (tx, n) = (tx.clone(), sent);
-                scope.spawn(move |_| {
+                let work = move || {
                     let out = caught(|| self.process(&piece, &m, check));
                     // The receiver lives until every piece is back.
                     let _ = tx.send((n, k, last, out, piece));
-                });
+                };
+                if here {
+                    work();
+                } else {
+                    scope.spawn(move |_| work());
+                }
                 sent += 1;
             }
         });

@@ -121,3 +121,66 @@ fn long_lines_below_the_limit_are_read_and_longer_ones_skipped() {
     assert_eq!(c.1.len(), 1, "{:?}", c.1);
     assert!(c.1[0].starts_with("long.log:3: line of"), "{:?}", c.1);
 }
+
+/// A scan started on the only thread of a rayon pool (as the `scan_logs` fuzz target runs
+/// it) matches its pieces on that thread rather than waiting for itself, and finds what a
+/// scan on the global pool finds, in the same order, over more pieces than it keeps in
+/// flight.
+#[test]
+fn a_scan_on_a_one_thread_pool_matches_its_pieces_there() {
+    let mut ix = Index::new(false);
+    let opts = LoadOptions {
+        now: 0,
+        subdomains: true,
+    };
+    for i in sources::load_bytes("t", b"evil.com\n1.2.3.4\n", opts)
+        .unwrap()
+        .indicators
+    {
+        ix.insert(i);
+    }
+    let mut log = String::new();
+    for i in 0..300_000u64 {
+        if i % 9_001 == 0 {
+            log.push_str(&format!("{i} 1.2.3.4 went to x{i}.evil.com\n"));
+        } else {
+            log.push_str(&format!(
+                "{i} 10.0.0.{} went to host{i}.example.net\n",
+                i % 250
+            ));
+        }
+    }
+    // More 1 MiB pieces than the 6 a one-thread pool keeps in flight.
+    assert!(log.len() > 10 << 20);
+    let ix = std::sync::Arc::new(ix);
+    let log = std::sync::Arc::new(log);
+    let scan = {
+        let (ix, log) = (ix.clone(), log.clone());
+        move || {
+            let scanner = Scanner {
+                index: &ix,
+                allow: None,
+                opts: ScanOptions::default(),
+            };
+            let mut c = Collect::default();
+            let stats = scanner.scan("big.log", log.as_bytes(), &mut c).unwrap();
+            (stats.lines, c.0, c.1)
+        }
+    };
+    let on_global = scan();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let scan_in_pool = scan.clone();
+    std::thread::spawn(move || {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let _ = tx.send(pool.install(scan_in_pool));
+    });
+    let in_pool = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the scan on a one-thread pool finishes");
+    assert_eq!(in_pool, on_global);
+    assert_eq!(on_global.0, 300_000);
+    assert_eq!(on_global.1.len(), 2 * 34);
+}

@@ -1,8 +1,11 @@
 //! SQL of the TAXII queries: TLP visibility, version selection and lists of values, with
 //! their parameters collected in order (`$1`, `$2`, …).
 
-use detente_store::{VersionMatch, Viewer};
+use detente_store::{Result, TlpRank, VersionMatch, Viewer};
+use postgres::GenericClient;
 use postgres::types::ToSql;
+
+use crate::error::pg;
 
 /// One query parameter.
 #[derive(Debug, Clone)]
@@ -113,4 +116,28 @@ pub(crate) fn version_cond(
         return Some("FALSE".to_owned());
     }
     Some(format!("({})", terms.join(" OR ")))
+}
+
+/// Whether `viewer` may see some version of `object_id` in the collection `coll`, from the
+/// id gate (`migrations/0008_id_gate.sql`): one probe of each gate table, the same work
+/// whether the id is stored or not, so a hidden id costs what an absent one does.
+pub(crate) fn may_see(
+    c: &mut impl GenericClient,
+    coll: i64,
+    object_id: &str,
+    viewer: &Viewer,
+) -> Result<bool> {
+    let row = c
+        .query_one(
+            "SELECT (SELECT min_tlp FROM id_gate WHERE coll = $1 AND object_id = $2),
+                    EXISTS (SELECT 1 FROM id_red_contributors
+                            WHERE coll = $1 AND object_id = $2 AND contributor = $3)
+                 OR EXISTS (SELECT 1 FROM id_red_recipients
+                            WHERE coll = $1 AND object_id = $2 AND member = $4)",
+            &[&coll, &object_id, &viewer.member, &viewer.name],
+        )
+        .map_err(pg)?;
+    let lowest: Option<i64> = row.get(0);
+    let lowest = lowest.map(|t| TlpRank(u8::try_from(t).unwrap_or(u8::MAX)));
+    Ok(viewer.may_see_some(lowest, row.get(1)))
 }

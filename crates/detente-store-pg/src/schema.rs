@@ -35,6 +35,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 7,
         sql: include_str!("../migrations/0007_published_log.sql"),
     },
+    Migration {
+        version: 8,
+        sql: include_str!("../migrations/0008_id_gate.sql"),
+    },
 ];
 
 /// Key of the transaction-level advisory lock that serializes migrations across nodes

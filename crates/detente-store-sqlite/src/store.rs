@@ -17,6 +17,8 @@ use rusqlite::{
     params_from_iter,
 };
 
+use crate::id_gate;
+
 /// The version key that stores before per-contributor copies gave objects with neither
 /// `modified` nor `created` (one copy per id); opening such a file migrates it.
 pub(crate) const UNVERSIONED: i64 = i64::MIN;
@@ -189,6 +191,7 @@ impl SqliteStore {
         conn.pragma_update(None, "wal_autocheckpoint", crate::checkpoint::WRITER_PAGES)
             .map_err(backend)?;
         crate::schema::migrate(&mut conn)?;
+        crate::id_gate::migrate(&mut conn)?;
         let last_from_meta: Option<i64> = conn
             .query_row(
                 "SELECT value FROM meta WHERE key = 'last_date_added'",
@@ -988,6 +991,20 @@ impl Store for SqliteStore {
     fn query_objects(&self, q: &ObjectQuery) -> Result<Page> {
         self.read(|c| {
             let coll = SqliteStore::coll_key(c, &q.collection)?;
+            // By id, only ids with a version the viewer may see go on to the index scan,
+            // which visits every version: a hidden id costs what an absent one does.
+            let mut ids = Vec::with_capacity(q.ids.len());
+            for id in &q.ids {
+                if id_gate::may_see(c, coll, id, &q.viewer)? {
+                    ids.push(id.clone());
+                }
+            }
+            if !q.ids.is_empty() && ids.is_empty() {
+                return Ok(Page {
+                    items: Vec::new(),
+                    more: false,
+                });
+            }
             let mut args: Vec<Sql> = vec![Sql::Integer(coll)];
             let mut conds = vec!["o.coll = ?1".to_owned()];
             let vis = vis_params(&q.viewer, &mut args);
@@ -998,8 +1015,8 @@ impl Store for SqliteStore {
                 .max(q.after.unwrap_or(i64::MIN));
             args.push(Sql::Integer(lower));
             conds.push(format!("o.date_added > ?{}", args.len()));
-            if !q.ids.is_empty() {
-                conds.push(in_list("o.object_id", &q.ids, &mut args));
+            if !ids.is_empty() {
+                conds.push(in_list("o.object_id", &ids, &mut args));
             }
             if !q.types.is_empty() {
                 conds.push(in_list("o.object_type", &q.types, &mut args));
@@ -1014,7 +1031,7 @@ impl Store for SqliteStore {
             }
             // Pin the index so every query is a range scan whatever the planner's statistics.
             // (`last` is per viewer, so the `is_last` index cannot serve it.)
-            let index = if !q.ids.is_empty() {
+            let index = if !ids.is_empty() {
                 "objects_version"
             } else if !q.types.is_empty() {
                 "objects_type"
@@ -1062,6 +1079,13 @@ impl Store for SqliteStore {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(backend)?;
             let coll = SqliteStore::coll_key(&tx, collection)?;
+            // Nothing a member may not see is its to delete: a hidden id stops here, at the
+            // cost of an absent one, before the scan of its versions.
+            if let DeleteScope::Own(viewer) = scope
+                && !id_gate::may_see(&tx, coll, object_id, viewer)?
+            {
+                return Ok(Vec::new());
+            }
             let mut args: Vec<Sql> = vec![Sql::Integer(coll), Sql::Text(object_id.to_owned())];
             let mut conds = vec!["o.coll = ?1".to_owned(), "o.object_id = ?2".to_owned()];
             // A member deletes only what it contributed and sees; `last` is its newest.

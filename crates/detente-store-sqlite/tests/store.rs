@@ -370,3 +370,106 @@ fn old_single_copies_become_their_contributors_copies() {
     q.versions.all = true;
     assert_eq!(s.query_objects(&q).unwrap().items.len(), 2);
 }
+
+/// The id gate's rows as they are, and as the stored versions give them (its backfill):
+/// (lowest level per id, RED contributors, RED recipients), each sorted.
+type GateRows = (
+    Vec<(i64, String, i64)>,
+    Vec<(i64, String, i64)>,
+    Vec<(i64, String, String)>,
+);
+
+fn gate_rows(c: &rusqlite::Connection) -> [GateRows; 2] {
+    let rows3 = |sql: &str| -> Vec<(i64, String, i64)> {
+        let mut st = c.prepare(sql).unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let names = |sql: &str| -> Vec<(i64, String, String)> {
+        let mut st = c.prepare(sql).unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    [
+        (
+            rows3("SELECT coll, object_id, min_tlp FROM id_gate ORDER BY 1, 2, 3"),
+            rows3("SELECT coll, object_id, contributor FROM id_red_contributors ORDER BY 1, 2, 3"),
+            names("SELECT coll, object_id, member FROM id_red_recipients ORDER BY 1, 2, 3"),
+        ),
+        (
+            rows3(
+                "SELECT coll, object_id, min(tlp) FROM objects GROUP BY coll, object_id \
+                 ORDER BY 1, 2, 3",
+            ),
+            rows3(
+                "SELECT DISTINCT coll, object_id, contributor FROM objects WHERE tlp = 4 \
+                 ORDER BY 1, 2, 3",
+            ),
+            names(
+                "SELECT DISTINCT o.coll, o.object_id, r.member FROM objects o \
+                 JOIN red_recipients r ON r.date_added = o.date_added WHERE o.tlp = 4 \
+                 ORDER BY 1, 2, 3",
+            ),
+        ),
+    ]
+}
+
+/// The id gate follows every insert and delete exactly (never wider, which would let a
+/// hidden id cost more than an absent one, nor narrower, which would hide what a viewer may
+/// read); a file from before the gate gets it, filled from its objects, on open.
+#[test]
+fn the_id_gate_follows_the_stored_versions_and_is_filled_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    drop(conformance::id_gate_follows_versions(
+        SqliteStore::open(&path).unwrap(),
+    ));
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let [gate, want] = gate_rows(&c);
+    assert_eq!(gate, want);
+    assert!(!gate.0.is_empty() && !gate.1.is_empty() && !gate.2.is_empty());
+    // What a node from before the gate left: no gate tables, triggers or record of them.
+    c.execute_batch(
+        "DROP TRIGGER objects_id_gate_insert; DROP TRIGGER objects_id_gate_delete;
+         DROP TRIGGER red_recipients_id_gate_insert; DROP TABLE id_gate;
+         DROP TABLE id_red_contributors; DROP TABLE id_red_recipients;
+         DELETE FROM meta WHERE key = 'id_gate_applied';",
+    )
+    .unwrap();
+    drop(c);
+    let s = SqliteStore::open(&path).unwrap();
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let [gate, want] = gate_rows(&c);
+    assert_eq!(gate, want, "filled on open");
+    // The triggers are back: a new RED version is in the gate at once.
+    let red = NewObject {
+        id: "tool--late".into(),
+        object_type: "tool".into(),
+        spec_version: "2.1".into(),
+        version: Some("v".into()),
+        version_micros: Some(1),
+        tlp: TlpRank::RED,
+        recipients: vec!["late".into(), "later".into()],
+        body: "{}".into(),
+    };
+    s.ingest(IngestBatch {
+        collection: COLL.into(),
+        contributor: 1,
+        status_id: "late".into(),
+        request_timestamp: 0,
+        objects: vec![red],
+        failures: vec![],
+    })
+    .unwrap();
+    let [gate, want] = gate_rows(&c);
+    assert_eq!(gate, want, "kept after reopening");
+    assert!(
+        gate.2
+            .iter()
+            .any(|(_, id, m)| id == "tool--late" && m == "later")
+    );
+}

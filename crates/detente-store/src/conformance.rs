@@ -27,6 +27,7 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) {
     ownership_of_versions(fresh());
     value_copies_per_contributor(fresh());
     last_is_per_viewer(fresh());
+    drop(id_gate_follows_versions(fresh()));
     flag_sources_and_records(fresh());
     peers_and_mirrors(fresh());
     contributor_keys(fresh());
@@ -1052,6 +1053,140 @@ pub fn last_is_per_viewer<S: Store>(store: S) {
         .unwrap();
     assert_eq!(gone.len(), 1);
     assert_eq!(gone[0].version.as_deref(), Some("v3"));
+}
+
+/// By id, a viewer sees exactly the versions it may read while an object's versions come
+/// and go: a lower level added later, the lowest deleted, TLP:RED versions (seen by their
+/// contributor and recipients) added and removed, copies of a value from two contributors,
+/// several ids in one query. Backends decide "may this viewer see any version of the id"
+/// from a per-id gate before scanning versions; this is what that gate must never get
+/// wrong. Returns the store, left holding objects of each kind, so a backend can compare its
+/// gate with what the stored versions give.
+pub fn id_gate_follows_versions<S: Store>(store: S) -> S {
+    let s = setup(store);
+    let [alice, bob, root] = three_members(&s);
+    let amber = viewer(90, "carol", TlpRank::AMBER);
+    let friend = viewer(91, "friend", TlpRank::CLEAR);
+    let x = "indicator--gate";
+    let body = |v: i64| format!("{{\"v\":{v}}}");
+    let post = |v: &Viewer, objects: Vec<NewObject>, status: &str| {
+        let r = s.ingest(batch_by(v, objects, status)).unwrap();
+        assert!(
+            r.outcomes
+                .iter()
+                .all(|o| matches!(o, IngestOutcome::Stored { .. })),
+            "{status}: {:?}",
+            r.outcomes
+        );
+    };
+    let exact = |v: i64| VersionMatch {
+        exact: vec![v],
+        ..VersionMatch {
+            last: false,
+            ..last()
+        }
+    };
+    let moderate = |id: &str, v: i64| {
+        let gone = s
+            .delete_object(
+                COLL,
+                id,
+                &exact(v),
+                &[],
+                &DeleteScope::Moderator("root".into()),
+            )
+            .unwrap();
+        assert_eq!(gone.len(), 1, "moderator deletes {id} v{v}");
+    };
+    // What `v` sees of `id`: all versions and the newest of them; and a member's DELETE of
+    // an id it cannot see finds nothing and removes nothing.
+    let sees = |v: &Viewer, id: &str, want: &[i64]| {
+        let want: Vec<String> = want.iter().map(|&n| body(n)).collect();
+        assert_eq!(
+            ids_versions(&s, v, id, all()),
+            want,
+            "{} all of {id}",
+            v.name
+        );
+        let newest: Vec<String> = want.last().cloned().into_iter().collect();
+        assert_eq!(
+            ids_versions(&s, v, id, last()),
+            newest,
+            "{} last of {id}",
+            v.name
+        );
+        if want.is_empty() {
+            let before = ids_versions(&s, &root, id, all());
+            let gone = s
+                .delete_object(COLL, id, &all(), &[], &DeleteScope::Own(v.clone()))
+                .unwrap();
+            assert!(gone.is_empty(), "{} deletes hidden {id}", v.name);
+            assert_eq!(ids_versions(&s, &root, id, all()), before);
+        }
+    };
+    post(&alice, vec![obj(x, 10, TlpRank::AMBER, &body(10))], "g1");
+    sees(&bob, x, &[]);
+    sees(&friend, x, &[]);
+    sees(&amber, x, &[10]);
+    // A lower level stored later opens the id to GREEN readers.
+    post(&alice, vec![obj(x, 20, TlpRank::CLEAR, &body(20))], "g2");
+    sees(&bob, x, &[20]);
+    sees(&amber, x, &[10, 20]);
+    // RED: its contributor and the recipient it names (obj names "friend").
+    post(&alice, vec![obj(x, 30, TlpRank::RED, &body(30))], "g3");
+    sees(&friend, x, &[20, 30]);
+    sees(&alice, x, &[20, 30]);
+    sees(&amber, x, &[10, 20]);
+    // Deleting the lowest version closes the id to GREEN readers again.
+    moderate(x, 20);
+    sees(&bob, x, &[]);
+    sees(&friend, x, &[30]);
+    sees(&alice, x, &[30]);
+    sees(&amber, x, &[10]);
+    // Deleting the RED version closes it to its recipient and (GREEN) contributor.
+    moderate(x, 30);
+    sees(&friend, x, &[]);
+    sees(&alice, x, &[]);
+    sees(&amber, x, &[10]);
+    // Two RED versions naming different recipients: deleting one leaves the other's.
+    let y = "indicator--red";
+    let mut r1 = obj(y, 1, TlpRank::RED, &body(1));
+    r1.recipients = vec!["friend".into(), "bob".into()];
+    let mut r2 = obj(y, 2, TlpRank::RED, &body(2));
+    r2.recipients = vec!["bob".into()];
+    post(&alice, vec![r1, r2], "g4");
+    sees(&friend, y, &[1]);
+    sees(&bob, y, &[1, 2]);
+    sees(&amber, y, &[]);
+    moderate(y, 1);
+    sees(&friend, y, &[]);
+    sees(&bob, y, &[2]);
+    sees(&alice, y, &[2]);
+    // Every version gone, then the owner posts again.
+    moderate(x, 10);
+    sees(&amber, x, &[]);
+    post(&alice, vec![obj(x, 40, TlpRank::GREEN, &body(40))], "g5");
+    sees(&bob, x, &[40]);
+    // Copies of a value: alice's RED one, bob's GREEN one; bob deletes his.
+    let d = "domain-name--gate";
+    let mut red = copy(d, TlpRank::RED, &body(0));
+    red.recipients = vec![];
+    post(&alice, vec![red], "g6");
+    post(&bob, vec![copy(d, TlpRank::GREEN, &body(0))], "g7");
+    sees(&friend, d, &[]);
+    sees(&amber, d, &[0]);
+    let gone = s
+        .delete_object(COLL, d, &all(), &[], &DeleteScope::Own(bob.clone()))
+        .unwrap();
+    assert_eq!(gone.len(), 1);
+    sees(&amber, d, &[]);
+    sees(&bob, d, &[]);
+    sees(&alice, d, &[0]);
+    // Several ids in one query: only the visible ones answer.
+    let mut q = query(amber.clone(), all());
+    q.ids = vec![d.into(), y.into(), x.into(), "indicator--none".into()];
+    assert_eq!(bodies_of(&s, &q), vec![body(40)]);
+    s
 }
 
 fn stored_dates(r: &crate::IngestReport) -> Vec<i64> {

@@ -126,6 +126,16 @@ impl Viewer {
         tlp <= self.clearance
             || (tlp == Tlp::Red && (contributor == self.member || recipients.contains(&self.name)))
     }
+
+    /// Whether this viewer may read some version of an object, from the object's id gate:
+    /// the lowest level among its stored versions (`None`: nothing stored) and whether the
+    /// viewer contributed or is named on one of its TLP:RED versions. Backends keep that
+    /// gate per (collection, id) so a by-id read or delete of an object nobody lets the
+    /// viewer see costs one index probe whatever the object's number of versions, as an
+    /// absent id does (`docs/node.md`, "What remains observable").
+    pub fn may_see_some(&self, lowest: Option<TlpRank>, red_viewer: bool) -> bool {
+        red_viewer || lowest.is_some_and(|t| t <= self.clearance)
+    }
 }
 
 /// Whether two JSON texts are the same JSON value (exact duplicates may differ in spacing).
@@ -208,6 +218,17 @@ mod tests {
             },
             admin,
         }
+    }
+
+    #[test]
+    fn the_id_gate_opens_on_a_low_enough_version_or_a_red_one_naming_the_viewer() {
+        let v = poster(1, false).viewer;
+        assert!(!v.may_see_some(None, false), "nothing stored");
+        assert!(v.may_see_some(Some(TlpRank::CLEAR), false));
+        assert!(v.may_see_some(Some(TlpRank::GREEN), false));
+        assert!(!v.may_see_some(Some(TlpRank::AMBER), false));
+        assert!(!v.may_see_some(Some(TlpRank::RED), false));
+        assert!(v.may_see_some(Some(TlpRank::RED), true));
     }
 
     #[test]

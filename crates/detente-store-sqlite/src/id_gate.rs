@@ -1,0 +1,60 @@
+//! The id gate (`id_gate.sql`): per (collection, object id) the lowest TLP rank among the
+//! stored versions and who may see one of its TLP:RED versions, kept by triggers, so whether
+//! a viewer may see any version of an id is decided without visiting the versions.
+
+use detente_store::{Result, TlpRank, Viewer};
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::store::backend;
+
+/// The gate's tables, triggers and backfill (idempotent).
+const SQL: &str = include_str!("id_gate.sql");
+
+/// The `meta` key recording that [`SQL`] ran on this file (its backfill reads every object).
+const APPLIED: &str = "id_gate_applied";
+
+/// Applies the gate and its backfill once per file, in one write transaction, so no object
+/// is stored between the backfill and the triggers.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    let applied: bool = tx
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM meta WHERE key = ?1)",
+            [APPLIED],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    if !applied {
+        tx.execute_batch(SQL).map_err(backend)?;
+        tx.execute("INSERT INTO meta (key, value) VALUES (?1, 1)", [APPLIED])
+            .map_err(backend)?;
+    }
+    tx.commit().map_err(backend)
+}
+
+/// Whether `viewer` may see some version of `object_id` in the collection `coll`: one probe
+/// of each gate table, the same work whether the id is stored or not.
+pub(crate) fn may_see(
+    conn: &Connection,
+    coll: i64,
+    object_id: &str,
+    viewer: &Viewer,
+) -> Result<bool> {
+    let (lowest, red): (Option<i64>, bool) = conn
+        .prepare_cached(
+            "SELECT (SELECT min_tlp FROM id_gate WHERE coll = ?1 AND object_id = ?2),
+                    EXISTS (SELECT 1 FROM id_red_contributors
+                            WHERE coll = ?1 AND object_id = ?2 AND contributor = ?3)
+                 OR EXISTS (SELECT 1 FROM id_red_recipients
+                            WHERE coll = ?1 AND object_id = ?2 AND member = ?4)",
+        )
+        .and_then(|mut st| {
+            let args = rusqlite::params![coll, object_id, viewer.member, viewer.name];
+            st.query_row(args, |r| Ok((r.get(0)?, r.get(1)?)))
+        })
+        .map_err(backend)?;
+    let lowest = lowest.map(|t| TlpRank(u8::try_from(t).unwrap_or(u8::MAX)));
+    Ok(viewer.may_see_some(lowest, red))
+}
