@@ -56,6 +56,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let format = FORMATS[usize::from(first) % FORMATS.len()];
     let scanner = Scanner {
+        pool: pool(),
         index: index(),
         allow: None,
         opts: ScanOptions { format, ..ScanOptions::default() },

@@ -1,7 +1,7 @@
 //! SQL of the TAXII queries: TLP visibility, version selection and lists of values, with
 //! their parameters collected in order (`$1`, `$2`, …).
 
-use detente_store::{Result, TlpRank, VersionMatch, Viewer};
+use detente_store::{Result, Tlp, VersionMatch, Viewer};
 use postgres::GenericClient;
 use postgres::types::ToSql;
 
@@ -138,6 +138,6 @@ pub(crate) fn may_see(
         )
         .map_err(pg)?;
     let lowest: Option<i64> = row.get(0);
-    let lowest = lowest.map(|t| TlpRank(u8::try_from(t).unwrap_or(u8::MAX)));
+    let lowest = lowest.map(|t| u8::try_from(t).ok().and_then(Tlp::from_rank).unwrap_or(Tlp::Red));
     Ok(viewer.may_see_some(lowest, row.get(1)))
 }

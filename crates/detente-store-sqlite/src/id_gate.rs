@@ -2,7 +2,7 @@
 //! stored versions and who may see one of its TLP:RED versions, kept by triggers, so whether
 //! a viewer may see any version of an id is decided without visiting the versions.
 
-use detente_store::{Result, TlpRank, Viewer};
+use detente_store::{Result, Tlp, Viewer};
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::store::backend;
@@ -55,6 +55,6 @@ pub(crate) fn may_see(
             st.query_row(args, |r| Ok((r.get(0)?, r.get(1)?)))
         })
         .map_err(backend)?;
-    let lowest = lowest.map(|t| TlpRank(u8::try_from(t).unwrap_or(u8::MAX)));
+    let lowest = lowest.map(|t| u8::try_from(t).ok().and_then(Tlp::from_rank).unwrap_or(Tlp::Red));
     Ok(viewer.may_see_some(lowest, red))
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use detente_store::{ObjectQuery, Store, TlpRank, VersionMatch, Viewer};
+use detente_store::{ObjectQuery, Store, Tlp, VersionMatch, Viewer};
 use detente_store_sqlite::SqliteStore;
 use rusqlite::Connection;
 
@@ -72,7 +72,7 @@ fn admin() -> Viewer {
     Viewer {
         member: 1,
         name: "admin".into(),
-        clearance: TlpRank::RED,
+        clearance: Tlp::Red,
     }
 }
 

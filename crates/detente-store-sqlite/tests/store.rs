@@ -452,7 +452,7 @@ fn the_id_gate_follows_the_stored_versions_and_is_filled_on_open() {
         spec_version: "2.1".into(),
         version: Some("v".into()),
         version_micros: Some(1),
-        tlp: TlpRank::RED,
+        tlp: Tlp::Red,
         recipients: vec!["late".into(), "later".into()],
         body: "{}".into(),
     };

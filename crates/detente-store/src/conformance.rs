@@ -1065,8 +1065,8 @@ pub fn last_is_per_viewer<S: Store>(store: S) {
 pub fn id_gate_follows_versions<S: Store>(store: S) -> S {
     let s = setup(store);
     let [alice, bob, root] = three_members(&s);
-    let amber = viewer(90, "carol", TlpRank::AMBER);
-    let friend = viewer(91, "friend", TlpRank::CLEAR);
+    let amber = viewer(90, "carol", Tlp::Amber);
+    let friend = viewer(91, "friend", Tlp::Clear);
     let x = "indicator--gate";
     let body = |v: i64| format!("{{\"v\":{v}}}");
     let post = |v: &Viewer, objects: Vec<NewObject>, status: &str| {
@@ -1124,16 +1124,16 @@ pub fn id_gate_follows_versions<S: Store>(store: S) -> S {
             assert_eq!(ids_versions(&s, &root, id, all()), before);
         }
     };
-    post(&alice, vec![obj(x, 10, TlpRank::AMBER, &body(10))], "g1");
+    post(&alice, vec![obj(x, 10, Tlp::Amber, &body(10))], "g1");
     sees(&bob, x, &[]);
     sees(&friend, x, &[]);
     sees(&amber, x, &[10]);
     // A lower level stored later opens the id to GREEN readers.
-    post(&alice, vec![obj(x, 20, TlpRank::CLEAR, &body(20))], "g2");
+    post(&alice, vec![obj(x, 20, Tlp::Clear, &body(20))], "g2");
     sees(&bob, x, &[20]);
     sees(&amber, x, &[10, 20]);
     // RED: its contributor and the recipient it names (obj names "friend").
-    post(&alice, vec![obj(x, 30, TlpRank::RED, &body(30))], "g3");
+    post(&alice, vec![obj(x, 30, Tlp::Red, &body(30))], "g3");
     sees(&friend, x, &[20, 30]);
     sees(&alice, x, &[20, 30]);
     sees(&amber, x, &[10, 20]);
@@ -1150,9 +1150,9 @@ pub fn id_gate_follows_versions<S: Store>(store: S) -> S {
     sees(&amber, x, &[10]);
     // Two RED versions naming different recipients: deleting one leaves the other's.
     let y = "indicator--red";
-    let mut r1 = obj(y, 1, TlpRank::RED, &body(1));
+    let mut r1 = obj(y, 1, Tlp::Red, &body(1));
     r1.recipients = vec!["friend".into(), "bob".into()];
-    let mut r2 = obj(y, 2, TlpRank::RED, &body(2));
+    let mut r2 = obj(y, 2, Tlp::Red, &body(2));
     r2.recipients = vec!["bob".into()];
     post(&alice, vec![r1, r2], "g4");
     sees(&friend, y, &[1]);
@@ -1165,14 +1165,14 @@ pub fn id_gate_follows_versions<S: Store>(store: S) -> S {
     // Every version gone, then the owner posts again.
     moderate(x, 10);
     sees(&amber, x, &[]);
-    post(&alice, vec![obj(x, 40, TlpRank::GREEN, &body(40))], "g5");
+    post(&alice, vec![obj(x, 40, Tlp::Green, &body(40))], "g5");
     sees(&bob, x, &[40]);
     // Copies of a value: alice's RED one, bob's GREEN one; bob deletes his.
     let d = "domain-name--gate";
-    let mut red = copy(d, TlpRank::RED, &body(0));
+    let mut red = copy(d, Tlp::Red, &body(0));
     red.recipients = vec![];
     post(&alice, vec![red], "g6");
-    post(&bob, vec![copy(d, TlpRank::GREEN, &body(0))], "g7");
+    post(&bob, vec![copy(d, Tlp::Green, &body(0))], "g7");
     sees(&friend, d, &[]);
     sees(&amber, d, &[0]);
     let gone = s

@@ -133,7 +133,7 @@ impl Viewer {
     /// gate per (collection, id) so a by-id read or delete of an object nobody lets the
     /// viewer see costs one index probe whatever the object's number of versions, as an
     /// absent id does (`docs/node.md`, "What remains observable").
-    pub fn may_see_some(&self, lowest: Option<TlpRank>, red_viewer: bool) -> bool {
+    pub fn may_see_some(&self, lowest: Option<Tlp>, red_viewer: bool) -> bool {
         red_viewer || lowest.is_some_and(|t| t <= self.clearance)
     }
 }
@@ -224,11 +224,11 @@ mod tests {
     fn the_id_gate_opens_on_a_low_enough_version_or_a_red_one_naming_the_viewer() {
         let v = poster(1, false).viewer;
         assert!(!v.may_see_some(None, false), "nothing stored");
-        assert!(v.may_see_some(Some(TlpRank::CLEAR), false));
-        assert!(v.may_see_some(Some(TlpRank::GREEN), false));
-        assert!(!v.may_see_some(Some(TlpRank::AMBER), false));
-        assert!(!v.may_see_some(Some(TlpRank::RED), false));
-        assert!(v.may_see_some(Some(TlpRank::RED), true));
+        assert!(v.may_see_some(Some(Tlp::Clear), false));
+        assert!(v.may_see_some(Some(Tlp::Green), false));
+        assert!(!v.may_see_some(Some(Tlp::Amber), false));
+        assert!(!v.may_see_some(Some(Tlp::Red), false));
+        assert!(v.may_see_some(Some(Tlp::Red), true));
     }
 
     #[test]
