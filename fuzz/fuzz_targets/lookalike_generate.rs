@@ -19,7 +19,8 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(out) = generate(domain) {
         assert!(
-            out.windows(2).all(|w| (w[0].0, &w[0].1) < (w[1].0, &w[1].1)),
+            out.windows(2)
+                .all(|w| (w[0].0, &w[0].1) < (w[1].0, &w[1].1)),
             "{domain}: not sorted by technique then name, or a name twice"
         );
     }

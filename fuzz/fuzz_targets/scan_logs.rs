@@ -30,7 +30,10 @@ fn index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
         let mut ix = Index::new(false);
-        let opts = detente_scan::sources::LoadOptions { now: 0, subdomains: true };
+        let opts = detente_scan::sources::LoadOptions {
+            now: 0,
+            subdomains: true,
+        };
         let list = b"evil.com\n10.0.0.0/8\nhttp://bad.org/x\nd41d8cd98f00b204e9800998ecf8427e\n";
         let l = detente_scan::sources::load_bytes("fuzz", list, opts)
             .expect("the fixed indicator list loads");
@@ -59,7 +62,10 @@ fuzz_target!(|data: &[u8]| {
         pool: pool(),
         index: index(),
         allow: None,
-        opts: ScanOptions { format, ..ScanOptions::default() },
+        opts: ScanOptions {
+            format,
+            ..ScanOptions::default()
+        },
     };
     // A worker panic comes back as an error; the fuzzer must see it as a crash.
     if let Err(e) = pool().install(|| scanner.scan("fuzz", log, &mut Sink)) {

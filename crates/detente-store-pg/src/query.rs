@@ -138,6 +138,11 @@ pub(crate) fn may_see(
         )
         .map_err(pg)?;
     let lowest: Option<i64> = row.get(0);
-    let lowest = lowest.map(|t| u8::try_from(t).ok().and_then(Tlp::from_rank).unwrap_or(Tlp::Red));
+    let lowest = lowest.map(|t| {
+        u8::try_from(t)
+            .ok()
+            .and_then(Tlp::from_rank)
+            .unwrap_or(Tlp::Red)
+    });
     Ok(viewer.may_see_some(lowest, row.get(1)))
 }

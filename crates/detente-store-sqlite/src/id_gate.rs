@@ -55,6 +55,11 @@ pub(crate) fn may_see(
             st.query_row(args, |r| Ok((r.get(0)?, r.get(1)?)))
         })
         .map_err(backend)?;
-    let lowest = lowest.map(|t| u8::try_from(t).ok().and_then(Tlp::from_rank).unwrap_or(Tlp::Red));
+    let lowest = lowest.map(|t| {
+        u8::try_from(t)
+            .ok()
+            .and_then(Tlp::from_rank)
+            .unwrap_or(Tlp::Red)
+    });
     Ok(viewer.may_see_some(lowest, red))
 }

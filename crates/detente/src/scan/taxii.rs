@@ -48,7 +48,10 @@ pub fn attest(spec: &str, login: &Login, loaded: &mut Loaded) -> Result<()> {
     let mut next: Option<String> = None;
     loop {
         let page_url = match &next {
-            Some(n) => format!("{url}?limit=10000&next={}", detente_taxii::filter::escape(n)),
+            Some(n) => format!(
+                "{url}?limit=10000&next={}",
+                detente_taxii::filter::escape(n)
+            ),
             None => format!("{url}?limit=10000"),
         };
         let (status, text) = client.get(&page_url)?;
