@@ -1,38 +1,11 @@
-//! The id gate (`id_gate.sql`): per (collection, object id) the lowest TLP rank among the
+//! The id gate (migration `0002_id_gate.sql`): per (collection, object id) the lowest TLP rank among the
 //! stored versions and who may see one of its TLP:RED versions, kept by triggers, so whether
 //! a viewer may see any version of an id is decided without visiting the versions.
 
 use detente_store::{Result, Tlp, Viewer};
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 
 use crate::store::backend;
-
-/// The gate's tables, triggers and backfill (idempotent).
-const SQL: &str = include_str!("id_gate.sql");
-
-/// The `meta` key recording that [`SQL`] ran on this file (its backfill reads every object).
-const APPLIED: &str = "id_gate_applied";
-
-/// Applies the gate and its backfill once per file, in one write transaction, so no object
-/// is stored between the backfill and the triggers.
-pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(backend)?;
-    let applied: bool = tx
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM meta WHERE key = ?1)",
-            [APPLIED],
-            |r| r.get(0),
-        )
-        .map_err(backend)?;
-    if !applied {
-        tx.execute_batch(SQL).map_err(backend)?;
-        tx.execute("INSERT INTO meta (key, value) VALUES (?1, 1)", [APPLIED])
-            .map_err(backend)?;
-    }
-    tx.commit().map_err(backend)
-}
 
 /// Whether `viewer` may see some version of `object_id` in the collection `coll`: one probe
 /// of each gate table, the same work whether the id is stored or not.

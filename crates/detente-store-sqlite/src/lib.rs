@@ -12,7 +12,7 @@
 //! `(coll, date_added) WHERE is_last` for the default "latest version" listing,
 //! `(coll, date_added)` for all versions, and `(coll, object_type, date_added)` for types.
 //! Before a by-id query or a member's delete scans an id's versions, the id gate
-//! (`id_gate.sql`, kept by triggers) says in one probe per table whether the viewer may see
+//! (migration `0002_id_gate.sql`, kept by triggers) says in one probe per table whether the viewer may see
 //! any of them, so an id above the viewer's view costs what an absent one does.
 //!
 //! Per-process state: none global; each [`SqliteStore`] holds its writer connection, a pool of

@@ -8,10 +8,16 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use crate::store::{UNVERSIONED, backend};
 
 /// Every migration, in order (files `migrations/NNNN_*.sql`).
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("../migrations/0001_base.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("../migrations/0001_base.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../migrations/0002_id_gate.sql"),
+    },
+];
 
 /// Applies the migrations the file lacks and records the last one in `schema_version`, all in
 /// one immediate transaction: it holds the file's write lock, so handles opening the file at

@@ -191,7 +191,6 @@ impl SqliteStore {
         conn.pragma_update(None, "wal_autocheckpoint", crate::checkpoint::WRITER_PAGES)
             .map_err(backend)?;
         crate::schema::migrate(&mut conn)?;
-        crate::id_gate::migrate(&mut conn)?;
         let last_from_meta: Option<i64> = conn
             .query_row(
                 "SELECT value FROM meta WHERE key = 'last_date_added'",

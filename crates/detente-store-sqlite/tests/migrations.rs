@@ -120,7 +120,8 @@ fn a_file_from_before_numbered_migrations_is_upgraded_in_place_and_keeps_its_dat
         .unwrap();
     assert_eq!(page.items.len(), before["objects"].len());
     drop(s);
-    // Every row the file held is still there, unchanged; only the version table is new.
+    // Every row the file held is still there, unchanged; only the version table and the id
+    // gate (migration 2, filled from the objects) are new.
     let conn = Connection::open(&path).unwrap();
     assert_eq!(version(&conn), latest());
     let after = dump(&conn);
@@ -128,10 +129,19 @@ fn a_file_from_before_numbered_migrations_is_upgraded_in_place_and_keeps_its_dat
         assert_eq!(after.get(table), Some(rows), "table {table}");
     }
     assert!(
-        after
-            .keys()
-            .all(|t| before.contains_key(t) || t == "schema_version")
+        after.get("id_gate").is_some_and(|rows| !rows.is_empty()),
+        "the id gate is filled from the stored objects"
     );
+    assert!(after.keys().all(|t| {
+        before.contains_key(t)
+            || [
+                "schema_version",
+                "id_gate",
+                "id_red_contributors",
+                "id_red_recipients",
+            ]
+            .contains(&t.as_str())
+    }));
     drop(conn);
     // Opening again changes nothing, and the store goes on: a new collection, a new object.
     let s = SqliteStore::open(&path).unwrap();

@@ -432,12 +432,12 @@ fn the_id_gate_follows_the_stored_versions_and_is_filled_on_open() {
     let [gate, want] = gate_rows(&c);
     assert_eq!(gate, want);
     assert!(!gate.0.is_empty() && !gate.1.is_empty() && !gate.2.is_empty());
-    // What a node from before the gate left: no gate tables, triggers or record of them.
+    // What a node from before the gate left: no gate tables or triggers, schema version 1.
     c.execute_batch(
         "DROP TRIGGER objects_id_gate_insert; DROP TRIGGER objects_id_gate_delete;
          DROP TRIGGER red_recipients_id_gate_insert; DROP TABLE id_gate;
          DROP TABLE id_red_contributors; DROP TABLE id_red_recipients;
-         DELETE FROM meta WHERE key = 'id_gate_applied';",
+         UPDATE schema_version SET version = 1;",
     )
     .unwrap();
     drop(c);

@@ -6,8 +6,7 @@
 -- a stored TLP:RED version (by member id and by name, as `Viewer::sees` compares them).
 -- Kept by triggers on objects and red_recipients, so every writer (ingest, mirroring,
 -- deleting, admin commands) keeps it exact; an object's coll, id, tlp and contributor
--- never change once stored. Self-contained: applied once per file with its backfill
--- (`id_gate::migrate`), and movable as is into a numbered migration.
+-- never change once stored. The backfill fills the gate of a file written before it.
 CREATE TABLE IF NOT EXISTS id_gate (
     coll INTEGER NOT NULL,
     object_id TEXT NOT NULL,
