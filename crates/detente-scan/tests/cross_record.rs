@@ -193,25 +193,30 @@ fn bundle(i: usize, r: &Record) -> Value {
     json!({"type": "bundle", "id": format!("bundle--00000000-0000-4000-8000-{i:012}"), "objects": objects})
 }
 
-/// Whether the pattern engine decides every pattern on `recs` within its evaluation budget
-/// (a generated case can ask for more binding work than it allows; then it is no oracle).
-fn match_all_decides(patterns: &[String], recs: &[Record]) -> bool {
-    let docs = Value::Array(recs.iter().enumerate().map(|(i, r)| bundle(i, r)).collect());
-    let set = ObservationSet::from_json(&docs, StixVersion::V21).unwrap();
-    Matcher::compile(patterns, StixVersion::V21)
-        .evaluate(&set)
-        .iter()
-        .all(Result::is_ok)
-}
-
-/// The pattern engine's verdict, as `detente pattern match-all` computes it.
-fn match_all(patterns: &[String], recs: &[(usize, &Record)]) -> Vec<bool> {
+/// The pattern engine's verdict on each pattern, as `detente pattern match-all` computes it,
+/// or its error (e.g. more binding work than its evaluation budget allows).
+fn evaluate(patterns: &[String], recs: &[(usize, &Record)]) -> Vec<Result<bool, String>> {
     let docs = Value::Array(recs.iter().map(|(i, r)| bundle(*i, r)).collect());
     let set = ObservationSet::from_json(&docs, StixVersion::V21).unwrap();
     Matcher::compile(patterns, StixVersion::V21)
         .evaluate(&set)
         .into_iter()
-        .map(|r| r.unwrap().matched())
+        .map(|r| r.map(|o| o.matched()).map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// Whether the pattern engine decides every pattern on `recs` within its evaluation budget
+/// (a generated case can ask for more binding work than it allows; then it is no oracle).
+fn match_all_decides(patterns: &[String], recs: &[Record]) -> bool {
+    let all: Vec<(usize, &Record)> = recs.iter().enumerate().collect();
+    evaluate(patterns, &all).iter().all(Result::is_ok)
+}
+
+/// The pattern engine's verdict, as `detente pattern match-all` computes it.
+fn match_all(patterns: &[String], recs: &[(usize, &Record)]) -> Vec<bool> {
+    evaluate(patterns, recs)
+        .into_iter()
+        .map(|r| r.unwrap())
         .collect()
 }
 
