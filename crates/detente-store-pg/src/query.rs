@@ -1,7 +1,7 @@
 //! SQL of the TAXII queries: TLP visibility, version selection and lists of values, with
 //! their parameters collected in order (`$1`, `$2`, …).
 
-use detente_store::{Result, Tlp, VersionMatch, Viewer};
+use detente_store::{Result, Tlp, VersionMatch, Viewer, tlp_from_stored};
 use postgres::GenericClient;
 use postgres::types::ToSql;
 
@@ -138,11 +138,7 @@ pub(crate) fn may_see(
         )
         .map_err(pg)?;
     let lowest: Option<i64> = row.get(0);
-    let lowest = lowest.map(|t| {
-        u8::try_from(t)
-            .ok()
-            .and_then(Tlp::from_rank)
-            .unwrap_or(Tlp::Red)
-    });
+    // A rank no level has (a damaged row) opens the gate to no one but RED viewers.
+    let lowest = lowest.map(|t| tlp_from_stored(t).unwrap_or(Tlp::Red));
     Ok(viewer.may_see_some(lowest, row.get(1)))
 }

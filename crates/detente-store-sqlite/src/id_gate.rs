@@ -2,7 +2,7 @@
 //! stored versions and who may see one of its TLP:RED versions, kept by triggers, so whether
 //! a viewer may see any version of an id is decided without visiting the versions.
 
-use detente_store::{Result, Tlp, Viewer};
+use detente_store::{Result, Tlp, Viewer, tlp_from_stored};
 use rusqlite::Connection;
 
 use crate::store::backend;
@@ -28,11 +28,7 @@ pub(crate) fn may_see(
             st.query_row(args, |r| Ok((r.get(0)?, r.get(1)?)))
         })
         .map_err(backend)?;
-    let lowest = lowest.map(|t| {
-        u8::try_from(t)
-            .ok()
-            .and_then(Tlp::from_rank)
-            .unwrap_or(Tlp::Red)
-    });
+    // A rank no level has (a damaged row) opens the gate to no one but RED viewers.
+    let lowest = lowest.map(|t| tlp_from_stored(t).unwrap_or(Tlp::Red));
     Ok(viewer.may_see_some(lowest, red))
 }
