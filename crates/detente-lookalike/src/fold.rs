@@ -49,20 +49,21 @@ fn ascii_host(s: &[u8], out: &mut Vec<char>) -> bool {
     }
     let (mut label, mut labels, mut last_digits) = (0usize, 1, true);
     for &b in s {
-        let c = b.to_ascii_lowercase();
-        if c == b'.' {
-            if label == 0 {
-                return false;
+        // One table look-up a byte: what it is in a host name.
+        match HOST_BYTE[usize::from(b)] {
+            DOT => {
+                if label == 0 {
+                    return false;
+                }
+                labels += 1;
+                label = 0;
+                last_digits = true;
+                continue;
             }
-            labels += 1;
-            label = 0;
-            last_digits = true;
-            continue;
+            DIGIT => {}
+            OTHER => last_digits = false,
+            _ => return false,
         }
-        if !(c.is_ascii_alphanumeric() || c == b'-' || c == b'_') {
-            return false;
-        }
-        last_digits &= c.is_ascii_digit();
         label += 1;
         if label > 63 {
             return false;
@@ -74,6 +75,30 @@ fn ascii_host(s: &[u8], out: &mut Vec<char>) -> bool {
     }
     ok
 }
+
+/// What an ASCII byte is in a host name ([`ascii_host`]): not allowed, a dot, a digit, or
+/// another allowed character (letters of either case, `-`, `_`).
+const HOST_BYTE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = (b as u8).to_ascii_lowercase();
+        t[b] = if c == b'.' {
+            DOT
+        } else if c.is_ascii_digit() {
+            DIGIT
+        } else if c.is_ascii_lowercase() || c == b'-' || c == b'_' {
+            OTHER
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+const DOT: u8 = 1;
+const DIGIT: u8 = 2;
+const OTHER: u8 = 3;
 
 /// Labels non-empty and at most 63 characters, two or more of them, host characters only, and a
 /// last label that is not a number (so dotted IPv4 addresses are not names).
@@ -125,6 +150,11 @@ pub fn fold(h: &[char], out: &mut Vec<char>, rtl: bool) -> bool {
 pub fn classes(h: &[char], out: &mut Vec<char>) {
     let t = &*TABLES;
     out.clear();
+    if h.iter().all(char::is_ascii) {
+        // Most names: one table look-up a character, no capacity check per push.
+        out.extend(h.iter().map(|c| char::from(t.class[*c as usize & 0x7f])));
+        return;
+    }
     let push_ascii = |out: &mut Vec<char>, b: u8| out.push(char::from(t.class[usize::from(b)]));
     for &c in h {
         if c.is_ascii() {
@@ -176,38 +206,43 @@ pub fn merge(out: &mut Vec<char>, rtl: bool) -> bool {
     if rtl {
         out.reverse();
     }
-    let mut passes = 0;
+    // A pass merges greedily from the left, so two characters it copies side by side are never
+    // a pair: a pair left after it touches a merged character, and only those are looked at.
+    // When none is left, the next pass would change nothing.
+    let mut first = true;
+    let mut again = false;
     loop {
-        passes += 1;
-        let mut w = 0;
-        let mut r = 0;
-        let mut changed = false;
+        let (mut w, mut r) = (0, 0);
+        let (mut merged, mut left) = (false, false);
         while r < out.len() {
             let m = if r + 1 < out.len() {
                 pair(out[r], out[r + 1])
             } else {
                 0
             };
-            if m != 0 {
-                out[w] = char::from(m);
-                r += 2;
-                changed = true;
-            } else {
-                out[w] = out[r];
-                r += 1;
+            let c = if m != 0 { char::from(m) } else { out[r] };
+            if w > 0 && (merged || m != 0) && pair(out[w - 1], c) != 0 {
+                left = true;
             }
+            merged = m != 0;
+            out[w] = c;
+            r += if merged { 2 } else { 1 };
             w += 1;
         }
         out.truncate(w);
-        if !changed {
+        if first {
+            // A pair left after the first pass: a merge made a new pair.
+            again = left;
+            first = false;
+        }
+        if !left {
             break;
         }
     }
     if rtl {
         out.reverse();
     }
-    // The first pass merged, the second found nothing: no merge made a new pair.
-    overlap || passes > 2
+    overlap || again
 }
 
 /// Whether `c` is a Cyrillic letter (Cyrillic and Cyrillic Supplement blocks).
@@ -386,6 +421,58 @@ mod tests {
         );
     }
 
+    /// [`merge`] as first written: passes until one changes nothing, every window scanned.
+    fn merge_reference(out: &mut Vec<char>, rtl: bool) -> bool {
+        let t = &*TABLES;
+        let merge = |a: char, b: char| {
+            let (a, b) = (a as usize, b as usize);
+            if a | b < 128 { t.pairs[a << 7 | b] } else { 0 }
+        };
+        let (mut found, mut overlap, mut prev) = (false, false, false);
+        for w in out.windows(2) {
+            let m = merge(w[0], w[1]) != 0;
+            overlap |= m && prev;
+            found |= m;
+            prev = m;
+        }
+        if !found {
+            return false;
+        }
+        let pair = |a: char, b: char| if rtl { merge(b, a) } else { merge(a, b) };
+        if rtl {
+            out.reverse();
+        }
+        let mut passes = 0;
+        loop {
+            passes += 1;
+            let (mut w, mut r, mut changed) = (0, 0, false);
+            while r < out.len() {
+                let m = if r + 1 < out.len() {
+                    pair(out[r], out[r + 1])
+                } else {
+                    0
+                };
+                if m != 0 {
+                    out[w] = char::from(m);
+                    r += 2;
+                    changed = true;
+                } else {
+                    out[w] = out[r];
+                    r += 1;
+                }
+                w += 1;
+            }
+            out.truncate(w);
+            if !changed {
+                break;
+            }
+        }
+        if rtl {
+            out.reverse();
+        }
+        overlap || passes > 2
+    }
+
     proptest! {
         #[test]
         fn parse_never_panics_and_is_idempotent(s in "\\PC{0,80}") {
@@ -429,6 +516,16 @@ mod tests {
             if !may_differ {
                 prop_assert_eq!(ltr, rtl);
             }
+        }
+
+        #[test]
+        fn merge_agrees_with_the_reference(s in "[rnmvwcldeib1o0u.-]{0,32}", rtl in any::<bool>()) {
+            let mut classes_of = Vec::new();
+            classes(&s.chars().collect::<Vec<_>>(), &mut classes_of);
+            let (mut fast, mut slow) = (classes_of.clone(), classes_of);
+            let may = merge(&mut fast, rtl);
+            prop_assert_eq!(may, merge_reference(&mut slow, rtl));
+            prop_assert_eq!(fast, slow);
         }
 
         #[test]

@@ -185,6 +185,9 @@ pub struct Index {
     entries: Vec<Entry>,
     /// Protected names (Unicode and A-label form): exact and real-subdomain check.
     exact: FxHashMap<u64, u32>,
+    /// The first three characters of every key of `exact`: far fewer than of `edits`, so a
+    /// name's hashes are seldom computed for this check alone.
+    exact_grams: Grams,
     /// Each name and its one-character deletions (and plural `es` forms).
     edits: Keys,
     /// The first three characters of every key of `edits`.
@@ -416,6 +419,7 @@ impl Index {
         let n = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
         let text: String = chars.iter().collect();
         self.exact.insert(key, n);
+        self.exact_grams.add(&chars);
         // The A-label form too, so a subdomain written in it is recognised as real.
         let mut alabel = None;
         if !text.is_ascii()
@@ -423,6 +427,7 @@ impl Index {
         {
             let a: Vec<char> = a.chars().collect();
             self.exact.insert(chars_hash(&a), n);
+            self.exact_grams.add(&a);
             self.add_edits(&a, n);
             alabel = Some(a);
         }
@@ -597,8 +602,7 @@ impl Index {
                     .filter(|(_, c)| **c == '.')
                     .map(|(i, _)| i + 1),
             )
-            // A protected name (either form) is a key of `edits`.
-            .filter(|a| self.edit_grams.open(&h[*a..]))
+            .filter(|a| self.exact_grams.open(&h[*a..]))
             .any(|a| {
                 let p = ensure(&mut s.prefix, loaded, h);
                 self.exact.get(&p.range(a, n)).is_some_and(|&p| {
