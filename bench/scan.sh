@@ -4,6 +4,10 @@
 # RSS, and detente's agreement with truth.tsv.
 #   bench/scan.sh                 # 1 GB workload in target/bench/workload (generated once)
 #   BYTES=200000000 bench/scan.sh # smaller
+#   BASE=path/to/detente bench/scan.sh  # also another build (a row "base", its truth checked
+#                                 # too, and the ratios this build / base), e.g. main's binary
+#                                 # copied aside
+# On a shared machine compare CPU seconds (GB per CPU-second): wall time follows the load.
 # Peak RSS is the process's own memory: both tools read(2) the logs, so page-cache pages are
 # not part of it.
 set -euo pipefail
@@ -39,11 +43,19 @@ measure() { # name, command...: runs it under /usr/bin/time -v, prints "wall use
 }
 
 echo "machine: $(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg) (shared with other builders)"
+if [ -n "${BASE:-}" ]; then
+  read -r bw bu bs br < <(measure base "$BASE" scan --indicators "$work/indicators.stix.json" "$work/logs")
+fi
 read -r dw du ds dr < <(measure detente target/release/detente scan --indicators "$work/indicators.stix.json" "$work/logs")
 read -r rw ru rs rr < <(measure rg "$rg" -F -c -f "$work/indicators.txt" "$work/logs" || true)
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 grep '^detente scan' "$out/detente.stderr" || true
 python3 scripts/compare_truth.py "$work/truth.tsv" "$out/detente.stdout" || echo "TRUTH MISMATCH"
+if [ -n "${BASE:-}" ]; then
+  echo "base:"
+  grep '^detente scan' "$out/base.stderr" || true
+  python3 scripts/compare_truth.py "$work/truth.tsv" "$out/base.stdout" || echo "TRUTH MISMATCH (base)"
+fi
 rg_lines=$(awk -F: '{s+=$NF} END {print s+0}' "$out/rg.stdout")
 awk -v size="$size" -v dw="$dw" -v du="$du" -v ds="$ds" -v dr="$dr" -v rw="$rw" -v ru="$ru" -v rs="$rs" -v rr="$rr" -v rl="$rg_lines" 'BEGIN {
   printf "log bytes: %d (%.2f GB)\n", size, size/1e9
@@ -52,3 +64,9 @@ awk -v size="$size" -v dw="$dw" -v du="$du" -v ds="$ds" -v dr="$dr" -v rw="$rw" 
   printf "%-8s %8.2f %8.2f %10.3f %12.3f %12.1f %10d\n", "rg -F", rw, ru+rs, size/1e9/rw, size/1e9/(ru+rs), rr/1024, rl
   printf "speed-up detente/rg: %.1fx wall, %.1fx CPU\n", rw/dw, (ru+rs)/(du+ds)
 }'
+if [ -n "${BASE:-}" ]; then
+  awk -v size="$size" -v dw="$dw" -v du="$du" -v ds="$ds" -v bw="$bw" -v bu="$bu" -v bs="$bs" -v br="$br" 'BEGIN {
+    printf "%-8s %8.2f %8.2f %10.3f %12.3f %12.1f %10s\n", "base", bw, bu+bs, size/1e9/bw, size/1e9/(bu+bs), br/1024, "-"
+    printf "detente/base: %.2fx wall, %.2fx CPU (above 1: this build is faster)\n", bw/dw, (bu+bs)/(du+ds)
+  }'
+fi

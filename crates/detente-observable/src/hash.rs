@@ -81,6 +81,7 @@ impl HashKind {
 }
 
 /// Lower-cases an ASCII hex digest into `buf` when `s` is 32, 40, 64 or 128 hex digits.
+#[inline]
 pub fn normalize_hash<'b>(s: &[u8], buf: &'b mut [u8; MAX_HASH]) -> Option<&'b [u8]> {
     HashKind::from_hex_len(s.len())?;
     // Branch-free: digests mix digits and letters at random, so a per-byte branch mispredicts.

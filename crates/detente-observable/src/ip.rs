@@ -45,12 +45,14 @@ impl fmt::Display for Ip {
 }
 
 /// Parses a dotted-quad IPv4 address occupying all of `s`.
+#[inline]
 pub fn parse_ipv4(s: &[u8]) -> Option<u32> {
     let (v, n) = parse_ipv4_prefix(s)?;
     (n == s.len()).then_some(v)
 }
 
 /// Parses a dotted-quad IPv4 address at the start of `s`; returns it and the bytes consumed.
+#[inline]
 pub fn parse_ipv4_prefix(s: &[u8]) -> Option<(u32, usize)> {
     // Digit value of the byte at `i`, or a value above 9.
     let digit = |i: usize| s.get(i).map_or(u8::MAX, |c| c.wrapping_sub(b'0'));
@@ -112,6 +114,7 @@ pub fn parse_ipv6(s: &[u8]) -> Option<u128> {
 }
 
 /// Parses an IPv4 or IPv6 address occupying all of `s`; IPv4-mapped IPv6 becomes IPv4.
+#[inline]
 pub fn parse_ip(s: &[u8]) -> Option<Ip> {
     if let Some(v) = parse_ipv4(s) {
         return Some(Ip::V4(v));
@@ -146,6 +149,7 @@ pub fn parse_cidr(s: &[u8]) -> Option<(Ip, u8)> {
 }
 
 /// Keeps the top `len` bits of an IPv4 address.
+#[inline]
 pub fn mask4(v: u32, len: u8) -> u32 {
     if len == 0 {
         0

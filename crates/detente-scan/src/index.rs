@@ -558,7 +558,7 @@ impl Index {
         while labels >= self.min_labels {
             // Nor can suffixes with more labels than the longest one.
             if labels > self.max_labels {
-                match memchr::memchr(b'.', rest) {
+                match rest.iter().position(|c| *c == b'.') {
                     Some(p) => rest = &rest[p + 1..],
                     None => break,
                 }
@@ -573,7 +573,8 @@ impl Index {
                     emit(n, MatchKind::Subdomain);
                 }
             }
-            match memchr::memchr(b'.', rest) {
+            // Labels are short: a byte loop beats a `memchr` call.
+            match rest.iter().position(|c| *c == b'.') {
                 Some(p) => rest = &rest[p + 1..],
                 None => break,
             }
@@ -727,7 +728,9 @@ pub fn shape<T>(v: &[u8], f: impl FnOnce(Shape<'_>) -> T) -> Option<T> {
             return None;
         }
     }
-    let Some(p) = memchr::memchr3(b'/', b'@', b':', v) else {
+    // A byte loop, not `memchr3`: values are short and the byte sought, if any, comes early
+    // (`http:`, `Mozilla/`), where a call's setup costs more than the search.
+    let Some(p) = v.iter().position(|c| matches!(c, b'/' | b'@' | b':')) else {
         // No `/`, `@` or `:`: a domain name, a Unicode name or nothing (both want a dot).
         let mut d = [0u8; MAX_DOMAIN];
         if let Some(d) = norm::normalize_domain(v, &mut d) {
@@ -766,7 +769,10 @@ pub fn shape<T>(v: &[u8], f: impl FnOnce(Shape<'_>) -> T) -> Option<T> {
             // Without a scheme only `host/path` with a real host counts as a URL; check the
             // host before normalising (user agents and MIME types also contain `/`).
             if !norm::has_scheme(v) {
-                let end = memchr::memchr2(b'/', b'?', v).unwrap_or(v.len());
+                let end = v
+                    .iter()
+                    .position(|c| matches!(c, b'/' | b'?'))
+                    .unwrap_or(v.len());
                 let host = v[..end].split(|c| *c == b':').next().unwrap_or_default();
                 if !looks_like_host(host) {
                     return None;

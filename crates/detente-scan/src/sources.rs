@@ -334,27 +334,35 @@ impl<'de> Visitor<'de> for ObjectsSeed<'_> {
 struct StixObject<'a> {
     #[serde(borrow, rename = "type")]
     kind: Cow<'a, str>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pattern: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pattern_type: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     valid_from: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     valid_until: Option<Cow<'a, str>>,
     revoked: Option<bool>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     created_by_ref: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     created: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     modified: Option<Cow<'a, str>>,
     confidence: Option<serde_json::Value>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     sighting_of_ref: Option<Cow<'a, str>>,
     x_detente_false_positive: Option<bool>,
+}
+
+/// An optional string borrowed from the input when it has no escapes: serde's `borrow` on an
+/// `Option<Cow<str>>` field always copies (six allocations per indicator at load).
+fn borrowed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Borrowed<'de>>::deserialize(d)?.map(|b| b.0))
 }
 
 fn stix_time<'a>(t: &'a Option<Cow<'_, str>>) -> Option<(&'a str, Option<i64>)> {
