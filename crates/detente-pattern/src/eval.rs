@@ -14,6 +14,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::ast::*;
 use crate::observe::ObservationSet;
+use crate::options::{Canonical, MatchOptions};
 use crate::value::{self, parse_timestamp};
 use crate::{MatchError, StixVersion};
 
@@ -330,8 +331,11 @@ fn nfc(s: &str) -> std::borrow::Cow<'_, str> {
 #[derive(Debug)]
 enum Pred {
     Eq(Py, bool),
+    /// `=` (or `!=`, with `true`) on an observable path, compared in canonical form.
+    Canon(Box<Canonical>, bool),
     Order(Py, fn(std::cmp::Ordering) -> bool),
-    In(Vec<Py>),
+    /// `IN`: items compared exactly, and items compared in canonical form.
+    In(Vec<Py>, Vec<Canonical>),
     Like {
         like: value::LikePattern,
         bin_ok: bool,
@@ -361,9 +365,31 @@ pub struct PreparedTest {
 impl PreparedTest {
     /// Converts literals and compiles regexes; errors here are the reference's eager errors.
     pub fn new(t: &PropTest) -> Result<PreparedTest, MatchError> {
+        PreparedTest::with_options(t, &MatchOptions::STRICT)
+    }
+
+    /// [`PreparedTest::new`] with `=`, `!=` and `IN` on observable paths as `opts` say.
+    pub fn with_options(t: &PropTest, opts: &MatchOptions) -> Result<PreparedTest, MatchError> {
+        let canon = |l: &Literal| match l {
+            Literal::Str(s) => opts.canonical(&t.path, s),
+            _ => None,
+        };
+        let mut path = t.path.clone();
+        let mut canonical = |l: &Literal, neq: bool| {
+            canon(l).map(|c| {
+                path.object_type.clone_from(&c.object_type);
+                Pred::Canon(Box::new(c), neq)
+            })
+        };
         let pred = match &t.op {
-            Op::Eq(l) => Pred::Eq(py_literal(l)?, false),
-            Op::Ne(l) => Pred::Eq(py_literal(l)?, true),
+            Op::Eq(l) => match canonical(l, false) {
+                Some(p) => p,
+                None => Pred::Eq(py_literal(l)?, false),
+            },
+            Op::Ne(l) => match canonical(l, true) {
+                Some(p) => p,
+                None => Pred::Eq(py_literal(l)?, true),
+            },
             Op::Lt(l) => Pred::Order(py_literal(l)?, |o| o.is_lt()),
             Op::Le(l) => Pred::Order(py_literal(l)?, |o| o.is_le()),
             Op::Gt(l) => Pred::Order(py_literal(l)?, |o| o.is_gt()),
@@ -380,7 +406,15 @@ impl PreparedTest {
                 if !same && !vals.iter().all(numeric) {
                     return Err(err("Nonhomogenous set"));
                 }
-                Pred::In(vals)
+                let (exact, canonical): (Vec<_>, Vec<_>) = items
+                    .iter()
+                    .zip(vals)
+                    .map(|(l, v)| canon(l).ok_or(v))
+                    .partition(Result::is_err);
+                Pred::In(
+                    exact.into_iter().filter_map(Result::err).collect(),
+                    canonical.into_iter().filter_map(Result::ok).collect(),
+                )
             }
             Op::Like(s) => {
                 let s = nfc(s);
@@ -407,7 +441,7 @@ impl PreparedTest {
             Op::Exists => Pred::Exists,
         };
         Ok(PreparedTest {
-            path: t.path.clone(),
+            path,
             negated: t.negated,
             pred,
         })
@@ -441,7 +475,11 @@ impl PreparedTest {
                     Some(Some(o)) => f(o),
                 }
             }
-            Pred::In(set) => {
+            Pred::Canon(c, neq) => {
+                let eq = matches!(v, Val::J(Value::String(s)) if c.matches(s));
+                eq != *neq
+            }
+            Pred::In(set, canonical) => {
                 let mut pv = py_value(v);
                 if let (Some(Py::Time(_)), Some(Py::Str(s))) = (set.first(), &pv) {
                     pv =
@@ -450,6 +488,7 @@ impl PreparedTest {
                         })?));
                 }
                 pv.is_some_and(|p| set.iter().any(|x| py_set_eq(&p, x)))
+                    || matches!(v, Val::J(Value::String(s)) if canonical.iter().any(|c| c.matches(s)))
             }
             Pred::Like { like, bin_ok } => match v {
                 Val::J(Value::String(s)) => like.is_match(&nfc(s)),
@@ -1106,10 +1145,19 @@ pub(crate) fn brackets<'a>(e: &'a ObsExpr, out: &mut Vec<&'a CompExpr>) {
 
 /// Evaluates `p` against `set`, the one-pattern way (every test scans the set).
 pub fn evaluate(p: &Pattern, set: &ObservationSet<'_>) -> Result<MatchOutcome, MatchError> {
+    evaluate_with(p, set, &MatchOptions::STRICT)
+}
+
+/// [`evaluate`] with `=`, `!=` and `IN` on observable paths as `opts` say.
+pub fn evaluate_with(
+    p: &Pattern,
+    set: &ObservationSet<'_>,
+    opts: &MatchOptions,
+) -> Result<MatchOutcome, MatchError> {
     let tests = p.tests();
     let mut results = Vec::with_capacity(tests.len());
     for t in &tests {
-        let prepared = PreparedTest::new(t)?;
+        let prepared = PreparedTest::with_options(t, opts)?;
         results.push(prepared.scan(set)?);
     }
     check_qualifiers(&p.expr)?;

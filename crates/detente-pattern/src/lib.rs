@@ -27,9 +27,15 @@
 //!   [`Matcher::evaluate`] gives one outcome per pattern, and [`Matcher::matches`] only the
 //!   patterns that matched, at a cost proportional to the hits: feed it one set per time
 //!   window of a stream. Observation operators and qualifiers bind across the whole set.
+//! * What `=` means: strict STIX by default; [`MatchOptions`] (given to [`evaluate_with`] and
+//!   [`Matcher::compile_with`]) compare observables in canonical form instead — case of
+//!   domains, e-mail addresses and digests, URLs without scheme or default port, addresses
+//!   inside a block literal, names below a domain — as a log scanner needs.
 //! * Literals as observables: [`observable::comparisons`] gives the canonical values
 //!   (`detente-observable`) of a pattern that is only `=` tests on observables joined by `OR`,
-//!   the form indexes and PSI sets take patterns in.
+//!   the form indexes and PSI sets take patterns in; [`observable::required`] the `=` tests
+//!   of which every observation a pattern binds holds one (what selects a log's candidate
+//!   records).
 //!
 //! ```
 //! use detente_pattern::{Matcher, Observation, ObservationSet, StixVersion};
@@ -51,15 +57,17 @@ pub mod lexer;
 mod matcher;
 pub mod observable;
 mod observe;
+mod options;
 mod parser;
 pub mod value;
 
 pub use ast::{
     CompExpr, Literal, Number, ObjectPath, ObsExpr, Op, PathStep, Pattern, PropTest, Span,
 };
-pub use eval::{CompResult, MatchOutcome, PreparedTest, binding_span, evaluate};
+pub use eval::{CompResult, MatchOutcome, PreparedTest, binding_span, evaluate, evaluate_with};
 pub use matcher::{Matcher, MatcherStats};
 pub use observe::{Observation, ObservationSet};
+pub use options::MatchOptions;
 pub use parser::{MAX_DEPTH, MAX_OPERATORS, MAX_PATTERN_LEN, parse, parse_with};
 
 use std::fmt;

@@ -3,7 +3,9 @@
 //! Every property test of every pattern becomes an *atom*. Atoms are indexed by object path:
 //! string equality goes into a hash map per path (one lookup per selected value), LIKE and
 //! MATCHES get a literal prefilter (Aho-Corasick over the longest literal each must contain),
-//! and everything else is evaluated by scanning the objects of its type. Evaluating N
+//! equality in canonical form ([`MatchOptions`]) a hash map of canonical values per path (a
+//! suffix walk for subdomains, one map per prefix length for address blocks), and everything
+//! else is evaluated by scanning the objects of its type. Evaluating N
 //! patterns over M observations thus costs about one path walk per object and indexed path,
 //! plus work proportional to the candidate hits; the observation-level part (AND, OR,
 //! FOLLOWEDBY, qualifiers) then runs only for patterns that have hits.
@@ -11,6 +13,7 @@
 use std::collections::HashMap;
 
 use aho_corasick::AhoCorasick;
+use detente_observable::{Ip, Kind, Observable, mask4, mask6};
 use serde_json::Value;
 
 use crate::ast::*;
@@ -19,6 +22,7 @@ use crate::eval::{
     type_matchable,
 };
 use crate::observe::ObservationSet;
+use crate::options::{Canonical, MatchOptions, read};
 use crate::{Error, MatchError, StixVersion, parse};
 
 type AtomId = u32;
@@ -60,6 +64,100 @@ struct PathIndex {
     eq: hashbrown::HashMap<Box<str>, Ids>,
     text: TextIndex,
     cidr: CidrIndex,
+    canon: CanonIndex,
+}
+
+/// Equality atoms compared in canonical form on one path ([`MatchOptions`]): the kind values
+/// are read as, canonical texts (domains, URLs, e-mail addresses, digests) and address blocks
+/// per prefix length, masked.
+#[derive(Debug, Default)]
+struct CanonIndex {
+    kind: Option<Kind>,
+    subdomains: bool,
+    texts: hashbrown::HashMap<Box<str>, Ids>,
+    nets: Vec<(u8, hashbrown::HashMap<Ip, Ids>)>,
+}
+
+fn push_id<K: std::hash::Hash + Eq>(map: &mut hashbrown::HashMap<K, Ids>, key: K, id: AtomId) {
+    match map.get_mut(&key) {
+        Some(ids) => ids.push(id),
+        None => {
+            map.insert(key, Ids::One(id));
+        }
+    }
+}
+
+fn forget_id<K>(map: &mut hashbrown::HashMap<K, Ids>, id: AtomId) {
+    map.retain(|_, ids| {
+        if let Ids::Many(v) = ids {
+            v.retain(|x| *x != id);
+        }
+        !matches!(ids, Ids::One(x) if *x == id)
+    });
+}
+
+impl CanonIndex {
+    fn is_empty(&self) -> bool {
+        self.texts.is_empty() && self.nets.is_empty()
+    }
+
+    fn insert(&mut self, c: &Canonical, id: AtomId) {
+        self.kind = Some(c.kind);
+        self.subdomains = c.subdomains;
+        match &c.value {
+            Observable::Net(ip, len) => {
+                let level = match self.nets.iter().position(|(l, _)| l == len) {
+                    Some(i) => i,
+                    None => {
+                        self.nets.push((*len, hashbrown::HashMap::new()));
+                        self.nets.len() - 1
+                    }
+                };
+                push_id(&mut self.nets[level].1, *ip, id);
+            }
+            other => push_id(&mut self.texts, other.text().into(), id),
+        }
+    }
+
+    /// Atoms the observed string meets.
+    fn lookup(&self, observed: &str, out: &mut Vec<AtomId>) {
+        let Some(o) = self.kind.and_then(|k| read(k, observed)) else {
+            return;
+        };
+        match &o {
+            Observable::Net(ip, olen) => {
+                for (len, map) in &self.nets {
+                    if len > olen {
+                        continue;
+                    }
+                    let key = match ip {
+                        Ip::V4(a) => Ip::V4(mask4(*a, *len)),
+                        Ip::V6(a) => Ip::V6(mask6(*a, *len)),
+                    };
+                    if let Some(ids) = map.get(&key) {
+                        out.extend_from_slice(ids.as_slice());
+                    }
+                }
+            }
+            Observable::Domain(d) => {
+                if let Some(ids) = self.texts.get(d.as_str()) {
+                    out.extend_from_slice(ids.as_slice());
+                }
+                if self.subdomains {
+                    for (i, _) in d.match_indices('.') {
+                        if let Some(ids) = self.texts.get(&d[i + 1..]) {
+                            out.extend_from_slice(ids.as_slice());
+                        }
+                    }
+                }
+            }
+            other => {
+                if let Some(ids) = self.texts.get(other.text().as_ref()) {
+                    out.extend_from_slice(ids.as_slice());
+                }
+            }
+        }
+    }
 }
 
 /// `ISSUBSET 'net/len'` atoms on one path: a prefix trie stored level by level, one hash
@@ -132,6 +230,8 @@ enum Atom {
     Text(u32, Box<PreparedTest>),
     /// ISSUBSET with a valid CIDR, served by the path's prefix trie.
     Cidr(u32),
+    /// Equality in canonical form, served by the path's canonical index.
+    Canon(u32),
     /// Evaluated by scanning objects of the path's type.
     Scan(Box<PreparedTest>),
     /// A type the reference never matches in this version.
@@ -157,6 +257,7 @@ pub struct MatcherStats {
 #[derive(Debug)]
 pub struct Matcher {
     version: StixVersion,
+    opts: MatchOptions,
     patterns: Vec<Compiled>,
     atoms: Vec<Atom>,
     /// The pattern each atom belongs to.
@@ -260,8 +361,18 @@ fn has_suffix_key(p: &ObjectPath) -> bool {
 impl Matcher {
     /// Compiles `patterns` (STIX `version`); patterns that fail keep their error.
     pub fn compile<S: AsRef<str>>(patterns: &[S], version: StixVersion) -> Matcher {
+        Matcher::compile_with(patterns, version, MatchOptions::STRICT)
+    }
+
+    /// [`Matcher::compile`] with `=`, `!=` and `IN` on observable paths as `opts` say.
+    pub fn compile_with<S: AsRef<str>>(
+        patterns: &[S],
+        version: StixVersion,
+        opts: MatchOptions,
+    ) -> Matcher {
         let mut m = Matcher {
             version,
+            opts,
             patterns: Vec::with_capacity(patterns.len()),
             atoms: Vec::new(),
             owner: Vec::new(),
@@ -296,6 +407,7 @@ impl Matcher {
             eq: hashbrown::HashMap::new(),
             text: TextIndex::default(),
             cidr: CidrIndex::default(),
+            canon: CanonIndex::default(),
         });
         self.path_ids.insert(path.clone(), id);
         self.by_type
@@ -312,10 +424,22 @@ impl Matcher {
         let prepared = if cheap {
             None
         } else {
-            Some(PreparedTest::new(t)?)
+            Some(PreparedTest::with_options(t, &self.opts)?)
+        };
+        let canonical = match (&t.op, t.negated) {
+            (Op::Eq(Literal::Str(s)), false) => self.opts.canonical(&t.path, s),
+            _ => None,
         };
         let atom = if !type_matchable(self.version, &t.path.object_type) {
             Atom::Never
+        } else if let Some(c) = canonical {
+            let path = ObjectPath {
+                object_type: c.object_type.clone(),
+                steps: t.path.steps.clone(),
+            };
+            let pid = self.path_id(&path);
+            self.paths[pid as usize].canon.insert(&c, id);
+            Atom::Canon(pid)
         } else {
             match (&t.op, t.negated) {
                 (Op::Eq(Literal::Str(s)), false) if !has_suffix_key(&t.path) => {
@@ -369,7 +493,7 @@ impl Matcher {
     fn prepared(&self, p: Option<PreparedTest>, t: &PropTest) -> Result<PreparedTest, MatchError> {
         match p {
             Some(p) => Ok(p),
-            None => PreparedTest::new(t),
+            None => PreparedTest::with_options(t, &self.opts),
         }
     }
 
@@ -397,7 +521,7 @@ impl Matcher {
             ..
         } = &p.expr
             && let [id] = ids[..]
-            && matches!(self.atoms[id as usize], Atom::Eq(_))
+            && matches!(self.atoms[id as usize], Atom::Eq(_) | Atom::Canon(_))
         {
             return Compiled::Single(id);
         }
@@ -409,12 +533,11 @@ impl Matcher {
         for id in first..self.atoms.len() {
             let id = id as AtomId;
             for p in &mut self.paths {
-                p.eq.retain(|_, ids| {
-                    if let Ids::Many(v) = ids {
-                        v.retain(|x| *x != id);
-                    }
-                    !matches!(ids, Ids::One(x) if *x == id)
-                });
+                forget_id(&mut p.eq, id);
+                forget_id(&mut p.canon.texts, id);
+                for (_, m) in &mut p.canon.nets {
+                    forget_id(m, id);
+                }
                 p.text.owners.iter().position(|x| *x == id).map(|i| {
                     p.text.owners.remove(i);
                     p.text.literals.remove(i)
@@ -644,6 +767,19 @@ impl Matcher {
                             }
                         }
                     }
+                    if !pi.canon.is_empty() {
+                        cands.clear();
+                        for v in &vals {
+                            if let crate::eval::Val::J(Value::String(s)) = v {
+                                pi.canon.lookup(s, &mut cands);
+                            }
+                        }
+                        cands.sort_unstable();
+                        cands.dedup();
+                        for &id in &cands {
+                            hit(&mut results, id, oi as u32, ri as u32);
+                        }
+                    }
                     if !pi.cidr.all.is_empty() {
                         self.cidr_hits(
                             &pi.cidr,
@@ -701,7 +837,7 @@ impl Matcher {
         // Path errors poison every atom on the path.
         if !path_errors.is_empty() {
             for (id, a) in self.atoms.iter().enumerate() {
-                if let Atom::Eq(pid) | Atom::Text(pid, _) | Atom::Cidr(pid) = a
+                if let Atom::Eq(pid) | Atom::Text(pid, _) | Atom::Cidr(pid) | Atom::Canon(pid) = a
                     && let Some(e) = path_errors.get(pid)
                 {
                     errors.insert(id as AtomId, e.clone());

@@ -2,11 +2,13 @@
 //! kind of observable, and the patterns that only test observables for equality, `OR`ed
 //! together, inside or between brackets (`[domain-name:value = 'evil.com' OR url:value = '…']
 //! OR [file:hashes.'SHA-256' = '…']`). Such a pattern matches exactly the records holding one
-//! of its values, so its values can stand for it (a scanner's index, a PSI set).
+//! of its values, so its values can stand for it (a scanner's index, a PSI set). Any other
+//! pattern may still have [`required`] tests, of which every observation it binds holds one:
+//! they select the records worth evaluating it on.
 
 use detente_observable::{Kind, Observable};
 
-use crate::ast::{CompExpr, Literal, ObjectPath, ObsExpr, Op, PathStep};
+use crate::ast::{CompExpr, Literal, ObjectPath, ObsExpr, Op, PathStep, PropTest};
 use crate::{StixVersion, parse};
 
 /// Why a literal or a pattern is not a comparison with observables.
@@ -97,6 +99,57 @@ pub fn disjunction(e: &ObsExpr) -> Result<Vec<Comparison>, NotObservable> {
     let mut out = Vec::new();
     obs(e, &mut out)?;
     Ok(out)
+}
+
+/// An `=` test of a pattern, with its literal as written and canonical.
+pub type Atom<'a> = (&'a PropTest, Comparison);
+
+/// The `=` tests with observables ([`literal`]) of which every observation `e` binds holds
+/// one: each bracket's comparison expression has such tests (`a AND b`: those of `a`, else of
+/// `b`; `a OR b`: those of both), and every observation of a binding satisfies some bracket.
+/// "Holds" is per root object and under the same [`crate::MatchOptions`] the pattern is
+/// evaluated with: `AND` and `OR` combine tests' results on one object whatever the options.
+/// Else why not (a bracket without such tests, `[a = 'x' OR c LIKE 'y%']`).
+pub fn required(e: &ObsExpr) -> Result<Vec<Atom<'_>>, NotObservable> {
+    let mut brackets = Vec::new();
+    crate::eval::brackets(e, &mut brackets);
+    let mut out = Vec::new();
+    for c in brackets {
+        out.extend(required_in(c).ok_or_else(|| {
+            NotObservable(format!(
+                "no indexable equality test is in every match of [{c}]"
+            ))
+        })?);
+    }
+    Ok(out)
+}
+
+/// Tests of which every object satisfying `c` satisfies one, if there are such.
+fn required_in(c: &CompExpr) -> Option<Vec<Atom<'_>>> {
+    match c {
+        CompExpr::Test(t) => match (&t.op, t.negated) {
+            (Op::Eq(Literal::Str(v)), false) => {
+                Some(vec![(t, (v.clone(), literal(&t.path, v).ok()?))])
+            }
+            _ => None,
+        },
+        CompExpr::And(a, b) => required_in(a).or_else(|| required_in(b)),
+        CompExpr::Or(a, b) => {
+            let mut l = required_in(a)?;
+            l.extend(required_in(b)?);
+            Some(l)
+        }
+    }
+}
+
+/// Whether `e` is brackets joined by `OR` only: one observation decides it (no `AND` or
+/// `FOLLOWEDBY` between observations, no qualifier).
+pub fn single_observation(e: &ObsExpr) -> bool {
+    match e {
+        ObsExpr::Simple { .. } => true,
+        ObsExpr::Or(a, b) => single_observation(a) && single_observation(b),
+        _ => false,
+    }
 }
 
 fn obs(e: &ObsExpr, out: &mut Vec<Comparison>) -> Result<(), NotObservable> {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::allowlist::{Allowlist, Entry};
 use crate::formats::{self, Format, ZeekState};
-use crate::index::{self, Index, Indicator, MatchKind, Value};
+use crate::index::{self, Index, Indicator, MatchKind};
 use crate::norm::Ip;
 use crate::score::Scoring;
 use crate::window::{Candidate, Took, Windows};
@@ -1344,56 +1344,59 @@ fn values(
 }
 
 /// One record's values as STIX 2.1 cyber-observable objects, so the pattern engine can
-/// evaluate on it: every typed value becomes an SCO (URL hosts also as `domain-name`; the
-/// digests of one record one `file`).
+/// evaluate on it: every value the index types ([`index::shape`], the one typing of both
+/// paths) becomes an SCO in its canonical form (a URL as the log wrote it, for `LIKE` and
+/// `MATCHES`, and its host as the address or domain the index looks up too; the digests of one
+/// record one `file`).
 fn record_objects(vals: &[Vec<u8>]) -> Vec<serde_json::Value> {
     let mut objects: Vec<serde_json::Value> = Vec::new();
     let mut hashes = serde_json::Map::new();
-    let mut add = |kind: &str, body: serde_json::Value| {
+    let mut add = |kind: &str, value: String| {
         let id = format!("{kind}--00000000-0000-4000-8000-{:012}", objects.len() + 1);
-        let mut obj = serde_json::json!({ "type": kind, "id": id });
-        if let (Some(o), serde_json::Value::Object(b)) = (obj.as_object_mut(), body) {
-            o.extend(b);
-        }
-        objects.push(obj);
+        objects.push(serde_json::json!({ "type": kind, "id": id, "value": value }));
+    };
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let ip = |ip: Ip| match ip {
+        Ip::V4(v) => ("ipv4-addr", Ipv4Addr::from(v).to_string()),
+        Ip::V6(v) => ("ipv6-addr", Ipv6Addr::from(v).to_string()),
     };
     for raw in vals {
-        let text = String::from_utf8_lossy(raw);
-        match Value::guess(&text, true) {
-            Some(Value::Net(Ip::V4(v), 32)) => {
-                add(
-                    "ipv4-addr",
-                    serde_json::json!({ "value": Ipv4Addr::from(v).to_string() }),
-                );
+        index::shape(raw, |s| match s {
+            index::Shape::Ip(a) => {
+                let (kind, v) = ip(a);
+                add(kind, v);
             }
-            Some(Value::Net(Ip::V6(v), 128)) => {
-                add(
-                    "ipv6-addr",
-                    serde_json::json!({ "value": Ipv6Addr::from(v).to_string() }),
-                );
+            index::Shape::Domain(d) => add("domain-name", text(d)),
+            index::Shape::Email(e) => add("email-addr", text(e)),
+            index::Shape::Url(parts) => {
+                add("url", text(raw));
+                // The host as the index's `match_host` reads it.
+                if let Some(a) = crate::norm::parse_ip(parts.host) {
+                    let (kind, v) = ip(a);
+                    add(kind, v);
+                } else {
+                    let mut d = [0u8; crate::norm::MAX_DOMAIN];
+                    if let Some(d) = crate::norm::normalize_domain(parts.host, &mut d) {
+                        add("domain-name", text(d));
+                    }
+                }
             }
-            Some(Value::Domain(d, _)) => add("domain-name", serde_json::json!({ "value": d })),
-            Some(Value::Url(u)) => {
-                add("url", serde_json::json!({ "value": text }));
-                let host = u.split(['/', ':']).next().unwrap_or_default().to_string();
-                add("domain-name", serde_json::json!({ "value": host }));
+            index::Shape::Hash(h) => {
+                if let Some(algo) = crate::norm::HashKind::from_hex_len(h.len()) {
+                    hashes.insert(
+                        algo.stix_name().to_string(),
+                        serde_json::Value::String(text(h)),
+                    );
+                }
             }
-            Some(Value::Hash(h)) => {
-                let Some(algo) = crate::norm::HashKind::from_hex_len(h.len()) else {
-                    continue;
-                };
-                hashes.insert(
-                    algo.stix_name().to_string(),
-                    serde_json::Value::String(text.into_owned()),
-                );
-            }
-            Some(Value::Email(e)) => add("email-addr", serde_json::json!({ "value": e })),
-            _ => {}
-        }
+            // No indicator is a Unicode name (the index skips them too).
+            index::Shape::Unicode(_) => {}
+        });
     }
     // The digests of one record describe one file (Zeek files.log: md5, sha1, sha256).
     if !hashes.is_empty() {
-        add("file", serde_json::json!({ "hashes": hashes }));
+        let id = format!("file--00000000-0000-4000-8000-{:012}", objects.len() + 1);
+        objects.push(serde_json::json!({ "type": "file", "id": id, "hashes": hashes }));
     }
     objects
 }
@@ -1628,6 +1631,7 @@ pub fn expand_paths(paths: &[std::path::PathBuf]) -> io::Result<Vec<std::path::P
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::Value;
 
     #[derive(Default)]
     struct Seen(Vec<(String, bool, f64)>);

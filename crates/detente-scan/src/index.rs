@@ -1,7 +1,7 @@
 //! The typed indicator index: hash sets per value type, per-prefix-length CIDR tables and a
 //! label-by-label domain suffix walk. No per-indicator loop on the lookup path.
 
-use detente_pattern::{Matcher, ObservationSet, StixVersion};
+use detente_pattern::{MatchOptions, Matcher, ObservationSet, StixVersion};
 use rustc_hash::FxHashMap;
 
 pub use crate::indicator::{Indicator, PatternIndicator, Provenance, Value};
@@ -241,6 +241,13 @@ impl Index {
         }
     }
 
+    /// What a match means for a log record, on both paths: the lookups here and the pattern
+    /// engine's evaluation of complex and cross-record patterns (`docs/detection.md`, "What a
+    /// match means"). Domains cover their subdomains unless the index is for exact domains.
+    pub fn match_options(&self) -> MatchOptions {
+        MatchOptions::scanner(!self.exact_domains)
+    }
+
     /// Compiles the complex patterns added so far with the pattern engine.
     pub fn compile_patterns(&mut self) {
         let texts: Vec<&str> = self
@@ -248,7 +255,9 @@ impl Index {
             .iter()
             .map(|n| self.indicators[*n as usize].written.as_str())
             .collect();
-        self.matcher = (!texts.is_empty()).then(|| Matcher::compile(&texts, StixVersion::V21));
+        let opts = self.match_options();
+        self.matcher =
+            (!texts.is_empty()).then(|| Matcher::compile_with(&texts, StixVersion::V21, opts));
     }
 
     /// Number of complex patterns (cross-record ones included).
@@ -442,7 +451,10 @@ impl Index {
         // Prepend to the chain; lookups report a key's indicators newest first.
         self.next.push(*slot);
         *slot = n;
-        let sub = matches!(ind.value, Value::Domain(_, true)) && !self.exact_domains;
+        // A pattern's atoms select what its evaluation can match: subdomains as the pattern
+        // engine is told ([`Index::match_options`]).
+        let sub =
+            (atom_of != END || matches!(ind.value, Value::Domain(_, true))) && !self.exact_domains;
         self.subdomains.push(sub);
         self.atom_of.push(atom_of);
         self.indicators.push(ind);

@@ -2,10 +2,11 @@
 //! (`detente-pattern`): a pattern qualifies when it is an `OR` of `=` tests on the object paths
 //! we index (`ipv4-addr:value`, `ipv6-addr:value`, `domain-name:value`, `url:value`,
 //! `email-addr:value`, `file:hashes.*`), inside or between brackets; other patterns qualify
-//! when every bracket holds such a test that selects the records it can match.
+//! when they have required tests (`detente_pattern::observable::required`): indexable `=`
+//! tests of which every observation they bind holds one.
 
+use detente_pattern::StixVersion;
 use detente_pattern::observable::{self, NotObservable};
-use detente_pattern::{CompExpr, Literal, ObjectPath, ObsExpr, Op, StixVersion};
 
 pub use crate::indicator::Comparison;
 use crate::indicator::Value;
@@ -46,84 +47,35 @@ fn classify_parsed(pattern: &str, subdomains: bool) -> Result<Usable, NotSimple>
     let parsed = detente_pattern::parse(pattern, StixVersion::V21)
         .map_err(|e| NotSimple(format!("invalid pattern: {e}")))?;
     let simple = match observable::disjunction(&parsed.expr) {
-        Ok(c) => return Ok(Usable::Simple(values(c, subdomains))),
+        Ok(c) => {
+            return Ok(Usable::Simple(
+                c.into_iter()
+                    .map(|(written, o)| (written, Value::of(o, subdomains)))
+                    .collect(),
+            ));
+        }
         Err(NotObservable(why)) => why,
     };
-    let mut atoms = Vec::new();
-    match obs_selectors(&parsed.expr, subdomains, &mut atoms) {
-        Ok(()) if single_observation(&parsed.expr) => Ok(Usable::Complex(atoms)),
-        Ok(()) => Ok(Usable::CrossRecord(atoms)),
+    let atoms = match observable::required(&parsed.expr) {
+        Ok(atoms) => atoms
+            .into_iter()
+            .map(|(_, (written, o))| (written, Value::of(o, subdomains)))
+            .collect(),
         // Both readings failed: say why the plain one did too (e.g. a malformed value).
-        Err(complex) => Err(NotSimple(format!("{simple}; {complex}"))),
-    }
-}
-
-fn obs_selectors(e: &ObsExpr, sub: bool, out: &mut Vec<Comparison>) -> Result<(), NotSimple> {
-    match e {
-        ObsExpr::Simple { comp, .. } => match selectors(comp, sub) {
-            Some(list) => {
-                out.extend(list);
-                Ok(())
-            }
-            None => Err(NotSimple(
-                "no indexable equality test selects the records this pattern can match".into(),
-            )),
-        },
-        ObsExpr::Or(a, b) | ObsExpr::And(a, b) | ObsExpr::FollowedBy(a, b) => {
-            obs_selectors(a, sub, out)?;
-            obs_selectors(b, sub, out)
-        }
-        ObsExpr::Within { expr, .. }
-        | ObsExpr::Repeats { expr, .. }
-        | ObsExpr::StartStop { expr, .. } => obs_selectors(expr, sub, out),
+        Err(NotObservable(complex)) => return Err(NotSimple(format!("{simple}; {complex}"))),
+    };
+    if observable::single_observation(&parsed.expr) {
+        Ok(Usable::Complex(atoms))
+    } else {
+        Ok(Usable::CrossRecord(atoms))
     }
 }
 
 /// Whether a (parsable) pattern needs more than one record or the records' times: it has
 /// observation operators `AND`/`FOLLOWEDBY` or qualifiers.
 pub fn is_cross_record(pattern: &str) -> bool {
-    detente_pattern::parse(pattern, StixVersion::V21).is_ok_and(|p| !single_observation(&p.expr))
-}
-
-/// Whether `e` is brackets joined by `OR` only: one record decides it.
-fn single_observation(e: &ObsExpr) -> bool {
-    match e {
-        ObsExpr::Simple { .. } => true,
-        ObsExpr::Or(a, b) => single_observation(a) && single_observation(b),
-        _ => false,
-    }
-}
-
-/// Atoms of which every match of `c` contains at least one, if there are such.
-fn selectors(c: &CompExpr, sub: bool) -> Option<Vec<Comparison>> {
-    match c {
-        CompExpr::Test(t) => match (&t.op, t.negated) {
-            (Op::Eq(Literal::Str(v)), false) => {
-                Some(vec![(v.clone(), typed(&t.path, v, sub).ok()?)])
-            }
-            _ => None,
-        },
-        // Either side's atoms are present in every match of an AND.
-        CompExpr::And(a, b) => selectors(a, sub).or_else(|| selectors(b, sub)),
-        CompExpr::Or(a, b) => {
-            let mut l = selectors(a, sub)?;
-            l.extend(selectors(b, sub)?);
-            Some(l)
-        }
-    }
-}
-
-/// The scanner's values of observable comparisons.
-fn values(c: Vec<observable::Comparison>, subdomains: bool) -> Vec<Comparison> {
-    c.into_iter()
-        .map(|(written, o)| (written, Value::of(o, subdomains)))
-        .collect()
-}
-
-fn typed(path: &ObjectPath, v: &str, subdomains: bool) -> Result<Value, NotSimple> {
-    observable::literal(path, v)
-        .map(|o| Value::of(o, subdomains))
-        .map_err(|NotObservable(why)| NotSimple(why))
+    detente_pattern::parse(pattern, StixVersion::V21)
+        .is_ok_and(|p| !observable::single_observation(&p.expr))
 }
 
 #[cfg(test)]

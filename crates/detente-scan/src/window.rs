@@ -168,6 +168,7 @@ impl Windows {
             .iter()
             .map(|&ind| {
                 let text = index.indicator(ind).written.as_str();
+                let opts = index.match_options();
                 let expr = detente_pattern::parse(text, StixVersion::V21)
                     .ok()
                     .map(|p| p.expr);
@@ -178,9 +179,9 @@ impl Windows {
                 }
                 Window {
                     ind,
-                    matcher: Matcher::compile(&[text], StixVersion::V21),
+                    matcher: Matcher::compile_with(&[text], StixVersion::V21, opts),
                     brackets: (comps.len() <= 64)
-                        .then(|| Matcher::compile(&comps, StixVersion::V21)),
+                        .then(|| Matcher::compile_with(&comps, StixVersion::V21, opts)),
                     counts: vec![0; comps.len()],
                     expr,
                     span_us: span.map_or(max_us, |s| s.min(max_us)),

@@ -5,7 +5,7 @@
 //! (RFC 3164 times, placed in a year by `--syslog-year` or the log's last write), and split
 //! across two logs (one of each), which the scan merges by time: the same hits as one log.
 
-use detente_pattern::{Matcher, ObservationSet, StixVersion};
+use detente_pattern::{MatchOptions, Matcher, ObservationSet, StixVersion};
 use detente_scan::sighting::rfc3339_millis;
 use detente_scan::sources::{self, LoadOptions};
 use detente_scan::{Events, Hit, Index, Log, ScanOptions, Scanner, Windows};
@@ -193,12 +193,13 @@ fn bundle(i: usize, r: &Record) -> Value {
     json!({"type": "bundle", "id": format!("bundle--00000000-0000-4000-8000-{i:012}"), "objects": objects})
 }
 
-/// The pattern engine's verdict on each pattern, as `detente pattern match-all` computes it,
-/// or its error (e.g. more binding work than its evaluation budget allows).
+/// The pattern engine's verdict on each pattern, as `detente pattern match-all` computes it
+/// with the scanner's match options (exact domains, as [`index_of`]'s index), or its error
+/// (e.g. more binding work than its evaluation budget allows).
 fn evaluate(patterns: &[String], recs: &[(usize, &Record)]) -> Vec<Result<bool, String>> {
     let docs = Value::Array(recs.iter().map(|(i, r)| bundle(*i, r)).collect());
     let set = ObservationSet::from_json(&docs, StixVersion::V21).unwrap();
-    Matcher::compile(patterns, StixVersion::V21)
+    Matcher::compile_with(patterns, StixVersion::V21, MatchOptions::scanner(false))
         .evaluate(&set)
         .into_iter()
         .map(|r| r.map(|o| o.matched()).map_err(|e| e.to_string()))
