@@ -7,8 +7,8 @@
 use detente_pattern::observable::{self, NotObservable};
 use detente_pattern::{CompExpr, Literal, ObjectPath, ObsExpr, Op, StixVersion};
 
-pub use crate::indicator::Comparison;
-use crate::indicator::Value;
+pub use crate::types::Comparison;
+use crate::types::Value;
 
 /// Why a pattern is not a disjunction of equality tests we can index.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -25,7 +25,7 @@ pub enum Usable {
     Complex(Vec<Comparison>),
     /// Observation operators (`AND`, `FOLLOWEDBY`) or qualifiers (`WITHIN`, `REPEATS`,
     /// `START/STOP`): the atoms select the records that enter the pattern's time window, on
-    /// which the pattern engine decides (`crate::window`).
+    /// which the pattern engine decides (the scanner's time windows, `detente_scan::window`).
     CrossRecord(Vec<Comparison>),
 }
 
