@@ -10,8 +10,8 @@ use crate::allowlist::{Allowlist, Entry};
 use crate::formats::{self, Format, ZeekState};
 use crate::index::{self, Index, Indicator, MatchKind};
 use crate::norm::Ip;
-use crate::score::Scoring;
 use crate::window::{Candidate, Took, Windows};
+use detente_indicator::Scoring;
 
 /// Bytes per chunk handed to one worker: about a core's L2 cache, so the passes over it
 /// (validation, matching) mostly hit it, yet few enough pieces that handing them between

@@ -4,8 +4,8 @@
 use detente_pattern::{MatchOptions, Matcher, ObservationSet, StixVersion};
 use rustc_hash::FxHashMap;
 
-pub use crate::indicator::{Indicator, PatternIndicator, Provenance, Value};
 use crate::norm::{self, HashKind, Ip, MAX_DOMAIN, MAX_HASH, MAX_URL};
+pub use detente_indicator::{Indicator, PatternIndicator, Provenance, Value};
 
 /// How an observed value met an indicator; spelled as in the hit output's `kind`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -52,16 +52,6 @@ impl MatchKind {
             MatchKind::Sha512 => "sha512",
             MatchKind::Email => "email",
             MatchKind::Pattern => "pattern",
-        }
-    }
-}
-
-impl Value {
-    /// The normalised text of a domain, URL, digest or e-mail value (empty for others).
-    fn text(&self) -> &[u8] {
-        match self {
-            Value::Domain(t, _) | Value::Url(t) | Value::Hash(t) | Value::Email(t) => t.as_bytes(),
-            Value::Net(..) | Value::Pattern => b"",
         }
     }
 }
@@ -186,7 +176,7 @@ impl Index {
                 let who = i.provenance.contributor.as_deref();
                 (i.claim(), who.unwrap_or(i.id.as_str()))
             });
-        let per = crate::score::distinct_parties(claims);
+        let per = detente_indicator::score::distinct_parties(claims);
         // What a source attests cannot be told apart from other sources' parties: the larger
         // count stands, never their sum.
         let mut attested: FxHashMap<_, u32> = FxHashMap::default();
@@ -214,7 +204,7 @@ impl Index {
     /// [`Index::compile_patterns`] after the last one.
     pub fn insert_pattern(&mut self, p: PatternIndicator) {
         let pn = u32::try_from(self.indicators.len()).unwrap_or(u32::MAX);
-        if crate::stix_pattern::is_cross_record(&p.pattern) {
+        if detente_indicator::stix_pattern::is_cross_record(&p.pattern) {
             self.cross.push(pn);
         } else {
             self.patterns.push(pn);

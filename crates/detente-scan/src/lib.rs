@@ -10,19 +10,16 @@ pub mod allowlist;
 pub mod engine;
 pub mod formats;
 pub mod index;
-pub mod indicator;
 pub mod norm;
-pub mod score;
 pub mod sighting;
 pub mod sources;
-pub mod stix_pattern;
 pub mod window;
 
 pub use allowlist::{Action, Allowlist};
+pub use detente_indicator::{DecayModel, Scoring};
 pub use engine::{
     Events, FileStats, Finding, Hit, HostCheck, Log, ScanError, ScanOptions, Scanner,
 };
 pub use formats::Format;
 pub use index::{Index, Indicator, MatchKind, Provenance, Value};
-pub use score::{DecayModel, Scoring};
 pub use window::{Took, Windows};

@@ -137,7 +137,7 @@ mod tests {
             "2024-09-17T00:00:00.123Z"
         );
         assert_eq!(
-            crate::sources::parse_timestamp("2024-02-29T12:34:56Z")
+            detente_indicator::object::parse_timestamp("2024-02-29T12:34:56Z")
                 .map(|s| rfc3339_millis(s * 1000))
                 .as_deref(),
             Some("2024-02-29T12:34:56.000Z")

@@ -3,15 +3,15 @@
 
 use std::borrow::Cow;
 
+pub use detente_indicator::object::LoadOptions;
+use detente_indicator::object::{self, Reading, StixObject};
+pub use detente_indicator::types::PatternIndicator;
+use detente_indicator::types::{Indicator, Provenance, Value};
 use detente_warninglist::Warninglist;
-use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sha2::{Digest, Sha256};
 
-pub use crate::indicator::PatternIndicator;
-use crate::indicator::{Indicator, Provenance, Value};
 use crate::norm::{self, MAX_URL};
-use crate::stix_pattern;
 
 /// What loading one source produced.
 #[derive(Debug, Default)]
@@ -40,16 +40,16 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    fn add(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::NotIndicator => {}
-            Outcome::Revoked => self.revoked += 1,
-            Outcome::Expired => self.expired += 1,
-            Outcome::NotYetValid => self.not_yet_valid += 1,
-            Outcome::Skipped(why) => self.skip(why),
-            Outcome::Indicators(list) => self.indicators.extend(list),
-            Outcome::Pattern(p) => self.patterns.push(p),
-            Outcome::FalsePositive(ind, by) => self.false_positives.push((ind, by)),
+    fn add(&mut self, reading: Reading) {
+        match reading {
+            Reading::NotIndicator => {}
+            Reading::Revoked => self.revoked += 1,
+            Reading::Expired => self.expired += 1,
+            Reading::NotYetValid => self.not_yet_valid += 1,
+            Reading::Skipped(why) => self.skip(why),
+            Reading::Indicators(list) => self.indicators.extend(list),
+            Reading::Pattern(p) => self.patterns.push(p),
+            Reading::FalsePositive(ind, by) => self.false_positives.push((ind, by)),
         }
     }
 
@@ -73,15 +73,6 @@ pub enum SourceError {
     /// A required column or field is missing.
     #[error("{0}")]
     Shape(String),
-}
-
-/// Loading options.
-#[derive(Clone, Copy, Debug)]
-pub struct LoadOptions {
-    /// Current time, seconds since the Unix epoch (for `valid_from`/`valid_until`).
-    pub now: i64,
-    /// Whether domain indicators also match their subdomains.
-    pub subdomains: bool,
 }
 
 /// Recognises the source format from its content and loads it; `name` labels derived ids.
@@ -119,18 +110,6 @@ pub fn load_bytes(name: &str, data: &[u8], opts: LoadOptions) -> Result<Loaded, 
         return load_jar_csv(name, data, opts);
     }
     Ok(load_plain(name, data, opts))
-}
-
-/// Loads one STIX object (its JSON text) as a bundle holding only it would load: the node
-/// reads its stored objects one by one with the scanner's rules.
-pub fn load_object(data: &[u8], opts: LoadOptions) -> Result<Loaded, SourceError> {
-    let obj: StixObject<'_> = serde_json::from_slice(data)?;
-    let mut out = Loaded {
-        format: "stix",
-        ..Loaded::default()
-    };
-    out.add(stix_object(&obj, opts));
-    Ok(out)
 }
 
 /// Where to cut a large STIX bundle in two for [`load_stix_halves`]: the `}` that ends the
@@ -186,7 +165,7 @@ pub fn load_stix_halves(first: &[u8], second: &[u8], opts: LoadOptions) -> Optio
 /// Applies the false-positive reports found in any of `loaded` to the indicators they name
 /// (in any of `loaded`): an indicator's count is the number of distinct reporting parties.
 pub fn apply_false_positives(loaded: &mut [Loaded]) {
-    let counts = crate::score::distinct_parties(
+    let counts = detente_indicator::score::distinct_parties(
         loaded
             .iter()
             .flat_map(|l| &l.false_positives)
@@ -228,14 +207,8 @@ pub fn derived_id(source: &str, value: &str) -> String {
     )
 }
 
-/// Parses an RFC 3339 timestamp (`2024-09-17T00:00:00.000Z`, offsets allowed) to Unix seconds.
-pub fn parse_timestamp(s: &str) -> Option<i64> {
-    detente_stix::timestamp::parse_rfc3339(s)
-        .ok()
-        .map(|t| t.secs)
-}
-
-/// Like [`parse_timestamp`], in milliseconds (fractional seconds kept to the millisecond).
+/// Parses an RFC 3339 timestamp to Unix milliseconds (fractional seconds kept to the
+/// millisecond); `detente_indicator::object::parse_timestamp` gives seconds.
 pub fn parse_timestamp_ms(s: &str) -> Option<i64> {
     detente_stix::timestamp::parse_rfc3339(s)
         .ok()
@@ -324,142 +297,9 @@ impl<'de> Visitor<'de> for ObjectsSeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(obj) = seq.next_element::<StixObject<'de>>()? {
-            self.out.add(stix_object(&obj, self.opts));
+            self.out.add(object::read(&obj, self.opts));
         }
         Ok(())
-    }
-}
-
-#[derive(Deserialize)]
-struct StixObject<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Cow<'a, str>,
-    #[serde(borrow, default, deserialize_with = "borrowed")]
-    id: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "borrowed")]
-    pattern: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "borrowed")]
-    pattern_type: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "borrowed")]
-    valid_from: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "borrowed")]
-    valid_until: Option<Cow<'a, str>>,
-    revoked: Option<bool>,
-    #[serde(borrow, default, deserialize_with = "borrowed")]
-    created_by_ref: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "borrowed")]
-    created: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "borrowed")]
-    modified: Option<Cow<'a, str>>,
-    confidence: Option<serde_json::Value>,
-    #[serde(borrow, default, deserialize_with = "borrowed")]
-    sighting_of_ref: Option<Cow<'a, str>>,
-    x_detente_false_positive: Option<bool>,
-}
-
-/// An optional string borrowed from the input when it has no escapes: serde's `borrow` on an
-/// `Option<Cow<str>>` field always copies (six allocations per indicator at load).
-fn borrowed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
-    #[derive(Deserialize)]
-    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
-    Ok(Option::<Borrowed<'de>>::deserialize(d)?.map(|b| b.0))
-}
-
-fn stix_time<'a>(t: &'a Option<Cow<'_, str>>) -> Option<(&'a str, Option<i64>)> {
-    t.as_deref().map(|t| (t, parse_timestamp(t)))
-}
-
-/// What one STIX object contributes.
-enum Outcome {
-    NotIndicator,
-    Revoked,
-    Expired,
-    NotYetValid,
-    Skipped(String),
-    Indicators(Vec<Indicator>),
-    Pattern(PatternIndicator),
-    /// A false-positive report: (indicator id, reporter).
-    FalsePositive(String, String),
-}
-
-fn stix_object(obj: &StixObject<'_>, opts: LoadOptions) -> Outcome {
-    // A revoked report is withdrawn.
-    if obj.kind == "sighting"
-        && obj.x_detente_false_positive == Some(true)
-        && obj.revoked != Some(true)
-    {
-        // The reporter is the sighting's author; an anonymous report counts once per sighting.
-        let by = obj.created_by_ref.as_deref().or(obj.id.as_deref());
-        if let (Some(of), Some(by)) = (obj.sighting_of_ref.as_deref(), by) {
-            return Outcome::FalsePositive(of.to_string(), by.to_string());
-        }
-    }
-    if obj.kind != "indicator" {
-        return Outcome::NotIndicator;
-    }
-    let id = obj.id.as_deref().unwrap_or("indicator--unknown");
-    if obj.revoked == Some(true) {
-        return Outcome::Revoked;
-    }
-    match stix_time(&obj.valid_until) {
-        Some((_, Some(t))) if t <= opts.now => return Outcome::Expired,
-        Some((raw, None)) => {
-            return Outcome::Skipped(format!("{id}: unreadable valid_until {raw:?}"));
-        }
-        _ => {}
-    }
-    match stix_time(&obj.valid_from) {
-        Some((_, Some(t))) if t > opts.now => return Outcome::NotYetValid,
-        Some((raw, None)) => {
-            return Outcome::Skipped(format!("{id}: unreadable valid_from {raw:?}"));
-        }
-        _ => {}
-    }
-    let pattern_type = obj.pattern_type.as_deref().unwrap_or("stix");
-    let Some(pattern) = obj.pattern.as_deref() else {
-        return Outcome::Skipped(format!("{id}: no pattern"));
-    };
-    if pattern_type != "stix" {
-        return Outcome::Skipped(format!(
-            "{id}: pattern_type {pattern_type} is not evaluated"
-        ));
-    }
-    let provenance = Provenance {
-        contributor: obj.created_by_ref.as_deref().map(str::to_string),
-        // STIX confidence is 0-100; anything else is ignored.
-        confidence: obj
-            .confidence
-            .as_ref()
-            .and_then(serde_json::Value::as_u64)
-            .and_then(|c| u8::try_from(c).ok())
-            .filter(|c| *c <= 100),
-        since: [&obj.modified, &obj.created, &obj.valid_from]
-            .into_iter()
-            .find_map(|t| t.as_deref().and_then(parse_timestamp)),
-        valid_until: stix_time(&obj.valid_until).and_then(|(_, t)| t),
-        false_positives: 0,
-        attested: 0,
-    };
-    match stix_pattern::classify(pattern, opts.subdomains) {
-        Ok(stix_pattern::Usable::Complex(atoms) | stix_pattern::Usable::CrossRecord(atoms)) => {
-            Outcome::Pattern(PatternIndicator {
-                id: id.to_string(),
-                pattern: pattern.to_string(),
-                atoms,
-                provenance,
-            })
-        }
-        Ok(stix_pattern::Usable::Simple(list)) => Outcome::Indicators(
-            list.into_iter()
-                .map(|(written, value)| Indicator {
-                    id: id.to_string(),
-                    written,
-                    value,
-                    provenance: provenance.clone(),
-                })
-                .collect(),
-        ),
-        Err(e) => Outcome::Skipped(format!("{id}: {e}: {pattern}")),
     }
 }
 
@@ -695,27 +535,26 @@ mod tests {
     };
 
     #[test]
-    fn timestamps() {
-        assert_eq!(parse_timestamp("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(
-            parse_timestamp("2024-09-17T00:00:00.000Z"),
-            Some(1_726_531_200)
-        );
-        assert_eq!(
-            parse_timestamp("2024-09-17T02:00:00+02:00"),
-            Some(1_726_531_200)
-        );
-        assert_eq!(parse_timestamp("2024-13-17T00:00:00Z"), None);
-        assert_eq!(parse_timestamp("2023-02-31T00:00:00Z"), None);
+    fn timestamps_in_milliseconds() {
+        assert_eq!(parse_timestamp_ms("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(
             parse_timestamp_ms("2024-09-17T02:00:00.25+02:00"),
             Some(1_726_531_200_250)
         );
-        assert_eq!(parse_timestamp("yesterday"), None);
+        assert_eq!(parse_timestamp_ms("2023-02-31T00:00:00Z"), None);
+        assert_eq!(parse_timestamp_ms("yesterday"), None);
     }
 
     #[test]
-    fn one_object_loads_as_a_bundle_of_it_would() {
+    fn one_object_reads_as_a_bundle_of_it_loads() {
+        let load_object = |data: &[u8], opts| {
+            let mut out = Loaded {
+                format: "stix",
+                ..Loaded::default()
+            };
+            out.add(object::read_json(data, opts)?);
+            Ok::<_, serde_json::Error>(out)
+        };
         let ind = br#"{"type":"indicator","id":"indicator--1","pattern":"[domain-name:value = 'Evil.com']","pattern_type":"stix","modified":"2024-09-17T00:00:00Z","confidence":60}"#;
         let one = load_object(ind, OPTS).unwrap();
         let mut bundle = br#"{"type":"bundle","objects":["#.to_vec();

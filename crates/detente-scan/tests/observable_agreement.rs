@@ -3,9 +3,9 @@
 //! the kind prefix), the STIX pattern reading types it the same way, and the scanner's index
 //! finds the indicator from the log's spelling and from PSI's canonical text.
 
+use detente_indicator::stix_pattern::{Usable, classify};
 use detente_scan::index::{Index, Indicator, Provenance, Value};
 use detente_scan::norm::{HashKind, Ip, cidr_text};
-use detente_scan::stix_pattern::{Usable, classify};
 use proptest::prelude::*;
 use std::net::{Ipv4Addr, Ipv6Addr};
 

@@ -9,8 +9,7 @@
 //! - `GET {root}collections/{id}/objects/{object}/provenance/`: for each version of the object
 //!   the caller may read that was mirrored from a partner, where it came from.
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use detente_logentry::receipt::encode;
 use detente_store::{ObjectQuery, Store, VersionMatch};
 use detente_taxii::time::format_micros;
@@ -18,9 +17,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::App;
+use crate::access::readable;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::handlers::collection;
+use crate::respond::{int_param, json};
 
 /// A tombstone in the feed: the fields its log entry commits to, and where it is.
 #[derive(Serialize, Deserialize)]
@@ -83,45 +83,6 @@ struct ProvenanceOut {
 #[derive(Serialize)]
 struct Provenances {
     provenance: Vec<ProvenanceOut>,
-}
-
-/// A 200 with a JSON body (these endpoints are not TAXII resources).
-pub(crate) fn json<T: Serialize>(value: &T) -> Result<Response, ApiError> {
-    let body = serde_json::to_vec(value).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut r = (StatusCode::OK, body).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Ok(r)
-}
-
-/// The integer query parameter `name`, or `default` when absent (400 when not an integer).
-pub(crate) fn int_param(query: &str, name: &str, default: i64) -> Result<i64, ApiError> {
-    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        if k == name {
-            return v.parse().map_err(|_| {
-                ApiError::BadRequest(format!("`{name}` must be an integer, not {v:?}"))
-            });
-        }
-    }
-    Ok(default)
-}
-
-/// The collection, if the caller may read it (404 when invisible, 403 when not readable).
-pub(crate) fn readable<S: Store>(
-    a: &App<S>,
-    p: &Principal,
-    root: &str,
-    cid: &str,
-) -> Result<detente_store::CollectionRecord, ApiError> {
-    let c = collection(a, p, root, cid)?;
-    if !p.access(&c.id).0 {
-        return Err(ApiError::Forbidden(
-            "you may not read this collection".into(),
-        ));
-    }
-    Ok(c)
 }
 
 const ALL: VersionMatch = VersionMatch {

@@ -281,7 +281,7 @@ pub(crate) async fn list<S: Store>(
     let authz = headers
         .get(header::AUTHORIZATION)
         .map(|v| v.as_bytes().to_vec());
-    let rows = crate::handlers::blocking(&app, move |a| {
+    let rows = crate::access::blocking(&app, move |a| {
         let p = a.auth.authenticate(&*a.store, authz.as_deref())?;
         if p.member.role != Role::Admin {
             return Err(ApiError::Forbidden(

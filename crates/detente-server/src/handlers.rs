@@ -18,14 +18,15 @@ use detente_taxii::filter::Endpoint;
 use detente_taxii::media::{self, STIX_21, TAXII_21};
 use detente_taxii::time::format_micros;
 use detente_taxii::{
-    ApiRoot, Collection, Collections, Discovery, Filter, ManifestRecord, Status, StatusDetails,
-    VersionSelector,
+    ApiRoot, Collection, Collections, Discovery, Filter, ManifestRecord, VersionSelector,
 };
 use serde::Serialize;
 
 use crate::App;
+use crate::access::{api_root, blocking, collection};
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::respond::{status_view, taxii};
 
 /// A parsed request path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,36 +76,9 @@ fn route(path: &str) -> Option<Route> {
     })
 }
 
-/// A 200 (or other) response with a TAXII body.
-pub(crate) fn taxii(status: StatusCode, body: String) -> Response {
-    let mut r = (status, body).into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(TAXII_21));
-    r
-}
-
 fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Response, ApiError> {
     let body = serde_json::to_string(value).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(taxii(status, body))
-}
-
-/// Runs store work where blocking is allowed.
-///
-/// On the multi-threaded runtime the work runs in place (`block_in_place` hands this
-/// worker's other tasks to another worker), which avoids a thread hand-off per request; on a
-/// current-thread runtime it goes to the blocking pool.
-pub(crate) async fn blocking<S: Store, T: Send + 'static>(
-    app: &Arc<App<S>>,
-    f: impl FnOnce(&App<S>) -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
-        return tokio::task::block_in_place(|| f(app));
-    }
-    let app = app.clone();
-    tokio::task::spawn_blocking(move || f(&app))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
 /// The single entry point of the service.
@@ -211,32 +185,6 @@ fn check_accept(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-fn api_root<'a, S>(
-    a: &'a App<S>,
-    root: &str,
-) -> Result<&'a detente_store::ApiRootRecord, ApiError> {
-    a.api_roots
-        .iter()
-        .find(|r| r.path == root)
-        .ok_or_else(|| ApiError::NotFound("no such API root".into()))
-}
-
-/// The collection, if it exists in this API root and the caller may read or write it.
-pub(crate) fn collection<S: Store>(
-    a: &App<S>,
-    p: &Principal,
-    root: &str,
-    cid: &str,
-) -> Result<CollectionRecord, ApiError> {
-    api_root(a, root)?;
-    let not_found = || ApiError::NotFound(format!("no collection {cid} here"));
-    let c = a.store.collection(cid)?.ok_or_else(not_found)?;
-    if c.api_root != root || p.access(&c.id) == (false, false) {
-        return Err(not_found());
-    }
-    Ok(c)
-}
-
 fn collection_view(c: &CollectionRecord, p: &Principal) -> Collection {
     let (can_read, can_write) = p.access(&c.id);
     Collection {
@@ -319,43 +267,6 @@ fn get<S: Store>(
         Route::Feed(root, cid) => crate::federation::feed(a, p, &root, &cid, query),
         Route::Provenance(root, cid, oid) => crate::federation::provenance(a, p, &root, &cid, &oid),
         Route::Scores(root, cid) => crate::scores::get(a, p, &root, &cid, query),
-    }
-}
-
-/// Builds the TAXII status resource of a stored status record.
-pub(crate) fn status_view(s: &detente_store::StatusRecord) -> Status {
-    let d = |v: &[detente_store::StatusDetail]| -> Vec<StatusDetails> {
-        v.iter()
-            .map(|d| StatusDetails {
-                id: d.id.clone(),
-                version: d.version.clone(),
-                message: d.message.clone(),
-            })
-            .collect()
-    };
-    // Each stored object's message says where its transparency-log receipt is.
-    let mut successes = d(&s.successes);
-    for x in &mut successes {
-        if x.message.is_none() {
-            let mut at = format!("/log/receipt/{}/{}", s.collection, x.id);
-            if !x.version.is_empty() {
-                at.push_str("?version=");
-                at.extend(form_urlencoded::byte_serialize(x.version.as_bytes()));
-            }
-            x.message = Some(format!("receipt: {at}"));
-        }
-    }
-    Status {
-        id: s.id.clone(),
-        status: "complete".to_owned(),
-        request_timestamp: Some(format_micros(s.request_timestamp)),
-        total_count: (s.successes.len() + s.failures.len()) as u64,
-        success_count: s.successes.len() as u64,
-        successes,
-        failure_count: s.failures.len() as u64,
-        failures: d(&s.failures),
-        pending_count: 0,
-        pendings: Vec::new(),
     }
 }
 
@@ -504,48 +415,6 @@ fn list<S: Store>(
         }
     }
     Ok(resp)
-}
-
-/// Objects read per store page by [`each_latest`].
-const LATEST_PAGE: usize = 5_000;
-
-/// Hands `f` the newest version `viewer` may read of every object of `types` in
-/// `collection`, with bodies, page by page in `date_added` order: the store applies TLP
-/// exactly as for a TAXII GET. What the node derives from a collection for a member (PSI
-/// sets, scores) reads it here.
-pub(crate) fn each_latest<S: Store + ?Sized>(
-    store: &S,
-    collection: &str,
-    viewer: &detente_store::Viewer,
-    types: &[String],
-    mut f: impl FnMut(&[StoredObject]) -> Result<(), detente_store::StoreError>,
-) -> Result<(), detente_store::StoreError> {
-    let mut after = None;
-    loop {
-        let page = store.query_objects(&ObjectQuery {
-            collection: collection.to_owned(),
-            viewer: viewer.clone(),
-            ids: Vec::new(),
-            types: types.to_vec(),
-            versions: VersionMatch {
-                all: false,
-                first: false,
-                last: true,
-                exact: Vec::new(),
-            },
-            spec_versions: Vec::new(),
-            added_after: None,
-            after,
-            limit: LATEST_PAGE,
-            max_bytes: crate::DEFAULT_MAX_PAGE_BYTES,
-            with_body: true,
-        })?;
-        f(&page.items)?;
-        match (page.more, page.items.last()) {
-            (true, Some(last)) => after = Some(last.date_added),
-            _ => return Ok(()),
-        }
-    }
 }
 
 /// The envelope JSON, built from the stored object texts without re-parsing them.

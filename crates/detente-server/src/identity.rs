@@ -55,7 +55,7 @@ pub(crate) async fn whoami<S: Store>(State(app): State<Arc<App<S>>>, req: Reques
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.as_bytes().to_vec());
-    let answer = crate::handlers::blocking(&app, move |a| {
+    let answer = crate::access::blocking(&app, move |a| {
         let p = a.auth.authenticate(&*a.store, authz.as_deref())?;
         let body = json!({
             "member": p.member.name,

@@ -24,7 +24,7 @@ use serde_json::value::RawValue;
 use crate::App;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::handlers::{status_view, taxii};
+use crate::respond::{status_view, taxii};
 
 /// The custom property naming a TLP:RED object's recipients.
 pub const RECIPIENTS_PROPERTY: &str = "x_detente_recipients";

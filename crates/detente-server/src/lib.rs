@@ -8,6 +8,7 @@
 //! matchers) and witness committer thread in its own state, and runs blocking work on the
 //! caller's tokio runtime.
 
+mod access;
 mod auth;
 pub mod credentials;
 mod cursor;
@@ -22,6 +23,7 @@ mod metrics;
 mod net;
 mod page;
 pub mod psi;
+mod respond;
 pub mod scores;
 mod signatures;
 mod witness;

@@ -78,7 +78,7 @@ async fn route<S: Store>(
     if path == "checkpoint" {
         // The checkpoint is read from the log storage (with PostgreSQL, a query: blocking).
         let l = log.clone();
-        let latest = crate::handlers::blocking(app, move |_| match l.prover.current() {
+        let latest = crate::access::blocking(app, move |_| match l.prover.current() {
             Err(ProofError::NoCheckpoint) => Err(ApiError::NotFound("no checkpoint yet".into())),
             other => other.map_err(proof_error),
         })
@@ -91,7 +91,7 @@ async fn route<S: Store>(
     }
     if path == "consistency" {
         let (l, q) = (log.clone(), query.to_owned());
-        return crate::handlers::blocking(app, move |_| consistency(&l, &q)).await;
+        return crate::access::blocking(app, move |_| consistency(&l, &q)).await;
     }
     if path == "keys" {
         let authz = req
@@ -99,7 +99,7 @@ async fn route<S: Store>(
             .get(header::AUTHORIZATION)
             .map(|v| v.as_bytes().to_vec());
         let log = log.clone();
-        let keys = crate::handlers::blocking(app, move |a| {
+        let keys = crate::access::blocking(app, move |a| {
             a.auth.authenticate(&*a.store, authz.as_deref())?;
             bindings(a, &log)
         })
@@ -126,7 +126,7 @@ async fn route<S: Store>(
             oid.to_owned(),
             query.to_owned(),
         );
-        let r = crate::handlers::blocking(app, move |a| {
+        let r = crate::access::blocking(app, move |a| {
             let p = a.auth.authenticate(&*a.store, authz.as_deref())?;
             receipt(a, &l, &p, &cid, &oid, &q)
         })

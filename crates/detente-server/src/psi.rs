@@ -33,9 +33,9 @@ use detente_store::{
 use serde::{Deserialize, Serialize};
 
 use crate::App;
+use crate::access::blocking;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::handlers::blocking;
 
 /// Audit rows `GET /psi/v1/audit` returns at most.
 const AUDIT_LIMIT: usize = 10_000;
@@ -412,7 +412,7 @@ pub fn collection_values<S: Store + ?Sized>(
 ) -> Result<Vec<String>, StoreError> {
     let mut seen = HashSet::new();
     let mut values = Vec::new();
-    crate::handlers::each_latest(
+    crate::access::each_latest(
         store,
         collection,
         viewer,

@@ -1,8 +1,8 @@
 //! Corroboration and scores for readers (issue 14):
 //! `GET {root}collections/{id}/scores/` gives, for each indicator value of the collection,
 //! how many distinct contributors carry it, how many distinct parties reported the indicator
-//! as a false positive, and its decayed score, with the scanner's model
-//! ([`detente_scan::score`], `docs/detection.md`).
+//! as a false positive, and its decayed score, with the scanner's reading of indicators and
+//! its model ([`detente_indicator`], `docs/detection.md`).
 //!
 //! Everything is computed from what the caller may read, through the store's one visibility
 //! rule (the newest version of each object the caller sees, as a TAXII GET returns it): an
@@ -20,18 +20,17 @@
 use std::collections::HashMap;
 
 use axum::response::Response;
-use detente_scan::Indicator;
-use detente_scan::score::{DecayModel, Scoring, distinct_parties, rounded};
-use detente_scan::sources::{LoadOptions, load_object};
+use detente_indicator::score::{DecayModel, Scoring, distinct_parties, rounded};
+use detente_indicator::{Indicator, LoadOptions, Reading, Value, read_json};
 use detente_store::{Store, StoreError, Viewer};
 use detente_taxii::time::format_micros;
 use serde::{Deserialize, Serialize};
 
 use crate::App;
+use crate::access::{each_latest, readable};
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::federation::{int_param, json, readable};
-use crate::handlers::each_latest;
+use crate::respond::{int_param, json};
 
 /// The scores of one collection as one reader sees them.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -157,16 +156,24 @@ pub fn collection_scores<S: Store + ?Sized>(
             .map(|m| (m.date_added, m.partner_contributor))
             .collect();
         for o in page {
-            // Stored objects are valid STIX; one that does not load is no claim.
-            let Ok(loaded) = load_object(o.body.as_bytes(), opts) else {
+            // Stored objects are valid STIX; one that does not read is no claim.
+            let Ok(reading) = read_json(o.body.as_bytes(), opts) else {
                 continue;
             };
-            if loaded.indicators.is_empty()
-                && loaded.patterns.is_empty()
-                && loaded.false_positives.is_empty()
-            {
-                continue;
-            }
+            let (found, report) = match reading {
+                Reading::Indicators(list) => (list, None),
+                Reading::Pattern(p) => {
+                    let i = Indicator {
+                        id: p.id,
+                        written: p.pattern,
+                        value: Value::Pattern,
+                        provenance: p.provenance,
+                    };
+                    (vec![i], None)
+                }
+                Reading::FalsePositive(of, _) => (Vec::new(), Some(of)),
+                _ => continue,
+            };
             let entry = store.log_object_entry(o.date_added)?.ok_or_else(|| {
                 StoreError::Invalid(format!(
                     "no log entry for the version added at {}",
@@ -178,22 +185,13 @@ pub fn collection_scores<S: Store + ?Sized>(
                 Some(theirs) => format!("{}/{theirs}", entry.contributor),
                 None => entry.contributor,
             };
-            let patterns = loaded.patterns.into_iter().map(|p| Indicator {
-                id: p.id,
-                written: p.pattern,
-                value: detente_scan::Value::Pattern,
-                provenance: p.provenance,
-            });
-            for mut i in loaded.indicators.into_iter().chain(patterns) {
+            if let Some(of) = report {
+                reports.push((of, party.clone()));
+            }
+            for mut i in found {
                 i.provenance.contributor = Some(party.clone());
                 claims.push(i);
             }
-            reports.extend(
-                loaded
-                    .false_positives
-                    .into_iter()
-                    .map(|(of, _)| (of, party.clone())),
-            );
         }
         Ok(())
     })?;

@@ -1127,9 +1127,10 @@ fn scores_count_only_what_a_member_may_read() {
         }
         assert_eq!(st, 200, "{who} scores: {body}");
         let got: Value = serde_json::from_str(&body).unwrap();
-        let now = detente_scan::sources::parse_timestamp(got["time"].as_str().unwrap()).unwrap();
-        let scoring = detente_scan::Scoring {
-            model: detente_scan::DecayModel::NIDS_SIMPLE,
+        let now =
+            detente_indicator::object::parse_timestamp(got["time"].as_str().unwrap()).unwrap();
+        let scoring = detente_indicator::Scoring {
+            model: detente_indicator::DecayModel::NIDS_SIMPLE,
             decay: true,
             now,
         };
@@ -1158,12 +1159,14 @@ fn scores_count_only_what_a_member_may_read() {
                 })
                 .map(|s| s.by.as_str())
                 .collect();
-            let provenance = detente_scan::Provenance {
-                since: detente_scan::sources::parse_timestamp(v.body["modified"].as_str().unwrap()),
+            let provenance = detente_indicator::Provenance {
+                since: detente_indicator::object::parse_timestamp(
+                    v.body["modified"].as_str().unwrap(),
+                ),
                 false_positives: reporters.len() as u32,
                 ..Default::default()
             };
-            let score = detente_scan::score::rounded(scoring.score(&provenance));
+            let score = detente_indicator::score::rounded(scoring.score(&provenance));
             want.insert(
                 (
                     v.id.clone(),

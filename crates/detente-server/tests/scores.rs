@@ -6,9 +6,9 @@
 mod common;
 
 use common::{COLL, Node, start};
-use detente_scan::sighting::rfc3339_millis;
-use detente_scan::sources::parse_timestamp;
+use detente_indicator::object::parse_timestamp;
 use detente_store::{Access, Clearance, Role};
+use detente_taxii::time::format_micros;
 use serde_json::{Value, json};
 
 const DAY_MS: i64 = 86_400_000;
@@ -22,7 +22,7 @@ fn now_ms() -> i64 {
 
 /// An indicator `n` for `value`, last modified `age_days` ago.
 fn indicator(n: u32, value: &str, age_days: i64, extra: Value) -> Value {
-    let at = rfc3339_millis(now_ms() - age_days * DAY_MS);
+    let at = format_micros((now_ms() - age_days * DAY_MS) * 1000);
     let mut o = json!({
         "type": "indicator", "spec_version": "2.1",
         "id": format!("indicator--00000000-0000-4000-8000-{n:012}"),
@@ -37,7 +37,7 @@ fn indicator(n: u32, value: &str, age_days: i64, extra: Value) -> Value {
 
 /// A false-positive sighting `n` of `of`.
 fn report(n: u32, of: &str, extra: Value) -> Value {
-    let at = rfc3339_millis(now_ms() - 1000);
+    let at = format_micros((now_ms() - 1000) * 1000);
     let mut o = json!({
         "type": "sighting", "spec_version": "2.1",
         "id": format!("sighting--00000000-0000-4000-8000-{n:012}"),
@@ -129,7 +129,7 @@ fn corroboration_counts_distinct_members_not_objects_or_claims() {
     }
     // A revoked indicator corroborates nothing.
     let mut revoked = indicator(3, "EVIL.example.", 1, json!({"revoked": true}));
-    revoked["modified"] = json!(rfc3339_millis(now_ms()));
+    revoked["modified"] = json!(format_micros(now_ms() * 1000));
     let st = n.post("bob", &[revoked]);
     assert_eq!(st["failure_count"], 0, "{st}");
     let (rows, _) = scores(&n, "dave");

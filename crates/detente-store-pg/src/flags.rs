@@ -9,7 +9,7 @@ use detente_store::{
 use postgres::{GenericClient, Transaction};
 
 use crate::error::pg;
-use crate::store::bump_generation;
+use crate::tx::bump_generation;
 
 fn known_collection(tx: &mut Transaction<'_>, collection: Option<&str>) -> Result<()> {
     let Some(c) = collection else { return Ok(()) };

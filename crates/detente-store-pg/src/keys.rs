@@ -2,11 +2,12 @@
 //! SQLite backend: the member's binding with the highest log index is its current key.
 
 use detente_store::entries;
+use detente_store::entries::stored_u64;
 use detente_store::{KeyBindingRecord, PeerKeyBinding, Result, StoreError};
 use postgres::{GenericClient, Transaction};
 
 use crate::error::pg;
-use crate::store::Sequence;
+use crate::tx::Sequence;
 
 /// The columns of a binding row `k` with the leaf and the index of its successor.
 const BINDING: &str = "SELECT k.member, k.vkey, k.time, k.nonce, k.leaf_idx, l.leaf,
@@ -89,10 +90,6 @@ pub(crate) fn current(
     .map(to_binding))
 }
 
-fn partner_index_sql(i: u64) -> Result<i64> {
-    i64::try_from(i).map_err(|_| StoreError::Invalid(format!("log index {i} above 2^63-1")))
-}
-
 /// Publishes one recorded partner binding: its own leaf and `key_bindings` row.
 fn publish_one(
     tx: &mut Transaction<'_>,
@@ -133,7 +130,7 @@ pub(crate) fn peer_record(
     let mut seq = Sequence::lock(tx)?;
     let mut recorded = Vec::new();
     for b in bindings {
-        let partner_index = partner_index_sql(b.partner_index)?;
+        let partner_index = stored_u64("log index", b.partner_index)?;
         let n = tx
             .execute(
                 "INSERT INTO peer_key_bindings (peer, partner_index, partner_member, vkey, member)

@@ -56,6 +56,7 @@ mod published;
 mod query;
 mod schema;
 mod store;
+mod tx;
 mod witness;
 
 pub use store::PgStore;

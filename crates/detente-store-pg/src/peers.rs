@@ -6,23 +6,19 @@
 
 use std::collections::{HashMap, HashSet};
 
-use detente_store::rules;
+use detente_store::entries::{DeletedVersionRow, stored_u64};
 use detente_store::{
-    IngestBatch, IngestOutcome, MirrorApplied, MirrorPage, MirrorRecord, NewPeer, PeerLog,
-    PeerRecord, Provenance, Result, StoreError, TombstoneFeedEntry, Viewer,
+    IngestOutcome, MirrorApplied, MirrorPage, MirrorRecord, NewPeer, PeerLog, PeerRecord,
+    Provenance, Result, StoreError, TombstoneFeedEntry, Viewer,
 };
 use postgres::{GenericClient, Transaction};
 
 use crate::error::{pg, taken_or_pg};
 use crate::query::{Arg, Args, vis_of, vis_params};
-use crate::store::{
-    Deleted, Sequence, TOMBSTONE, bump_generation, coll_key, delete_version, ingest_tx,
-    refresh_bounds, to_tombstone,
+use crate::tx::{
+    DELETED_COLUMNS, Sequence, TOMBSTONE, bump_generation, coll_key, delete_version,
+    deleted_from_row, ingest_tx, refresh_bounds, to_tombstone,
 };
-
-fn index_sql(i: u64) -> Result<i64> {
-    i64::try_from(i).map_err(|_| StoreError::Invalid(format!("log index {i} above 2^63-1")))
-}
 
 const PEER_COLUMNS: &str = "name, url, log_key, witnesses, quorum, auth_header, ca_cert, \
      member_id, log_size, log_root, log_note, log_frontier";
@@ -97,17 +93,7 @@ pub(crate) fn add(tx: &mut Transaction<'_>, p: &NewPeer) -> Result<PeerRecord> {
     )
     .map_err(taken_or_pg(format!("peer {}", p.name)))?;
     bump_generation(tx)?;
-    Ok(PeerRecord {
-        name: p.name.clone(),
-        url: p.url.clone(),
-        log_key: p.log_key.clone(),
-        witnesses: p.witnesses.clone(),
-        quorum: p.quorum,
-        authorization: p.authorization.clone(),
-        ca_cert: p.ca_cert.clone(),
-        member,
-        log: None,
-    })
+    Ok(p.stored(member))
 }
 
 /// One peer.
@@ -213,7 +199,7 @@ pub(crate) fn leaves_put(
         )
         .map_err(pg)?;
     for (i, leaf) in (start..).zip(leaves) {
-        tx.execute(&st, &[&peer, &index_sql(i)?, leaf])
+        tx.execute(&st, &[&peer, &stored_u64("log index", i)?, leaf])
             .map_err(pg)?;
     }
     Ok(())
@@ -227,7 +213,7 @@ pub(crate) fn leaves_at(
 ) -> Result<Vec<Option<Vec<u8>>>> {
     let wanted = indices
         .iter()
-        .map(|&i| index_sql(i))
+        .map(|&i| stored_u64("log index", i))
         .collect::<Result<Vec<i64>>>()?;
     let found: HashMap<i64, Vec<u8>> = c
         .query(
@@ -248,14 +234,14 @@ pub(crate) fn log_accept(
     expected: Option<u64>,
     new: &PeerLog,
 ) -> Result<bool> {
-    let expected = expected.map(index_sql).transpose()?;
+    let expected = expected.map(|i| stored_u64("log index", i)).transpose()?;
     let n = c
         .execute(
             "UPDATE peers SET log_size = $2, log_root = $3, log_note = $4, log_frontier = $5
              WHERE name = $1 AND log_size IS NOT DISTINCT FROM $6",
             &[
                 &peer,
-                &index_sql(new.size)?,
+                &stored_u64("log index", new.size)?,
                 &new.root,
                 &new.note,
                 &new.frontier,
@@ -308,7 +294,7 @@ pub(crate) fn apply(tx: &mut Transaction<'_>, page: &MirrorPage) -> Result<Mirro
     // new row, and must end up stored.
     let time = detente_store::entries::deletion_time();
     for &idx in &page.deleted {
-        let rows: Vec<(String, Deleted)> = tx
+        let rows: Vec<(String, DeletedVersionRow)> = tx
             .query(
                 &format!(
                     "SELECT o.object_id, {} FROM mirror_provenance p
@@ -316,13 +302,13 @@ pub(crate) fn apply(tx: &mut Transaction<'_>, page: &MirrorPage) -> Result<Mirro
                      JOIN log_nonces n ON n.date_added = o.date_added
                      WHERE p.peer = $1 AND p.partner_index = $2 AND o.coll = $3
                      ORDER BY o.date_added",
-                    Deleted::COLUMNS
+                    DELETED_COLUMNS
                 ),
-                &[&peer, &index_sql(idx)?, &coll],
+                &[&peer, &stored_u64("log index", idx)?, &coll],
             )
             .map_err(pg)?
             .iter()
-            .map(|r| (r.get(0), Deleted::from_row(r, 1)))
+            .map(|r| (r.get(0), deleted_from_row(r, 1)))
             .collect();
         for (object_id, d) in rows {
             delete_version(tx, &mut seq, &local, &object_id, &d, &member_name, &time)?;
@@ -345,19 +331,7 @@ pub(crate) fn apply(tx: &mut Transaction<'_>, page: &MirrorPage) -> Result<Mirro
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let batch = IngestBatch {
-        collection: local.clone(),
-        contributor: member,
-        status_id: String::new(),
-        request_timestamp: 0,
-        objects: page.objects.iter().map(|m| m.object.clone()).collect(),
-        failures: Vec::new(),
-    };
-    let canonical: Vec<&[u8]> = page
-        .objects
-        .iter()
-        .map(|m| m.canonical.as_slice())
-        .collect();
+    let (batch, canonical) = page.batch(&local, member);
     let outcomes = ingest_tx(tx, &mut seq, &batch, &canonical)?;
     seq.store(tx)?;
     let provenance = tx
@@ -368,32 +342,20 @@ pub(crate) fn apply(tx: &mut Transaction<'_>, page: &MirrorPage) -> Result<Mirro
         .map_err(pg)?;
     let mut seen = HashSet::new();
     for (m, outcome) in page.objects.iter().zip(&outcomes) {
-        match outcome {
-            IngestOutcome::Stored { date_added } => {
-                tx.execute(
-                    &provenance,
-                    &[
-                        date_added,
-                        &peer,
-                        &index_sql(m.partner_index)?,
-                        &m.partner_contributor,
-                        &m.partner_date_added,
-                    ],
-                )
-                .map_err(pg)?;
-                if held_before.contains(&m.object.id) || !seen.insert(m.object.id.clone()) {
-                    out.updated.push(m.object.id.clone());
-                } else {
-                    out.new.push(m.object.id.clone());
-                }
-            }
-            IngestOutcome::Duplicate { .. } => out.unchanged += 1,
-            refused => {
-                let (_, d) = rules::status_detail(&m.object, refused);
-                out.refused
-                    .push((m.object.id.clone(), d.message.unwrap_or_default()));
-            }
+        if let IngestOutcome::Stored { date_added } = outcome {
+            tx.execute(
+                &provenance,
+                &[
+                    date_added,
+                    &peer,
+                    &stored_u64("log index", m.partner_index)?,
+                    &m.partner_contributor,
+                    &m.partner_date_added,
+                ],
+            )
+            .map_err(pg)?;
         }
+        out.record(m, outcome, held_before.contains(&m.object.id), &mut seen);
     }
     Ok(out)
 }

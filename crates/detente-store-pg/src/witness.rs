@@ -1,14 +1,11 @@
 //! Witnessing rows: trusted log keys, the witness state per origin (moved only by
 //! compare-and-set), evidence of conflicts, and the witnesses of this node's own log.
 
+use detente_store::entries::stored_u64;
 use detente_store::{LogWitness, Result, StoreError, TrustedLog, WitnessEvidence, WitnessState};
 use postgres::GenericClient;
 
 use crate::error::pg;
-
-fn size_sql(size: u64) -> Result<i64> {
-    i64::try_from(size).map_err(|_| StoreError::Invalid(format!("tree size {size} above 2^63-1")))
-}
 
 /// Trusts a key; false if it was trusted already.
 pub(crate) fn trust(
@@ -94,7 +91,7 @@ pub(crate) fn advance(
     expected: Option<(u64, &[u8])>,
     new: &WitnessState,
 ) -> Result<bool> {
-    let size = size_sql(new.size)?;
+    let size = stored_u64("tree size", new.size)?;
     let n = match expected {
         None => c.execute(
             "INSERT INTO witness_state (origin, size, root, note, updated)
@@ -102,7 +99,7 @@ pub(crate) fn advance(
             &[&new.origin, &size, &new.root, &new.note, &new.updated],
         ),
         Some((old_size, old_root)) => {
-            let old_size = size_sql(old_size)?;
+            let old_size = stored_u64("tree size", old_size)?;
             c.execute(
                 "UPDATE witness_state SET size = $2, root = $3, note = $4, updated = $5
                  WHERE origin = $1 AND size = $6 AND root = $7",

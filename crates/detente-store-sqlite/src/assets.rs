@@ -7,9 +7,7 @@ use detente_store::{
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-fn backend(e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
+use crate::tx::backend;
 
 /// Runs `f` in an immediate transaction that also increments the generation when `f` says
 /// it changed something, so a running node rebuilds its matchers.
@@ -22,7 +20,7 @@ fn changing<T>(
         .map_err(backend)?;
     let (out, changed) = f(&tx)?;
     if changed {
-        crate::store::bump_generation(&tx)?;
+        crate::tx::bump_generation(&tx)?;
     }
     tx.commit().map_err(backend)?;
     Ok(out)

@@ -31,7 +31,7 @@ pub(crate) struct Checkpointer {
 impl Checkpointer {
     /// Starts checkpointing the WAL of the database at `path` on a thread of its own.
     pub(crate) fn start(path: &Path) -> Result<Checkpointer> {
-        let conn = crate::store::open_conn(path, false, 1024)?;
+        let conn = crate::tx::open_conn(path, false, 1024)?;
         let (stop, stopped) = mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())

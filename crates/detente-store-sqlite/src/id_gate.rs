@@ -5,7 +5,7 @@
 use detente_store::{Result, Tlp, Viewer, tlp_from_stored};
 use rusqlite::Connection;
 
-use crate::store::backend;
+use crate::tx::backend;
 
 /// Whether `viewer` may see some version of `object_id` in the collection `coll`: one probe
 /// of each gate table, the same work whether the id is stored or not.

@@ -4,10 +4,11 @@
 //! `log_leaves` at `leaf_idx`, appended in the same transaction. Rows are never removed: the
 //! member's binding with the highest index is its current key.
 
+use detente_store::entries::stored_u64;
 use detente_store::{KeyBindingRecord, PeerKeyBinding, Result, StoreError};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use crate::store::{append_leaf, backend};
+use crate::tx::{append_leaf, backend};
 use detente_store::entries;
 
 /// The columns of a binding row `k` with the leaf and the index of its successor.
@@ -94,10 +95,6 @@ pub(crate) fn current(conn: &Connection, member: &str) -> Result<Option<KeyBindi
     .map_err(backend)
 }
 
-fn partner_index_sql(i: u64) -> Result<i64> {
-    i64::try_from(i).map_err(|_| StoreError::Invalid(format!("log index {i} above 2^63-1")))
-}
-
 /// Publishes one recorded partner binding: its own leaf and `key_bindings` row.
 fn publish_one(tx: &Transaction<'_>, peer: &str, partner_index: i64) -> Result<()> {
     let (member, vkey): (String, String) = tx
@@ -134,7 +131,7 @@ pub(crate) fn peer_record(
         .map_err(backend)?;
     let mut recorded = Vec::new();
     for b in bindings {
-        let partner_index = partner_index_sql(b.partner_index)?;
+        let partner_index = stored_u64("log index", b.partner_index)?;
         let n = tx
             .execute(
                 "INSERT OR IGNORE INTO peer_key_bindings
@@ -229,6 +226,6 @@ pub(crate) fn require_signatures(
     if n == 0 {
         return Err(StoreError::NotFound(format!("collection {collection}")));
     }
-    crate::store::bump_generation(&tx)?;
+    crate::tx::bump_generation(&tx)?;
     tx.commit().map_err(backend)
 }

@@ -26,6 +26,7 @@ mod peers;
 mod psi_audit;
 mod schema;
 mod store;
+mod tx;
 mod witness;
 
 pub use store::SqliteStore;

@@ -1,26 +1,18 @@
 //! Federation tables (issue 13): partner nodes, their accepted checkpoints and mirrored log
 //! entries, mirrors of partner collections and the provenance of mirrored versions.
 
-use detente_store::rules;
+use detente_store::entries::{DeletedVersionRow, stored_u64};
 use detente_store::{
-    IngestBatch, IngestOutcome, MirrorApplied, MirrorPage, MirrorRecord, NewPeer, PeerLog,
-    PeerRecord, Provenance, Result, StoreError, TombstoneFeedEntry, Viewer,
+    IngestOutcome, MirrorApplied, MirrorPage, MirrorRecord, NewPeer, PeerLog, PeerRecord,
+    Provenance, Result, StoreError, TombstoneFeedEntry, Viewer,
 };
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
-use crate::store::{
-    Deleted, SqliteStore, bump_generation, ingest_tx, log_tombstone, refresh_bounds, row_tombstone,
+use crate::tx::{
+    backend, bump_generation, coll_key, ingest_tx, log_tombstone, refresh_bounds, row_tombstone,
     vis_of, vis_params,
 };
-
-fn backend(e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
-fn index_sql(i: u64) -> Result<i64> {
-    i64::try_from(i).map_err(|_| StoreError::Invalid(format!("log index {i} above 2^63-1")))
-}
 
 const PEER_COLUMNS: &str = "name, url, log_key, witnesses, quorum, authorization, ca_cert, \
      member_id, log_size, log_root, log_note, log_frontier";
@@ -101,17 +93,7 @@ pub(crate) fn add(tx: &Transaction<'_>, p: &NewPeer) -> Result<PeerRecord> {
     )
     .map_err(backend)?;
     bump_generation(tx)?;
-    Ok(PeerRecord {
-        name: p.name.clone(),
-        url: p.url.clone(),
-        log_key: p.log_key.clone(),
-        witnesses: p.witnesses.clone(),
-        quorum: p.quorum,
-        authorization: p.authorization.clone(),
-        ca_cert: p.ca_cert.clone(),
-        member,
-        log: None,
-    })
+    Ok(p.stored(member))
 }
 
 /// One peer.
@@ -215,8 +197,12 @@ pub(crate) fn leaves_put(
         .prepare_cached("INSERT OR REPLACE INTO peer_leaves (peer, idx, leaf) VALUES (?1, ?2, ?3)")
         .map_err(backend)?;
     for (i, leaf) in leaves.iter().enumerate() {
-        st.execute(params![peer, index_sql(start + i as u64)?, leaf])
-            .map_err(backend)?;
+        st.execute(params![
+            peer,
+            stored_u64("log index", start + i as u64)?,
+            leaf
+        ])
+        .map_err(backend)?;
     }
     Ok(())
 }
@@ -233,7 +219,7 @@ pub(crate) fn leaves_at(
     indices
         .iter()
         .map(|&i| {
-            st.query_row(params![peer, index_sql(i)?], |r| r.get(0))
+            st.query_row(params![peer, stored_u64("log index", i)?], |r| r.get(0))
                 .optional()
                 .map_err(backend)
         })
@@ -247,8 +233,8 @@ pub(crate) fn log_accept(
     expected: Option<u64>,
     new: &PeerLog,
 ) -> Result<bool> {
-    let expected = expected.map(index_sql).transpose()?;
-    let size = index_sql(new.size)?;
+    let expected = expected.map(|i| stored_u64("log index", i)).transpose()?;
+    let size = stored_u64("log index", new.size)?;
     let n = conn
         .prepare_cached(
             "UPDATE peers SET log_size = ?2, log_root = ?3, log_note = ?4, log_frontier = ?5
@@ -298,7 +284,7 @@ pub(crate) fn apply(
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .map_err(backend)?;
-    let coll = SqliteStore::coll_key(tx, &local)?;
+    let coll = coll_key(tx, &local)?;
     let mut out = MirrorApplied::default();
     // Tombstones first: a version deleted and then posted again arrives as a tombstone and a
     // new row, and must end up stored.
@@ -322,19 +308,7 @@ pub(crate) fn apply(
             }
         }
     }
-    let batch = IngestBatch {
-        collection: local.clone(),
-        contributor: member,
-        status_id: String::new(),
-        request_timestamp: 0,
-        objects: page.objects.iter().map(|m| m.object.clone()).collect(),
-        failures: Vec::new(),
-    };
-    let canonical: Vec<&[u8]> = page
-        .objects
-        .iter()
-        .map(|m| m.canonical.as_slice())
-        .collect();
+    let (batch, canonical) = page.batch(&local, member);
     let outcomes = ingest_tx(tx, last, &batch, &canonical)?;
     let mut provenance = tx
         .prepare_cached(
@@ -344,30 +318,18 @@ pub(crate) fn apply(
         .map_err(backend)?;
     let mut seen = std::collections::HashSet::new();
     for (m, outcome) in page.objects.iter().zip(&outcomes) {
-        match outcome {
-            IngestOutcome::Stored { date_added } => {
-                provenance
-                    .execute(params![
-                        date_added,
-                        peer,
-                        index_sql(m.partner_index)?,
-                        m.partner_contributor,
-                        m.partner_date_added
-                    ])
-                    .map_err(backend)?;
-                if held_before.contains(&m.object.id) || !seen.insert(m.object.id.clone()) {
-                    out.updated.push(m.object.id.clone());
-                } else {
-                    out.new.push(m.object.id.clone());
-                }
-            }
-            IngestOutcome::Duplicate { .. } => out.unchanged += 1,
-            refused => {
-                let (_, d) = rules::status_detail(&m.object, refused);
-                out.refused
-                    .push((m.object.id.clone(), d.message.unwrap_or_default()));
-            }
+        if let IngestOutcome::Stored { date_added } = outcome {
+            provenance
+                .execute(params![
+                    date_added,
+                    peer,
+                    stored_u64("log index", m.partner_index)?,
+                    m.partner_contributor,
+                    m.partner_date_added
+                ])
+                .map_err(backend)?;
         }
+        out.record(m, outcome, held_before.contains(&m.object.id), &mut seen);
     }
     tx.execute(
         "UPDATE mirrors SET objects_after = ?2, tombstones_after = ?3 WHERE id = ?1",
@@ -387,7 +349,7 @@ fn delete_mirrored(
     idx: u64,
     member: &str,
 ) -> Result<Vec<String>> {
-    let rows: Vec<(String, Deleted)> = {
+    let rows: Vec<(String, DeletedVersionRow)> = {
         let mut st = tx
             .prepare_cached(
                 "SELECT o.object_id, o.date_added, o.version, o.tlp, o.contributor, n.leaf_idx
@@ -396,10 +358,10 @@ fn delete_mirrored(
                  WHERE p.peer = ?1 AND p.partner_index = ?2 AND o.coll = ?3",
             )
             .map_err(backend)?;
-        st.query_map(params![peer, index_sql(idx)?, coll], |r| {
+        st.query_map(params![peer, stored_u64("log index", idx)?, coll], |r| {
             Ok((
                 r.get(0)?,
-                Deleted {
+                DeletedVersionRow {
                     date_added: r.get(1)?,
                     version: r.get(2)?,
                     tlp: r.get(3)?,
@@ -435,7 +397,7 @@ pub(crate) fn provenance(
     collection: &str,
     date_added: &[i64],
 ) -> Result<Vec<Provenance>> {
-    let coll = SqliteStore::coll_key(conn, collection)?;
+    let coll = coll_key(conn, collection)?;
     let mut st = conn
         .prepare_cached(
             "SELECT p.date_added, p.peer, p.partner_index, p.partner_contributor,

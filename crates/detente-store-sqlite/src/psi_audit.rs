@@ -1,14 +1,10 @@
 //! The PSI session audit table (`psi_sessions`) and the PSI budgets and answered session
 //! ids (`psi_charges`).
 
-use detente_store::{
-    PsiCharge, PsiChargeOutcome, PsiSessionRecord, Result, StoreError, decide_psi_charge,
-};
+use detente_store::{PsiCharge, PsiChargeOutcome, PsiSessionRecord, Result, decide_psi_charge};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-fn backend(e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
+use crate::tx::backend;
 
 fn to_sql(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)

@@ -5,7 +5,7 @@ use detente_store::Result;
 use detente_store::migrations::{self, Migration};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
-use crate::store::{UNVERSIONED, backend};
+use crate::tx::{UNVERSIONED, backend};
 
 /// Every migration, in order (files `migrations/NNNN_*.sql`).
 pub(crate) const MIGRATIONS: &[Migration] = &[

@@ -3,32 +3,27 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use detente_store::entries::{self, LogEntry, details_from_json, details_to_json, now_micros};
-use detente_store::rules::{self, Held, HeldVersion, Poster};
+use detente_store::entries::{
+    self, DeletedVersionRow, details_from_json, details_to_json, now_micros,
+};
+use detente_store::rules;
 use detente_store::{
     Access, ApiRootRecord, Clearance, CollectionRecord, DeleteScope, DeletedVersion, IngestBatch,
-    IngestOutcome, IngestReport, Member, MemberId, NewMember, NewObject, ObjectLogEntry,
-    ObjectQuery, Page, Result, StatusRecord, Store, StoreError, StoredObject, Tlp, TokenRecord,
-    TombstoneLogEntry, VersionMatch, Viewer,
+    IngestReport, Member, MemberId, NewMember, ObjectLogEntry, ObjectQuery, Page, Result,
+    StatusRecord, Store, StoreError, StoredObject, TokenRecord, TombstoneLogEntry, VersionMatch,
+    Viewer,
 };
 use rusqlite::types::Value as Sql;
-use rusqlite::{
-    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
-    params_from_iter,
-};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 
 use crate::id_gate;
-
-/// The version key that stores before per-contributor copies gave objects with neither
-/// `modified` nor `created` (one copy per id); opening such a file migrates it.
-pub(crate) const UNVERSIONED: i64 = i64::MIN;
+use crate::tx::{
+    backend, bump_generation, coll_key, ingest_tx, last_date_added, log_tombstone, open_conn,
+    refresh_bounds, row_tombstone, vis_of, vis_params,
+};
 
 /// The most reader connections kept open for reuse.
 const MAX_IDLE_READERS: usize = 16;
-
-pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
 
 /// The write side: the single writer connection and the last `date_added` handed out.
 struct Writer {
@@ -48,39 +43,6 @@ pub struct SqliteStore {
 const WRITER_CACHE_KIB: u32 = 65_536;
 /// Page cache of each reader connection, KiB (reads mostly go through the memory map).
 const READER_CACHE_KIB: u32 = 8_192;
-
-pub(crate) fn open_conn(path: &Path, create: bool, cache_kib: u32) -> Result<Connection> {
-    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    if create {
-        flags |= OpenFlags::SQLITE_OPEN_CREATE;
-    }
-    let conn = Connection::open_with_flags(path, flags).map_err(backend)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(backend)?;
-    // Plans must not depend on bound values: otherwise each new binding expires the cached
-    // statement and SQLite re-parses it on every step (most of a by-id read's cost).
-    conn.set_db_config(
-        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
-        true,
-    )
-    .map_err(backend)?;
-    conn.execute_batch(&format!(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
-         PRAGMA cache_size = -{cache_kib}; PRAGMA mmap_size = 1073741824;"
-    ))
-    .map_err(backend)?;
-    Ok(conn)
-}
-
-pub(crate) fn bump_generation(tx: &Transaction<'_>) -> Result<()> {
-    tx.execute(
-        "INSERT INTO meta (key, value) VALUES ('generation', 1)
-         ON CONFLICT (key) DO UPDATE SET value = value + 1",
-        [],
-    )
-    .map_err(backend)?;
-    Ok(())
-}
 
 fn row_member(
     r: &rusqlite::Row<'_>,
@@ -117,25 +79,6 @@ const LATEST_SPEC_VERSION: &str = "((o.is_first = 1 AND o.is_last = 1) OR NOT EX
 fn visibility(viewer: &Viewer, args: &mut Vec<Sql>) -> String {
     let p = vis_params(viewer, args);
     vis_of("o", p)
-}
-
-/// Pushes a viewer's parameters; returns their numbers (clearance, member, name).
-pub(crate) fn vis_params(viewer: &Viewer, args: &mut Vec<Sql>) -> (usize, usize, usize) {
-    args.push(Sql::Integer(i64::from(viewer.clearance.rank())));
-    let c = args.len();
-    args.push(Sql::Integer(viewer.member));
-    let m = args.len();
-    args.push(Sql::Text(viewer.name.clone()));
-    (c, m, args.len())
-}
-
-/// SQL for the visibility of the row `t` to the viewer whose parameters are `(c, m, n)`
-/// ([`Viewer::sees`] in SQL).
-pub(crate) fn vis_of(t: &str, (c, m, n): (usize, usize, usize)) -> String {
-    format!(
-        "({t}.tlp <= ?{c} OR ({t}.tlp = 4 AND ({t}.contributor = ?{m} OR EXISTS (SELECT 1 FROM \
-         red_recipients r WHERE r.date_added = {t}.date_added AND r.member = ?{n}))))"
-    )
 }
 
 fn in_list(column: &str, values: &[String], args: &mut Vec<Sql>) -> String {
@@ -237,15 +180,6 @@ impl SqliteStore {
         out
     }
 
-    pub(crate) fn coll_key(conn: &Connection, id: &str) -> Result<i64> {
-        conn.query_row("SELECT coll FROM collections WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })
-        .optional()
-        .map_err(backend)?
-        .ok_or_else(|| StoreError::NotFound(format!("collection {id}")))
-    }
-
     fn change_member(&self, sql: &str, args: &[&dyn rusqlite::ToSql], name: &str) -> Result<()> {
         self.write(|w| {
             let tx = w
@@ -271,305 +205,6 @@ impl SqliteStore {
                 .map_err(backend)
         })
     }
-}
-
-/// Stores the batch's objects inside the caller's transaction. `canonical` holds the RFC 8785
-/// forms of the objects' bodies, in order, when the caller computed them (empty: derived).
-pub(crate) fn ingest_tx(
-    tx: &Transaction<'_>,
-    w_last: &mut i64,
-    batch: &IngestBatch,
-    canonical: &[&[u8]],
-) -> Result<Vec<IngestOutcome>> {
-    let coll = SqliteStore::coll_key(tx, &batch.collection)?;
-    let mut bounds = tx
-        .prepare_cached(
-            "SELECT min(version_us), max(version_us) FROM objects WHERE coll = ?1 AND object_id = ?2",
-        )
-        .map_err(backend)?;
-    // The owner is the contributor of the first version ever stored, deleted ones included.
-    let mut owner = tx
-        .prepare_cached(
-            "SELECT contributor FROM (
-               SELECT date_added, contributor FROM objects INDEXED BY objects_version
-                 WHERE coll = ?1 AND object_id = ?2 AND version IS NOT NULL
-               UNION ALL
-               SELECT date_added, contributor FROM log_tombstones INDEXED BY log_tombstones_object
-                 WHERE coll_id = ?3 AND object_id = ?2 AND version != '')
-             ORDER BY date_added LIMIT 1",
-        )
-        .map_err(backend)?;
-    let mut same_version = tx
-        .prepare_cached(
-            "SELECT date_added, body, tlp, contributor FROM objects
-             WHERE coll = ?1 AND object_id = ?2 AND version_us = ?3",
-        )
-        .map_err(backend)?;
-    let mut own_copies = tx
-        .prepare_cached(
-            "SELECT date_added, body FROM objects INDEXED BY objects_version
-             WHERE coll = ?1 AND object_id = ?2 AND version IS NULL AND contributor = ?3",
-        )
-        .map_err(backend)?;
-    let mut recipients_of = tx
-        .prepare_cached("SELECT member FROM red_recipients WHERE date_added = ?1")
-        .map_err(backend)?;
-    let mut clear_last = tx
-        .prepare_cached(
-            "UPDATE objects SET is_last = 0 WHERE coll = ?1 AND object_id = ?2 AND version_us = ?3",
-        )
-        .map_err(backend)?;
-    let mut clear_first = tx
-        .prepare_cached(
-            "UPDATE objects SET is_first = 0 WHERE coll = ?1 AND object_id = ?2 AND version_us = ?3",
-        )
-        .map_err(backend)?;
-    let mut insert = tx
-        .prepare_cached(
-            "INSERT INTO objects (date_added, coll, object_id, object_type, spec_version, version,
-             version_us, is_first, is_last, tlp, contributor, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        )
-        .map_err(backend)?;
-    let mut recipient = tx
-        .prepare_cached("INSERT OR IGNORE INTO red_recipients (date_added, member) VALUES (?1, ?2)")
-        .map_err(backend)?;
-    let poster = poster(tx, batch.contributor)?;
-    let contributor = poster.viewer.name.clone();
-    let mut outcomes = Vec::with_capacity(batch.objects.len());
-    for (i, o) in batch.objects.iter().enumerate() {
-        let mut held = Held::default();
-        match o.version_micros {
-            Some(v) => {
-                held.owner = owner
-                    .query_row(params![coll, o.id, batch.collection], |r| r.get(0))
-                    .optional()
-                    .map_err(backend)?;
-                let row: Option<(i64, String, u8, i64)> = same_version
-                    .query_row(params![coll, o.id, v], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                    })
-                    .optional()
-                    .map_err(backend)?;
-                if let Some((date_added, body, tlp, by)) = row {
-                    let recipients = recipients_of
-                        .query_map([date_added], |r| r.get(0))
-                        .map_err(backend)?
-                        .collect::<rusqlite::Result<Vec<String>>>()
-                        .map_err(backend)?;
-                    // A rank no level has is seen by no one.
-                    let visible =
-                        Tlp::from_rank(tlp).is_some_and(|t| poster.viewer.sees(t, by, &recipients));
-                    held.same_version = Some(HeldVersion { body, visible });
-                }
-            }
-            None => {
-                held.own_copies = own_copies
-                    .query_map(params![coll, o.id, batch.contributor], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })
-                    .map_err(backend)?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                    .map_err(backend)?;
-            }
-        }
-        let outcome = rules::decide(o, &poster, &held);
-        if !matches!(outcome, IngestOutcome::Stored { .. }) {
-            outcomes.push(outcome);
-            continue;
-        }
-        let date_added = entries::next_date_added(*w_last);
-        *w_last = date_added;
-        // A value-identified object's copy is versioned by its date_added.
-        let v = o.version_micros.unwrap_or(date_added);
-        let (min, max): (Option<i64>, Option<i64>) = bounds
-            .query_row(params![coll, o.id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(backend)?;
-        let (is_first, is_last) = rules::first_last(v, min, max);
-        if let (true, Some(m)) = (is_last, max) {
-            clear_last
-                .execute(params![coll, o.id, m])
-                .map_err(backend)?;
-        }
-        if let (true, Some(m)) = (is_first, min) {
-            clear_first
-                .execute(params![coll, o.id, m])
-                .map_err(backend)?;
-        }
-        insert
-            .execute(params![
-                date_added,
-                coll,
-                o.id,
-                o.object_type,
-                o.spec_version,
-                o.version,
-                v,
-                is_first,
-                is_last,
-                o.tlp.rank(),
-                batch.contributor,
-                o.body
-            ])
-            .map_err(backend)?;
-        for r in &o.recipients {
-            recipient.execute(params![date_added, r]).map_err(backend)?;
-        }
-        let canonical = canonical.get(i).copied();
-        log_object(
-            tx,
-            &batch.collection,
-            o,
-            &contributor,
-            date_added,
-            canonical,
-        )?;
-        outcomes.push(IngestOutcome::Stored { date_added });
-    }
-    tx.execute(
-        "INSERT INTO meta (key, value) VALUES ('last_date_added', ?1)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        [*w_last],
-    )
-    .map_err(backend)?;
-    Ok(outcomes)
-}
-
-/// The poster of an envelope ([`Poster::from_row`] of its member row).
-fn poster(tx: &Transaction<'_>, id: MemberId) -> Result<Poster> {
-    let row: Option<(String, String, String)> = tx
-        .query_row(
-            "SELECT name, role, clearance FROM members WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()
-        .map_err(backend)?;
-    Poster::from_row(id, row)
-}
-
-/// Appends a leaf at the next log index, inside the caller's transaction.
-pub(crate) fn append_leaf(tx: &Transaction<'_>, entry: &LogEntry) -> Result<i64> {
-    // Cached: this runs once per stored version, and parsing it each time showed in profiles.
-    let idx: i64 = tx
-        .prepare_cached("SELECT coalesce(max(idx) + 1, 0) FROM log_leaves")
-        .and_then(|mut st| st.query_row([], |r| r.get(0)))
-        .map_err(backend)?;
-    tx.prepare_cached("INSERT INTO log_leaves (idx, leaf) VALUES (?1, ?2)")
-        .map_err(backend)?
-        .execute(params![idx, entry.leaf])
-        .map_err(backend)?;
-    Ok(idx)
-}
-
-/// An object version being deleted, with what its tombstone needs.
-pub(crate) struct Deleted {
-    pub(crate) date_added: i64,
-    pub(crate) version: Option<String>,
-    pub(crate) tlp: i64,
-    pub(crate) contributor: i64,
-    pub(crate) leaf_idx: i64,
-}
-
-/// Logs the deletion of one object version, inside the caller's transaction.
-pub(crate) fn log_tombstone(
-    tx: &Transaction<'_>,
-    collection: &str,
-    object_id: &str,
-    d: &Deleted,
-    member: &str,
-    time: &str,
-) -> Result<()> {
-    let version = d.version.as_deref().unwrap_or("");
-    let entry = entries::tombstone_entry(&detente_logentry::Tombstone {
-        collection,
-        object_id,
-        version,
-        member,
-        time,
-        deleted_index: d.leaf_idx.unsigned_abs(),
-    })?;
-    let idx = append_leaf(tx, &entry)?;
-    tx.prepare_cached(
-        "INSERT INTO log_tombstones (leaf_idx, date_added, coll_id, object_id, version, member, \
-         time, nonce, deleted_idx, tlp, contributor) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )
-    .map_err(backend)?
-    .execute(params![
-        idx,
-        d.date_added,
-        collection,
-        object_id,
-        version,
-        member,
-        time,
-        entry.nonce.as_slice(),
-        d.leaf_idx,
-        d.tlp,
-        d.contributor
-    ])
-    .map_err(backend)?;
-    Ok(())
-}
-
-/// A tombstone from a row whose first columns are `leaf_idx, leaf, nonce, version, member,
-/// time, deleted_idx`.
-pub(crate) fn row_tombstone(r: &rusqlite::Row<'_>) -> rusqlite::Result<TombstoneLogEntry> {
-    Ok(TombstoneLogEntry {
-        index: r.get::<_, i64>(0)?.unsigned_abs(),
-        leaf: r.get(1)?,
-        nonce: r.get(2)?,
-        version: r.get(3)?,
-        member: r.get(4)?,
-        time: r.get(5)?,
-        deleted_index: r.get::<_, i64>(6)?.unsigned_abs(),
-    })
-}
-
-/// Recomputes the first and last flags of an object's remaining versions after a deletion.
-pub(crate) fn refresh_bounds(tx: &Transaction<'_>, coll: i64, object_id: &str) -> Result<()> {
-    tx.execute(
-        "UPDATE objects SET
-           is_first = (version_us = (SELECT min(version_us) FROM objects WHERE coll = ?1 AND object_id = ?2)),
-           is_last = (version_us = (SELECT max(version_us) FROM objects WHERE coll = ?1 AND object_id = ?2))
-         WHERE coll = ?1 AND object_id = ?2",
-        params![coll, object_id],
-    )
-    .map_err(backend)?;
-    Ok(())
-}
-
-/// The last `date_added` handed out by any process on the file: read inside a write
-/// transaction, so the stored value is the one serialization point.
-fn last_date_added(tx: &Transaction<'_>, ours: i64) -> Result<i64> {
-    let stored: Option<i64> = tx
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'last_date_added'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(backend)?;
-    Ok(ours.max(stored.unwrap_or(0)))
-}
-
-/// Logs a newly stored object version with a fresh random nonce.
-fn log_object(
-    tx: &Transaction<'_>,
-    collection: &str,
-    o: &NewObject,
-    member: &str,
-    date_added: i64,
-    canonical: Option<&[u8]>,
-) -> Result<()> {
-    let entry = entries::object_entry(collection, o, member, canonical)?;
-    let idx = append_leaf(tx, &entry)?;
-    tx.prepare_cached("INSERT INTO log_nonces (date_added, nonce, leaf_idx) VALUES (?1, ?2, ?3)")
-        .map_err(backend)?
-        .execute(params![date_added, entry.nonce.as_slice(), idx])
-        .map_err(backend)?;
-    Ok(())
 }
 
 impl Store for SqliteStore {
@@ -670,14 +305,7 @@ impl Store for SqliteStore {
             let id = tx.last_insert_rowid();
             bump_generation(&tx)?;
             tx.commit().map_err(backend)?;
-            Ok(Member {
-                id,
-                name: m.name.clone(),
-                role: m.role,
-                clearance: m.clearance,
-                disabled: false,
-                secret_hash: m.secret_hash.clone(),
-            })
+            Ok(m.stored(id))
         })
     }
 
@@ -898,7 +526,7 @@ impl Store for SqliteStore {
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(backend)?;
-            let coll = SqliteStore::coll_key(&tx, collection)?;
+            let coll = coll_key(&tx, collection)?;
             let mid: i64 = tx
                 .query_row("SELECT id FROM members WHERE name = ?1", [member], |r| {
                     r.get(0)
@@ -923,7 +551,7 @@ impl Store for SqliteStore {
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(backend)?;
-            let coll = SqliteStore::coll_key(&tx, collection)?;
+            let coll = coll_key(&tx, collection)?;
             let n = tx
                 .execute(
                     "DELETE FROM grants WHERE coll = ?1
@@ -989,7 +617,7 @@ impl Store for SqliteStore {
 
     fn query_objects(&self, q: &ObjectQuery) -> Result<Page> {
         self.read(|c| {
-            let coll = SqliteStore::coll_key(c, &q.collection)?;
+            let coll = coll_key(c, &q.collection)?;
             // By id, only ids with a version the viewer may see go on to the index scan,
             // which visits every version: a hidden id costs what an absent one does.
             let mut ids = Vec::with_capacity(q.ids.len());
@@ -1077,7 +705,7 @@ impl Store for SqliteStore {
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(backend)?;
-            let coll = SqliteStore::coll_key(&tx, collection)?;
+            let coll = coll_key(&tx, collection)?;
             // Nothing a member may not see is its to delete: a hidden id stops here, at the
             // cost of an absent one, before the scan of its versions.
             if let DeleteScope::Own(viewer) = scope
@@ -1113,7 +741,7 @@ impl Store for SqliteStore {
             let rows = {
                 let mut st = tx.prepare(&sql).map_err(backend)?;
                 st.query_map(params_from_iter(args), |r| {
-                    Ok(Deleted {
+                    Ok(DeletedVersionRow {
                         date_added: r.get(0)?,
                         version: r.get(1)?,
                         tlp: r.get(2)?,

@@ -1,16 +1,11 @@
 //! Witnessing tables: trusted log keys, the witness state per origin (moved only by
 //! compare-and-set), evidence of conflicts, and the witnesses of this node's own log.
 
+use detente_store::entries::stored_u64;
 use detente_store::{LogWitness, Result, StoreError, TrustedLog, WitnessEvidence, WitnessState};
 use rusqlite::{Connection, OptionalExtension, params};
 
-fn backend(e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
-fn size_sql(size: u64) -> Result<i64> {
-    i64::try_from(size).map_err(|_| StoreError::Invalid(format!("tree size {size} above 2^63-1")))
-}
+use crate::tx::backend;
 
 /// Trusts a key; false if it was trusted already.
 pub(crate) fn trust(conn: &Connection, origin: &str, vkey: &str, now: i64) -> Result<bool> {
@@ -89,7 +84,7 @@ pub(crate) fn advance(
     expected: Option<(u64, &[u8])>,
     new: &WitnessState,
 ) -> Result<bool> {
-    let size = size_sql(new.size)?;
+    let size = stored_u64("tree size", new.size)?;
     let n = match expected {
         None => conn
             .prepare_cached(
@@ -100,7 +95,7 @@ pub(crate) fn advance(
                 st.execute(params![new.origin, size, new.root, new.note, new.updated])
             }),
         Some((old_size, old_root)) => {
-            let old_size = size_sql(old_size)?;
+            let old_size = stored_u64("tree size", old_size)?;
             conn.prepare_cached(
                 "UPDATE witness_state SET size = ?2, root = ?3, note = ?4, updated = ?5
                  WHERE origin = ?1 AND size = ?6 AND root = ?7",

@@ -62,6 +62,48 @@ pub fn object_entry(
     })
 }
 
+/// A stored object version being deleted, with what its tombstone needs (both backends read
+/// it from their `objects` and `log_nonces` rows and store the tombstone beside the leaf).
+#[derive(Debug, Clone)]
+pub struct DeletedVersionRow {
+    /// Its `date_added`.
+    pub date_added: i64,
+    /// Its version (`None` for a value-identified object's copy).
+    pub version: Option<String>,
+    /// Its stored TLP rank.
+    pub tlp: i64,
+    /// Its contributor's member id.
+    pub contributor: i64,
+    /// The log index of its entry.
+    pub leaf_idx: i64,
+}
+
+impl DeletedVersionRow {
+    /// The version as a tombstone records it (empty for a value-identified object).
+    pub fn version_text(&self) -> &str {
+        self.version.as_deref().unwrap_or("")
+    }
+
+    /// The log entry of its deletion from `collection` by `member` at `time`
+    /// ([`deletion_time`]).
+    pub fn tombstone(
+        &self,
+        collection: &str,
+        object_id: &str,
+        member: &str,
+        time: &str,
+    ) -> Result<LogEntry> {
+        tombstone_entry(&detente_logentry::Tombstone {
+            collection,
+            object_id,
+            version: self.version_text(),
+            member,
+            time,
+            deleted_index: self.leaf_idx.unsigned_abs(),
+        })
+    }
+}
+
 /// The log entry of a deleted object version (`time` from [`deletion_time`]).
 pub fn tombstone_entry(t: &detente_logentry::Tombstone<'_>) -> Result<LogEntry> {
     let nonce = fresh_nonce()?;
@@ -91,6 +133,12 @@ pub fn key_binding_entry(member: &str, vkey: &str) -> Result<(LogEntry, String)>
         },
         time,
     ))
+}
+
+/// A log index or tree size (`what` names it in the error) as the `i64` both backends store:
+/// one above 2^63-1 is refused, never wrapped.
+pub fn stored_u64(what: &str, n: u64) -> Result<i64> {
+    i64::try_from(n).map_err(|_| StoreError::Invalid(format!("{what} {n} above 2^63-1")))
 }
 
 /// The time recorded in tombstones: µs since the epoch, in decimal.

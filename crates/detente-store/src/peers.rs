@@ -2,7 +2,9 @@
 //! verified of each partner's transparency log, the mirrors of partner collections into local
 //! ones, and the provenance kept beside every mirrored object version.
 
-use crate::{MemberId, NewMember, NewObject, TombstoneLogEntry};
+use std::collections::HashSet;
+
+use crate::{IngestBatch, IngestOutcome, MemberId, NewMember, NewObject, TombstoneLogEntry};
 
 /// A partner node to add.
 #[derive(Debug, Clone)]
@@ -24,6 +26,23 @@ pub struct NewPeer {
     /// The local member that contributes the partner's mirrored versions (disabled: nobody
     /// logs in as it); created with the peer.
     pub identity: NewMember,
+}
+
+impl NewPeer {
+    /// The partner as a backend stored it, contributed by `member` (no checkpoint accepted yet).
+    pub fn stored(&self, member: MemberId) -> PeerRecord {
+        PeerRecord {
+            name: self.name.clone(),
+            url: self.url.clone(),
+            log_key: self.log_key.clone(),
+            witnesses: self.witnesses.clone(),
+            quorum: self.quorum,
+            authorization: self.authorization.clone(),
+            ca_cert: self.ca_cert.clone(),
+            member,
+            log: None,
+        }
+    }
 }
 
 /// A partner node as stored.
@@ -112,6 +131,27 @@ pub struct MirrorPage {
     pub objects: Vec<MirroredObject>,
 }
 
+impl MirrorPage {
+    /// The page's objects as one ingest batch into `collection` by `contributor` (the peer's
+    /// identity member), with their RFC 8785 forms in order.
+    pub fn batch(&self, collection: &str, contributor: MemberId) -> (IngestBatch, Vec<&[u8]>) {
+        let batch = IngestBatch {
+            collection: collection.to_owned(),
+            contributor,
+            status_id: String::new(),
+            request_timestamp: 0,
+            objects: self.objects.iter().map(|m| m.object.clone()).collect(),
+            failures: Vec::new(),
+        };
+        let canonical = self
+            .objects
+            .iter()
+            .map(|m| m.canonical.as_slice())
+            .collect();
+        (batch, canonical)
+    }
+}
+
 /// What applying a [`MirrorPage`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MirrorApplied {
@@ -125,6 +165,35 @@ pub struct MirrorApplied {
     pub unchanged: u64,
     /// Object versions the local ingest rules refused: (id, reason).
     pub refused: Vec<(String, String)>,
+}
+
+impl MirrorApplied {
+    /// Counts what ingesting `m` did: `held_before` says whether the local collection held its
+    /// id before the page, `seen` collects the ids this page stored so far (a second version
+    /// of one id in a page is an update).
+    pub fn record(
+        &mut self,
+        m: &MirroredObject,
+        outcome: &IngestOutcome,
+        held_before: bool,
+        seen: &mut HashSet<String>,
+    ) {
+        match outcome {
+            IngestOutcome::Stored { .. } => {
+                if held_before || !seen.insert(m.object.id.clone()) {
+                    self.updated.push(m.object.id.clone());
+                } else {
+                    self.new.push(m.object.id.clone());
+                }
+            }
+            IngestOutcome::Duplicate { .. } => self.unchanged += 1,
+            refused => {
+                let (_, d) = crate::rules::status_detail(&m.object, refused);
+                self.refused
+                    .push((m.object.id.clone(), d.message.unwrap_or_default()));
+            }
+        }
+    }
 }
 
 /// Where a mirrored object version came from, kept beside it.

@@ -236,6 +236,20 @@ pub struct NewMember {
     pub secret_hash: String,
 }
 
+impl NewMember {
+    /// The member as a backend stored it under `id` (enabled, as every member starts).
+    pub fn stored(&self, id: MemberId) -> Member {
+        Member {
+            id,
+            name: self.name.clone(),
+            role: self.role,
+            clearance: self.clearance,
+            disabled: false,
+            secret_hash: self.secret_hash.clone(),
+        }
+    }
+}
+
 /// A bearer token as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {

@@ -12,7 +12,7 @@ use detente_scan::norm;
 use detente_store::{AssetKind, AssetRecord};
 use serde_json::{Value as Json, json};
 
-use crate::serve::{DataArgs, open_store};
+use crate::data::{DataArgs, open_store};
 
 /// The namespace of STIX 2.1 cyber-observable ids (STIX 2.1 section 2.9).
 const SCO_NAMESPACE: uuid::Uuid = uuid::uuid!("00abedb4-aa42-466c-9c01-fed23315a9b7");

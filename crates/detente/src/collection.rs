@@ -7,8 +7,8 @@ use anyhow::Context;
 use clap::{Args as ClapArgs, Subcommand};
 use detente_store::{Access, CollectionRecord};
 
-use crate::member::print_value;
-use crate::serve::{API_ROOT, DataArgs, open_store};
+use crate::data::{API_ROOT, DataArgs, open_store};
+use crate::output::print_value;
 
 /// Manage collections and grants (changes apply to a running node from its next request).
 #[derive(ClapArgs, Debug)]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args as ClapArgs, Subcommand};
 
-use crate::serve::{DataArgs, open_store};
+use crate::data::{DataArgs, open_store};
 
 /// Flags written by the node at ingest.
 #[derive(ClapArgs, Debug)]

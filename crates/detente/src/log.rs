@@ -8,7 +8,7 @@ use detente_store::{LogWitness, StoreError};
 use detente_tlog::VerifierKey;
 use detente_tlog::note::KeyType;
 
-use crate::serve::{DataArgs, open_store};
+use crate::data::{DataArgs, open_store};
 
 /// The node's transparency log.
 #[derive(ClapArgs, Debug)]

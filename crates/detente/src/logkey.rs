@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Args as ClapArgs;
 
-use crate::serve::{DataArgs, node_identity};
+use crate::data::{DataArgs, node_identity};
 
 /// Print the transparency log's verifier key, alone on the last line.
 #[derive(ClapArgs, Debug)]

@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 mod asset;
 mod collection;
+mod data;
 mod flags;
 mod log;
 mod logkey;

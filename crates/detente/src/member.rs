@@ -8,7 +8,8 @@ use clap::{Args as ClapArgs, Subcommand};
 use detente_server::credentials;
 use detente_store::{Clearance, NewMember, Role};
 
-use crate::serve::{DataArgs, open_store};
+use crate::data::{DataArgs, open_store};
+use crate::output::print_value;
 
 /// Manage members (changes apply to a running node from its next request).
 #[derive(ClapArgs, Debug)]
@@ -76,14 +77,6 @@ enum Cmd {
         #[command(flatten)]
         data: DataArgs,
     },
-}
-
-/// Prints one value alone on the last line of standard output.
-pub fn print_value(value: &str) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{value}")
-        .and_then(|()| out.flush())
-        .context("couldn't write to standard output")
 }
 
 /// Checks a member (or peer) name: 1-64 of a-z A-Z 0-9 - _ .

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::{Args as ClapArgs, Subcommand};
 use detente_store::{DeleteScope, VersionMatch};
 
-use crate::serve::{DataArgs, open_store};
+use crate::data::{DataArgs, open_store};
 
 /// Moderate stored objects (works whether or not the node runs).
 #[derive(ClapArgs, Debug)]

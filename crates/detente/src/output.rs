@@ -1,7 +1,9 @@
-//! What several commands write the same way: NDJSON lines on standard output, warnings on
-//! standard error above a progress bar.
+//! What several commands write the same way: one value alone on standard output, NDJSON
+//! lines, warnings on standard error above a progress bar, the progress bar itself.
 
 use std::io::{self, Write};
+
+use anyhow::Context;
 
 use indicatif::ProgressBar;
 
@@ -27,4 +29,29 @@ pub fn print_warning(bar: Option<&ProgressBar>, message: &str) {
         Some(b) => b.suspend(print),
         None => print(),
     }
+}
+
+/// Prints one value alone on the last line of standard output.
+pub fn print_value(value: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{value}")
+        .and_then(|()| out.flush())
+        .context("couldn't write to standard output")
+}
+
+/// A progress bar on standard error (hidden when it is not a terminal).
+pub fn progress(len: Option<u64>, what: &str) -> indicatif::ProgressBar {
+    let bar = match len {
+        Some(n) => indicatif::ProgressBar::new(n),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    let template = match len {
+        Some(_) => "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg} ({per_sec})",
+        None => "{spinner} [{elapsed_precise}] {pos} {msg} ({per_sec})",
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_owned());
+    bar
 }

@@ -9,9 +9,9 @@ use clap::{Args as ClapArgs, Subcommand};
 use detente_server::credentials;
 use detente_store::{Clearance, NewMember, NewPeer, Role};
 
+use crate::data::{DataArgs, open_store};
 use crate::member::valid_name;
 use crate::remote::Login;
-use crate::serve::{DataArgs, open_store};
 
 /// Manage partner nodes and mirrors of their collections.
 #[derive(ClapArgs, Debug)]

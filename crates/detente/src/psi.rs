@@ -146,7 +146,7 @@ struct QueryArgs {
 #[derive(clap::Args)]
 struct AuditArgs {
     #[command(flatten)]
-    data: crate::serve::DataArgs,
+    data: crate::data::DataArgs,
     /// Print the rows as a JSON array instead of a table.
     #[arg(long)]
     json: bool,
@@ -253,12 +253,12 @@ struct QueryItems {
 
 /// The local node's store: `--data` and `--database-url`, with the default directory when
 /// `--from-collection` or `--database-url` needs one; none for a query from a file alone.
-fn local_data(args: &QueryArgs) -> Option<crate::serve::DataArgs> {
+fn local_data(args: &QueryArgs) -> Option<crate::data::DataArgs> {
     let dir = args.data.clone().or_else(|| {
         (args.from_collection.is_some() || args.database_url.is_some())
             .then(|| PathBuf::from("./detente-data"))
     })?;
-    Some(crate::serve::DataArgs {
+    Some(crate::data::DataArgs {
         dir,
         database_url: args.database_url.clone(),
     })
@@ -268,7 +268,7 @@ fn query_items(args: &QueryArgs) -> anyhow::Result<QueryItems> {
     let lines = match (&args.items, &args.from_collection, local_data(args)) {
         (Some(path), _, _) => read_lines(path)?,
         (None, Some(collection), Some(data)) => {
-            let store = crate::serve::open_store(&data)?;
+            let store = crate::data::open_store(&data)?;
             // The local operator holds the whole data directory: every TLP level counts.
             let viewer = Viewer {
                 member: 0,
@@ -414,8 +414,8 @@ fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_audit(data: &crate::serve::DataArgs, record: &PsiSessionRecord) -> anyhow::Result<()> {
-    crate::serve::open_store(data)?
+fn write_audit(data: &crate::data::DataArgs, record: &PsiSessionRecord) -> anyhow::Result<()> {
+    crate::data::open_store(data)?
         .record_psi_session(record)
         .with_context(|| match data.database_url {
             Some(_) => "writing the PSI audit row to the --database-url store".to_owned(),
@@ -424,7 +424,7 @@ fn write_audit(data: &crate::serve::DataArgs, record: &PsiSessionRecord) -> anyh
 }
 
 fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
-    let rows = crate::serve::open_store(&args.data)?
+    let rows = crate::data::open_store(&args.data)?
         .psi_sessions(args.limit)
         .context("reading the PSI audit table")?;
     let rows: Vec<AuditRow> = rows.iter().map(AuditRow::from).collect();

@@ -8,7 +8,8 @@ use anyhow::Context;
 use clap::Args as ClapArgs;
 use detente_taxii_client::{Filter, VersionSelector};
 
-use crate::push::{Remote, progress};
+use crate::output::progress;
+use crate::push::Remote;
 use crate::signatures::{Bindings, KeySources, Verdict};
 
 /// Pull a collection's objects into a STIX bundle.

@@ -10,6 +10,7 @@ use clap::Args as ClapArgs;
 use detente_taxii_client::Client;
 use serde_json::Value;
 
+use crate::output::progress;
 use crate::remote::Login;
 
 /// How long a push waits for the node to finish processing one envelope.
@@ -34,23 +35,6 @@ impl Remote {
     pub fn connect(&self) -> anyhow::Result<Client> {
         self.login.connect(&self.url)
     }
-}
-
-/// A progress bar on standard error (hidden when it is not a terminal).
-pub fn progress(len: Option<u64>, what: &str) -> indicatif::ProgressBar {
-    let bar = match len {
-        Some(n) => indicatif::ProgressBar::new(n),
-        None => indicatif::ProgressBar::new_spinner(),
-    };
-    let template = match len {
-        Some(_) => "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg} ({per_sec})",
-        None => "{spinner} [{elapsed_precise}] {pos} {msg} ({per_sec})",
-    };
-    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
-        bar.set_style(style);
-    }
-    bar.set_message(what.to_owned());
-    bar
 }
 
 /// Push a STIX bundle (or TAXII envelope) file to a collection.

@@ -251,7 +251,7 @@ impl Events for Out<'_> {
             indicator_id: &h.indicator.id,
             kind: h.kind.as_str(),
             action,
-            score: detente_scan::score::rounded(h.score),
+            score: detente_indicator::score::rounded(h.score),
             contributors: h.contributors,
             allowlist: h.allowlisted.map(|e| AllowlistRef {
                 list: &e.list.key,

@@ -12,7 +12,7 @@ use detente_tlog::{NoteSigner, VerifierKey, Verifiers};
 use detente_tlog_client::{Fetcher as _, HttpFetcher, Options, State, verify_log};
 use serde_json::Value;
 
-use crate::member::print_value;
+use crate::output::print_value;
 use crate::remote::Client;
 use crate::verify::collection::{Checkpoints, fetch_receipt};
 
@@ -39,7 +39,7 @@ pub fn keygen(args: KeygenArgs) -> anyhow::Result<ExitCode> {
     getrandom::getrandom(&mut seed).context("couldn't get randomness for a key")?;
     let signer = NoteSigner::from_seed(&args.name, &seed)
         .map_err(|e| anyhow::anyhow!("key name {:?}: {e}", args.name))?;
-    crate::serve::write_private(&args.out, format!("{}\n", signer.to_skey()).as_bytes())?;
+    crate::data::write_private(&args.out, format!("{}\n", signer.to_skey()).as_bytes())?;
     eprintln!(
         "wrote the signing key to {}; bind its verifier key to the member with `detente member set-key NAME VKEY --data DIR`:",
         args.out.display()

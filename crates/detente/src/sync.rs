@@ -29,9 +29,9 @@ use detente_tlog::witness::check_quorum;
 use detente_tlog::{Checkpoint, Hash, Note, TileId, TreeBuilder, VerifierKey, Verifiers};
 use rayon::prelude::*;
 
+use crate::data::{DataArgs, open_store};
 use crate::peer::{identity_name, signer_binding};
 use crate::remote::{Client, agent_trusting, origin};
-use crate::serve::{DataArgs, open_store};
 use crate::verify::collection::fetch_receipt;
 
 /// Run one sync round: mirror new, changed and deleted objects from partner nodes.

@@ -7,8 +7,8 @@ use clap::{Args as ClapArgs, Subcommand};
 use detente_server::credentials;
 use detente_store::TokenRecord;
 
-use crate::member::print_value;
-use crate::serve::{DataArgs, open_store};
+use crate::data::{DataArgs, open_store};
+use crate::output::print_value;
 
 /// Manage bearer tokens (`Authorization: Bearer TOKEN`).
 #[derive(ClapArgs, Debug)]

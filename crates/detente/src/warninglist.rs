@@ -10,7 +10,7 @@ use clap::{Args as ClapArgs, Subcommand};
 use detente_store::{FlagAction, WarninglistRecord};
 use detente_warninglist::{Matcher, Warninglist};
 
-use crate::serve::{DataArgs, open_store};
+use crate::data::{DataArgs, open_store};
 
 /// Warninglists checked at ingest (changes apply to a running node from its next POST).
 #[derive(ClapArgs, Debug)]

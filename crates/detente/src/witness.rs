@@ -8,7 +8,7 @@ use clap::{Args as ClapArgs, Subcommand};
 use detente_tlog::VerifierKey;
 use detente_tlog::note::KeyType;
 
-use crate::serve::{DataArgs, node_identity, open_store};
+use crate::data::{DataArgs, node_identity, open_store};
 
 /// Witness partners' logs: cosign their checkpoints only while they stay consistent.
 #[derive(ClapArgs, Debug)]

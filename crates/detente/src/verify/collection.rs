@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use detente_taxii_client::{Filter, VersionSelector, escape};
 
-use crate::push::progress;
+use crate::output::progress;
 use crate::remote::{Client, Login};
 
 /// What was checked.

@@ -5,7 +5,7 @@ use std::hash::Hash;
 
 use rustc_hash::FxHashMap;
 
-use crate::indicator::Provenance;
+use crate::types::Provenance;
 
 /// How many distinct parties stand behind each key, from (key, party) pairs: the one counting
 /// rule of corroboration (contributors of a value) and of false-positive reports (reporters of

@@ -1,8 +1,9 @@
 //! What indicators are once loaded, whatever their source: typed values normalised for lookup,
-//! patterns for the pattern engine, and the provenance scores start from. The index, the
-//! sources and the reading of STIX patterns all build on these types.
+//! patterns for the pattern engine, and the provenance scores start from. The scanner's index
+//! and sources, the reading of STIX objects and patterns, and the node's scores build on these
+//! types.
 
-use crate::norm::{Ip, Observable};
+use detente_observable::{Ip, Observable};
 
 /// One comparison of a pattern: the value as written and its typed form.
 pub type Comparison = (String, Value);
@@ -14,7 +15,7 @@ pub enum Value {
     Net(Ip, u8),
     /// A domain; `subdomains` says whether names below it match too.
     Domain(String, bool),
-    /// A URL in [`crate::norm::normalize_url`] form.
+    /// A URL in [`detente_observable::normalize_url`] form.
     Url(String),
     /// A lower-case hex digest.
     Hash(String),
@@ -71,6 +72,15 @@ pub struct Provenance {
 }
 
 impl Value {
+    /// The normalised text of a domain, URL, digest or e-mail value (empty for others): the
+    /// scanner's lookup key of the text kinds.
+    pub fn text(&self) -> &[u8] {
+        match self {
+            Value::Domain(t, _) | Value::Url(t) | Value::Hash(t) | Value::Email(t) => t.as_bytes(),
+            Value::Net(..) | Value::Pattern => b"",
+        }
+    }
+
     /// Classifies a bare indicator value by its shape (used for untyped lists), as
     /// [`Observable::parse`] reads it.
     pub fn guess(s: &str, subdomains: bool) -> Option<Value> {

@@ -8,8 +8,8 @@
 use detente_pattern::StixVersion;
 use detente_pattern::observable::{self, NotObservable};
 
-pub use crate::indicator::Comparison;
-use crate::indicator::Value;
+pub use crate::types::Comparison;
+use crate::types::Value;
 
 /// Why a pattern is not a disjunction of equality tests we can index.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -26,7 +26,7 @@ pub enum Usable {
     Complex(Vec<Comparison>),
     /// Observation operators (`AND`, `FOLLOWEDBY`) or qualifiers (`WITHIN`, `REPEATS`,
     /// `START/STOP`): the atoms select the records that enter the pattern's time window, on
-    /// which the pattern engine decides (`crate::window`).
+    /// which the pattern engine decides (the scanner's time windows, `detente_scan::window`).
     CrossRecord(Vec<Comparison>),
 }
 
