@@ -3,15 +3,15 @@
 
 use detente_store::rules;
 use detente_store::{
-    IngestBatch, IngestOutcome, MirrorApplied, MirrorPage, MirrorRecord, NewPeer, PeerLog,
+    IngestOutcome, MirrorApplied, MirrorPage, MirrorRecord, NewObject, NewPeer, PeerLog,
     PeerRecord, Provenance, Result, StoreError, TombstoneFeedEntry, Viewer,
 };
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
 use crate::store::{
-    Deleted, SqliteStore, bump_generation, ingest_tx, log_tombstone, refresh_bounds, row_tombstone,
-    vis_of, vis_params,
+    Deleted, SqliteStore, bump_generation, ids_with_history, ingest_tx, log_tombstone,
+    refresh_bounds, row_tombstone, vis_of, vis_params,
 };
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -221,23 +221,41 @@ pub(crate) fn leaves_put(
     Ok(())
 }
 
-/// Stored partner log entries at some indices.
+/// Stored partner log entries at some indices, in the order asked: one statement for a page.
 pub(crate) fn leaves_at(
     conn: &Connection,
     peer: &str,
     indices: &[u64],
 ) -> Result<Vec<Option<Vec<u8>>>> {
+    if indices.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wanted = serde_json::to_string(
+        &indices
+            .iter()
+            .map(|&i| index_sql(i))
+            .collect::<Result<Vec<i64>>>()?,
+    )
+    .map_err(|e| StoreError::Backend(format!("log index list: {e}")))?;
     let mut st = conn
-        .prepare_cached("SELECT leaf FROM peer_leaves WHERE peer = ?1 AND idx = ?2")
+        .prepare_cached(
+            "SELECT j.key, l.leaf FROM json_each(?2) j
+             JOIN peer_leaves l ON l.peer = ?1 AND l.idx = j.value",
+        )
         .map_err(backend)?;
-    indices
-        .iter()
-        .map(|&i| {
-            st.query_row(params![peer, index_sql(i)?], |r| r.get(0))
-                .optional()
-                .map_err(backend)
+    let mut out = vec![None; indices.len()];
+    let rows = st
+        .query_map(params![peer, wanted], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
         })
-        .collect()
+        .map_err(backend)?;
+    for row in rows {
+        let (at, leaf) = row.map_err(backend)?;
+        if let Some(slot) = usize::try_from(at).ok().and_then(|at| out.get_mut(at)) {
+            *slot = Some(leaf);
+        }
+    }
+    Ok(out)
 }
 
 /// Compare-and-set of a peer's accepted checkpoint.
@@ -306,36 +324,19 @@ pub(crate) fn apply(
         out.deleted
             .extend(delete_mirrored(tx, coll, &local, &peer, idx, &member_name)?);
     }
-    let mut held_before = std::collections::HashSet::new();
-    {
-        let mut exists = tx
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM objects WHERE coll = ?1 AND object_id = ?2)",
-            )
-            .map_err(backend)?;
-        for m in &page.objects {
-            if exists
-                .query_row(params![coll, m.object.id], |r| r.get::<_, bool>(0))
-                .map_err(backend)?
-            {
-                held_before.insert(m.object.id.clone());
-            }
-        }
-    }
-    let batch = IngestBatch {
-        collection: local.clone(),
-        contributor: member,
-        status_id: String::new(),
-        request_timestamp: 0,
-        objects: page.objects.iter().map(|m| m.object.clone()).collect(),
-        failures: Vec::new(),
-    };
+    let held_before = ids_with_history(
+        tx,
+        coll,
+        None,
+        page.objects.iter().map(|m| m.object.id.as_str()),
+    )?;
+    let objects: Vec<&NewObject> = page.objects.iter().map(|m| &m.object).collect();
     let canonical: Vec<&[u8]> = page
         .objects
         .iter()
         .map(|m| m.canonical.as_slice())
         .collect();
-    let outcomes = ingest_tx(tx, last, &batch, &canonical)?;
+    let outcomes = ingest_tx(tx, last, (&local, member), &objects, &canonical)?;
     let mut provenance = tx
         .prepare_cached(
             "INSERT INTO mirror_provenance (date_added, peer, partner_index, partner_contributor,
