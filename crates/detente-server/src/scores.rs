@@ -156,25 +156,25 @@ pub fn collection_scores<S: Store + ?Sized>(
             .into_iter()
             .map(|m| (m.date_added, m.partner_contributor))
             .collect();
-        for o in page {
-            // Stored objects are valid STIX; one that does not load is no claim.
-            let Ok(loaded) = load_object(o.body.as_bytes(), opts) else {
-                continue;
-            };
-            if loaded.indicators.is_empty()
-                && loaded.patterns.is_empty()
-                && loaded.false_positives.is_empty()
-            {
-                continue;
-            }
-            let entry = store.log_object_entry(o.date_added)?.ok_or_else(|| {
+        // Stored objects are valid STIX; one that does not load is no claim.
+        let loaded: Vec<_> = page
+            .iter()
+            .filter_map(|o| Some((o.date_added, load_object(o.body.as_bytes(), opts).ok()?)))
+            .filter(|(_, l)| {
+                !(l.indicators.is_empty() && l.patterns.is_empty() && l.false_positives.is_empty())
+            })
+            .collect();
+        // The claims' log entries in one query, not one per object.
+        let dates: Vec<i64> = loaded.iter().map(|(d, _)| *d).collect();
+        let entries = store.log_object_entries(&dates)?;
+        for ((date_added, loaded), entry) in loaded.into_iter().zip(entries) {
+            let entry = entry.ok_or_else(|| {
                 StoreError::Invalid(format!(
-                    "no log entry for the version added at {}",
-                    o.date_added
+                    "no log entry for the version added at {date_added}"
                 ))
             })?;
             // Local members are names without `:` or `/`; a mirror's entries are `peer:NAME`.
-            let party = match mirrored.get(&o.date_added) {
+            let party = match mirrored.get(&date_added) {
                 Some(theirs) => format!("{}/{theirs}", entry.contributor),
                 None => entry.contributor,
             };
