@@ -237,25 +237,21 @@ pub(crate) fn leaves_at(
             .collect::<Result<Vec<i64>>>()?,
     )
     .map_err(|e| StoreError::Backend(format!("log index list: {e}")))?;
+    // `IN (SELECT … json_each)`, not a join: SQLite would scan all the peer's leaves for each.
     let mut st = conn
         .prepare_cached(
-            "SELECT j.key, l.leaf FROM json_each(?2) j
-             JOIN peer_leaves l ON l.peer = ?1 AND l.idx = j.value",
+            "SELECT idx, leaf FROM peer_leaves
+             WHERE peer = ?1 AND idx IN (SELECT value FROM json_each(?2))",
         )
         .map_err(backend)?;
-    let mut out = vec![None; indices.len()];
-    let rows = st
+    let found = st
         .query_map(params![peer, wanted], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            Ok((r.get::<_, i64>(0)?.unsigned_abs(), r.get::<_, Vec<u8>>(1)?))
         })
+        .map_err(backend)?
+        .collect::<rusqlite::Result<std::collections::HashMap<u64, Vec<u8>>>>()
         .map_err(backend)?;
-    for row in rows {
-        let (at, leaf) = row.map_err(backend)?;
-        if let Some(slot) = usize::try_from(at).ok().and_then(|at| out.get_mut(at)) {
-            *slot = Some(leaf);
-        }
-    }
-    Ok(out)
+    Ok(indices.iter().map(|i| found.get(i).cloned()).collect())
 }
 
 /// Compare-and-set of a peer's accepted checkpoint.
