@@ -8,10 +8,15 @@
 //!   its log entry (index, nonce, contributor) and its stored bytes verbatim.
 //! - `GET {root}collections/{id}/objects/{object}/provenance/`: for each version of the object
 //!   the caller may read that was mirrored from a partner, where it came from.
+//! - `GET {root}collections/{id}/provenance/?match[id]=ID,ID,…`: the same for several objects
+//!   in one request (a reader checking a page of signatures); objects the caller cannot see
+//!   are left out exactly like absent ones.
+
+use std::collections::HashMap;
 
 use axum::response::Response;
 use detente_logentry::receipt::encode;
-use detente_store::{ObjectQuery, Store, VersionMatch};
+use detente_store::{ObjectQuery, Provenance, Store, VersionMatch};
 use detente_taxii::time::format_micros;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -72,6 +77,7 @@ pub struct Feed {
 
 #[derive(Serialize)]
 struct ProvenanceOut {
+    id: String,
     version: String,
     date_added: String,
     peer: String,
@@ -166,7 +172,7 @@ pub(crate) fn feed<S: Store>(
     })
 }
 
-/// `GET …/objects/{object}/provenance/`.
+/// `GET …/objects/{object}/provenance/` (404 for an object the caller cannot see).
 pub(crate) fn provenance<S: Store>(
     a: &App<S>,
     p: &Principal,
@@ -175,10 +181,60 @@ pub(crate) fn provenance<S: Store>(
     oid: &str,
 ) -> Result<Response, ApiError> {
     let c = readable(a, p, root, cid)?;
-    let page = a.store.query_objects(&ObjectQuery {
-        collection: c.id.clone(),
+    let (seen, provenance) = mirrored_versions(a, p, &c.id, vec![oid.to_owned()])?;
+    if !seen {
+        return Err(ApiError::NotFound(format!("no object {oid} here")));
+    }
+    json(&Provenances { provenance })
+}
+
+/// `GET …/provenance/?match[id]=…`: at most the node's page size of ids.
+pub(crate) fn provenances<S: Store>(
+    a: &App<S>,
+    p: &Principal,
+    root: &str,
+    cid: &str,
+    query: &str,
+) -> Result<Response, ApiError> {
+    let c = readable(a, p, root, cid)?;
+    let mut ids: Vec<String> = form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k == "match[id]")
+        .flat_map(|(_, v)| {
+            v.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return Err(ApiError::BadRequest(
+            "`match[id]` must name at least one object".into(),
+        ));
+    }
+    if ids.len() > a.config.max_page_size {
+        return Err(ApiError::BadRequest(format!(
+            "at most {} ids per request",
+            a.config.max_page_size
+        )));
+    }
+    let (_, provenance) = mirrored_versions(a, p, &c.id, ids)?;
+    json(&Provenances { provenance })
+}
+
+/// Where the versions of `ids` the caller may read came from (those mirrored), in
+/// `date_added` order; and whether the caller may read any version of them at all.
+fn mirrored_versions<S: Store>(
+    a: &App<S>,
+    p: &Principal,
+    collection: &str,
+    ids: Vec<String>,
+) -> Result<(bool, Vec<ProvenanceOut>), ApiError> {
+    let mut query = ObjectQuery {
+        collection: collection.to_owned(),
         viewer: p.viewer(),
-        ids: vec![oid.to_owned()],
+        ids,
         types: Vec::new(),
         versions: ALL,
         spec_versions: Vec::new(),
@@ -187,18 +243,23 @@ pub(crate) fn provenance<S: Store>(
         limit: a.config.max_page_size,
         max_bytes: usize::MAX,
         with_body: false,
-    })?;
-    if page.items.is_empty() {
-        return Err(ApiError::NotFound(format!("no object {oid} here")));
-    }
-    let dates: Vec<i64> = page.items.iter().map(|o| o.date_added).collect();
-    let found = a.store.mirror_provenance(&c.id, &dates)?;
-    let provenance = page
-        .items
-        .iter()
-        .filter_map(|o| {
-            let f = found.iter().find(|f| f.date_added == o.date_added)?;
+    };
+    let mut seen = false;
+    let mut out = Vec::new();
+    loop {
+        let page = a.store.query_objects(&query)?;
+        seen |= !page.items.is_empty();
+        let dates: Vec<i64> = page.items.iter().map(|o| o.date_added).collect();
+        let found: HashMap<i64, Provenance> = a
+            .store
+            .mirror_provenance(collection, &dates)?
+            .into_iter()
+            .map(|f| (f.date_added, f))
+            .collect();
+        out.extend(page.items.iter().filter_map(|o| {
+            let f = found.get(&o.date_added)?;
             Some(ProvenanceOut {
+                id: o.id.clone(),
                 version: o
                     .version
                     .clone()
@@ -209,7 +270,10 @@ pub(crate) fn provenance<S: Store>(
                 partner_contributor: f.partner_contributor.clone(),
                 partner_date_added: format_micros(f.partner_date_added),
             })
-        })
-        .collect();
-    json(&Provenances { provenance })
+        }));
+        match page.items.last() {
+            Some(last) if page.more => query.after = Some(last.date_added),
+            _ => return Ok((seen, out)),
+        }
+    }
 }

@@ -341,15 +341,21 @@ pub fn rescan<S: Store + ?Sized>(store: &S) -> Result<Vec<FlagRecord>, ApiError>
                 max_bytes: crate::DEFAULT_MAX_PAGE_BYTES,
                 with_body: true,
             })?;
+            after = page.items.last().map(|row| row.date_added).or(after);
             // Grouped by poster: a batch of notes is one ingest.
             let mut by_poster: HashMap<String, Vec<NewObject>> = HashMap::new();
-            for row in &page.items {
-                after = Some(row.date_added);
-                let version = row.version.clone().unwrap_or_default();
-                if done.contains(&(row.id.clone(), version)) {
-                    continue;
-                }
-                let Some(entry) = store.log_object_entry(row.date_added)? else {
+            let todo: Vec<_> = page
+                .items
+                .iter()
+                .filter(|row| {
+                    !done.contains(&(row.id.clone(), row.version.clone().unwrap_or_default()))
+                })
+                .collect();
+            // The page's log entries in one query, not one per object.
+            let dates: Vec<i64> = todo.iter().map(|row| row.date_added).collect();
+            let entries = store.log_object_entries(&dates)?;
+            for (row, entry) in todo.into_iter().zip(entries) {
+                let Some(entry) = entry else {
                     continue;
                 };
                 let Ok(body) = serde_json::from_str::<Json>(&row.body) else {

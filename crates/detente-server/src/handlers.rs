@@ -44,6 +44,8 @@ enum Route {
     Feed(String, String),
     /// Provenance of a mirrored object's versions (`crate::federation`).
     Provenance(String, String, String),
+    /// Provenance of several objects' versions (`crate::federation`).
+    Provenances(String, String),
     /// Corroboration and scores of a collection's indicators (`crate::scores`).
     Scores(String, String),
 }
@@ -69,6 +71,7 @@ fn route(path: &str) -> Option<Route> {
         [r, "collections", c, "objects", o, "versions"] => Route::Versions(root(r), own(c), own(o)),
         [r, "collections", c, "federation", "feed"] => Route::Feed(root(r), own(c)),
         [r, "collections", c, "scores"] => Route::Scores(root(r), own(c)),
+        [r, "collections", c, "provenance"] => Route::Provenances(root(r), own(c)),
         [r, "collections", c, "objects", o, "provenance"] => {
             Route::Provenance(root(r), own(c), own(o))
         }
@@ -266,6 +269,7 @@ fn get<S: Store>(
         }
         Route::Feed(root, cid) => crate::federation::feed(a, p, &root, &cid, query),
         Route::Provenance(root, cid, oid) => crate::federation::provenance(a, p, &root, &cid, &oid),
+        Route::Provenances(root, cid) => crate::federation::provenances(a, p, &root, &cid, query),
         Route::Scores(root, cid) => crate::scores::get(a, p, &root, &cid, query),
     }
 }

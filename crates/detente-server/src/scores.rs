@@ -155,33 +155,38 @@ pub fn collection_scores<S: Store + ?Sized>(
             .into_iter()
             .map(|m| (m.date_added, m.partner_contributor))
             .collect();
-        for o in page {
-            // Stored objects are valid STIX; one that does not read is no claim.
-            let Ok(reading) = read_json(o.body.as_bytes(), opts) else {
-                continue;
-            };
-            let (found, report) = match reading {
-                Reading::Indicators(list) => (list, None),
-                Reading::Pattern(p) => {
-                    let i = Indicator {
-                        id: p.id,
-                        written: p.pattern,
-                        value: Value::Pattern,
-                        provenance: p.provenance,
-                    };
-                    (vec![i], None)
-                }
-                Reading::FalsePositive(of, _) => (Vec::new(), Some(of)),
-                _ => continue,
-            };
-            let entry = store.log_object_entry(o.date_added)?.ok_or_else(|| {
+        // Stored objects are valid STIX; one that does not read is no claim.
+        let read: Vec<_> = page
+            .iter()
+            .filter_map(|o| {
+                let (found, report) = match read_json(o.body.as_bytes(), opts).ok()? {
+                    Reading::Indicators(list) => (list, None),
+                    Reading::Pattern(p) => {
+                        let i = Indicator {
+                            id: p.id,
+                            written: p.pattern,
+                            value: Value::Pattern,
+                            provenance: p.provenance,
+                        };
+                        (vec![i], None)
+                    }
+                    Reading::FalsePositive(of, _) => (Vec::new(), Some(of)),
+                    _ => return None,
+                };
+                Some((o.date_added, found, report))
+            })
+            .collect();
+        // The claims' log entries in one query, not one per object.
+        let dates: Vec<i64> = read.iter().map(|(d, _, _)| *d).collect();
+        let entries = store.log_object_entries(&dates)?;
+        for ((date_added, found, report), entry) in read.into_iter().zip(entries) {
+            let entry = entry.ok_or_else(|| {
                 StoreError::Invalid(format!(
-                    "no log entry for the version added at {}",
-                    o.date_added
+                    "no log entry for the version added at {date_added}"
                 ))
             })?;
             // Local members are names without `:` or `/`; a mirror's entries are `peer:NAME`.
-            let party = match mirrored.get(&o.date_added) {
+            let party = match mirrored.get(&date_added) {
                 Some(theirs) => format!("{}/{theirs}", entry.contributor),
                 None => entry.contributor,
             };

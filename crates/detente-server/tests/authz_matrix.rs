@@ -402,6 +402,22 @@ fn nothing_above_a_members_view_is_returned_listed_counted_or_deletable() {
             who,
             None,
         );
+        // Several objects' provenance at once, hidden and absent ones among them: readers
+        // get the same empty answer whatever they may see (nothing here is mirrored).
+        let all: Vec<String> = ids(&model).into_iter().chain([ABSENT.into()]).collect();
+        let (st, body) = n.call(
+            "GET",
+            &format!("{base}/provenance/?match[id]={}", all.join(",")),
+            who,
+            None,
+        );
+        cases += 1;
+        if m.read() {
+            assert_eq!(st, 200, "{who} provenance of all: {body}");
+            assert_eq!(body, r#"{"provenance":[]}"#, "{who} provenance of all");
+        } else {
+            assert_eq!(st, denied, "{who} provenance of all");
+        }
         // Per object: by id, versions, receipt, DELETE by anyone but the owner and admins.
         let (_, absent_get) = n.call("GET", &format!("{base}/objects/{ABSENT}/"), who, None);
         let (absent_del_st, absent_del) =

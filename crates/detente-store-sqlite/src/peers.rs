@@ -3,15 +3,15 @@
 
 use detente_store::entries::{DeletedVersionRow, stored_u64};
 use detente_store::{
-    IngestOutcome, MirrorApplied, MirrorPage, MirrorRecord, NewPeer, PeerLog, PeerRecord,
-    Provenance, Result, StoreError, TombstoneFeedEntry, Viewer,
+    IngestOutcome, MirrorApplied, MirrorPage, MirrorRecord, NewObject, NewPeer, PeerLog,
+    PeerRecord, Provenance, Result, StoreError, TombstoneFeedEntry, Viewer,
 };
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
 use crate::tx::{
-    backend, bump_generation, coll_key, ingest_tx, log_tombstone, refresh_bounds, row_tombstone,
-    vis_of, vis_params,
+    backend, bump_generation, coll_key, ids_with_history, ingest_tx, log_tombstone,
+    refresh_bounds, row_tombstone, vis_of, vis_params,
 };
 
 const PEER_COLUMNS: &str = "name, url, log_key, witnesses, quorum, authorization, ca_cert, \
@@ -207,23 +207,37 @@ pub(crate) fn leaves_put(
     Ok(())
 }
 
-/// Stored partner log entries at some indices.
+/// Stored partner log entries at some indices, in the order asked: one statement for a page.
 pub(crate) fn leaves_at(
     conn: &Connection,
     peer: &str,
     indices: &[u64],
 ) -> Result<Vec<Option<Vec<u8>>>> {
+    if indices.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wanted = serde_json::to_string(
+        &indices
+            .iter()
+            .map(|&i| stored_u64("log index", i))
+            .collect::<Result<Vec<i64>>>()?,
+    )
+    .map_err(|e| StoreError::Backend(format!("log index list: {e}")))?;
+    // `IN (SELECT … json_each)`, not a join: SQLite would scan all the peer's leaves for each.
     let mut st = conn
-        .prepare_cached("SELECT leaf FROM peer_leaves WHERE peer = ?1 AND idx = ?2")
+        .prepare_cached(
+            "SELECT idx, leaf FROM peer_leaves
+             WHERE peer = ?1 AND idx IN (SELECT value FROM json_each(?2))",
+        )
         .map_err(backend)?;
-    indices
-        .iter()
-        .map(|&i| {
-            st.query_row(params![peer, stored_u64("log index", i)?], |r| r.get(0))
-                .optional()
-                .map_err(backend)
+    let found = st
+        .query_map(params![peer, wanted], |r| {
+            Ok((r.get::<_, i64>(0)?.unsigned_abs(), r.get::<_, Vec<u8>>(1)?))
         })
-        .collect()
+        .map_err(backend)?
+        .collect::<rusqlite::Result<std::collections::HashMap<u64, Vec<u8>>>>()
+        .map_err(backend)?;
+    Ok(indices.iter().map(|i| found.get(i).cloned()).collect())
 }
 
 /// Compare-and-set of a peer's accepted checkpoint.
@@ -292,24 +306,19 @@ pub(crate) fn apply(
         out.deleted
             .extend(delete_mirrored(tx, coll, &local, &peer, idx, &member_name)?);
     }
-    let mut held_before = std::collections::HashSet::new();
-    {
-        let mut exists = tx
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM objects WHERE coll = ?1 AND object_id = ?2)",
-            )
-            .map_err(backend)?;
-        for m in &page.objects {
-            if exists
-                .query_row(params![coll, m.object.id], |r| r.get::<_, bool>(0))
-                .map_err(backend)?
-            {
-                held_before.insert(m.object.id.clone());
-            }
-        }
-    }
-    let (batch, canonical) = page.batch(&local, member);
-    let outcomes = ingest_tx(tx, last, &batch, &canonical)?;
+    let held_before = ids_with_history(
+        tx,
+        coll,
+        None,
+        page.objects.iter().map(|m| m.object.id.as_str()),
+    )?;
+    let objects: Vec<&NewObject> = page.objects.iter().map(|m| &m.object).collect();
+    let canonical: Vec<&[u8]> = page
+        .objects
+        .iter()
+        .map(|m| m.canonical.as_slice())
+        .collect();
+    let outcomes = ingest_tx(tx, last, (&local, member), &objects, &canonical)?;
     let mut provenance = tx
         .prepare_cached(
             "INSERT INTO mirror_provenance (date_added, peer, partner_index, partner_contributor,

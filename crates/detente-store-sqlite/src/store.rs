@@ -1,5 +1,6 @@
 //! [`SqliteStore`]: the [`Store`] implementation.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -594,7 +595,14 @@ impl Store for SqliteStore {
             // Another process (an admin command, a sync) may have ingested into this file
             // since our last write.
             let mut last = last_date_added(&tx, w.last_date_added)?;
-            let outcomes = ingest_tx(&tx, &mut last, &batch, &[])?;
+            let objects: Vec<&NewObject> = batch.objects.iter().collect();
+            let outcomes = ingest_tx(
+                &tx,
+                &mut last,
+                (&batch.collection, batch.contributor),
+                &objects,
+                &[],
+            )?;
             let status = rules::status_record(&batch, &outcomes);
             tx.execute(
                 "INSERT INTO statuses (id, member_id, collection_id, request_timestamp, successes, failures)

@@ -3,6 +3,7 @@
 //! envelope with its log leaves and tombstones (one home for the store's writes and the
 //! mirror's, `peers.rs`).
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use detente_store::entries::{self, DeletedVersionRow, LogEntry};
@@ -87,15 +88,57 @@ pub(crate) fn vis_of(t: &str, (c, m, n): (usize, usize, usize)) -> String {
     )
 }
 
-/// Stores the batch's objects inside the caller's transaction. `canonical` holds the RFC 8785
-/// forms of the objects' bodies, in order, when the caller computed them (empty: derived).
+/// The ids among `ids` with a stored version in the collection (`coll`), or, given the
+/// collection's id as `deleted_in`, also a logged deletion there: one statement for a batch.
+pub(crate) fn ids_with_history<'a>(
+    tx: &Transaction<'_>,
+    coll: i64,
+    deleted_in: Option<&str>,
+    ids: impl Iterator<Item = &'a str>,
+) -> Result<HashSet<String>> {
+    let ids: Vec<&str> = ids.collect();
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let wanted = serde_json::to_string(&ids)
+        .map_err(|e| StoreError::Backend(format!("object id list: {e}")))?;
+    let mut st = tx
+        .prepare_cached(
+            "SELECT DISTINCT value FROM json_each(?1)
+             WHERE EXISTS (SELECT 1 FROM objects INDEXED BY objects_version
+                           WHERE coll = ?2 AND object_id = value)
+                OR (?3 IS NOT NULL AND EXISTS (
+                      SELECT 1 FROM log_tombstones INDEXED BY log_tombstones_object
+                      WHERE coll_id = ?3 AND object_id = value))",
+        )
+        .map_err(backend)?;
+    st.query_map(params![wanted, coll, deleted_in], |r| r.get(0))
+        .map_err(backend)?
+        .collect::<rusqlite::Result<HashSet<String>>>()
+        .map_err(backend)
+}
+
+/// Stores `objects`, posted by the member `by` into `collection`, inside the caller's
+/// transaction. `canonical` holds the RFC 8785 forms of the objects' bodies, in
+/// order, when the caller computed them (empty: derived).
 pub(crate) fn ingest_tx(
     tx: &Transaction<'_>,
     w_last: &mut i64,
-    batch: &IngestBatch,
+    (collection, by): (&str, MemberId),
+    objects: &[&NewObject],
     canonical: &[&[u8]],
 ) -> Result<Vec<IngestOutcome>> {
-    let coll = coll_key(tx, &batch.collection)?;
+    let coll = coll_key(tx, collection)?;
+    // Ids with no history in the collection (most of a large backlog) need none of the
+    // per-object lookups below: nothing owns them and no version or copy of them is held.
+    let mut known = ids_with_history(
+        tx,
+        coll,
+        Some(collection),
+        objects.iter().map(|o| o.id.as_str()),
+    )?;
+    // The log grows only under this transaction: its next index is read once, not per leaf.
+    let mut leaf_idx = next_leaf_index(tx)?;
     let mut bounds = tx
         .prepare_cached(
             "SELECT min(version_us), max(version_us) FROM objects WHERE coll = ?1 AND object_id = ?2",
@@ -148,15 +191,17 @@ pub(crate) fn ingest_tx(
     let mut recipient = tx
         .prepare_cached("INSERT OR IGNORE INTO red_recipients (date_added, member) VALUES (?1, ?2)")
         .map_err(backend)?;
-    let poster = poster(tx, batch.contributor)?;
+    let poster = poster(tx, by)?;
     let contributor = poster.viewer.name.clone();
-    let mut outcomes = Vec::with_capacity(batch.objects.len());
-    for (i, o) in batch.objects.iter().enumerate() {
+    let mut outcomes = Vec::with_capacity(objects.len());
+    for (i, &o) in objects.iter().enumerate() {
         let mut held = Held::default();
+        let fresh = !known.contains(&o.id);
         match o.version_micros {
+            _ if fresh => {}
             Some(v) => {
                 held.owner = owner
-                    .query_row(params![coll, o.id, batch.collection], |r| r.get(0))
+                    .query_row(params![coll, o.id, collection], |r| r.get(0))
                     .optional()
                     .map_err(backend)?;
                 let row: Option<(i64, String, u8, i64)> = same_version
@@ -179,9 +224,7 @@ pub(crate) fn ingest_tx(
             }
             None => {
                 held.own_copies = own_copies
-                    .query_map(params![coll, o.id, batch.contributor], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })
+                    .query_map(params![coll, o.id, by], |r| Ok((r.get(0)?, r.get(1)?)))
                     .map_err(backend)?
                     .collect::<rusqlite::Result<Vec<_>>>()
                     .map_err(backend)?;
@@ -196,9 +239,13 @@ pub(crate) fn ingest_tx(
         *w_last = date_added;
         // A value-identified object's copy is versioned by its date_added.
         let v = o.version_micros.unwrap_or(date_added);
-        let (min, max): (Option<i64>, Option<i64>) = bounds
-            .query_row(params![coll, o.id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(backend)?;
+        let (min, max): (Option<i64>, Option<i64>) = if fresh {
+            (None, None)
+        } else {
+            bounds
+                .query_row(params![coll, o.id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(backend)?
+        };
         let (is_first, is_last) = rules::first_last(v, min, max);
         if let (true, Some(m)) = (is_last, max) {
             clear_last
@@ -222,7 +269,7 @@ pub(crate) fn ingest_tx(
                 is_first,
                 is_last,
                 o.tlp.rank(),
-                batch.contributor,
+                by,
                 o.body
             ])
             .map_err(backend)?;
@@ -232,12 +279,16 @@ pub(crate) fn ingest_tx(
         let canonical = canonical.get(i).copied();
         log_object(
             tx,
-            &batch.collection,
+            collection,
             o,
             &contributor,
-            date_added,
+            (date_added, leaf_idx),
             canonical,
         )?;
+        leaf_idx += 1;
+        if fresh {
+            known.insert(o.id.clone());
+        }
         outcomes.push(IngestOutcome::Stored { date_added });
     }
     tx.execute(
@@ -262,18 +313,36 @@ fn poster(tx: &Transaction<'_>, id: MemberId) -> Result<Poster> {
     Poster::from_row(id, row)
 }
 
-/// Appends a leaf at the next log index, inside the caller's transaction.
-pub(crate) fn append_leaf(tx: &Transaction<'_>, entry: &LogEntry) -> Result<i64> {
-    // Cached: this runs once per stored version, and parsing it each time showed in profiles.
-    let idx: i64 = tx
-        .prepare_cached("SELECT coalesce(max(idx) + 1, 0) FROM log_leaves")
+/// The log's next index, inside the caller's (write) transaction.
+fn next_leaf_index(tx: &Transaction<'_>) -> Result<i64> {
+    tx.prepare_cached("SELECT coalesce(max(idx) + 1, 0) FROM log_leaves")
         .and_then(|mut st| st.query_row([], |r| r.get(0)))
-        .map_err(backend)?;
+        .map_err(backend)
+}
+
+/// Writes a leaf at log index `idx`, inside the caller's transaction.
+fn insert_leaf(tx: &Transaction<'_>, idx: i64, entry: &LogEntry) -> Result<()> {
     tx.prepare_cached("INSERT INTO log_leaves (idx, leaf) VALUES (?1, ?2)")
         .map_err(backend)?
         .execute(params![idx, entry.leaf])
         .map_err(backend)?;
+    Ok(())
+}
+
+/// Appends a leaf at the next log index, inside the caller's transaction.
+pub(crate) fn append_leaf(tx: &Transaction<'_>, entry: &LogEntry) -> Result<i64> {
+    let idx = next_leaf_index(tx)?;
+    insert_leaf(tx, idx, entry)?;
     Ok(idx)
+}
+
+/// An object version being deleted, with what its tombstone needs.
+pub(crate) struct Deleted {
+    pub(crate) date_added: i64,
+    pub(crate) version: Option<String>,
+    pub(crate) tlp: i64,
+    pub(crate) contributor: i64,
+    pub(crate) leaf_idx: i64,
 }
 
 /// Logs the deletion of one object version, inside the caller's transaction.
@@ -352,17 +421,18 @@ pub(crate) fn last_date_added(tx: &Transaction<'_>, ours: i64) -> Result<i64> {
     Ok(ours.max(stored.unwrap_or(0)))
 }
 
-/// Logs a newly stored object version with a fresh random nonce.
+/// Logs a newly stored object version, added at `date_added`, at log index `idx` (the next
+/// one) with a fresh random nonce.
 fn log_object(
     tx: &Transaction<'_>,
     collection: &str,
     o: &NewObject,
     member: &str,
-    date_added: i64,
+    (date_added, idx): (i64, i64),
     canonical: Option<&[u8]>,
 ) -> Result<()> {
     let entry = entries::object_entry(collection, o, member, canonical)?;
-    let idx = append_leaf(tx, &entry)?;
+    insert_leaf(tx, idx, &entry)?;
     tx.prepare_cached("INSERT INTO log_nonces (date_added, nonce, leaf_idx) VALUES (?1, ?2, ?3)")
         .map_err(backend)?
         .execute(params![date_added, entry.nonce.as_slice(), idx])

@@ -944,6 +944,46 @@ pub fn ownership_of_versions<S: Store>(store: S) {
         .ingest(batch_by(&bob, vec![obj(x, 40, Tlp::Green, "{}")], "b3"))
         .unwrap();
     assert_eq!(r.outcomes, vec![IngestOutcome::NotOwner]);
+    // An id new to the collection, several times in one batch: each version sees the ones
+    // stored before it in the batch (the same version again, the first and last flags).
+    let n = "indicator--new-in-batch";
+    let r = s
+        .ingest(batch_by(
+            &alice,
+            vec![
+                obj(n, 10, Tlp::Green, "{\"v\":10}"),
+                obj(n, 20, Tlp::Green, "{\"v\":20}"),
+                obj(n, 10, Tlp::Green, "{\"v\":10}"),
+                obj(n, 5, Tlp::Green, "{\"v\":5}"),
+            ],
+            "a4",
+        ))
+        .unwrap();
+    assert!(matches!(r.outcomes[0], IngestOutcome::Stored { .. }));
+    assert!(matches!(r.outcomes[1], IngestOutcome::Stored { .. }));
+    assert!(matches!(r.outcomes[2], IngestOutcome::Duplicate { .. }));
+    assert!(matches!(r.outcomes[3], IngestOutcome::Stored { .. }));
+    assert_eq!(ids_versions(&s, &bob, n, last()), vec!["{\"v\":20}"]);
+    let first = VersionMatch {
+        all: false,
+        first: true,
+        last: false,
+        exact: vec![],
+    };
+    assert_eq!(ids_versions(&s, &bob, n, first), vec!["{\"v\":5}"]);
+    // And bob, in one batch, cannot take an id alice posted in an earlier one.
+    let r = s
+        .ingest(batch_by(
+            &bob,
+            vec![
+                obj("indicator--bobs", 1, Tlp::Green, "{}"),
+                obj(n, 30, Tlp::Green, "{}"),
+            ],
+            "b4",
+        ))
+        .unwrap();
+    assert!(matches!(r.outcomes[0], IngestOutcome::Stored { .. }));
+    assert_eq!(r.outcomes[1], IngestOutcome::NotOwner);
 }
 
 fn copy(id: &str, tlp: Tlp, body: &str) -> NewObject {
@@ -1028,12 +1068,10 @@ pub fn last_is_per_viewer<S: Store>(store: S) {
     assert_eq!(ids_versions(&s, &bob, m, last()), vec!["{\"v\":3}"]);
     assert_eq!(ids_versions(&s, &root, m, last()), vec!["{\"v\":4}"]);
     let first = VersionMatch {
+        all: false,
         first: true,
-        ..last()
-    };
-    let first = VersionMatch {
         last: false,
-        ..first
+        exact: vec![],
     };
     assert_eq!(ids_versions(&s, &bob, m, first.clone()), vec!["{\"v\":1}"]);
     // Paging the collection's latest versions gives bob v3 and the admin v4.

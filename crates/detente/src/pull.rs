@@ -96,25 +96,47 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         uuid::Uuid::new_v4()
     )?;
     let mut count = 0u64;
+    // Objects whose signer shares a name with a partner member wait here for their
+    // provenance, asked for a batch of them at once.
+    let mut waiting: Vec<serde_json::Value> = Vec::new();
+    let mut provenance_requests = 0u64;
+    let mut settle = |waiting: &mut Vec<serde_json::Value>, tally: &mut Tally| {
+        let Some(b) = &bindings else {
+            return Ok::<_, anyhow::Error>(());
+        };
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let before = client.requests();
+        let from = crate::signatures::mirrored_from(&client, collection, waiting)?;
+        provenance_requests += client.requests() - before;
+        for (o, contributors) in waiting.drain(..).zip(from) {
+            bar.suspend(|| tally.add(&o, b.check(&o, &contributors)));
+        }
+        Ok(())
+    };
     client.each_object(collection, &filter, |o| -> anyhow::Result<()> {
         if count > 0 {
             out.write_all(b",")?;
         }
         serde_json::to_writer(&mut out, &o)?;
-        if let Some(b) = &bindings {
-            // Only a signer some partner member shares a name with needs the provenance.
-            let contributors = match detente_sign::signature_of(&o) {
-                Ok(Some(sig)) if b.has_partner_signer(&sig.signer) => {
-                    crate::signatures::mirrored_from(&client, collection, &o)?
-                }
-                _ => Vec::new(),
-            };
-            bar.suspend(|| tally.add(&o, b.check(&o, &contributors)));
-        }
         count += 1;
         bar.set_position(count);
+        if let Some(b) = &bindings {
+            // Only a signer some partner member shares a name with needs the provenance.
+            match detente_sign::signature_of(&o) {
+                Ok(Some(sig)) if b.has_partner_signer(&sig.signer) => {
+                    waiting.push(o);
+                    if waiting.len() >= crate::signatures::PROVENANCE_BATCH {
+                        settle(&mut waiting, &mut tally)?;
+                    }
+                }
+                _ => bar.suspend(|| tally.add(&o, b.check(&o, &[]))),
+            }
+        }
         Ok(())
     })?;
+    settle(&mut waiting, &mut tally)?;
     out.write_all(b"]}\n")?;
     out.flush().context("couldn't write the bundle")?;
     bar.finish_and_clear();
@@ -124,6 +146,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "signatures: {} verified ({} by a superseded key), {} unsigned, {} failed",
             tally.verified, tally.superseded, tally.unsigned, tally.failed
         );
+        if provenance_requests > 0 {
+            eprintln!("signatures: the node's provenance asked in {provenance_requests} requests");
+        }
         if tally.partner > 0 {
             eprintln!(
                 "signatures: {} of the verified by partners' members (their keys as this node \

@@ -282,34 +282,63 @@ impl Bindings {
     }
 }
 
-/// The contributors here of an object's version as the node's provenance endpoint names
+/// Objects per provenance request: keeps its URL far below what servers accept (64 KiB).
+pub const PROVENANCE_BATCH: usize = 200;
+
+/// The contributors here of each object's version as the node's provenance endpoint names
 /// them: `peer:PARTNER` for each partner it was mirrored from, none if it was not mirrored.
+/// One request per [`PROVENANCE_BATCH`] objects.
 pub fn mirrored_from(
     client: &Client,
     collection: &str,
-    object: &Value,
-) -> anyhow::Result<Vec<String>> {
-    let id = object.get("id").and_then(Value::as_str).unwrap_or("");
-    let version = ["modified", "created"]
-        .iter()
-        .find_map(|k| object.get(*k).and_then(Value::as_str));
-    let url = format!(
-        "{}objects/{}/provenance/",
-        client.collection_url(collection),
-        detente_taxii_client::escape(id)
-    );
-    let prov: Value = client.get_json(&url)?;
-    let mut peers: Vec<String> = prov
-        .get("provenance")
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice)
-        .iter()
-        // Value-identified objects have no version of their own: every copy is a candidate.
-        .filter(|p| version.is_none_or(|v| p.get("version").and_then(Value::as_str) == Some(v)))
-        .filter_map(|p| p.get("peer").and_then(Value::as_str))
-        .map(crate::peer::identity_name)
-        .collect();
-    peers.sort();
-    peers.dedup();
-    Ok(peers)
+    objects: &[Value],
+) -> anyhow::Result<Vec<Vec<String>>> {
+    let id_of = |o: &Value| o.get("id").and_then(Value::as_str).unwrap_or("").to_owned();
+    let mut out = Vec::with_capacity(objects.len());
+    for chunk in objects.chunks(PROVENANCE_BATCH) {
+        let mut ids: Vec<String> = chunk.iter().map(id_of).collect();
+        ids.sort();
+        ids.dedup();
+        let list: Vec<String> = ids
+            .iter()
+            .map(|i| detente_taxii_client::escape(i))
+            .collect();
+        let url = format!(
+            "{}provenance/?match[id]={}",
+            client.collection_url(collection),
+            list.join(",")
+        );
+        let prov: Value = client.get_json(&url)?;
+        let mut by_id: HashMap<&str, Vec<&Value>> = HashMap::new();
+        for p in prov
+            .get("provenance")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice)
+        {
+            if let Some(id) = p.get("id").and_then(Value::as_str) {
+                by_id.entry(id).or_default().push(p);
+            }
+        }
+        for o in chunk {
+            let version = ["modified", "created"]
+                .iter()
+                .find_map(|k| o.get(*k).and_then(Value::as_str));
+            let mut peers: Vec<String> = by_id
+                .get(id_of(o).as_str())
+                .map_or(&[][..], Vec::as_slice)
+                .iter()
+                // Value-identified objects have no version of their own: every copy is a
+                // candidate.
+                .filter(|p| {
+                    version.is_none_or(|v| p.get("version").and_then(Value::as_str) == Some(v))
+                })
+                .filter_map(|p| p.get("peer").and_then(Value::as_str))
+                .map(crate::peer::identity_name)
+                .collect();
+            peers.sort();
+            peers.dedup();
+            out.push(peers);
+        }
+    }
+    Ok(out)
 }

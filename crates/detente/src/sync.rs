@@ -608,9 +608,6 @@ fn nonce(text: &str) -> Result<[u8; detente_logentry::NONCE_LEN], String> {
         .ok_or_else(|| "the partner sent a malformed nonce".to_owned())
 }
 
-/// Feed pages fetched ahead of the one being checked and applied (memory: this many pages).
-const PREFETCH: usize = 2;
-
 /// GETs and reads one feed page.
 fn fetch_feed(c: &Client, url: &str) -> anyhow::Result<Feed> {
     let (status, body) = c.get(url)?;
@@ -629,7 +626,7 @@ fn feed_end(feed: &Feed, at: (i64, i64)) -> (i64, i64) {
 }
 
 /// Pages through one mirror's feed, applying what verifies. A second thread fetches the next
-/// pages while this one checks (objects in parallel) and applies the current one, so the
+/// page while this one checks (objects in parallel) and applies the current one, so the
 /// partner building a page, the transfer, the checks and this node's writes overlap.
 fn sync_mirror<S: Store + ?Sized>(
     store: &S,
@@ -647,7 +644,9 @@ fn sync_mirror<S: Store + ?Sized>(
     );
     let feeder = c.fork();
     std::thread::scope(|scope| {
-        let (pages, receiver) = std::sync::mpsc::sync_channel::<anyhow::Result<Feed>>(PREFETCH);
+        // A rendezvous channel: the fetcher holds at most the next page while this thread
+        // checks and applies the current one, so at most 2 pages are in memory.
+        let (pages, receiver) = std::sync::mpsc::sync_channel::<anyhow::Result<Feed>>(0);
         let producer = scope.spawn(move || {
             let mut at = start;
             loop {

@@ -296,6 +296,36 @@ fn b_mirrors_a_verified_with_provenance_deletions_and_refusals() {
         get(b, &format!("{base}{}/provenance/", id(3)), &carol).0,
         404
     );
+    // Several objects' provenance at once: only the versions the caller may read, an object
+    // above the caller's view left out exactly like an absent one.
+    let many = |who: &str| {
+        let (status, body) = get(
+            b,
+            &format!(
+                "/api/collections/{}/provenance/?match[id]={},{},{},{}",
+                p.cb,
+                id(1),
+                id(3),
+                id(4),
+                id(99)
+            ),
+            who,
+        );
+        assert_eq!(status, 200, "{body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        body["provenance"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                assert_eq!(e["peer"], "a");
+                assert_eq!(e["partner_contributor"], "alice");
+                e["id"].as_str().unwrap().to_owned()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(many(&b_admin), vec![id(1), id(3)]);
+    assert_eq!(many(&carol), vec![id(1)]);
     // Mirrored versions are the peer's: a local contributor cannot version or delete them.
     let dave = member(&p.b_dir, "dave", "contributor", "amber");
     grant(&p.b_dir, &p.cb, "dave", "read-write");
@@ -556,6 +586,8 @@ fn contributor_signatures_are_checked_by_b_and_a_key_swap_is_reported() {
         err.contains("2 verified (0 by a superseded key), 0 unsigned, 0 failed"),
         "{err}"
     );
+    // Both mirrored versions' provenance in one request, not one per object.
+    assert!(err.contains("provenance asked in 1 requests"), "{err}");
     assert!(
         err.contains("signatures: 2 of the verified by partners' members"),
         "{err}"
@@ -613,6 +645,7 @@ fn contributor_signatures_are_checked_by_b_and_a_key_swap_is_reported() {
         err.contains("3 verified (2 by a superseded key), 0 unsigned, 0 failed"),
         "{err}"
     );
+    assert!(err.contains("provenance asked in 1 requests"), "{err}");
 
     // A's operator writes an object in alice's name straight into A's store (a proper log
     // entry, past A's check) with a signature that does not verify: alice's signature of
