@@ -36,9 +36,6 @@ pub enum QueryError {
         /// Seconds from `Retry-After`, if any.
         retry_after: Option<u64>,
     },
-    /// The trusted certificate file is not PEM.
-    #[error("the CA certificate is not a PEM certificate: {0}")]
-    BadCertificate(Box<ureq::Error>),
     /// The connection failed.
     #[error("HTTP transport error talking to {url}: {source}")]
     Transport {
@@ -62,8 +59,9 @@ pub struct QueryOptions {
     pub token: Option<String>,
     /// Member name and secret for HTTP Basic (used when there is no token).
     pub basic: Option<(String, String)>,
-    /// PEM certificate(s) to trust instead of the built-in roots (e.g. a node's own CA).
-    pub ca_cert_pem: Option<Vec<u8>>,
+    /// The certificates to trust (the binary passes the TAXII client's: the system's roots
+    /// plus `--ca-cert`); `None` trusts the roots built into the HTTP client.
+    pub tls: Option<ureq::tls::TlsConfig>,
     /// Intersection or count only.
     pub mode: Mode,
     /// Largest answerer set accepted.
@@ -162,13 +160,8 @@ fn run(
     let body = request.encode();
     drop(request);
     let mut config = ureq::Agent::config_builder().http_status_as_error(false);
-    if let Some(pem) = &options.ca_cert_pem {
-        let cert = ureq::tls::Certificate::from_pem(pem)
-            .map_err(|e| QueryError::BadCertificate(Box::new(e)))?;
-        let tls = ureq::tls::TlsConfig::builder()
-            .root_certs(ureq::tls::RootCerts::new_with_certs(&[cert]))
-            .build();
-        config = config.tls_config(tls);
+    if let Some(tls) = &options.tls {
+        config = config.tls_config(tls.clone());
     }
     let agent: ureq::Agent = config.build().into();
     let transport = |source| QueryError::Transport {

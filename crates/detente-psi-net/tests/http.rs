@@ -67,7 +67,7 @@ async fn run_query(
     let options = QueryOptions {
         token: token.map(str::to_string),
         basic: None,
-        ca_cert_pem: None,
+        tls: None,
         mode,
         max_peer_items: 1_000_000,
     };

@@ -147,6 +147,11 @@ pub fn prepare_parsed(
     if let Some(problem) = lookalike_problem(value) {
         return Err(fail(problem));
     }
+    if meta.object_type == "indicator"
+        && let Some(problem) = pattern_problem(value)
+    {
+        return Err(fail(format!("{}: property `pattern`: {problem}", meta.id)));
+    }
     let version_ts = meta.modified.as_ref().or(meta.created.as_ref());
     let version_micros = match version_ts {
         Some(t) => Some(
@@ -200,6 +205,27 @@ pub fn prepare_parsed(
         id: meta.id,
         object_type: meta.object_type,
     })
+}
+
+/// Longest parse error quoted in a status failure (it may quote the pattern's own text).
+const MAX_PATTERN_ERROR_CHARS: usize = 300;
+
+/// Why an indicator's STIX pattern (`pattern_type` `stix`, or none given) does not parse, as
+/// every reader (scanner, flags, PSI) parses it; `None` when it parses or is another language.
+fn pattern_problem(indicator: &Value) -> Option<String> {
+    let language = indicator.get("pattern_type").and_then(Value::as_str);
+    if language.is_some_and(|l| l != "stix") {
+        return None;
+    }
+    // STIX validation already refused an indicator without a string `pattern`.
+    let pattern = indicator.get("pattern").and_then(Value::as_str)?;
+    let e = detente_pattern::parse(pattern, detente_pattern::StixVersion::V21).err()?;
+    let full = e.to_string();
+    let mut message: String = full.chars().take(MAX_PATTERN_ERROR_CHARS).collect();
+    if message.len() < full.len() {
+        message.push('…');
+    }
+    Some(format!("not a valid STIX pattern: {message}"))
 }
 
 /// `o` if every recipient it names (TLP:RED) is a member of this node, else the failure

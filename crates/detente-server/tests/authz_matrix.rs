@@ -809,7 +809,7 @@ fn public_endpoints_and_psi_reveal_nothing_above_a_members_view() {
         let options = detente_psi_net::client::QueryOptions {
             token: None,
             basic: Some((m.name.clone(), "pw".to_owned())),
-            ca_cert_pem: None,
+            tls: None,
             mode: detente_psi::Mode::Intersection,
             max_peer_items: 1000,
         };

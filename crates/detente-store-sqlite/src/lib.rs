@@ -3,7 +3,11 @@
 //! One file `detente.sqlite` in WAL mode with `synchronous=FULL`, so a committed ingest
 //! survives a crash; the WAL is checkpointed by a background thread, not inside a commit
 //! (`checkpoint.rs`). Writes go through one connection behind a mutex (SQLite has one
-//! writer anyway); reads use a pool of connections and run concurrently with writes. The
+//! writer anyway); reads use a pool of connections and run concurrently with writes.
+//! Envelopes are group-committed: each caller of `ingest` queues its envelope, and whoever
+//! takes the writer next stores every queued one in one transaction (one WAL sync), each in
+//! its own savepoint, and answers each after the commit; so an acknowledged envelope is
+//! durable, and one that fails leaves nothing of itself and nothing of the others undone. The
 //! schema comes from numbered migrations (`migrations/`, applied on open by `schema.rs`).
 //!
 //! Object versions live in `objects`, keyed by their `date_added` (µs, strictly increasing

@@ -9,7 +9,7 @@ use std::path::Path;
 use detente_store::entries::{self, DeletedVersionRow, LogEntry};
 use detente_store::rules::{self, Held, HeldVersion, Poster};
 use detente_store::{
-    IngestBatch, IngestOutcome, MemberId, NewObject, Result, StoreError, Tlp, TombstoneLogEntry,
+    IngestOutcome, MemberId, NewObject, Result, StoreError, Tlp, TombstoneLogEntry,
     Viewer,
 };
 use rusqlite::types::Value as Sql;
@@ -291,11 +291,12 @@ pub(crate) fn ingest_tx(
         }
         outcomes.push(IngestOutcome::Stored { date_added });
     }
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO meta (key, value) VALUES ('last_date_added', ?1)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        [*w_last],
     )
+    .map_err(backend)?
+    .execute([*w_last])
     .map_err(backend)?;
     Ok(outcomes)
 }
@@ -303,11 +304,9 @@ pub(crate) fn ingest_tx(
 /// The poster of an envelope ([`Poster::from_row`] of its member row).
 fn poster(tx: &Transaction<'_>, id: MemberId) -> Result<Poster> {
     let row: Option<(String, String, String)> = tx
-        .query_row(
-            "SELECT name, role, clearance FROM members WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        .prepare_cached("SELECT name, role, clearance FROM members WHERE id = ?1")
+        .map_err(backend)?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()
         .map_err(backend)?;
     Poster::from_row(id, row)

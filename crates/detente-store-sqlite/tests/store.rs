@@ -224,6 +224,105 @@ fn ingest_and_delete_append_log_leaves_in_the_same_transaction() {
     assert_eq!(s.log_size().unwrap(), 3);
 }
 
+/// Envelopes posted at once are committed in groups (one transaction, one WAL sync), yet each
+/// stays all or nothing on its own: an envelope that fails after storing part of itself (here
+/// a trigger refuses its second object) leaves no row, leaf or status behind, and the
+/// envelopes committed with it keep theirs. Stored versions' `date_added` order is log order.
+#[test]
+fn concurrent_envelopes_commit_together_and_each_stays_all_or_nothing() {
+    const THREADS: usize = 8;
+    const EACH: usize = 30;
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(&dir);
+    let raw = rusqlite::Connection::open(dir.path().join("db.sqlite")).unwrap();
+    raw.execute_batch(
+        "CREATE TRIGGER poison BEFORE INSERT ON objects WHEN NEW.object_id LIKE 'tool--poison%'
+         BEGIN SELECT RAISE(ABORT, 'poisoned object'); END;",
+    )
+    .unwrap();
+    let object = |id: String| NewObject {
+        id,
+        object_type: "tool".into(),
+        spec_version: "2.1".into(),
+        version: Some("v".into()),
+        version_micros: Some(1),
+        tlp: Tlp::Clear,
+        recipients: vec![],
+        body: "{}".into(),
+    };
+    let results: Vec<(
+        String,
+        bool,
+        detente_store::Result<detente_store::IngestReport>,
+    )> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let s = &s;
+                scope.spawn(move || {
+                    (0..EACH)
+                        .map(|e| {
+                            let poisoned = e % 4 == 3;
+                            let mut objects = vec![object(format!("tool--t{t}-e{e}-a"))];
+                            objects.push(object(if poisoned {
+                                format!("tool--poison-t{t}-e{e}")
+                            } else {
+                                format!("tool--t{t}-e{e}-b")
+                            }));
+                            let status = format!("status-{t}-{e}");
+                            let r = s.ingest(IngestBatch {
+                                collection: COLL.into(),
+                                contributor: 1,
+                                status_id: status.clone(),
+                                request_timestamp: 0,
+                                objects,
+                                failures: vec![],
+                            });
+                            (status, poisoned, r)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let mut stored = Vec::new();
+    for (status, poisoned, r) in &results {
+        if *poisoned {
+            let e = r.as_ref().unwrap_err();
+            assert!(e.to_string().contains("poisoned object"), "{e}");
+            assert!(s.status(status).unwrap().is_none(), "{status}");
+        } else {
+            let report = r.as_ref().unwrap();
+            assert_eq!(report.status.id, *status);
+            assert_eq!(s.status(status).unwrap().unwrap().successes.len(), 2);
+            for o in &report.outcomes {
+                match o {
+                    IngestOutcome::Stored { date_added } => stored.push(*date_added),
+                    o => panic!("{o:?}"),
+                }
+            }
+        }
+    }
+    let good = results.iter().filter(|(_, poisoned, _)| !poisoned).count();
+    assert_eq!(good, THREADS * (EACH - EACH / 4));
+    assert_eq!(stored.len(), 2 * good);
+    let count = |sql: &str| raw.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    // The poisoned envelopes' first objects were inserted, then rolled back with them.
+    assert_eq!(count("SELECT count(*) FROM objects"), 2 * good as i64);
+    assert_eq!(count("SELECT count(*) FROM statuses"), good as i64);
+    assert_eq!(s.log_size().unwrap(), 2 * good as u64);
+    // date_added order is log order, the leaves exactly the stored versions'.
+    stored.sort_unstable();
+    let indices: Vec<u64> = stored
+        .iter()
+        .map(|d| s.log_object_entry(*d).unwrap().unwrap().index)
+        .collect();
+    assert_eq!(indices, (0..2 * good as u64).collect::<Vec<_>>());
+}
+
 #[test]
 fn every_query_uses_an_index() {
     let dir = tempfile::tempdir().unwrap();

@@ -39,10 +39,7 @@ pub fn object_entry(
     let canonical = match canonical {
         Some(c) => c,
         None => {
-            let object: serde_json::Value = serde_json::from_str(&o.body)
-                .map_err(|e| StoreError::Invalid(format!("object {} is not JSON: {e}", o.id)))?;
-            derived = detente_logentry::canonical_form(&object)
-                .map_err(|e| StoreError::Invalid(format!("object {}: {e}", o.id)))?;
+            derived = canonical_body(o)?;
             &derived
         }
     };
@@ -102,6 +99,15 @@ impl DeletedVersionRow {
             deleted_index: self.leaf_idx.unsigned_abs(),
         })
     }
+}
+
+/// The RFC 8785 form of `o.body`, which its log entry commits to. Backends may compute it
+/// before taking their write lock and hand it to [`object_entry`].
+pub fn canonical_body(o: &NewObject) -> Result<Vec<u8>> {
+    let object: serde_json::Value = serde_json::from_str(&o.body)
+        .map_err(|e| StoreError::Invalid(format!("object {} is not JSON: {e}", o.id)))?;
+    detente_logentry::canonical_form(&object)
+        .map_err(|e| StoreError::Invalid(format!("object {}: {e}", o.id)))
 }
 
 /// The log entry of a deleted object version (`time` from [`deletion_time`]).

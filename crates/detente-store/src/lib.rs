@@ -6,7 +6,8 @@
 //! - **Durability**: a method that returns `Ok` has committed its effect durably; a
 //!   method that returns `Err` changed nothing (every write is one transaction).
 //! - **Ingest** ([`Store::ingest`]): one call stores a whole envelope, and its status
-//!   record, in one transaction, and reports one [`IngestOutcome`] per object in order.
+//!   record, all or nothing, and reports one [`IngestOutcome`] per object in order (a backend
+//!   may commit envelopes posted at once in one transaction, each in its own savepoint).
 //!   Every accepted object version gets a `date_added` strictly greater than every
 //!   `date_added` handed out before in this store (microseconds), so `date_added` is a total
 //!   order and a paging position on its own. All versions are kept.

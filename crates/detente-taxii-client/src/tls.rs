@@ -126,17 +126,22 @@ impl Tls {
         }
     }
 
+    /// The TLS settings of a connection trusting these certificates, for other HTTP clients
+    /// of the binary (PSI queries) to trust exactly what TAXII connections trust.
+    pub fn tls_config(&self) -> TlsConfig {
+        TlsConfig::builder()
+            .disable_verification(self.insecure)
+            .root_certs(self.roots())
+            .build()
+    }
+
     /// An HTTP agent (a connection pool) trusting these certificates. HTTP error statuses
     /// are answers, not errors: [`crate::Client`] reads the node's message from them.
     pub fn agent(&self) -> Agent {
-        let tls = TlsConfig::builder()
-            .disable_verification(self.insecure)
-            .root_certs(self.roots())
-            .build();
         Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(TIMEOUT))
-            .tls_config(tls)
+            .tls_config(self.tls_config())
             .build()
             .into()
     }

@@ -132,7 +132,8 @@ struct QueryArgs {
     /// A file holding `NAME:SECRET` for HTTP Basic.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["user", "token"])]
     credentials: Option<PathBuf>,
-    /// Trust this PEM certificate (e.g. the peer node's CA) instead of the built-in roots.
+    /// Trust the certificates of this PEM file (e.g. the peer node's CA) on top of the
+    /// system's roots.
     #[arg(long, value_name = "PEM")]
     ca_cert: Option<PathBuf>,
     /// Learn only the size of the intersection.
@@ -298,17 +299,16 @@ fn query_options(args: &QueryArgs) -> anyhow::Result<QueryOptions> {
         (None, Some(user), Some(secret)) => Some((user.clone(), secret.clone())),
         _ => None,
     };
-    let ca_cert_pem = match &args.ca_cert {
-        Some(path) => Some(
-            std::fs::read(path)
-                .with_context(|| format!("reading CA certificate {}", path.display()))?,
-        ),
-        None => None,
+    // The TAXII client's trust: the system's roots, plus --ca-cert's certificates.
+    let tls = detente_taxii_client::Tls::system()?;
+    let tls = match &args.ca_cert {
+        Some(path) => tls.trust_file(path)?,
+        None => tls,
     };
     Ok(QueryOptions {
         token: args.token.clone(),
         basic,
-        ca_cert_pem,
+        tls: Some(tls.tls_config()),
         mode: if args.count_only {
             Mode::CountOnly
         } else {

@@ -435,7 +435,7 @@ fn psi_over_https_trusting_the_nodes_ca() {
     let peer = add_member(data_s, "peer", "green", Some((&collection, "psi")));
     let items = d.join("items.txt");
     std::fs::write(&items, "TLS.example\nother.example\n").unwrap();
-    let query = |extra: &[&str]| {
+    let query_with = |extra: &[&str], env: &[(&str, &str)]| {
         let mut args = vec![
             "psi",
             "query",
@@ -449,17 +449,38 @@ fn psi_over_https_trusting_the_nodes_ca() {
             "peer",
         ];
         args.extend_from_slice(extra);
-        detente(&args, &[("DETENTE_SECRET", &peer)])
+        let mut env = env.to_vec();
+        env.push(("DETENTE_SECRET", &peer));
+        detente(&args, &env)
     };
+    let query = |extra: &[&str]| query_with(extra, &[]);
     assert_eq!(ok(query(&["--ca-cert", &ca])), "TLS.example\n");
     // Without trusting the node's CA the connection is refused.
-    let out = query(&[]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("transport error"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let refused = |out: std::process::Output| {
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("transport error"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    refused(query(&[]));
+    // --ca-cert adds to the system's roots (here SSL_CERT_FILE) instead of replacing them:
+    // the node's CA known only to the "system" still reaches it while --ca-cert names another.
+    let other = d.join("other-ca");
+    std::fs::create_dir_all(&other).unwrap();
+    let (other_ca, _, _) = certificates(&other);
+    assert_eq!(
+        ok(query_with(
+            &["--ca-cert", &other_ca],
+            &[("SSL_CERT_FILE", &ca)]
+        )),
+        "TLS.example\n"
     );
+    refused(query_with(
+        &["--ca-cert", &other_ca],
+        &[("SSL_CERT_FILE", &other_ca)],
+    ));
 }
 
 #[test]

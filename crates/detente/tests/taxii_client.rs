@@ -168,6 +168,81 @@ fn paging_added_after_post_and_status() {
     );
 }
 
+#[test]
+fn an_indicator_whose_stix_pattern_does_not_parse_is_refused() {
+    let dir = support::tempdir();
+    let data = dir.path().join("node");
+    let node = Node::start(&data, &[], &[]);
+    let collection = add_collection(&data);
+    let client = Client::connect(&node.url, &admin(&node), &no_roots()).unwrap();
+    let with = |i: usize, pattern: &str, language: &str| {
+        let mut o = indicator(i);
+        o["pattern"] = pattern.into();
+        o["pattern_type"] = language.into();
+        o
+    };
+    // Unbalanced bracket, a missing value, no brackets at all: each refused by name.
+    let bad = [
+        with(1, "[ipv4-addr:value = '10.0.0.1'", "stix"),
+        with(2, "[ipv4-addr:value = ]", "stix"),
+        with(3, "ipv4-addr:value = '10.0.0.1'", "stix"),
+    ];
+    // A valid pattern, and patterns in other languages (not this node's to judge).
+    let good = [
+        with(
+            4,
+            "[ipv4-addr:value = '10.0.0.4'] AND [domain-name:value = 'x.example']",
+            "stix",
+        ),
+        with(5, "alert tcp any any -> any any (msg:\"x\";)", "snort"),
+        with(6, "[not stix at all", "yara"),
+    ];
+    let all: Vec<Value> = bad.iter().chain(&good).cloned().collect();
+    let status = client.add_objects(&collection, &all, PATIENCE).unwrap();
+    assert_eq!((status.success_count, status.failure_count), (3, 3));
+    let refused: BTreeSet<String> = status.failures.iter().map(|f| f.id.clone()).collect();
+    assert_eq!(refused, ids(&bad));
+    for f in &status.failures {
+        let m = f.message.as_deref().unwrap_or("");
+        assert!(
+            m.starts_with(&format!(
+                "{}: property `pattern`: not a valid STIX pattern: 1:",
+                f.id
+            )),
+            "{m}"
+        );
+        assert_eq!(f.version, "2026-01-01T00:00:00.000Z");
+    }
+    // The parser's own position and reason, e.g. for the missing value.
+    let missing = status
+        .failures
+        .iter()
+        .find(|f| f.id == bad[1]["id"])
+        .unwrap();
+    let expected =
+        detente_pattern::parse("[ipv4-addr:value = ]", detente_pattern::StixVersion::V21)
+            .unwrap_err()
+            .to_string();
+    assert!(
+        missing.message.as_deref().unwrap().ends_with(&expected),
+        "{missing:?}"
+    );
+    // Only the valid ones are stored.
+    let mut stored = Vec::new();
+    client
+        .each_object(&collection, &Filter::default(), |o| {
+            stored.push(o);
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    assert_eq!(ids(&stored), ids(&good));
+    // An envelope of nothing but bad patterns is refused as a whole, naming the reason.
+    let e = client
+        .add_objects(&collection, &bad[..1], PATIENCE)
+        .unwrap_err();
+    assert!(e.to_string().contains("not a valid STIX pattern"), "{e}");
+}
+
 /// The typed error of `result`, which must carry exactly the status and description the node
 /// answers to a raw GET of `path` with `credentials`.
 fn assert_nodes_error<T: std::fmt::Debug>(
