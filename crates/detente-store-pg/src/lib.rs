@@ -50,6 +50,7 @@
 
 mod error;
 mod flags;
+mod ingest;
 mod keys;
 mod peers;
 mod published;

@@ -14,10 +14,10 @@ use detente_store::{
 use postgres::{GenericClient, Transaction};
 
 use crate::error::{pg, taken_or_pg};
+use crate::ingest::{Sequence, coll_key, ingest_tx};
 use crate::query::{Arg, Args, vis_of, vis_params};
 use crate::store::{
-    Deleted, Sequence, TOMBSTONE, bump_generation, coll_key, delete_version, ingest_tx,
-    refresh_bounds, to_tombstone,
+    Deleted, TOMBSTONE, bump_generation, delete_version, refresh_bounds, to_tombstone,
 };
 
 fn index_sql(i: u64) -> Result<i64> {
@@ -359,7 +359,6 @@ pub(crate) fn apply(tx: &mut Transaction<'_>, page: &MirrorPage) -> Result<Mirro
         .map(|m| m.canonical.as_slice())
         .collect();
     let outcomes = ingest_tx(tx, &mut seq, &batch, &canonical)?;
-    seq.store(tx)?;
     let provenance = tx
         .prepare(
             "INSERT INTO mirror_provenance (date_added, peer, partner_index, partner_contributor,
