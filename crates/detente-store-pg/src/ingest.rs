@@ -3,11 +3,13 @@
 //! An envelope takes the `sequence_point` row lock for as few round trips as possible
 //! ([`envelope`]): its facts (collection, poster, the holdings of its ids) are read and its
 //! objects decided and hashed into log leaves *before* the lock, together with the allocation
-//! state the reads saw. Under the lock, if that state is unchanged no allocating transaction
-//! committed since the reads (every one of them moves it, and objects, tombstones and log
-//! leaves change only under the lock), so the decisions stand and all rows are written by one
-//! statement; otherwise the holdings are read again under the lock and the envelope decided
-//! again. Each statement is sent with its parameter types (`query_typed`): one round trip.
+//! state the reads saw. Then one statement, its own transaction, takes the lock and, if that
+//! state is unchanged (no allocating transaction committed since the reads: every one of them
+//! moves it, and objects, tombstones and log leaves change only under the lock), writes every
+//! row, the new state and the status record, and commits: the lock is held for one statement
+//! and its commit, with no round trip to the node. If the state moved, that statement writes
+//! nothing, and the envelope is decided again in a transaction that takes the lock first.
+//! Each statement is sent with its parameter types (`query_typed`): one round trip.
 
 use std::collections::HashMap;
 
@@ -18,9 +20,42 @@ use detente_store::{
     tlp_from_stored,
 };
 use postgres::types::{ToSql, Type};
-use postgres::{GenericClient, Transaction};
+use postgres::{Client, GenericClient, Row, Transaction};
 
 use crate::error::{pg, taken_or_pg};
+
+/// Parameters of a statement sent with their types.
+type Typed<'a> = [(&'a (dyn ToSql + Sync), Type)];
+
+/// A statement sent with its parameter types, in one round trip: on a connection outside
+/// any transaction (the statement is its own) or inside one.
+trait TypedQuery {
+    fn typed(
+        &mut self,
+        sql: &str,
+        params: &Typed<'_>,
+    ) -> std::result::Result<Vec<Row>, postgres::Error>;
+}
+
+impl TypedQuery for Client {
+    fn typed(
+        &mut self,
+        sql: &str,
+        params: &Typed<'_>,
+    ) -> std::result::Result<Vec<Row>, postgres::Error> {
+        self.query_typed(sql, params)
+    }
+}
+
+impl TypedQuery for Transaction<'_> {
+    fn typed(
+        &mut self,
+        sql: &str,
+        params: &Typed<'_>,
+    ) -> std::result::Result<Vec<Row>, postgres::Error> {
+        self.query_typed(sql, params)
+    }
+}
 
 /// The internal key of collection `id`.
 pub(crate) fn coll_key(c: &mut impl GenericClient, id: &str) -> Result<i64> {
@@ -93,9 +128,9 @@ struct Header {
 }
 
 impl Header {
-    fn read(tx: &mut Transaction<'_>, batch: &IngestBatch) -> Result<Header> {
-        let r = tx
-            .query_typed_one(
+    fn read(c: &mut impl TypedQuery, batch: &IngestBatch) -> Result<Header> {
+        let r = c
+            .typed(
                 "SELECT (SELECT coll FROM collections WHERE id = $1), s.last_date_added,
                    s.log_size, m.name, m.role, m.clearance
                  FROM sequence_point s LEFT JOIN members m ON m.id = $2",
@@ -104,7 +139,10 @@ impl Header {
                     (&batch.contributor, Type::INT8),
                 ],
             )
-            .map_err(pg)?;
+            .map_err(pg)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Backend("sequence_point has no row".into()))?;
         let coll = r
             .get::<_, Option<i64>>(0)
             .ok_or_else(|| StoreError::NotFound(format!("collection {}", batch.collection)))?;
@@ -148,7 +186,7 @@ impl Holdings {
     /// owner, the contributor of the first version ever stored, deleted ones included; 1 a
     /// stored version with a posted version key; 2 one of the poster's own copies of a
     /// value-identified object; 3 the smallest and largest version keys).
-    fn read(tx: &mut Transaction<'_>, coll: i64, batch: &IngestBatch) -> Result<Holdings> {
+    fn read(c: &mut impl TypedQuery, coll: i64, batch: &IngestBatch) -> Result<Holdings> {
         let mut ids: Vec<&str> = batch.objects.iter().map(|o| o.id.as_str()).collect();
         ids.sort_unstable();
         ids.dedup();
@@ -157,8 +195,8 @@ impl Holdings {
             .iter()
             .filter_map(|o| Some((o.id.as_str(), o.version_micros?)))
             .unzip();
-        let rows = tx
-            .query_typed(
+        let rows = c
+            .typed(
                 "SELECT 0, object_id, contributor, NULL::bigint, NULL::text, NULL::bigint,
                    NULL::bigint, NULL::text[]
                  FROM (SELECT DISTINCT ON (object_id) object_id, contributor FROM (
@@ -318,17 +356,18 @@ impl NewRows {
         }
     }
 
-    /// Writes the rows, the allocation state `seq` (when the caller holds the lock) and the
-    /// status record (when there is one) with one statement: its data-modifying parts run on
-    /// one snapshot and the id gate's statement triggers fire once, after all of them.
+    /// Writes the rows and the status record (when there is one) with one statement: its
+    /// data-modifying parts run on one snapshot and the id gate's statement triggers fire
+    /// once, after all of them. `lock` says how the statement stands to the sequence lock;
+    /// whether it wrote (always, unless [`Lock::IfStill`] found the state moved).
     fn write(
         &self,
-        tx: &mut Transaction<'_>,
+        c: &mut impl TypedQuery,
         coll: i64,
         contributor: MemberId,
-        seq: Option<Sequence>,
+        lock: Lock,
         status: Option<&StatusRecord>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let mut clear_ids = Vec::with_capacity(self.cleared.len());
         let mut clear_vs = Vec::with_capacity(self.cleared.len());
         let mut clear_last = Vec::with_capacity(self.cleared.len());
@@ -339,28 +378,6 @@ impl NewRows {
             clear_last.push(*last);
             clear_first.push(*first);
         }
-        let mut sql = String::from(
-            "WITH cleared AS (
-               UPDATE objects o SET is_last = o.is_last AND NOT k.l,
-                 is_first = o.is_first AND NOT k.f
-               FROM unnest($1::text[], $2::bigint[], $3::bool[], $4::bool[]) AS k(id, v, l, f)
-               WHERE o.coll = $5 AND o.object_id = k.id AND o.version_us = k.v),
-             stored AS (
-               INSERT INTO objects (date_added, coll, object_id, object_type, spec_version,
-                 version, version_us, is_first, is_last, tlp, contributor, body)
-               SELECT d, $5, i, t, s, v, vu, f, l, tlp, $6, b FROM unnest($7::bigint[],
-                 $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bool[],
-                 $14::bool[], $15::bigint[], $16::text[]) AS n(d, i, t, s, v, vu, f, l, tlp, b)),
-             recipients AS (
-               INSERT INTO red_recipients (date_added, member)
-               SELECT * FROM unnest($17::bigint[], $18::text[]) ON CONFLICT DO NOTHING),
-             leaves AS (
-               INSERT INTO log_leaves (idx, leaf)
-               SELECT * FROM unnest($19::bigint[], $20::bytea[])),
-             nonces AS (
-               INSERT INTO log_nonces (date_added, nonce, leaf_idx)
-               SELECT * FROM unnest($7::bigint[], $21::bytea[], $19::bigint[]))",
-        );
         let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
             (&clear_ids, Type::TEXT_ARRAY),
             (&clear_vs, Type::INT8_ARRAY),
@@ -384,10 +401,54 @@ impl NewRows {
             (&self.leaf, Type::BYTEA_ARRAY),
             (&self.nonce, Type::BYTEA_ARRAY),
         ];
-        if let Some(seq) = &seq {
-            sql.push_str(
-                ", seq AS (UPDATE sequence_point SET last_date_added = $22, log_size = $23)",
-            );
+        // With `IfStill`, every part writes only if `s` returns the locked row: the lock is
+        // taken before anything is written, and nothing is if the state moved.
+        let (mut sql, guard) = match &lock {
+            Lock::IfStill { seen, .. } => {
+                params.push((&seen.last_date_added, Type::INT8));
+                params.push((&seen.log_size, Type::INT8));
+                (
+                    "WITH s AS MATERIALIZED (SELECT 1 FROM sequence_point
+                       WHERE last_date_added = $22 AND log_size = $23 FOR UPDATE), "
+                        .to_owned(),
+                    " AND EXISTS (SELECT 1 FROM s)",
+                )
+            }
+            Lock::None | Lock::Held(_) => ("WITH ".to_owned(), ""),
+        };
+        sql.push_str(&format!(
+            "cleared AS (
+               UPDATE objects o SET is_last = o.is_last AND NOT k.l,
+                 is_first = o.is_first AND NOT k.f
+               FROM unnest($1::text[], $2::bigint[], $3::bool[], $4::bool[]) AS k(id, v, l, f)
+               WHERE o.coll = $5 AND o.object_id = k.id AND o.version_us = k.v{guard}),
+             stored AS (
+               INSERT INTO objects (date_added, coll, object_id, object_type, spec_version,
+                 version, version_us, is_first, is_last, tlp, contributor, body)
+               SELECT d, $5, i, t, s, v, vu, f, l, tlp, $6, b FROM unnest($7::bigint[],
+                 $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bool[],
+                 $14::bool[], $15::bigint[], $16::text[]) AS n(d, i, t, s, v, vu, f, l, tlp, b)
+               WHERE TRUE{guard}),
+             recipients AS (
+               INSERT INTO red_recipients (date_added, member)
+               SELECT * FROM unnest($17::bigint[], $18::text[]) WHERE TRUE{guard}
+               ON CONFLICT DO NOTHING),
+             leaves AS (
+               INSERT INTO log_leaves (idx, leaf)
+               SELECT * FROM unnest($19::bigint[], $20::bytea[]) WHERE TRUE{guard}),
+             nonces AS (
+               INSERT INTO log_nonces (date_added, nonce, leaf_idx)
+               SELECT * FROM unnest($7::bigint[], $21::bytea[], $19::bigint[])
+               WHERE TRUE{guard})"
+        ));
+        if let Lock::Held(seq) | Lock::IfStill { seq, .. } = &lock {
+            let n = params.len();
+            sql.push_str(&format!(
+                ", seq AS (UPDATE sequence_point SET last_date_added = ${}, log_size = ${}
+                   WHERE TRUE{guard})",
+                n + 1,
+                n + 2
+            ));
             params.push((&seq.last_date_added, Type::INT8));
             params.push((&seq.log_size, Type::INT8));
         }
@@ -397,7 +458,8 @@ impl NewRows {
                 let n = params.len();
                 sql.push_str(&format!(
                     " INSERT INTO statuses (id, member_id, collection_id, request_timestamp,
-                      successes, failures) VALUES (${}, ${}, ${}, ${}, ${}, ${})",
+                      successes, failures) SELECT ${}, ${}, ${}, ${}, ${}, ${}
+                      WHERE TRUE{guard} RETURNING 1",
                     n + 1,
                     n + 2,
                     n + 3,
@@ -412,10 +474,10 @@ impl NewRows {
                 params.push((successes, Type::TEXT));
                 params.push((failures, Type::TEXT));
             }
-            _ => sql.push_str(" SELECT 1"),
+            _ => sql.push_str(&format!(" SELECT 1 WHERE TRUE{guard}")),
         }
         let status_id = status.map(|s| s.id.clone()).unwrap_or_default();
-        tx.query_typed(&sql, &params).map_err(|e| {
+        let rows = c.typed(&sql, &params).map_err(|e| {
             match e.as_db_error().and_then(|d| d.constraint()) {
                 // The one key a caller chooses: anything else taken is a bug or a race the
                 // sequence lock rules out, reported as it is.
@@ -423,8 +485,19 @@ impl NewRows {
                 _ => pg(e),
             }
         })?;
-        Ok(())
+        Ok(!rows.is_empty())
     }
+}
+
+/// How a write stands to the sequence lock.
+enum Lock {
+    /// It allocates nothing and takes no lock.
+    None,
+    /// The caller's transaction holds the lock: the allocation state becomes `seq`.
+    Held(Sequence),
+    /// Outside a transaction (the statement is one): the statement takes the lock, and
+    /// writes, moving the state to `seq`, only if the state is still `seen`.
+    IfStill { seen: Sequence, seq: Sequence },
 }
 
 /// An envelope decided: each object's outcome, the rows storing the new versions, and the
@@ -522,30 +595,50 @@ fn plan(
     })
 }
 
-/// Stores an envelope and its status record in the caller's fresh transaction, holding the
-/// sequence lock from its allocation to the commit only (see the module doc): the lock,
-/// one write, the commit.
-pub(crate) fn envelope(tx: &mut Transaction<'_>, batch: &IngestBatch) -> Result<IngestReport> {
-    let header = Header::read(tx, batch)?;
+/// Stores an envelope and its status record on connection `c` (outside any transaction),
+/// holding the sequence lock for one statement (see the module doc): read and decided
+/// before the lock, then one statement takes the lock, writes everything and commits.
+/// If another writer allocated since the reads, it writes nothing, and the envelope is
+/// decided again in a transaction that takes the lock first.
+pub(crate) fn envelope(c: &mut Client, batch: &IngestBatch) -> Result<IngestReport> {
+    let header = Header::read(c, batch)?;
     let mut entries = Entries::new(batch, &header.poster.viewer.name, &[]);
-    let holdings = Holdings::read(tx, header.coll, batch)?;
-    let mut decided = plan(batch, &header.poster, holdings, header.seen, &mut entries)?;
-    let mut seq = None;
-    // An envelope that stores nothing allocates nothing: its decisions stand as of the reads,
-    // and it needs no lock.
-    if !decided.rows.date_added.is_empty() {
-        let locked = Sequence::lock(tx)?;
-        if locked != header.seen {
-            // Another writer committed since the reads: decide again on what it left.
-            let holdings = Holdings::read(tx, header.coll, batch)?;
-            decided = plan(batch, &header.poster, holdings, locked, &mut entries)?;
-        }
-        seq = Some(decided.seq);
-    }
+    let holdings = Holdings::read(c, header.coll, batch)?;
+    let decided = plan(batch, &header.poster, holdings, header.seen, &mut entries)?;
     let status = rules::status_record(batch, &decided.outcomes);
-    decided
+    // An envelope that stores nothing allocates nothing: its decisions stand as of the
+    // reads, and it needs no lock.
+    let lock = if decided.rows.date_added.is_empty() {
+        Lock::None
+    } else {
+        Lock::IfStill {
+            seen: header.seen,
+            seq: decided.seq,
+        }
+    };
+    if decided
         .rows
-        .write(tx, header.coll, batch.contributor, seq, Some(&status))?;
+        .write(c, header.coll, batch.contributor, lock, Some(&status))?
+    {
+        return Ok(IngestReport {
+            outcomes: decided.outcomes,
+            status,
+        });
+    }
+    // Another writer allocated since the reads: decide again on what it left, under the lock.
+    let mut tx = c.transaction().map_err(pg)?;
+    let locked = Sequence::lock(&mut tx)?;
+    let holdings = Holdings::read(&mut tx, header.coll, batch)?;
+    let decided = plan(batch, &header.poster, holdings, locked, &mut entries)?;
+    let status = rules::status_record(batch, &decided.outcomes);
+    decided.rows.write(
+        &mut tx,
+        header.coll,
+        batch.contributor,
+        Lock::Held(decided.seq),
+        Some(&status),
+    )?;
+    tx.commit().map_err(pg)?;
     Ok(IngestReport {
         outcomes: decided.outcomes,
         status,
@@ -566,9 +659,13 @@ pub(crate) fn ingest_tx(
     let mut entries = Entries::new(batch, &header.poster.viewer.name, canonical);
     let holdings = Holdings::read(tx, header.coll, batch)?;
     let decided = plan(batch, &header.poster, holdings, *seq, &mut entries)?;
-    decided
-        .rows
-        .write(tx, header.coll, batch.contributor, Some(decided.seq), None)?;
+    decided.rows.write(
+        tx,
+        header.coll,
+        batch.contributor,
+        Lock::Held(decided.seq),
+        None,
+    )?;
     *seq = decided.seq;
     Ok(decided.outcomes)
 }

@@ -554,7 +554,7 @@ impl Store for PgStore {
     }
 
     fn ingest(&self, batch: IngestBatch) -> Result<IngestReport> {
-        self.tx(|tx| crate::ingest::envelope(tx, &batch))
+        self.with(|c| crate::ingest::envelope(c, &batch))
     }
 
     fn query_objects(&self, q: &ObjectQuery) -> Result<Page> {
