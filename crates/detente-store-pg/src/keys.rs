@@ -7,7 +7,7 @@ use detente_store::{KeyBindingRecord, PeerKeyBinding, Result, StoreError};
 use postgres::{GenericClient, Transaction};
 
 use crate::error::pg;
-use crate::tx::Sequence;
+use crate::ingest::Sequence;
 
 /// The columns of a binding row `k` with the leaf and the index of its successor.
 const BINDING: &str = "SELECT k.member, k.vkey, k.time, k.nonce, k.leaf_idx, l.leaf,

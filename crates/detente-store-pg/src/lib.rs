@@ -13,15 +13,22 @@
 //! private network or a unix socket).
 //!
 //! **One serialization point.** Every transaction that hands out `date_added` values or log
-//! indices (ingest, delete, key bindings, mirror pages) first locks the single row of
-//! `sequence_point` (`SELECT … FOR UPDATE`), which holds the last `date_added` and the log
+//! indices (ingest, delete, key bindings, mirror pages) locks the single row of
+//! `sequence_point` (`SELECT … FOR UPDATE`) before it allocates or writes, which holds the last `date_added` and the log
 //! size, and writes it back before committing. The row lock is held to commit or rollback,
 //! so allocating transactions of every node run one after the other in allocation order: a
 //! version becomes visible only after every version with a smaller `date_added`, and log
 //! indices are contiguous. Transaction-scoped, so nothing leaks through the pool the way a
 //! session advisory lock would. Transactions run at READ COMMITTED: each statement after the
 //! lock sees everything committed before it, so the ownership and duplicate rules see the
-//! previous writer's rows.
+//! previous writer's rows. Objects, tombstones and log leaves change only under the lock.
+//!
+//! **Ingest holds that lock briefly** (`src/ingest.rs`): an envelope is read (in two
+//! statements) and decided, and its log leaves built, before the lock, with the allocation
+//! state the reads saw; under the lock an unchanged state means nothing was allocated
+//! meanwhile, so the decisions stand and one statement writes every row, the new allocation
+//! state and the status record before the commit. A changed state means the holdings are
+//! read again under the lock and the envelope decided again.
 //!
 //! **PSI charges** ([`Store::psi_charge`](detente_store::Store::psi_charge)) serialize per
 //! member instead: each first locks its budget key's row of `psi_peers` (an upsert, held to
@@ -50,6 +57,7 @@
 
 mod error;
 mod flags;
+mod ingest;
 mod keys;
 mod peers;
 mod published;

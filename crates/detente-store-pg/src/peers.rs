@@ -14,10 +14,11 @@ use detente_store::{
 use postgres::{GenericClient, Transaction};
 
 use crate::error::{pg, taken_or_pg};
+use crate::ingest::{Sequence, coll_key, ingest_tx};
 use crate::query::{Arg, Args, vis_of, vis_params};
 use crate::tx::{
-    DELETED_COLUMNS, Sequence, TOMBSTONE, bump_generation, coll_key, delete_version,
-    deleted_from_row, ingest_tx, refresh_bounds, to_tombstone,
+    DELETED_COLUMNS, TOMBSTONE, bump_generation, delete_version, deleted_from_row,
+    refresh_bounds, to_tombstone,
 };
 
 const PEER_COLUMNS: &str = "name, url, log_key, witnesses, quorum, auth_header, ca_cert, \
@@ -333,7 +334,6 @@ pub(crate) fn apply(tx: &mut Transaction<'_>, page: &MirrorPage) -> Result<Mirro
         .collect();
     let (batch, canonical) = page.batch(&local, member);
     let outcomes = ingest_tx(tx, &mut seq, &batch, &canonical)?;
-    seq.store(tx)?;
     let provenance = tx
         .prepare(
             "INSERT INTO mirror_provenance (date_added, peer, partner_index, partner_contributor,

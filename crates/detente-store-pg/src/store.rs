@@ -19,12 +19,13 @@ use postgres::{NoTls, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
 
 use crate::error::{pg, taken_or_pg, unavailable};
+use crate::ingest::{Sequence, coll_key};
 use crate::query::{
     Arg, Args, LATEST_SPEC_VERSION, in_list, may_see, version_cond, vis_of, vis_params,
 };
 use crate::tx::{
-    DELETED_COLUMNS, Sequence, TOMBSTONE, bump_generation, coll_key, delete_version,
-    deleted_from_row, ingest_tx, refresh_bounds, to_tombstone,
+    DELETED_COLUMNS, TOMBSTONE, bump_generation, delete_version, deleted_from_row,
+    refresh_bounds, to_tombstone,
 };
 use crate::witness;
 
@@ -39,6 +40,9 @@ const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A detente store in a PostgreSQL database, shareable by several nodes.
 pub struct PgStore {
     pool: Pool,
+    /// Whether this node's last envelope found the allocation state moved since its reads
+    /// (other writers busy): the next one takes the lock first (`ingest::envelope`).
+    contended: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -90,7 +94,10 @@ impl PgStore {
             .test_on_check_out(false)
             .build(manager)
             .map_err(|e| unavailable(format!("connecting to the database: {e}")))?;
-        let store = PgStore { pool };
+        let store = PgStore {
+            pool,
+            contended: std::sync::atomic::AtomicBool::new(false),
+        };
         crate::schema::migrate(&mut *store.conn()?)?;
         Ok(store)
     }
@@ -439,26 +446,7 @@ impl Store for PgStore {
     }
 
     fn ingest(&self, batch: IngestBatch) -> Result<IngestReport> {
-        self.tx(|tx| {
-            let mut seq = Sequence::lock(tx)?;
-            let outcomes = ingest_tx(tx, &mut seq, &batch, &[])?;
-            seq.store(tx)?;
-            let status = rules::status_record(&batch, &outcomes);
-            tx.execute(
-                "INSERT INTO statuses (id, member_id, collection_id, request_timestamp, successes, failures)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    &status.id,
-                    &status.member,
-                    &status.collection,
-                    &status.request_timestamp,
-                    &details_to_json(&status.successes),
-                    &details_to_json(&status.failures),
-                ],
-            )
-            .map_err(taken_or_pg(format!("status {}", status.id)))?;
-            Ok(IngestReport { outcomes, status })
-        })
+        self.with(|c| crate::ingest::envelope(c, &batch, &self.contended))
     }
 
     fn query_objects(&self, q: &ObjectQuery) -> Result<Page> {

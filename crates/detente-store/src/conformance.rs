@@ -41,6 +41,7 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) {
 /// command): `pair` gives two handles on a fresh, empty database.
 pub fn run_shared<S: Store>(pair: impl Fn() -> (S, S)) {
     interleaved_writers_leave_no_gap(pair());
+    racing_writers_on_one_id(pair());
     secret_created_once(pair());
     psi_charges_shared_by_handles(pair());
 }
@@ -1503,6 +1504,106 @@ pub fn interleaved_writers_leave_no_gap<S: Store>((a, b): (S, S)) {
         .collect();
     indices.sort_unstable();
     assert_eq!(indices, (0..n).collect::<Vec<_>>(), "log indices are 0..n");
+}
+
+/// Writers on two handles racing on the same ids, round after round: of two members posting
+/// the first version of one id at once, exactly one owns it and the other is refused; of two
+/// posts of one value copy by its contributor, one stores it and the other finds it present;
+/// of two new versions of one object posted at once, the larger is its only last version.
+/// (A backend deciding on what it read before another writer committed would store both
+/// first versions, both copies, or two last versions.)
+pub fn racing_writers_on_one_id<S: Store>((a, b): (S, S)) {
+    const ROUNDS: usize = 25;
+    let a = std::sync::Arc::new(setup(a));
+    let b = std::sync::Arc::new(b);
+    let [alice, bob, root] = three_members(&*a);
+    // The three posts of a round start together.
+    let start = std::sync::Arc::new(std::sync::Barrier::new(3));
+    let post = |s: &std::sync::Arc<S>, v: &Viewer, objects: Vec<NewObject>, status: String| {
+        let (s, v, start) = (s.clone(), v.clone(), start.clone());
+        std::thread::spawn(move || {
+            start.wait();
+            crate::retry_conflicts(|| s.ingest(batch_by(&v, objects.clone(), &status)))
+                .unwrap()
+                .outcomes
+        })
+    };
+    for round in 0..ROUNDS {
+        let (x, d, y) = (
+            format!("indicator--race-x-{round}"),
+            format!("domain-name--race-d-{round}"),
+            format!("indicator--race-y-{round}"),
+        );
+        a.ingest(batch_by(
+            &alice,
+            vec![obj(&y, 10, Tlp::Green, "{\"y\":10}")],
+            &format!("y{round}"),
+        ))
+        .unwrap();
+        let t1 = post(
+            &a,
+            &alice,
+            vec![
+                obj(&x, 10, Tlp::Green, "{\"x\":\"alice\"}"),
+                copy(&d, Tlp::Green, "{\"d\":1}"),
+                obj(&y, 30, Tlp::Green, "{\"y\":30}"),
+            ],
+            format!("t1-{round}"),
+        );
+        let t2 = post(
+            &b,
+            &bob,
+            vec![obj(&x, 20, Tlp::Green, "{\"x\":\"bob\"}")],
+            format!("t2-{round}"),
+        );
+        let t3 = post(
+            &b,
+            &alice,
+            vec![
+                copy(&d, Tlp::Green, "{\"d\":1}"),
+                obj(&y, 40, Tlp::Green, "{\"y\":40}"),
+            ],
+            format!("t3-{round}"),
+        );
+        let (o1, o2, o3) = (t1.join().unwrap(), t2.join().unwrap(), t3.join().unwrap());
+        let stored = |o: &IngestOutcome| matches!(o, IngestOutcome::Stored { .. });
+        assert!(
+            stored(&o1[0]) != stored(&o2[0])
+                && [&o1[0], &o2[0]].contains(&&IngestOutcome::NotOwner),
+            "round {round}: one owner of {x}: {o1:?} {o2:?}"
+        );
+        assert_eq!(
+            ids_versions(&*b, &root, &x, all()).len(),
+            1,
+            "round {round}"
+        );
+        assert!(
+            stored(&o1[1]) != stored(&o3[0])
+                && [&o1[1], &o3[0]]
+                    .iter()
+                    .any(|o| matches!(o, IngestOutcome::Duplicate { .. })),
+            "round {round}: one copy of {d}: {o1:?} {o3:?}"
+        );
+        assert_eq!(
+            ids_versions(&*b, &root, &d, all()).len(),
+            1,
+            "round {round}"
+        );
+        assert!(
+            stored(&o1[2]) && stored(&o3[1]),
+            "round {round}: {o1:?} {o3:?}"
+        );
+        assert_eq!(
+            ids_versions(&*a, &root, &y, last()),
+            vec!["{\"y\":40}"],
+            "round {round}: one last version of {y}"
+        );
+        assert_eq!(
+            ids_versions(&*a, &root, &y, all()).len(),
+            3,
+            "round {round}"
+        );
+    }
 }
 
 /// Handles racing to create a node secret all get the one that was stored first.

@@ -1,0 +1,690 @@
+//! Ingest on PostgreSQL: the sequence point, and an envelope's reads, decisions and writes.
+//!
+//! An envelope takes the `sequence_point` row lock for as few round trips as possible
+//! ([`envelope`]): its facts (collection, poster, the holdings of its ids) are read and its
+//! objects decided and hashed into log leaves *before* the lock, together with the allocation
+//! state the reads saw. Then one statement, its own transaction, takes the lock and, if that
+//! state is unchanged (no allocating transaction committed since the reads: every one of them
+//! moves it, and objects, tombstones and log leaves change only under the lock), writes every
+//! row, the new state and the status record, and commits: the lock is held for one statement
+//! and its commit, with no round trip to the node. If the state moved, that statement writes
+//! nothing, and the envelope is decided again in a transaction that takes the lock first.
+//! Each statement is sent with its parameter types (`query_typed`): one round trip.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use detente_store::entries::{self, LogEntry, details_to_json};
+use detente_store::rules::{self, Held, HeldVersion, Poster};
+use detente_store::{
+    IngestBatch, IngestOutcome, IngestReport, MemberId, Result, StatusRecord, StoreError,
+    tlp_from_stored,
+};
+use postgres::types::{ToSql, Type};
+use postgres::{Client, GenericClient, Row, Transaction};
+
+use crate::error::{pg, taken_or_pg};
+
+/// Parameters of a statement sent with their types.
+type Typed<'a> = [(&'a (dyn ToSql + Sync), Type)];
+
+/// A statement sent with its parameter types, in one round trip: on a connection outside
+/// any transaction (the statement is its own) or inside one.
+trait TypedQuery {
+    fn typed(
+        &mut self,
+        sql: &str,
+        params: &Typed<'_>,
+    ) -> std::result::Result<Vec<Row>, postgres::Error>;
+}
+
+impl TypedQuery for Client {
+    fn typed(
+        &mut self,
+        sql: &str,
+        params: &Typed<'_>,
+    ) -> std::result::Result<Vec<Row>, postgres::Error> {
+        self.query_typed(sql, params)
+    }
+}
+
+impl TypedQuery for Transaction<'_> {
+    fn typed(
+        &mut self,
+        sql: &str,
+        params: &Typed<'_>,
+    ) -> std::result::Result<Vec<Row>, postgres::Error> {
+        self.query_typed(sql, params)
+    }
+}
+
+/// The internal key of collection `id`.
+pub(crate) fn coll_key(c: &mut impl GenericClient, id: &str) -> Result<i64> {
+    c.query_opt("SELECT coll FROM collections WHERE id = $1", &[&id])
+        .map_err(pg)?
+        .map(|r| r.get(0))
+        .ok_or_else(|| StoreError::NotFound(format!("collection {id}")))
+}
+
+/// The allocation state, locked for the rest of the transaction: the one serialization point
+/// of `date_added` and log indices across every node (see the crate doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sequence {
+    last_date_added: i64,
+    log_size: i64,
+}
+
+impl Sequence {
+    pub(crate) fn lock(tx: &mut Transaction<'_>) -> Result<Sequence> {
+        let r = tx
+            .query_typed_one(
+                "SELECT last_date_added, log_size FROM sequence_point FOR UPDATE",
+                &[],
+            )
+            .map_err(pg)?;
+        Ok(Sequence {
+            last_date_added: r.get(0),
+            log_size: r.get(1),
+        })
+    }
+
+    pub(crate) fn next_date_added(&mut self) -> i64 {
+        self.last_date_added = entries::next_date_added(self.last_date_added);
+        self.last_date_added
+    }
+
+    /// The next log index, for a leaf the caller inserts in this transaction.
+    fn reserve(&mut self) -> i64 {
+        self.log_size += 1;
+        self.log_size - 1
+    }
+
+    /// Appends a leaf at the next index; its index.
+    pub(crate) fn append(&mut self, tx: &mut Transaction<'_>, entry: &LogEntry) -> Result<i64> {
+        let idx = self.reserve();
+        tx.execute(
+            "INSERT INTO log_leaves (idx, leaf) VALUES ($1, $2)",
+            &[&idx, &entry.leaf],
+        )
+        .map_err(pg)?;
+        Ok(idx)
+    }
+
+    pub(crate) fn store(&self, tx: &mut Transaction<'_>) -> Result<()> {
+        tx.execute(
+            "UPDATE sequence_point SET last_date_added = $1, log_size = $2",
+            &[&self.last_date_added, &self.log_size],
+        )
+        .map_err(pg)?;
+        Ok(())
+    }
+}
+
+/// What an envelope's decisions rest on besides its ids' holdings, read in one statement:
+/// the collection's key, the poster, and the allocation state as of that statement.
+struct Header {
+    coll: i64,
+    poster: Poster,
+    seen: Sequence,
+}
+
+impl Header {
+    fn read(c: &mut impl TypedQuery, batch: &IngestBatch) -> Result<Header> {
+        let r = c
+            .typed(
+                "SELECT (SELECT coll FROM collections WHERE id = $1), s.last_date_added,
+                   s.log_size, m.name, m.role, m.clearance
+                 FROM sequence_point s LEFT JOIN members m ON m.id = $2",
+                &[
+                    (&batch.collection, Type::TEXT),
+                    (&batch.contributor, Type::INT8),
+                ],
+            )
+            .map_err(pg)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Backend("sequence_point has no row".into()))?;
+        let coll = r
+            .get::<_, Option<i64>>(0)
+            .ok_or_else(|| StoreError::NotFound(format!("collection {}", batch.collection)))?;
+        let member = match (r.get(3), r.get(4), r.get(5)) {
+            (Some(name), Some(role), Some(clearance)) => Some((name, role, clearance)),
+            _ => None,
+        };
+        Ok(Header {
+            coll,
+            poster: Poster::from_row(batch.contributor, member)?,
+            seen: Sequence {
+                last_date_added: r.get(1),
+                log_size: r.get(2),
+            },
+        })
+    }
+}
+
+/// A stored version with the same id and version key as a posted one, as the rules need it.
+#[derive(Clone)]
+struct SameVersion {
+    body: String,
+    tlp: i64,
+    contributor: MemberId,
+    recipients: Vec<String>,
+}
+
+/// What the store holds for the ids of one envelope, read with one statement and then kept
+/// up to date in memory as the envelope's own objects are decided (a later object of the
+/// envelope sees the earlier ones, as if each were written before the next was decided).
+#[derive(Default, Clone)]
+struct Holdings {
+    owners: HashMap<String, MemberId>,
+    same: HashMap<(String, i64), SameVersion>,
+    own_copies: HashMap<String, Vec<(i64, String)>>,
+    bounds: HashMap<String, (i64, i64)>,
+}
+
+impl Holdings {
+    /// One statement, so one snapshot: a row per fact, its kind in the first column (0 the
+    /// owner, the contributor of the first version ever stored, deleted ones included; 1 a
+    /// stored version with a posted version key; 2 one of the poster's own copies of a
+    /// value-identified object; 3 the smallest and largest version keys).
+    fn read(c: &mut impl TypedQuery, coll: i64, batch: &IngestBatch) -> Result<Holdings> {
+        let mut ids: Vec<&str> = batch.objects.iter().map(|o| o.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let (keyed_ids, keyed_versions): (Vec<&str>, Vec<i64>) = batch
+            .objects
+            .iter()
+            .filter_map(|o| Some((o.id.as_str(), o.version_micros?)))
+            .unzip();
+        let rows = c
+            .typed(
+                "SELECT 0, object_id, contributor, NULL::bigint, NULL::text, NULL::bigint,
+                   NULL::bigint, NULL::text[]
+                 FROM (SELECT DISTINCT ON (object_id) object_id, contributor FROM (
+                     SELECT object_id, date_added, contributor FROM objects
+                       WHERE coll = $1 AND object_id = ANY($2) AND version IS NOT NULL
+                     UNION ALL
+                     SELECT object_id, date_added, contributor FROM log_tombstones
+                       WHERE coll_id = $3 AND object_id = ANY($2) AND version <> '') t
+                   ORDER BY object_id, date_added) w
+                 UNION ALL
+                 SELECT 1, o.object_id, o.version_us, NULL, o.body, o.tlp, o.contributor,
+                   ARRAY(SELECT member FROM red_recipients r WHERE r.date_added = o.date_added)
+                 FROM objects o
+                 JOIN unnest($4::text[], $5::bigint[]) AS k(id, v)
+                   ON o.object_id = k.id AND o.version_us = k.v
+                 WHERE o.coll = $1
+                 UNION ALL
+                 SELECT 2, object_id, date_added, NULL, body, NULL, NULL, NULL FROM objects
+                 WHERE coll = $1 AND object_id = ANY($2) AND version IS NULL AND contributor = $6
+                 UNION ALL
+                 SELECT 3, object_id, min(version_us), max(version_us), NULL, NULL, NULL, NULL
+                 FROM objects WHERE coll = $1 AND object_id = ANY($2) GROUP BY object_id",
+                &[
+                    (&coll, Type::INT8),
+                    (&ids, Type::TEXT_ARRAY),
+                    (&batch.collection, Type::TEXT),
+                    (&keyed_ids, Type::TEXT_ARRAY),
+                    (&keyed_versions, Type::INT8_ARRAY),
+                    (&batch.contributor, Type::INT8),
+                ],
+            )
+            .map_err(pg)?;
+        let mut h = Holdings::default();
+        for r in rows {
+            let id: String = r.get(1);
+            let a: i64 = r.get(2);
+            match r.get::<_, i32>(0) {
+                0 => {
+                    h.owners.insert(id, a);
+                }
+                1 => {
+                    h.same.insert(
+                        (id, a),
+                        SameVersion {
+                            body: r.get(4),
+                            tlp: r.get(5),
+                            contributor: r.get(6),
+                            recipients: r.get(7),
+                        },
+                    );
+                }
+                2 => h.own_copies.entry(id).or_default().push((a, r.get(4))),
+                _ => {
+                    h.bounds.insert(id, (a, r.get(3)));
+                }
+            }
+        }
+        // The rules look for the poster's copies in the order they were stored.
+        for copies in h.own_copies.values_mut() {
+            copies.sort_unstable_by_key(|c| c.0);
+        }
+        Ok(h)
+    }
+}
+
+/// The log entries of an envelope's objects, each built (JSON parse, RFC 8785 form, leaf
+/// hash) once, when a decision first stores the object, and kept if it is decided again.
+struct Entries<'a> {
+    batch: &'a IngestBatch,
+    member: String,
+    /// The RFC 8785 forms of the objects' bodies, in order, when the caller computed them.
+    canonical: &'a [&'a [u8]],
+    built: Vec<Option<LogEntry>>,
+}
+
+impl<'a> Entries<'a> {
+    fn new(batch: &'a IngestBatch, member: &str, canonical: &'a [&'a [u8]]) -> Entries<'a> {
+        Entries {
+            batch,
+            member: member.to_owned(),
+            canonical,
+            built: vec![None; batch.objects.len()],
+        }
+    }
+
+    /// The entry of the batch's `i`th object.
+    fn get(&mut self, i: usize) -> Result<&LogEntry> {
+        let o = self
+            .batch
+            .objects
+            .get(i)
+            .ok_or_else(|| StoreError::Backend(format!("no object {i} in the envelope")))?;
+        let slot = self
+            .built
+            .get_mut(i)
+            .ok_or_else(|| StoreError::Backend(format!("no entry {i} for the envelope")))?;
+        if slot.is_none() {
+            *slot = Some(entries::object_entry(
+                &self.batch.collection,
+                o,
+                &self.member,
+                self.canonical.get(i).copied(),
+            )?);
+        }
+        slot.as_ref()
+            .ok_or_else(|| StoreError::Backend(format!("entry {i} not built")))
+    }
+}
+
+/// Rows of one envelope to write, one array per column (inserted with `unnest`).
+#[derive(Default)]
+struct NewRows {
+    date_added: Vec<i64>,
+    object_id: Vec<String>,
+    object_type: Vec<String>,
+    spec_version: Vec<String>,
+    version: Vec<Option<String>>,
+    version_us: Vec<i64>,
+    is_first: Vec<bool>,
+    is_last: Vec<bool>,
+    tlp: Vec<i64>,
+    body: Vec<String>,
+    /// Row of each (id, version key) among these, to clear its flags in memory.
+    index: HashMap<(String, i64), usize>,
+    recipient_added: Vec<i64>,
+    recipient: Vec<String>,
+    leaf_idx: Vec<i64>,
+    leaf: Vec<Vec<u8>>,
+    nonce: Vec<Vec<u8>>,
+    /// Stored rows that stop being their object's (last, first): by (id, version key).
+    cleared: HashMap<(String, i64), (bool, bool)>,
+}
+
+impl NewRows {
+    /// The version `(id, v)` is no longer its object's last (`last`) or first.
+    fn clear(&mut self, id: &str, v: i64, last: bool) {
+        let key = (id.to_owned(), v);
+        match self.index.get(&key) {
+            Some(&row) => {
+                let flags = if last {
+                    &mut self.is_last
+                } else {
+                    &mut self.is_first
+                };
+                if let Some(f) = flags.get_mut(row) {
+                    *f = false;
+                }
+            }
+            None => {
+                let c = self.cleared.entry(key).or_default();
+                if last {
+                    c.0 = true;
+                } else {
+                    c.1 = true;
+                }
+            }
+        }
+    }
+
+    /// Writes the rows and the status record (when there is one) with one statement: its
+    /// data-modifying parts run on one snapshot and the id gate's statement triggers fire
+    /// once, after all of them. `lock` says how the statement stands to the sequence lock;
+    /// whether it wrote (always, unless [`Lock::IfStill`] found the state moved).
+    fn write(
+        &self,
+        c: &mut impl TypedQuery,
+        coll: i64,
+        contributor: MemberId,
+        lock: Lock,
+        status: Option<&StatusRecord>,
+    ) -> Result<bool> {
+        let mut clear_ids = Vec::with_capacity(self.cleared.len());
+        let mut clear_vs = Vec::with_capacity(self.cleared.len());
+        let mut clear_last = Vec::with_capacity(self.cleared.len());
+        let mut clear_first = Vec::with_capacity(self.cleared.len());
+        for ((id, v), (last, first)) in &self.cleared {
+            clear_ids.push(id.as_str());
+            clear_vs.push(*v);
+            clear_last.push(*last);
+            clear_first.push(*first);
+        }
+        let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
+            (&clear_ids, Type::TEXT_ARRAY),
+            (&clear_vs, Type::INT8_ARRAY),
+            (&clear_last, Type::BOOL_ARRAY),
+            (&clear_first, Type::BOOL_ARRAY),
+            (&coll, Type::INT8),
+            (&contributor, Type::INT8),
+            (&self.date_added, Type::INT8_ARRAY),
+            (&self.object_id, Type::TEXT_ARRAY),
+            (&self.object_type, Type::TEXT_ARRAY),
+            (&self.spec_version, Type::TEXT_ARRAY),
+            (&self.version, Type::TEXT_ARRAY),
+            (&self.version_us, Type::INT8_ARRAY),
+            (&self.is_first, Type::BOOL_ARRAY),
+            (&self.is_last, Type::BOOL_ARRAY),
+            (&self.tlp, Type::INT8_ARRAY),
+            (&self.body, Type::TEXT_ARRAY),
+            (&self.recipient_added, Type::INT8_ARRAY),
+            (&self.recipient, Type::TEXT_ARRAY),
+            (&self.leaf_idx, Type::INT8_ARRAY),
+            (&self.leaf, Type::BYTEA_ARRAY),
+            (&self.nonce, Type::BYTEA_ARRAY),
+        ];
+        // With `IfStill`, every part writes only if `s` returns the locked row: the lock is
+        // taken before anything is written, and nothing is if the state moved.
+        let (mut sql, guard) = match &lock {
+            Lock::IfStill { seen, .. } => {
+                params.push((&seen.last_date_added, Type::INT8));
+                params.push((&seen.log_size, Type::INT8));
+                (
+                    "WITH s AS MATERIALIZED (SELECT 1 FROM sequence_point
+                       WHERE last_date_added = $22 AND log_size = $23 FOR UPDATE), "
+                        .to_owned(),
+                    " AND EXISTS (SELECT 1 FROM s)",
+                )
+            }
+            Lock::None | Lock::Held(_) => ("WITH ".to_owned(), ""),
+        };
+        sql.push_str(&format!(
+            "cleared AS (
+               UPDATE objects o SET is_last = o.is_last AND NOT k.l,
+                 is_first = o.is_first AND NOT k.f
+               FROM unnest($1::text[], $2::bigint[], $3::bool[], $4::bool[]) AS k(id, v, l, f)
+               WHERE o.coll = $5 AND o.object_id = k.id AND o.version_us = k.v{guard}),
+             stored AS (
+               INSERT INTO objects (date_added, coll, object_id, object_type, spec_version,
+                 version, version_us, is_first, is_last, tlp, contributor, body)
+               SELECT d, $5, i, t, s, v, vu, f, l, tlp, $6, b FROM unnest($7::bigint[],
+                 $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bool[],
+                 $14::bool[], $15::bigint[], $16::text[]) AS n(d, i, t, s, v, vu, f, l, tlp, b)
+               WHERE TRUE{guard}),
+             recipients AS (
+               INSERT INTO red_recipients (date_added, member)
+               SELECT * FROM unnest($17::bigint[], $18::text[]) WHERE TRUE{guard}
+               ON CONFLICT DO NOTHING),
+             leaves AS (
+               INSERT INTO log_leaves (idx, leaf)
+               SELECT * FROM unnest($19::bigint[], $20::bytea[]) WHERE TRUE{guard}),
+             nonces AS (
+               INSERT INTO log_nonces (date_added, nonce, leaf_idx)
+               SELECT * FROM unnest($7::bigint[], $21::bytea[], $19::bigint[])
+               WHERE TRUE{guard})"
+        ));
+        if let Lock::Held(seq) | Lock::IfStill { seq, .. } = &lock {
+            let n = params.len();
+            sql.push_str(&format!(
+                ", seq AS (UPDATE sequence_point SET last_date_added = ${}, log_size = ${}
+                   WHERE TRUE{guard})",
+                n + 1,
+                n + 2
+            ));
+            params.push((&seq.last_date_added, Type::INT8));
+            params.push((&seq.log_size, Type::INT8));
+        }
+        let details = status.map(|s| (details_to_json(&s.successes), details_to_json(&s.failures)));
+        match (status, &details) {
+            (Some(s), Some((successes, failures))) => {
+                let n = params.len();
+                sql.push_str(&format!(
+                    " INSERT INTO statuses (id, member_id, collection_id, request_timestamp,
+                      successes, failures) SELECT ${}, ${}, ${}, ${}, ${}, ${}
+                      WHERE TRUE{guard} RETURNING 1",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5,
+                    n + 6
+                ));
+                params.push((&s.id, Type::TEXT));
+                params.push((&s.member, Type::INT8));
+                params.push((&s.collection, Type::TEXT));
+                params.push((&s.request_timestamp, Type::INT8));
+                params.push((successes, Type::TEXT));
+                params.push((failures, Type::TEXT));
+            }
+            _ => sql.push_str(&format!(" SELECT 1 WHERE TRUE{guard}")),
+        }
+        let status_id = status.map(|s| s.id.clone()).unwrap_or_default();
+        let rows = c.typed(&sql, &params).map_err(|e| {
+            match e.as_db_error().and_then(|d| d.constraint()) {
+                // The one key a caller chooses: anything else taken is a bug or a race the
+                // sequence lock rules out, reported as it is.
+                Some("statuses_pkey") => taken_or_pg(format!("status {status_id}"))(e),
+                _ => pg(e),
+            }
+        })?;
+        Ok(!rows.is_empty())
+    }
+}
+
+/// How a write stands to the sequence lock.
+enum Lock {
+    /// It allocates nothing and takes no lock.
+    None,
+    /// The caller's transaction holds the lock: the allocation state becomes `seq`.
+    Held(Sequence),
+    /// Outside a transaction (the statement is one): the statement takes the lock, and
+    /// writes, moving the state to `seq`, only if the state is still `seen`.
+    IfStill { seen: Sequence, seq: Sequence },
+}
+
+/// An envelope decided: each object's outcome, the rows storing the new versions, and the
+/// allocation state after them.
+struct Plan {
+    outcomes: Vec<IngestOutcome>,
+    rows: NewRows,
+    seq: Sequence,
+}
+
+/// Decides every object of `batch` on what `h` holds, allocating from `seq` for those stored.
+fn plan(
+    batch: &IngestBatch,
+    poster: &Poster,
+    mut h: Holdings,
+    mut seq: Sequence,
+    entries: &mut Entries<'_>,
+) -> Result<Plan> {
+    let mut rows = NewRows::default();
+    let mut outcomes = Vec::with_capacity(batch.objects.len());
+    for (i, o) in batch.objects.iter().enumerate() {
+        let mut held = Held::default();
+        match o.version_micros {
+            Some(v) => {
+                held.owner = h.owners.get(&o.id).copied();
+                held.same_version = h.same.get(&(o.id.clone(), v)).map(|s| HeldVersion {
+                    body: s.body.clone(),
+                    // A rank no level has is seen by no one.
+                    visible: tlp_from_stored(s.tlp)
+                        .is_ok_and(|t| poster.viewer.sees(t, s.contributor, &s.recipients)),
+                });
+            }
+            None => held.own_copies = h.own_copies.get(&o.id).cloned().unwrap_or_default(),
+        }
+        let outcome = rules::decide(o, poster, &held);
+        if !matches!(outcome, IngestOutcome::Stored { .. }) {
+            outcomes.push(outcome);
+            continue;
+        }
+        let date_added = seq.next_date_added();
+        // A value-identified object's copy is versioned by its date_added.
+        let v = o.version_micros.unwrap_or(date_added);
+        let bounds = h.bounds.get(&o.id).copied();
+        let (is_first, is_last) = rules::first_last(v, bounds.map(|b| b.0), bounds.map(|b| b.1));
+        if let (true, Some((_, max))) = (is_last, bounds) {
+            rows.clear(&o.id, max, true);
+        }
+        if let (true, Some((min, _))) = (is_first, bounds) {
+            rows.clear(&o.id, min, false);
+        }
+        let (min, max) = bounds.unwrap_or((v, v));
+        h.bounds.insert(o.id.clone(), (min.min(v), max.max(v)));
+        if o.version_micros.is_some() {
+            h.owners.entry(o.id.clone()).or_insert(batch.contributor);
+            h.same.insert(
+                (o.id.clone(), v),
+                SameVersion {
+                    body: o.body.clone(),
+                    tlp: i64::from(o.tlp.rank()),
+                    contributor: batch.contributor,
+                    recipients: o.recipients.clone(),
+                },
+            );
+        } else {
+            h.own_copies
+                .entry(o.id.clone())
+                .or_default()
+                .push((date_added, o.body.clone()));
+        }
+        let entry = entries.get(i)?;
+        rows.index.insert((o.id.clone(), v), rows.date_added.len());
+        rows.date_added.push(date_added);
+        rows.object_id.push(o.id.clone());
+        rows.object_type.push(o.object_type.clone());
+        rows.spec_version.push(o.spec_version.clone());
+        rows.version.push(o.version.clone());
+        rows.version_us.push(v);
+        rows.is_first.push(is_first);
+        rows.is_last.push(is_last);
+        rows.tlp.push(i64::from(o.tlp.rank()));
+        rows.body.push(o.body.clone());
+        for r in &o.recipients {
+            rows.recipient_added.push(date_added);
+            rows.recipient.push(r.clone());
+        }
+        rows.leaf_idx.push(seq.reserve());
+        rows.leaf.push(entry.leaf.clone());
+        rows.nonce.push(entry.nonce.to_vec());
+        outcomes.push(IngestOutcome::Stored { date_added });
+    }
+    Ok(Plan {
+        outcomes,
+        rows,
+        seq,
+    })
+}
+
+/// Stores an envelope and its status record on connection `c` (outside any transaction),
+/// read and decided before the lock (see the module doc). Uncontended, one statement takes
+/// the lock, writes everything and commits; it writes nothing if another writer allocated
+/// since the reads. Then, and while `contended` says the last envelope met that, the
+/// envelope goes to a transaction that takes the lock first and decides again only if the
+/// state moved: under steady contention the state has almost always moved by the time the
+/// lock is granted, and trying the one statement first would queue for the lock twice.
+pub(crate) fn envelope(
+    c: &mut Client,
+    batch: &IngestBatch,
+    contended: &AtomicBool,
+) -> Result<IngestReport> {
+    let header = Header::read(c, batch)?;
+    let mut entries = Entries::new(batch, &header.poster.viewer.name, &[]);
+    let holdings = Holdings::read(c, header.coll, batch)?;
+    let decided = plan(batch, &header.poster, holdings, header.seen, &mut entries)?;
+    let status = rules::status_record(batch, &decided.outcomes);
+    // An envelope that stores nothing allocates nothing: its decisions stand as of the
+    // reads, and it needs no lock.
+    let optimistic = decided.rows.date_added.is_empty() || !contended.load(Ordering::Relaxed);
+    if optimistic {
+        let lock = if decided.rows.date_added.is_empty() {
+            Lock::None
+        } else {
+            Lock::IfStill {
+                seen: header.seen,
+                seq: decided.seq,
+            }
+        };
+        if decided
+            .rows
+            .write(c, header.coll, batch.contributor, lock, Some(&status))?
+        {
+            return Ok(IngestReport {
+                outcomes: decided.outcomes,
+                status,
+            });
+        }
+        contended.store(true, Ordering::Relaxed);
+    }
+    let mut tx = c.transaction().map_err(pg)?;
+    let locked = Sequence::lock(&mut tx)?;
+    let (decided, status) = if locked == header.seen {
+        // Nothing allocated since the reads: the decisions stand, and the next envelope may
+        // try the one statement again.
+        contended.store(false, Ordering::Relaxed);
+        (decided, status)
+    } else {
+        // Another writer allocated since the reads: decide again on what it left.
+        let holdings = Holdings::read(&mut tx, header.coll, batch)?;
+        let decided = plan(batch, &header.poster, holdings, locked, &mut entries)?;
+        let status = rules::status_record(batch, &decided.outcomes);
+        (decided, status)
+    };
+    decided.rows.write(
+        &mut tx,
+        header.coll,
+        batch.contributor,
+        Lock::Held(decided.seq),
+        Some(&status),
+    )?;
+    tx.commit().map_err(pg)?;
+    Ok(IngestReport {
+        outcomes: decided.outcomes,
+        status,
+    })
+}
+
+/// Stores the batch's objects inside the caller's transaction, which holds `seq` (a mirror
+/// page): its holdings read under the lock, its rows and `seq` written by one statement.
+/// `canonical` holds the RFC 8785 forms of the objects' bodies, in order, when the caller
+/// computed them (empty: derived).
+pub(crate) fn ingest_tx(
+    tx: &mut Transaction<'_>,
+    seq: &mut Sequence,
+    batch: &IngestBatch,
+    canonical: &[&[u8]],
+) -> Result<Vec<IngestOutcome>> {
+    let header = Header::read(tx, batch)?;
+    let mut entries = Entries::new(batch, &header.poster.viewer.name, canonical);
+    let holdings = Holdings::read(tx, header.coll, batch)?;
+    let decided = plan(batch, &header.poster, holdings, *seq, &mut entries)?;
+    decided.rows.write(
+        tx,
+        header.coll,
+        batch.contributor,
+        Lock::Held(decided.seq),
+        None,
+    )?;
+    *seq = decided.seq;
+    Ok(decided.outcomes)
+}
