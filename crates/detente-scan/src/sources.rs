@@ -195,15 +195,11 @@ pub fn apply_false_positives(loaded: &mut [Loaded]) {
 /// A stable id for indicators whose source has none: `indicator--<UUIDv5-shaped hash>`.
 pub fn derived_id(source: &str, value: &str) -> String {
     let h = Sha256::digest(format!("{source}\0{value}").as_bytes());
-    let x: String = h.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&h[..16]);
     format!(
-        "indicator--{}-{}-5{}-{:x}{}-{}",
-        &x[0..8],
-        &x[8..12],
-        &x[13..16],
-        (u8::from_str_radix(&x[16..17], 16).unwrap_or(0) & 3) | 8,
-        &x[17..20],
-        &x[20..32]
+        "indicator--{}",
+        uuid::Builder::from_sha1_bytes(first).into_uuid()
     )
 }
 
@@ -697,5 +693,8 @@ mod tests {
         assert_eq!(id.len(), "indicator--".len() + 36);
         assert_eq!(id, derived_id("a", "b"));
         assert_ne!(id, derived_id("a", "c"));
+        // The first 16 bytes of SHA-256("a\0b") with version 5 and the RFC 4122 variant
+        // (the ids written before the uuid crate formed them stay the same).
+        assert_eq!(id, "indicator--59b271ae-1bbc-51d3-9d41-929817f4b16f");
     }
 }
