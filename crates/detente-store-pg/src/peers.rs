@@ -17,8 +17,8 @@ use crate::error::{pg, taken_or_pg};
 use crate::ingest::{Sequence, coll_key, ingest_tx};
 use crate::query::{Arg, Args, vis_of, vis_params};
 use crate::tx::{
-    DELETED_COLUMNS, TOMBSTONE, bump_generation, delete_version, deleted_from_row,
-    refresh_bounds, to_tombstone,
+    DELETED_COLUMNS, TOMBSTONE, bump_generation, delete_version, deleted_from_row, refresh_bounds,
+    to_tombstone,
 };
 
 const PEER_COLUMNS: &str = "name, url, log_key, witnesses, quorum, auth_header, ca_cert, \

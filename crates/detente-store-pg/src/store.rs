@@ -2,10 +2,7 @@
 
 use std::time::Duration;
 
-use detente_store::entries::{
-    self, DeletedVersionRow, details_from_json, details_to_json, now_micros,
-};
-use detente_store::rules;
+use detente_store::entries::{self, DeletedVersionRow, details_from_json, now_micros};
 use detente_store::{
     Access, ApiRootRecord, AssetKind, AssetRecord, Clearance, CollectionRecord, DeleteScope,
     DeletedVersion, FlagRecord, IngestBatch, IngestReport, KeyBindingRecord, LogWitness, Member,
@@ -24,8 +21,8 @@ use crate::query::{
     Arg, Args, LATEST_SPEC_VERSION, in_list, may_see, version_cond, vis_of, vis_params,
 };
 use crate::tx::{
-    DELETED_COLUMNS, TOMBSTONE, bump_generation, delete_version, deleted_from_row,
-    refresh_bounds, to_tombstone,
+    DELETED_COLUMNS, TOMBSTONE, bump_generation, delete_version, deleted_from_row, refresh_bounds,
+    to_tombstone,
 };
 use crate::witness;
 

@@ -10,8 +10,8 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
 use crate::tx::{
-    backend, bump_generation, coll_key, ids_with_history, ingest_tx, log_tombstone,
-    refresh_bounds, row_tombstone, vis_of, vis_params,
+    backend, bump_generation, coll_key, ids_with_history, ingest_tx, log_tombstone, refresh_bounds,
+    row_tombstone, vis_of, vis_params,
 };
 
 const PEER_COLUMNS: &str = "name, url, log_key, witnesses, quorum, authorization, ca_cert, \

@@ -9,9 +9,9 @@ use detente_store::entries::{
 use detente_store::rules;
 use detente_store::{
     Access, ApiRootRecord, Clearance, CollectionRecord, DeleteScope, DeletedVersion, IngestBatch,
-    IngestReport, Member, MemberId, NewMember, NewObject, ObjectLogEntry, ObjectQuery, Page, Result,
-    StatusRecord, Store, StoreError, StoredObject, TokenRecord, TombstoneLogEntry, VersionMatch,
-    Viewer,
+    IngestReport, Member, MemberId, NewMember, NewObject, ObjectLogEntry, ObjectQuery, Page,
+    Result, StatusRecord, Store, StoreError, StoredObject, TokenRecord, TombstoneLogEntry,
+    VersionMatch, Viewer,
 };
 use rusqlite::types::Value as Sql;
 use rusqlite::{

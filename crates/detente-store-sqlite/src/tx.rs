@@ -9,8 +9,7 @@ use std::path::Path;
 use detente_store::entries::{self, DeletedVersionRow, LogEntry};
 use detente_store::rules::{self, Held, HeldVersion, Poster};
 use detente_store::{
-    IngestOutcome, MemberId, NewObject, Result, StoreError, Tlp, TombstoneLogEntry,
-    Viewer,
+    IngestOutcome, MemberId, NewObject, Result, StoreError, Tlp, TombstoneLogEntry, Viewer,
 };
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
@@ -333,15 +332,6 @@ pub(crate) fn append_leaf(tx: &Transaction<'_>, entry: &LogEntry) -> Result<i64>
     let idx = next_leaf_index(tx)?;
     insert_leaf(tx, idx, entry)?;
     Ok(idx)
-}
-
-/// An object version being deleted, with what its tombstone needs.
-pub(crate) struct Deleted {
-    pub(crate) date_added: i64,
-    pub(crate) version: Option<String>,
-    pub(crate) tlp: i64,
-    pub(crate) contributor: i64,
-    pub(crate) leaf_idx: i64,
 }
 
 /// Logs the deletion of one object version, inside the caller's transaction.
