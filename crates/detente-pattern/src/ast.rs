@@ -207,6 +207,20 @@ impl Pattern {
 }
 
 impl ObsExpr {
+    /// Its brackets' comparison expressions, left to right.
+    pub(crate) fn brackets<'a>(&'a self, out: &mut Vec<&'a CompExpr>) {
+        match self {
+            ObsExpr::Simple { comp, .. } => out.push(comp),
+            ObsExpr::And(l, r) | ObsExpr::Or(l, r) | ObsExpr::FollowedBy(l, r) => {
+                l.brackets(out);
+                r.brackets(out);
+            }
+            ObsExpr::Within { expr, .. }
+            | ObsExpr::StartStop { expr, .. }
+            | ObsExpr::Repeats { expr, .. } => expr.brackets(out),
+        }
+    }
+
     fn without_spans(&self) -> ObsExpr {
         let b = |e: &ObsExpr| Box::new(e.without_spans());
         match self {

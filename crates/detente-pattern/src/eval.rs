@@ -1129,20 +1129,6 @@ pub(crate) fn finish(
     Ok(MatchOutcome { observations })
 }
 
-/// Brackets' comparison expressions, left to right.
-pub(crate) fn brackets<'a>(e: &'a ObsExpr, out: &mut Vec<&'a CompExpr>) {
-    match e {
-        ObsExpr::Simple { comp, .. } => out.push(comp),
-        ObsExpr::And(l, r) | ObsExpr::Or(l, r) | ObsExpr::FollowedBy(l, r) => {
-            brackets(l, out);
-            brackets(r, out);
-        }
-        ObsExpr::Within { expr, .. }
-        | ObsExpr::StartStop { expr, .. }
-        | ObsExpr::Repeats { expr, .. } => brackets(expr, out),
-    }
-}
-
 /// Evaluates `p` against `set`, the one-pattern way (every test scans the set).
 pub fn evaluate(p: &Pattern, set: &ObservationSet<'_>) -> Result<MatchOutcome, MatchError> {
     evaluate_with(p, set, &MatchOptions::STRICT)
@@ -1171,7 +1157,7 @@ pub(crate) fn from_test_results(
     results: Vec<CompResult>,
 ) -> Result<MatchOutcome, MatchError> {
     let mut comps = Vec::new();
-    brackets(&p.expr, &mut comps);
+    p.expr.brackets(&mut comps);
     let mut it = results.into_iter();
     let simple: Vec<CompResult> = comps.iter().map(|c| combine(c, &mut it)).collect();
     finish(p, set, simple)

@@ -112,7 +112,7 @@ pub type Atom<'a> = (&'a PropTest, Comparison);
 /// Else why not (a bracket without such tests, `[a = 'x' OR c LIKE 'y%']`).
 pub fn required(e: &ObsExpr) -> Result<Vec<Atom<'_>>, NotObservable> {
     let mut brackets = Vec::new();
-    crate::eval::brackets(e, &mut brackets);
+    e.brackets(&mut brackets);
     let mut out = Vec::new();
     for c in brackets {
         out.extend(required_in(c).ok_or_else(|| {
