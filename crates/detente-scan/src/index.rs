@@ -814,6 +814,12 @@ static VALUE_CLASS: [u8; 256] = {
 };
 
 fn looks_like_host(h: &[u8]) -> bool {
+    // An address has a `.` or a `:`, and so has a name short enough for the ASCII rules: the
+    // values that get here are mostly user agents and MIME types (`curl/8.5`, `text/html`),
+    // rejected by this one pass before two parsers and a buffer to zero.
+    if h.len() <= MAX_DOMAIN && !h.iter().any(|c| matches!(c, b'.' | b':')) {
+        return false;
+    }
     let mut d = [0u8; MAX_DOMAIN];
     norm::parse_ip(h).is_some() || norm::normalize_domain(h, &mut d).is_some()
 }
@@ -1063,6 +1069,17 @@ mod tests {
             hits(&ix, "mailto:Bob@Evil.com"),
             vec![("bob@evil.com".into(), "email")]
         );
+    }
+
+    proptest::proptest! {
+        /// The early rejection in `looks_like_host` drops nothing either parser accepts.
+        #[test]
+        fn looks_like_host_agrees_with_the_parsers(h in "[a-zA-Z0-9.:/-]{0,12}|\\PC{0,10}") {
+            let mut d = [0u8; MAX_DOMAIN];
+            let parsed = norm::parse_ip(h.as_bytes()).is_some()
+                || norm::normalize_domain(h.as_bytes(), &mut d).is_some();
+            proptest::prop_assert_eq!(looks_like_host(h.as_bytes()), parsed);
+        }
     }
 
     #[test]
