@@ -312,16 +312,21 @@ mod tests {
         assert_ne!(object_leaf(&a, &n).unwrap(), object_leaf(&b, &n).unwrap());
     }
 
-    #[test]
-    fn tombstone_differs_from_object_and_parses() {
-        let t = Tombstone {
+    /// The tombstone the tests below vary.
+    fn tombstone() -> Tombstone<'static> {
+        Tombstone {
             collection: "c1",
             object_id: "indicator--1",
             version: "v",
             member: "m",
             time: "2024-01-02T00:00:00Z",
             deleted_index: 7,
-        };
+        }
+    }
+
+    #[test]
+    fn tombstone_differs_from_object_and_parses() {
+        let t = tombstone();
         let n = [3u8; NONCE_LEN];
         let leaf = tombstone_leaf(&t, &n);
         let bytes = leaf.to_bytes();
@@ -373,14 +378,7 @@ mod tests {
             hex(object),
             "81ecf3f02966d757f01603ff817f409ece183bea561b2257fc084e013a025379"
         );
-        let t = Tombstone {
-            collection: "c1",
-            object_id: "indicator--1",
-            version: "v",
-            member: "m",
-            time: "2024-01-02T00:00:00Z",
-            deleted_index: 7,
-        };
+        let t = tombstone();
         assert_eq!(
             hex(tombstone_leaf(&t, &[3u8; NONCE_LEN])),
             "e600b08b68c6de9f730c848843d20eeb53f7f5e1437dc53576cd91e95b97bbc5"
