@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use detente_sequencer::{Faults, MemoryLogStorage, Prover, Sequencer, checkpoint_root};
+use detente_store::Store;
 use detente_store::conformance;
 use detente_store::published::{LogStorage, LogStorageError, PublishedCheckpoint};
-use detente_store::Store;
 use detente_store_sqlite::SqliteStore;
 use detente_tlog::hash::subtree_root;
 use detente_tlog::proof::verify_inclusion;

@@ -3,8 +3,8 @@
 use detente_sequencer::{
     FsLogStorage, ProofError, Prover, Sequencer, checkpoint_root, read_published,
 };
-use detente_store::conformance;
 use detente_store::Store;
+use detente_store::conformance;
 use detente_store_sqlite::SqliteStore;
 use detente_tlog::hash::subtree_root;
 use detente_tlog::leaf_hash;
