@@ -145,9 +145,18 @@ pub struct KeyBinding<'a> {
     pub time: &'a str,
 }
 
-fn put(h: &mut Sha256, field: &[u8]) {
-    h.update((field.len() as u64).to_be_bytes());
-    h.update(field);
+/// The commitment every leaf kind makes: SHA-256 over its domain tag, its nonce, each field
+/// length-prefixed, then `trailer` as is (fixed-width data needs no length).
+fn commitment(tag: &[u8], nonce: &[u8; NONCE_LEN], fields: &[&[u8]], trailer: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(tag);
+    h.update(nonce);
+    for field in fields {
+        h.update((field.len() as u64).to_be_bytes());
+        h.update(field);
+    }
+    h.update(trailer);
+    h.finalize().into()
 }
 
 /// Computes the leaf of an object version with its per-version nonce.
@@ -190,50 +199,39 @@ pub fn object_leaf_canonical(
     canonical: &[u8],
     nonce: &[u8; NONCE_LEN],
 ) -> Leaf {
-    let mut h = Sha256::new();
-    h.update(OBJECT_TAG);
-    h.update(nonce);
-    for field in [
+    let fields = [
         f.collection.as_bytes(),
         f.object_id.as_bytes(),
         f.version.as_bytes(),
         f.member.as_bytes(),
         canonical,
-    ] {
-        put(&mut h, field);
-    }
+    ];
     Leaf {
         kind: Kind::Object,
-        commitment: h.finalize().into(),
+        commitment: commitment(OBJECT_TAG, nonce, &fields, &[]),
     }
 }
 
 /// Computes the leaf of a tombstone with its own nonce.
 pub fn tombstone_leaf(t: &Tombstone<'_>, nonce: &[u8; NONCE_LEN]) -> Leaf {
-    let mut h = Sha256::new();
-    h.update(TOMBSTONE_TAG);
-    h.update(nonce);
-    for field in [t.collection, t.object_id, t.version, t.member, t.time] {
-        put(&mut h, field.as_bytes());
-    }
-    h.update(t.deleted_index.to_be_bytes());
+    let fields = [t.collection, t.object_id, t.version, t.member, t.time].map(str::as_bytes);
     Leaf {
         kind: Kind::Tombstone,
-        commitment: h.finalize().into(),
+        commitment: commitment(
+            TOMBSTONE_TAG,
+            nonce,
+            &fields,
+            &t.deleted_index.to_be_bytes(),
+        ),
     }
 }
 
 /// Computes the leaf of a key binding with its own nonce.
 pub fn key_binding_leaf(b: &KeyBinding<'_>, nonce: &[u8; NONCE_LEN]) -> Leaf {
-    let mut h = Sha256::new();
-    h.update(KEY_BINDING_TAG);
-    h.update(nonce);
-    for field in [b.member, b.vkey, b.time] {
-        put(&mut h, field.as_bytes());
-    }
+    let fields = [b.member, b.vkey, b.time].map(str::as_bytes);
     Leaf {
         kind: Kind::KeyBinding,
-        commitment: h.finalize().into(),
+        commitment: commitment(KEY_BINDING_TAG, nonce, &fields, &[]),
     }
 }
 
@@ -314,16 +312,21 @@ mod tests {
         assert_ne!(object_leaf(&a, &n).unwrap(), object_leaf(&b, &n).unwrap());
     }
 
-    #[test]
-    fn tombstone_differs_from_object_and_parses() {
-        let t = Tombstone {
+    /// The tombstone the tests below vary.
+    fn tombstone() -> Tombstone<'static> {
+        Tombstone {
             collection: "c1",
             object_id: "indicator--1",
             version: "v",
             member: "m",
             time: "2024-01-02T00:00:00Z",
             deleted_index: 7,
-        };
+        }
+    }
+
+    #[test]
+    fn tombstone_differs_from_object_and_parses() {
+        let t = tombstone();
         let n = [3u8; NONCE_LEN];
         let leaf = tombstone_leaf(&t, &n);
         let bytes = leaf.to_bytes();
@@ -361,6 +364,34 @@ mod tests {
         assert_ne!(key_binding_leaf(&KeyBinding { vkey: "x", ..b }, &n), leaf);
         assert_ne!(key_binding_leaf(&KeyBinding { time: "1", ..b }, &n), leaf);
         assert_ne!(key_binding_leaf(&b, &[8u8; NONCE_LEN]), leaf);
+    }
+
+    /// The commitments of one entry of each kind, computed independently (Python's hashlib
+    /// over the documented layout: tag, nonce, length-prefixed fields, fixed-width trailer),
+    /// so a change to the byte layout cannot pass unnoticed.
+    #[test]
+    fn commitments_match_independently_computed_values() {
+        let hex = |l: Leaf| -> String { l.commitment.iter().map(|b| format!("{b:02x}")).collect() };
+        let obj = json!({"b": 1, "a": "x"});
+        let object = object_leaf(&ov(&obj, "m"), &[7u8; NONCE_LEN]).unwrap();
+        assert_eq!(
+            hex(object),
+            "81ecf3f02966d757f01603ff817f409ece183bea561b2257fc084e013a025379"
+        );
+        let t = tombstone();
+        assert_eq!(
+            hex(tombstone_leaf(&t, &[3u8; NONCE_LEN])),
+            "e600b08b68c6de9f730c848843d20eeb53f7f5e1437dc53576cd91e95b97bbc5"
+        );
+        let b = KeyBinding {
+            member: "alice",
+            vkey: "alice+01020304+AQ==",
+            time: "1700000000000000",
+        };
+        assert_eq!(
+            hex(key_binding_leaf(&b, &[9u8; NONCE_LEN])),
+            "3054779b6bf1e8e0672f693407db48a927c704661255e5aea9c60cf3a7996ea1"
+        );
     }
 
     #[test]

@@ -41,6 +41,20 @@ pub struct CompResult {
 }
 
 impl CompResult {
+    /// Records that root `r` of observation `o` matched. Callers visit observations in order
+    /// and each observation's roots in ascending order, so appending keeps `entries` sorted;
+    /// a repeat of the last root is dropped.
+    pub(crate) fn push(&mut self, o: u32, r: u32) {
+        match self.entries.last_mut() {
+            Some((lo, roots)) if *lo == o => {
+                if roots.last() != Some(&r) {
+                    roots.push(r);
+                }
+            }
+            _ => self.entries.push((o, vec![r])),
+        }
+    }
+
     fn and(self, other: CompResult) -> CompResult {
         let idx: HashMap<u32, &Vec<u32>> = other.entries.iter().map(|(o, r)| (*o, r)).collect();
         let entries = self

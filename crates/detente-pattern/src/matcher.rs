@@ -701,15 +701,7 @@ impl Matcher {
         satisfied.sort_unstable();
         satisfied.dedup();
         for id in satisfied {
-            let e = &mut results.entry(id).or_default().entries;
-            match e.last_mut() {
-                Some((lo, roots)) if *lo == o => {
-                    if roots.last() != Some(&r) {
-                        roots.push(r);
-                    }
-                }
-                _ => e.push((o, vec![r])),
-            }
+            results.entry(id).or_default().push(o, r);
         }
     }
 
@@ -721,15 +713,7 @@ impl Matcher {
         let mut results: HashMap<AtomId, CompResult> = HashMap::new();
         let mut errors: HashMap<AtomId, MatchError> = HashMap::new();
         let hit = |results: &mut HashMap<AtomId, CompResult>, id: AtomId, o: u32, r: u32| {
-            let e = &mut results.entry(id).or_default().entries;
-            match e.last_mut() {
-                Some((lo, roots)) if *lo == o => {
-                    if roots.last() != Some(&r) {
-                        roots.push(r);
-                    }
-                }
-                _ => e.push((o, vec![r])),
-            }
+            results.entry(id).or_default().push(o, r);
         };
         let mut path_errors: HashMap<u32, MatchError> = HashMap::new();
         let mut cands: Vec<AtomId> = Vec::new();

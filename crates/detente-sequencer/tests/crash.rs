@@ -7,41 +7,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use detente_sequencer::{Faults, MemoryLogStorage, Prover, Sequencer, checkpoint_root};
-use detente_store::conformance::{self, COLL};
+use detente_store::Store;
+use detente_store::conformance;
 use detente_store::published::{LogStorage, LogStorageError, PublishedCheckpoint};
-use detente_store::{IngestBatch, NewObject, Store, Tlp};
 use detente_store_sqlite::SqliteStore;
 use detente_tlog::hash::subtree_root;
 use detente_tlog::proof::verify_inclusion;
 use detente_tlog::tile::encode_entry_bundle;
 use detente_tlog::{TreeBuilder, leaf_hash};
 
+mod common;
+
 const ORIGIN: &str = "crash.test/log";
 const SEED: [u8; 32] = [5; 32];
 
+/// Ingests `n` more objects after those the store holds.
 fn ingest(s: &SqliteStore, n: usize) {
     let from = usize::try_from(s.log_size().unwrap()).unwrap();
-    let objects = (from..from + n)
-        .map(|i| NewObject {
-            id: format!("tool--{i}"),
-            object_type: "tool".into(),
-            spec_version: "2.1".into(),
-            version: Some("v".into()),
-            version_micros: Some(1),
-            tlp: Tlp::Clear,
-            recipients: vec![],
-            body: format!("{{\"n\":{i}}}"),
-        })
-        .collect();
-    s.ingest(IngestBatch {
-        collection: COLL.into(),
-        contributor: 1,
-        status_id: format!("s{from}"),
-        request_timestamp: 0,
-        objects,
-        failures: vec![],
-    })
-    .unwrap();
+    common::ingest(s, from, n);
 }
 
 fn open(storage: &Arc<MemoryLogStorage>, holder: &str) -> Sequencer {

@@ -3,36 +3,15 @@
 use detente_sequencer::{
     FsLogStorage, ProofError, Prover, Sequencer, checkpoint_root, read_published,
 };
-use detente_store::conformance::{self, COLL};
-use detente_store::{IngestBatch, NewObject, Store, Tlp};
+use detente_store::Store;
+use detente_store::conformance;
 use detente_store_sqlite::SqliteStore;
 use detente_tlog::hash::subtree_root;
 use detente_tlog::leaf_hash;
 use detente_tlog::proof::{verify_consistency, verify_inclusion};
 
-fn ingest(s: &SqliteStore, from: usize, n: usize) {
-    let objects = (from..from + n)
-        .map(|i| NewObject {
-            id: format!("tool--{i}"),
-            object_type: "tool".into(),
-            spec_version: "2.1".into(),
-            version: Some("v".into()),
-            version_micros: Some(1),
-            tlp: Tlp::Clear,
-            recipients: vec![],
-            body: format!("{{\"n\":{i}}}"),
-        })
-        .collect();
-    s.ingest(IngestBatch {
-        collection: COLL.into(),
-        contributor: 1,
-        status_id: format!("s{from}"),
-        request_timestamp: 0,
-        objects,
-        failures: vec![],
-    })
-    .unwrap();
-}
+mod common;
+use common::ingest;
 
 #[test]
 fn publishes_and_resumes() {

@@ -25,7 +25,7 @@ use crate::App;
 use crate::access::readable;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::respond::{int_param, json};
+use crate::respond::{int_param, json, limit_param};
 
 /// A tombstone in the feed: the fields its log entry commits to, and where it is.
 #[derive(Serialize, Deserialize)]
@@ -109,10 +109,7 @@ pub(crate) fn feed<S: Store>(
     let c = readable(a, p, root, cid)?;
     let objects_after = int_param(query, "objects_after", 0)?;
     let tombstones_after = int_param(query, "tombstones_after", -1)?;
-    let limit = int_param(query, "limit", a.config.default_page_size as i64)?;
-    let limit = usize::try_from(limit.max(1))
-        .unwrap_or(1)
-        .min(a.config.max_page_size);
+    let limit = limit_param(query, &a.config)?;
     let viewer = p.viewer();
     let mut tombstones =
         a.store

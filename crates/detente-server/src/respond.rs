@@ -8,6 +8,7 @@ use detente_taxii::time::format_micros;
 use detente_taxii::{Status, StatusDetails};
 use serde::Serialize;
 
+use crate::Config;
 use crate::error::ApiError;
 
 /// A 200 (or other) response with a TAXII body.
@@ -39,6 +40,16 @@ pub(crate) fn int_param(query: &str, name: &str, default: i64) -> Result<i64, Ap
         }
     }
     Ok(default)
+}
+
+/// The `limit` query parameter of a paged JSON endpoint: the node's default page size when
+/// absent, at least 1 and at most its largest page (400 when not an integer).
+pub(crate) fn limit_param(query: &str, config: &Config) -> Result<usize, ApiError> {
+    let limit = int_param(query, "limit", config.default_page_size as i64)?;
+    // Below 1 means one item; the clamp below keeps the page inside the node's limit.
+    Ok(usize::try_from(limit.max(1))
+        .unwrap_or(1)
+        .min(config.max_page_size))
 }
 
 /// Builds the TAXII status resource of a stored status record.

@@ -30,7 +30,7 @@ use crate::App;
 use crate::access::{each_latest, readable};
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::respond::{int_param, json};
+use crate::respond::{json, limit_param};
 
 /// The scores of one collection as one reader sees them.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -88,10 +88,7 @@ pub(crate) fn get<S: Store>(
     query: &str,
 ) -> Result<Response, ApiError> {
     let c = readable(a, p, root, cid)?;
-    let limit = int_param(query, "limit", a.config.default_page_size as i64)?;
-    let limit = usize::try_from(limit.max(1))
-        .unwrap_or(1)
-        .min(a.config.max_page_size);
+    let limit = limit_param(query, &a.config)?;
     let binding = format!("{}|scores|{}|limit={limit}", p.member.id, c.id);
     let next = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "next");
     let from = match next {

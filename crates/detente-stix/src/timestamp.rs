@@ -40,16 +40,7 @@ impl Timestamp {
         if b.len() < 20 || b[b.len() - 1] != b'Z' {
             return Err(syntax());
         }
-        let digits = |from: usize, len: usize| -> Result<u32, TimestampError> {
-            let part = b.get(from..from + len).ok_or_else(syntax)?;
-            part.iter().try_fold(0u32, |acc, &c| {
-                if c.is_ascii_digit() {
-                    Ok(acc * 10 + u32::from(c - b'0'))
-                } else {
-                    Err(syntax())
-                }
-            })
-        };
+        let digits = |from: usize, len: usize| decimal(b, from, len).ok_or_else(syntax);
         if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
             return Err(syntax());
         }
@@ -195,6 +186,14 @@ impl DateTime {
     }
 }
 
+/// The unsigned decimal number in `b[from..from + len]`; `None` when that is out of bounds or
+/// holds a non-digit. Callers pass at most 4 digits, so it cannot overflow.
+fn decimal(b: &[u8], from: usize, len: usize) -> Option<u32> {
+    b.get(from..from + len)?.iter().try_fold(0u32, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+    })
+}
+
 /// Parses an RFC 3339 date-time: `YYYY-MM-DD`, `T`, `t` or a space, `HH:MM:SS`, an optional
 /// fraction of any length, then `Z`, `z` or `±HH:MM`. Every field is range-checked against the
 /// calendar (no 31 February); `:60` is accepted as RFC 3339 allows a leap second.
@@ -211,16 +210,7 @@ pub fn parse_rfc3339(s: &str) -> Result<DateTime, TimestampError> {
     {
         return Err(syntax());
     }
-    let num = |from: usize, len: usize| -> Result<u32, TimestampError> {
-        let part = b.get(from..from + len).ok_or_else(syntax)?;
-        part.iter().try_fold(0u32, |acc, &c| {
-            if c.is_ascii_digit() {
-                Ok(acc * 10 + u32::from(c - b'0'))
-            } else {
-                Err(syntax())
-            }
-        })
-    };
+    let num = |from: usize, len: usize| decimal(b, from, len).ok_or_else(syntax);
     let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
     let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
     let mut i = 19;

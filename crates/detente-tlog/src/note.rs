@@ -406,33 +406,73 @@ impl Verifiers {
     }
 }
 
-/// An Ed25519 (type 0x01) note signer, e.g. a log's checkpoint key.
+/// A named Ed25519 key of one key type: what a [`NoteSigner`] and a [`Cosigner`] share (they
+/// differ only in the type byte and in what they sign).
 #[derive(Clone)]
-pub struct NoteSigner {
+struct NamedKey {
     name: String,
     key_id: u32,
+    key_type: KeyType,
     key: SigningKey,
 }
 
+impl NamedKey {
+    /// The key of `name` from a 32-byte Ed25519 seed, its id computed for `key_type`.
+    fn from_seed(name: &str, key_type: KeyType, seed: &[u8; 32]) -> Result<Self, NoteError> {
+        if !is_valid_name(name) {
+            return Err(NoteError::BadKey("bad key name"));
+        }
+        let key = SigningKey::from_bytes(seed);
+        let key_id = key_id(name, key_type.byte(), key.verifying_key().as_bytes());
+        Ok(NamedKey {
+            name: name.to_owned(),
+            key_id,
+            key_type,
+            key,
+        })
+    }
+
+    /// The matching verifier key.
+    fn verifier(&self) -> VerifierKey {
+        VerifierKey {
+            name: self.name.clone(),
+            key_id: self.key_id,
+            key_type: self.key_type,
+            key: self.key.verifying_key(),
+        }
+    }
+
+    /// A signature line of this key carrying `signature`.
+    fn signature(&self, signature: Vec<u8>) -> NoteSignature {
+        NoteSignature {
+            name: self.name.clone(),
+            key_id: self.key_id,
+            signature,
+        }
+    }
+}
+
+impl fmt::Debug for NamedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Name and id only: the seed must not reach logs.
+        write!(f, "{}+{:08x}", self.name, self.key_id)
+    }
+}
+
+/// An Ed25519 (type 0x01) note signer, e.g. a log's checkpoint key.
+#[derive(Clone)]
+pub struct NoteSigner(NamedKey);
+
 impl fmt::Debug for NoteSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "NoteSigner({}+{:08x})", self.name, self.key_id)
+        write!(f, "NoteSigner({:?})", self.0)
     }
 }
 
 impl NoteSigner {
     /// A signer from a name and a 32-byte Ed25519 seed.
     pub fn from_seed(name: &str, seed: &[u8; 32]) -> Result<Self, NoteError> {
-        if !is_valid_name(name) {
-            return Err(NoteError::BadKey("bad key name"));
-        }
-        let key = SigningKey::from_bytes(seed);
-        let key_id = key_id(name, 0x01, key.verifying_key().as_bytes());
-        Ok(NoteSigner {
-            name: name.to_owned(),
-            key_id,
-            key,
-        })
+        NamedKey::from_seed(name, KeyType::Ed25519, seed).map(NoteSigner)
     }
 
     /// Parses the Go `PRIVATE+KEY+name+hex+base64(0x01 || seed)` signer key format.
@@ -459,10 +499,10 @@ impl NoteSigner {
             .try_into()
             .map_err(|_| NoteError::BadKey("seed not 32 bytes"))?;
         let signer = Self::from_seed(name, seed)?;
-        if signer.key_id != given {
+        if signer.0.key_id != given {
             return Err(NoteError::KeyIdMismatch {
                 given,
-                computed: signer.key_id,
+                computed: signer.0.key_id,
             });
         }
         Ok(signer)
@@ -470,78 +510,52 @@ impl NoteSigner {
 
     /// The signer key in Go's `PRIVATE+KEY+...` format.
     pub fn to_skey(&self) -> String {
-        let mut raw = vec![0x01];
-        raw.extend_from_slice(self.key.as_bytes());
+        let mut raw = vec![KeyType::Ed25519.byte()];
+        raw.extend_from_slice(self.0.key.as_bytes());
         format!(
             "PRIVATE+KEY+{}+{:08x}+{}",
-            self.name,
-            self.key_id,
+            self.0.name,
+            self.0.key_id,
             STANDARD.encode(raw)
         )
     }
 
     /// The matching verifier key.
     pub fn verifier(&self) -> VerifierKey {
-        VerifierKey {
-            name: self.name.clone(),
-            key_id: self.key_id,
-            key_type: KeyType::Ed25519,
-            key: self.key.verifying_key(),
-        }
+        self.0.verifier()
     }
 
     /// Key name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.0.name
     }
 
     /// Signs a note text.
     pub fn sign(&self, text: &str) -> NoteSignature {
-        NoteSignature {
-            name: self.name.clone(),
-            key_id: self.key_id,
-            signature: self.key.sign(text.as_bytes()).to_bytes().to_vec(),
-        }
+        self.0
+            .signature(self.0.key.sign(text.as_bytes()).to_bytes().to_vec())
     }
 }
 
 /// A `cosignature/v1` (type 0x04) witness signer.
 #[derive(Clone)]
-pub struct Cosigner {
-    name: String,
-    key_id: u32,
-    key: SigningKey,
-}
+pub struct Cosigner(NamedKey);
 
 impl fmt::Debug for Cosigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Cosigner({}+{:08x})", self.name, self.key_id)
+        write!(f, "Cosigner({:?})", self.0)
     }
 }
 
 impl Cosigner {
     /// A cosigner from a name and a 32-byte Ed25519 seed.
     pub fn from_seed(name: &str, seed: &[u8; 32]) -> Result<Self, NoteError> {
-        if !is_valid_name(name) {
-            return Err(NoteError::BadKey("bad key name"));
-        }
-        let key = SigningKey::from_bytes(seed);
-        let key_id = key_id(name, 0x04, key.verifying_key().as_bytes());
-        Ok(Cosigner {
-            name: name.to_owned(),
-            key_id,
-            key,
-        })
+        NamedKey::from_seed(name, KeyType::CosignatureV1, seed).map(Cosigner)
     }
 
     /// The matching verifier key (`name+id+base64(0x04 || key)`).
     pub fn verifier(&self) -> VerifierKey {
-        VerifierKey {
-            name: self.name.clone(),
-            key_id: self.key_id,
-            key_type: KeyType::CosignatureV1,
-            key: self.key.verifying_key(),
-        }
+        self.0.verifier()
     }
 
     /// Cosigns a checkpoint body at `timestamp` (POSIX seconds, at most 2^63−1).
@@ -550,15 +564,12 @@ impl Cosigner {
             return Err(NoteError::Malformed("cosignature timestamp above 2^63-1"));
         }
         let sig = self
+            .0
             .key
             .sign(cosignature_message(text, timestamp).as_bytes());
         let mut signature = timestamp.to_be_bytes().to_vec();
         signature.extend_from_slice(&sig.to_bytes());
-        Ok(NoteSignature {
-            name: self.name.clone(),
-            key_id: self.key_id,
-            signature,
-        })
+        Ok(self.0.signature(signature))
     }
 }
 
