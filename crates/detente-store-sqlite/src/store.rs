@@ -57,6 +57,32 @@ pub struct SqliteStore {
 /// end of the file), under the write lock. At 64 MiB that walk was 12% of a POST-only
 /// node's CPU; reads the cache misses come from the memory map or the WAL.
 const WRITER_CACHE_KIB: u32 = 4_096;
+/// Dirty pages a mirror page's transaction may keep in the writer's cache before SQLite
+/// spills them to the WAL (4 KiB each: 128 MiB at most, for a page of 10,000 objects).
+const MIRROR_SPILL_PAGES: i64 = 32_768;
+
+/// Sets `PRAGMA cache_spill` on a connection (1: SQLite's default, spill at the cache size).
+fn set_cache_spill(conn: &Connection, pages: i64) -> Result<()> {
+    conn.pragma_update(None, "cache_spill", pages)
+        .map_err(backend)
+}
+
+/// Applies one mirror page in its own write transaction.
+fn apply_mirror_page(
+    w: &mut Writer,
+    page: &detente_store::MirrorPage,
+) -> Result<detente_store::MirrorApplied> {
+    let tx = w
+        .conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    let mut last = last_date_added(&tx, w.last_date_added)?;
+    let applied = crate::peers::apply(&tx, &mut last, page)?;
+    tx.commit().map_err(backend)?;
+    w.last_date_added = last;
+    Ok(applied)
+}
+
 /// Page cache of each reader connection, KiB (reads mostly go through the memory map).
 const READER_CACHE_KIB: u32 = 8_192;
 
@@ -1220,15 +1246,14 @@ impl Store for SqliteStore {
         page: &detente_store::MirrorPage,
     ) -> Result<detente_store::MirrorApplied> {
         self.write(|w| {
-            let tx = w
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
-            let mut last = last_date_added(&tx, w.last_date_added)?;
-            let applied = crate::peers::apply(&tx, &mut last, page)?;
-            tx.commit().map_err(backend)?;
-            w.last_date_added = last;
-            Ok(applied)
+            // A page of objects with random ids dirties more B-tree pages than the writer's
+            // small cache holds; spilling them to the WAL mid-transaction wrote and read them
+            // back again (most of a sync's system time). Let this transaction's dirty pages
+            // stay in memory, then restore SQLite's default (spill at the cache size).
+            set_cache_spill(&w.conn, MIRROR_SPILL_PAGES)?;
+            let applied = apply_mirror_page(w, page);
+            set_cache_spill(&w.conn, 1)?;
+            applied
         })
     }
 
