@@ -57,13 +57,11 @@ pub struct SqliteStore {
 /// end of the file), under the write lock. At 64 MiB that walk was 12% of a POST-only
 /// node's CPU; reads the cache misses come from the memory map or the WAL.
 const WRITER_CACHE_KIB: u32 = 4_096;
-/// Dirty pages a mirror page's transaction may keep in the writer's cache before SQLite
-/// spills them to the WAL (4 KiB each: 128 MiB at most, for a page of 10,000 objects).
-const MIRROR_SPILL_PAGES: i64 = 32_768;
-
-/// Sets `PRAGMA cache_spill` on a connection (1: SQLite's default, spill at the cache size).
-fn set_cache_spill(conn: &Connection, pages: i64) -> Result<()> {
-    conn.pragma_update(None, "cache_spill", pages)
+/// Turns SQLite's spilling of dirty pages from the cache mid-transaction off, or back on
+/// with its default threshold (the cache size).
+fn set_cache_spill(conn: &Connection, on: bool) -> Result<()> {
+    // `cache_spill = N` sets the threshold and then reads N as a boolean; 1 is the default.
+    conn.pragma_update(None, "cache_spill", i64::from(on))
         .map_err(backend)
 }
 
@@ -1248,11 +1246,12 @@ impl Store for SqliteStore {
         self.write(|w| {
             // A page of objects with random ids dirties more B-tree pages than the writer's
             // small cache holds; spilling them to the WAL mid-transaction wrote and read them
-            // back again (most of a sync's system time). Let this transaction's dirty pages
-            // stay in memory, then restore SQLite's default (spill at the cache size).
-            set_cache_spill(&w.conn, MIRROR_SPILL_PAGES)?;
+            // back again (most of a sync's system time). This transaction's dirty pages, at
+            // most one feed page's objects' worth, stay in memory; then SQLite's default
+            // (spill at the cache size) is restored for every other transaction.
+            set_cache_spill(&w.conn, false)?;
             let applied = apply_mirror_page(w, page);
-            set_cache_spill(&w.conn, 1)?;
+            set_cache_spill(&w.conn, true)?;
             applied
         })
     }
@@ -1312,5 +1311,39 @@ impl Store for SqliteStore {
 
     fn flags(&self, limit: usize) -> Result<Vec<detente_store::FlagRecord>> {
         self.read(|c| crate::assets::latest(c, limit))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache_spill(store: &SqliteStore) -> i64 {
+        store
+            .write(|w| {
+                w.conn
+                    .query_row("PRAGMA cache_spill", [], |r| r.get(0))
+                    .map_err(backend)
+            })
+            .unwrap()
+    }
+
+    /// Spilling is off only for the mirror transaction: the writer's other transactions
+    /// (every POST) keep the small cache, also after a page that failed.
+    #[test]
+    fn a_mirror_page_restores_the_writers_cache_spill() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("detente.sqlite")).unwrap();
+        let before = cache_spill(&store);
+        assert!(before > 0, "spilling is on by default");
+        let page = detente_store::MirrorPage {
+            mirror: 1,
+            expected: (0, -1),
+            next: (1, -1),
+            deleted: Vec::new(),
+            objects: Vec::new(),
+        };
+        assert!(store.mirror_apply(&page).is_err(), "there is no mirror 1");
+        assert_eq!(cache_spill(&store), before);
     }
 }
