@@ -57,6 +57,30 @@ pub struct SqliteStore {
 /// end of the file), under the write lock. At 64 MiB that walk was 12% of a POST-only
 /// node's CPU; reads the cache misses come from the memory map or the WAL.
 const WRITER_CACHE_KIB: u32 = 4_096;
+/// Turns SQLite's spilling of dirty pages from the cache mid-transaction off, or back on
+/// with its default threshold (the cache size).
+fn set_cache_spill(conn: &Connection, on: bool) -> Result<()> {
+    // `cache_spill = N` sets the threshold and then reads N as a boolean; 1 is the default.
+    conn.pragma_update(None, "cache_spill", i64::from(on))
+        .map_err(backend)
+}
+
+/// Applies one mirror page in its own write transaction.
+fn apply_mirror_page(
+    w: &mut Writer,
+    page: &detente_store::MirrorPage,
+) -> Result<detente_store::MirrorApplied> {
+    let tx = w
+        .conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    let mut last = last_date_added(&tx, w.last_date_added)?;
+    let applied = crate::peers::apply(&tx, &mut last, page)?;
+    tx.commit().map_err(backend)?;
+    w.last_date_added = last;
+    Ok(applied)
+}
+
 /// Page cache of each reader connection, KiB (reads mostly go through the memory map).
 const READER_CACHE_KIB: u32 = 8_192;
 
@@ -1220,15 +1244,15 @@ impl Store for SqliteStore {
         page: &detente_store::MirrorPage,
     ) -> Result<detente_store::MirrorApplied> {
         self.write(|w| {
-            let tx = w
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
-            let mut last = last_date_added(&tx, w.last_date_added)?;
-            let applied = crate::peers::apply(&tx, &mut last, page)?;
-            tx.commit().map_err(backend)?;
-            w.last_date_added = last;
-            Ok(applied)
+            // A page of objects with random ids dirties more B-tree pages than the writer's
+            // small cache holds; spilling them to the WAL mid-transaction wrote and read them
+            // back again (most of a sync's system time). This transaction's dirty pages, at
+            // most one feed page's objects' worth, stay in memory; then SQLite's default
+            // (spill at the cache size) is restored for every other transaction.
+            set_cache_spill(&w.conn, false)?;
+            let applied = apply_mirror_page(w, page);
+            set_cache_spill(&w.conn, true)?;
+            applied
         })
     }
 
@@ -1287,5 +1311,39 @@ impl Store for SqliteStore {
 
     fn flags(&self, limit: usize) -> Result<Vec<detente_store::FlagRecord>> {
         self.read(|c| crate::assets::latest(c, limit))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache_spill(store: &SqliteStore) -> i64 {
+        store
+            .write(|w| {
+                w.conn
+                    .query_row("PRAGMA cache_spill", [], |r| r.get(0))
+                    .map_err(backend)
+            })
+            .unwrap()
+    }
+
+    /// Spilling is off only for the mirror transaction: the writer's other transactions
+    /// (every POST) keep the small cache, also after a page that failed.
+    #[test]
+    fn a_mirror_page_restores_the_writers_cache_spill() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("detente.sqlite")).unwrap();
+        let before = cache_spill(&store);
+        assert!(before > 0, "spilling is on by default");
+        let page = detente_store::MirrorPage {
+            mirror: 1,
+            expected: (0, -1),
+            next: (1, -1),
+            deleted: Vec::new(),
+            objects: Vec::new(),
+        };
+        assert!(store.mirror_apply(&page).is_err(), "there is no mirror 1");
+        assert_eq!(cache_spill(&store), before);
     }
 }
