@@ -20,6 +20,11 @@
 # several; wrk counts only the envelopes answered within the run.
 # Usage: bench/pg-scale.sh [SECONDS=20] [BATCH=500] [CONNS=2]   (OT_WORKERS=4, OT_SECS=60)
 # DETENTE_BIN=path runs that binary instead of building target/release/detente.
+# CONFIGS="sqlite pg-1-node pg-3-nodes opentaxii" (the default) picks the configurations run.
+# PG_OPTS="-c name=value ..." adds server settings (e.g. synchronous_commit=off, to see what
+# the WAL flush costs; the header prints them). PG_STATEMENTS=1 loads pg_stat_statements
+# (track=all, so trigger statements count apart) and prints, after each PostgreSQL ingest, the
+# statements that took the most execution time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-20}
@@ -29,6 +34,11 @@ OT_WORKERS=${OT_WORKERS:-4}
 OT_SECS=${OT_SECS:-60}
 BYID_SECS=10
 OUT=$PWD/target/bench-pg-scale
+CONFIGS=${CONFIGS:-sqlite pg-1-node pg-3-nodes opentaxii}
+PG_OPTS=${PG_OPTS:-}
+[ -z "${PG_STATEMENTS:-}" ] ||
+  PG_OPTS="$PG_OPTS -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+run_config() { case " $CONFIGS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
 BIN=${DETENTE_BIN:-target/release/detente}
 [ -n "${DETENTE_BIN:-}" ] || cargo build --release --locked -p detente
@@ -61,7 +71,7 @@ mkdir -p "$OUT/pg"
 as_pg "$PGBIN/initdb" -D "$OUT/pg/data" -U postgres --auth=trust -E UTF8 --locale=C >"$OUT/pg/initdb.log"
 PGPORT=$(port)
 as_pg "$PGBIN/pg_ctl" start -D "$OUT/pg/data" -l "$OUT/pg/log" -w -t 60 -o \
-  "-p $PGPORT -k $OUT/pg -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB" >/dev/null
+  "-p $PGPORT -k $OUT/pg -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB $PG_OPTS" >/dev/null
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -72,8 +82,10 @@ trap cleanup EXIT
 PGURL="postgres://postgres@127.0.0.1:$PGPORT"
 psqlc() { local db=$1; shift; "$PGBIN/psql" -X -q -At -h 127.0.0.1 -p "$PGPORT" -U postgres -d "$db" "$@"; }
 for db in detente_one detente_three opentaxii; do psqlc postgres -c "CREATE DATABASE $db"; done
+[ -z "${PG_STATEMENTS:-}" ] || psqlc postgres -c "CREATE EXTENSION pg_stat_statements"
 echo "PostgreSQL $(psqlc postgres -c 'SHOW server_version') on port $PGPORT:" \
-  "fsync=$(psqlc postgres -c 'SHOW fsync') synchronous_commit=$(psqlc postgres -c 'SHOW synchronous_commit')"
+  "fsync=$(psqlc postgres -c 'SHOW fsync') synchronous_commit=$(psqlc postgres -c 'SHOW synchronous_commit')" \
+  "commit_delay=$(psqlc postgres -c 'SHOW commit_delay')${PG_OPTS:+ (PG_OPTS:$PG_OPTS)}"
 
 RESULTS=$OUT/results.tsv
 printf 'config\tingest_objs\tingest_secs\tacked\tstored\tnon2xx\tbyid_req\tbyid_secs\tbyid_p99_ms\tbyid_non2xx\tload_ingest\tload_byid\n' >"$RESULTS"
@@ -145,6 +157,7 @@ measure() {
   l1=$(load)
   echo "== $name: ingest ${secs}s, 3 wrk x $CONNS connections, envelopes of $BATCH; load $l1" >&2
   local cpu0 sampler=""; cpu0=$(cpu_split)
+  [ -z "${PG_STATEMENTS:-}" ] || psqlc postgres -c "SELECT pg_stat_statements_reset()" >/dev/null
   rm -f "$OUT/stop-sampling"
   if [ -n "${SAMPLE_DB:-}" ]; then pg_sampler "$SAMPLE_DB" >"$OUT/$name-waits.txt" & sampler=$!; fi
   wrk_many "$name-ingest" bench/ingest.lua "$secs" "$auth" "${urls[@]}" -- "$BATCH"
@@ -161,6 +174,15 @@ PY
     echo "   database sessions of the nodes, by wait (share of samples):" >&2
     sort "$OUT/$name-waits.txt" | uniq -c | sort -rn | head -6 |
       awk -v n="$(wc -l <"$OUT/$name-waits.txt")" '{ printf "     %5.1f%% %s %s\n", 100 * $1 / n, $2, $3 }' >&2
+  fi
+  if [ -n "${PG_STATEMENTS:-}" ] && [ -n "${SAMPLE_DB:-}" ]; then
+    echo "   statements by execution time (ms total, calls, ms per call, nested counted apart):" >&2
+    psqlc postgres -F' | ' -c "SELECT round(s.total_exec_time), s.calls,
+        round((s.total_exec_time / greatest(s.calls, 1))::numeric, 2),
+        left(regexp_replace(s.query, '\s+', ' ', 'g'), 90)
+      FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+      WHERE d.datname = '$SAMPLE_DB' ORDER BY s.total_exec_time DESC LIMIT 8" |
+      sed 's/^/     /' >&2
   fi
   acked_secs=$(ingest_sum "$name-ingest")
   acked=${acked_secs%%$'\t'*}
@@ -197,6 +219,7 @@ stop_nodes() {
 }
 
 # --- (a) one node on SQLite -------------------------------------------------------------------
+if run_config sqlite; then
 start_node sqlite; U=$NODE
 COLL=$("$BIN" collection add --title bench --data "$OUT/sqlite" 2>/dev/null | tail -1)
 AUTH=$(b64 "$(cat "$OUT/sqlite/admin.credentials")")
@@ -205,8 +228,10 @@ sqlite_count() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[
 sqlite_ids() { python3 -c 'import sqlite3,sys; [print(r[0]) for r in sqlite3.connect(sys.argv[1]).execute("select object_id from objects order by random() limit 20000")]' "$OUT/sqlite/detente.sqlite"; }
 measure sqlite "$SECS" "$AUTH" sqlite_count sqlite_ids "$O" "$O" "$O"
 stop_nodes
+fi
 
 # --- (b) one node on PostgreSQL ---------------------------------------------------------------
+if run_config pg-1-node; then
 start_node pg1 --database-url "$PGURL/detente_one"; U=$NODE
 COLL=$("$BIN" collection add --title bench --data "$OUT/pg1" --database-url "$PGURL/detente_one" 2>/dev/null | tail -1)
 AUTH=$(b64 "$(cat "$OUT/pg1/admin.credentials")")
@@ -215,8 +240,10 @@ one_count() { psqlc detente_one -c "select count(*) from objects"; }
 one_ids() { psqlc detente_one -c "select object_id from objects order by random() limit 20000"; }
 SAMPLE_DB=detente_one measure pg-1-node "$SECS" "$AUTH" one_count one_ids "$O" "$O" "$O"
 stop_nodes
+fi
 
 # --- (c) three nodes on one PostgreSQL database -----------------------------------------------
+if run_config pg-3-nodes; then
 start_node pg3a --database-url "$PGURL/detente_three"; U1=$NODE
 COLL=$("$BIN" collection add --title bench --data "$OUT/pg3a" --database-url "$PGURL/detente_three" 2>/dev/null | tail -1)
 for n in pg3b pg3c; do mkdir -p "$OUT/$n" && cp "$OUT/pg3a/admin.credentials" "$OUT/$n/"; done
@@ -228,8 +255,10 @@ three_count() { psqlc detente_three -c "select count(*) from objects"; }
 three_ids() { psqlc detente_three -c "select object_id from objects order by random() limit 20000"; }
 SAMPLE_DB=detente_three measure pg-3-nodes "$SECS" "$AUTH" three_count three_ids "$U1$P" "$U2$P" "$U3$P"
 stop_nodes
+fi
 
 # --- (d) OpenTAXII 0.9.3 on the same PostgreSQL -----------------------------------------------
+if run_config opentaxii; then
 OT="$OUT/opentaxii"
 mkdir -p "$OT"
 OPORT=$(port)
@@ -287,6 +316,7 @@ ot_count() { psqlc opentaxii -c "select count(*) from opentaxii_stixobject"; }
 ot_ids() { psqlc opentaxii -c "select id from opentaxii_stixobject order by random() limit 20000"; }
 SAMPLE_DB=opentaxii measure opentaxii "$OT_SECS" "$(b64 admin:Password0)" ot_count ot_ids "$O" "$O" "$O"
 stop_nodes
+fi
 
 # --- the table ----------------------------------------------------------------------------------
 python3 - "$RESULTS" "$BATCH" "$CONNS" "$OT_WORKERS" <<'PY'
@@ -295,15 +325,16 @@ rows = {r["config"]: r for r in csv.DictReader(open(sys.argv[1]), delimiter="\t"
 batch, conns, workers = sys.argv[2:5]
 def rate(r, n, s):
     return float(r[n]) / float(r[s]) if float(r[s]) else 0.0
-ot = rows["opentaxii"]
-ot_ingest, ot_byid = rate(ot, "ingest_objs", "ingest_secs"), rate(ot, "byid_req", "byid_secs")
+ot = rows.get("opentaxii")
+ot_ingest = rate(ot, "ingest_objs", "ingest_secs") if ot else 0.0
+ot_byid = rate(ot, "byid_req", "byid_secs") if ot else 0.0
 names = {"sqlite": "(a) 1 node, SQLite", "pg-1-node": "(b) 1 node, PostgreSQL",
          "pg-3-nodes": "(c) 3 nodes, one PostgreSQL", "opentaxii": f"(d) OpenTAXII 0.9.3, PostgreSQL ({workers} workers)"}
 print(f"envelopes of {batch} new indicators; 3 wrk processes x {conns} connections; durable "
       "(fsync, synchronous_commit on)")
 print(f"{'':44} {'ingest obj/s':>12} {'x OTX':>7} {'by-id req/s':>11} {'x OTX':>7} {'p99 ms':>7} "
       f"{'acked':>8} {'stored':>8} {'errors':>6}  load (ingest | by-id)")
-for key in ("sqlite", "pg-1-node", "pg-3-nodes", "opentaxii"):
+for key in [k for k in ("sqlite", "pg-1-node", "pg-3-nodes", "opentaxii") if k in rows]:
     r = rows[key]
     i, b = rate(r, "ingest_objs", "ingest_secs"), rate(r, "byid_req", "byid_secs")
     xi = f"{i / ot_ingest:.1f}x" if ot_ingest else "-"
@@ -311,8 +342,8 @@ for key in ("sqlite", "pg-1-node", "pg-3-nodes", "opentaxii"):
     errors = int(r["non2xx"]) + int(r["byid_non2xx"])
     print(f"{names[key]:44} {i:12,.0f} {xi:>7} {b:11,.0f} {xb:>7} {float(r['byid_p99_ms']):7.1f} "
           f"{int(r['acked']):8} {int(r['stored']):8} {errors:6}  {r['load_ingest']} | {r['load_byid']}")
-three = rows["pg-3-nodes"]
-t = rate(three, "ingest_objs", "ingest_secs")
+three = rows.get("pg-3-nodes")
+t = rate(three, "ingest_objs", "ingest_secs") if three else 0.0
 print(f"target: 3 nodes on PostgreSQL >= 20,000 objects/s: {t:,.0f} "
       f"({'met' if t >= 20000 else 'missed'})")
 x = t / ot_ingest if ot_ingest else 0

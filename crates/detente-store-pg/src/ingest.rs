@@ -596,6 +596,38 @@ fn plan(
     })
 }
 
+/// Whether any of the batch's ids was stored or deleted in collection `coll` after the
+/// allocation state `seen`, read under the lock: every version stored since has a later
+/// `date_added` and every deletion since a tombstone leaf at or after `seen.log_size`. Those
+/// rows are read first, by range scans of the primary keys (a join led by the ids instead
+/// took as long as reading the holdings again), then matched against the ids.
+fn touched_since(
+    tx: &mut Transaction<'_>,
+    coll: i64,
+    batch: &IngestBatch,
+    seen: Sequence,
+) -> Result<bool> {
+    let ids: Vec<&str> = batch.objects.iter().map(|o| o.id.as_str()).collect();
+    let r = tx
+        .query_typed_one(
+            "WITH recent AS MATERIALIZED (
+                 SELECT object_id FROM objects WHERE date_added > $2 AND coll = $3
+                 UNION ALL
+                 SELECT object_id FROM log_tombstones WHERE leaf_idx >= $4 AND coll_id = $5)
+             SELECT EXISTS (SELECT 1 FROM recent r JOIN unnest($1::text[]) AS k(id)
+               ON r.object_id = k.id)",
+            &[
+                (&ids, Type::TEXT_ARRAY),
+                (&seen.last_date_added, Type::INT8),
+                (&coll, Type::INT8),
+                (&seen.log_size, Type::INT8),
+                (&batch.collection, Type::TEXT),
+            ],
+        )
+        .map_err(pg)?;
+    Ok(r.get(0))
+}
+
 /// Stores an envelope and its status record on connection `c` (outside any transaction),
 /// read and decided before the lock (see the module doc). Uncontended, one statement takes
 /// the lock, writes everything and commits; it writes nothing if another writer allocated
@@ -611,7 +643,13 @@ pub(crate) fn envelope(
     let header = Header::read(c, batch)?;
     let mut entries = Entries::new(batch, &header.poster.viewer.name, &[]);
     let holdings = Holdings::read(c, header.coll, batch)?;
-    let decided = plan(batch, &header.poster, holdings, header.seen, &mut entries)?;
+    let decided = plan(
+        batch,
+        &header.poster,
+        holdings.clone(),
+        header.seen,
+        &mut entries,
+    )?;
     let status = rules::status_record(batch, &decided.outcomes);
     // An envelope that stores nothing allocates nothing: its decisions stand as of the
     // reads, and it needs no lock.
@@ -643,8 +681,15 @@ pub(crate) fn envelope(
         // try the one statement again.
         contended.store(false, Ordering::Relaxed);
         (decided, status)
+    } else if !touched_since(&mut tx, header.coll, batch, header.seen)? {
+        // Other writers allocated since the reads but stored or deleted none of these ids:
+        // the holdings stand, and only the allocations move. Deciding again in memory keeps
+        // the full read (the costliest statement of an envelope) out of the lock.
+        let decided = plan(batch, &header.poster, holdings, locked, &mut entries)?;
+        let status = rules::status_record(batch, &decided.outcomes);
+        (decided, status)
     } else {
-        // Another writer allocated since the reads: decide again on what it left.
+        // Another writer stored or deleted some of these ids: decide again on what it left.
         let holdings = Holdings::read(&mut tx, header.coll, batch)?;
         let decided = plan(batch, &header.poster, holdings, locked, &mut entries)?;
         let status = rules::status_record(batch, &decided.outcomes);
