@@ -19,18 +19,19 @@ pub fn parse(s: &str, out: &mut Vec<char>) -> Option<bool> {
     if s.is_empty() || s.len() > MAX_HOST * 4 {
         return None;
     }
-    let puny = s.len() > 4 && has_xn(s);
-    if s.is_ascii() && !puny {
-        // Most names: lower-cased and checked in one pass.
-        return ascii_host(s.as_bytes(), out).then_some(false);
-    } else {
-        let (u, _errors) = idna::domain_to_unicode(s);
-        // UTS 46 marks what it cannot map; such a name is not one anybody can register.
-        if u.contains('\u{fffd}') {
-            return None;
-        }
-        out.extend(u.chars().flat_map(char::to_lowercase));
+    // Most names: ASCII without A-labels, checked and lower-cased in one pass.
+    match ascii_host(s.as_bytes(), out) {
+        Ascii::Valid => return Some(false),
+        Ascii::Invalid => return None,
+        Ascii::Other => {}
     }
+    let puny = s.len() > 4 && has_xn(s);
+    let (u, _errors) = idna::domain_to_unicode(s);
+    // UTS 46 marks what it cannot map; such a name is not one anybody can register.
+    if u.contains('\u{fffd}') {
+        return None;
+    }
+    out.extend(u.chars().flat_map(char::to_lowercase));
     valid(out).then_some(puny)
 }
 
@@ -41,20 +42,26 @@ fn has_xn(s: &str) -> bool {
         .any(|w| w[3] == b'-' && w[2] == b'-' && w[0] | 0x20 == b'x' && w[1] | 0x20 == b'n')
 }
 
-/// [`valid`] for an ASCII name, checked in one pass and then lower-cased into `out` (left
-/// untouched when the name is not valid).
-fn ascii_host(s: &[u8], out: &mut Vec<char>) -> bool {
-    if s.len() > MAX_HOST || s.len() < 3 {
-        return false;
-    }
-    let (mut label, mut labels, mut last_digits) = (0usize, 1, true);
-    for &b in s {
+/// What [`ascii_host`] found.
+enum Ascii {
+    /// An ASCII host name without A-labels, lower-cased into `out`.
+    Valid,
+    /// An ASCII string without A-labels that is not a host name.
+    Invalid,
+    /// Non-ASCII, or an A-label: for IDNA.
+    Other,
+}
+
+/// [`valid`] for an ASCII name without A-labels, checked in one pass and then lower-cased into
+/// `out` (left untouched otherwise). The whole string is read before it is called invalid: a
+/// later non-ASCII byte or `xn--` sends it to IDNA, as [`parse`] did before this pass.
+fn ascii_host(s: &[u8], out: &mut Vec<char>) -> Ascii {
+    let (mut label, mut labels, mut last_digits, mut bad) = (0usize, 1, true, false);
+    for (i, &b) in s.iter().enumerate() {
         // One table look-up a byte: what it is in a host name.
         match HOST_BYTE[usize::from(b)] {
             DOT => {
-                if label == 0 {
-                    return false;
-                }
+                bad |= label == 0;
                 labels += 1;
                 label = 0;
                 last_digits = true;
@@ -62,32 +69,47 @@ fn ascii_host(s: &[u8], out: &mut Vec<char>) -> bool {
             }
             DIGIT => {}
             OTHER => last_digits = false,
-            _ => return false,
+            HYPHEN => {
+                last_digits = false;
+                // The end of `xn--` (hyphens are rare, so this is seldom looked at).
+                if s.len() > 4
+                    && i >= 3
+                    && s[i - 1] == b'-'
+                    && s[i - 2] | 0x20 == b'n'
+                    && s[i - 3] | 0x20 == b'x'
+                {
+                    return Ascii::Other;
+                }
+            }
+            NON_ASCII => return Ascii::Other,
+            _ => bad = true,
         }
         label += 1;
-        if label > 63 {
-            return false;
-        }
+        bad |= label > 63;
     }
-    let ok = label > 0 && labels >= 2 && !last_digits;
-    if ok {
-        out.extend(s.iter().map(|b| char::from(b.to_ascii_lowercase())));
+    if bad || label == 0 || labels < 2 || last_digits || s.len() > MAX_HOST || s.len() < 3 {
+        return Ascii::Invalid;
     }
-    ok
+    out.extend(s.iter().map(|b| char::from(b.to_ascii_lowercase())));
+    Ascii::Valid
 }
 
-/// What an ASCII byte is in a host name ([`ascii_host`]): not allowed, a dot, a digit, or
-/// another allowed character (letters of either case, `-`, `_`).
+/// What a byte is in a host name ([`ascii_host`]): not allowed, a dot, a digit, a hyphen,
+/// another allowed character (letters of either case, `_`), or part of a non-ASCII character.
 const HOST_BYTE: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut b = 0;
     while b < 256 {
         let c = (b as u8).to_ascii_lowercase();
-        t[b] = if c == b'.' {
+        t[b] = if b >= 128 {
+            NON_ASCII
+        } else if c == b'.' {
             DOT
         } else if c.is_ascii_digit() {
             DIGIT
-        } else if c.is_ascii_lowercase() || c == b'-' || c == b'_' {
+        } else if c == b'-' {
+            HYPHEN
+        } else if c.is_ascii_lowercase() || c == b'_' {
             OTHER
         } else {
             0
@@ -99,6 +121,8 @@ const HOST_BYTE: [u8; 256] = {
 const DOT: u8 = 1;
 const DIGIT: u8 = 2;
 const OTHER: u8 = 3;
+const HYPHEN: u8 = 4;
+const NON_ASCII: u8 = 5;
 
 /// Labels non-empty and at most 63 characters, two or more of them, host characters only, and a
 /// last label that is not a number (so dotted IPv4 addresses are not names).
@@ -191,14 +215,18 @@ pub fn merge(out: &mut Vec<char>, rtl: bool) -> bool {
             0
         }
     };
-    // Most names hold no pair, and then both directions leave them as they are.
-    let (mut found, mut overlap, mut prev) = (false, false, false);
+    // Most names hold no pair, and then both directions leave them as they are. Without
+    // branches: one table load a window (0 for a non-ASCII character), flags or-ed together.
+    let (mut found, mut overlap, mut prev) = (0u8, 0u8, 0u8);
     for w in out.windows(2) {
-        let m = merge(w[0], w[1]) != 0;
-        overlap |= m && prev;
+        let (a, b) = (w[0] as usize, w[1] as usize);
+        let ascii = u8::from(a | b < 128).wrapping_neg();
+        let m = u8::from(t.pairs[(a << 7 | b) & 0x3fff] & ascii != 0);
+        overlap |= m & prev;
         found |= m;
         prev = m;
     }
+    let (found, overlap) = (found != 0, overlap != 0);
     if !found {
         return false;
     }
@@ -484,7 +512,11 @@ mod tests {
         #[test]
         fn ascii_pass_agrees_with_valid(s in "[a-zA-Z0-9._ /-]{0,80}") {
             let mut fast = Vec::new();
-            let ok = ascii_host(s.as_bytes(), &mut fast);
+            let ok = match ascii_host(s.as_bytes(), &mut fast) {
+                Ascii::Valid => true,
+                Ascii::Invalid => false,
+                Ascii::Other => return Ok(()),
+            };
             let slow: Vec<char> = s.chars().map(|c| c.to_ascii_lowercase()).collect();
             prop_assert_eq!(ok, valid(&slow));
             if ok {

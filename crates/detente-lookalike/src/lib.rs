@@ -354,7 +354,9 @@ pub(crate) fn tld_start(h: &[char]) -> usize {
     if let Some(second) = h[..last].iter().rposition(|c| *c == '.') {
         let two = &h[second + 1..];
         let mut buf = [0u8; 64];
-        if two.len() <= buf.len() && two.iter().all(char::is_ascii) {
+        if two.len() <= tables::TABLES.longest_dotted_tld.min(buf.len())
+            && two.iter().all(char::is_ascii)
+        {
             for (b, c) in buf.iter_mut().zip(two) {
                 *b = *c as u8;
             }
@@ -595,21 +597,24 @@ impl Index {
     /// `loaded` tells whether `s.prefix` holds `h`'s hashes (loaded when first needed).
     fn is_protected(&self, h: &[char], s: &mut Scratch, loaded: &mut bool) -> bool {
         let n = h.len();
-        std::iter::once(0)
-            .chain(
-                h.iter()
-                    .enumerate()
-                    .filter(|(_, c)| **c == '.')
-                    .map(|(i, _)| i + 1),
-            )
-            .filter(|a| self.exact_grams.open(&h[*a..]))
-            .any(|a| {
+        // Label starts, found by one plain loop (no iterator chain: this runs for every name).
+        let mut a = 0;
+        loop {
+            if self.exact_grams.open(&h[a..]) {
                 let p = ensure(&mut s.prefix, loaded, h);
-                self.exact.get(&p.range(a, n)).is_some_and(|&p| {
+                let hit = self.exact.get(&p.range(a, n)).is_some_and(|&p| {
                     let e = &self.entries[p as usize];
                     e.chars == h[a..] || e.alabel.as_deref() == Some(&h[a..])
-                })
-            })
+                });
+                if hit {
+                    return true;
+                }
+            }
+            match h[a..].iter().position(|c| *c == '.') {
+                Some(i) => a += i + 1,
+                None => return false,
+            }
+        }
     }
 
     /// Collects into `s.candidates` every protected domain some key of `h` points at;

@@ -74,6 +74,9 @@ pub struct Tables {
     pub word_tail: Vec<Vec<&'static str>>,
     /// The TLDs and public suffixes.
     pub tlds: FxHashSet<&'static str>,
+    /// The length of the longest listed suffix of two or more labels: a name's last two
+    /// labels, when longer, are not looked up (most names: `example.com`).
+    pub longest_dotted_tld: usize,
     /// The TLDs in file order, for the generator.
     pub tld_list: Vec<&'static str>,
 }
@@ -204,6 +207,12 @@ fn build() -> Tables {
         words: word_list.iter().copied().collect(),
         word_list,
         tlds: tld_list.iter().copied().collect(),
+        longest_dotted_tld: tld_list
+            .iter()
+            .filter(|t| t.contains('.'))
+            .map(|t| t.len())
+            .max()
+            .unwrap_or(0),
         tld_list,
     }
 }
