@@ -166,18 +166,41 @@ fn valid(h: &[char]) -> bool {
 /// `rtl`; a look-alike meets its original in one of the two. Returns whether the other
 /// direction may give another fold (see [`merge`]).
 pub fn fold(h: &[char], out: &mut Vec<char>, rtl: bool) -> bool {
-    classes(h, out);
-    merge(out, rtl)
+    let pairs = classes(h, out);
+    merge(out, rtl, pairs)
 }
 
-/// The first step of [`fold`]: every character replaced by its class representative.
-pub fn classes(h: &[char], out: &mut Vec<char>) {
+/// Whether a string of class representatives holds a pair that merges, and two that overlap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pairs {
+    /// Some pair merges.
+    pub found: bool,
+    /// Two pairs share a character.
+    pub overlap: bool,
+}
+
+/// The first step of [`fold`]: every character replaced by its class representative. Returns
+/// what [`merge`] needs to know of the pairs in `out`, found on the way for an ASCII name.
+pub fn classes(h: &[char], out: &mut Vec<char>) -> Pairs {
     let t = &*TABLES;
     out.clear();
     if h.iter().all(char::is_ascii) {
-        // Most names: one table look-up a character, no capacity check per push.
-        out.extend(h.iter().map(|c| char::from(t.class[*c as usize & 0x7f])));
-        return;
+        // Most names: one table look-up a character, no capacity check per push, and the
+        // pairs looked for in the same pass (the class of NUL, 0, starts no pair).
+        let (mut prev, mut found, mut overlap, mut was) = (0usize, 0u8, 0u8, 0u8);
+        out.extend(h.iter().map(|c| {
+            let k = usize::from(t.class[*c as usize & 0x7f]);
+            let m = u8::from(t.pairs[(prev << 7 | k) & 0x3fff] != 0);
+            overlap |= m & was;
+            found |= m;
+            was = m;
+            prev = k;
+            char::from(k as u8)
+        }));
+        return Pairs {
+            found: found != 0,
+            overlap: overlap != 0,
+        };
     }
     let push_ascii = |out: &mut Vec<char>, b: u8| out.push(char::from(t.class[usize::from(b)]));
     for &c in h {
@@ -198,12 +221,33 @@ pub fn classes(h: &[char], out: &mut Vec<char>) {
             }
         }
     }
+    scan(out)
 }
 
-/// The second step of [`fold`]: pairs merged in `out`, left to right or right to left. Returns
-/// whether merging the other way may give another result: not when no two pairs overlap and no
-/// merge makes a new pair, since both directions then merge the same pairs once.
-pub fn merge(out: &mut Vec<char>, rtl: bool) -> bool {
+/// The pairs of class representatives in `out` (one table load a window, 0 for a non-ASCII
+/// character; flags or-ed together without branches).
+fn scan(out: &[char]) -> Pairs {
+    let t = &*TABLES;
+    let (mut found, mut overlap, mut prev) = (0u8, 0u8, 0u8);
+    for w in out.windows(2) {
+        let (a, b) = (w[0] as usize, w[1] as usize);
+        let ascii = u8::from(a | b < 128).wrapping_neg();
+        let m = u8::from(t.pairs[(a << 7 | b) & 0x3fff] & ascii != 0);
+        overlap |= m & prev;
+        found |= m;
+        prev = m;
+    }
+    Pairs {
+        found: found != 0,
+        overlap: overlap != 0,
+    }
+}
+
+/// The second step of [`fold`]: pairs merged in `out`, left to right or right to left;
+/// `pairs` is what [`classes`] returned for `out`. Returns whether merging the other way may
+/// give another result: not when no two pairs overlap and no merge makes a new pair, since
+/// both directions then merge the same pairs once.
+pub fn merge(out: &mut Vec<char>, rtl: bool, pairs: Pairs) -> bool {
     let t = &*TABLES;
     // What the ASCII pair `a b` (in reading order) merges to, 0 for nothing.
     let merge = |a: char, b: char| {
@@ -215,18 +259,8 @@ pub fn merge(out: &mut Vec<char>, rtl: bool) -> bool {
             0
         }
     };
-    // Most names hold no pair, and then both directions leave them as they are. Without
-    // branches: one table load a window (0 for a non-ASCII character), flags or-ed together.
-    let (mut found, mut overlap, mut prev) = (0u8, 0u8, 0u8);
-    for w in out.windows(2) {
-        let (a, b) = (w[0] as usize, w[1] as usize);
-        let ascii = u8::from(a | b < 128).wrapping_neg();
-        let m = u8::from(t.pairs[(a << 7 | b) & 0x3fff] & ascii != 0);
-        overlap |= m & prev;
-        found |= m;
-        prev = m;
-    }
-    let (found, overlap) = (found != 0, overlap != 0);
+    // Most names hold no pair, and then both directions leave them as they are.
+    let Pairs { found, overlap } = pairs;
     if !found {
         return false;
     }
@@ -553,9 +587,10 @@ mod tests {
         #[test]
         fn merge_agrees_with_the_reference(s in "[rnmvwcldeib1o0u.-]{0,32}", rtl in any::<bool>()) {
             let mut classes_of = Vec::new();
-            classes(&s.chars().collect::<Vec<_>>(), &mut classes_of);
+            let pairs = classes(&s.chars().collect::<Vec<_>>(), &mut classes_of);
+            prop_assert_eq!(pairs, scan(&classes_of));
             let (mut fast, mut slow) = (classes_of.clone(), classes_of);
-            let may = merge(&mut fast, rtl);
+            let may = merge(&mut fast, rtl, pairs);
             prop_assert_eq!(may, merge_reference(&mut slow, rtl));
             prop_assert_eq!(fast, slow);
         }

@@ -226,11 +226,12 @@ struct Keys {
 
 const MANY: u32 = 1 << 31;
 
-/// The first three characters of a table's keys, one bit each (one hash, 2^16 bits: 8 KiB).
-/// A probe string that starts with three characters no key starts with cannot hit, so a whole
-/// family of probes is skipped on one bit: the deletions of `s[a..]` after its third character
-/// all start like `s[a..]`, and most observed names start like no protected one. Keys and
-/// probes shorter than three characters are not gated.
+/// The first three characters, the last character and the length of a table's keys, one bit
+/// each (one hash, 2^16 bits: 8 KiB). A probe string whose first three characters, last
+/// character and length no key has cannot hit, so a whole family of probes is skipped on one
+/// bit: the deletions of `s[a..]` after its third character and before its last all start and
+/// end like each other and have one length, and most observed names start, end or measure like
+/// no protected one. Keys and probes shorter than three characters are not gated.
 #[derive(Debug, Default)]
 struct Grams {
     bits: Vec<u64>,
@@ -240,13 +241,16 @@ struct Grams {
 const GRAM_BITS: u32 = 16;
 
 impl Grams {
-    fn bit(a: char, b: char, c: char) -> (usize, u64) {
+    fn bit(a: char, b: char, c: char, last: char, len: usize) -> (usize, u64) {
         let x = u64::from(a) | u64::from(b) << 21 | u64::from(c) << 42;
-        let i = (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - GRAM_BITS)) as usize;
+        let y = u64::from(last) | (len as u64) << 21;
+        let i = ((x ^ y.wrapping_mul(0xff51_afd7_ed55_8ccd)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            >> (64 - GRAM_BITS)) as usize;
         (i / 64, 1 << (i % 64))
     }
 
-    /// Notes the first three characters of `key` (nothing for a shorter key).
+    /// Notes the first three characters, the last one and the length of `key` (nothing for a
+    /// shorter key).
     fn add(&mut self, key: &[char]) {
         if key.len() < 3 {
             return;
@@ -254,19 +258,20 @@ impl Grams {
         if self.bits.is_empty() {
             self.bits = vec![0; (1 << GRAM_BITS) / 64];
         }
-        let (w, b) = Grams::bit(key[0], key[1], key[2]);
+        let (w, b) = Grams::bit(key[0], key[1], key[2], key[key.len() - 1], key.len());
         self.bits[w] |= b;
     }
 
-    /// Whether some key may start with `a`, `b`, `c`.
-    fn may(&self, a: char, b: char, c: char) -> bool {
-        let (w, b) = Grams::bit(a, b, c);
+    /// Whether some key of `len` characters may start with `a`, `b`, `c` and end with `last`.
+    fn may(&self, a: char, b: char, c: char, last: char, len: usize) -> bool {
+        let (w, b) = Grams::bit(a, b, c, last, len);
         self.bits.get(w).is_some_and(|x| x & b != 0)
     }
 
-    /// Whether a probe of `s` may hit: shorter than three characters, or starting as some key.
+    /// Whether a probe of `s` may hit: shorter than three characters, or starting, ending and
+    /// measuring as some key.
     fn open(&self, s: &[char]) -> bool {
-        s.len() < 3 || self.may(s[0], s[1], s[2])
+        s.len() < 3 || self.may(s[0], s[1], s[2], s[s.len() - 1], s.len())
     }
 }
 
@@ -644,45 +649,61 @@ impl Index {
         let g = &self.edit_grams;
         for &a in &s.starts[skip..] {
             let m = n - a;
-            let open = g.open(&h[a..]);
-            if self.has_len(m) && open {
+            if self.has_len(m) && g.open(&h[a..]) {
                 let p = ensure(&mut s.prefix, &mut loaded, h);
                 push(self.edits.get(p.range(a, n)), pair::EDIT, &mut s.candidates);
             }
-            if self.has_len(m - 1) {
-                // Without `h[j]`, `h[a..]` starts with `h[a..a + 3]` when `j >= a + 3`, and
-                // otherwise with three characters of `h[a..a + 4]`.
-                let may = |j: usize| {
-                    m < 4
-                        || match j - a {
-                            0 => g.may(h[a + 1], h[a + 2], h[a + 3]),
-                            1 => g.may(h[a], h[a + 2], h[a + 3]),
-                            2 => g.may(h[a], h[a + 1], h[a + 3]),
-                            _ => open,
-                        }
-                };
-                let last = if open || m < 4 { n } else { a + 3 };
-                let mut base = None;
-                for j in (a..last).filter(|j| may(*j)) {
-                    let p = ensure(&mut s.prefix, &mut loaded, h);
-                    let c = *base.get_or_insert_with(|| p.deletion_base(a));
-                    push(
-                        self.edits.get(p.deletion(c, j, m - 1)),
-                        pair::EDIT,
-                        &mut s.candidates,
-                    );
+            if !self.has_len(m - 1) {
+                continue;
+            }
+            // `h[a..]` without `h[j]`: `m − 1` characters, starting with `h[a..a + 3]` when
+            // `j >= a + 3` (otherwise three of `h[a..a + 4]`), ending with `h[n − 1]` unless
+            // `j` is the last. So the deletions between the third character and the last share
+            // one gate bit. Deletions shorter than three characters are not gated.
+            let (mut lo, mut mid, mut hi) = ([true; 3], true, true);
+            if m >= 4 {
+                let (x, y, z, w) = (h[a], h[a + 1], h[a + 2], h[a + 3]);
+                let end = |j: usize| if j == n - 1 { h[n - 2] } else { h[n - 1] };
+                lo = [
+                    g.may(y, z, w, end(a), m - 1),
+                    g.may(x, z, w, end(a + 1), m - 1),
+                    g.may(x, y, w, end(a + 2), m - 1),
+                ];
+                mid = g.may(x, y, z, h[n - 1], m - 1);
+                hi = g.may(x, y, z, h[n - 2], m - 1);
+            }
+            let may = |j: usize| match j - a {
+                0..=2 => lo[j - a],
+                _ if j == n - 1 => hi,
+                _ => mid,
+            };
+            // Past `a + 3`, only the last deletion when the middle ones are gated off.
+            let tail = if mid { a + 3..n } else { n - 1..n };
+            let mut base = None;
+            for j in (a..(a + 3).min(n)).chain(tail.start.max(a + 3)..tail.end) {
+                if !may(j) {
+                    continue;
                 }
+                let p = ensure(&mut s.prefix, &mut loaded, h);
+                let c = *base.get_or_insert_with(|| p.deletion_base(a));
+                push(
+                    self.edits.get(p.deletion(c, j, m - 1)),
+                    pair::EDIT,
+                    &mut s.candidates,
+                );
             }
         }
         // The confusable folds, and their suffixes.
         // Both directions start from the same classes, so those are computed once; the second
         // is merged only when it may differ.
-        fold::classes(h, &mut s.fold);
-        s.fold2.clear();
-        s.fold2.extend_from_slice(&s.fold);
-        let both = fold::merge(&mut s.fold, false) && {
-            fold::merge(&mut s.fold2, true);
-            s.fold != s.fold2
+        let pairs = fold::classes(h, &mut s.fold);
+        let both = pairs.found && {
+            s.fold2.clear();
+            s.fold2.extend_from_slice(&s.fold);
+            fold::merge(&mut s.fold, false, pairs) && {
+                fold::merge(&mut s.fold2, true, pairs);
+                s.fold != s.fold2
+            }
         };
         for f in [&s.fold, &s.fold2]
             .into_iter()
@@ -755,8 +776,12 @@ impl Index {
         }
         let sl = sq.len();
         for &(x, y) in &s.words {
-            // The piece before the word is a key's start when three characters or longer.
-            if x > 0 && y < sl && (x < 3 || self.run_grams.open(&sq[..x])) {
+            // The probe `sq[..x] + sq[y..]` starts with `sq[..3]` when `x >= 3`, and ends with
+            // `sq[sl − 1]`.
+            if x > 0
+                && y < sl
+                && (x < 3 || self.run_grams.may(sq[0], sq[1], sq[2], sq[sl - 1], sl - (y - x)))
+            {
                 if !loaded {
                     s.prefix2.load(sq.iter().map(|c| *c as u32));
                     loaded = true;
