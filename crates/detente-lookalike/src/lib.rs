@@ -196,6 +196,9 @@ pub struct Index {
     folds: Keys,
     /// The first three characters of every key of `folds`.
     fold_grams: Grams,
+    /// The folds' characters that no pair merge touches: an ASCII name whose suffixes keep
+    /// none of these is folded no further.
+    fold_unpaired: Unpaired,
     /// The name without its TLD.
     names: Keys,
     /// The first three characters of every key of `names`.
@@ -272,6 +275,79 @@ impl Grams {
     /// measuring as some key.
     fn open(&self, s: &[char]) -> bool {
         s.len() < 3 || self.may(s[0], s[1], s[2], s[s.len() - 1], s.len())
+    }
+}
+
+/// Hashes of what merging leaves of the protected folds (`Tables::unpaired`: the characters
+/// no pair involves, dots included), one bit each (2^16 bits: 8 KiB). Merging replaces paired
+/// characters by a paired character and never touches a dot, so the fold of a suffix keeps
+/// the unpaired characters of the suffix's classes: a suffix whose unpaired characters are no
+/// protected fold's cannot meet a fold key, and an ASCII name none of whose label suffixes
+/// passes needs neither its fold nor the probes of it. About half of all names hold a pair
+/// (`el`, `rn`, `ic` read as other letters), so the fold is the dearest key to compute.
+#[derive(Debug, Default)]
+struct Unpaired {
+    bits: Vec<u64>,
+}
+
+/// log2 of the bits of an [`Unpaired`].
+const UNPAIRED_BITS: u32 = 16;
+
+/// The multiplier of [`Unpaired`]'s hash (odd).
+const UNPAIRED_MUL: u64 = 0x2545_f491_4f6c_dd1d;
+
+impl Unpaired {
+    fn bit(h: u64) -> (usize, u64) {
+        let i = (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - UNPAIRED_BITS)) as usize;
+        (i / 64, 1 << (i % 64))
+    }
+
+    /// Notes what merging leaves of the fold `f`.
+    fn add(&mut self, f: &[char]) {
+        if self.bits.is_empty() {
+            self.bits = vec![0; (1 << UNPAIRED_BITS) / 64];
+        }
+        let t = &tables::TABLES;
+        // Right to left, as `may` hashes suffixes.
+        let mut h = 0u64;
+        for &c in f.iter().rev() {
+            let k = if c.is_ascii() {
+                u32::from(t.unpaired[c as usize])
+            } else {
+                u32::from(c)
+            };
+            if k != 0 {
+                h = h.wrapping_mul(UNPAIRED_MUL).wrapping_add(u64::from(k));
+            }
+        }
+        let (w, b) = Unpaired::bit(h);
+        self.bits[w] |= b;
+    }
+
+    /// Whether the fold of some label suffix of the ASCII name `h` may be a key: what merging
+    /// leaves of its classes hashes to a noted bit.
+    fn may(&self, h: &[char]) -> bool {
+        if self.bits.is_empty() {
+            return false;
+        }
+        let t = &tables::TABLES;
+        let test = |x: u64| {
+            let (w, b) = Unpaired::bit(x);
+            self.bits[w] & b != 0
+        };
+        let mut x = 0u64;
+        let mut any = false;
+        for &c in h.iter().rev() {
+            if c == '.' {
+                // `x` is the hash of the suffix after this dot.
+                any |= test(x);
+            }
+            let k = t.unpaired[c as usize & 0x7f];
+            if k != 0 {
+                x = x.wrapping_mul(UNPAIRED_MUL).wrapping_add(u64::from(k));
+            }
+        }
+        any || test(x)
     }
 }
 
@@ -449,9 +525,11 @@ impl Index {
         if f2 != f {
             self.folds.add(chars_hash(&f2), n);
             self.fold_grams.add(&f2);
+            self.fold_unpaired.add(&f2);
         }
         self.folds.add(chars_hash(&f), n);
         self.fold_grams.add(&f);
+        self.fold_unpaired.add(&f);
         let tld = tld_start(&chars);
         let name = squeeze(&chars[..tld.saturating_sub(1)]);
         let all = squeeze(&chars);
@@ -693,42 +771,45 @@ impl Index {
                 );
             }
         }
-        // The confusable folds, and their suffixes.
-        // Both directions start from the same classes, so those are computed once; the second
-        // is merged only when it may differ.
-        let pairs = fold::classes(h, &mut s.fold);
-        let both = pairs.found && {
-            s.fold2.clear();
-            s.fold2.extend_from_slice(&s.fold);
-            fold::merge(&mut s.fold, false, pairs) && {
-                fold::merge(&mut s.fold2, true, pairs);
-                s.fold != s.fold2
-            }
-        };
-        for f in [&s.fold, &s.fold2]
-            .into_iter()
-            .take(if both { 2 } else { 1 })
-        {
-            let fl = f.len();
-            let mut loaded = false;
-            for a in std::iter::once(0).chain(
-                f.iter()
-                    .enumerate()
-                    .filter(|(_, c)| **c == '.')
-                    .map(|(i, _)| i + 1),
-            ) {
-                if !self.fold_grams.open(&f[a..]) {
-                    continue;
+        // The confusable folds, and their suffixes: for an ASCII name only when what merging
+        // leaves of some label suffix is what it leaves of some protected fold (`Unpaired`).
+        if !h.iter().all(char::is_ascii) || self.fold_unpaired.may(h) {
+            // Both directions start from the same classes, so those are computed once; the second
+            // is merged only when it may differ.
+            let pairs = fold::classes(h, &mut s.fold);
+            let both = pairs.found && {
+                s.fold2.clear();
+                s.fold2.extend_from_slice(&s.fold);
+                fold::merge(&mut s.fold, false, pairs) && {
+                    fold::merge(&mut s.fold2, true, pairs);
+                    s.fold != s.fold2
                 }
-                if !loaded {
-                    s.prefix2.load(f.iter().map(|c| *c as u32));
-                    loaded = true;
+            };
+            for f in [&s.fold, &s.fold2]
+                .into_iter()
+                .take(if both { 2 } else { 1 })
+            {
+                let fl = f.len();
+                let mut loaded = false;
+                for a in std::iter::once(0).chain(
+                    f.iter()
+                        .enumerate()
+                        .filter(|(_, c)| **c == '.')
+                        .map(|(i, _)| i + 1),
+                ) {
+                    if !self.fold_grams.open(&f[a..]) {
+                        continue;
+                    }
+                    if !loaded {
+                        s.prefix2.load(f.iter().map(|c| *c as u32));
+                        loaded = true;
+                    }
+                    push(
+                        self.folds.get(s.prefix2.range(a, fl)),
+                        pair::FOLD,
+                        &mut s.candidates,
+                    );
                 }
-                push(
-                    self.folds.get(s.prefix2.range(a, fl)),
-                    pair::FOLD,
-                    &mut s.candidates,
-                );
             }
         }
         // The name without its TLD (tld-swap), and its suffixes.
@@ -780,7 +861,10 @@ impl Index {
             // `sq[sl − 1]`.
             if x > 0
                 && y < sl
-                && (x < 3 || self.run_grams.may(sq[0], sq[1], sq[2], sq[sl - 1], sl - (y - x)))
+                && (x < 3
+                    || self
+                        .run_grams
+                        .may(sq[0], sq[1], sq[2], sq[sl - 1], sl - (y - x)))
             {
                 if !loaded {
                     s.prefix2.load(sq.iter().map(|c| *c as u32));

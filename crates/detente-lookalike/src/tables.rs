@@ -54,6 +54,10 @@ pub struct Tables {
     /// Two class representatives read as one (`rn` → `m`, `vv` → `w`, `cl` → `d`), indexed
     /// `first * 128 + second`, 0 for none: one load per pair, since every name is folded.
     pub pairs: Box<[u8; 128 * 128]>,
+    /// An ASCII byte's class representative when no pair of `pairs` involves it (as either
+    /// character or as what a pair merges to), else 0: what merging leaves in place, so the
+    /// fold of a name keeps exactly these characters of its classes, in order.
+    pub unpaired: [u8; 128],
     /// One character written as two: `(m, r, n)` for `m` → `rn`, with dnstwist's second pass
     /// (`n` → `m` → `nn`, `m` → `rn` → `rm`).
     pub expand: Triples,
@@ -174,6 +178,18 @@ fn build() -> Tables {
             usize::from(class[usize::from(t[0])]) * 128 + usize::from(class[usize::from(t[1])]);
         pairs[key] = class[usize::from(one.as_bytes()[0])];
     }
+    let mut paired = [false; 128];
+    for (i, m) in pairs.iter().enumerate() {
+        if *m != 0 {
+            paired[i >> 7] = true;
+            paired[i & 0x7f] = true;
+            paired[usize::from(*m)] = true;
+        }
+    }
+    let unpaired: [u8; 128] = std::array::from_fn(|c| {
+        let k = class[c];
+        if paired[usize::from(k)] { 0 } else { k }
+    });
     let mut keys = [0u128; 128];
     for l in lines(KEYBOARDS) {
         if let Some((k, ns)) = l.split_once('\t')
@@ -203,6 +219,7 @@ fn build() -> Tables {
         glyph_pairs,
         class,
         pairs,
+        unpaired,
         keys,
         words: word_list.iter().copied().collect(),
         word_list,

@@ -178,3 +178,69 @@ fn a_reused_scratch_carries_nothing_over() {
     assert!(ix.classify("example.com", &mut s).is_empty());
     assert!(ix.classify("www.sos.ca.gov", &mut s).is_empty());
 }
+
+#[test]
+fn dots_and_hyphens_are_never_merged() {
+    // `Unpaired` relies on merging leaving dots in place, so a label suffix of a fold is the
+    // fold of the label suffix.
+    let t = &*crate::tables::TABLES;
+    assert_eq!(t.unpaired[usize::from(b'.')], b'.');
+    assert_eq!(t.unpaired[usize::from(b'-')], b'-');
+}
+
+/// Whether some label suffix of `h`'s folds (either direction) is a fold key of `ix`.
+fn fold_hit(ix: &Index, h: &[char]) -> bool {
+    [false, true].into_iter().any(|rtl| {
+        let mut f = Vec::new();
+        fold::fold(h, &mut f, rtl);
+        std::iter::once(0)
+            .chain(
+                f.iter()
+                    .enumerate()
+                    .filter(|(_, c)| **c == '.')
+                    .map(|(i, _)| i + 1),
+            )
+            .any(|a| !ix.folds.get(chars_hash(&f[a..])).is_empty())
+    })
+}
+
+#[test]
+fn unpaired_gate_passes_every_fold_hit() {
+    // Every ASCII permutation of the protected names, with `www.` and a parent added: where a
+    // fold suffix meets a key, the gate must let the name through.
+    let ix = index();
+    let (mut hits, mut passed) = (0, 0);
+    for p in PROTECTED {
+        for (_, name) in generate(p).expect("valid domain") {
+            for n in [
+                name.clone(),
+                format!("www.{name}"),
+                format!("{name}.example.com"),
+            ] {
+                let mut h = Vec::new();
+                if fold::parse(&n, &mut h).is_none() || !h.iter().all(char::is_ascii) {
+                    continue;
+                }
+                let may = ix.fold_unpaired.may(&h);
+                passed += usize::from(may);
+                if fold_hit(&ix, &h) {
+                    hits += 1;
+                    assert!(may, "{n}: a fold key meets it but the gate turns it away");
+                }
+            }
+        }
+    }
+    assert!(hits > 100, "only {hits} fold hits");
+    assert!(passed >= hits);
+}
+
+proptest::proptest! {
+    #[test]
+    fn unpaired_gate_is_sound_on_confusable_names(s in "[rnmvwuclideb10o.-]{1,12}\\.(gov|org)") {
+        let ix = index();
+        let mut h = Vec::new();
+        if fold::parse(&s, &mut h).is_some() && fold_hit(&ix, &h) {
+            proptest::prop_assert!(ix.fold_unpaired.may(&h));
+        }
+    }
+}
