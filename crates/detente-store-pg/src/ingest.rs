@@ -187,6 +187,12 @@ impl Holdings {
     /// owner, the contributor of the first version ever stored, deleted ones included; 1 a
     /// stored version with a posted version key; 2 one of the poster's own copies of a
     /// value-identified object; 3 the smallest and largest version keys).
+    ///
+    /// Each id is looked up on its own (`LATERAL`, which the planner cannot flatten into a
+    /// join), so every lookup is an index probe of `objects_version` whatever the statistics
+    /// say: written as `object_id = ANY($2)`, a table whose statistics predate its rows (a
+    /// new database, before autovacuum's first analyze) was read through `objects_all`, every
+    /// version of the collection filtered against the ids, ~200 ms an envelope of 500.
     fn read(c: &mut impl TypedQuery, coll: i64, batch: &IngestBatch) -> Result<Holdings> {
         let mut ids: Vec<&str> = batch.objects.iter().map(|o| o.id.as_str()).collect();
         ids.sort_unstable();
@@ -198,28 +204,28 @@ impl Holdings {
             .unzip();
         let rows = c
             .typed(
-                "SELECT 0, object_id, contributor, NULL::bigint, NULL::text, NULL::bigint,
-                   NULL::bigint, NULL::text[]
-                 FROM (SELECT DISTINCT ON (object_id) object_id, contributor FROM (
-                     SELECT object_id, date_added, contributor FROM objects
-                       WHERE coll = $1 AND object_id = ANY($2) AND version IS NOT NULL
-                     UNION ALL
-                     SELECT object_id, date_added, contributor FROM log_tombstones
-                       WHERE coll_id = $3 AND object_id = ANY($2) AND version <> '') t
-                   ORDER BY object_id, date_added) w
+                "SELECT h.* FROM unnest($2::text[]) AS k(id), LATERAL (
+                   (SELECT 0, k.id, w.contributor, NULL::bigint, NULL::text, NULL::bigint,
+                      NULL::bigint, NULL::text[]
+                    FROM (SELECT date_added, contributor FROM objects
+                            WHERE coll = $1 AND object_id = k.id AND version IS NOT NULL
+                          UNION ALL
+                          SELECT date_added, contributor FROM log_tombstones
+                            WHERE coll_id = $3 AND object_id = k.id AND version <> '') w
+                    ORDER BY w.date_added LIMIT 1)
+                   UNION ALL
+                   SELECT 2, k.id, date_added, NULL, body, NULL, NULL, NULL FROM objects
+                   WHERE coll = $1 AND object_id = k.id AND version IS NULL
+                     AND contributor = $6
+                   UNION ALL
+                   SELECT 3, k.id, min(version_us), max(version_us), NULL, NULL, NULL, NULL
+                   FROM objects WHERE coll = $1 AND object_id = k.id HAVING count(*) > 0) h
                  UNION ALL
                  SELECT 1, o.object_id, o.version_us, NULL, o.body, o.tlp, o.contributor,
                    ARRAY(SELECT member FROM red_recipients r WHERE r.date_added = o.date_added)
-                 FROM objects o
-                 JOIN unnest($4::text[], $5::bigint[]) AS k(id, v)
-                   ON o.object_id = k.id AND o.version_us = k.v
-                 WHERE o.coll = $1
-                 UNION ALL
-                 SELECT 2, object_id, date_added, NULL, body, NULL, NULL, NULL FROM objects
-                 WHERE coll = $1 AND object_id = ANY($2) AND version IS NULL AND contributor = $6
-                 UNION ALL
-                 SELECT 3, object_id, min(version_us), max(version_us), NULL, NULL, NULL, NULL
-                 FROM objects WHERE coll = $1 AND object_id = ANY($2) GROUP BY object_id",
+                 FROM unnest($4::text[], $5::bigint[]) AS k(id, v), LATERAL (
+                   SELECT * FROM objects
+                   WHERE coll = $1 AND object_id = k.id AND version_us = k.v OFFSET 0) o",
                 &[
                     (&coll, Type::INT8),
                     (&ids, Type::TEXT_ARRAY),
@@ -599,8 +605,10 @@ fn plan(
 /// Whether any of the batch's ids was stored or deleted in collection `coll` after the
 /// allocation state `seen`, read under the lock: every version stored since has a later
 /// `date_added` and every deletion since a tombstone leaf at or after `seen.log_size`. Those
-/// rows are read first, by range scans of the primary keys (a join led by the ids instead
-/// took as long as reading the holdings again), then matched against the ids.
+/// rows are read by range scans and each tested against the ids with `= ANY`, which
+/// PostgreSQL hashes once: written as a join to the ids, stale statistics (a new database)
+/// made it a nested loop comparing every recent row with every id, ~90 ms a call under the
+/// lock.
 fn touched_since(
     tx: &mut Transaction<'_>,
     coll: i64,
@@ -610,12 +618,10 @@ fn touched_since(
     let ids: Vec<&str> = batch.objects.iter().map(|o| o.id.as_str()).collect();
     let r = tx
         .query_typed_one(
-            "WITH recent AS MATERIALIZED (
-                 SELECT object_id FROM objects WHERE date_added > $2 AND coll = $3
-                 UNION ALL
-                 SELECT object_id FROM log_tombstones WHERE leaf_idx >= $4 AND coll_id = $5)
-             SELECT EXISTS (SELECT 1 FROM recent r JOIN unnest($1::text[]) AS k(id)
-               ON r.object_id = k.id)",
+            "SELECT EXISTS (SELECT 1 FROM objects
+                 WHERE date_added > $2 AND coll = $3 AND object_id = ANY($1))
+               OR EXISTS (SELECT 1 FROM log_tombstones
+                 WHERE leaf_idx >= $4 AND coll_id = $5 AND object_id = ANY($1))",
             &[
                 (&ids, Type::TEXT_ARRAY),
                 (&seen.last_date_added, Type::INT8),
