@@ -1,18 +1,19 @@
 //! Ingest on PostgreSQL: the sequence point, and an envelope's reads, decisions and writes.
 //!
-//! An envelope takes the `sequence_point` row lock for as few round trips as possible
+//! An envelope takes the `sequence_point` row lock for as little as possible
 //! ([`envelope`]): its facts (collection, poster, the holdings of its ids) are read and its
 //! objects decided and hashed into log leaves *before* the lock, together with the allocation
-//! state the reads saw. Then one statement, its own transaction, takes the lock and, if that
-//! state is unchanged (no allocating transaction committed since the reads: every one of them
-//! moves it, and objects, tombstones and log leaves change only under the lock), writes every
-//! row, the new state and the status record, and commits: the lock is held for one statement
-//! and its commit, with no round trip to the node. If the state moved, that statement writes
-//! nothing, and the envelope is decided again in a transaction that takes the lock first.
+//! state the reads saw. Then one statement, its own transaction, calls `ingest_write`
+//! (`migrations/0009_ingest_write.sql`), which takes the lock and writes every row, the new
+//! state and the status record; the commit follows with no round trip to the node. If other
+//! writers allocated since the reads (objects, tombstones and log leaves change only under
+//! the lock, and every such transaction moves the state), the function checks under the lock
+//! that none of them stored or deleted one of the envelope's ids and moves the rows' `date_added`
+//! values and log indices past the state it found; only if one did (or the rows cannot move)
+//! is the envelope decided again, in a transaction that takes the lock first.
 //! Each statement is sent with its parameter types (`query_typed`): one round trip.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use detente_store::entries::{self, LogEntry, details_to_json};
 use detente_store::rules::{self, Held, HeldVersion, Poster};
@@ -187,6 +188,12 @@ impl Holdings {
     /// owner, the contributor of the first version ever stored, deleted ones included; 1 a
     /// stored version with a posted version key; 2 one of the poster's own copies of a
     /// value-identified object; 3 the smallest and largest version keys).
+    ///
+    /// Each id is looked up on its own (`LATERAL`, which the planner cannot flatten into a
+    /// join), so every lookup is an index probe of `objects_version` whatever the statistics
+    /// say: written as `object_id = ANY($2)`, a table whose statistics predate its rows (a
+    /// new database, before autovacuum's first analyze) was read through `objects_all`, every
+    /// version of the collection filtered against the ids, ~200 ms an envelope of 500.
     fn read(c: &mut impl TypedQuery, coll: i64, batch: &IngestBatch) -> Result<Holdings> {
         let mut ids: Vec<&str> = batch.objects.iter().map(|o| o.id.as_str()).collect();
         ids.sort_unstable();
@@ -198,28 +205,28 @@ impl Holdings {
             .unzip();
         let rows = c
             .typed(
-                "SELECT 0, object_id, contributor, NULL::bigint, NULL::text, NULL::bigint,
-                   NULL::bigint, NULL::text[]
-                 FROM (SELECT DISTINCT ON (object_id) object_id, contributor FROM (
-                     SELECT object_id, date_added, contributor FROM objects
-                       WHERE coll = $1 AND object_id = ANY($2) AND version IS NOT NULL
-                     UNION ALL
-                     SELECT object_id, date_added, contributor FROM log_tombstones
-                       WHERE coll_id = $3 AND object_id = ANY($2) AND version <> '') t
-                   ORDER BY object_id, date_added) w
+                "SELECT h.* FROM unnest($2::text[]) AS k(id), LATERAL (
+                   (SELECT 0, k.id, w.contributor, NULL::bigint, NULL::text, NULL::bigint,
+                      NULL::bigint, NULL::text[]
+                    FROM (SELECT date_added, contributor FROM objects
+                            WHERE coll = $1 AND object_id = k.id AND version IS NOT NULL
+                          UNION ALL
+                          SELECT date_added, contributor FROM log_tombstones
+                            WHERE coll_id = $3 AND object_id = k.id AND version <> '') w
+                    ORDER BY w.date_added LIMIT 1)
+                   UNION ALL
+                   SELECT 2, k.id, date_added, NULL, body, NULL, NULL, NULL FROM objects
+                   WHERE coll = $1 AND object_id = k.id AND version IS NULL
+                     AND contributor = $6
+                   UNION ALL
+                   SELECT 3, k.id, min(version_us), max(version_us), NULL, NULL, NULL, NULL
+                   FROM objects WHERE coll = $1 AND object_id = k.id HAVING count(*) > 0) h
                  UNION ALL
                  SELECT 1, o.object_id, o.version_us, NULL, o.body, o.tlp, o.contributor,
                    ARRAY(SELECT member FROM red_recipients r WHERE r.date_added = o.date_added)
-                 FROM objects o
-                 JOIN unnest($4::text[], $5::bigint[]) AS k(id, v)
-                   ON o.object_id = k.id AND o.version_us = k.v
-                 WHERE o.coll = $1
-                 UNION ALL
-                 SELECT 2, object_id, date_added, NULL, body, NULL, NULL, NULL FROM objects
-                 WHERE coll = $1 AND object_id = ANY($2) AND version IS NULL AND contributor = $6
-                 UNION ALL
-                 SELECT 3, object_id, min(version_us), max(version_us), NULL, NULL, NULL, NULL
-                 FROM objects WHERE coll = $1 AND object_id = ANY($2) GROUP BY object_id",
+                 FROM unnest($4::text[], $5::bigint[]) AS k(id, v), LATERAL (
+                   SELECT * FROM objects
+                   WHERE coll = $1 AND object_id = k.id AND version_us = k.v OFFSET 0) o",
                 &[
                     (&coll, Type::INT8),
                     (&ids, Type::TEXT_ARRAY),
@@ -357,18 +364,51 @@ impl NewRows {
         }
     }
 
-    /// Writes the rows and the status record (when there is one) with one statement: its
-    /// data-modifying parts run on one snapshot and the id gate's statement triggers fire
-    /// once, after all of them. `lock` says how the statement stands to the sequence lock;
-    /// whether it wrote (always, unless [`Lock::IfStill`] found the state moved).
+    /// Writes the rows and the status record (when there is one) with one statement, its
+    /// own transaction or part of the caller's: the function `ingest_write`
+    /// (`migrations/0009_ingest_write.sql`), which takes the sequence lock. `lock` says what
+    /// the rows were allocated from; the `date_added` shift the function applied, or `None`
+    /// if it wrote nothing (the state moved and the rows could not move past it).
     fn write(
         &self,
         c: &mut impl TypedQuery,
         coll: i64,
-        contributor: MemberId,
+        batch: &IngestBatch,
         lock: Lock,
         status: Option<&StatusRecord>,
-    ) -> Result<bool> {
+    ) -> Result<Option<i64>> {
+        let details = status.map(|s| (details_to_json(&s.successes), details_to_json(&s.failures)));
+        let status_id = status.map(|s| s.id.clone());
+        let (seen, seq, shiftable) = match lock {
+            Lock::None => {
+                // Nothing allocated: the status record alone, without the lock.
+                if let (Some(s), Some((successes, failures))) = (status, &details) {
+                    c.typed(
+                        "INSERT INTO statuses (id, member_id, collection_id, request_timestamp,
+                           successes, failures) VALUES ($1, $2, $3, $4, $5, $6)",
+                        &[
+                            (&s.id, Type::TEXT),
+                            (&s.member, Type::INT8),
+                            (&s.collection, Type::TEXT),
+                            (&s.request_timestamp, Type::INT8),
+                            (successes, Type::TEXT),
+                            (failures, Type::TEXT),
+                        ],
+                    )
+                    .map_err(|e| status_error(e, &s.id))?;
+                }
+                return Ok(Some(0));
+            }
+            // No seen state: the caller holds the lock and allocated from what it holds.
+            Lock::Held(seq) => (None, seq, false),
+            Lock::From {
+                seen,
+                seq,
+                shiftable,
+            } => (Some(seen), seq, shiftable),
+        };
+        let (seen_date_added, seen_log_size) =
+            seen.map(|s| (s.last_date_added, s.log_size)).unzip();
         let mut clear_ids = Vec::with_capacity(self.cleared.len());
         let mut clear_vs = Vec::with_capacity(self.cleared.len());
         let mut clear_last = Vec::with_capacity(self.cleared.len());
@@ -379,13 +419,20 @@ impl NewRows {
             clear_last.push(*last);
             clear_first.push(*first);
         }
-        let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
+        let ids: Vec<&str> = batch.objects.iter().map(|o| o.id.as_str()).collect();
+        let (successes, failures) = details.unzip();
+        let params: [(&(dyn ToSql + Sync), Type); 34] = [
+            (&seen_date_added, Type::INT8),
+            (&seen_log_size, Type::INT8),
+            (&shiftable, Type::BOOL),
+            (&coll, Type::INT8),
+            (&batch.collection, Type::TEXT),
+            (&batch.contributor, Type::INT8),
+            (&ids, Type::TEXT_ARRAY),
             (&clear_ids, Type::TEXT_ARRAY),
             (&clear_vs, Type::INT8_ARRAY),
             (&clear_last, Type::BOOL_ARRAY),
             (&clear_first, Type::BOOL_ARRAY),
-            (&coll, Type::INT8),
-            (&contributor, Type::INT8),
             (&self.date_added, Type::INT8_ARRAY),
             (&self.object_id, Type::TEXT_ARRAY),
             (&self.object_type, Type::TEXT_ARRAY),
@@ -401,104 +448,53 @@ impl NewRows {
             (&self.leaf_idx, Type::INT8_ARRAY),
             (&self.leaf, Type::BYTEA_ARRAY),
             (&self.nonce, Type::BYTEA_ARRAY),
+            (&seq.last_date_added, Type::INT8),
+            (&seq.log_size, Type::INT8),
+            (&status_id, Type::TEXT),
+            (&status.map(|s| s.member), Type::INT8),
+            (&status.map(|s| s.collection.as_str()), Type::TEXT),
+            (&status.map(|s| s.request_timestamp), Type::INT8),
+            (&successes, Type::TEXT),
+            (&failures, Type::TEXT),
         ];
-        // With `IfStill`, every part writes only if `s` returns the locked row: the lock is
-        // taken before anything is written, and nothing is if the state moved.
-        let (mut sql, guard) = match &lock {
-            Lock::IfStill { seen, .. } => {
-                params.push((&seen.last_date_added, Type::INT8));
-                params.push((&seen.log_size, Type::INT8));
-                (
-                    "WITH s AS MATERIALIZED (SELECT 1 FROM sequence_point
-                       WHERE last_date_added = $22 AND log_size = $23 FOR UPDATE), "
-                        .to_owned(),
-                    " AND EXISTS (SELECT 1 FROM s)",
-                )
-            }
-            Lock::None | Lock::Held(_) => ("WITH ".to_owned(), ""),
-        };
-        sql.push_str(&format!(
-            "cleared AS (
-               UPDATE objects o SET is_last = o.is_last AND NOT k.l,
-                 is_first = o.is_first AND NOT k.f
-               FROM unnest($1::text[], $2::bigint[], $3::bool[], $4::bool[]) AS k(id, v, l, f)
-               WHERE o.coll = $5 AND o.object_id = k.id AND o.version_us = k.v{guard}),
-             stored AS (
-               INSERT INTO objects (date_added, coll, object_id, object_type, spec_version,
-                 version, version_us, is_first, is_last, tlp, contributor, body)
-               SELECT d, $5, i, t, s, v, vu, f, l, tlp, $6, b FROM unnest($7::bigint[],
-                 $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bool[],
-                 $14::bool[], $15::bigint[], $16::text[]) AS n(d, i, t, s, v, vu, f, l, tlp, b)
-               WHERE TRUE{guard}),
-             recipients AS (
-               INSERT INTO red_recipients (date_added, member)
-               SELECT * FROM unnest($17::bigint[], $18::text[]) WHERE TRUE{guard}
-               ON CONFLICT DO NOTHING),
-             leaves AS (
-               INSERT INTO log_leaves (idx, leaf)
-               SELECT * FROM unnest($19::bigint[], $20::bytea[]) WHERE TRUE{guard}),
-             nonces AS (
-               INSERT INTO log_nonces (date_added, nonce, leaf_idx)
-               SELECT * FROM unnest($7::bigint[], $21::bytea[], $19::bigint[])
-               WHERE TRUE{guard})"
-        ));
-        if let Lock::Held(seq) | Lock::IfStill { seq, .. } = &lock {
-            let n = params.len();
-            sql.push_str(&format!(
-                ", seq AS (UPDATE sequence_point SET last_date_added = ${}, log_size = ${}
-                   WHERE TRUE{guard})",
-                n + 1,
-                n + 2
-            ));
-            params.push((&seq.last_date_added, Type::INT8));
-            params.push((&seq.log_size, Type::INT8));
-        }
-        let details = status.map(|s| (details_to_json(&s.successes), details_to_json(&s.failures)));
-        match (status, &details) {
-            (Some(s), Some((successes, failures))) => {
-                let n = params.len();
-                sql.push_str(&format!(
-                    " INSERT INTO statuses (id, member_id, collection_id, request_timestamp,
-                      successes, failures) SELECT ${}, ${}, ${}, ${}, ${}, ${}
-                      WHERE TRUE{guard} RETURNING 1",
-                    n + 1,
-                    n + 2,
-                    n + 3,
-                    n + 4,
-                    n + 5,
-                    n + 6
-                ));
-                params.push((&s.id, Type::TEXT));
-                params.push((&s.member, Type::INT8));
-                params.push((&s.collection, Type::TEXT));
-                params.push((&s.request_timestamp, Type::INT8));
-                params.push((successes, Type::TEXT));
-                params.push((failures, Type::TEXT));
-            }
-            _ => sql.push_str(&format!(" SELECT 1 WHERE TRUE{guard}")),
-        }
-        let status_id = status.map(|s| s.id.clone()).unwrap_or_default();
-        let rows = c.typed(&sql, &params).map_err(|e| {
-            match e.as_db_error().and_then(|d| d.constraint()) {
-                // The one key a caller chooses: anything else taken is a bug or a race the
-                // sequence lock rules out, reported as it is.
-                Some("statuses_pkey") => taken_or_pg(format!("status {status_id}"))(e),
-                _ => pg(e),
-            }
-        })?;
-        Ok(!rows.is_empty())
+        let rows = c
+            .typed(
+                "SELECT ingest_write($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                   $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29,
+                   $30, $31, $32, $33, $34)",
+                &params,
+            )
+            .map_err(|e| status_error(e, status_id.as_deref().unwrap_or_default()))?;
+        Ok(rows.first().and_then(|r| r.get(0)))
     }
 }
 
-/// How a write stands to the sequence lock.
+/// A failed write's error: a status id already taken is the one key a caller chooses;
+/// anything else taken is a bug or a race the sequence lock rules out, reported as it is.
+fn status_error(e: postgres::Error, status_id: &str) -> StoreError {
+    match e.as_db_error().and_then(|d| d.constraint()) {
+        Some("statuses_pkey") => taken_or_pg(format!("status {status_id}"))(e),
+        _ => pg(e),
+    }
+}
+
+/// What an envelope's rows were allocated from, as its write stands to the sequence lock.
+#[derive(Clone, Copy)]
 enum Lock {
-    /// It allocates nothing and takes no lock.
+    /// Nothing: the write allocates nothing and takes no lock.
     None,
-    /// The caller's transaction holds the lock: the allocation state becomes `seq`.
+    /// The caller's transaction holds the lock and allocated the rows from the state it
+    /// holds: they move it to this one.
     Held(Sequence),
-    /// Outside a transaction (the statement is one): the statement takes the lock, and
-    /// writes, moving the state to `seq`, only if the state is still `seen`.
-    IfStill { seen: Sequence, seq: Sequence },
+    /// The state `seen` before the lock; the rows move it to `seq`. The write takes the
+    /// lock; if the state moved meanwhile it writes only if `shiftable` (no status or
+    /// version depends on the rows' `date_added`) and none of the envelope's ids was
+    /// touched since, moving the rows past the state it found.
+    From {
+        seen: Sequence,
+        seq: Sequence,
+        shiftable: bool,
+    },
 }
 
 /// An envelope decided: each object's outcome, the rows storing the new versions, and the
@@ -599,8 +595,10 @@ fn plan(
 /// Whether any of the batch's ids was stored or deleted in collection `coll` after the
 /// allocation state `seen`, read under the lock: every version stored since has a later
 /// `date_added` and every deletion since a tombstone leaf at or after `seen.log_size`. Those
-/// rows are read first, by range scans of the primary keys (a join led by the ids instead
-/// took as long as reading the holdings again), then matched against the ids.
+/// rows are read by range scans and each tested against the ids with `= ANY`, which
+/// PostgreSQL hashes once: written as a join to the ids, stale statistics (a new database)
+/// made it a nested loop comparing every recent row with every id, ~90 ms a call under the
+/// lock.
 fn touched_since(
     tx: &mut Transaction<'_>,
     coll: i64,
@@ -610,12 +608,10 @@ fn touched_since(
     let ids: Vec<&str> = batch.objects.iter().map(|o| o.id.as_str()).collect();
     let r = tx
         .query_typed_one(
-            "WITH recent AS MATERIALIZED (
-                 SELECT object_id FROM objects WHERE date_added > $2 AND coll = $3
-                 UNION ALL
-                 SELECT object_id FROM log_tombstones WHERE leaf_idx >= $4 AND coll_id = $5)
-             SELECT EXISTS (SELECT 1 FROM recent r JOIN unnest($1::text[]) AS k(id)
-               ON r.object_id = k.id)",
+            "SELECT EXISTS (SELECT 1 FROM objects
+                 WHERE date_added > $2 AND coll = $3 AND object_id = ANY($1))
+               OR EXISTS (SELECT 1 FROM log_tombstones
+                 WHERE leaf_idx >= $4 AND coll_id = $5 AND object_id = ANY($1))",
             &[
                 (&ids, Type::TEXT_ARRAY),
                 (&seen.last_date_added, Type::INT8),
@@ -629,21 +625,16 @@ fn touched_since(
 }
 
 /// Stores an envelope and its status record on connection `c` (outside any transaction),
-/// read and decided before the lock (see the module doc). Uncontended, one statement takes
-/// the lock, writes everything and commits; it writes nothing if another writer allocated
-/// since the reads. Then, and while `contended` says the last envelope met that, the
-/// envelope goes to a transaction that takes the lock first and decides again only if the
-/// state moved: under steady contention the state has almost always moved by the time the
-/// lock is granted, and trying the one statement first would queue for the lock twice.
-pub(crate) fn envelope(
-    c: &mut Client,
-    batch: &IngestBatch,
-    contended: &AtomicBool,
-) -> Result<IngestReport> {
+/// read and decided before the lock (see the module doc): one statement takes the lock,
+/// writes everything and commits, moving the rows past what other writers allocated since
+/// the reads unless they touched the envelope's ids (or the rows cannot move: a
+/// value-identified object's version is its `date_added`). Then, and only then, the
+/// envelope goes to a transaction that takes the lock first and decides again.
+pub(crate) fn envelope(c: &mut Client, batch: &IngestBatch) -> Result<IngestReport> {
     let header = Header::read(c, batch)?;
     let mut entries = Entries::new(batch, &header.poster.viewer.name, &[]);
     let holdings = Holdings::read(c, header.coll, batch)?;
-    let decided = plan(
+    let mut decided = plan(
         batch,
         &header.poster,
         holdings.clone(),
@@ -653,60 +644,63 @@ pub(crate) fn envelope(
     let status = rules::status_record(batch, &decided.outcomes);
     // An envelope that stores nothing allocates nothing: its decisions stand as of the
     // reads, and it needs no lock.
-    let optimistic = decided.rows.date_added.is_empty() || !contended.load(Ordering::Relaxed);
-    if optimistic {
-        let lock = if decided.rows.date_added.is_empty() {
-            Lock::None
-        } else {
-            Lock::IfStill {
-                seen: header.seen,
-                seq: decided.seq,
-            }
-        };
-        if decided
-            .rows
-            .write(c, header.coll, batch.contributor, lock, Some(&status))?
-        {
-            return Ok(IngestReport {
-                outcomes: decided.outcomes,
-                status,
-            });
+    let lock = if decided.rows.date_added.is_empty() {
+        Lock::None
+    } else {
+        Lock::From {
+            seen: header.seen,
+            seq: decided.seq,
+            shiftable: decided.rows.version.iter().all(Option::is_some),
         }
-        contended.store(true, Ordering::Relaxed);
+    };
+    if let Some(shift) = decided
+        .rows
+        .write(c, header.coll, batch, lock, Some(&status))?
+    {
+        // The status names versions by their keys, which the shift leaves alone.
+        for o in &mut decided.outcomes {
+            if let IngestOutcome::Stored { date_added } = o {
+                *date_added += shift;
+            }
+        }
+        return Ok(IngestReport {
+            outcomes: decided.outcomes,
+            status,
+        });
     }
     let mut tx = c.transaction().map_err(pg)?;
     let locked = Sequence::lock(&mut tx)?;
-    let (decided, status) = if locked == header.seen {
-        // Nothing allocated since the reads: the decisions stand, and the next envelope may
-        // try the one statement again.
-        contended.store(false, Ordering::Relaxed);
-        (decided, status)
-    } else if !touched_since(&mut tx, header.coll, batch, header.seen)? {
-        // Other writers allocated since the reads but stored or deleted none of these ids:
-        // the holdings stand, and only the allocations move. Deciding again in memory keeps
-        // the full read (the costliest statement of an envelope) out of the lock.
-        let decided = plan(batch, &header.poster, holdings, locked, &mut entries)?;
-        let status = rules::status_record(batch, &decided.outcomes);
-        (decided, status)
+    let holdings = if touched_since(&mut tx, header.coll, batch, header.seen)? {
+        // Another writer stored or deleted some of these ids: decide on what it left.
+        Holdings::read(&mut tx, header.coll, batch)?
     } else {
-        // Another writer stored or deleted some of these ids: decide again on what it left.
-        let holdings = Holdings::read(&mut tx, header.coll, batch)?;
-        let decided = plan(batch, &header.poster, holdings, locked, &mut entries)?;
-        let status = rules::status_record(batch, &decided.outcomes);
-        (decided, status)
+        // Other writers stored or deleted none of these ids: the holdings stand, and only
+        // the allocations move, so the full read stays out of the lock.
+        holdings
     };
-    decided.rows.write(
-        &mut tx,
-        header.coll,
-        batch.contributor,
-        Lock::Held(decided.seq),
-        Some(&status),
+    let decided = plan(batch, &header.poster, holdings, locked, &mut entries)?;
+    let status = rules::status_record(batch, &decided.outcomes);
+    let lock = Lock::Held(decided.seq);
+    written(
+        decided
+            .rows
+            .write(&mut tx, header.coll, batch, lock, Some(&status))?,
     )?;
     tx.commit().map_err(pg)?;
     Ok(IngestReport {
         outcomes: decided.outcomes,
         status,
     })
+}
+
+/// A write under a lock the caller holds always happens, unmoved; anything else is a bug.
+fn written(shift: Option<i64>) -> Result<()> {
+    match shift {
+        Some(0) => Ok(()),
+        _ => Err(StoreError::Backend(
+            "a write under the held sequence lock was moved or refused".into(),
+        )),
+    }
 }
 
 /// Stores the batch's objects inside the caller's transaction, which holds `seq` (a mirror
@@ -723,13 +717,8 @@ pub(crate) fn ingest_tx(
     let mut entries = Entries::new(batch, &header.poster.viewer.name, canonical);
     let holdings = Holdings::read(tx, header.coll, batch)?;
     let decided = plan(batch, &header.poster, holdings, *seq, &mut entries)?;
-    decided.rows.write(
-        tx,
-        header.coll,
-        batch.contributor,
-        Lock::Held(decided.seq),
-        None,
-    )?;
+    let lock = Lock::Held(decided.seq);
+    written(decided.rows.write(tx, header.coll, batch, lock, None)?)?;
     *seq = decided.seq;
     Ok(decided.outcomes)
 }

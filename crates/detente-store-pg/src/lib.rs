@@ -25,10 +25,11 @@
 //!
 //! **Ingest holds that lock briefly** (`src/ingest.rs`): an envelope is read (in two
 //! statements) and decided, and its log leaves built, before the lock, with the allocation
-//! state the reads saw; under the lock an unchanged state means nothing was allocated
-//! meanwhile, so the decisions stand and one statement writes every row, the new allocation
-//! state and the status record before the commit. A changed state means the holdings are
-//! read again under the lock and the envelope decided again.
+//! state the reads saw; then one statement (the function `ingest_write`) takes the lock,
+//! writes every row, the new allocation state and the status record, and commits. If the
+//! state moved meanwhile, the function checks under the lock that no writer touched the
+//! envelope's ids since and moves the rows' `date_added` values and log indices past the
+//! state it found; if one did, the envelope is read again and decided under the lock.
 //!
 //! **PSI charges** ([`Store::psi_charge`](detente_store::Store::psi_charge)) serialize per
 //! member instead: each first locks its budget key's row of `psi_peers` (an upsert, held to

@@ -323,9 +323,13 @@ pub(crate) fn apply(tx: &mut Transaction<'_>, page: &MirrorPage) -> Result<Mirro
         }
     }
     let ids: Vec<&str> = page.objects.iter().map(|m| m.object.id.as_str()).collect();
+    // One probe of `objects_version` per id (`LATERAL` with `LIMIT`, which the planner
+    // cannot flatten): as `object_id = ANY($2)`, a table without statistics yet was read
+    // through `objects_all`, every version of the collection, under the sequence lock.
     let held_before: HashSet<String> = tx
         .query(
-            "SELECT DISTINCT object_id FROM objects WHERE coll = $1 AND object_id = ANY($2)",
+            "SELECT k.id FROM unnest($2::text[]) AS k(id), LATERAL (SELECT 1 FROM objects
+               WHERE coll = $1 AND object_id = k.id LIMIT 1) o",
             &[&coll, &ids],
         )
         .map_err(pg)?

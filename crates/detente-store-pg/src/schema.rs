@@ -39,6 +39,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 8,
         sql: include_str!("../migrations/0008_id_gate.sql"),
     },
+    Migration {
+        version: 9,
+        sql: include_str!("../migrations/0009_ingest_write.sql"),
+    },
 ];
 
 /// Key of the transaction-level advisory lock that serializes migrations across nodes

@@ -37,9 +37,6 @@ const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A detente store in a PostgreSQL database, shareable by several nodes.
 pub struct PgStore {
     pool: Pool,
-    /// Whether this node's last envelope found the allocation state moved since its reads
-    /// (other writers busy): the next one takes the lock first (`ingest::envelope`).
-    contended: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -91,10 +88,7 @@ impl PgStore {
             .test_on_check_out(false)
             .build(manager)
             .map_err(|e| unavailable(format!("connecting to the database: {e}")))?;
-        let store = PgStore {
-            pool,
-            contended: std::sync::atomic::AtomicBool::new(false),
-        };
+        let store = PgStore { pool };
         crate::schema::migrate(&mut *store.conn()?)?;
         Ok(store)
     }
@@ -443,7 +437,7 @@ impl Store for PgStore {
     }
 
     fn ingest(&self, batch: IngestBatch) -> Result<IngestReport> {
-        self.with(|c| crate::ingest::envelope(c, &batch, &self.contended))
+        self.with(|c| crate::ingest::envelope(c, &batch))
     }
 
     fn query_objects(&self, q: &ObjectQuery) -> Result<Page> {
