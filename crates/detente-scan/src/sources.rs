@@ -553,13 +553,11 @@ mod tests {
 
     #[test]
     fn timestamps_in_milliseconds() {
-        assert_eq!(parse_timestamp_ms("1970-01-01T00:00:00Z"), Some(0));
+        // The calendar checks are `detente_stix::timestamp`'s; here, the unit.
         assert_eq!(
-            parse_timestamp_ms("2024-09-17T02:00:00.25+02:00"),
+            parse_timestamp_ms("2024-09-17T02:00:00.2509+02:00"),
             Some(1_726_531_200_250)
         );
-        assert_eq!(parse_timestamp_ms("2023-02-31T00:00:00Z"), None);
-        assert_eq!(parse_timestamp_ms("yesterday"), None);
     }
 
     #[test]
