@@ -427,7 +427,7 @@ fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
     let rows = crate::data::open_store(&args.data)?
         .psi_sessions(args.limit)
         .context("reading the PSI audit table")?;
-    let rows: Vec<AuditRow> = rows.iter().map(AuditRow::from).collect();
+    let rows: Vec<AuditRow> = rows.iter().map(AuditRow).collect();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
         serde_json::to_writer_pretty(&mut out, &rows).context("writing JSON")?;
@@ -439,13 +439,14 @@ fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
             "id\ttime\trole\tsession\tpeer\tcollection\tmode\town\tpeer_items\tresult\tbytes_in\t\
              bytes_out\tms\toutcome"
         )?;
-        for r in &rows {
+        for row in &rows {
+            let r = row.0;
             writeln!(
                 out,
                 "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.1}\t{}",
                 r.id,
-                r.time,
-                r.role,
+                row.time(),
+                r.role.as_str(),
                 if r.session.is_empty() {
                     "-"
                 } else {
@@ -463,7 +464,7 @@ fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
                 opt(r.result_items),
                 r.bytes_in,
                 r.bytes_out,
-                r.duration_ms,
+                row.duration_ms(),
                 r.outcome
             )?;
         }
