@@ -104,38 +104,10 @@ struct QueryArgs {
         value_name = "URL"
     )]
     database_url: Option<String>,
-    /// Bearer token for the peer.
-    #[arg(
-        long,
-        value_name = "T",
-        env = "DETENTE_PSI_TOKEN",
-        hide_env_values = true
-    )]
-    token: Option<String>,
-    /// Member name on the peer node, for HTTP Basic (secret from --secret/DETENTE_SECRET).
-    #[arg(
-        long,
-        value_name = "NAME",
-        requires = "secret",
-        conflicts_with = "token"
-    )]
-    user: Option<String>,
-    /// The member's secret.
-    #[arg(
-        long,
-        alias = "password",
-        value_name = "SECRET",
-        env = "DETENTE_SECRET",
-        hide_env_values = true
-    )]
-    secret: Option<String>,
-    /// A file holding `NAME:SECRET` for HTTP Basic.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["user", "token"])]
-    credentials: Option<PathBuf>,
-    /// Trust the certificates of this PEM file (e.g. the peer node's CA) on top of the
-    /// system's roots.
-    #[arg(long, value_name = "PEM")]
-    ca_cert: Option<PathBuf>,
+    /// How to log in to the node and which certificates to trust, as for every command that
+    /// talks to a node (`docs/client.md`).
+    #[command(flatten)]
+    login: crate::remote::Login,
     /// Learn only the size of the intersection.
     #[arg(long)]
     count_only: bool,
@@ -286,29 +258,9 @@ fn query_items(args: &QueryArgs) -> anyhow::Result<QueryItems> {
 }
 
 fn query_options(args: &QueryArgs) -> anyhow::Result<QueryOptions> {
-    let basic = match (&args.credentials, &args.user, &args.secret) {
-        (Some(path), _, _) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading credentials file {}", path.display()))?;
-            let (user, secret) = text
-                .trim()
-                .split_once(':')
-                .with_context(|| format!("{} does not hold NAME:SECRET", path.display()))?;
-            Some((user.to_string(), secret.to_string()))
-        }
-        (None, Some(user), Some(secret)) => Some((user.clone(), secret.clone())),
-        _ => None,
-    };
-    // The TAXII client's trust: the system's roots, plus --ca-cert's certificates.
-    let tls = detente_taxii_client::Tls::system()?;
-    let tls = match &args.ca_cert {
-        Some(path) => tls.trust_file(path)?,
-        None => tls,
-    };
     Ok(QueryOptions {
-        token: args.token.clone(),
-        basic,
-        tls: Some(tls.tls_config()),
+        authorization: args.login.credentials()?.authorization(),
+        tls: Some(args.login.tls()?.tls_config()),
         mode: if args.count_only {
             Mode::CountOnly
         } else {
