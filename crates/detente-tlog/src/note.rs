@@ -460,14 +460,9 @@ impl fmt::Debug for NamedKey {
 }
 
 /// An Ed25519 (type 0x01) note signer, e.g. a log's checkpoint key.
-#[derive(Clone)]
+// Debug shows what `NamedKey`'s does: the name and id, never the seed.
+#[derive(Clone, Debug)]
 pub struct NoteSigner(NamedKey);
-
-impl fmt::Debug for NoteSigner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "NoteSigner({:?})", self.0)
-    }
-}
 
 impl NoteSigner {
     /// A signer from a name and a 32-byte Ed25519 seed.
@@ -538,14 +533,9 @@ impl NoteSigner {
 }
 
 /// A `cosignature/v1` (type 0x04) witness signer.
-#[derive(Clone)]
+// Debug shows what `NamedKey`'s does: the name and id, never the seed.
+#[derive(Clone, Debug)]
 pub struct Cosigner(NamedKey);
-
-impl fmt::Debug for Cosigner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Cosigner({:?})", self.0)
-    }
-}
 
 impl Cosigner {
     /// A cosigner from a name and a 32-byte Ed25519 seed.
@@ -576,6 +566,19 @@ impl Cosigner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_names_the_key_not_the_seed() {
+        let s = NoteSigner::from_seed("example.com/log", &[7; 32]).unwrap();
+        let w = Cosigner::from_seed("witness.example", &[9; 32]).unwrap();
+        // `name+id` of the verifier key, and nothing else: no seed.
+        let id = |v: VerifierKey| {
+            let v = v.to_string();
+            v[..v.rfind('+').unwrap()].to_owned()
+        };
+        assert_eq!(format!("{s:?}"), format!("NoteSigner({})", id(s.verifier())));
+        assert_eq!(format!("{w:?}"), format!("Cosigner({})", id(w.verifier())));
+    }
 
     #[test]
     fn sign_verify_and_reject() {
