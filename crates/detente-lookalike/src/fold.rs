@@ -192,16 +192,9 @@ pub fn merge(out: &mut Vec<char>, rtl: bool) -> bool {
         }
     };
     // Most names hold no pair, and then both directions leave them as they are.
-    let (mut found, mut overlap, mut prev) = (false, false, false);
-    for w in out.windows(2) {
-        let m = merge(w[0], w[1]) != 0;
-        overlap |= m && prev;
-        found |= m;
-        prev = m;
-    }
-    if !found {
+    let Some(overlap) = pairs_in(out, merge) else {
         return false;
-    }
+    };
     let pair = |a: char, b: char| if rtl { merge(b, a) } else { merge(a, b) };
     if rtl {
         out.reverse();
@@ -243,6 +236,20 @@ pub fn merge(out: &mut Vec<char>, rtl: bool) -> bool {
         out.reverse();
     }
     overlap || again
+}
+
+/// `None` when no two neighbours of `out` are a pair `merge` merges; else whether two pairs
+/// overlap (share a character), the one case where the direction of merging matters up front.
+#[inline]
+fn pairs_in(out: &[char], merge: impl Fn(char, char) -> u8) -> Option<bool> {
+    let (mut found, mut overlap, mut prev) = (false, false, false);
+    for w in out.windows(2) {
+        let m = merge(w[0], w[1]) != 0;
+        overlap |= m && prev;
+        found |= m;
+        prev = m;
+    }
+    found.then_some(overlap)
 }
 
 /// Whether `c` is a Cyrillic letter (Cyrillic and Cyrillic Supplement blocks).
@@ -428,16 +435,9 @@ mod tests {
             let (a, b) = (a as usize, b as usize);
             if a | b < 128 { t.pairs[a << 7 | b] } else { 0 }
         };
-        let (mut found, mut overlap, mut prev) = (false, false, false);
-        for w in out.windows(2) {
-            let m = merge(w[0], w[1]) != 0;
-            overlap |= m && prev;
-            found |= m;
-            prev = m;
-        }
-        if !found {
+        let Some(overlap) = pairs_in(out, merge) else {
             return false;
-        }
+        };
         let pair = |a: char, b: char| if rtl { merge(b, a) } else { merge(a, b) };
         if rtl {
             out.reverse();
