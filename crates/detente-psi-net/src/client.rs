@@ -6,7 +6,6 @@ use detente_psi::{DecodeError, Mode, Outcome, ProtocolError, Querier, Response, 
 use rand_core::OsRng;
 use thiserror::Error;
 
-
 use crate::{ProgressFactory, SESSION_PATH, collection_session_path, is_loopback_host};
 
 /// Largest answerer set the querier accepts in a response, bounding its memory.

@@ -170,7 +170,10 @@ mod tests {
         assert_eq!(o["sighting_of_ref"], "indicator--a");
         assert_eq!(o["modified"], "1970-01-01T00:00:01.000Z");
         assert_eq!(o["x_detente_false_positive"], true);
-        assert_eq!(o["id"], false_positive("identity--x", "indicator--a", 9)["id"]);
+        assert_eq!(
+            o["id"],
+            false_positive("identity--x", "indicator--a", 9)["id"]
+        );
         assert!(o.get("count").is_none());
     }
 }
