@@ -35,7 +35,7 @@ enum PsiCommand {
     Serve(ServeArgs),
     /// Run one PSI session against a serving peer and print the intersection (as this file's
     /// own lines) or its size; with --collection, against a collection of a detente node.
-    Query(QueryArgs),
+    Query(Box<QueryArgs>),
     /// Print the PSI audit table of a node's data directory (sessions answered and queried).
     Audit(AuditArgs),
 }
@@ -132,7 +132,7 @@ struct AuditArgs {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         PsiCommand::Serve(a) => serve(a),
-        PsiCommand::Query(a) => query(a),
+        PsiCommand::Query(a) => query(*a),
         PsiCommand::Audit(a) => audit(a),
     }
 }
