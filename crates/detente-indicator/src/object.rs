@@ -188,19 +188,13 @@ mod tests {
     };
 
     #[test]
-    fn timestamps() {
-        assert_eq!(parse_timestamp("1970-01-01T00:00:00Z"), Some(0));
+    fn timestamps_in_seconds() {
+        // The calendar checks are `detente_stix::timestamp`'s; here, the unit and the offset.
         assert_eq!(
-            parse_timestamp("2024-09-17T00:00:00.000Z"),
+            parse_timestamp("2024-09-17T02:00:00.999+02:00"),
             Some(1_726_531_200)
         );
-        assert_eq!(
-            parse_timestamp("2024-09-17T02:00:00+02:00"),
-            Some(1_726_531_200)
-        );
-        assert_eq!(parse_timestamp("2024-13-17T00:00:00Z"), None);
         assert_eq!(parse_timestamp("2023-02-31T00:00:00Z"), None);
-        assert_eq!(parse_timestamp("yesterday"), None);
     }
 
     fn read_str(s: &str) -> Reading {

@@ -6,8 +6,6 @@ use detente_psi::{DecodeError, Mode, Outcome, ProtocolError, Querier, Response, 
 use rand_core::OsRng;
 use thiserror::Error;
 
-use base64::Engine;
-
 use crate::{ProgressFactory, SESSION_PATH, collection_session_path, is_loopback_host};
 
 /// Largest answerer set the querier accepts in a response, bounding its memory.
@@ -55,10 +53,9 @@ pub enum QueryError {
 /// Options of a query.
 #[derive(Debug, Clone)]
 pub struct QueryOptions {
-    /// Bearer token for the peer.
-    pub token: Option<String>,
-    /// Member name and secret for HTTP Basic (used when there is no token).
-    pub basic: Option<(String, String)>,
+    /// The `Authorization` header value for the peer (the binary's one credential convention,
+    /// `detente_taxii_client::Credentials::authorization`), if any.
+    pub authorization: Option<String>,
     /// The certificates to trust (the binary passes the TAXII client's: the system's roots
     /// plus `--ca-cert`); `None` trusts the roots built into the HTTP client.
     pub tls: Option<ureq::tls::TlsConfig>,
@@ -171,11 +168,8 @@ fn run(
     let mut post = agent
         .post(&url)
         .header("content-type", "application/octet-stream");
-    if let Some(token) = &options.token {
-        post = post.header("authorization", format!("Bearer {token}"));
-    } else if let Some((user, secret)) = &options.basic {
-        let pair = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"));
-        post = post.header("authorization", format!("Basic {pair}"));
+    if let Some(authorization) = &options.authorization {
+        post = post.header("authorization", authorization);
     }
     let mut response = post.send(&body[..]).map_err(transport)?;
     let status = response.status().as_u16();

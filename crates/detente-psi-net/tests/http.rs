@@ -65,8 +65,7 @@ async fn run_query(
 ) -> Result<detente_psi_net::client::QueryReport, QueryError> {
     let url = url.to_string();
     let options = QueryOptions {
-        token: token.map(str::to_string),
-        basic: None,
+        authorization: token.map(|t| format!("Bearer {t}")),
         tls: None,
         mode,
         max_peer_items: 1_000_000,

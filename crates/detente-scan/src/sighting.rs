@@ -64,18 +64,11 @@ impl Sightings {
                     ),
                     4,
                 );
-                json!({
-                    "type": "sighting",
-                    "spec_version": "2.1",
-                    "id": format!("sighting--{id}"),
-                    "created": now,
-                    "modified": now,
-                    "sighting_of_ref": ind,
-                    "count": t.count,
-                    "first_seen": rfc3339_millis(t.first),
-                    "last_seen": rfc3339_millis(t.last),
-                    "where_sighted_refs": [identity_id],
-                })
+                let mut o = sighting(&id, &now, ind, identity_id);
+                o.insert("count".into(), t.count.into());
+                o.insert("first_seen".into(), rfc3339_millis(t.first).into());
+                o.insert("last_seen".into(), rfc3339_millis(t.last).into());
+                serde_json::Value::Object(o)
             })
             .collect()
     }
@@ -88,17 +81,33 @@ impl Sightings {
 pub fn false_positive(identity_id: &str, indicator_id: &str, now_millis: i64) -> serde_json::Value {
     let now = rfc3339_millis(now_millis);
     let id = uuid_like(&format!("{identity_id}|{indicator_id}|false-positive"), 5);
-    json!({
-        "type": "sighting",
-        "spec_version": "2.1",
-        "id": format!("sighting--{id}"),
-        "created": now,
-        "modified": now,
-        "created_by_ref": identity_id,
-        "sighting_of_ref": indicator_id,
-        "where_sighted_refs": [identity_id],
-        "x_detente_false_positive": true,
-    })
+    let mut o = sighting(&id, &now, indicator_id, identity_id);
+    o.insert("created_by_ref".into(), identity_id.into());
+    o.insert("x_detente_false_positive".into(), true.into());
+    serde_json::Value::Object(o)
+}
+
+/// The properties every sighting we write has: `id` from `uuid`, created and modified `now`,
+/// of `indicator_id`, seen by `identity_id`.
+fn sighting(
+    uuid: &str,
+    now: &str,
+    indicator_id: &str,
+    identity_id: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut o = serde_json::Map::new();
+    for (k, v) in [
+        ("type", "sighting".to_owned()),
+        ("spec_version", "2.1".to_owned()),
+        ("id", format!("sighting--{uuid}")),
+        ("created", now.to_owned()),
+        ("modified", now.to_owned()),
+        ("sighting_of_ref", indicator_id.to_owned()),
+    ] {
+        o.insert(k.to_owned(), v.into());
+    }
+    o.insert("where_sighted_refs".to_owned(), json!([identity_id]));
+    o
 }
 
 /// A UUID-shaped string (RFC 9562 layout, given version nibble) derived from `seed` by SHA-256.
@@ -108,15 +117,7 @@ pub fn uuid_like(seed: &str, version: u8) -> String {
     b.copy_from_slice(&h[..16]);
     b[6] = (b[6] & 0x0f) | (version << 4);
     b[8] = (b[8] & 0x3f) | 0x80;
-    let x: String = b.iter().map(|v| format!("{v:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &x[0..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..32]
-    )
+    uuid::Uuid::from_bytes(b).to_string()
 }
 
 /// Formats Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
@@ -156,5 +157,23 @@ mod tests {
         assert_eq!(o[0]["first_seen"], "1970-01-01T00:00:01.000Z");
         assert_eq!(o[0]["where_sighted_refs"][0], "identity--x");
         assert!(uuid_like("x", 4).chars().nth(14) == Some('4'));
+        // SHA-256("x")'s first 16 bytes with version 4 and the RFC 9562 variant (Python's uuid).
+        assert_eq!(uuid_like("x", 4), "2d711642-b726-4044-8162-7ca9fbac32f5");
+    }
+
+    #[test]
+    fn false_positive_reports() {
+        let o = false_positive("identity--x", "indicator--a", 1000);
+        assert_eq!(o["type"], "sighting");
+        assert_eq!(o["created_by_ref"], "identity--x");
+        assert_eq!(o["where_sighted_refs"][0], "identity--x");
+        assert_eq!(o["sighting_of_ref"], "indicator--a");
+        assert_eq!(o["modified"], "1970-01-01T00:00:01.000Z");
+        assert_eq!(o["x_detente_false_positive"], true);
+        assert_eq!(
+            o["id"],
+            false_positive("identity--x", "indicator--a", 9)["id"]
+        );
+        assert!(o.get("count").is_none());
     }
 }

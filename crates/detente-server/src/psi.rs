@@ -281,57 +281,43 @@ async fn session<S: Store>(
     })
 }
 
-/// One audit row as JSON.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct AuditRow {
-    /// Row id.
-    pub id: i64,
+/// One audit row as JSON (`docs/psi.md`, "Audit"): the store's record with its time in
+/// RFC 3339 and its duration in milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditRow<'a>(pub &'a PsiSessionRecord);
+
+impl AuditRow<'_> {
     /// When the session ended, RFC 3339.
-    pub time: String,
-    /// `answerer` or `querier`.
-    pub role: String,
-    /// Session id (hex), the same in both parties' rows.
-    pub session: String,
-    /// Member name (answerer) or peer URL (querier).
-    pub peer: String,
-    /// Collection id.
-    pub collection: String,
-    /// `intersection` or `count-only`.
-    pub mode: String,
-    /// This node's set size.
-    pub own_items: Option<u64>,
-    /// The other party's set size.
-    pub peer_items: Option<u64>,
-    /// The querier's result size (never set on the answerer).
-    pub result_items: Option<u64>,
-    /// Bytes received.
-    pub bytes_in: u64,
-    /// Bytes sent.
-    pub bytes_out: u64,
+    pub fn time(&self) -> String {
+        detente_taxii::time::format_micros(self.0.time)
+    }
+
     /// Wall time in milliseconds.
-    pub duration_ms: f64,
-    /// `ok`, `refused: ...` or `failed: ...`.
-    pub outcome: String,
+    pub fn duration_ms(&self) -> f64 {
+        self.0.duration_micros as f64 / 1000.0
+    }
 }
 
-impl From<&PsiSessionRecord> for AuditRow {
-    fn from(r: &PsiSessionRecord) -> Self {
-        AuditRow {
-            id: r.id,
-            time: detente_taxii::time::format_micros(r.time),
-            role: r.role.as_str().into(),
-            session: r.session.clone(),
-            peer: r.peer.clone(),
-            collection: r.collection.clone(),
-            mode: r.mode.clone(),
-            own_items: r.own_items,
-            peer_items: r.peer_items,
-            result_items: r.result_items,
-            bytes_in: r.bytes_in,
-            bytes_out: r.bytes_out,
-            duration_ms: r.duration_micros as f64 / 1000.0,
-            outcome: r.outcome.clone(),
-        }
+impl Serialize for AuditRow<'_> {
+    fn serialize<Ser: serde::Serializer>(&self, s: Ser) -> Result<Ser::Ok, Ser::Error> {
+        use serde::ser::SerializeStruct;
+        let r = self.0;
+        let mut row = s.serialize_struct("AuditRow", 14)?;
+        row.serialize_field("id", &r.id)?;
+        row.serialize_field("time", &self.time())?;
+        row.serialize_field("role", r.role.as_str())?;
+        row.serialize_field("session", &r.session)?;
+        row.serialize_field("peer", &r.peer)?;
+        row.serialize_field("collection", &r.collection)?;
+        row.serialize_field("mode", &r.mode)?;
+        row.serialize_field("own_items", &r.own_items)?;
+        row.serialize_field("peer_items", &r.peer_items)?;
+        row.serialize_field("result_items", &r.result_items)?;
+        row.serialize_field("bytes_in", &r.bytes_in)?;
+        row.serialize_field("bytes_out", &r.bytes_out)?;
+        row.serialize_field("duration_ms", &self.duration_ms())?;
+        row.serialize_field("outcome", &r.outcome)?;
+        row.end()
     }
 }
 
@@ -347,7 +333,7 @@ async fn audit<S: Store>(State(app): State<Arc<App<S>>>, headers: HeaderMap) -> 
     };
     match rows.await {
         Ok(rows) => {
-            let rows: Vec<AuditRow> = rows.iter().map(AuditRow::from).collect();
+            let rows: Vec<AuditRow> = rows.iter().map(AuditRow).collect();
             match serde_json::to_string(&rows) {
                 Ok(json) => (
                     StatusCode::OK,

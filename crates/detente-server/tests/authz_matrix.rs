@@ -807,8 +807,10 @@ fn public_endpoints_and_psi_reveal_nothing_above_a_members_view() {
         );
         // A PSI session: the answerer's set is what the member may read, whatever it may do.
         let options = detente_psi_net::client::QueryOptions {
-            token: None,
-            basic: Some((m.name.clone(), "pw".to_owned())),
+            authorization: Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{}:pw", m.name))
+            )),
             tls: None,
             mode: detente_psi::Mode::Intersection,
             max_peer_items: 1000,

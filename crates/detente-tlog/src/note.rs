@@ -296,27 +296,13 @@ impl VerifierKey {
 
     /// Parses a `name+hex+base64` verifier key.
     pub fn parse(vkey: &str) -> Result<Self, NoteError> {
-        let mut parts = vkey.splitn(3, '+');
-        let (Some(name), Some(hex), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(NoteError::BadKey("expected name+hex+base64"));
-        };
-        if !is_valid_name(name) {
-            return Err(NoteError::BadKey("bad key name"));
-        }
-        if hex.len() != 8 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(NoteError::BadKey("key id is not 8 hex digits"));
-        }
-        let given = u32::from_str_radix(hex, 16).map_err(|_| NoteError::BadKey("bad key id"))?;
-        let raw = STANDARD
-            .decode(b64)
-            .map_err(|_| NoteError::BadKey("bad base64"))?;
-        let (&alg, public) = raw.split_first().ok_or(NoteError::BadKey("empty key"))?;
+        let (name, given, alg, public) = split_key(vkey, "expected name+hex+base64")?;
         let key_type = match alg {
             0x01 => KeyType::Ed25519,
             0x04 => KeyType::CosignatureV1,
             other => return Err(NoteError::UnknownAlgorithm(other)),
         };
-        let public: &[u8; 32] = public
+        let public: &[u8; 32] = public[..]
             .try_into()
             .map_err(|_| NoteError::BadKey("Ed25519 key is not 32 bytes"))?;
         let computed = key_id(name, alg, public);
@@ -452,6 +438,34 @@ impl NamedKey {
     }
 }
 
+/// The parts of a `name+hex+base64(alg || key)` key (verifier and signer keys share the form):
+/// the name, the key id as written, the algorithm byte and the key's bytes; `shape` is the
+/// error when it does not have three parts.
+fn split_key<'a>(
+    text: &'a str,
+    shape: &'static str,
+) -> Result<(&'a str, u32, u8, Vec<u8>), NoteError> {
+    let mut parts = text.splitn(3, '+');
+    let (Some(name), Some(hex), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(NoteError::BadKey(shape));
+    };
+    if !is_valid_name(name) {
+        return Err(NoteError::BadKey("bad key name"));
+    }
+    if hex.len() != 8 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(NoteError::BadKey("key id is not 8 hex digits"));
+    }
+    let given = u32::from_str_radix(hex, 16).map_err(|_| NoteError::BadKey("bad key id"))?;
+    let mut key = STANDARD
+        .decode(b64)
+        .map_err(|_| NoteError::BadKey("bad base64"))?;
+    if key.is_empty() {
+        return Err(NoteError::BadKey("empty key"));
+    }
+    let alg = key.remove(0);
+    Ok((name, given, alg, key))
+}
+
 impl fmt::Debug for NamedKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Name and id only: the seed must not reach logs.
@@ -460,14 +474,9 @@ impl fmt::Debug for NamedKey {
 }
 
 /// An Ed25519 (type 0x01) note signer, e.g. a log's checkpoint key.
-#[derive(Clone)]
+// Debug shows what `NamedKey`'s does: the name and id, never the seed.
+#[derive(Clone, Debug)]
 pub struct NoteSigner(NamedKey);
-
-impl fmt::Debug for NoteSigner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "NoteSigner({:?})", self.0)
-    }
-}
 
 impl NoteSigner {
     /// A signer from a name and a 32-byte Ed25519 seed.
@@ -480,22 +489,11 @@ impl NoteSigner {
         let rest = skey
             .strip_prefix("PRIVATE+KEY+")
             .ok_or(NoteError::BadKey("no PRIVATE+KEY+"))?;
-        let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(hex), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(NoteError::BadKey("expected PRIVATE+KEY+name+hex+base64"));
-        };
-        if hex.len() != 8 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(NoteError::BadKey("key id is not 8 hex digits"));
-        }
-        let given = u32::from_str_radix(hex, 16).map_err(|_| NoteError::BadKey("bad key id"))?;
-        let raw = STANDARD
-            .decode(b64)
-            .map_err(|_| NoteError::BadKey("bad base64"))?;
-        let (&alg, seed) = raw.split_first().ok_or(NoteError::BadKey("empty key"))?;
+        let (name, given, alg, seed) = split_key(rest, "expected PRIVATE+KEY+name+hex+base64")?;
         if alg != 0x01 {
             return Err(NoteError::UnknownAlgorithm(alg));
         }
-        let seed: &[u8; 32] = seed
+        let seed: &[u8; 32] = seed[..]
             .try_into()
             .map_err(|_| NoteError::BadKey("seed not 32 bytes"))?;
         let signer = Self::from_seed(name, seed)?;
@@ -538,14 +536,9 @@ impl NoteSigner {
 }
 
 /// A `cosignature/v1` (type 0x04) witness signer.
-#[derive(Clone)]
+// Debug shows what `NamedKey`'s does: the name and id, never the seed.
+#[derive(Clone, Debug)]
 pub struct Cosigner(NamedKey);
-
-impl fmt::Debug for Cosigner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Cosigner({:?})", self.0)
-    }
-}
 
 impl Cosigner {
     /// A cosigner from a name and a 32-byte Ed25519 seed.
@@ -576,6 +569,22 @@ impl Cosigner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_names_the_key_not_the_seed() {
+        let s = NoteSigner::from_seed("example.com/log", &[7; 32]).unwrap();
+        let w = Cosigner::from_seed("witness.example", &[9; 32]).unwrap();
+        // `name+id` of the verifier key, and nothing else: no seed.
+        let id = |v: VerifierKey| {
+            let v = v.to_string();
+            v[..v.rfind('+').unwrap()].to_owned()
+        };
+        assert_eq!(
+            format!("{s:?}"),
+            format!("NoteSigner({})", id(s.verifier()))
+        );
+        assert_eq!(format!("{w:?}"), format!("Cosigner({})", id(w.verifier())));
+    }
 
     #[test]
     fn sign_verify_and_reject() {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::{Args as ClapArgs, Subcommand};
+use clap::Subcommand;
 use detente_scan::norm;
 use detente_store::{AssetKind, AssetRecord};
 use serde_json::{Value as Json, json};
@@ -18,14 +18,8 @@ use crate::data::{DataArgs, open_store};
 const SCO_NAMESPACE: uuid::Uuid = uuid::uuid!("00abedb4-aa42-466c-9c01-fed23315a9b7");
 
 /// Protected assets (changes apply to a running node from its next POST).
-#[derive(ClapArgs, Debug)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Cmd,
-}
-
 #[derive(Subcommand, Debug)]
-enum Cmd {
+pub enum Cmd {
     /// Add a protected asset: `domain NAME`, `cidr RANGE` or `org NAME`.
     Add {
         /// domain, cidr or org.
@@ -217,8 +211,8 @@ fn export(identity: &Json, assets: &[AssetRecord], now: &str) -> Json {
 }
 
 /// Runs `detente asset`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    match args.command {
+pub fn run(command: Cmd) -> anyhow::Result<ExitCode> {
+    match command {
         Cmd::Add {
             kind,
             value,

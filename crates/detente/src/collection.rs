@@ -4,21 +4,15 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args as ClapArgs, Subcommand};
+use clap::Subcommand;
 use detente_store::{Access, CollectionRecord};
 
 use crate::data::{API_ROOT, DataArgs, open_store};
 use crate::output::print_value;
 
 /// Manage collections and grants (changes apply to a running node from its next request).
-#[derive(ClapArgs, Debug)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Cmd,
-}
-
 #[derive(Subcommand, Debug)]
-enum Cmd {
+pub enum Cmd {
     /// Add a collection and print its id.
     Add {
         /// Title.
@@ -79,8 +73,8 @@ enum Cmd {
 }
 
 /// Runs `detente collection`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    match args.command {
+pub fn run(command: Cmd) -> anyhow::Result<ExitCode> {
+    match command {
         Cmd::Add {
             title,
             id,

@@ -4,19 +4,13 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args as ClapArgs, Subcommand};
+use clap::Subcommand;
 
 use crate::data::{DataArgs, open_store};
 
 /// Flags written by the node at ingest.
-#[derive(ClapArgs, Debug)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Cmd,
-}
-
 #[derive(Subcommand, Debug)]
-enum Cmd {
+pub enum Cmd {
     /// Print the latest flags, oldest first, one JSON object a line.
     List {
         /// How many.
@@ -34,8 +28,8 @@ enum Cmd {
 }
 
 /// Runs `detente flags`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    match args.command {
+pub fn run(command: Cmd) -> anyhow::Result<ExitCode> {
+    match command {
         Cmd::List { limit, data } => {
             let store = open_store(&data)?;
             let mut out = std::io::stdout().lock();

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::{Args as ClapArgs, Subcommand};
+use clap::Subcommand;
 use detente_store::{LogWitness, StoreError};
 use detente_tlog::VerifierKey;
 use detente_tlog::note::KeyType;
@@ -11,14 +11,8 @@ use detente_tlog::note::KeyType;
 use crate::data::{DataArgs, open_store};
 
 /// The node's transparency log.
-#[derive(ClapArgs, Debug)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Cmd,
-}
-
 #[derive(Subcommand, Debug)]
-enum Cmd {
+pub enum Cmd {
     /// Register a witness: the running node submits each new checkpoint to it and serves the
     /// cosignatures it returns on /log/checkpoint.
     AddWitness {
@@ -32,8 +26,8 @@ enum Cmd {
 }
 
 /// Runs `detente log`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    match args.command {
+pub fn run(command: Cmd) -> anyhow::Result<ExitCode> {
+    match command {
         Cmd::AddWitness { url, vkey, data } => {
             let key = VerifierKey::parse(&vkey)
                 .with_context(|| format!("{vkey:?} is not a verifier key (name+hex+base64)"))?;

@@ -50,13 +50,17 @@ enum Command {
     /// Run the node (TAXII 2.1 server).
     Serve(serve::Args),
     /// Manage members.
-    Member(member::Args),
+    #[command(subcommand)]
+    Member(member::Cmd),
     /// Manage collections and grants.
-    Collection(collection::Args),
+    #[command(subcommand)]
+    Collection(collection::Cmd),
     /// Issue and revoke bearer tokens.
-    Token(token::Args),
+    #[command(subcommand)]
+    Token(token::Cmd),
     /// Moderate stored objects (admin deletion).
-    Object(object::Args),
+    #[command(subcommand)]
+    Object(object::Cmd),
     /// Push a STIX bundle to a collection.
     Push(push::Args),
     /// Make a contributor signing key (for `push --sign`); prints its verifier key.
@@ -74,21 +78,27 @@ enum Command {
     /// Print the node's transparency-log verifier key.
     LogKey(logkey::Args),
     /// The node's transparency log: register the witnesses that cosign it.
-    Log(log::Args),
+    #[command(subcommand)]
+    Log(log::Cmd),
     /// Witness partners' logs: key, trusted logs, evidence of equivocation.
-    Witness(witness::Args),
+    #[command(subcommand)]
+    Witness(witness::Cmd),
     /// Partner nodes and mirrors of their collections.
-    Peer(peer::Args),
+    #[command(subcommand)]
+    Peer(peer::Cmd),
     /// Mirror partners' collections: one verified round.
     Sync(sync::Args),
     /// Look-alikes of protected domains in logs or name lists; permutations of a domain.
     Lookalike(lookalike::Args),
     /// Protected assets: domains, ranges and organisations flagged at ingest; export as STIX.
-    Asset(asset::Args),
+    #[command(subcommand)]
+    Asset(asset::Cmd),
     /// MISP warninglists that shared indicators are flagged against at ingest.
-    Warninglist(warninglist::Args),
+    #[command(subcommand)]
+    Warninglist(warninglist::Cmd),
     /// Indicators the node flagged at ingest (warninglists, protected assets).
-    Flags(flags::Args),
+    #[command(subcommand)]
+    Flags(flags::Cmd),
 }
 
 fn main() -> ExitCode {

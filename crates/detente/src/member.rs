@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::{Args as ClapArgs, Subcommand};
+use clap::Subcommand;
 use detente_server::credentials;
 use detente_store::{Clearance, NewMember, Role};
 
@@ -12,14 +12,8 @@ use crate::data::{DataArgs, open_store};
 use crate::output::print_value;
 
 /// Manage members (changes apply to a running node from its next request).
-#[derive(ClapArgs, Debug)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Cmd,
-}
-
 #[derive(Subcommand, Debug)]
-enum Cmd {
+pub enum Cmd {
     /// Add a member and print its secret.
     Add {
         /// Member name (the Basic-auth user name).
@@ -94,8 +88,8 @@ pub fn valid_name(name: &str) -> anyhow::Result<()> {
 }
 
 /// Runs `detente member`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    match args.command {
+pub fn run(command: Cmd) -> anyhow::Result<ExitCode> {
+    match command {
         Cmd::Add {
             name,
             role,

@@ -3,20 +3,14 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args as ClapArgs, Subcommand};
+use clap::Subcommand;
 use detente_store::{DeleteScope, VersionMatch};
 
 use crate::data::{DataArgs, open_store};
 
 /// Moderate stored objects (works whether or not the node runs).
-#[derive(ClapArgs, Debug)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Cmd,
-}
-
 #[derive(Subcommand, Debug)]
-enum Cmd {
+pub enum Cmd {
     /// Delete an object's versions from a collection, whoever contributed them and whatever
     /// their marking; each deletion is a tombstone in the transparency log, by `admin`.
     Delete {
@@ -34,8 +28,8 @@ enum Cmd {
 }
 
 /// Runs `detente object`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    match args.command {
+pub fn run(command: Cmd) -> anyhow::Result<ExitCode> {
+    match command {
         Cmd::Delete {
             collection,
             object_id,

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::{Args as ClapArgs, Subcommand};
+use clap::Subcommand;
 use detente_server::credentials;
 use detente_store::{Clearance, NewMember, NewPeer, Role};
 
@@ -14,14 +14,8 @@ use crate::member::valid_name;
 use crate::remote::Login;
 
 /// Manage partner nodes and mirrors of their collections.
-#[derive(ClapArgs, Debug)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Cmd,
-}
-
 #[derive(Subcommand, Debug)]
-enum Cmd {
+pub enum Cmd {
     /// Record a partner node and how this node logs in to it (as a member there).
     Add {
         /// Local name of the partner.
@@ -82,8 +76,8 @@ pub fn signer_binding(contributor: &str, signer: &str) -> Option<String> {
 }
 
 /// Runs `detente peer`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    match args.command {
+pub fn run(command: Cmd) -> anyhow::Result<ExitCode> {
+    match command {
         Cmd::Add {
             name,
             url,

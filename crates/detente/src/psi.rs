@@ -35,7 +35,7 @@ enum PsiCommand {
     Serve(ServeArgs),
     /// Run one PSI session against a serving peer and print the intersection (as this file's
     /// own lines) or its size; with --collection, against a collection of a detente node.
-    Query(QueryArgs),
+    Query(Box<QueryArgs>),
     /// Print the PSI audit table of a node's data directory (sessions answered and queried).
     Audit(AuditArgs),
 }
@@ -104,38 +104,10 @@ struct QueryArgs {
         value_name = "URL"
     )]
     database_url: Option<String>,
-    /// Bearer token for the peer.
-    #[arg(
-        long,
-        value_name = "T",
-        env = "DETENTE_PSI_TOKEN",
-        hide_env_values = true
-    )]
-    token: Option<String>,
-    /// Member name on the peer node, for HTTP Basic (secret from --secret/DETENTE_SECRET).
-    #[arg(
-        long,
-        value_name = "NAME",
-        requires = "secret",
-        conflicts_with = "token"
-    )]
-    user: Option<String>,
-    /// The member's secret.
-    #[arg(
-        long,
-        alias = "password",
-        value_name = "SECRET",
-        env = "DETENTE_SECRET",
-        hide_env_values = true
-    )]
-    secret: Option<String>,
-    /// A file holding `NAME:SECRET` for HTTP Basic.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["user", "token"])]
-    credentials: Option<PathBuf>,
-    /// Trust the certificates of this PEM file (e.g. the peer node's CA) on top of the
-    /// system's roots.
-    #[arg(long, value_name = "PEM")]
-    ca_cert: Option<PathBuf>,
+    /// How to log in to the node and which certificates to trust, as for every command that
+    /// talks to a node (`docs/client.md`).
+    #[command(flatten)]
+    login: crate::remote::Login,
     /// Learn only the size of the intersection.
     #[arg(long)]
     count_only: bool,
@@ -160,7 +132,7 @@ struct AuditArgs {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         PsiCommand::Serve(a) => serve(a),
-        PsiCommand::Query(a) => query(a),
+        PsiCommand::Query(a) => query(*a),
         PsiCommand::Audit(a) => audit(a),
     }
 }
@@ -286,29 +258,9 @@ fn query_items(args: &QueryArgs) -> anyhow::Result<QueryItems> {
 }
 
 fn query_options(args: &QueryArgs) -> anyhow::Result<QueryOptions> {
-    let basic = match (&args.credentials, &args.user, &args.secret) {
-        (Some(path), _, _) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading credentials file {}", path.display()))?;
-            let (user, secret) = text
-                .trim()
-                .split_once(':')
-                .with_context(|| format!("{} does not hold NAME:SECRET", path.display()))?;
-            Some((user.to_string(), secret.to_string()))
-        }
-        (None, Some(user), Some(secret)) => Some((user.clone(), secret.clone())),
-        _ => None,
-    };
-    // The TAXII client's trust: the system's roots, plus --ca-cert's certificates.
-    let tls = detente_taxii_client::Tls::system()?;
-    let tls = match &args.ca_cert {
-        Some(path) => tls.trust_file(path)?,
-        None => tls,
-    };
     Ok(QueryOptions {
-        token: args.token.clone(),
-        basic,
-        tls: Some(tls.tls_config()),
+        authorization: args.login.credentials()?.authorization(),
+        tls: Some(args.login.tls()?.tls_config()),
         mode: if args.count_only {
             Mode::CountOnly
         } else {
@@ -427,7 +379,7 @@ fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
     let rows = crate::data::open_store(&args.data)?
         .psi_sessions(args.limit)
         .context("reading the PSI audit table")?;
-    let rows: Vec<AuditRow> = rows.iter().map(AuditRow::from).collect();
+    let rows: Vec<AuditRow> = rows.iter().map(AuditRow).collect();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
         serde_json::to_writer_pretty(&mut out, &rows).context("writing JSON")?;
@@ -439,13 +391,14 @@ fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
             "id\ttime\trole\tsession\tpeer\tcollection\tmode\town\tpeer_items\tresult\tbytes_in\t\
              bytes_out\tms\toutcome"
         )?;
-        for r in &rows {
+        for row in &rows {
+            let r = row.0;
             writeln!(
                 out,
                 "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.1}\t{}",
                 r.id,
-                r.time,
-                r.role,
+                row.time(),
+                r.role.as_str(),
                 if r.session.is_empty() {
                     "-"
                 } else {
@@ -463,7 +416,7 @@ fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
                 opt(r.result_items),
                 r.bytes_in,
                 r.bytes_out,
-                r.duration_ms,
+                row.duration_ms(),
                 r.outcome
             )?;
         }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args as ClapArgs, Subcommand};
+use clap::Subcommand;
 use detente_server::credentials;
 use detente_store::TokenRecord;
 
@@ -11,14 +11,8 @@ use crate::data::{DataArgs, open_store};
 use crate::output::print_value;
 
 /// Manage bearer tokens (`Authorization: Bearer TOKEN`).
-#[derive(ClapArgs, Debug)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Cmd,
-}
-
 #[derive(Subcommand, Debug)]
-enum Cmd {
+pub enum Cmd {
     /// Issue a token for a member and print it.
     Issue {
         /// Member name.
@@ -36,8 +30,8 @@ enum Cmd {
 }
 
 /// Runs `detente token`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    match args.command {
+pub fn run(command: Cmd) -> anyhow::Result<ExitCode> {
+    match command {
         Cmd::Issue { member, data } => {
             let store = open_store(&data)?;
             let m = store

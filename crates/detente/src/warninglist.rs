@@ -6,21 +6,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::{Args as ClapArgs, Subcommand};
+use clap::Subcommand;
 use detente_store::{FlagAction, WarninglistRecord};
 use detente_warninglist::{Matcher, Warninglist};
 
 use crate::data::{DataArgs, open_store};
 
 /// Warninglists checked at ingest (changes apply to a running node from its next POST).
-#[derive(ClapArgs, Debug)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Cmd,
-}
-
 #[derive(Subcommand, Debug)]
-enum Cmd {
+pub enum Cmd {
     /// Add (or replace) a MISP warninglist: a list.json, or a folder holding list.json files.
     Add {
         /// A list.json, or a folder searched for list.json files (a misp-warninglists checkout).
@@ -101,8 +95,8 @@ fn check(
 }
 
 /// Runs `detente warninglist`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    match args.command {
+pub fn run(command: Cmd) -> anyhow::Result<ExitCode> {
+    match command {
         Cmd::Add {
             path,
             collection,

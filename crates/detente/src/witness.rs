@@ -4,21 +4,15 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::{Args as ClapArgs, Subcommand};
+use clap::Subcommand;
 use detente_tlog::VerifierKey;
 use detente_tlog::note::KeyType;
 
 use crate::data::{DataArgs, node_identity, open_store};
 
 /// Witness partners' logs: cosign their checkpoints only while they stay consistent.
-#[derive(ClapArgs, Debug)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Cmd,
-}
-
 #[derive(Subcommand, Debug)]
-enum Cmd {
+pub enum Cmd {
     /// Print the witness's cosignature verifier key, alone on the last line.
     Key {
         #[command(flatten)]
@@ -44,8 +38,8 @@ enum Cmd {
 }
 
 /// Runs `detente witness`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    match args.command {
+pub fn run(command: Cmd) -> anyhow::Result<ExitCode> {
+    match command {
         Cmd::Key { data } => {
             println!("{}", node_identity(&data)?.cosigner()?.verifier());
         }
