@@ -315,17 +315,20 @@ pub fn is_cyrillic(c: char) -> bool {
 /// Polynomial string hashing modulo the Mersenne prime 2^61 − 1, with prefix sums so that the
 /// hash of any substring, or of the string with one character deleted, costs O(1).
 pub mod hash {
-    const P: u64 = (1 << 61) - 1;
+    /// The modulus, 2^61 − 1.
+    pub const P: u64 = (1 << 61) - 1;
     /// The base: a fixed odd value below `P`.
     const B: u64 = 0x1d9f_3a3b_5c07_4f21 % P;
 
-    fn mul(a: u64, b: u64) -> u64 {
+    /// `a·b` modulo [`P`] (`a`, `b` below it).
+    pub fn mul(a: u64, b: u64) -> u64 {
         let r = u128::from(a) * u128::from(b);
         let s = (r as u64 & P) + (r >> 61) as u64;
         if s >= P { s - P } else { s }
     }
 
-    fn add(a: u64, b: u64) -> u64 {
+    /// `a + b` modulo [`P`] (`a` below it, `b` below 2^62).
+    pub fn add(a: u64, b: u64) -> u64 {
         let s = a + b;
         if s >= P { s - P } else { s }
     }

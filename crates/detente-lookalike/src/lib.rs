@@ -21,6 +21,9 @@ mod tables;
 use rustc_hash::FxHashMap;
 
 pub use fold::MAX_HOST;
+/// Arithmetic modulo the Mersenne prime 2^61 − 1, as the look-alike tables hash (also the
+/// scan's clean-name fingerprints).
+pub use fold::hash::{P as P61, add as addmod61, mul as mulmod61};
 pub use generate::generate;
 
 use fold::hash;

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
+use detente_lookalike::{P61, addmod61, mulmod61};
 use detente_scan::engine::{expand_paths, open_log};
 use detente_scan::index::Value;
 use detente_scan::norm::Ip;
@@ -907,22 +908,6 @@ const CLEAN_BUCKETS: usize = 1 << 13;
 /// Names remembered before [`CleanNames`] starts over: half the tags, so a bucket (about eight
 /// names on average then) is seldom full.
 const CLEAN_NAMES: usize = CLEAN_BUCKETS * BUCKET_TAGS / 2;
-/// The Mersenne prime 2^61 − 1, the fingerprints' modulus.
-const P61: u64 = (1 << 61) - 1;
-
-/// `a·b` modulo [`P61`] (`a`, `b` below it).
-fn mulmod61(a: u64, b: u64) -> u64 {
-    let r = u128::from(a) * u128::from(b);
-    let s = (r as u64 & P61) + (r >> 61) as u64;
-    if s >= P61 { s - P61 } else { s }
-}
-
-/// `a + b` modulo [`P61`] (`a` below it, `b` below 2^62).
-fn addmod61(a: u64, b: u64) -> u64 {
-    let s = a + b;
-    if s >= P61 { s - P61 } else { s }
-}
-
 impl CleanNames {
     fn new() -> Result<CleanNames> {
         let mut seed = [0u8; 8];
