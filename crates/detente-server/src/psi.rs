@@ -62,9 +62,19 @@ pub(crate) fn routes<S: Store>(
                     let service = service.clone();
                     async move {
                         let started = Instant::now();
+                        // A refusal may come before the body is read, and then the
+                        // connection cannot carry another request: say so, or a client that
+                        // pooled it sends its next request into a closed socket.
                         let resp = session(&app, &service, id, &headers, body)
                             .await
-                            .unwrap_or_else(IntoResponse::into_response);
+                            .unwrap_or_else(|e| {
+                                let mut r = e.into_response();
+                                r.headers_mut().insert(
+                                    header::CONNECTION,
+                                    header::HeaderValue::from_static("close"),
+                                );
+                                r
+                            });
                         app.metrics
                             .observe(resp.status().as_u16(), started.elapsed());
                         resp
