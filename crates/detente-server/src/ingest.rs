@@ -317,7 +317,8 @@ fn signature_check<S: Store>(
         return Err(fail(
             &o,
             format!(
-                "signed as {:?} but posted by {poster:?}: a member posts only objects signed                  with its own key",
+                "signed as {:?} but posted by {poster:?}: a member posts only objects signed \
+                 with its own key",
                 sig.signer.chars().take(64).collect::<String>()
             ),
         ));
@@ -338,7 +339,8 @@ fn signature_check<S: Store>(
             return Err(fail(
                 &o,
                 format!(
-                    "member {poster:?} has no contributor key bound on this node (an admin                      binds one with `detente member set-key`)"
+                    "member {poster:?} has no contributor key bound on this node (an admin \
+                     binds one with `detente member set-key`)"
                 ),
             ));
         }

@@ -240,7 +240,9 @@ fn signed_objects_are_checked_by_the_node_and_by_readers() {
         &["--sign", &w.path("alice.key")],
     );
     assert!(
-        stderr(&out).contains("has no contributor key bound"),
+        stderr(&out).contains(
+            "has no contributor key bound on this node (an admin binds one with `detente member set-key`)"
+        ),
         "{}",
         stderr(&out)
     );
@@ -327,7 +329,9 @@ fn signed_objects_are_checked_by_the_node_and_by_readers() {
         );
         let err = stderr(&out);
         assert!(
-            err.contains(&format!("signed as \"alice\" but posted by \"{poster}\"")),
+            err.contains(&format!(
+                "signed as \"alice\" but posted by \"{poster}\": a member posts only objects signed with its own key"
+            )),
             "{poster}: {err}"
         );
     }
