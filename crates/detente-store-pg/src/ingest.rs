@@ -1,17 +1,24 @@
 //! Ingest on PostgreSQL: the sequence point, and an envelope's reads, decisions and writes.
 //!
-//! An envelope takes the `sequence_point` row lock for as little as possible
-//! ([`envelope`]): its facts (collection, poster, the holdings of its ids) are read and its
-//! objects decided and hashed into log leaves *before* the lock, together with the allocation
-//! state the reads saw. Then one statement, its own transaction, calls `ingest_write`
-//! (`migrations/0009_ingest_write.sql`), which takes the lock and writes every row, the new
-//! state and the status record; the commit follows with no round trip to the node. If other
-//! writers allocated since the reads (objects, tombstones and log leaves change only under
-//! the lock, and every such transaction moves the state), the function checks under the lock
-//! that none of them stored or deleted one of the envelope's ids and moves the rows' `date_added`
-//! values and log indices past the state it found; only if one did (or the rows cannot move)
-//! is the envelope decided again, in a transaction that takes the lock first.
+//! An envelope takes the `sequence_point` row lock for as little as possible: its facts
+//! (collection, poster, the holdings of its ids) are read and its objects decided and hashed
+//! into log leaves *before* the lock ([`prepare`]), together with the allocation state the
+//! reads saw. Then one statement calls `ingest_write` (`migrations/0009_ingest_write.sql`,
+//! through [`write_in`]), which takes the lock and writes every row, the new state and the
+//! status record. If other writers allocated since the reads (objects, tombstones and log
+//! leaves change only under the lock, and every such transaction moves the state), the
+//! function checks under the lock that none of them stored or deleted one of the envelope's
+//! ids and moves the rows' `date_added` values and log indices past the state it found; only
+//! if one did (or the rows cannot move) is the envelope decided again, under the lock.
 //! Each statement is sent with its parameter types (`query_typed`): one round trip.
+//!
+//! Envelopes of one node are written in groups (`src/group.rs`): one transaction, in queue
+//! order, the first write taking the lock and the transaction holding it to its one commit;
+//! each later write, in its own savepoint, finds the state its predecessors moved and shifts
+//! its rows past it the same way (or is decided again under the lock). So no id is stored
+//! twice by racing writers, allocation order is visibility order, and log indices stay
+//! contiguous, per group as per envelope; a conflict fails the group's transaction or one
+//! envelope's savepoint, and the caller retries it (`detente_store::retry_conflicts`).
 
 use std::collections::HashMap;
 
@@ -624,24 +631,108 @@ fn touched_since(
     Ok(r.get(0))
 }
 
-/// Stores an envelope and its status record on connection `c` (outside any transaction),
-/// read and decided before the lock (see the module doc): one statement takes the lock,
-/// writes everything and commits, moving the rows past what other writers allocated since
-/// the reads unless they touched the envelope's ids (or the rows cannot move: a
-/// value-identified object's version is its `date_added`). Then, and only then, the
-/// envelope goes to a transaction that takes the lock first and decides again.
-pub(crate) fn envelope(c: &mut Client, batch: &IngestBatch) -> Result<IngestReport> {
-    let header = Header::read(c, batch)?;
-    let mut entries = Entries::new(batch, &header.poster.viewer.name, &[]);
-    let holdings = Holdings::read(c, header.coll, batch)?;
-    let mut decided = plan(
-        batch,
+/// An envelope read, decided and hashed before the lock, waiting to be written
+/// ([`write_in`], or [`write_status`] if it stores nothing).
+pub(crate) struct Prepared {
+    batch: IngestBatch,
+    header: Header,
+    /// The holdings the decisions rest on, kept for a decision taken again under the lock.
+    holdings: Holdings,
+    decided: Plan,
+    status: StatusRecord,
+    lock: Lock,
+    /// The log entries built so far, kept if the envelope is decided again.
+    built: Vec<Option<LogEntry>>,
+}
+
+impl Prepared {
+    /// Whether the write takes the sequence lock (the envelope stores something).
+    pub(crate) fn locks(&self) -> bool {
+        !matches!(self.lock, Lock::None)
+    }
+
+    /// The report of the written envelope, its `date_added` values moved by `shift`.
+    fn report(mut self, shift: i64) -> IngestReport {
+        // The status names versions by their keys, which the shift leaves alone.
+        for o in &mut self.decided.outcomes {
+            if let IngestOutcome::Stored { date_added } = o {
+                *date_added += shift;
+            }
+        }
+        IngestReport {
+            outcomes: self.decided.outcomes,
+            status: self.status,
+        }
+    }
+
+    /// Writes the envelope with the rows allocated before the lock: `Some` its report, or
+    /// `None` if the function wrote nothing (see [`Lock::From`]).
+    fn write_seen(&mut self, c: &mut impl TypedQuery) -> Result<Option<i64>> {
+        self.decided.rows.write(
+            c,
+            self.header.coll,
+            &self.batch,
+            self.lock,
+            Some(&self.status),
+        )
+    }
+
+    /// Decides the envelope again inside `tx`, which takes (or already holds) the lock, and
+    /// writes it there: the holdings are read again only if another writer stored or
+    /// deleted one of its ids since the reads.
+    fn write_locked(self, tx: &mut Transaction<'_>) -> Result<IngestReport> {
+        let Prepared {
+            batch,
+            header,
+            holdings,
+            built,
+            ..
+        } = self;
+        let locked = Sequence::lock(tx)?;
+        let holdings = if touched_since(tx, header.coll, &batch, header.seen)? {
+            // Another writer stored or deleted some of these ids: decide on what it left.
+            Holdings::read(tx, header.coll, &batch)?
+        } else {
+            // Other writers stored or deleted none of these ids: the holdings stand, and only
+            // the allocations move, so the full read stays out of the lock.
+            holdings
+        };
+        let mut entries = Entries {
+            batch: &batch,
+            member: header.poster.viewer.name.clone(),
+            canonical: &[],
+            built,
+        };
+        let decided = plan(&batch, &header.poster, holdings, locked, &mut entries)?;
+        let status = rules::status_record(&batch, &decided.outcomes);
+        let lock = Lock::Held(decided.seq);
+        written(
+            decided
+                .rows
+                .write(tx, header.coll, &batch, lock, Some(&status))?,
+        )?;
+        Ok(IngestReport {
+            outcomes: decided.outcomes,
+            status,
+        })
+    }
+}
+
+/// Reads and decides an envelope on connection `c` (outside any transaction), before the
+/// lock (see the module doc), and builds the log leaves of what it stores.
+pub(crate) fn prepare(c: &mut Client, batch: IngestBatch) -> Result<Prepared> {
+    let header = Header::read(c, &batch)?;
+    let holdings = Holdings::read(c, header.coll, &batch)?;
+    let mut entries = Entries::new(&batch, &header.poster.viewer.name, &[]);
+    let decided = plan(
+        &batch,
         &header.poster,
         holdings.clone(),
         header.seen,
         &mut entries,
     )?;
-    let status = rules::status_record(batch, &decided.outcomes);
+    let built = entries.built;
+    let status = rules::status_record(&batch, &decided.outcomes);
     // An envelope that stores nothing allocates nothing: its decisions stand as of the
     // reads, and it needs no lock.
     let lock = if decided.rows.date_added.is_empty() {
@@ -653,44 +744,35 @@ pub(crate) fn envelope(c: &mut Client, batch: &IngestBatch) -> Result<IngestRepo
             shiftable: decided.rows.version.iter().all(Option::is_some),
         }
     };
-    if let Some(shift) = decided
-        .rows
-        .write(c, header.coll, batch, lock, Some(&status))?
-    {
-        // The status names versions by their keys, which the shift leaves alone.
-        for o in &mut decided.outcomes {
-            if let IngestOutcome::Stored { date_added } = o {
-                *date_added += shift;
-            }
-        }
-        return Ok(IngestReport {
-            outcomes: decided.outcomes,
-            status,
-        });
-    }
-    let mut tx = c.transaction().map_err(pg)?;
-    let locked = Sequence::lock(&mut tx)?;
-    let holdings = if touched_since(&mut tx, header.coll, batch, header.seen)? {
-        // Another writer stored or deleted some of these ids: decide on what it left.
-        Holdings::read(&mut tx, header.coll, batch)?
-    } else {
-        // Other writers stored or deleted none of these ids: the holdings stand, and only
-        // the allocations move, so the full read stays out of the lock.
-        holdings
-    };
-    let decided = plan(batch, &header.poster, holdings, locked, &mut entries)?;
-    let status = rules::status_record(batch, &decided.outcomes);
-    let lock = Lock::Held(decided.seq);
-    written(
-        decided
-            .rows
-            .write(&mut tx, header.coll, batch, lock, Some(&status))?,
-    )?;
-    tx.commit().map_err(pg)?;
-    Ok(IngestReport {
-        outcomes: decided.outcomes,
+    Ok(Prepared {
+        batch,
+        header,
+        holdings,
+        decided,
         status,
+        lock,
+        built,
     })
+}
+
+/// Stores the status record of a prepared envelope that stores nothing (see
+/// [`Prepared::locks`]) on connection `c`, outside any transaction: one statement, no lock.
+pub(crate) fn write_status(c: &mut Client, mut p: Prepared) -> Result<IngestReport> {
+    written(p.write_seen(c)?)?;
+    Ok(p.report(0))
+}
+
+/// Stores a prepared envelope and its status record inside `tx` (a group's transaction):
+/// one statement takes the lock (or finds it held by `tx`) and writes everything, moving the
+/// rows past what other writers allocated since the reads unless they touched the
+/// envelope's ids (or the rows cannot move: a value-identified object's version is its
+/// `date_added`); only then is the envelope decided again, under the lock. The lock stays
+/// held to `tx`'s end.
+pub(crate) fn write_in(mut p: Prepared, tx: &mut Transaction<'_>) -> Result<IngestReport> {
+    match p.write_seen(tx)? {
+        Some(shift) => Ok(p.report(shift)),
+        None => p.write_locked(tx),
+    }
 }
 
 /// A write under a lock the caller holds always happens, unmoved; anything else is a bug.

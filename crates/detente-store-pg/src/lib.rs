@@ -26,10 +26,13 @@
 //! **Ingest holds that lock briefly** (`src/ingest.rs`): an envelope is read (in two
 //! statements) and decided, and its log leaves built, before the lock, with the allocation
 //! state the reads saw; then one statement (the function `ingest_write`) takes the lock,
-//! writes every row, the new allocation state and the status record, and commits. If the
+//! writes every row, the new allocation state and the status record. If the
 //! state moved meanwhile, the function checks under the lock that no writer touched the
 //! envelope's ids since and moves the rows' `date_added` values and log indices past the
 //! state it found; if one did, the envelope is read again and decided under the lock.
+//! Envelopes that queue at one node while its group is being written, or waits for the lock,
+//! are written as one group (`src/group.rs`): one transaction, one acquisition of the lock and one commit, each
+//! envelope in its own savepoint, every caller answered after the commit.
 //!
 //! **PSI charges** ([`Store::psi_charge`](detente_store::Store::psi_charge)) serialize per
 //! member instead: each first locks its budget key's row of `psi_peers` (an upsert, held to
@@ -58,6 +61,7 @@
 
 mod error;
 mod flags;
+mod group;
 mod ingest;
 mod keys;
 mod peers;

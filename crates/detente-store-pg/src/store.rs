@@ -16,6 +16,7 @@ use postgres::{NoTls, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
 
 use crate::error::{pg, taken_or_pg, unavailable};
+use crate::group::Groups;
 use crate::ingest::{Sequence, coll_key};
 use crate::query::{
     Arg, Args, LATEST_SPEC_VERSION, in_list, may_see, version_cond, vis_of, vis_params,
@@ -37,6 +38,8 @@ const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A detente store in a PostgreSQL database, shareable by several nodes.
 pub struct PgStore {
     pool: Pool,
+    /// Envelopes ingested at once, written in groups (`src/group.rs`).
+    groups: Groups,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -88,7 +91,10 @@ impl PgStore {
             .test_on_check_out(false)
             .build(manager)
             .map_err(|e| unavailable(format!("connecting to the database: {e}")))?;
-        let store = PgStore { pool };
+        let store = PgStore {
+            pool,
+            groups: Groups::default(),
+        };
         crate::schema::migrate(&mut *store.conn()?)?;
         Ok(store)
     }
@@ -437,7 +443,14 @@ impl Store for PgStore {
     }
 
     fn ingest(&self, batch: IngestBatch) -> Result<IngestReport> {
-        self.with(|c| crate::ingest::envelope(c, &batch))
+        let mut c = self.conn()?;
+        let envelope = crate::ingest::prepare(&mut c, batch)?;
+        if envelope.locks() {
+            self.groups.submit(&mut c, envelope)
+        } else {
+            // It stores nothing, so it has nothing to wait for: its status record alone.
+            crate::ingest::write_status(&mut c, envelope)
+        }
     }
 
     fn query_objects(&self, q: &ObjectQuery) -> Result<Page> {

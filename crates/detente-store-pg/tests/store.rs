@@ -251,3 +251,126 @@ fn the_id_gate_follows_the_stored_versions_and_is_filled_by_its_migration() {
     assert_eq!(gate, want, "filled by the migration");
     assert!(gate.iter().any(|t| t.starts_with("to ")), "{gate:?}");
 }
+
+/// A new version of `id` (or, with no version, a value copy), TLP:CLEAR, by member 1.
+fn object(id: &str, version_us: Option<i64>) -> detente_store::NewObject {
+    detente_store::NewObject {
+        id: id.into(),
+        object_type: id.split("--").next().unwrap_or_default().into(),
+        spec_version: "2.1".into(),
+        version: version_us.map(|v| format!("v{v}")),
+        version_micros: version_us,
+        tlp: detente_store::Tlp::Clear,
+        recipients: vec![],
+        body: format!(r#"{{"id":"{id}"}}"#),
+    }
+}
+
+/// Envelopes posted at once on one handle are written in groups (one transaction, a
+/// savepoint each) while another handle writes too: every envelope is stored once with its
+/// status record, in one `date_added` order that is the log's index order, `0..n` with no
+/// gap; an envelope of a group that fails (its status id is taken) stores nothing and leaves
+/// the others of its group stored; value copies (whose rows cannot be moved, so they are
+/// decided again under the lock inside the group) are stored once each.
+#[test]
+fn grouped_envelopes_are_written_apart_and_in_order() {
+    use detente_store::{IngestBatch, IngestOutcome, retry_conflicts};
+    use std::sync::{Arc, Barrier};
+
+    const WRITERS: usize = 6;
+    const ROUNDS: usize = 20;
+    let pg = TestPg::start().unwrap();
+    let url = pg.fresh_database().unwrap();
+    let a = Arc::new(conformance::setup(PgStore::open(&url).unwrap()));
+    let b = Arc::new(PgStore::open(&url).unwrap());
+    let envelope = |objects, status: &str| IngestBatch {
+        collection: conformance::COLL.into(),
+        contributor: 1,
+        status_id: status.into(),
+        request_timestamp: 0,
+        objects,
+        failures: vec![],
+    };
+    let first = match a
+        .ingest(envelope(vec![object("tool--first", Some(1))], "taken"))
+        .unwrap()
+        .outcomes[..]
+    {
+        [IngestOutcome::Stored { date_added }] => date_added,
+        ref other => panic!("{other:?}"),
+    };
+    let start = Arc::new(Barrier::new(WRITERS));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            // Four writers share handle a (so its groups hold several envelopes), two b.
+            let s = if w < 4 { a.clone() } else { b.clone() };
+            let start = start.clone();
+            std::thread::spawn(move || {
+                let mut stored = Vec::new();
+                for r in 0..ROUNDS {
+                    let mut objects: Vec<_> = (0..3)
+                        .map(|j| object(&format!("tool--{w}-{r}-{j}"), Some(1)))
+                        .collect();
+                    if w == 1 {
+                        objects.push(object(&format!("domain-name--{r}"), None));
+                    }
+                    let status = if w == 0 {
+                        "taken".to_owned()
+                    } else {
+                        format!("s{w}-{r}")
+                    };
+                    start.wait();
+                    let report = retry_conflicts(|| s.ingest(envelope(objects.clone(), &status)));
+                    if w == 0 {
+                        assert!(
+                            matches!(report, Err(StoreError::AlreadyExists(_))),
+                            "{report:?}"
+                        );
+                        continue;
+                    }
+                    for o in report.unwrap().outcomes {
+                        match o {
+                            IngestOutcome::Stored { date_added } => stored.push(date_added),
+                            other => panic!("writer {w} round {r}: {other:?}"),
+                        }
+                    }
+                }
+                stored
+            })
+        })
+        .collect();
+    let mut stored: Vec<i64> = writers
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    stored.push(first);
+    stored.sort_unstable();
+    stored.dedup();
+    let n = u64::try_from(stored.len()).unwrap();
+    assert_eq!(n, 1 + ((WRITERS - 1) * 3 + 1) as u64 * ROUNDS as u64);
+    assert_eq!(a.log_size().unwrap(), n);
+    let indices: Vec<u64> = stored
+        .iter()
+        .map(|d| b.log_object_entry(*d).unwrap().unwrap().index)
+        .collect();
+    assert_eq!(
+        indices,
+        (0..n).collect::<Vec<_>>(),
+        "log indices follow date_added, with no gap"
+    );
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let count =
+        |c: &mut postgres::Client, sql: &str| -> i64 { c.query_one(sql, &[]).unwrap().get(0) };
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM objects WHERE object_id LIKE 'tool--0-%'"
+        ),
+        0,
+        "the failed envelopes stored nothing"
+    );
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM statuses"),
+        1 + ((WRITERS - 1) * ROUNDS) as i64
+    );
+}
