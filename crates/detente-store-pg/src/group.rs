@@ -93,7 +93,7 @@ impl Groups {
                 Err(e) => {
                     let e = pg(e);
                     for q in std::iter::once(first).chain(next) {
-                        let _ = q.reply.send(Err(copy(&e)));
+                        let _ = q.reply.send(Err(e.clone()));
                     }
                     return;
                 }
@@ -142,10 +142,10 @@ impl Groups {
                 Err(e) => {
                     // Nothing of the group was stored: every envelope fails with the reason.
                     for (reply, _) in done {
-                        let _ = reply.send(Err(copy(&e)));
+                        let _ = reply.send(Err(e.clone()));
                     }
                     for q in rest {
-                        let _ = q.reply.send(Err(copy(&e)));
+                        let _ = q.reply.send(Err(e.clone()));
                     }
                 }
             }
@@ -156,22 +156,4 @@ impl Groups {
 
 fn poisoned() -> StoreError {
     StoreError::Backend("ingest group lock poisoned".into())
-}
-
-/// The same error for another caller, so each may retry what is retryable.
-fn copy(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::NotFound(m) => StoreError::NotFound(m.clone()),
-        StoreError::AlreadyExists(m) => StoreError::AlreadyExists(m.clone()),
-        StoreError::Invalid(m) => StoreError::Invalid(m.clone()),
-        StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
-        StoreError::Unavailable {
-            reason,
-            retry_after,
-        } => StoreError::Unavailable {
-            reason: reason.clone(),
-            retry_after: *retry_after,
-        },
-        other => StoreError::Backend(other.to_string()),
-    }
 }

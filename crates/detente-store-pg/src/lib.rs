@@ -31,8 +31,8 @@
 //! envelope's ids since and moves the rows' `date_added` values and log indices past the
 //! state it found; if one did, the envelope is read again and decided under the lock.
 //! Envelopes that queue at one node while its group is being written, or waits for the lock,
-//! are written as one group (`src/group.rs`): one transaction, one acquisition of the lock and one commit, each
-//! envelope in its own savepoint, every caller answered after the commit.
+//! are written as one group (`src/group.rs`): one transaction, one acquisition of the lock
+//! and one commit, each envelope in its own savepoint, every caller answered after the commit.
 //!
 //! **PSI charges** ([`Store::psi_charge`](detente_store::Store::psi_charge)) serialize per
 //! member instead: each first locks its budget key's row of `psi_peers` (an upsert, held to

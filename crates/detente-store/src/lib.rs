@@ -96,7 +96,7 @@ pub use types::*;
 pub use witness::*;
 
 /// What can go wrong in a store.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// The named thing does not exist.
