@@ -470,12 +470,8 @@ impl Index {
             let last = net | u32::MAX.checked_shr(u32::from(len)).unwrap_or(0);
             (net >> shift)..=(last >> shift)
         };
-        for b in span(16) {
-            self.v4_filter16[(b >> 6) as usize] |= 1 << (b & 63);
-        }
-        for b in span(V4_FILTER_SHIFT) {
-            self.v4_filter[(b >> 6) as usize] |= 1 << (b & 63);
-        }
+        set_bits(&mut self.v4_filter16, span(16));
+        set_bits(&mut self.v4_filter, span(V4_FILTER_SHIFT));
     }
 
     fn v4_maybe(&self, v: u32) -> bool {
@@ -883,9 +879,37 @@ fn table<K>(tables: &mut Vec<(u8, FxHashMap<K, Ids>)>, len: u8) -> &mut FxHashMa
     &mut tables[pos].1
 }
 
+/// Sets bits `bits` of `filter`, a word at a time where whole words are covered (a /0 network
+/// would otherwise set a million bits one by one).
+fn set_bits(filter: &mut [u64], bits: std::ops::RangeInclusive<u32>) {
+    let (first, last) = (*bits.start() as usize, *bits.end() as usize);
+    for w in first / 64..=last / 64 {
+        let lo = if w == first / 64 { first % 64 } else { 0 };
+        let hi = if w == last / 64 { last % 64 } else { 63 };
+        let mask = (u64::MAX >> (63 - hi)) & (u64::MAX << lo);
+        if let Some(word) = filter.get_mut(w) {
+            *word |= mask;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn set_bits_sets_exactly_the_range(a in 0u32..4096, b in 0u32..4096, seed: u64) {
+            let (first, last) = (a.min(b), a.max(b));
+            let mut fast = vec![seed; 4096 / 64];
+            let mut slow = fast.clone();
+            set_bits(&mut fast, first..=last);
+            for bit in first..=last {
+                slow[(bit >> 6) as usize] |= 1 << (bit & 63);
+            }
+            proptest::prop_assert_eq!(fast, slow);
+        }
+    }
 
     fn index(values: &[&str]) -> Index {
         let mut ix = Index::new(false);
