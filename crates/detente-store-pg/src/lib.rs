@@ -24,7 +24,7 @@
 //! previous writer's rows. Objects, tombstones and log leaves change only under the lock.
 //!
 //! **Ingest holds that lock briefly** (`src/ingest.rs`): an envelope is read (in two
-//! statements) and decided, and its log leaves built, before the lock, with the allocation
+//! statements, a third if the collection knows some of its ids) and decided, and its log leaves built, before the lock, with the allocation
 //! state the reads saw; then one statement (the function `ingest_write`) takes the lock,
 //! writes every row, the new allocation state and the status record. If the
 //! state moved meanwhile, the function checks under the lock that no writer touched the

@@ -43,6 +43,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 9,
         sql: include_str!("../migrations/0009_ingest_write.sql"),
     },
+    Migration {
+        version: 10,
+        sql: include_str!("../migrations/0010_ingest_gate.sql"),
+    },
 ];
 
 /// Key of the transaction-level advisory lock that serializes migrations across nodes

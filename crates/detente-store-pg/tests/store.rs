@@ -241,8 +241,7 @@ fn the_id_gate_follows_the_stored_versions_and_is_filled_by_its_migration() {
     // What migration 7 left: no gate.
     c.batch_execute(
         "DROP TABLE id_gate, id_red_contributors, id_red_recipients;
-         DROP FUNCTION id_gate_objects_inserted, id_gate_recipients_inserted,
-           id_gate_objects_deleted CASCADE;
+         DROP FUNCTION id_gate_objects_deleted CASCADE;
          UPDATE schema_version SET version = 7;",
     )
     .unwrap();
