@@ -150,6 +150,10 @@ impl Observable {
                 normalize_domain(b, &mut d).map(|x| Observable::Domain(text(x)))
             }
             Kind::Url => {
+                // Most indicator URLs are canonical as written: no 4 KiB buffer to zero.
+                if let Some(p) = plain_url(b) {
+                    return Some(Observable::Url(text(p.normalized)));
+                }
                 let mut u = [0u8; MAX_URL];
                 normalize_url(b, &mut u).map(|p| Observable::Url(text(p.normalized)))
             }
