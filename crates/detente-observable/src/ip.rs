@@ -58,9 +58,20 @@ pub fn parse_ipv4_prefix(s: &[u8]) -> Option<(u32, usize)> {
     // copy of 17 bytes lets every read go without an `Option` (0 is neither a digit nor a dot,
     // as no byte at all is neither), about half the instructions of reading `s` itself.
     let mut b = [0u8; 17];
+    let n = s.len();
     match s.first_chunk::<17>() {
         Some(head) => b = *head,
-        None => b[..s.len()].copy_from_slice(s),
+        // Two overlapping fixed-size copies instead of a `memcpy` call of variable length
+        // (about a tenth of the parser's instructions).
+        None if n >= 8 => {
+            b[..8].copy_from_slice(&s[..8]);
+            b[n - 8..n].copy_from_slice(&s[n - 8..]);
+        }
+        None if n >= 4 => {
+            b[..4].copy_from_slice(&s[..4]);
+            b[n - 4..n].copy_from_slice(&s[n - 4..]);
+        }
+        None => b[..n].copy_from_slice(s),
     }
     // Digit value of the byte at `i`, or a value above 9.
     let digit = |i: usize| b[i].wrapping_sub(b'0');

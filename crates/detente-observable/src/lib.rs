@@ -34,7 +34,7 @@ pub use ip::{
     Ip, cidr_text, mask4, mask6, overlap, parse_cidr, parse_ip, parse_ipv4, parse_ipv4_prefix,
     parse_ipv6,
 };
-pub use url::{MAX_URL, UrlParts, has_scheme, normalize_url};
+pub use url::{MAX_URL, UrlParts, has_scheme, normalize_url, plain_url};
 
 /// A kind of observable, as a source declares it (a STIX object path, a Zeek intel type).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -150,6 +150,10 @@ impl Observable {
                 normalize_domain(b, &mut d).map(|x| Observable::Domain(text(x)))
             }
             Kind::Url => {
+                // Most indicator URLs are canonical as written: no 4 KiB buffer to zero.
+                if let Some(p) = plain_url(b) {
+                    return Some(Observable::Url(text(p.normalized)));
+                }
                 let mut u = [0u8; MAX_URL];
                 normalize_url(b, &mut u).map(|p| Observable::Url(text(p.normalized)))
             }

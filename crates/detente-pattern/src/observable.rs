@@ -60,15 +60,19 @@ pub fn comparisons(pattern: &str) -> Result<Vec<Comparison>, NotObservable> {
 /// are not the path's kind, to the parser.
 pub fn single_test(pattern: &str) -> Option<Comparison> {
     let inner = pattern.strip_prefix('[')?.strip_suffix("']")?;
-    let (lhs, value) = inner.split_once(" = '")?;
-    if value.contains(['\\', '\'']) {
+    // A byte window rather than `split_once(" = '")`, whose substring searcher costs more to
+    // set up than these short patterns take to scan.
+    let at = inner.as_bytes().windows(4).position(|w| w == b" = '")?;
+    let (lhs, value) = (&inner[..at], &inner[at + 4..]);
+    if value.bytes().any(|c| c == b'\\' || c == b'\'') {
         return None;
     }
     let (object_type, path) = lhs.split_once(':')?;
-    let key = |k: &str| PathStep::Key(k.to_string());
-    let steps = match (object_type, path) {
+    // What `literal` would do for this path, without building (and freeing) an `ObjectPath`;
+    // any refusal is left to the parser, which says why.
+    let kind = match (object_type, path) {
         ("ipv4-addr" | "ipv6-addr" | "domain-name" | "url" | "email-addr", "value") => {
-            vec![key("value")]
+            Kind::of_stix_path(object_type, &["value"])
         }
         ("file", p) => {
             let algo = p.strip_prefix("hashes.")?;
@@ -81,15 +85,11 @@ pub fn single_test(pattern: &str) -> Option<Comparison> {
                         && a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
                 })?,
             };
-            vec![key("hashes"), key(algo)]
+            Kind::of_stix_path("file", &["hashes", algo])
         }
         _ => return None,
-    };
-    let path = ObjectPath {
-        object_type: object_type.to_string(),
-        steps,
-    };
-    let v = literal(&path, value).ok()?;
+    }?;
+    let v = Observable::parse_as(kind, value).filter(|_| value.trim_ascii() == value)?;
     Some((value.to_string(), v))
 }
 

@@ -794,6 +794,10 @@ pub fn shape<T>(v: &[u8], f: impl FnOnce(Shape<'_>) -> T) -> Option<T> {
                     return None;
                 }
             }
+            // Most URLs are written in canonical form already: no copy, no buffer.
+            if let Some(parts) = norm::plain_url(v) {
+                return Some(f(Shape::Url(parts)));
+            }
             with_url_buf(|u| norm::normalize_url(v, u).map(|parts| f(Shape::Url(parts))))
         }
     }
