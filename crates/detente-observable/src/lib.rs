@@ -34,7 +34,7 @@ pub use ip::{
     Ip, cidr_text, mask4, mask6, overlap, parse_cidr, parse_ip, parse_ipv4, parse_ipv4_prefix,
     parse_ipv6,
 };
-pub use url::{MAX_URL, UrlParts, has_scheme, normalize_url, plain_url};
+pub use url::{MAX_URL, UrlParts, has_scheme, normalize_url, plain_host, plain_url};
 
 /// A kind of observable, as a source declares it (a STIX object path, a Zeek intel type).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

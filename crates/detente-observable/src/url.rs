@@ -183,23 +183,13 @@ pub fn plain_url(s: &[u8]) -> Option<UrlParts<'_>> {
         Some(p) => &s[p + 3..],
         None => s,
     };
-    let host_end = rest
-        .iter()
-        .position(|c| matches!(c, b'/' | b'?' | b'#'))
-        .unwrap_or(rest.len());
-    let host = &rest[..host_end];
-    // Folds, not `all`/`any`: they vectorise, and hosts and paths are short.
-    let plain = host.iter().fold(true, |ok, c| {
-        ok & (c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.'))
-    });
-    if !plain || host.is_empty() || host.last() == Some(&b'.') {
-        return None;
-    }
-    let path = &rest[host_end..];
+    let host = plain_host(rest)?;
+    let path = &rest[host.len()..];
     let path = match memchr::memchr(b'#', path) {
         Some(p) => &path[..p],
         None => path,
     };
+    // A fold, not `any`: it vectorises, and paths are short.
     let bad = path
         .iter()
         .fold(false, |bad, c| bad | (*c <= b' ') | (*c == 0x7f));
@@ -210,6 +200,24 @@ pub fn plain_url(s: &[u8]) -> Option<UrlParts<'_>> {
         host,
         normalized: &rest[..host.len() + path.len()],
     })
+}
+
+/// The host at the start of `s` (a URL without its scheme), when it is written as
+/// [`normalize_url`] would write it: the bytes before the first `/`, `?` or `#`, all lower-case
+/// letters, digits, `-`, `_` or `.`, not empty and not ending in `.` (so no user info, port or
+/// brackets). `None` otherwise.
+#[inline]
+pub fn plain_host(s: &[u8]) -> Option<&[u8]> {
+    let end = s
+        .iter()
+        .position(|c| matches!(c, b'/' | b'?' | b'#'))
+        .unwrap_or(s.len());
+    let host = &s[..end];
+    // A fold, not `all`: it vectorises, and hosts are short.
+    let plain = host.iter().fold(true, |ok, c| {
+        ok & (c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.'))
+    });
+    (plain && !host.is_empty() && host.last() != Some(&b'.')).then_some(host)
 }
 
 /// The default port of a scheme (compared without regard to case), as in the WHATWG URL

@@ -652,7 +652,9 @@ impl Index {
         }
         // Most URLs (Zeek's `host` + `uri`) have a host no URL indicator has: decided here by one
         // hash instead of a canonicalisation (1,000 instructions or more).
-        if let Some(host) = canonical_url_host(v)
+        // A value with no scheme (no `:` before its host ends) whose host is plain has that
+        // host, then `/` and the path, as its canonical form, if any.
+        if let Some(host) = norm::plain_host(v)
             && !self.url_hosts.contains(&text_key(host))
         {
             return;
@@ -847,24 +849,6 @@ fn looks_like_host(h: &[u8]) -> bool {
 fn url_host_key(u: &str) -> u64 {
     let u = u.as_bytes();
     text_key(u.split(|c| *c == b'/').next().unwrap_or(u))
-}
-
-/// The host part `normalize_url(v)` would write, when `v` shows it already in that form: the
-/// bytes before the first `/`, `?` or `#`, all lower-case letters, digits, `-`, `_` or `.`, not
-/// empty and not ending in `.`. Such a value has no scheme (no `:` before that byte), user info
-/// or port, so its canonical form, if any, is that host, then `/` and the path; other values
-/// (`None`) are left to the canonicalisation.
-fn canonical_url_host(v: &[u8]) -> Option<&[u8]> {
-    let end = v
-        .iter()
-        .position(|c| matches!(c, b'/' | b'?' | b'#'))
-        .unwrap_or(v.len());
-    let host = &v[..end];
-    // A fold, not `all`: it vectorises, and hosts are short.
-    let plain = host.iter().fold(true, |ok, c| {
-        ok & (c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.'))
-    });
-    (plain && !host.is_empty() && host.last() != Some(&b'.')).then_some(host)
 }
 
 fn is_port_suffix(s: &[u8]) -> bool {
