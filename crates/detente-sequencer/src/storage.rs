@@ -171,13 +171,13 @@ impl LogStorage for FsLogStorage {
         let mut new: Vec<(&str, &[u8])> = Vec::with_capacity(tiles.len());
         for (path, body) in tiles {
             // A path given twice in one call is compared with its first body, as if stored.
-            let queued = new
-                .iter()
-                .find(|(p, _)| *p == path.as_str())
-                .map(|(_, b)| b.to_vec());
-            match queued.map_or_else(|| self.tile(path), |b| Ok(Some(b)))? {
-                Some(have) if have == *body => {}
-                Some(_) => return Err(LogStorageError::Immutable(path.clone())),
+            let same = match new.iter().find(|(p, _)| *p == path.as_str()) {
+                Some((_, first)) => Some(*first == body.as_slice()),
+                None => self.tile(path)?.map(|have| have == *body),
+            };
+            match same {
+                Some(true) => {}
+                Some(false) => return Err(LogStorageError::Immutable(path.clone())),
                 None => new.push((path.as_str(), body.as_slice())),
             }
         }
