@@ -89,32 +89,3 @@ impl Drop for Checkpointer {
         }
     }
 }
-
-#[cfg(all(test, target_os = "linux"))]
-mod tests {
-    use std::path::Path;
-
-    /// Descriptors this process holds on `path`.
-    fn open_descriptors(path: &Path) -> usize {
-        std::fs::read_dir("/proc/self/fd")
-            .unwrap()
-            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-            .filter(|target| target == path)
-            .count()
-    }
-
-    /// The thread's own descriptor of the database is closed by the time the store's drop
-    /// returns, so it can never close later under another store's locks on the same file.
-    #[test]
-    fn dropping_the_store_closes_the_checkpointers_descriptor() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().canonicalize().unwrap().join("detente.sqlite");
-        let store = crate::SqliteStore::open(&path).unwrap();
-        assert!(
-            open_descriptors(&path) >= 2,
-            "the writer's and the thread's"
-        );
-        drop(store);
-        assert_eq!(open_descriptors(&path), 0);
-    }
-}
