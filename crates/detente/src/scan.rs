@@ -880,9 +880,8 @@ struct Protected {
 /// sixteen 32-bit tags (512 KiB, one copy for all workers), a name's bucket and tag both taken
 /// from its fingerprint (mixed), and a look-up compares the whole bucket without branching on
 /// where the tag sits, so the processor's guess that a name is known runs on past the cache
-/// miss. A
-/// slot holds 0 or the tag of a clean name, whatever the interleaving of workers, so no lock is
-/// needed. Names with findings are few and kept per worker ([`CheckState::found`]).
+/// miss. A slot holds 0 or the tag of a clean name, whatever the interleaving of workers, so no
+/// lock is needed. Names with findings are few and kept per worker ([`CheckState::found`]).
 ///
 /// The fingerprint is a polynomial hash modulo 2^61 − 1 at a random point chosen per run, and
 /// nobody writing the logs can aim at another name's fingerprint without the point. A
