@@ -11,19 +11,11 @@ use crate::App;
 use crate::auth::Principal;
 use crate::error::ApiError;
 
-/// Runs store work where blocking is allowed.
-///
-/// On the multi-threaded runtime the work runs in place (`block_in_place` hands this
-/// worker's other tasks to another worker), which avoids a thread hand-off per request; on a
-/// current-thread runtime it goes to the blocking pool.
+/// Runs store work where blocking is allowed: on the runtime's blocking pool.
 pub(crate) async fn blocking<S: Store, T: Send + 'static>(
     app: &Arc<App<S>>,
     f: impl FnOnce(&App<S>) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
-        return tokio::task::block_in_place(|| f(app));
-    }
     let app = app.clone();
     tokio::task::spawn_blocking(move || f(&app))
         .await

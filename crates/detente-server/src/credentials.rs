@@ -30,8 +30,10 @@ pub const HMAC_PREFIX: &str = "hmac-sha256$";
 const KEY_NAME: &str = "credentials";
 /// Argon2 verifications of legacy hashes running at once (each takes 19 MiB).
 pub const LEGACY_CONCURRENCY: usize = 2;
-/// Legacy verifications waiting for a turn before further ones are refused as busy.
-pub const LEGACY_WAITING: usize = 16;
+/// Legacy verifications waiting for a turn before further ones are refused as busy. Each
+/// waits on one of the node's store threads (at least 8): running and waiting ones together
+/// leave most of them to other members.
+pub const LEGACY_WAITING: usize = 2;
 /// What an unknown name or token id is checked against, so it costs what a known one does.
 const DUMMY_HASH: &str = "hmac-sha256$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 

@@ -31,6 +31,7 @@ use detente_store::{
     retry_conflicts,
 };
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
 use crate::App;
 use crate::access::blocking;
@@ -51,6 +52,11 @@ pub(crate) fn routes<S: Store>(
         app.config.psi.clone(),
         Arc::new(NoProgress),
     ));
+    // Sessions compute on the runtime's blocking threads, which store work shares (the node
+    // caps them): at most one session per core at a time, so they cannot take them all.
+    let slots = Arc::new(Semaphore::new(
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+    ));
     router
         .route(
             "/psi/v1/collections/{id}/session",
@@ -60,12 +66,13 @@ pub(crate) fn routes<S: Store>(
                       headers: HeaderMap,
                       body: Body| {
                     let service = service.clone();
+                    let slots = slots.clone();
                     async move {
                         let started = Instant::now();
                         // A refusal may come before the body is read, and then the
                         // connection cannot carry another request: say so, or a client that
                         // pooled it sends its next request into a closed socket.
-                        let resp = session(&app, &service, id, &headers, body)
+                        let resp = session(&app, &service, &slots, id, &headers, body)
                             .await
                             .unwrap_or_else(|e| {
                                 let mut r = e.into_response();
@@ -190,6 +197,7 @@ async fn authenticate<S: Store>(
 async fn session<S: Store>(
     app: &Arc<App<S>>,
     service: &PsiService,
+    slots: &Semaphore,
     cid: String,
     headers: &HeaderMap,
     body: Body,
@@ -221,6 +229,10 @@ async fn session<S: Store>(
     // The budget is per member, whatever token or address the member comes from.
     let budget_key = format!("member:{}", principal.member.id);
     let admission = StoreAdmission { app };
+    let _slot = slots
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let result = service
         .handle_admitted(&budget_key, body, load, &admission)
         .await;

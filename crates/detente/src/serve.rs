@@ -81,6 +81,10 @@ pub struct Args {
     /// 256); more wait in the listen backlog.
     #[arg(long, value_name = "N")]
     max_connections: Option<usize>,
+    /// Threads for store work (requests wait for one when all are busy); default four per
+    /// core, at least 8. A fixed, long-lived set keeps the allocator's per-thread arenas few.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    blocking_threads: Option<u16>,
     /// How far ahead of this node's clock a posted `modified` may be, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = detente_server::DEFAULT_MAX_FUTURE_SKEW.as_secs())]
     max_future_skew: u64,
@@ -103,6 +107,18 @@ fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
+}
+
+/// How long an idle store thread lives. Long: threads that come and go (tokio's default is
+/// 10 s) each bring the allocator another arena, and the node's memory crept with them.
+const BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(3600);
+
+/// The store threads: `wanted`, or four per core and at least 8.
+fn blocking_threads(wanted: Option<u16>) -> usize {
+    wanted.map(usize::from).unwrap_or_else(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        (4 * cores).max(8)
+    })
 }
 
 /// File descriptors kept for the store, the log and the runtime when sizing the connection cap.
@@ -364,6 +380,8 @@ fn serve_store<S: Store>(
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(blocking_threads(args.blocking_threads))
+        .thread_keep_alive(BLOCKING_KEEP_ALIVE)
         .build()
         .context("couldn't start the async runtime")?;
     runtime.block_on(async move {

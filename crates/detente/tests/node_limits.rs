@@ -326,3 +326,31 @@ fn a_stalled_tls_handshake_is_cut_off() {
     assert!(closed, "the node kept a stalled handshake open");
     assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
 }
+
+/// Store work runs on a fixed set of threads (`--blocking-threads`): with one, 32
+/// connections at once are all served (nothing waits on a second store thread), and the node
+/// does not grow threads to meet them, as it did when each request blocked in place.
+#[test]
+fn store_work_shares_a_fixed_set_of_threads() {
+    let dir = support::tempdir();
+    let node = Node::start(dir.path(), &[], &["--blocking-threads", "1"]);
+    let before = node.proc_status_kb("Threads");
+    let good = format!("admin:{}", node.admin_secret);
+    let clients: Vec<_> = (0..32)
+        .map(|_| {
+            let (addr, good) = (node.addr.clone(), good.clone());
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(&addr).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                for path in ["/taxii2/", "/api/collections/", "/whoami"].repeat(10) {
+                    assert_eq!(keep_alive_get(&mut s, path, &good), 200, "{path}");
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let after = node.proc_status_kb("Threads");
+    assert!(after <= before + 1, "threads {before} → {after}");
+}
