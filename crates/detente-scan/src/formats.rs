@@ -124,7 +124,23 @@ pub struct ZeekSchema {
     /// Column of `uri` (HTTP), for URL rebuilding.
     pub uri: Option<usize>,
     /// The columns that are not [`Col::Skip`], ascending.
-    pub active: Vec<usize>,
+    pub active: Vec<Active>,
+}
+
+/// A column worth matching, with what [`zeek_fields`] needs of it read once per header rather
+/// than once per line.
+#[derive(Clone, Debug)]
+pub struct Active {
+    /// Column number.
+    pub col: usize,
+    /// Column name.
+    pub name: Box<str>,
+    /// A set or vector ([`Col::List`]).
+    pub list: bool,
+    /// The `host` column.
+    pub host: bool,
+    /// The `uri` column.
+    pub uri: bool,
 }
 
 /// Header state of a Zeek TSV log as header lines are read.
@@ -199,12 +215,26 @@ impl ZeekState {
                 *c = Col::Skip;
             }
         }
+        let (host, uri) = (pos("host"), pos("uri"));
+        let active = cols
+            .iter()
+            .zip(&self.fields)
+            .enumerate()
+            .filter(|(_, (c, _))| **c != Col::Skip)
+            .map(|(col, (c, name))| Active {
+                col,
+                name: name.as_str().into(),
+                list: *c == Col::List,
+                host: host == Some(col),
+                uri: uri == Some(col),
+            })
+            .collect();
         ZeekSchema {
             names: self.fields.clone(),
-            active: (0..cols.len()).filter(|i| cols[*i] != Col::Skip).collect(),
+            active,
             cols,
-            host: pos("host"),
-            uri: pos("uri"),
+            host,
+            uri,
         }
     }
 }
@@ -388,8 +418,9 @@ pub fn zeek_fields(
 ) {
     let mut host: &[u8] = b"";
     let mut uri: &[u8] = b"";
-    for &i in &schema.active {
+    for a in &schema.active {
         // Column `i` runs from after separator `i - 1` to separator `i` or the line's end.
+        let i = a.col;
         if i > seps.len() {
             break;
         }
@@ -399,13 +430,13 @@ pub fn zeek_fields(
         if v == b"-" || v == b"(empty)" || v.is_empty() {
             continue;
         }
-        let name = schema.names[i].as_str();
-        if Some(i) == schema.host {
+        let name = &*a.name;
+        if a.host {
             host = v;
-        } else if Some(i) == schema.uri {
+        } else if a.uri {
             uri = v;
         }
-        if schema.cols[i] == Col::List {
+        if a.list {
             let mut rest = v;
             while let Some(p) = rest.iter().position(|c| *c == st.set_sep) {
                 f(name, &rest[..p]);
