@@ -325,24 +325,27 @@ impl<'a> Seps<'a> {
         let mut n = 0;
         loop {
             // A separator's offset is `off + bit` (`base` may precede `start` in a line's first
-            // block, but no separator before `start` is left in `mask`).
-            let off = base.wrapping_sub(start);
+            // block, but no separator before `start` is left in `mask`), taken modulo 2^32:
+            // exact for any line shorter than 4 GiB (the scan hands over pieces of a few MiB).
+            let off = base.wrapping_sub(start) as u32;
             if seps.len() < n + 64 {
                 seps.resize(n + 64, 0);
             }
+            // This block's at most 64 separators go here: no bounds check per separator.
+            let dst = &mut seps[n..n + 64];
+            let mut k = 0;
             while mask != 0 {
-                let bit = mask.trailing_zeros() as usize;
+                let bit = mask.trailing_zeros();
                 mask &= mask - 1;
-                if block[bit & 63] == end_byte {
+                if block[bit as usize & 63] == end_byte {
                     self.base = base;
                     self.mask = mask;
-                    return (base + bit, n);
+                    return (base + bit as usize, n + k);
                 }
-                if let Some(s) = seps.get_mut(n) {
-                    *s = u32::try_from(off.wrapping_add(bit)).unwrap_or(u32::MAX);
-                }
-                n += 1;
+                dst[k & 63] = off.wrapping_add(bit);
+                k += 1;
             }
+            n += k;
             base += 64;
             if base >= buf.len() {
                 self.base = base;
