@@ -1065,8 +1065,9 @@ impl Scanner<'_> {
         let mut n: u64 = 0;
         let mut start = 0;
         // Zeek TSV: one pass over the chunk finds line ends and field separators together;
-        // `seps` holds the current line's separator offsets.
+        // `seps[..nseps]` holds the current line's separator offsets.
         let mut seps: Vec<u32> = Vec::new();
+        let mut nseps = 0;
         let mut scan: Option<formats::Seps<'_>> = None;
         let mut scan_sep = 0u8;
         while start < buf.len() {
@@ -1079,14 +1080,9 @@ impl Scanner<'_> {
                             scan.insert(formats::Seps::new(buf, start, st.sep, b'\n'))
                         }
                     };
-                    seps.clear();
-                    loop {
-                        match sc.next() {
-                            Some(p) if buf[p] == b'\n' => break p,
-                            Some(p) => seps.push(u32::try_from(p - start).unwrap_or(u32::MAX)),
-                            None => break buf.len(),
-                        }
-                    }
+                    let (end, count) = sc.line(start, &mut seps);
+                    nseps = count;
+                    end
                 }
                 _ => {
                     scan = None;
@@ -1131,7 +1127,7 @@ impl Scanner<'_> {
                     sink.warn(n, msg.into());
                 }
             }
-            let line_seps = scan.is_some().then_some(seps.as_slice());
+            let line_seps = scan.is_some().then(|| &seps[..nseps.min(seps.len())]);
             let r = values(
                 &mode,
                 line,

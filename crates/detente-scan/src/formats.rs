@@ -124,7 +124,23 @@ pub struct ZeekSchema {
     /// Column of `uri` (HTTP), for URL rebuilding.
     pub uri: Option<usize>,
     /// The columns that are not [`Col::Skip`], ascending.
-    pub active: Vec<usize>,
+    pub active: Vec<Active>,
+}
+
+/// A column worth matching, with what [`zeek_fields`] needs of it read once per header rather
+/// than once per line.
+#[derive(Clone, Debug)]
+pub struct Active {
+    /// Column number.
+    pub col: usize,
+    /// Column name.
+    pub name: Box<str>,
+    /// A set or vector ([`Col::List`]).
+    pub list: bool,
+    /// The `host` column.
+    pub host: bool,
+    /// The `uri` column.
+    pub uri: bool,
 }
 
 /// Header state of a Zeek TSV log as header lines are read.
@@ -199,12 +215,26 @@ impl ZeekState {
                 *c = Col::Skip;
             }
         }
+        let (host, uri) = (pos("host"), pos("uri"));
+        let active = cols
+            .iter()
+            .zip(&self.fields)
+            .enumerate()
+            .filter(|(_, (c, _))| **c != Col::Skip)
+            .map(|(col, (c, name))| Active {
+                col,
+                name: name.as_str().into(),
+                list: *c == Col::List,
+                host: host == Some(col),
+                uri: uri == Some(col),
+            })
+            .collect();
         ZeekSchema {
             names: self.fields.clone(),
-            active: (0..cols.len()).filter(|i| cols[*i] != Col::Skip).collect(),
+            active,
             cols,
-            host: pos("host"),
-            uri: pos("uri"),
+            host,
+            uri,
         }
     }
 }
@@ -277,15 +307,69 @@ impl<'a> Seps<'a> {
     }
 
     fn load(&mut self) {
-        let rest = self.buf.get(self.base..).unwrap_or_default();
-        self.mask = match rest.first_chunk::<64>() {
-            Some(block) => block_mask(block, self.a, self.b),
-            None => {
-                let mut tmp = [0u8; 64];
-                tmp[..rest.len()].copy_from_slice(rest);
-                block_mask(&tmp, self.a, self.b) & ((1u64 << rest.len()) - 1)
+        self.mask = load_block(self.buf, self.base, self.a, self.b).1;
+    }
+
+    /// Writes into `seps[..n]` the offsets from `start` of the `a` bytes before the next `b`
+    /// (growing `seps` as needed, never shrinking it) and returns where that `b` is (the
+    /// buffer's length if none is left) and `n`: one Zeek line's field separators and its end.
+    /// The same positions as [`Iterator::next`] gives, in a loop of its own: with the scan's
+    /// state in registers, a block's bytes tested without bounds checks and no vector length
+    /// stored per separator (inlined into the scan's loop, the compiler kept all of it on the
+    /// stack).
+    #[inline(never)]
+    pub fn line(&mut self, start: usize, seps: &mut Vec<u32>) -> (usize, usize) {
+        let (buf, end_byte) = (self.buf, self.b);
+        let (mut base, mut mask) = (self.base, self.mask);
+        let mut block = load_block(buf, base, self.a, end_byte).0;
+        let mut n = 0;
+        loop {
+            // A separator's offset is `off + bit` (`base` may precede `start` in a line's first
+            // block, but no separator before `start` is left in `mask`), taken modulo 2^32:
+            // exact for any line shorter than 4 GiB (the scan hands over pieces of a few MiB).
+            let off = base.wrapping_sub(start) as u32;
+            if seps.len() < n + 64 {
+                seps.resize(n + 64, 0);
             }
-        };
+            // This block's at most 64 separators go here: no bounds check per separator.
+            let dst = &mut seps[n..n + 64];
+            let mut k = 0;
+            while mask != 0 {
+                let bit = mask.trailing_zeros();
+                mask &= mask - 1;
+                if block[bit as usize & 63] == end_byte {
+                    self.base = base;
+                    self.mask = mask;
+                    return (base + bit as usize, n + k);
+                }
+                dst[k & 63] = off.wrapping_add(bit);
+                k += 1;
+            }
+            n += k;
+            base += 64;
+            if base >= buf.len() {
+                self.base = base;
+                self.mask = 0;
+                return (buf.len(), n);
+            }
+            (block, mask) = load_block(buf, base, self.a, end_byte);
+        }
+    }
+}
+
+/// The 64 bytes from `base` (zero-padded at the buffer's end) and their [`block_mask`] (no
+/// bits past the buffer's end).
+#[inline(always)]
+fn load_block(buf: &[u8], base: usize, a: u8, b: u8) -> ([u8; 64], u64) {
+    let rest = buf.get(base..).unwrap_or_default();
+    match rest.first_chunk::<64>() {
+        Some(block) => (*block, block_mask(block, a, b)),
+        None => {
+            let mut tmp = [0u8; 64];
+            tmp[..rest.len()].copy_from_slice(rest);
+            let mask = block_mask(&tmp, a, b) & ((1u64 << rest.len()) - 1);
+            (tmp, mask)
+        }
     }
 }
 
@@ -337,8 +421,9 @@ pub fn zeek_fields(
 ) {
     let mut host: &[u8] = b"";
     let mut uri: &[u8] = b"";
-    for &i in &schema.active {
+    for a in &schema.active {
         // Column `i` runs from after separator `i - 1` to separator `i` or the line's end.
+        let i = a.col;
         if i > seps.len() {
             break;
         }
@@ -348,13 +433,13 @@ pub fn zeek_fields(
         if v == b"-" || v == b"(empty)" || v.is_empty() {
             continue;
         }
-        let name = schema.names[i].as_str();
-        if Some(i) == schema.host {
+        let name = &*a.name;
+        if a.host {
             host = v;
-        } else if Some(i) == schema.uri {
+        } else if a.uri {
             uri = v;
         }
-        if schema.cols[i] == Col::List {
+        if a.list {
             let mut rest = v;
             while let Some(p) = rest.iter().position(|c| *c == st.set_sep) {
                 f(name, &rest[..p]);
@@ -1006,6 +1091,28 @@ mod tests {
             let want: Vec<usize> = (from..buf.len()).filter(|i| buf[*i] == a || buf[*i] == b).collect();
             let got: Vec<usize> = Seps::new(&buf, from, a, b).collect();
             proptest::prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn seps_line_splits_as_the_bytes_say(
+            buf in proptest::collection::vec(0u8..4, 0..300),
+            from in 0usize..200,
+        ) {
+            // Field separator 1, line end 2, as the scan reads Zeek TSV line after line.
+            let from = from.min(buf.len());
+            let mut sc = Seps::new(&buf, from, 1, 2);
+            let (mut start, mut seps) = (from, Vec::new());
+            while start < buf.len() {
+                let (end, n) = sc.line(start, &mut seps);
+                let want_end = (start..buf.len()).find(|i| buf[*i] == 2).unwrap_or(buf.len());
+                let want: Vec<u32> = (start..want_end)
+                    .filter(|i| buf[*i] == 1)
+                    .map(|i| u32::try_from(i - start).unwrap_or(u32::MAX))
+                    .collect();
+                proptest::prop_assert_eq!(end, want_end);
+                proptest::prop_assert_eq!(&seps[..n], &want[..]);
+                start = end + 1;
+            }
         }
 
         #[test]
