@@ -117,13 +117,8 @@ pub enum Col {
 pub struct ZeekSchema {
     /// Column names (`#fields`).
     pub names: Vec<String>,
-    /// Per-column action (from `#types`).
-    pub cols: Vec<Col>,
-    /// Column of `host` (HTTP), for URL rebuilding.
-    pub host: Option<usize>,
-    /// Column of `uri` (HTTP), for URL rebuilding.
-    pub uri: Option<usize>,
-    /// The columns that are not [`Col::Skip`], ascending.
+    /// The columns that are not [`Col::Skip`], ascending, with their action (from `#types`)
+    /// and their role in URL rebuilding (HTTP's `host` and `uri`).
     pub active: Vec<Active>,
 }
 
@@ -232,9 +227,6 @@ impl ZeekState {
         ZeekSchema {
             names: self.fields.clone(),
             active,
-            cols,
-            host,
-            uri,
         }
     }
 }
