@@ -91,6 +91,10 @@ pub struct Args {
     /// Run a `detente sync` round of every partner every SECS seconds (`docs/federation.md`).
     #[arg(long, value_name = "SECS")]
     sync_interval: Option<u64>,
+    /// Give the heap's free pages back to the system every SECS seconds (glibc only; 0: never).
+    /// Without it the node's resident memory creeps under steady load (`docs/node.md`).
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    heap_trim_interval: u64,
 }
 
 /// Connections the kernel queues for a listener while the node is at its connection cap
@@ -384,6 +388,18 @@ fn serve_store<S: Store>(
         .thread_keep_alive(BLOCKING_KEEP_ALIVE)
         .build()
         .context("couldn't start the async runtime")?;
+    if args.heap_trim_interval > 0 {
+        let every = Duration::from_secs(args.heap_trim_interval);
+        std::thread::Builder::new()
+            .name("heap-trim".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(every);
+                    detente_heap::trim();
+                }
+            })
+            .context("couldn't start the heap-trim thread")?;
+    }
     runtime.block_on(async move {
         let metrics = Arc::new(Metrics::default());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -354,3 +354,28 @@ fn store_work_shares_a_fixed_set_of_threads() {
     let after = node.proc_status_kb("Threads");
     assert!(after <= before + 1, "threads {before} → {after}");
 }
+
+/// Names of the node's threads, from `/proc/PID/task/*/comm`.
+fn thread_names(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).ok())
+        .map(|n| n.trim().to_string())
+        .collect()
+}
+
+/// `--heap-trim-interval` starts the thread that gives free heap pages back (glibc), and 0
+/// starts none (`docs/node.md`, "Mixed load from several members").
+#[test]
+fn the_heap_is_trimmed_unless_turned_off() {
+    let dir = support::tempdir();
+    let node = Node::start(dir.path(), &[], &["--heap-trim-interval", "1"]);
+    assert!(
+        thread_names(node.pid()).iter().any(|n| n == "heap-trim"),
+        "{:?}",
+        thread_names(node.pid())
+    );
+    let off_dir = support::tempdir();
+    let off = Node::start(off_dir.path(), &[], &["--heap-trim-interval", "0"]);
+    assert!(!thread_names(off.pid()).iter().any(|n| n == "heap-trim"));
+}
