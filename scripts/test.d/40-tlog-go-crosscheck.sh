@@ -21,6 +21,9 @@ gen_vkey=$(grep -o '"log_vkey": "[^"]*"' "$gen/vectors.json" | cut -d'"' -f4)
 vkey=$(target/release/examples/write_log "$work/site/log" 100003 | tail -1)
 "$work/tlogcheck" -vkey "$vkey" -dir "$work/site/log"
 
+# The log file exists before the server starts: the background job opens it only after the
+# fork, and the loop below may read first.
+: >"$work/http.log"
 python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$work/site" >"$work/http.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
