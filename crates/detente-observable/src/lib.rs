@@ -233,6 +233,9 @@ fn hash_with_prefix(b: &[u8]) -> Option<Observable> {
 }
 
 /// The parsers copy their input's bytes or write ASCII: text read from a `&str` stays intact.
+/// Checked with `from_utf8` first: its ASCII fast path costs less than the lossy decoder's
+/// chunk iterator on the short values the parsers produce (indicator loading calls this once
+/// per domain, URL, address or digest).
 fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    std::str::from_utf8(b).map_or_else(|_| String::from_utf8_lossy(b).into_owned(), str::to_owned)
 }
