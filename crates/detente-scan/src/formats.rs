@@ -467,7 +467,9 @@ impl<'l> ColumnMemo<'l> {
         self.cols.clear();
     }
 
-    /// Whether column `k` holds `v` as inert.
+    /// Whether column `k` holds `v` as inert. Inlined: called for every value, most of them in
+    /// columns that are off.
+    #[inline(always)]
     fn seen(&mut self, k: usize, v: &[u8]) -> bool {
         let Some(c) = self.cols.get_mut(k) else {
             return false;
