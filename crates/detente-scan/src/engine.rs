@@ -1044,6 +1044,7 @@ impl Scanner<'_> {
             start: 0,
             check,
             fstart: 0,
+            recorded: 0,
         };
         let buf = match piece {
             Piece::Overlong(len) => {
@@ -1070,6 +1071,7 @@ impl Scanner<'_> {
         let mut nseps = 0;
         let mut scan: Option<formats::Seps<'_>> = None;
         let mut scan_sep = 0u8;
+        let mut memo = formats::ColumnMemo::default();
         while start < buf.len() {
             let end = match &mode {
                 Mode::Zeek(st) if st.sep != b'\n' => {
@@ -1120,6 +1122,7 @@ impl Scanner<'_> {
                     if let Err(e) = st.header_line(line) {
                         sink.warn(n, format!("bad Zeek header: {e}"));
                     }
+                    memo.clear();
                     continue;
                 }
                 if st.schema.is_none() {
@@ -1128,12 +1131,13 @@ impl Scanner<'_> {
                 }
             }
             let line_seps = scan.is_some().then(|| &seps[..nseps.min(seps.len())]);
-            let r = values(
+            let r = values_memo(
                 &mode,
                 line,
                 line_seps,
                 rebuild,
                 &mut scratch,
+                Some(&mut memo),
                 &mut |f, v| sink.observe(n, f, v),
             );
             if let Err(e) = r {
@@ -1319,22 +1323,43 @@ fn values(
     scratch: &mut Vec<u8>,
     f: &mut impl FnMut(&str, &[u8]),
 ) -> Result<(), &'static str> {
+    let mut each = |k: &str, v: &[u8]| {
+        f(k, v);
+        false
+    };
+    values_memo(mode, line, seps, rebuild, scratch, None, &mut each)
+}
+
+/// [`values`] where `f` returns whether the value met nothing, which a Zeek TSV line with its
+/// separators given remembers in `memo` ([`formats::zeek_fields_memo`]).
+fn values_memo<'l>(
+    mode: &Mode,
+    line: &'l [u8],
+    seps: Option<&[u32]>,
+    rebuild: bool,
+    scratch: &mut Vec<u8>,
+    memo: Option<&mut formats::ColumnMemo<'l>>,
+    f: &mut impl FnMut(&str, &[u8]) -> bool,
+) -> Result<(), &'static str> {
+    let mut g = |k: &str, v: &[u8]| {
+        f(k, v);
+    };
     match mode {
         Mode::Zeek(st) => match (&st.schema, seps) {
             (Some(schema), Some(seps)) => {
                 // A stripped `\r` shortens the line; separators past its end are not its own.
                 let past = seps.iter().rev().take_while(|p| **p as usize >= line.len());
                 let seps = &seps[..seps.len() - past.count()];
-                formats::zeek_fields(line, seps, st, schema, rebuild, scratch, f)
+                formats::zeek_fields_memo(line, seps, st, schema, rebuild, scratch, memo, f)
             }
-            (Some(schema), None) => formats::zeek_line(line, st, schema, rebuild, scratch, f),
-            (None, _) => formats::tokens(line, &mut |t| f("text", t)),
+            (Some(schema), None) => formats::zeek_line(line, st, schema, rebuild, scratch, &mut g),
+            (None, _) => formats::tokens(line, &mut |t| g("text", t)),
         },
-        Mode::Json => return formats::json_line(line, rebuild, scratch, f),
-        Mode::Squid => formats::squid_line(line, f),
-        Mode::Clf => formats::clf_line(line, f),
-        Mode::Syslog(_) => formats::syslog_line(line, f),
-        Mode::Text => formats::tokens(line, &mut |t| f("text", t)),
+        Mode::Json => return formats::json_line(line, rebuild, scratch, &mut g),
+        Mode::Squid => formats::squid_line(line, &mut g),
+        Mode::Clf => formats::clf_line(line, &mut g),
+        Mode::Syslog(_) => formats::syslog_line(line, &mut g),
+        Mode::Text => formats::tokens(line, &mut |t| g("text", t)),
     }
     Ok(())
 }
@@ -1440,6 +1465,8 @@ struct Sink<'a> {
     check: Option<&'a dyn HostCheck>,
     /// First finding of the current line (deduplicated per line, value, key and label).
     fstart: usize,
+    /// Indicators met so far (counts calls of [`Sink::record`]).
+    recorded: u64,
 }
 
 impl Sink<'_> {
@@ -1451,16 +1478,19 @@ impl Sink<'_> {
         }
     }
 
-    fn observe(&mut self, line: u64, field: &str, v: &[u8]) {
+    /// Matches one value; returns whether it met nothing and no check ran on it (so a repeat
+    /// may be skipped: see [`formats::ColumnMemo`]).
+    fn observe(&mut self, line: u64, field: &str, v: &[u8]) -> bool {
         let ix = self.ix;
+        let before = self.recorded;
         if field == formats::HOST_URI {
             // The host was matched as its own field already; only the URL is new.
             ix.match_url(v, &mut |n, kind| self.record(line, field, v, n, kind));
-            return;
+            return false;
         }
         let Some(check) = self.check else {
             ix.match_value(v, &mut |n, kind| self.record(line, field, v, n, kind));
-            return;
+            return self.recorded == before;
         };
         // `host_name` drops surrounding whitespace, the indicator lookup does not: such a value
         // (rare) is typed twice.
@@ -1475,6 +1505,7 @@ impl Sink<'_> {
         if padded {
             index::host_name(v, |host| self.check_host(check, line, field, v, host));
         }
+        false
     }
 
     /// Runs the check on the host name `value` names, each finding reported once per line.
@@ -1498,6 +1529,7 @@ impl Sink<'_> {
     }
 
     fn record(&mut self, line: u64, field: &str, v: &[u8], n: u32, kind: MatchKind) {
+        self.recorded += 1;
         if let Some(p) = self.ix.atom_of(n) {
             if !self.candidates.iter().any(|c| c.0 == p) {
                 let observed = String::from_utf8_lossy(v).into();

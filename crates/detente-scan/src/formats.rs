@@ -420,9 +420,105 @@ pub fn zeek_fields(
     url_buf: &mut Vec<u8>,
     f: &mut impl FnMut(&str, &[u8]),
 ) {
+    let mut each = |k: &str, v: &[u8]| {
+        f(k, v);
+        false
+    };
+    zeek_fields_memo(
+        line,
+        seps,
+        st,
+        schema,
+        rebuild_url,
+        url_buf,
+        None,
+        &mut each,
+    );
+}
+
+/// Values an active column remembers as inert ([`ColumnMemo`]).
+const MEMO_SLOTS: usize = 8;
+/// Values of a column looked at before [`ColumnMemo`] decides whether to keep remembering it.
+const MEMO_PROBE: u16 = 64;
+
+/// The last few values of each active Zeek column that met nothing (no indicator, no pattern
+/// atom, no check), borrowed from the chunk: enum-like columns (`GET`, `SF`, `NOERROR`, a user
+/// agent, a MIME type) repeat, and a repeat is skipped rather than typed and looked up again.
+/// Exact because what a value meets depends on the value alone. A column whose first
+/// [`MEMO_PROBE`] values repeat less than a quarter of the time (addresses, names, URLs,
+/// digests) is not compared any more: there the comparisons would cost more than they save.
+#[derive(Default)]
+pub struct ColumnMemo<'l> {
+    cols: Vec<MemoCol<'l>>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct MemoCol<'l> {
+    slots: [&'l [u8]; MEMO_SLOTS],
+    next: usize,
+    tries: u16,
+    hits: u16,
+    off: bool,
+}
+
+impl<'l> ColumnMemo<'l> {
+    /// Forgets every column (a new header may number them differently).
+    pub fn clear(&mut self) {
+        self.cols.clear();
+    }
+
+    /// Whether column `k` holds `v` as inert. Inlined: called for every value, most of them in
+    /// columns that are off.
+    #[inline(always)]
+    fn seen(&mut self, k: usize, v: &[u8]) -> bool {
+        let Some(c) = self.cols.get_mut(k) else {
+            return false;
+        };
+        if c.off {
+            return false;
+        }
+        let hit = c.slots.contains(&v);
+        c.hits += u16::from(hit);
+        c.tries += 1;
+        if c.tries == MEMO_PROBE {
+            c.off = c.hits < MEMO_PROBE / 4;
+        }
+        hit
+    }
+
+    /// Remembers `v` as inert in column `k`, in place of the column's oldest value.
+    fn keep(&mut self, k: usize, v: &'l [u8]) {
+        if let Some(c) = self.cols.get_mut(k)
+            && !c.off
+        {
+            c.slots[c.next] = v;
+            c.next = (c.next + 1) % MEMO_SLOTS;
+        }
+    }
+}
+
+/// [`zeek_fields`] with a [`ColumnMemo`]: `f` returns whether the value met nothing (so its
+/// repeats in the same column may be skipped); a list column is remembered whole when every
+/// element met nothing. Rebuilt URLs are never skipped.
+#[allow(clippy::too_many_arguments)]
+pub fn zeek_fields_memo<'l>(
+    line: &'l [u8],
+    seps: &[u32],
+    st: &ZeekState,
+    schema: &ZeekSchema,
+    rebuild_url: bool,
+    url_buf: &mut Vec<u8>,
+    mut memo: Option<&mut ColumnMemo<'l>>,
+    f: &mut impl FnMut(&str, &[u8]) -> bool,
+) {
+    if let Some(m) = memo.as_deref_mut()
+        && m.cols.len() != schema.active.len()
+    {
+        m.cols = vec![MemoCol::default(); schema.active.len()];
+    }
     let mut host: &[u8] = b"";
     let mut uri: &[u8] = b"";
-    for a in &schema.active {
+    for (k, a) in schema.active.iter().enumerate() {
         // Column `i` runs from after separator `i - 1` to separator `i` or the line's end.
         let i = a.col;
         if i > seps.len() {
@@ -440,15 +536,24 @@ pub fn zeek_fields(
         } else if a.uri {
             uri = v;
         }
-        if a.list {
+        if let Some(m) = memo.as_deref_mut()
+            && m.seen(k, v)
+        {
+            continue;
+        }
+        let inert = if a.list {
+            let mut all = true;
             let mut rest = v;
             while let Some(p) = rest.iter().position(|c| *c == st.set_sep) {
-                f(name, &rest[..p]);
+                all &= f(name, &rest[..p]);
                 rest = &rest[p + 1..];
             }
-            f(name, rest);
+            all & f(name, rest)
         } else {
-            f(name, v);
+            f(name, v)
+        };
+        if inert && let Some(m) = memo.as_deref_mut() {
+            m.keep(k, v);
         }
     }
     if rebuild_url && !host.is_empty() && uri.first() == Some(&b'/') {
@@ -1110,6 +1215,46 @@ mod tests {
             };
             proptest::prop_assert_eq!(mask, bits(&|c| c == a || c == b));
             proptest::prop_assert_eq!(ends, bits(&|c| c == b));
+        }
+
+        #[test]
+        fn column_memo_skips_only_inert_repeats(
+            rows in proptest::collection::vec(proptest::collection::vec(0usize..8, 4), 0..200),
+            met in proptest::collection::vec(proptest::prelude::any::<bool>(), 8),
+        ) {
+            // Few distinct values, so columns repeat; `met` says which values meet an indicator.
+            const VOCAB: [&str; 8] = ["a", "b.c", "d,e", "-", "/p", "x,b.c", "GET", "e"];
+            let mut st = ZeekState::default();
+            st.header_line(b"#fields\tts\thost\turi\tlist\tm").unwrap();
+            st.header_line(b"#types\ttime\tstring\tstring\tset[string]\tstring").unwrap();
+            let schema = st.schema.clone().unwrap();
+            let text: String = rows
+                .iter()
+                .map(|r| format!("1\t{}\n", r.iter().map(|i| VOCAB[*i]).collect::<Vec<_>>().join("\t")))
+                .collect();
+            let meets = |v: &[u8]| {
+                v.split(|c| *c == b',').any(|e| VOCAB.iter().zip(&met).any(|(w, m)| *m && w.as_bytes() == e))
+            };
+            let mut want = Vec::new();
+            let mut got = Vec::new();
+            let mut memo = ColumnMemo::default();
+            let mut buf = Vec::new();
+            for (n, line) in text.as_bytes().split(|c| *c == b'\n').filter(|l| !l.is_empty()).enumerate() {
+                let seps: Vec<u32> = memchr::memchr_iter(b'\t', line).map(|p| p as u32).collect();
+                zeek_fields(line, &seps, &st, &schema, true, &mut buf, &mut |k, v| {
+                    if k == HOST_URI || meets(v) {
+                        want.push((n, k.to_string(), v.to_vec()));
+                    }
+                });
+                zeek_fields_memo(line, &seps, &st, &schema, true, &mut buf, Some(&mut memo), &mut |k, v| {
+                    let hit = k == HOST_URI || meets(v);
+                    if hit {
+                        got.push((n, k.to_string(), v.to_vec()));
+                    }
+                    !hit
+                });
+            }
+            proptest::prop_assert_eq!(got, want);
         }
 
         #[test]
