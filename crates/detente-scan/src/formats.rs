@@ -478,10 +478,12 @@ impl<'l> ColumnMemo<'l> {
             return false;
         }
         let hit = c.slots.contains(&v);
-        c.hits += u16::from(hit);
-        c.tries += 1;
-        if c.tries == MEMO_PROBE {
-            c.off = c.hits < MEMO_PROBE / 4;
+        // Counted over the first values only: a column kept on is never counted again, so the
+        // counters cannot overflow on a long chunk.
+        if c.tries < MEMO_PROBE {
+            c.hits += u16::from(hit);
+            c.tries += 1;
+            c.off = c.tries == MEMO_PROBE && c.hits < MEMO_PROBE / 4;
         }
         hit
     }
@@ -952,6 +954,23 @@ mod tests {
             out.push((k.to_string(), String::from_utf8_lossy(v).into_owned()))
         });
         out
+    }
+
+    /// A column that repeats is compared for as long as the chunk lasts: its counters stop
+    /// at the probe, so a chunk longer than `u16::MAX` values neither overflows them (a panic
+    /// in a build with overflow checks) nor turns the column off on a wrapped count.
+    #[test]
+    fn column_memo_counts_only_its_probe() {
+        let mut memo = ColumnMemo {
+            cols: vec![MemoCol::default(); 1],
+        };
+        memo.keep(0, b"GET");
+        for _ in 0..70_000 {
+            assert!(memo.seen(0, b"GET"));
+        }
+        assert!(!memo.seen(0, b"POST"));
+        let c = memo.cols[0];
+        assert_eq!((c.tries, c.hits, c.off), (MEMO_PROBE, MEMO_PROBE, false));
     }
 
     #[test]
