@@ -1044,7 +1044,6 @@ impl Scanner<'_> {
             start: 0,
             check,
             fstart: 0,
-            recorded: 0,
         };
         let buf = match piece {
             Piece::Overlong(len) => {
@@ -1465,8 +1464,6 @@ struct Sink<'a> {
     check: Option<&'a dyn HostCheck>,
     /// First finding of the current line (deduplicated per line, value, key and label).
     fstart: usize,
-    /// Indicators met so far (counts calls of [`Sink::record`]).
-    recorded: u64,
 }
 
 impl Sink<'_> {
@@ -1482,15 +1479,18 @@ impl Sink<'_> {
     /// may be skipped: see [`formats::ColumnMemo`]).
     fn observe(&mut self, line: u64, field: &str, v: &[u8]) -> bool {
         let ix = self.ix;
-        let before = self.recorded;
         if field == formats::HOST_URI {
             // The host was matched as its own field already; only the URL is new.
             ix.match_url(v, &mut |n, kind| self.record(line, field, v, n, kind));
             return false;
         }
         let Some(check) = self.check else {
-            ix.match_value(v, &mut |n, kind| self.record(line, field, v, n, kind));
-            return self.recorded == before;
+            let mut met = false;
+            ix.match_value(v, &mut |n, kind| {
+                met = true;
+                self.record(line, field, v, n, kind);
+            });
+            return !met;
         };
         // `host_name` drops surrounding whitespace, the indicator lookup does not: such a value
         // (rare) is typed twice.
@@ -1529,7 +1529,6 @@ impl Sink<'_> {
     }
 
     fn record(&mut self, line: u64, field: &str, v: &[u8], n: u32, kind: MatchKind) {
-        self.recorded += 1;
         if let Some(p) = self.ix.atom_of(n) {
             if !self.candidates.iter().any(|c| c.0 == p) {
                 let observed = String::from_utf8_lossy(v).into();
