@@ -7,6 +7,8 @@
 #   BASE=path/to/detente bench/scan.sh  # also another build (a row "base", its truth checked
 #                                 # too, and the ratios this build / base), e.g. main's binary
 #                                 # copied aside
+#   TURNS=4 bench/scan.sh         # detente (and base, alternating) four times, ripgrep once:
+#                                 # a line per turn, the table from the median turn by wall time
 # On a shared machine compare CPU seconds (GB per CPU-second): wall time follows the load.
 # Peak RSS is the process's own memory: both tools read(2) the logs, so page-cache pages are
 # not part of it.
@@ -42,11 +44,34 @@ measure() { # name, command...: runs it under /usr/bin/time -v, prints "wall use
   echo "$wall $user $sys $rss"
 }
 
-echo "machine: $(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg) (shared with other builders)"
-if [ -n "${BASE:-}" ]; then
-  read -r bw bu bs br < <(measure base "$BASE" scan --indicators "$work/indicators.stix.json" "$work/logs")
+echo "machine: $(nproc) cores,$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 || true), load average before: $(cut -d' ' -f1-3 /proc/loadavg) (shared with other builders)"
+turns=${TURNS:-1}
+: >"$out/turns.detente"
+: >"$out/turns.base"
+for t in $(seq 1 "$turns"); do
+  if [ -n "${BASE:-}" ]; then
+    read -r bw bu bs br < <(measure base "$BASE" scan --indicators "$work/indicators.stix.json" "$work/logs")
+    echo "$bw $bu $bs $br" >>"$out/turns.base"
+    python3 scripts/compare_truth.py "$work/truth.tsv" "$out/base.stdout" >/dev/null || echo "TRUTH MISMATCH (base, turn $t)"
+  fi
+  read -r dw du ds dr < <(measure detente target/release/detente scan --indicators "$work/indicators.stix.json" "$work/logs")
+  echo "$dw $du $ds $dr" >>"$out/turns.detente"
+  if [ "$turns" -gt 1 ]; then
+    python3 scripts/compare_truth.py "$work/truth.tsv" "$out/detente.stdout" >/dev/null || echo "TRUTH MISMATCH (turn $t)"
+    line=$(awk -v s="$size" '{printf "%.2f wall s, %.2f CPU s, %.3f GB/s", $1, $2+$3, s/1e9/$1}' <<<"$dw $du $ds")
+    if [ -n "${BASE:-}" ]; then
+      line="$line; base $(awk -v s="$size" '{printf "%.2f wall s, %.2f CPU s, %.3f GB/s", $1, $2+$3, s/1e9/$1}' <<<"$bw $bu $bs")"
+    fi
+    echo "turn $t: detente $line ($(grep -o 'indicators loaded.* in [0-9.]* s' "$out/detente.stderr" | grep -o 'in [0-9.]* s$' | sed 's/^in /loading /'))"
+  fi
+done
+if [ "$turns" -gt 1 ]; then
+  # The median turn by wall time (the lower middle one for an even count).
+  median() { sort -n "$1" | sed -n "$(( (turns + 1) / 2 ))p"; }
+  read -r dw du ds dr < <(median "$out/turns.detente")
+  if [ -n "${BASE:-}" ]; then read -r bw bu bs br < <(median "$out/turns.base"); fi
+  echo "median of $turns turns below (by wall time)"
 fi
-read -r dw du ds dr < <(measure detente target/release/detente scan --indicators "$work/indicators.stix.json" "$work/logs")
 read -r rw ru rs rr < <(measure rg "$rg" -F -c -f "$work/indicators.txt" "$work/logs" || true)
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 grep '^detente scan' "$out/detente.stderr" || true
