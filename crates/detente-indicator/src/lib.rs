@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bundle;
 pub mod object;
 pub mod score;
 pub mod stix_pattern;

@@ -25,28 +25,28 @@ pub struct LoadOptions {
 #[derive(Deserialize, Debug)]
 pub struct StixObject<'a> {
     #[serde(borrow, rename = "type")]
-    kind: Cow<'a, str>,
+    pub(crate) kind: Cow<'a, str>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    id: Option<Cow<'a, str>>,
+    pub(crate) id: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    pattern: Option<Cow<'a, str>>,
+    pub(crate) pattern: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    pattern_type: Option<Cow<'a, str>>,
+    pub(crate) pattern_type: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    valid_from: Option<Cow<'a, str>>,
+    pub(crate) valid_from: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    valid_until: Option<Cow<'a, str>>,
-    revoked: Option<bool>,
+    pub(crate) valid_until: Option<Cow<'a, str>>,
+    pub(crate) revoked: Option<bool>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    created_by_ref: Option<Cow<'a, str>>,
+    pub(crate) created_by_ref: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    created: Option<Cow<'a, str>>,
+    pub(crate) created: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    modified: Option<Cow<'a, str>>,
-    confidence: Option<serde_json::Value>,
+    pub(crate) modified: Option<Cow<'a, str>>,
+    pub(crate) confidence: Option<serde_json::Value>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    sighting_of_ref: Option<Cow<'a, str>>,
-    x_detente_false_positive: Option<bool>,
+    pub(crate) sighting_of_ref: Option<Cow<'a, str>>,
+    pub(crate) x_detente_false_positive: Option<bool>,
 }
 
 /// An optional string borrowed from the input when it has no escapes: serde's `borrow` on an
