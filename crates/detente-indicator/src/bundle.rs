@@ -62,34 +62,31 @@ pub fn read_bundle<'a>(text: &'a str, mut each: impl FnMut(&StixObject<'a>)) -> 
 }
 
 /// Whether a string byte ends the plain part of a string: its closing quote, an escape, or a
-/// control character (which JSON forbids in strings). Without short-circuits, so that the
-/// fold in [`first_special`] vectorises.
+/// control character (which JSON forbids in strings).
 fn special(b: u8) -> bool {
-    (b == b'"') | (b == b'\\') | (b < 0x20)
+    b == b'"' || b == b'\\' || b < 0x20
 }
 
-/// The position of the first [`special`] byte of `s`: sixteen bytes at a time while there is
-/// none (a fold without an early exit, which the compiler turns into vector compares), then
-/// eight at a time with [`special_bytes`].
+/// The position of the first [`special`] byte of `s`, sixteen bytes at a time as two words
+/// (fewer instructions than a vector test of each chunk followed by a search in it).
 fn first_special(s: &[u8]) -> Option<usize> {
     let mut at = 0;
-    for chunk in s.chunks_exact(16) {
-        if chunk.iter().fold(0u8, |a, &b| a | u8::from(special(b))) != 0 {
-            break;
+    let mut chunks = s.chunks_exact(16);
+    for chunk in &mut chunks {
+        let (a, b) = chunk.split_at(8);
+        let a = special_bytes(u64::from_le_bytes(a.try_into().ok()?));
+        let b = special_bytes(u64::from_le_bytes(b.try_into().ok()?));
+        if a | b != 0 {
+            let bit = if a != 0 {
+                a.trailing_zeros()
+            } else {
+                64 + b.trailing_zeros()
+            };
+            return Some(at + bit as usize / 8);
         }
         at += 16;
     }
-    let mut words = s.get(at..)?.chunks_exact(8);
-    for word in &mut words {
-        let mut w = [0; 8];
-        w.copy_from_slice(word);
-        let found = special_bytes(u64::from_le_bytes(w));
-        if found != 0 {
-            return Some(at + found.trailing_zeros() as usize / 8);
-        }
-        at += 8;
-    }
-    words
+    chunks
         .remainder()
         .iter()
         .position(|&b| special(b))
