@@ -8,8 +8,10 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer};
 
+use detente_pattern::observable;
+
 use crate::stix_pattern::{Usable, classify};
-use crate::types::{Indicator, PatternIndicator, Provenance};
+use crate::types::{Indicator, PatternIndicator, Provenance, Value};
 
 /// Reading options.
 #[derive(Clone, Copy, Debug)]
@@ -154,6 +156,15 @@ pub fn read(obj: &StixObject<'_>, opts: LoadOptions) -> Reading {
         false_positives: 0,
         attested: 0,
     };
+    // What `classify` does first, without the list it returns (an allocation per indicator).
+    if let Some((written, o)) = observable::single_test(pattern) {
+        return Reading::Indicators(vec![Indicator {
+            id: id.to_string(),
+            written,
+            value: Value::of(o, opts.subdomains),
+            provenance,
+        }]);
+    }
     match classify(pattern, opts.subdomains) {
         Ok(Usable::Complex(atoms) | Usable::CrossRecord(atoms)) => {
             Reading::Pattern(PatternIndicator {
