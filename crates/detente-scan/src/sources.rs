@@ -233,7 +233,11 @@ fn parse_json(data: &[u8], seed: JsonSeed<'_>) -> Result<JsonDoc, serde_json::Er
     if let Ok(text) = std::str::from_utf8(data) {
         let mut read = Loaded::default();
         let opts = seed.opts;
-        if let Some(b) = bundle::read_bundle(text, |obj| read.add(object::read(obj, opts))) {
+        let each = |obj: &StixObject<'_>| {
+            let reading = object::read_into(obj, opts, &mut read.indicators);
+            read.add(reading);
+        };
+        if let Some(b) = bundle::read_bundle(text, each) {
             seed.out.append(read);
             return Ok(JsonDoc {
                 objects: true,
@@ -718,6 +722,7 @@ mod tests {
             r#"{"type":"indicator","id":"indicator--5","pattern":"[url:value = 'http://x.com/' AND file:size > 5]","valid_from":"2020-02-31T00:00:00Z"}"#,
             r#"{"type":"indicator","id":"indicator--6","pattern":"[url:value = 'http://x.com/' AND file:size > 5]"}"#,
             r#"{"type":"indicator","id":"indicator--7","revoked":true,"pattern":"[ipv4-addr:value = '1.2.3.5']"}"#,
+            r#"{"type":"indicator","id":"indicator--8","pattern":"[ipv4-addr:value = '1.2.3.9' OR domain-name:value = 'b.org']","confidence":5}"#,
             r#"{"type":"sighting","id":"sighting--1","sighting_of_ref":"indicator--2","x_detente_false_positive":true}"#,
             r#"{"type":"malware","id":"malware--1","labels":[{"a":[1,2.5e-3]}]}"#,
         ];
