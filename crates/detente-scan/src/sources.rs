@@ -226,9 +226,8 @@ pub fn parse_timestamp_ms(s: &str) -> Option<i64> {
 /// instructions); other input is read as bytes, which reports where it is not UTF-8.
 ///
 /// A bundle in the plain JSON producers write is read by [`bundle::read_bundle`] instead, which
-/// reads it as serde does with fewer instructions (parsing the 50 MB benchmark's bundle: 924 M
-/// instructions before, 711 M after, object reading included); anything else it leaves to
-/// serde_json.
+/// reads it as serde does with fewer instructions (`docs/detection.md`); anything else it leaves
+/// to serde_json.
 fn parse_json(data: &[u8], seed: JsonSeed<'_>) -> Result<JsonDoc, serde_json::Error> {
     if let Ok(text) = std::str::from_utf8(data) {
         let mut read = Loaded::default();
