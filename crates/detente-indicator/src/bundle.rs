@@ -534,6 +534,13 @@ mod tests {
 
     proptest::proptest! {
         #[test]
+        fn never_panics(s in "[\\[\\]{}\",:0-9a-z.\\\\ -]{0,60}") {
+            let text = format!("{{\"objects\":[{s}");
+            let _ = read_bundle(&s, |_| {});
+            let _ = read_bundle(&text, |_| {});
+        }
+
+        #[test]
         fn agrees_with_serde(
             kind in "\"indicator\"|\"sighting\"|null|1",
             fields in proptest::collection::vec(
