@@ -8,8 +8,10 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer};
 
+use detente_pattern::observable;
+
 use crate::stix_pattern::{Usable, classify};
-use crate::types::{Indicator, PatternIndicator, Provenance};
+use crate::types::{Indicator, PatternIndicator, Provenance, Value};
 
 /// Reading options.
 #[derive(Clone, Copy, Debug)]
@@ -25,28 +27,28 @@ pub struct LoadOptions {
 #[derive(Deserialize, Debug)]
 pub struct StixObject<'a> {
     #[serde(borrow, rename = "type")]
-    kind: Cow<'a, str>,
+    pub(crate) kind: Cow<'a, str>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    id: Option<Cow<'a, str>>,
+    pub(crate) id: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    pattern: Option<Cow<'a, str>>,
+    pub(crate) pattern: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    pattern_type: Option<Cow<'a, str>>,
+    pub(crate) pattern_type: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    valid_from: Option<Cow<'a, str>>,
+    pub(crate) valid_from: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    valid_until: Option<Cow<'a, str>>,
-    revoked: Option<bool>,
+    pub(crate) valid_until: Option<Cow<'a, str>>,
+    pub(crate) revoked: Option<bool>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    created_by_ref: Option<Cow<'a, str>>,
+    pub(crate) created_by_ref: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    created: Option<Cow<'a, str>>,
+    pub(crate) created: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    modified: Option<Cow<'a, str>>,
-    confidence: Option<serde_json::Value>,
+    pub(crate) modified: Option<Cow<'a, str>>,
+    pub(crate) confidence: Option<serde_json::Value>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    sighting_of_ref: Option<Cow<'a, str>>,
-    x_detente_false_positive: Option<bool>,
+    pub(crate) sighting_of_ref: Option<Cow<'a, str>>,
+    pub(crate) x_detente_false_positive: Option<bool>,
 }
 
 /// An optional string borrowed from the input when it has no escapes: serde's `borrow` on an
@@ -97,6 +99,17 @@ fn stix_time<'a>(t: &'a Option<Cow<'_, str>>) -> Option<(&'a str, Option<i64>)> 
 
 /// Reads one STIX object.
 pub fn read(obj: &StixObject<'_>, opts: LoadOptions) -> Reading {
+    let mut list = Vec::new();
+    match read_into(obj, opts, &mut list) {
+        Reading::Indicators(_) => Reading::Indicators(list),
+        other => other,
+    }
+}
+
+/// [`read`], but the indicators of a pattern of `=` tests are pushed to `out`, and their
+/// reading is `Reading::Indicators` with an empty list: a loader that gathers all indicators
+/// in one list allocates none per object.
+pub fn read_into(obj: &StixObject<'_>, opts: LoadOptions, out: &mut Vec<Indicator>) -> Reading {
     // A revoked report is withdrawn.
     if obj.kind == "sighting"
         && obj.x_detente_false_positive == Some(true)
@@ -154,6 +167,16 @@ pub fn read(obj: &StixObject<'_>, opts: LoadOptions) -> Reading {
         false_positives: 0,
         attested: 0,
     };
+    // What `classify` does first, without the list it returns (an allocation per indicator).
+    if let Some((written, o)) = observable::single_test(pattern) {
+        out.push(Indicator {
+            id: id.to_string(),
+            written,
+            value: Value::of(o, opts.subdomains),
+            provenance,
+        });
+        return Reading::Indicators(Vec::new());
+    }
     match classify(pattern, opts.subdomains) {
         Ok(Usable::Complex(atoms) | Usable::CrossRecord(atoms)) => {
             Reading::Pattern(PatternIndicator {
@@ -163,16 +186,15 @@ pub fn read(obj: &StixObject<'_>, opts: LoadOptions) -> Reading {
                 provenance,
             })
         }
-        Ok(Usable::Simple(list)) => Reading::Indicators(
-            list.into_iter()
-                .map(|(written, value)| Indicator {
-                    id: id.to_string(),
-                    written,
-                    value,
-                    provenance: provenance.clone(),
-                })
-                .collect(),
-        ),
+        Ok(Usable::Simple(list)) => {
+            out.extend(list.into_iter().map(|(written, value)| Indicator {
+                id: id.to_string(),
+                written,
+                value,
+                provenance: provenance.clone(),
+            }));
+            Reading::Indicators(Vec::new())
+        }
         Err(e) => Reading::Skipped(format!("{id}: {e}: {pattern}")),
     }
 }
