@@ -474,6 +474,7 @@ impl Index {
         set_bits(&mut self.v4_filter, span(V4_FILTER_SHIFT));
     }
 
+    #[inline(always)]
     fn v4_maybe(&self, v: u32) -> bool {
         let bit = |filter: &[u64], b: u32| {
             filter
@@ -505,12 +506,23 @@ impl Index {
     }
 
     /// Reports every indicator equal to or covering `ip`.
+    #[inline]
     pub fn lookup_ip(&self, ip: Ip, emit: &mut impl FnMut(u32, MatchKind)) {
+        // Inlined this far: most addresses stop at the filter, and a call's register saves cost
+        // about as much as the filter itself.
+        if let Ip::V4(v) = ip
+            && !self.v4_maybe(v)
+        {
+            return;
+        }
+        self.lookup_ip_tables(ip, emit);
+    }
+
+    /// [`Index::lookup_ip`] past the IPv4 filter.
+    #[inline(never)]
+    fn lookup_ip_tables(&self, ip: Ip, emit: &mut impl FnMut(u32, MatchKind)) {
         match ip {
             Ip::V4(v) => {
-                if !self.v4_maybe(v) {
-                    return;
-                }
                 for n in self.chain(self.ipv4.get(&v)) {
                     emit(n, MatchKind::Ipv4);
                 }
@@ -757,16 +769,22 @@ pub fn shape<T>(v: &[u8], f: impl FnOnce(Shape<'_>) -> T) -> Option<T> {
     }
     // Short values (most log fields) are typed by one branch-free pass; a value with neither a
     // separator nor a dot is nothing we type.
-    let mut flags = NON_ASCII | SEPARATOR;
+    let mut flags = NON_ASCII | DOT | URL_BYTE;
     if v.len() <= 32 {
         flags = v.iter().fold(0u8, |f, c| f | VALUE_CLASS[usize::from(*c)]);
-        if flags & SEPARATOR == 0 {
+        if flags & (DOT | URL_BYTE) == 0 {
             return None;
         }
     }
     // A byte loop, not `memchr3`: values are short and the byte sought, if any, comes early
-    // (`http:`, `Mozilla/`), where a call's setup costs more than the search.
-    let Some(p) = v.iter().position(|c| matches!(c, b'/' | b'@' | b':')) else {
+    // (`http:`, `Mozilla/`), where a call's setup costs more than the search. Not at all when
+    // the pass above saw none (a short name: the most common value with a dot).
+    let p = if flags & URL_BYTE == 0 {
+        None
+    } else {
+        v.iter().position(|c| matches!(c, b'/' | b'@' | b':'))
+    };
+    let Some(p) = p else {
         // No `/`, `@` or `:`: a domain name, a Unicode name or nothing (both want a dot). Most
         // names are written in canonical form already: no buffer to zero, no copy.
         if let Some(d) = norm::canonical_domain(v) {
@@ -833,20 +851,22 @@ pub fn host_name<T>(v: &[u8], f: impl FnOnce(&[u8]) -> T) -> Option<T> {
     shape(v.trim_ascii(), |s| s.host().map(f)).flatten()
 }
 
-/// [`VALUE_CLASS`]: `/`, `@`, `:` or `.`.
-const SEPARATOR: u8 = 1;
+/// [`VALUE_CLASS`]: `.`.
+const DOT: u8 = 1;
 /// [`VALUE_CLASS`]: a byte of a non-ASCII character.
 const NON_ASCII: u8 = 2;
+/// [`VALUE_CLASS`]: `/`, `@` or `:`.
+const URL_BYTE: u8 = 4;
 
-/// Bytes that make a value more than a bare word: `/`, `@`, `:` (URL, e-mail, port, IPv6) and
-/// `.` (domain) are [`SEPARATOR`]s, and a value without any is not typed; bytes of non-ASCII
-/// characters are marked [`NON_ASCII`] (a Unicode name).
+/// Bytes that make a value more than a bare word: `/`, `@`, `:` (URL, e-mail, port, IPv6) are
+/// [`URL_BYTE`]s and `.` (domain) is [`DOT`], and a value without any is not typed; bytes of
+/// non-ASCII characters are marked [`NON_ASCII`] (a Unicode name).
 static VALUE_CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
-    t[b'/' as usize] = SEPARATOR;
-    t[b'@' as usize] = SEPARATOR;
-    t[b':' as usize] = SEPARATOR;
-    t[b'.' as usize] = SEPARATOR;
+    t[b'/' as usize] = URL_BYTE;
+    t[b'@' as usize] = URL_BYTE;
+    t[b':' as usize] = URL_BYTE;
+    t[b'.' as usize] = DOT;
     let mut c = 0x80;
     while c < 256 {
         t[c] = NON_ASCII;
