@@ -117,9 +117,12 @@ pub enum Col {
 pub struct ZeekSchema {
     /// Column names (`#fields`).
     pub names: Vec<String>,
-    /// The columns that are not [`Col::Skip`], ascending, with their action (from `#types`)
-    /// and their role in URL rebuilding (HTTP's `host` and `uri`).
+    /// The columns that are not [`Col::Skip`], ascending, with their action (from `#types`).
     pub active: Vec<Active>,
+    /// The `host` column, when active: with `uri`, HTTP's parts of a rebuilt URL.
+    pub host: Option<usize>,
+    /// The `uri` column, when active.
+    pub uri: Option<usize>,
 }
 
 /// A column worth matching, with what [`zeek_fields`] needs of it read once per header rather
@@ -132,10 +135,6 @@ pub struct Active {
     pub name: Box<str>,
     /// A set or vector ([`Col::List`]).
     pub list: bool,
-    /// The `host` column.
-    pub host: bool,
-    /// The `uri` column.
-    pub uri: bool,
 }
 
 /// Header state of a Zeek TSV log as header lines are read.
@@ -210,8 +209,7 @@ impl ZeekState {
                 *c = Col::Skip;
             }
         }
-        let (host, uri) = (pos("host"), pos("uri"));
-        let active = cols
+        let active: Vec<Active> = cols
             .iter()
             .zip(&self.fields)
             .enumerate()
@@ -220,12 +218,13 @@ impl ZeekState {
                 col,
                 name: name.as_str().into(),
                 list: *c == Col::List,
-                host: host == Some(col),
-                uri: uri == Some(col),
             })
             .collect();
+        let is_active = |col: &usize| active.iter().any(|a| a.col == *col);
         ZeekSchema {
             names: self.fields.clone(),
+            host: pos("host").filter(is_active),
+            uri: pos("uri").filter(is_active),
             active,
         }
     }
@@ -573,26 +572,23 @@ pub fn zeek_fields_memo<'l>(
     {
         m.cols = vec![MemoCol::default(); schema.active.len()];
     }
-    let mut host: &[u8] = b"";
-    let mut uri: &[u8] = b"";
+    // Column `i` runs from after separator `i - 1` to separator `i` or the line's end.
+    let span = |i: usize| {
+        let start = if i == 0 { 0 } else { seps[i - 1] as usize + 1 };
+        (start, seps.get(i).map_or(line.len(), |p| *p as usize))
+    };
+    let unset = |v: &[u8]| v == b"-" || v == b"(empty)" || v.is_empty();
     for (k, a) in schema.active.iter().enumerate() {
-        // Column `i` runs from after separator `i - 1` to separator `i` or the line's end.
         let i = a.col;
         if i > seps.len() {
             break;
         }
-        let start = if i == 0 { 0 } else { seps[i - 1] as usize + 1 };
-        let end = seps.get(i).map_or(line.len(), |p| *p as usize);
+        let (start, end) = span(i);
         let v = &line[start..end];
-        if v == b"-" || v == b"(empty)" || v.is_empty() {
+        if unset(v) {
             continue;
         }
         let name = &*a.name;
-        if a.host {
-            host = v;
-        } else if a.uri {
-            uri = v;
-        }
         let mut key = 0;
         if let Some(m) = memo.as_deref_mut() {
             let seen;
@@ -616,7 +612,24 @@ pub fn zeek_fields_memo<'l>(
             m.keep(k, v, key);
         }
     }
-    if rebuild_url && !host.is_empty() && uri.first() == Some(&b'/') {
+    if !rebuild_url {
+        return;
+    }
+    // Read here, not noted in the loop: that took about nine instructions per column (loads of
+    // two flags, conditional moves, their stores).
+    let field = |col: Option<usize>| -> &[u8] {
+        match col {
+            Some(i) if i <= seps.len() => {
+                let (start, end) = span(i);
+                Some(&line[start..end])
+                    .filter(|v| !unset(v))
+                    .unwrap_or_default()
+            }
+            _ => b"",
+        }
+    };
+    let (host, uri) = (field(schema.host), field(schema.uri));
+    if !host.is_empty() && uri.first() == Some(&b'/') {
         url_buf.clear();
         url_buf.extend_from_slice(host);
         url_buf.extend_from_slice(uri);
