@@ -19,6 +19,39 @@ pub(crate) static HOST_BYTE: [bool; 256] = {
     t
 };
 
+/// [`host_byte`] without upper-case letters: the bytes of a name already in canonical form.
+static LOWER_HOST_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = host_byte(c as u8) && !(c as u8).is_ascii_uppercase();
+        c += 1;
+    }
+    t
+};
+
+/// `s` itself when [`normalize_domain`] would return it unchanged (an ASCII name in lower case,
+/// no trailing dot): most names in logs are so written and need no copy into a buffer. `None`
+/// says nothing more: `s` may still normalise (upper case, a trailing dot, non-ASCII) or not.
+#[inline]
+pub fn canonical_domain(s: &[u8]) -> Option<&[u8]> {
+    if s.len() < 3 || s.len() > MAX_DOMAIN || s[0] == b'.' || s[0] == b'-' {
+        return None;
+    }
+    let last_dot = s.iter().rposition(|c| *c == b'.')?;
+    // As in `normalize_domain`: branch-free per byte.
+    let mut ok = true;
+    let mut prev_dot = false;
+    for &c in s {
+        let dot = c == b'.';
+        ok &= LOWER_HOST_BYTE[usize::from(c)] & !(dot & prev_dot);
+        prev_dot = dot;
+    }
+    // A trailing dot leaves an empty last label here (`normalize_domain` would drop it).
+    let tld = &s[last_dot + 1..];
+    (ok && tld.iter().any(u8::is_ascii_alphabetic)).then_some(s)
+}
+
 /// Canonicalises a domain name into `buf`: lower case, one trailing dot dropped, and an
 /// internationalised name (any non-ASCII byte) converted to A-labels (`bücher.example` →
 /// `xn--bcher-kva.example`, UTS 46 as in the WHATWG URL standard). `None` unless it looks
@@ -101,6 +134,44 @@ mod tests {
             Some(MAX_DOMAIN)
         );
         assert_eq!(d(&format!("{}.com", "a".repeat(MAX_DOMAIN - 3))), None);
+    }
+
+    #[test]
+    fn canonical_names_are_their_own_form() {
+        for s in [
+            "www.evil.com",
+            "_dmarc.example.org",
+            "a-b.x1",
+            "xn--bcher-kva.example",
+        ] {
+            assert_eq!(canonical_domain(s.as_bytes()), Some(s.as_bytes()), "{s}");
+        }
+        for s in [
+            "Evil.com",
+            "evil.com.",
+            "evil",
+            "a..b.com",
+            "x.123",
+            "bücher.example",
+            "a b.com",
+        ] {
+            assert_eq!(canonical_domain(s.as_bytes()), None, "{s}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn canonical_domain_agrees_with_normalize_domain(
+            s in proptest::collection::vec(proptest::sample::select(b"aZ0-_. \xc3".to_vec()), 0..12),
+        ) {
+            // A name is its own canonical form exactly when normalising returns it unchanged.
+            let mut b = [0u8; MAX_DOMAIN];
+            let want = normalize_domain(&s, &mut b).filter(|d| *d == &s[..]).is_some();
+            proptest::prop_assert_eq!(canonical_domain(&s).is_some(), want);
+            if let Some(d) = canonical_domain(&s) {
+                proptest::prop_assert_eq!(d, &s[..]);
+            }
+        }
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub mod url;
 use std::borrow::Cow;
 use std::fmt;
 
-pub use domain::{MAX_DOMAIN, normalize_domain};
+pub use domain::{MAX_DOMAIN, canonical_domain, normalize_domain};
 pub use email::{MAX_EMAIL, normalize_email};
 pub use hash::{HashKind, MAX_HASH, normalize_hash};
 pub use ip::{

@@ -1257,18 +1257,21 @@ impl Scanner<'_> {
     }
 }
 
-/// Whether `buf` is ASCII without NUL bytes: one vectorisable pass instead of UTF-8
+/// Whether `buf` is ASCII without NUL bytes: one vectorised pass instead of UTF-8
 /// validation plus a NUL search, for the usual chunk.
 fn ascii_without_nul(buf: &[u8]) -> bool {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let (words, tail) = buf.as_chunks::<8>();
-    let bad = words.iter().fold(0u64, |acc, w| {
-        let w = u64::from_le_bytes(*w);
-        // High bit set: non-ASCII; `(w - LOW) & !w & HIGH` is non-zero iff a byte is zero.
-        acc | (w & HIGH) | (w.wrapping_sub(LOW) & !w & HIGH)
-    });
-    bad == 0 && tail.iter().all(|c| *c != 0 && c.is_ascii())
+    // The smallest and the largest byte, 64 at a time (a load, a minimum and a maximum per 16
+    // bytes with SSE2, through `wide`): a NUL is the smallest byte there is, a non-ASCII byte
+    // one above 0x7f. Half the instructions of testing 8-byte words for both.
+    let (blocks, tail) = buf.as_chunks::<64>();
+    let (lo, hi) = blocks.iter().fold(
+        (wide::u8x64::splat(u8::MAX), wide::u8x64::splat(0)),
+        |(lo, hi), b| {
+            let v = wide::u8x64::new(*b);
+            (lo.min(v), hi.max(v))
+        },
+    );
+    lo.reduce_min() != 0 && hi.reduce_max() <= 0x7f && tail.iter().all(|c| *c != 0 && c.is_ascii())
 }
 
 fn mode_format(m: &Mode) -> Format {
@@ -1854,7 +1857,22 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn ascii_check_agrees(buf in proptest::collection::vec(proptest::prop_oneof![0u8..4, 32u8..127, 120u8..=255], 0..100)) {
+        fn ascii_check_agrees(buf in proptest::collection::vec(proptest::prop_oneof![0u8..4, 32u8..127, 120u8..=255], 0..300)) {
+            proptest::prop_assert_eq!(ascii_without_nul(&buf), buf.is_ascii() && !buf.contains(&0));
+        }
+
+        #[test]
+        fn ascii_check_finds_one_bad_byte(
+            mut buf in proptest::collection::vec(1u8..=0x7f, 0..300),
+            bad in proptest::option::of((0usize..300, proptest::prop_oneof![proptest::strategy::Just(0u8), 0x80u8..=255])),
+        ) {
+            // Mostly clean chunks of several 64-byte blocks, with at most one NUL or
+            // non-ASCII byte anywhere in them.
+            if let Some((at, b)) = bad
+                && let Some(c) = buf.get_mut(at)
+            {
+                *c = b;
+            }
             proptest::prop_assert_eq!(ascii_without_nul(&buf), buf.is_ascii() && !buf.contains(&0));
         }
     }

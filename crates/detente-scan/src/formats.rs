@@ -117,9 +117,12 @@ pub enum Col {
 pub struct ZeekSchema {
     /// Column names (`#fields`).
     pub names: Vec<String>,
-    /// The columns that are not [`Col::Skip`], ascending, with their action (from `#types`)
-    /// and their role in URL rebuilding (HTTP's `host` and `uri`).
+    /// The columns that are not [`Col::Skip`], ascending, with their action (from `#types`).
     pub active: Vec<Active>,
+    /// The `host` column, when active: with `uri`, HTTP's parts of a rebuilt URL.
+    pub host: Option<usize>,
+    /// The `uri` column, when active.
+    pub uri: Option<usize>,
 }
 
 /// A column worth matching, with what [`zeek_fields`] needs of it read once per header rather
@@ -132,10 +135,6 @@ pub struct Active {
     pub name: Box<str>,
     /// A set or vector ([`Col::List`]).
     pub list: bool,
-    /// The `host` column.
-    pub host: bool,
-    /// The `uri` column.
-    pub uri: bool,
 }
 
 /// Header state of a Zeek TSV log as header lines are read.
@@ -210,8 +209,7 @@ impl ZeekState {
                 *c = Col::Skip;
             }
         }
-        let (host, uri) = (pos("host"), pos("uri"));
-        let active = cols
+        let active: Vec<Active> = cols
             .iter()
             .zip(&self.fields)
             .enumerate()
@@ -220,12 +218,13 @@ impl ZeekState {
                 col,
                 name: name.as_str().into(),
                 list: *c == Col::List,
-                host: host == Some(col),
-                uri: uri == Some(col),
             })
             .collect();
+        let is_active = |col: &usize| active.iter().any(|a| a.col == *col);
         ZeekSchema {
             names: self.fields.clone(),
+            host: pos("host").filter(is_active),
+            uri: pos("uri").filter(is_active),
             active,
         }
     }
@@ -455,6 +454,13 @@ pub struct ColumnMemo<'l> {
 #[derive(Default, Clone, Copy)]
 struct MemoCol<'l> {
     slots: [&'l [u8]; MEMO_SLOTS],
+    /// Each slot's [`memo_key`] (0 for an empty slot), folded to 32 bits: compared eight at
+    /// once, so only a slot whose key agrees is looked at (comparing the slots themselves called
+    /// `memcmp` for every slot of the value's length).
+    folded: [u32; MEMO_SLOTS],
+    /// Each slot's [`memo_key`]: for a value of at most eight bytes, equal keys and lengths are
+    /// equal values (no `memcmp` call on a hit of the short values most memo columns hold).
+    keys: [u64; MEMO_SLOTS],
     next: usize,
     tries: u16,
     hits: u16,
@@ -467,17 +473,28 @@ impl<'l> ColumnMemo<'l> {
         self.cols.clear();
     }
 
-    /// Whether column `k` holds `v` as inert. Inlined: called for every value, most of them in
-    /// columns that are off.
+    /// Whether column `k` holds `v` as inert, and `v`'s key (from `key`, called only when the
+    /// column is on; 0 when off). Inlined: called for every value, most of them in columns
+    /// that are off.
     #[inline(always)]
-    fn seen(&mut self, k: usize, v: &[u8]) -> bool {
+    fn seen(&mut self, k: usize, v: &[u8], key: impl FnOnce() -> u64) -> (bool, u64) {
         let Some(c) = self.cols.get_mut(k) else {
-            return false;
+            return (false, 0);
         };
         if c.off {
-            return false;
+            return (false, 0);
         }
-        let hit = c.slots.contains(&v);
+        let key = key();
+        let mut same = wide::u32x8::new(c.folded)
+            .simd_eq(wide::u32x8::splat(fold(key)))
+            .to_bitmask();
+        let mut hit = false;
+        while same != 0 {
+            let j = same.trailing_zeros() as usize % MEMO_SLOTS;
+            let slot = c.slots[j];
+            hit |= c.keys[j] == key && slot.len() == v.len() && (v.len() <= 8 || slot == v);
+            same &= same - 1;
+        }
         // Counted over the first values only: a column kept on is never counted again, so the
         // counters cannot overflow on a long chunk.
         if c.tries < MEMO_PROBE {
@@ -485,18 +502,55 @@ impl<'l> ColumnMemo<'l> {
             c.tries += 1;
             c.off = c.tries == MEMO_PROBE && c.hits < MEMO_PROBE / 4;
         }
-        hit
+        (hit, key)
     }
 
-    /// Remembers `v` as inert in column `k`, in place of the column's oldest value.
-    fn keep(&mut self, k: usize, v: &'l [u8]) {
+    /// Remembers `v` (of [`memo_key`] `key`) as inert in column `k`, in place of the column's
+    /// oldest value.
+    fn keep(&mut self, k: usize, v: &'l [u8], key: u64) {
         if let Some(c) = self.cols.get_mut(k)
             && !c.off
         {
             c.slots[c.next] = v;
+            c.folded[c.next] = fold(key);
+            c.keys[c.next] = key;
             c.next = (c.next + 1) % MEMO_SLOTS;
         }
     }
+}
+
+/// A [`ColumnMemo`] key of the value `line[start..end]`: its last eight bytes (all of a shorter
+/// one) and its length. Equal values have equal keys, and values of the same length up to eight
+/// bytes with equal keys are equal; read from the line as one word, not copied out of the value.
+#[inline(always)]
+fn memo_key(line: &[u8], start: usize, end: usize) -> u64 {
+    let len = end.saturating_sub(start);
+    let last8 = end
+        .checked_sub(8)
+        .and_then(|from| line.get(from..end))
+        .and_then(|b| b.first_chunk::<8>());
+    let word = match last8 {
+        Some(b) => u64::from_le_bytes(*b),
+        // A value ending in the line's first eight bytes: the bytes before the line read as 0.
+        None => {
+            let mut b = [0u8; 8];
+            let head = line.get(..end).unwrap_or_default();
+            b[8 - head.len()..].copy_from_slice(head);
+            u64::from_le_bytes(b)
+        }
+    };
+    // The value's own bytes are the word's top `len` bytes (the line's bytes before it, the
+    // rest, are dropped).
+    let own = word
+        .checked_shr(8 * 8u32.saturating_sub(len as u32))
+        .unwrap_or(0);
+    own ^ ((len as u64) << 56)
+}
+
+/// A [`memo_key`] in 32 bits, for [`MemoCol::folded`].
+#[inline(always)]
+fn fold(key: u64) -> u32 {
+    (key ^ (key >> 32)) as u32
 }
 
 /// [`zeek_fields`] with a [`ColumnMemo`]: `f` returns whether the value met nothing (so its
@@ -518,30 +572,30 @@ pub fn zeek_fields_memo<'l>(
     {
         m.cols = vec![MemoCol::default(); schema.active.len()];
     }
-    let mut host: &[u8] = b"";
-    let mut uri: &[u8] = b"";
+    // Column `i` runs from after separator `i - 1` to separator `i` or the line's end.
+    let span = |i: usize| {
+        let start = if i == 0 { 0 } else { seps[i - 1] as usize + 1 };
+        (start, seps.get(i).map_or(line.len(), |p| *p as usize))
+    };
+    let unset = |v: &[u8]| v == b"-" || v == b"(empty)" || v.is_empty();
     for (k, a) in schema.active.iter().enumerate() {
-        // Column `i` runs from after separator `i - 1` to separator `i` or the line's end.
         let i = a.col;
         if i > seps.len() {
             break;
         }
-        let start = if i == 0 { 0 } else { seps[i - 1] as usize + 1 };
-        let end = seps.get(i).map_or(line.len(), |p| *p as usize);
+        let (start, end) = span(i);
         let v = &line[start..end];
-        if v == b"-" || v == b"(empty)" || v.is_empty() {
+        if unset(v) {
             continue;
         }
         let name = &*a.name;
-        if a.host {
-            host = v;
-        } else if a.uri {
-            uri = v;
-        }
-        if let Some(m) = memo.as_deref_mut()
-            && m.seen(k, v)
-        {
-            continue;
+        let mut key = 0;
+        if let Some(m) = memo.as_deref_mut() {
+            let seen;
+            (seen, key) = m.seen(k, v, || memo_key(line, start, end));
+            if seen {
+                continue;
+            }
         }
         let inert = if a.list {
             let mut all = true;
@@ -555,10 +609,27 @@ pub fn zeek_fields_memo<'l>(
             f(name, v)
         };
         if inert && let Some(m) = memo.as_deref_mut() {
-            m.keep(k, v);
+            m.keep(k, v, key);
         }
     }
-    if rebuild_url && !host.is_empty() && uri.first() == Some(&b'/') {
+    if !rebuild_url {
+        return;
+    }
+    // Read here, not noted in the loop: that took about nine instructions per column (loads of
+    // two flags, conditional moves, their stores).
+    let field = |col: Option<usize>| -> &[u8] {
+        match col {
+            Some(i) if i <= seps.len() => {
+                let (start, end) = span(i);
+                Some(&line[start..end])
+                    .filter(|v| !unset(v))
+                    .unwrap_or_default()
+            }
+            _ => b"",
+        }
+    };
+    let (host, uri) = (field(schema.host), field(schema.uri));
+    if !host.is_empty() && uri.first() == Some(&b'/') {
         url_buf.clear();
         url_buf.extend_from_slice(host);
         url_buf.extend_from_slice(uri);
@@ -964,13 +1035,41 @@ mod tests {
         let mut memo = ColumnMemo {
             cols: vec![MemoCol::default(); 1],
         };
-        memo.keep(0, b"GET");
+        let key = |v: &[u8]| memo_key(v, 0, v.len());
+        memo.keep(0, b"GET", key(b"GET"));
         for _ in 0..70_000 {
-            assert!(memo.seen(0, b"GET"));
+            assert!(memo.seen(0, b"GET", || key(b"GET")).0);
         }
-        assert!(!memo.seen(0, b"POST"));
+        assert!(!memo.seen(0, b"POST", || key(b"POST")).0);
         let c = memo.cols[0];
         assert_eq!((c.tries, c.hits, c.off), (MEMO_PROBE, MEMO_PROBE, false));
+    }
+
+    /// Keys are read from the line: the same value has the same key wherever it stands, and
+    /// values whose keys agree are still told apart by their bytes.
+    #[test]
+    fn memo_keys_are_the_values() {
+        let line = b"x\tGET\tPOST\tGET\ta.example.org\tb.example.org\tGET";
+        let at = |v: &[u8]| {
+            let p = memchr::memmem::find_iter(line, v).collect::<Vec<_>>();
+            p.iter()
+                .map(|s| memo_key(line, *s, s + v.len()))
+                .collect::<Vec<_>>()
+        };
+        let get = at(b"GET");
+        assert_eq!(get.len(), 3);
+        assert!(get.iter().all(|k| *k == get[0]));
+        assert_ne!(get[0], at(b"POST")[0]);
+        assert_eq!(memo_key(b"GET", 0, 3), get[0]);
+        // Same length, same last eight bytes: one key, two values.
+        let (a, b) = (at(b"a.example.org")[0], at(b"b.example.org")[0]);
+        assert_eq!(a, b);
+        let mut memo = ColumnMemo {
+            cols: vec![MemoCol::default(); 1],
+        };
+        memo.keep(0, b"a.example.org", a);
+        assert!(memo.seen(0, b"a.example.org", || a).0);
+        assert!(!memo.seen(0, b"b.example.org", || b).0);
     }
 
     #[test]

@@ -474,6 +474,7 @@ impl Index {
         set_bits(&mut self.v4_filter, span(V4_FILTER_SHIFT));
     }
 
+    #[inline(always)]
     fn v4_maybe(&self, v: u32) -> bool {
         let bit = |filter: &[u64], b: u32| {
             filter
@@ -505,12 +506,23 @@ impl Index {
     }
 
     /// Reports every indicator equal to or covering `ip`.
+    #[inline]
     pub fn lookup_ip(&self, ip: Ip, emit: &mut impl FnMut(u32, MatchKind)) {
+        // Inlined this far: most addresses stop at the filter, and a call's register saves cost
+        // about as much as the filter itself.
+        if let Ip::V4(v) = ip
+            && !self.v4_maybe(v)
+        {
+            return;
+        }
+        self.lookup_ip_tables(ip, emit);
+    }
+
+    /// [`Index::lookup_ip`] past the IPv4 filter.
+    #[inline(never)]
+    fn lookup_ip_tables(&self, ip: Ip, emit: &mut impl FnMut(u32, MatchKind)) {
         match ip {
             Ip::V4(v) => {
-                if !self.v4_maybe(v) {
-                    return;
-                }
                 for n in self.chain(self.ipv4.get(&v)) {
                     emit(n, MatchKind::Ipv4);
                 }
@@ -559,28 +571,36 @@ impl Index {
         if self.domains.is_empty() {
             return;
         }
-        // Suffixes with fewer labels than the shortest domain indicator cannot match
-        // (usually this skips the bare TLD lookup).
-        let mut labels = d.iter().filter(|c| **c == b'.').count() + 1;
-        let mut rest = d;
-        let mut first = true;
-        while labels >= self.min_labels {
-            // Nor can suffixes with more labels than the longest one.
-            if labels > self.max_labels {
-                match rest.iter().position(|c| *c == b'.') {
-                    Some(p) => rest = &rest[p + 1..],
-                    None => break,
+        // Suffixes with more labels than the longest domain indicator cannot match: the
+        // longest one looked up starts after the `max_labels`-th dot from the end, found by a
+        // backward pass over those labels alone (not a count of the whole name's dots).
+        let mut labels = 1;
+        let mut start = 0;
+        let mut i = d.len();
+        while i > 0 {
+            i -= 1;
+            if d[i] == b'.' {
+                if labels == self.max_labels {
+                    start = i + 1;
+                    break;
                 }
-                labels -= 1;
-                first = false;
-                continue;
+                labels += 1;
             }
+        }
+        let mut rest = &d[start..];
+        let mut first = start == 0;
+        // Nor can suffixes with fewer labels than the shortest one (usually this skips the
+        // bare TLD lookup).
+        while labels >= self.min_labels {
             for n in self.text_chain(&self.domains, rest) {
                 if first {
                     emit(n, MatchKind::Domain);
                 } else if self.subdomains[n as usize] {
                     emit(n, MatchKind::Subdomain);
                 }
+            }
+            if labels == self.min_labels {
+                break;
             }
             // Labels are short: a byte loop beats a `memchr` call.
             match rest.iter().position(|c| *c == b'.') {
@@ -668,8 +688,18 @@ impl Index {
 
     /// Matches a bare host (from a URL or a Host header) as an address or a domain.
     pub fn match_host(&self, host: &[u8], emit: &mut impl FnMut(u32, MatchKind)) {
-        if let Some(ip) = norm::parse_ip(host) {
-            self.lookup_ip(ip, emit);
+        if let Some(v) = norm::parse_ipv4(host) {
+            self.lookup_ip(Ip::V4(v), emit);
+            return;
+        }
+        // A name in canonical form has no `:`, so is no IPv6 address: looked up as it is,
+        // without the IPv6 parser's search for a `:` or a copy into a zeroed buffer.
+        if let Some(d) = norm::canonical_domain(host) {
+            self.lookup_domain(d, emit);
+            return;
+        }
+        if let Some(ip) = norm::parse_ipv6(host) {
+            self.lookup_ip(Ip::from_v6(ip), emit);
             return;
         }
         let mut d = [0u8; MAX_DOMAIN];
@@ -739,17 +769,27 @@ pub fn shape<T>(v: &[u8], f: impl FnOnce(Shape<'_>) -> T) -> Option<T> {
     }
     // Short values (most log fields) are typed by one branch-free pass; a value with neither a
     // separator nor a dot is nothing we type.
-    let mut flags = NON_ASCII | SEPARATOR;
+    let mut flags = NON_ASCII | DOT | URL_BYTE;
     if v.len() <= 32 {
         flags = v.iter().fold(0u8, |f, c| f | VALUE_CLASS[usize::from(*c)]);
-        if flags & SEPARATOR == 0 {
+        if flags & (DOT | URL_BYTE) == 0 {
             return None;
         }
     }
     // A byte loop, not `memchr3`: values are short and the byte sought, if any, comes early
-    // (`http:`, `Mozilla/`), where a call's setup costs more than the search.
-    let Some(p) = v.iter().position(|c| matches!(c, b'/' | b'@' | b':')) else {
-        // No `/`, `@` or `:`: a domain name, a Unicode name or nothing (both want a dot).
+    // (`http:`, `Mozilla/`), where a call's setup costs more than the search. Not at all when
+    // the pass above saw none (a short name: the most common value with a dot).
+    let p = if flags & URL_BYTE == 0 {
+        None
+    } else {
+        v.iter().position(|c| matches!(c, b'/' | b'@' | b':'))
+    };
+    let Some(p) = p else {
+        // No `/`, `@` or `:`: a domain name, a Unicode name or nothing (both want a dot). Most
+        // names are written in canonical form already: no buffer to zero, no copy.
+        if let Some(d) = norm::canonical_domain(v) {
+            return Some(f(Shape::Domain(d)));
+        }
         let mut d = [0u8; MAX_DOMAIN];
         if let Some(d) = norm::normalize_domain(v, &mut d) {
             return Some(f(Shape::Domain(d)));
@@ -811,20 +851,22 @@ pub fn host_name<T>(v: &[u8], f: impl FnOnce(&[u8]) -> T) -> Option<T> {
     shape(v.trim_ascii(), |s| s.host().map(f)).flatten()
 }
 
-/// [`VALUE_CLASS`]: `/`, `@`, `:` or `.`.
-const SEPARATOR: u8 = 1;
+/// [`VALUE_CLASS`]: `.`.
+const DOT: u8 = 1;
 /// [`VALUE_CLASS`]: a byte of a non-ASCII character.
 const NON_ASCII: u8 = 2;
+/// [`VALUE_CLASS`]: `/`, `@` or `:`.
+const URL_BYTE: u8 = 4;
 
-/// Bytes that make a value more than a bare word: `/`, `@`, `:` (URL, e-mail, port, IPv6) and
-/// `.` (domain) are [`SEPARATOR`]s, and a value without any is not typed; bytes of non-ASCII
-/// characters are marked [`NON_ASCII`] (a Unicode name).
+/// Bytes that make a value more than a bare word: `/`, `@`, `:` (URL, e-mail, port, IPv6) are
+/// [`URL_BYTE`]s and `.` (domain) is [`DOT`], and a value without any is not typed; bytes of
+/// non-ASCII characters are marked [`NON_ASCII`] (a Unicode name).
 static VALUE_CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
-    t[b'/' as usize] = SEPARATOR;
-    t[b'@' as usize] = SEPARATOR;
-    t[b':' as usize] = SEPARATOR;
-    t[b'.' as usize] = SEPARATOR;
+    t[b'/' as usize] = URL_BYTE;
+    t[b'@' as usize] = URL_BYTE;
+    t[b':' as usize] = URL_BYTE;
+    t[b'.' as usize] = DOT;
     let mut c = 0x80;
     while c < 256 {
         t[c] = NON_ASCII;
@@ -1022,6 +1064,48 @@ mod tests {
             vec![("a.b.example.org".into(), "subdomain")]
         );
         assert!(hits(&ix, "b.example.org").is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn domain_suffix_walk_meets_every_covering_indicator(
+            inds in proptest::collection::vec((proptest::collection::vec(0usize..3, 1..5), proptest::prelude::any::<bool>()), 1..6),
+            probe in proptest::collection::vec(0usize..3, 0..8),
+            exact: bool,
+        ) {
+            // Few labels, so names share suffixes; each indicator with or without subdomains.
+            const LABELS: [&str; 3] = ["a", "bb", "c"];
+            let name = |ls: &[usize]| ls.iter().map(|l| LABELS[*l]).collect::<Vec<_>>().join(".");
+            let mut ix = Index::new(exact);
+            for (i, (ls, sub)) in inds.iter().enumerate() {
+                ix.insert(Indicator {
+                    id: format!("i{i}"),
+                    written: name(ls),
+                    value: Value::Domain(name(ls), *sub),
+                    provenance: Provenance::default(),
+                });
+            }
+            let d = name(&probe);
+            let mut got = Vec::new();
+            ix.lookup_domain(d.as_bytes(), &mut |n, k| got.push((n, k)));
+            // Every suffix on a label boundary, longest first; each key's indicators newest first.
+            let mut want = Vec::new();
+            for cut in 0..probe.len().max(1) {
+                let suffix = name(&probe[cut.min(probe.len())..]);
+                for n in (0..inds.len()).rev() {
+                    let (ls, sub) = &inds[n];
+                    if name(ls) != suffix {
+                        continue;
+                    }
+                    if cut == 0 {
+                        want.push((n as u32, MatchKind::Domain));
+                    } else if *sub && !exact {
+                        want.push((n as u32, MatchKind::Subdomain));
+                    }
+                }
+            }
+            proptest::prop_assert_eq!(got, want);
+        }
     }
 
     #[test]
