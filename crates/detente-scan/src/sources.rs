@@ -55,7 +55,12 @@ impl Loaded {
     }
 
     /// Adds what `b` read after what `self` did (its format and warninglist aside).
-    fn append(&mut self, b: Loaded) {
+    fn append(&mut self, mut b: Loaded) {
+        // Into an empty list the other's is moved, not copied (a large bundle's indicators
+        // would otherwise be held twice for a moment).
+        if self.indicators.is_empty() {
+            std::mem::swap(&mut self.indicators, &mut b.indicators);
+        }
         self.indicators.extend(b.indicators);
         self.patterns.extend(b.patterns);
         self.revoked += b.revoked;
