@@ -1,7 +1,6 @@
 //! Shared indicators as detente reads them, for the scanner (`detente-scan`) and the node's
 //! per-reader scores (`detente-server`): typed indicator values and their provenance
-//! ([`types`]), the reading of STIX indicators and false-positive sightings ([`object`]; whole
-//! bundles in plain JSON without serde_json: [`bundle`]),
+//! ([`types`]), the reading of STIX indicators and false-positive sightings ([`object`]),
 //! which patterns are plain values and which atoms select the records a pattern can match
 //! ([`stix_pattern`]), and MISP's decaying score model with the counting of distinct parties
 //! ([`score`], `docs/detection.md`).
@@ -11,7 +10,6 @@
 
 #![forbid(unsafe_code)]
 
-pub mod bundle;
 pub mod object;
 pub mod score;
 pub mod stix_pattern;

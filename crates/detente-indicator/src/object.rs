@@ -27,28 +27,28 @@ pub struct LoadOptions {
 #[derive(Deserialize, Debug)]
 pub struct StixObject<'a> {
     #[serde(borrow, rename = "type")]
-    pub(crate) kind: Cow<'a, str>,
+    kind: Cow<'a, str>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    pub(crate) id: Option<Cow<'a, str>>,
+    id: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    pub(crate) pattern: Option<Cow<'a, str>>,
+    pattern: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    pub(crate) pattern_type: Option<Cow<'a, str>>,
+    pattern_type: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    pub(crate) valid_from: Option<Cow<'a, str>>,
+    valid_from: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    pub(crate) valid_until: Option<Cow<'a, str>>,
-    pub(crate) revoked: Option<bool>,
+    valid_until: Option<Cow<'a, str>>,
+    revoked: Option<bool>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    pub(crate) created_by_ref: Option<Cow<'a, str>>,
+    created_by_ref: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    pub(crate) created: Option<Cow<'a, str>>,
+    created: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    pub(crate) modified: Option<Cow<'a, str>>,
-    pub(crate) confidence: Option<serde_json::Value>,
+    modified: Option<Cow<'a, str>>,
+    confidence: Option<serde_json::Value>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
-    pub(crate) sighting_of_ref: Option<Cow<'a, str>>,
-    pub(crate) x_detente_false_positive: Option<bool>,
+    sighting_of_ref: Option<Cow<'a, str>>,
+    x_detente_false_positive: Option<bool>,
 }
 
 /// An optional string borrowed from the input when it has no escapes: serde's `borrow` on an

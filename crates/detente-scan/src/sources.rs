@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 
-use detente_indicator::bundle;
 pub use detente_indicator::object::LoadOptions;
 use detente_indicator::object::{self, Reading, StixObject};
 pub use detente_indicator::types::PatternIndicator;
@@ -55,12 +54,7 @@ impl Loaded {
     }
 
     /// Adds what `b` read after what `self` did (its format and warninglist aside).
-    fn append(&mut self, mut b: Loaded) {
-        // Into an empty list the other's is moved, not copied (a large bundle's indicators
-        // would otherwise be held twice for a moment).
-        if self.indicators.is_empty() {
-            std::mem::swap(&mut self.indicators, &mut b.indicators);
-        }
+    fn append(&mut self, b: Loaded) {
         self.indicators.extend(b.indicators);
         self.patterns.extend(b.patterns);
         self.revoked += b.revoked;
@@ -229,33 +223,7 @@ pub fn parse_timestamp_ms(s: &str) -> Option<i64> {
 /// checked in one pass over all of it, is read as a `str`, so serde_json does not validate each
 /// string again (per-string checks on short strings were about 11% of loading a large bundle's
 /// instructions); other input is read as bytes, which reports where it is not UTF-8.
-///
-/// A bundle in the plain JSON producers write is read by [`bundle::read_bundle`] instead, which
-/// reads it as serde does with fewer instructions (`docs/detection.md`); anything else it leaves
-/// to serde_json.
 fn parse_json(data: &[u8], seed: JsonSeed<'_>) -> Result<JsonDoc, serde_json::Error> {
-    if let Ok(text) = std::str::from_utf8(data) {
-        let mut read = Loaded::default();
-        let opts = seed.opts;
-        let each = |obj: &StixObject<'_>| {
-            let reading = object::read_into(obj, opts, &mut read.indicators);
-            read.add(reading);
-        };
-        if let Some(b) = bundle::read_bundle(text, each) {
-            seed.out.append(read);
-            return Ok(JsonDoc {
-                objects: true,
-                objects_seen: 1,
-                keys_after_objects: b.keys_after_objects,
-                ..JsonDoc::default()
-            });
-        }
-    }
-    parse_json_serde(data, seed)
-}
-
-/// [`parse_json`] through serde_json.
-fn parse_json_serde(data: &[u8], seed: JsonSeed<'_>) -> Result<JsonDoc, serde_json::Error> {
     match std::str::from_utf8(data) {
         Ok(text) => {
             let mut de = serde_json::Deserializer::from_str(text);
@@ -351,7 +319,8 @@ impl<'de> Visitor<'de> for ObjectsSeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(obj) = seq.next_element::<StixObject<'de>>()? {
-            self.out.add(object::read(&obj, self.opts));
+            let reading = object::read_into(&obj, self.opts, &mut self.out.indicators);
+            self.out.add(reading);
         }
         Ok(())
     }
@@ -693,67 +662,6 @@ mod tests {
         let nested = memchr::memmem::find(&data, br#"{"source_name":"a"},{"type":"x""#).unwrap();
         let (a, b) = halves(&data, nested + 18);
         assert!(load_stix_halves(&a, &b, OPTS).is_none());
-    }
-
-    /// What [`parse_json`] and its serde reading make of `data`.
-    fn both_readings(data: &[u8]) -> [Option<String>; 2] {
-        [parse_json, parse_json_serde].map(|parse| {
-            let mut out = Loaded::default();
-            let seed = JsonSeed {
-                opts: OPTS,
-                out: &mut out,
-            };
-            let doc = parse(data, seed).ok()?;
-            Some(format!(
-                "{} {:?} {} {} {} {}",
-                summary(&out),
-                out.false_positives,
-                doc.objects,
-                doc.objects_seen,
-                doc.keys_after_objects,
-                doc.list.is_some()
-            ))
-        })
-    }
-
-    #[test]
-    fn plain_and_serde_readings_agree() {
-        let objects = [
-            r#"{"type":"indicator","id":"indicator--1","pattern":"[ipv4-addr:value = '1.2.3.4']","valid_until":"2020-01-01T00:00:00Z"}"#,
-            r#"{"type":"indicator","id":"indicator--2","pattern":"[domain-name:value = 'A.com']","confidence":70,"created_by_ref":"identity--x","modified":"2024-09-17T00:00:00Z"}"#,
-            r#"{"type":"indicator","id":"indicator--3","pattern":"[file:name = 'x']","revoked":false,"valid_from":"2099-01-01T00:00:00Z"}"#,
-            r#"{"type":"indicator","id":"indicator--4","pattern":"[file:name = 'x']","pattern_type":"sigma"}"#,
-            r#"{"type":"indicator","id":"indicator--5","pattern":"[url:value = 'http://x.com/' AND file:size > 5]","valid_from":"2020-02-31T00:00:00Z"}"#,
-            r#"{"type":"indicator","id":"indicator--6","pattern":"[url:value = 'http://x.com/' AND file:size > 5]"}"#,
-            r#"{"type":"indicator","id":"indicator--7","revoked":true,"pattern":"[ipv4-addr:value = '1.2.3.5']"}"#,
-            r#"{"type":"indicator","id":"indicator--8","pattern":"[ipv4-addr:value = '1.2.3.9' OR domain-name:value = 'b.org']","confidence":5}"#,
-            r#"{"type":"sighting","id":"sighting--1","sighting_of_ref":"indicator--2","x_detente_false_positive":true}"#,
-            r#"{"type":"malware","id":"malware--1","labels":[{"a":[1,2.5e-3]}]}"#,
-        ];
-        let mut plain = 0;
-        for n in 0..objects.len() {
-            for tail in ["", r#","z":[1]"#] {
-                let data = format!(
-                    r#" {{"type":"bundle","id":"bundle--1","objects":[{}]{tail}}} "#,
-                    objects[n..].join(",\n")
-                );
-                let [fast, slow] = both_readings(data.as_bytes());
-                assert!(fast.is_some());
-                assert_eq!(fast, slow, "{data}");
-                plain += usize::from(bundle::read_bundle(&data, |_| {}).is_some());
-            }
-        }
-        assert_eq!(plain, 2 * objects.len());
-        // What the plain reading leaves to serde: escapes, warninglists, errors.
-        for data in [
-            r#"{"objects":[{"type":"indicator","id":"indicator--1","pattern":"[url:value = 'http://x.com/a\'b']"}]}"#,
-            r#"{"name":"n","type":"string","list":["a.com"]}"#,
-            r#"{"objects":[{"type":"indicator","id":"a","id":"b"}]}"#,
-        ] {
-            assert!(bundle::read_bundle(data, |_| {}).is_none());
-            let [fast, slow] = both_readings(data.as_bytes());
-            assert_eq!(fast, slow, "{data}");
-        }
     }
 
     #[test]
