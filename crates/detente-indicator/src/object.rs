@@ -8,10 +8,8 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer};
 
-use detente_pattern::observable;
-
 use crate::stix_pattern::{Usable, classify};
-use crate::types::{Indicator, PatternIndicator, Provenance, Value};
+use crate::types::{Indicator, PatternIndicator, Provenance};
 
 /// Reading options.
 #[derive(Clone, Copy, Debug)]
@@ -99,17 +97,6 @@ fn stix_time<'a>(t: &'a Option<Cow<'_, str>>) -> Option<(&'a str, Option<i64>)> 
 
 /// Reads one STIX object.
 pub fn read(obj: &StixObject<'_>, opts: LoadOptions) -> Reading {
-    let mut list = Vec::new();
-    match read_into(obj, opts, &mut list) {
-        Reading::Indicators(_) => Reading::Indicators(list),
-        other => other,
-    }
-}
-
-/// [`read`], but the indicators of a pattern of `=` tests are pushed to `out`, and their
-/// reading is `Reading::Indicators` with an empty list: a loader that gathers all indicators
-/// in one list allocates none per object.
-pub fn read_into(obj: &StixObject<'_>, opts: LoadOptions, out: &mut Vec<Indicator>) -> Reading {
     // A revoked report is withdrawn.
     if obj.kind == "sighting"
         && obj.x_detente_false_positive == Some(true)
@@ -167,16 +154,6 @@ pub fn read_into(obj: &StixObject<'_>, opts: LoadOptions, out: &mut Vec<Indicato
         false_positives: 0,
         attested: 0,
     };
-    // What `classify` does first, without the list it returns (an allocation per indicator).
-    if let Some((written, o)) = observable::single_test(pattern) {
-        out.push(Indicator {
-            id: id.to_string(),
-            written,
-            value: Value::of(o, opts.subdomains),
-            provenance,
-        });
-        return Reading::Indicators(Vec::new());
-    }
     match classify(pattern, opts.subdomains) {
         Ok(Usable::Complex(atoms) | Usable::CrossRecord(atoms)) => {
             Reading::Pattern(PatternIndicator {
@@ -186,15 +163,16 @@ pub fn read_into(obj: &StixObject<'_>, opts: LoadOptions, out: &mut Vec<Indicato
                 provenance,
             })
         }
-        Ok(Usable::Simple(list)) => {
-            out.extend(list.into_iter().map(|(written, value)| Indicator {
-                id: id.to_string(),
-                written,
-                value,
-                provenance: provenance.clone(),
-            }));
-            Reading::Indicators(Vec::new())
-        }
+        Ok(Usable::Simple(list)) => Reading::Indicators(
+            list.into_iter()
+                .map(|(written, value)| Indicator {
+                    id: id.to_string(),
+                    written,
+                    value,
+                    provenance: provenance.clone(),
+                })
+                .collect(),
+        ),
         Err(e) => Reading::Skipped(format!("{id}: {e}: {pattern}")),
     }
 }

@@ -319,8 +319,7 @@ impl<'de> Visitor<'de> for ObjectsSeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(obj) = seq.next_element::<StixObject<'de>>()? {
-            let reading = object::read_into(&obj, self.opts, &mut self.out.indicators);
-            self.out.add(reading);
+            self.out.add(object::read(&obj, self.opts));
         }
         Ok(())
     }
