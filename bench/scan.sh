@@ -46,6 +46,9 @@ measure() { # name, command...: runs it under /usr/bin/time -v, prints "wall use
 
 echo "machine: $(nproc) cores,$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 || true), load average before: $(cut -d' ' -f1-3 /proc/loadavg) (shared with other builders)"
 turns=${TURNS:-1}
+turn_line() { # "wall user sys": one turn's figures
+  awk -v s="$size" '{printf "%.2f wall s, %.2f CPU s, %.3f GB/s", $1, $2+$3, s/1e9/$1}' <<<"$1"
+}
 : >"$out/turns.detente"
 : >"$out/turns.base"
 for t in $(seq 1 "$turns"); do
@@ -58,10 +61,8 @@ for t in $(seq 1 "$turns"); do
   echo "$dw $du $ds $dr" >>"$out/turns.detente"
   if [ "$turns" -gt 1 ]; then
     python3 scripts/compare_truth.py "$work/truth.tsv" "$out/detente.stdout" >/dev/null || echo "TRUTH MISMATCH (turn $t)"
-    line=$(awk -v s="$size" '{printf "%.2f wall s, %.2f CPU s, %.3f GB/s", $1, $2+$3, s/1e9/$1}' <<<"$dw $du $ds")
-    if [ -n "${BASE:-}" ]; then
-      line="$line; base $(awk -v s="$size" '{printf "%.2f wall s, %.2f CPU s, %.3f GB/s", $1, $2+$3, s/1e9/$1}' <<<"$bw $bu $bs")"
-    fi
+    line=$(turn_line "$dw $du $ds")
+    if [ -n "${BASE:-}" ]; then line="$line; base $(turn_line "$bw $bu $bs")"; fi
     echo "turn $t: detente $line ($(grep -o 'indicators loaded.* in [0-9.]* s' "$out/detente.stderr" | grep -o 'in [0-9.]* s$' | sed 's/^in /loading /'))"
   fi
 done
